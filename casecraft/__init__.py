@@ -1,0 +1,46 @@
+"""casecraft: a workflow engine for tiered case management in urban grid governance.
+
+The public API::
+
+    from casecraft import Engine, FixedClock
+    engine = Engine("sqlite:///casecraft.db")
+    case = engine.report(source="patrol", grid="110106004005005", category="0101",
+                         desc="楼门张贴小广告", actor="wangjg")
+    engine.fire(case.id, "resolve", actor="wangjg", note="已清除")
+
+Names are imported lazily so that the command line starts fast.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "Engine": "casecraft.engine",
+    "Clock": "casecraft.clock", "FixedClock": "casecraft.clock", "SystemClock": "casecraft.clock",
+    "parse_time": "casecraft.clock",
+    "CasecraftError": "casecraft.errors", "ConflictError": "casecraft.errors", "InputError": "casecraft.errors",
+    "NotFound": "casecraft.errors", "PermissionDenied": "casecraft.errors", "RuleError": "casecraft.errors",
+    "TriggerNotAllowed": "casecraft.errors", "WorkflowError": "casecraft.errors",
+    "CalendarError": "casecraft.errors", "DatabaseError": "casecraft.errors",
+    "CaseView": "casecraft.views", "TimelineView": "casecraft.views", "TriggerOption": "casecraft.views",
+    "Workflow": "casecraft.workflows", "load_workflow": "casecraft.workflows",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'casecraft' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + __all__)

@@ -1,0 +1,90 @@
+"""Time-limit durations as admins write them in workflows.yaml.
+
+Accepted forms (case-insensitive, singular or plural)::
+
+    30 minutes   2 hours   3 days          natural time
+    4 working hours   1 working day        working time (工作时 / 工作日)
+    4工作时   1工作日   2小时   30分钟   3天    the same in Chinese
+
+"1 working day" is never "24 working hours": it ends at the same working
+moment on the next working day (see :mod:`casecraft.calendar`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+Unit = Literal["minute", "hour", "day"]
+
+_EN = re.compile(
+    r"^\s*(?P<n>\d+(?:\.\d+)?)\s*(?P<working>working\s+)?(?P<unit>minute|min|hour|h|day|d)s?\s*$",
+    re.IGNORECASE,
+)
+_ZH = re.compile(r"^\s*(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>工作时|工作小时|工作日|小时|分钟|天|日)\s*$")
+_ZH_UNITS: dict[str, tuple[Unit, bool]] = {
+    "工作时": ("hour", True),
+    "工作小时": ("hour", True),
+    "工作日": ("day", True),
+    "小时": ("hour", False),
+    "分钟": ("minute", False),
+    "天": ("day", False),
+    "日": ("day", False),
+}
+_EN_UNITS: dict[str, Unit] = {"minute": "minute", "min": "minute", "hour": "hour", "h": "hour", "day": "day", "d": "day"}
+
+
+@dataclass(frozen=True)
+class Duration:
+    """A time limit: an amount of natural or working minutes, hours or days."""
+
+    amount: float
+    unit: Unit
+    working: bool
+
+    @classmethod
+    def parse(cls, text: object) -> Duration:
+        """Parse an admin's duration.
+
+        Raises:
+            ValueError: with a message saying which forms are accepted.
+        """
+        if not isinstance(text, str):
+            raise ValueError(
+                f"a duration must be text such as '4 working hours', got {text!r}"
+            )
+        m = _EN.match(text)
+        if m:
+            unit = _EN_UNITS[m["unit"].lower()]
+            working = bool(m["working"])
+            if working and unit == "minute":
+                raise ValueError(f"bad duration {text!r}: working minutes are not a unit; use working hours")
+            amount = float(m["n"])
+        else:
+            z = _ZH.match(text)
+            if not z:
+                raise ValueError(
+                    f"bad duration {text!r}: write a number and a unit, e.g. '30 minutes', "
+                    "'2 hours', '3 days', '4 working hours', '1 working day' (or 4工作时, 1工作日)"
+                )
+            unit, working = _ZH_UNITS[z["unit"]]
+            amount = float(z["n"])
+        if amount <= 0:
+            raise ValueError(f"bad duration {text!r}: it must be longer than zero")
+        if working and unit == "day" and amount != int(amount):
+            raise ValueError(f"bad duration {text!r}: working days must be whole; use working hours")
+        return cls(amount, unit, working)
+
+    def __str__(self) -> str:
+        n = int(self.amount) if self.amount == int(self.amount) else self.amount
+        plural = "" if n == 1 else "s"
+        return f"{n} {'working ' if self.working else ''}{self.unit}{plural}"
+
+    @property
+    def label(self) -> str:
+        """The Chinese label, e.g. 4工作时, 1工作日, 30分钟."""
+        n = int(self.amount) if self.amount == int(self.amount) else self.amount
+        if self.working:
+            return f"{n}{'工作日' if self.unit == 'day' else '工作时'}"
+        return f"{n}{ {'minute': '分钟', 'hour': '小时', 'day': '天'}[self.unit] }"

@@ -1,0 +1,624 @@
+"""The engine: report, fire, get, list, triggers — one unit of work each.
+
+An operator action is one database transaction: load the case row, let the
+workflow's shared state machine pick the transition, check the actor's role
+and unit, then update the case under its optimistic version and append a
+hash-chained timeline entry. Either everything commits or nothing does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from casecraft.attachments import Attachment, AttachmentStore
+from casecraft.clock import Clock, SystemClock
+from casecraft.errors import (
+    ConflictError,
+    InputError,
+    NotFound,
+    PermissionDenied,
+    RuleError,
+    TriggerNotAllowed,
+)
+from casecraft.store.repo import DbOrganisation, DuplicateKey, Store, Tx
+from casecraft.views import CaseView, TimelineView, TriggerOption
+from casecraft.workflows.loader import load_workflow
+from casecraft.workflows.machine import CompiledMachine, MachineError
+from casecraft.workflows.model import OUTCOMES, SOURCES, Transition
+from casecraft.workflows.org import Organisation, OrgPerson
+from casecraft.workflows.spec import Workflow
+from casecraft.workflows.validate import did_you_mean
+
+MAX_TEXT = 2000
+MAX_NOTE = 2000
+
+
+def _text(value: str | None, what: str, limit: int, *, required: bool = False) -> str | None:
+    if value is None:
+        if required:
+            raise InputError(f"{what} is required")
+        return None
+    value = value.strip()
+    if required and not value:
+        raise InputError(f"{what} must not be empty")
+    if len(value) > limit:
+        raise InputError(f"{what} is {len(value)} characters; at most {limit} are allowed")
+    bad = [c for c in value if ord(c) < 32 and c not in "\n\t"]
+    if bad:
+        raise InputError(f"{what} contains control characters; remove them")
+    return value or None
+
+
+def entry_hash(entry: dict[str, Any]) -> str:
+    """The hash chaining a timeline entry to the one before it."""
+    fields = {
+        "case_id": entry["case_id"], "seq": entry["seq"], "at": entry["at"].isoformat(),
+        "actor_id": entry["actor_id"], "actor_role": entry["actor_role"], "actor_unit": entry["actor_unit"],
+        "trigger": entry["trigger"], "from_state": entry["from_state"], "to_state": entry["to_state"],
+        "from_tier": entry["from_tier"], "to_tier": entry["to_tier"], "unit_code": entry["unit_code"],
+        "targets": list(entry["targets"] or []), "outcome": entry["outcome"], "note": entry["note"],
+        "attachments": list(entry["attachments"] or []), "prev_hash": entry["prev_hash"],
+    }
+    blob = json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+class Engine:
+    """The casecraft engine over one database and one current workflow.
+
+    Args:
+        db: an SQLAlchemy URL; default ``$CASECRAFT_DB`` or ``sqlite:///casecraft.db``.
+        workflow: a loaded :class:`Workflow` or a path to workflows.yaml; default:
+            ``$CASECRAFT_WORKFLOW``, ./workflows.yaml, else the packaged default.
+        clock: where "now" comes from; default the system clock.
+        data_dir: where attachments are stored; default beside an SQLite file,
+            else ``$CASECRAFT_DATA`` or ./casecraft-data.
+    """
+
+    def __init__(
+        self,
+        db: str | None = None,
+        workflow: Workflow | str | os.PathLike[str] | None = None,
+        clock: Clock | None = None,
+        *,
+        data_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self.clock: Clock = clock or SystemClock()
+        self._workflow_arg = workflow
+        self._workflow: Workflow | None = workflow if isinstance(workflow, Workflow) else None
+        self.store = Store(db)
+        self.org: Organisation = DbOrganisation(self.store)
+        self._version: tuple[int, int] | None = None
+        self._specs: dict[int, Workflow] = {}
+        self._machines: dict[int, CompiledMachine] = {}
+        self._data_dir = Path(data_dir) if data_dir else self._default_data_dir(db)
+        self._org_checked = False
+
+    # setup ---------------------------------------------------------------
+    @staticmethod
+    def _default_data_dir(db: str | None) -> Path:
+        env = os.environ.get("CASECRAFT_DATA")
+        if env:
+            return Path(env)
+        from casecraft.store.db import default_url
+
+        url = db or default_url()
+        if url.startswith("sqlite:///") and not url.endswith(":memory:"):
+            return Path(url[len("sqlite:///"):]).expanduser().resolve().parent / "casecraft-data"
+        return Path("casecraft-data").resolve()
+
+    @property
+    def workflow(self) -> Workflow:
+        """The current workflow (new cases use it)."""
+        if self._workflow is None:
+            self._workflow = load_workflow(self._workflow_arg)  # type: ignore[arg-type]
+        return self._workflow
+
+    @property
+    def timezone(self) -> str:
+        return self.workflow.timezone
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.store.dispose()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def init(self, *, load_org: bool = True) -> dict[str, Any]:
+        """Create or upgrade the database, register the workflow version, load the organisation.
+
+        Returns:
+            counts of what changed: units/people added and changed, the version number.
+        """
+        counts: dict[str, Any] = {"units_added": 0, "units_changed": 0, "people_added": 0, "people_changed": 0}
+        if load_org and self.workflow.org is not None:
+            counts.update(self.load_organisation(self.workflow.org))
+        vid, number = self.current_version()
+        counts["workflow_version"] = number
+        counts["workflow_version_id"] = vid
+        return counts
+
+    def load_organisation(self, org: Organisation) -> dict[str, int]:
+        """Add or update units and people; nothing is deleted, so history keeps its references."""
+        counts = {"units_added": 0, "units_changed": 0, "people_added": 0, "people_changed": 0}
+        now = self.now()
+        with self.store.write() as tx:
+            for u in org.units.values():
+                r = tx.upsert_unit(u, now)
+                if r != "same":
+                    counts[f"units_{r}"] += 1
+            for p in org.people.values():
+                r = tx.upsert_person(p, now)
+                if r != "same":
+                    counts[f"people_{r}"] += 1
+        if isinstance(self.org, DbOrganisation):
+            self.org.forget()
+        self._org_checked = True
+        return counts
+
+    def _ensure_org(self) -> None:
+        if self._org_checked:
+            return
+        with self.store.read() as tx:
+            empty = tx.count_units() == 0
+        if empty and self.workflow.org is not None:
+            self.load_organisation(self.workflow.org)
+        self._org_checked = True
+
+    def current_version(self) -> tuple[int, int]:
+        """(id, number) of the current workflow's version, registering it if new."""
+        if self._version is None:
+            wf = self.workflow
+            for _ in range(3):
+                with self.store.write() as tx:
+                    found = tx.version_by_hash(wf.id, wf.content_hash)
+                    if found is None:
+                        try:
+                            found = tx.insert_version(wf.id, wf.content_hash, wf.spec_json,
+                                                      str(wf.path) if wf.path else None, self.now())
+                        except DuplicateKey:
+                            continue  # another process registered a version at once; look again
+                self._version = found
+                break
+            else:
+                raise ConflictError("could not register the workflow version; try again")
+            self._specs[self._version[0]] = wf
+        return self._version
+
+    def spec_for(self, version_id: int) -> Workflow:
+        """The workflow a case runs on (its version), compiled once per process."""
+        spec = self._specs.get(version_id)
+        if spec is None:
+            with self.store.read() as tx:
+                row = tx.version(version_id)
+            if row is None:
+                raise NotFound(f"workflow version {version_id} is not in the database")
+            spec = Workflow.from_data(json.loads(row["spec"]))
+            if self._workflow is not None and spec.content_hash == self._workflow.content_hash:
+                spec = self._workflow
+            self._specs[version_id] = spec
+        return spec
+
+    def machine_for(self, version_id: int) -> CompiledMachine:
+        m = self._machines.get(version_id)
+        if m is None:
+            m = self._machines[version_id] = CompiledMachine(self.spec_for(version_id))
+        return m
+
+    # helpers ---------------------------------------------------------------
+    def _person(self, actor: str) -> OrgPerson:
+        p = self.org.person(actor)
+        if p is None:
+            raise InputError(f"unknown person '{actor}'; see `casecraft org show`", actor=actor)
+        if not p.active:
+            raise PermissionDenied(f"person '{actor}' is deactivated", actor=actor)
+        return p
+
+    def _may_act(self, wf: Workflow, tr: Transition, person: OrgPerson, case: dict[str, Any]) -> str | None:
+        """None if ``person`` may fire ``tr`` on ``case``; else the reason why not."""
+        roles = [r for r in person.roles if r in tr.roles]
+        if not roles:
+            allowed = ", ".join(f"{r}({wf.roles[r].label})" if r in wf.roles else r for r in tr.roles)
+            return (f"{person.name}({person.id}) has role(s) {', '.join(person.roles)}; "
+                    f"'{tr.trigger}' here needs one of: {allowed}")
+        if tr.actor == "assignee":
+            assignees = case.get("assignees") or []
+            if person.id in assignees or person.unit in assignees:
+                return None
+            return (f"'{tr.trigger}' is for the parties the case was dispatched to "
+                    f"({self.org.names(assignees) or 'none'}); {person.name} is not one of them")
+        unit = case["unit_code"]
+        if person.unit == unit:
+            return None
+        if any(wf.roles[r].scope == "subtree" for r in roles if r in wf.roles) and self.org.within(unit, person.unit):
+            return None
+        return (f"the case is at {self.org.label(unit)}({unit}); {person.name} works at "
+                f"{self.org.label(person.unit)}({person.unit}) and may act only on that unit's cases")
+
+    def _attachments(self, photos: Sequence[str]) -> list[Attachment]:
+        if not photos:
+            return []
+        return AttachmentStore(self._data_dir).put_files(list(photos))
+
+    # commands ----------------------------------------------------------------
+    def report(
+        self,
+        *,
+        source: str,
+        grid: str,
+        category: str,
+        desc: str,
+        actor: str,
+        ref: str | None = None,
+        urgency: str | None = None,
+        address: str | None = None,
+        note: str | None = None,
+        photos: Sequence[str] = (),
+    ) -> CaseView:
+        """Create a case and record its first timeline entry.
+
+        Raises:
+            InputError: an unknown source, grid, category or person; bad text.
+            PermissionDenied: the actor may not report this kind of case here.
+            RuleError: a hotline ticket already imported.
+        """
+        self._ensure_org()
+        vid, _ = self.current_version()
+        wf = self.spec_for(vid)
+        if source not in SOURCES:
+            raise InputError(f"unknown source '{source}'; use one of: {', '.join(SOURCES)}")
+        desc_clean = _text(desc, "the description", MAX_TEXT, required=True)
+        note = _text(note, "the note", MAX_NOTE)
+        address = _text(address, "the address", 500)
+        ref = _text(ref, "the ticket number", 64)
+        cat = wf.categories.get(category)
+        if cat is None:
+            hint = did_you_mean(category, wf.categories)
+            raise InputError(f"unknown category '{category}'" + (f"; {hint}" if hint else "")
+                             + "; see `casecraft workflow show`", category=category)
+        urgency = urgency or cat.urgency
+        if urgency not in {u.id for u in wf.file.urgencies}:
+            raise InputError(f"unknown urgency '{urgency}'")
+        unit = self.org.unit(grid)
+        if unit is None or unit.tier != wf.tiers[0] or unit.kind != "platform":
+            raise InputError(f"unknown grid '{grid}'; give a grid code (15 digits), see `casecraft org show`",
+                             grid=grid)
+        person = self._person(actor)
+        machine = self.machine_for(vid)
+        picked = machine.next_state(wf.initial, "report", source=source)
+        if picked is None:
+            raise TriggerNotAllowed(f"the workflow has no 'report' for source '{source}'")
+        dest, tr = picked
+        tier = wf.states[dest].tier
+        case_unit = self.org.at_tier(grid, tier)
+        if case_unit is None:
+            raise InputError(f"grid '{grid}' has no {tier} unit above it in the organisation")
+        probe = {"unit_code": case_unit, "assignees": []}
+        why = self._may_act(wf, tr, person, probe)
+        if why:
+            raise PermissionDenied(f"{person.name} may not report a {source} case here: {why}", actor=actor)
+        files = self._attachments(photos)
+        now = self.now()
+        with self.store.write() as tx:
+            if ref is not None:
+                existing = tx.case_by_ref(source, ref)
+                if existing is not None:
+                    raise RuleError(f"ticket {ref} was already reported as case {existing}",
+                                    case=existing, ref=ref)
+            values = {
+                "workflow_version_id": vid, "state": dest, "tier": tier, "unit_code": case_unit,
+                "grid_code": grid, "category_code": category, "urgency": urgency, "source": source,
+                "ref": ref, "description": desc_clean, "address": address, "reporter_id": person.id,
+                "assignees": [], "resolved_tier": None, "is_open": not wf.is_final(dest),
+                "created_at": now, "updated_at": now, "closed_at": None, "version": 1,
+            }
+            try:
+                case_id = tx.insert_case(values)
+            except DuplicateKey:
+                raise RuleError(f"ticket {ref} was already reported", ref=ref) from None
+            entry = self._entry(case_id, 1, now, person, tr, None, None, dest, tier, case_unit, [],
+                                None, note, files, None)
+            tx.update_case(case_id, 1, {"last_hash": entry["hash"]})
+            tx.insert_timeline(entry)
+        return self.get(case_id)
+
+    def _entry(self, case_id: int, seq: int, now: datetime, person: OrgPerson, tr: Transition,
+               from_state: str | None, from_tier: str | None, to_state: str, to_tier: str, unit: str,
+               targets: list[str], outcome: str | None, note: str | None, files: list[Attachment],
+               prev_hash: str | None) -> dict[str, Any]:
+        role = next((r for r in person.roles if r in tr.roles), person.roles[0] if person.roles else None)
+        entry: dict[str, Any] = {
+            "case_id": case_id, "seq": seq, "at": now, "actor_id": person.id, "actor_role": role,
+            "actor_unit": person.unit, "trigger": tr.trigger, "from_state": from_state, "to_state": to_state,
+            "from_tier": from_tier, "to_tier": to_tier, "unit_code": unit, "targets": targets,
+            "outcome": outcome, "note": note, "attachments": [a.to_dict() for a in files],
+            "prev_hash": prev_hash,
+        }
+        entry["hash"] = entry_hash(entry)
+        return entry
+
+    def fire(
+        self,
+        case_id: int,
+        trigger: str,
+        *,
+        actor: str,
+        note: str | None = None,
+        to: Sequence[str] = (),
+        outcome: str | None = None,
+        photos: Sequence[str] = (),
+        expected_version: int | None = None,
+    ) -> CaseView:
+        """Fire ``trigger`` on a case as ``actor``: one transaction, all or nothing.
+
+        Args:
+            expected_version: the case version the operator saw; if the case has
+                changed since, the action is refused with :class:`ConflictError`.
+
+        Raises:
+            NotFound: no such case.
+            TriggerNotAllowed: the case's state does not allow the trigger (lists what does).
+            PermissionDenied: the actor's role or unit may not fire it.
+            ConflictError: someone else changed the case first.
+            InputError: a missing note/target/outcome, bad text or an unknown target.
+        """
+        self._ensure_org()
+        note = _text(note, "the note", MAX_NOTE)
+        if outcome is not None and outcome not in OUTCOMES:
+            raise InputError(f"unknown outcome '{outcome}'; use {' or '.join(OUTCOMES)}")
+        person = self._person(actor)
+        targets_in = [t.strip() for t in to if t and t.strip()]
+        files: list[Attachment] = []
+        now = self.now()
+        with self.store.write() as tx:
+            case = tx.case(case_id)
+            if case is None:
+                raise NotFound(f"no case {case_id}", case=case_id)
+            if expected_version is not None and case["version"] != expected_version:
+                raise ConflictError(
+                    f"case {case_id} was changed by someone else (now at version {case['version']}, "
+                    f"you saw {expected_version}); look at it again with `casecraft case show {case_id}`",
+                    case=case_id, version=case["version"])
+            vid = case["workflow_version_id"]
+            wf = self.spec_for(vid)
+            state = case["state"]
+            allowed = wf.triggers_from(state)
+            if trigger not in allowed:
+                listed = ", ".join(allowed) or "none (the case is finished)"
+                raise TriggerNotAllowed(
+                    f"case {case_id} is {wf.state_label(state)}({state}); '{trigger}' is not allowed there. "
+                    f"Allowed: {listed}",
+                    case=case_id, trigger=trigger, state=state, allowed=allowed)
+            ctx = {"source": case["source"], "outcome": outcome, "resolved_tier": case["resolved_tier"]}
+            try:
+                picked = self.machine_for(vid).next_state(state, trigger, **ctx)
+            except MachineError:
+                raise TriggerNotAllowed(f"'{trigger}' is not allowed from {state}", case=case_id,
+                                        trigger=trigger, state=state, allowed=allowed) from None
+            if picked is None:
+                needs = [t for t in wf.transitions_from(state, trigger) if t.when is not None]
+                if any(t.when and t.when.outcome for t in needs) and outcome is None:
+                    raise InputError(f"'{trigger}' needs --outcome {' or '.join(OUTCOMES)}",
+                                     case=case_id, trigger=trigger)
+                raise TriggerNotAllowed(
+                    f"no '{trigger}' transition from {state} applies to this case "
+                    f"(source {case['source']}, outcome {outcome}, resolved at {case['resolved_tier']})",
+                    case=case_id, trigger=trigger, state=state, allowed=allowed)
+            dest, tr = picked
+            why = self._may_act(wf, tr, person, case)
+            if why:
+                raise PermissionDenied(f"{person.name} may not '{trigger}' case {case_id}: {why}",
+                                       case=case_id, trigger=trigger, actor=actor, roles=list(tr.roles))
+            if "note" in tr.requires and not note:
+                raise InputError(f"'{trigger}' needs --note (a reason or a record of what was done)",
+                                 case=case_id, trigger=trigger)
+            if "outcome" in tr.requires and outcome is None:
+                raise InputError(f"'{trigger}' needs --outcome {' or '.join(OUTCOMES)}", case=case_id)
+            from_tier = case["tier"]
+            to_tier = wf.states[dest].tier
+            unit, grid, targets = self._route(wf, tr, case, to_tier, targets_in)
+            # a same-tier hand-over to named parties (派遣) makes them the assignees
+            assignees = targets if ("target" in tr.requires and to_tier == from_tier) else []
+            files = self._attachments(photos)
+            final = wf.is_final(dest)
+            seq = case["version"] + 1
+            entry = self._entry(case_id, seq, now, person, tr, state, from_tier, dest, to_tier, unit,
+                                targets, outcome, note, files, case["last_hash"])
+            values: dict[str, Any] = {
+                "state": dest, "tier": to_tier, "unit_code": unit, "grid_code": grid,
+                "assignees": assignees, "updated_at": now, "version": seq, "last_hash": entry["hash"],
+                "is_open": not final,
+            }
+            if tr.resolves:
+                values["resolved_tier"] = from_tier
+            if final:
+                values["closed_at"] = now
+            if not tx.update_case(case_id, case["version"], values):
+                raise ConflictError(
+                    f"case {case_id} was changed by someone else while you worked; "
+                    f"look at it again with `casecraft case show {case_id}`", case=case_id)
+            tx.insert_timeline(entry)
+        return self.get(case_id)
+
+    def _route(self, wf: Workflow, tr: Transition, case: dict[str, Any], to_tier: str,
+               targets: list[str]) -> tuple[str, str | None, list[str]]:
+        """The case's unit and grid after ``tr``, and the checked targets."""
+        unit: str = case["unit_code"]
+        grid: str | None = case["grid_code"]
+        from_tier: str = case["tier"]
+        if to_tier != from_tier:
+            if tr.trigger == "assign" or ("target" in tr.requires and targets):
+                if not targets and grid:
+                    targets = [c for c in [self.org.at_tier(grid, to_tier)] if c]
+                if len(targets) != 1:
+                    raise InputError(f"'{tr.trigger}' needs --to with one {to_tier} unit "
+                                     f"(a unit code, see `casecraft org show`)")
+                target = self.org.unit(targets[0])
+                if target is None or target.kind != "platform" or target.tier != to_tier \
+                        or target.parent != unit:
+                    raise InputError(f"'{targets[0]}' is not a {wf.tier_labels.get(to_tier, to_tier)} "
+                                     f"unit under {self.org.label(unit)}({unit})")
+                new_unit = target.code
+                if to_tier == wf.tiers[0]:
+                    grid = new_unit
+                elif grid and not self.org.within(grid, new_unit):
+                    grid = None  # routed elsewhere than the address suggested; the next hop picks the grid
+                return new_unit, grid, [new_unit]
+            new = self.org.at_tier(grid, to_tier) if grid else None
+            if new is None:
+                new = self.org.at_tier(unit, to_tier)  # going up without a known grid
+            if new is None:
+                raise InputError(f"no {to_tier} unit found for case {case['id']} in the organisation")
+            return new, grid, targets
+        if "target" in tr.requires:
+            if not targets:
+                cat = wf.categories.get(case["category_code"])
+                routed = cat.responsible.get(from_tier) if cat else None
+                if routed:
+                    targets = [routed]
+                else:
+                    raise InputError(f"'{tr.trigger}' needs --to (a person id or a department code); "
+                                     f"the catalogue names no responsible department at {from_tier} "
+                                     f"for category {case['category_code']}")
+            checked: list[str] = []
+            for ref in targets:
+                kind = self.org.resolve_party(ref)
+                if kind is None:
+                    raise InputError(f"unknown person or unit '{ref}'; see `casecraft org show`")
+                party_unit = self.org.person(ref).unit if kind[0] == "person" else ref  # type: ignore[union-attr]
+                if self.org.platform_of(party_unit) != unit:
+                    raise InputError(f"'{ref}' ({self.org.label(ref)}) is not part of "
+                                     f"{self.org.label(unit)}({unit}); dispatch within the case's unit")
+                if ref not in checked:
+                    checked.append(ref)
+            return unit, grid, checked
+        return unit, grid, targets
+
+    # reads ---------------------------------------------------------------------
+    def get(self, case_id: int) -> CaseView:
+        """A case with its whole timeline.
+
+        Raises:
+            NotFound: no such case.
+        """
+        with self.store.read() as tx:
+            case = tx.case(case_id)
+            if case is None:
+                raise NotFound(f"no case {case_id}", case=case_id)
+            entries = tx.timeline(case_id)
+        return self._view(case, entries)
+
+    def list(
+        self,
+        *,
+        state: str | None = None,
+        tier: str | None = None,
+        org: str | None = None,
+        is_open: bool | None = None,
+        limit: int = 200,
+        offset: int = 0,
+    ) -> list[CaseView]:
+        """Cases filtered by state, tier, organisation subtree and open/closed, oldest first."""
+        if org is not None and self.org.unit(org) is None:
+            raise InputError(f"unknown unit '{org}'; see `casecraft org show`")
+        if tier is not None and tier not in self.workflow.tiers:
+            raise InputError(f"unknown tier '{tier}'; use one of: {', '.join(self.workflow.tiers)}")
+        if state is not None and state not in self.workflow.states:
+            hint = did_you_mean(state, self.workflow.states)
+            raise InputError(f"unknown state '{state}'" + (f"; {hint}" if hint else ""))
+        if limit < 1 or limit > 100_000:
+            raise InputError("--limit must be between 1 and 100000")
+        with self.store.read() as tx:
+            rows = tx.list_cases(states=[state] if state else None, tier=tier, org=org, is_open=is_open,
+                                 limit=limit, offset=offset)
+        return [self._view(r, None) for r in rows]
+
+    def triggers(self, case_id: int, actor: str | None = None) -> list[TriggerOption]:
+        """What may happen next to a case and who may do it (and whether ``actor`` may)."""
+        with self.store.read() as tx:
+            case = tx.case(case_id)
+        if case is None:
+            raise NotFound(f"no case {case_id}", case=case_id)
+        wf = self.spec_for(case["workflow_version_id"])
+        person = self._person(actor) if actor else None
+        out: list[TriggerOption] = []
+        for trig in wf.triggers_from(case["state"]):
+            trs = wf.transitions_from(case["state"], trig)
+            ctx = {"source": case["source"], "resolved_tier": case["resolved_tier"]}
+            applicable = [t for t in trs if not t.when or all(
+                getattr(t.when, k) in (None, v) for k, v in ctx.items())]
+            if not applicable:
+                continue
+            conds = tuple(f"outcome={t.when.outcome}" for t in applicable if t.when and t.when.outcome)
+            roles = tuple(dict.fromkeys(r for t in applicable for r in t.roles))
+            requires = tuple(dict.fromkeys(r for t in applicable for r in t.requires))
+            allowed = reason = None
+            if person is not None:
+                reasons = [self._may_act(wf, t, person, case) for t in applicable]
+                allowed = any(r is None for r in reasons)
+                reason = None if allowed else reasons[0]
+            out.append(TriggerOption(
+                trigger=trig, label=wf.trigger_label(trig),
+                dest=tuple(t.dest for t in applicable), dest_labels=tuple(wf.state_label(t.dest) for t in applicable),
+                roles=roles, role_labels=tuple(wf.roles[r].label if r in wf.roles else r for r in roles),
+                requires=requires, conditions=conds, actor=applicable[0].actor, allowed=allowed, reason=reason))
+        return out
+
+    def _view(self, case: dict[str, Any], entries: list[dict[str, Any]] | None) -> CaseView:
+        wf = self.spec_for(case["workflow_version_id"])
+        cat = wf.categories.get(case["category_code"])
+        timeline: tuple[TimelineView, ...] = ()
+        if entries:
+            timeline = tuple(
+                TimelineView(
+                    seq=e["seq"], at=e["at"], actor=e["actor_id"], actor_name=self.org.label(e["actor_id"]),
+                    actor_role=e["actor_role"], actor_unit=e["actor_unit"], trigger=e["trigger"],
+                    trigger_label=wf.trigger_label(e["trigger"]), from_state=e["from_state"],
+                    to_state=e["to_state"], from_tier=e["from_tier"], to_tier=e["to_tier"],
+                    unit=e["unit_code"], unit_name=self.org.label(e["unit_code"]),
+                    targets=tuple(e["targets"] or ()), target_names=self.org.names(e["targets"] or []),
+                    outcome=e["outcome"], note=e["note"], attachments=tuple(e["attachments"] or ()),
+                    hash=e["hash"])
+                for e in entries)
+        number = self._version_number(case["workflow_version_id"])
+        return CaseView(
+            id=case["id"], state=case["state"], state_label=wf.state_label(case["state"]), tier=case["tier"],
+            tier_label=wf.tier_labels.get(case["tier"], case["tier"]), unit=case["unit_code"],
+            unit_name=self.org.label(case["unit_code"]), grid=case["grid_code"], category=case["category_code"],
+            category_label=cat.label if cat else case["category_code"], urgency=case["urgency"],
+            source=case["source"], ref=case["ref"], description=case["description"], address=case["address"],
+            reporter=case["reporter_id"], assignees=tuple(case["assignees"] or ()),
+            resolved_tier=case["resolved_tier"], open=bool(case["is_open"]), created_at=case["created_at"],
+            updated_at=case["updated_at"], closed_at=case["closed_at"], version=case["version"],
+            workflow_version=number, timezone=wf.timezone, timeline=timeline)
+
+    def _version_number(self, version_id: int) -> int:
+        if self._version and self._version[0] == version_id:
+            return self._version[1]
+        cache = self.__dict__.setdefault("_numbers", {})
+        if version_id not in cache:
+            with self.store.read() as tx:
+                row = tx.version(version_id)
+            cache[version_id] = row["number"] if row else 0
+        return int(cache[version_id])
+
+    def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every row of every table (for tests and audits that compare before/after)."""
+        with self.store.read() as tx:
+            return {t: tx.table_rows(t) for t in ("workflow_versions", "units", "people", "cases", "timeline")}
+
+
+__all__ = ["Engine", "Tx"]

@@ -1,0 +1,123 @@
+"""Read-only views of cases and their timelines, as the API returns them.
+
+Field names here are the stable JSON field names documented in the README.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+
+def iso(value: datetime | None, tz: str) -> str | None:
+    return value.astimezone(ZoneInfo(tz)).isoformat() if value is not None else None
+
+
+@dataclass(frozen=True)
+class TimelineView:
+    seq: int
+    at: datetime
+    actor: str
+    actor_name: str
+    actor_role: str | None
+    actor_unit: str | None
+    trigger: str
+    trigger_label: str
+    from_state: str | None
+    to_state: str
+    from_tier: str | None
+    to_tier: str
+    unit: str
+    unit_name: str
+    targets: tuple[str, ...]
+    target_names: str
+    outcome: str | None
+    note: str | None
+    attachments: tuple[dict[str, Any], ...]
+    hash: str
+
+    def to_dict(self, tz: str) -> dict[str, Any]:
+        return {
+            "seq": self.seq, "at": iso(self.at, tz), "actor": self.actor, "actor_name": self.actor_name,
+            "actor_role": self.actor_role, "actor_unit": self.actor_unit, "trigger": self.trigger,
+            "trigger_label": self.trigger_label, "from_state": self.from_state, "to_state": self.to_state,
+            "from_tier": self.from_tier, "to_tier": self.to_tier, "unit": self.unit, "unit_name": self.unit_name,
+            "targets": list(self.targets), "outcome": self.outcome, "note": self.note,
+            "attachments": list(self.attachments), "hash": self.hash,
+        }
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """A case as an operator sees it: state, tier, unit and (on ``get``) its timeline."""
+
+    id: int
+    state: str
+    state_label: str
+    tier: str
+    tier_label: str
+    unit: str
+    unit_name: str
+    grid: str | None
+    category: str
+    category_label: str
+    urgency: str
+    source: str
+    ref: str | None
+    description: str
+    address: str | None
+    reporter: str
+    assignees: tuple[str, ...]
+    resolved_tier: str | None
+    open: bool
+    created_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+    version: int
+    workflow_version: int
+    timezone: str = "Asia/Shanghai"
+    timeline: tuple[TimelineView, ...] = field(default_factory=tuple)
+
+    def to_dict(self, *, timeline: bool = True) -> dict[str, Any]:
+        tz = self.timezone
+        out: dict[str, Any] = {
+            "id": self.id, "state": self.state, "state_label": self.state_label, "tier": self.tier,
+            "tier_label": self.tier_label, "unit": self.unit, "unit_name": self.unit_name, "grid": self.grid,
+            "category": self.category, "category_label": self.category_label, "urgency": self.urgency,
+            "source": self.source, "ref": self.ref, "description": self.description, "address": self.address,
+            "reporter": self.reporter, "assignees": list(self.assignees), "resolved_tier": self.resolved_tier,
+            "open": self.open, "created_at": iso(self.created_at, tz), "updated_at": iso(self.updated_at, tz),
+            "closed_at": iso(self.closed_at, tz), "version": self.version,
+            "workflow_version": self.workflow_version,
+        }
+        if timeline:
+            out["timeline"] = [t.to_dict(tz) for t in self.timeline]
+        return out
+
+
+@dataclass(frozen=True)
+class TriggerOption:
+    """One thing that may happen next to a case, and who may do it."""
+
+    trigger: str
+    label: str
+    dest: tuple[str, ...]
+    dest_labels: tuple[str, ...]
+    roles: tuple[str, ...]
+    role_labels: tuple[str, ...]
+    requires: tuple[str, ...]
+    conditions: tuple[str, ...]
+    actor: str
+    allowed: bool | None = None
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "trigger": self.trigger, "label": self.label, "dest": list(self.dest),
+            "dest_labels": list(self.dest_labels), "roles": list(self.roles),
+            "role_labels": list(self.role_labels), "requires": list(self.requires),
+            "conditions": list(self.conditions), "actor": self.actor,
+            "allowed": self.allowed, "reason": self.reason,
+        }

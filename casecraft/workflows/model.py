@@ -1,0 +1,149 @@
+"""The shape of workflows.yaml and organisation.yaml, as pydantic models.
+
+These models are the single description of the file format: the loader
+validates with them and ``casecraft workflow schema`` derives the JSON Schema
+from them. Semantic checks (references, reachability, tier steps) live in
+:mod:`casecraft.workflows.validate`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Requirement = Literal["note", "target", "outcome"]
+Source = Literal["patrol", "informant", "hotline", "order"]
+Outcome = Literal["solved", "unsolved"]
+SOURCES: tuple[str, ...] = ("patrol", "informant", "hotline", "order")
+OUTCOMES: tuple[str, ...] = ("solved", "unsolved")
+PUBLIC_SOURCES: tuple[str, ...] = ("informant", "hotline")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class Settings(_Strict):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_-]*$", description="流程标识（英文，小写）")
+    name: str = Field(description="流程名称（中文）")
+    timezone: str = Field("Asia/Shanghai", description="时区，用于显示时间和划分月份")
+    working_hours: list[str] = Field(
+        default_factory=lambda: ["09:00-12:00", "13:30-17:30"],
+        description="每日工作时段，如 09:00-12:00",
+    )
+    organisation: str | None = Field(None, description="组织架构文件（相对本文件的路径）")
+    initial: str = Field("new", description="新案件的初始状态")
+    warn_at: float = Field(0.8, gt=0, lt=1, description="黄灯预警：时限用去的比例")
+    reescalate_after: str = Field("1 working day", description="红灯后仍超期多久再上一级告警")
+
+
+class Tier(_Strict):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="层级标识")
+    label: str = Field(description="层级名称（中文）")
+
+
+class Role(_Strict):
+    id: str = Field(description="角色标识")
+    label: str = Field(description="角色名称（中文）")
+    scope: Literal["unit", "subtree"] = Field(
+        "unit", description="可办理的案件范围：本单位(unit)或本单位及下级(subtree)"
+    )
+
+
+class Trigger(_Strict):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="操作标识（英文小写）")
+    label: str = Field(description="操作名称（中文）")
+    direction: Literal["up", "down", "none"] = Field(
+        "none", description="层级方向：up 上报一级，down 下派/反馈一级"
+    )
+
+
+class State(_Strict):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="状态标识（英文小写）")
+    label: str = Field(description="状态名称（中文）")
+    tier: str = Field(description="状态所属层级")
+    final: bool = Field(False, description="是否终态（结案、不予立案）")
+    limit: str | None = Field(None, description="本环节时限，如 4 working hours、1 working day")
+    paused: bool = Field(False, description="等待中暂停计时")
+
+
+class Condition(_Strict):
+    source: Source | None = Field(None, description="案件来源")
+    outcome: Outcome | None = Field(None, description="反馈结果")
+    resolved_tier: str | None = Field(None, description="办结所在层级（返工用）")
+
+
+class Transition(_Strict):
+    trigger: str = Field(description="操作")
+    source: str | list[str] = Field(description="起始状态（一个或多个）")
+    dest: str = Field(description="目标状态")
+    roles: list[str] = Field(min_length=1, description="可执行该操作的角色")
+    requires: list[Requirement] = Field(default_factory=list, description="必填项：note 说明、target 对象、outcome 结果")
+    when: Condition | None = Field(None, description="条件")
+    actor: Literal["unit", "assignee"] = Field(
+        "unit", description="执行人：案件所在单位(unit)或被派遣方(assignee)"
+    )
+    resolves: bool = Field(
+        False, description="办结：记录办结层级（核查不通过时返工到该层级，并计入基层处置率）"
+    )
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return (self.source,) if isinstance(self.source, str) else tuple(self.source)
+
+
+class Urgency(_Strict):
+    id: str = Field(description="紧急程度标识")
+    label: str = Field(description="紧急程度名称")
+
+
+class EventClass(_Strict):
+    id: str = Field(description="事件大类标识")
+    label: str = Field(description="事件大类名称")
+
+
+class Category(_Strict):
+    code: str = Field(description="事件目录编码（请加引号，如 \"0101\"）")
+    label: str = Field(description="事件名称（中文）")
+    event_class: str = Field(alias="class", description="事件大类")
+    urgency: str = Field(description="紧急程度")
+    limit: str | None = Field(None, description="案件总时限")
+    responsible: dict[str, str] = Field(
+        default_factory=dict, description="各层级责任部门：层级 → 单位编码"
+    )
+
+
+class WorkflowFile(_Strict):
+    workflow: Settings
+    tiers: list[Tier] = Field(min_length=1)
+    roles: list[Role] = Field(min_length=1)
+    triggers: list[Trigger] = Field(min_length=1)
+    states: list[State] = Field(min_length=1)
+    transitions: list[Transition] = Field(min_length=1)
+    urgencies: list[Urgency] = Field(min_length=1)
+    classes: list[EventClass] = Field(min_length=1)
+    categories: list[Category] = Field(min_length=1)
+
+
+class Unit(_Strict):
+    code: str = Field(description="单位编码（网格为15位）")
+    name: str = Field(description="单位名称")
+    tier: str | None = Field(None, description="层级；科室可省略，随上级")
+    kind: Literal["platform", "department", "area_unit"] = Field(
+        "platform", description="platform 平台单位，department 科室/部门，area_unit 地区单位"
+    )
+    children: list[Unit] = Field(default_factory=list, description="下级单位")
+
+
+class Person(_Strict):
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="人员标识（登录名）")
+    name: str = Field(description="姓名")
+    unit: str = Field(description="所属单位编码")
+    roles: list[str] = Field(min_length=1, description="角色")
+    note: str | None = Field(None, description="备注")
+
+
+class OrganisationFile(_Strict):
+    units: list[Unit] = Field(min_length=1)
+    people: list[Person] = Field(default_factory=list)
