@@ -169,6 +169,13 @@ class Engine:
         self._org_checked = True
         return counts
 
+    def organisation(self) -> Organisation:
+        """The whole organisation as stored (units and people)."""
+        self._ensure_org()
+        org = DbOrganisation(self.store)
+        org.load_all()
+        return org
+
     def _ensure_org(self) -> None:
         if self._org_checked:
             return
@@ -587,7 +594,7 @@ class Engine:
                     seq=e["seq"], at=e["at"], actor=e["actor_id"], actor_name=self.org.label(e["actor_id"]),
                     actor_role=e["actor_role"], actor_unit=e["actor_unit"], trigger=e["trigger"],
                     trigger_label=wf.trigger_label(e["trigger"]), from_state=e["from_state"],
-                    to_state=e["to_state"], from_tier=e["from_tier"], to_tier=e["to_tier"],
+                    to_state=e["to_state"], to_state_label=wf.state_label(e["to_state"]), from_tier=e["from_tier"], to_tier=e["to_tier"],
                     unit=e["unit_code"], unit_name=self.org.label(e["unit_code"]),
                     targets=tuple(e["targets"] or ()), target_names=self.org.names(e["targets"] or []),
                     outcome=e["outcome"], note=e["note"], attachments=tuple(e["attachments"] or ()),

@@ -27,6 +27,7 @@ class TimelineView:
     trigger_label: str
     from_state: str | None
     to_state: str
+    to_state_label: str
     from_tier: str | None
     to_tier: str
     unit: str
@@ -43,6 +44,7 @@ class TimelineView:
             "seq": self.seq, "at": iso(self.at, tz), "actor": self.actor, "actor_name": self.actor_name,
             "actor_role": self.actor_role, "actor_unit": self.actor_unit, "trigger": self.trigger,
             "trigger_label": self.trigger_label, "from_state": self.from_state, "to_state": self.to_state,
+            "to_state_label": self.to_state_label,
             "from_tier": self.from_tier, "to_tier": self.to_tier, "unit": self.unit, "unit_name": self.unit_name,
             "targets": list(self.targets), "outcome": self.outcome, "note": self.note,
             "attachments": list(self.attachments), "hash": self.hash,

@@ -1,0 +1,3 @@
+from casecraft.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The operators' command line (Typer + Rich); a thin shell over the library."""

@@ -1,0 +1,86 @@
+"""The Typer application, its global options and the one place errors are translated."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import typer
+
+from casecraft.errors import CasecraftError
+
+
+def _translate(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Map a CasecraftError to a message on stderr and its exit code; never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except CasecraftError as exc:
+            from casecraft.cli import render
+            from casecraft.errors import WorkflowError
+
+            if isinstance(exc, WorkflowError):
+                render.problems(exc.problems)
+                render.err.print(f"[red]{len(exc.problems)} problem(s)[/]; fix them and run "
+                                 "`casecraft workflow validate` again")
+            else:
+                render.error(exc.message, exc.exit_code)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper
+
+
+class App(typer.Typer):
+    """A Typer whose commands translate casecraft errors centrally."""
+
+    def command(self, *args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        register = super().command(*args, **kwargs)
+
+        def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
+            register(_translate(fn))
+            return fn
+
+        return decorator
+
+
+@dataclass
+class State:
+    """Global options, and the engine made from them on first use."""
+
+    db: str | None = None
+    workflow: str | None = None
+    at: str | None = None
+    _engine: Any = field(default=None, repr=False)
+    _clock: Any = field(default=None, repr=False)
+
+    @property
+    def clock(self) -> Any:
+        if self._clock is None:
+            from casecraft.clock import FixedClock, SystemClock, parse_time
+
+            at = self.at or os.environ.get("CASECRAFT_NOW")
+            self._clock = FixedClock(parse_time(at)) if at else SystemClock()
+        return self._clock
+
+    def engine(self) -> Any:
+        if self._engine is None:
+            from casecraft.engine import Engine
+
+            self._engine = Engine(self.db, self.workflow, self.clock)
+        return self._engine
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
+
+
+def state(ctx: typer.Context) -> State:
+    obj = ctx.find_root().obj
+    assert isinstance(obj, State)
+    return obj

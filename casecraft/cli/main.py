@@ -1,0 +1,106 @@
+"""`casecraft`: the operators' command line.
+
+Each command parses its options, makes one library call and renders the
+result. Heavy modules (SQLAlchemy, the engine) are imported inside commands.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from casecraft.cli.app import App, State, state
+from casecraft.cli.case import app as case_app
+from casecraft.cli.org import app as org_app
+from casecraft.cli.workflow import app as workflow_app
+
+app = App(
+    name="casecraft",
+    help="Tiered case management for urban grid governance (网格化社会服务管理).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+app.add_typer(case_app, name="case")
+app.add_typer(workflow_app, name="workflow")
+app.add_typer(org_app, name="org")
+
+
+@app.callback()
+def _global(
+    ctx: typer.Context,
+    db: Annotated[str | None, typer.Option("--db", envvar="CASECRAFT_DB",
+                                           help="Database URL (default sqlite:///casecraft.db).")] = None,
+    workflow: Annotated[str | None, typer.Option("--workflow", envvar="CASECRAFT_WORKFLOW",
+                                                 help="Workflow file (default ./workflows.yaml or the shipped one).")] = None,
+    at: Annotated[str | None, typer.Option("--at", envvar="CASECRAFT_NOW",
+                                           help="Act as if it were this time (ISO 8601; without an offset: Beijing time).")] = None,
+) -> None:
+    """Global options apply to every command."""
+    st = State(db=db, workflow=workflow, at=at)
+    ctx.obj = st
+    ctx.call_on_close(st.close)
+
+
+@app.command()
+def init(ctx: typer.Context,
+         json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False) -> None:
+    """Create or upgrade the database; load the organisation and register the workflow version."""
+    from casecraft.cli import render
+    from casecraft.store.db import safe_url
+
+    eng = state(ctx).engine()
+    counts = eng.init()
+    if json_out:
+        render.print_json(counts)
+        return
+    render.line(f"database ready: {safe_url(str(eng.store.engine.url))}")
+    render.line(f"workflow {eng.workflow.id} version {counts['workflow_version']}; units added "
+                f"{counts['units_added']}, changed {counts['units_changed']}; people added "
+                f"{counts['people_added']}, changed {counts['people_changed']}")
+
+
+@app.command()
+def demo(ctx: typer.Context,
+         json_out: Annotated[bool, typer.Option("--json", help="Print the three cases as JSON.")] = False) -> None:
+    """Run the worked example (three cases on one patrol) on an embedded SQLite database.
+
+    Uses ./casecraft-demo.db (recreated on each run) unless --db is given.
+    """
+    from pathlib import Path
+
+    from casecraft.cli import render
+    from casecraft.clock import FixedClock
+    from casecraft.demo import _at, run_demo
+    from casecraft.engine import Engine
+
+    st = state(ctx)
+    db = st.db
+    if db is None:
+        path = Path("casecraft-demo.db")
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+        db = f"sqlite:///{path}"
+    clock = FixedClock(_at(24, "08:30"))
+    with Engine(db, st.workflow, clock) as eng:
+        eng.init()
+        cases = run_demo(eng, clock)
+        if json_out:
+            render.print_json({k: v.to_dict() for k, v in cases.items()})
+            return
+        titles = {"A": "案件A 非法小广告 — 网格自处置", "B": "案件B 店外经营 (96005热线) — 网格自协调处置",
+                  "C": "案件C 消防安全隐患 — 社区、街道安全办协调处置"}
+        for letter, case in cases.items():
+            render.timeline(case, f"{titles[letter]} (case {case.id}: {case.state_label})")
+        closed = sum(1 for c in cases.values() if not c.open)
+        render.line(f"{closed} of {len(cases)} cases closed; database {db}")
+
+
+def main() -> None:
+    """Entry point of the `casecraft` command."""
+    app()
+
+
+__all__ = ["State", "app", "main"]
