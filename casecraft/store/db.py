@@ -138,11 +138,10 @@ def ensure_schema(engine: Engine) -> bool:
                 if engine.dialect.name == "postgresql":
                     conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
                 try:
-                    rev = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+                    with conn.begin_nested():  # a savepoint: on PostgreSQL a failed query aborts the transaction
+                        rev = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
                 except (OperationalError, ProgrammingError):
                     rev = None
-                    if engine.dialect.name == "postgresql":
-                        raise  # the transaction is aborted; caught below and retried by the caller
                 if rev == HEAD:
                     return False
                 cfg = alembic_config()
