@@ -8,12 +8,13 @@ operator action).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -113,6 +115,9 @@ class Case(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     version: Mapped[int] = mapped_column(Integer, default=1)
     last_hash: Mapped[str | None] = mapped_column(String(64))
+    deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # the whole case's limit
+    registered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    parked: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class TimelineEntry(Base):
@@ -139,6 +144,92 @@ class TimelineEntry(Base):
     attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     prev_hash: Mapped[str | None] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+
+class CalendarDay(Base):
+    """One date of the working calendar: workday or holiday, with where that came from."""
+
+    __tablename__ = "calendar_days"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    workday: Mapped[bool] = mapped_column(Boolean)
+    source: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(String(100))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Deadline(Base):
+    """The time limit of one step of a case (or of the whole case), computed once on entry.
+
+    ``next_alert_at`` is the earliest alert still to raise (warning, overdue,
+    re-escalation); the sweep claims rows by it through a partial index on
+    open deadlines.
+    """
+
+    __tablename__ = "deadlines"
+    __table_args__ = (
+        Index("ix_deadlines_next_alert", "next_alert_at",
+              postgresql_where=text("closed_at IS NULL AND next_alert_at IS NOT NULL"),
+              sqlite_where=text("closed_at IS NULL AND next_alert_at IS NOT NULL")),
+        Index("ix_deadlines_case", "case_id"),
+        Index("ix_deadlines_open_due", "due_at",
+              postgresql_where=text("closed_at IS NULL"), sqlite_where=text("closed_at IS NULL")),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    kind: Mapped[str] = mapped_column(String(8))  # step | case
+    seq: Mapped[int] = mapped_column(Integer)  # the timeline entry that started it
+    state: Mapped[str] = mapped_column(String(64))
+    tier: Mapped[str] = mapped_column(String(32))
+    unit_code: Mapped[str] = mapped_column(String(64))
+    limit_text: Mapped[str] = mapped_column(String(64))
+    calendar: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    escalate_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    next_alert_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    extended: Mapped[int] = mapped_column(Integer, default=0)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    outcome: Mapped[str | None] = mapped_column(String(16))  # met | late | paused | cancelled
+
+
+class Alert(Base):
+    """A warning, overdue alert, re-escalation or urge raised at a unit's platform."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        UniqueConstraint("key", name="uq_alerts_key"),
+        Index("ix_alerts_unit_open", "unit_code", "acked_at"),
+        Index("ix_alerts_case", "case_id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(100))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    deadline_id: Mapped[int | None] = mapped_column(ForeignKey("deadlines.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # warning | overdue | reescalation | urge
+    level: Mapped[int] = mapped_column(Integer)  # 0 own platform, 1 superior, 2 one more tier up
+    unit_code: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(64))
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    message: Mapped[str] = mapped_column(Text)
+    acked_by: Mapped[str | None] = mapped_column(String(64))
+    acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Delivery(Base):
+    """One alert's delivery to one sink (log, webhook), with its status and attempts."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (UniqueConstraint("alert_id", "sink", name="uq_deliveries_alert_sink"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"))
+    sink: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))  # pending | delivered | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 metadata = Base.metadata
