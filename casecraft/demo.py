@@ -75,7 +75,12 @@ def run_demo(engine: Engine, clock: FixedClock, on_step: Callable[[str, CaseView
     fire("C", 24, "10:35", "escalate", "wangjg", note="网格长对消防安全不熟悉，分类为消防安全类上报社区")
     fire("C", 24, "10:50", "dispatch", "zhoumin", to=["zhangwei", "chengang"],
          note="分配给社区消防安全协管员与消防安全派驻员")
-    # they are busy on another grid's inspection; they inspect with the leader after lunch
+    # they are busy on another grid's inspection: the 2-working-hour limit for a fire hazard
+    # passes at 14:20, and the sweep raises an overdue alert at the street platform
+    for hhmm in ("12:00", "14:30"):
+        clock.set(_at(24, hhmm))
+        engine.sweep()
+    # they inspect with the leader in the afternoon
     fire("C", 24, "15:10", "feedback", "zhangwei", outcome="unsolved",
          note="消防设施挂放位置错误，需打孔安装；商铺租用地区单位房产无权决定，与出租单位协商无果")
     fire("C", 24, "15:30", "escalate", "zhoumin", note="需与地区单位协调，上报街道")
@@ -87,4 +92,6 @@ def run_demo(engine: Engine, clock: FixedClock, on_step: Callable[[str, CaseView
     fire("C", 25, "10:50", "relay", "zhangwei", note="协管员通知网格长")
     fire("C", 25, "11:10", "check", "wangjg", note="现场核查：符合消防安全要求")
     fire("C", 25, "11:15", "close", "wangjg")
+    clock.set(_at(25, "12:00"))
+    engine.sweep()
     return {k: engine.get(v) for k, v in sorted(cases.items())}

@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from casecraft import deadlines as dl
 from casecraft.attachments import Attachment, AttachmentStore
 from casecraft.clock import Clock, SystemClock
 from casecraft.errors import (
@@ -26,6 +27,8 @@ from casecraft.errors import (
     RuleError,
     TriggerNotAllowed,
 )
+from casecraft.store import alerts_repo
+from casecraft.supervision import Supervision
 from casecraft.store.repo import DbOrganisation, DuplicateKey, Store, Tx
 from casecraft.views import CaseView, TimelineView, TriggerOption
 from casecraft.workflows.loader import load_workflow
@@ -69,7 +72,7 @@ def entry_hash(entry: dict[str, Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-class Engine:
+class Engine(Supervision):
     """The casecraft engine over one database and one current workflow.
 
     Args:
@@ -99,6 +102,7 @@ class Engine:
         self._machines: dict[int, CompiledMachine] = {}
         self._data_dir = Path(data_dir) if data_dir else self._default_data_dir(db)
         self._org_checked = False
+        self._calendar: Any = None
 
     # setup ---------------------------------------------------------------
     @staticmethod
@@ -146,6 +150,13 @@ class Engine:
         counts: dict[str, Any] = {"units_added": 0, "units_changed": 0, "people_added": 0, "people_changed": 0}
         if load_org and self.workflow.org is not None:
             counts.update(self.load_organisation(self.workflow.org))
+        with self.store.read() as tx:
+            empty = tx.count_calendar_days() == 0
+        if empty:
+            from casecraft.store.calendar_repo import seed_calendar
+
+            counts["calendar_days_added"] = seed_calendar(self.store, None, self.now())
+            self._calendar = None
         vid, number = self.current_version()
         counts["workflow_version"] = number
         counts["workflow_version_id"] = vid
@@ -179,6 +190,7 @@ class Engine:
     def _ensure_org(self) -> None:
         if self._org_checked:
             return
+        self.calendar()  # load (or seed) the calendar outside any write transaction
         with self.store.read() as tx:
             empty = tx.count_units() == 0
         if empty and self.workflow.org is not None:
@@ -338,7 +350,8 @@ class Engine:
                 raise RuleError(f"ticket {ref} was already reported", ref=ref) from None
             entry = self._entry(case_id, 1, now, person, tr, None, None, dest, tier, case_unit, [],
                                 None, note, files, None)
-            tx.update_case(case_id, 1, {"last_hash": entry["hash"]})
+            extra = self._timekeeping(tx, wf, {**values, "id": case_id}, tr, 1, dest, tier, case_unit, now)
+            tx.update_case(case_id, 1, {"last_hash": entry["hash"], **extra})
             tx.insert_timeline(entry)
         return self.get(case_id)
 
@@ -453,12 +466,70 @@ class Engine:
                 values["resolved_tier"] = from_tier
             if final:
                 values["closed_at"] = now
+            values.update(self._timekeeping(tx, wf, case, tr, seq, dest, to_tier, unit, now))
             if not tx.update_case(case_id, case["version"], values):
                 raise ConflictError(
                     f"case {case_id} was changed by someone else while you worked; "
                     f"look at it again with `casecraft case show {case_id}`", case=case_id)
             tx.insert_timeline(entry)
         return self.get(case_id)
+
+    # time limits ---------------------------------------------------------------
+    def calendar(self) -> Any:
+        """The working calendar from the database (seeded from chinesecalendar when empty).
+
+        Only the years from last year on are loaded (a deadline starts now and
+        runs forward); the cache is rebuilt if the clock moves before them.
+        """
+        from datetime import date
+
+        from casecraft.calendar import WorkingCalendar
+        from casecraft.store.calendar_repo import calendar_days, seed_calendar
+
+        first = date(self.now().year - 1, 1, 1)
+        if self._calendar is None or self._calendar[0] > first:
+            settings = self.workflow.file.workflow
+            days = calendar_days(self.store, first, date(9999, 12, 31))
+            if not days:
+                with self.store.read() as tx:
+                    empty = tx.count_calendar_days() == 0
+                if empty:
+                    seed_calendar(self.store, None, self.now())
+                    days = calendar_days(self.store, first, date(9999, 12, 31))
+            from casecraft.calendar import parse_periods
+
+            self._calendar = (first, WorkingCalendar(days, parse_periods(settings.working_hours), settings.timezone))
+        return self._calendar[1]
+
+    def _timekeeping(self, tx: Tx, wf: Workflow, case: dict[str, Any], tr: Transition, seq: int, dest: str,
+                     tier: str, unit: str, now: datetime) -> dict[str, Any]:
+        """Close the step deadline being left, open the one entered; start/close the case clock."""
+        out: dict[str, Any] = {}
+        if seq > 1:
+            alerts_repo.close_deadlines(tx, case["id"], now)
+        limit = None if case.get("parked") else dl.step_limit(wf, dest, case["category_code"], case["urgency"])
+        if limit is not None:
+            cal = self.calendar()
+            p = dl.plan(wf, cal, now, limit)
+            alerts_repo.insert_deadline(tx, {
+                "case_id": case["id"], "kind": "step", "seq": seq, "state": dest, "tier": tier, "unit_code": unit,
+                "limit_text": str(limit), "calendar": "calendar_days", "started_at": now, "warn_at": p.warn_at,
+                "due_at": p.due_at, "escalate_at": p.escalate_at, "next_alert_at": p.warn_at or p.due_at,
+                "extended": 0, "closed_at": None, "outcome": None})
+        if tr.registers and case.get("registered_at") is None:
+            out["registered_at"] = now
+            climit = dl.case_limit(wf, case["category_code"])
+            if climit is not None:
+                due = self.calendar().add(now, climit)
+                out["deadline_at"] = due
+                alerts_repo.insert_deadline(tx, {
+                    "case_id": case["id"], "kind": "case", "seq": seq, "state": dest, "tier": tier,
+                    "unit_code": unit, "limit_text": str(climit), "calendar": "calendar_days", "started_at": now,
+                    "warn_at": None, "due_at": due, "escalate_at": None, "next_alert_at": None, "extended": 0,
+                    "closed_at": None, "outcome": None})
+        if wf.is_final(dest):
+            alerts_repo.close_deadlines(tx, case["id"], now, kinds=("case",))
+        return out
 
     def _route(self, wf: Workflow, tr: Transition, case: dict[str, Any], to_tier: str,
                targets: list[str]) -> tuple[str, str | None, list[str]]:
@@ -537,8 +608,9 @@ class Engine:
         is_open: bool | None = None,
         limit: int = 200,
         offset: int = 0,
+        ids: Sequence[int] | None = None,
     ) -> list[CaseView]:
-        """Cases filtered by state, tier, organisation subtree and open/closed, oldest first."""
+        """Cases filtered by state, tier, organisation subtree, open/closed and ids, oldest first."""
         if org is not None and self.org.unit(org) is None:
             raise InputError(f"unknown unit '{org}'; see `casecraft org show`")
         if tier is not None and tier not in self.workflow.tiers:
@@ -550,7 +622,7 @@ class Engine:
             raise InputError("--limit must be between 1 and 100000")
         with self.store.read() as tx:
             rows = tx.list_cases(states=[state] if state else None, tier=tier, org=org, is_open=is_open,
-                                 limit=limit, offset=offset)
+                                 limit=limit, offset=offset, ids=ids)
         return [self._view(r, None) for r in rows]
 
     def triggers(self, case_id: int, actor: str | None = None) -> list[TriggerOption]:
@@ -610,7 +682,7 @@ class Engine:
             reporter=case["reporter_id"], assignees=tuple(case["assignees"] or ()),
             resolved_tier=case["resolved_tier"], open=bool(case["is_open"]), created_at=case["created_at"],
             updated_at=case["updated_at"], closed_at=case["closed_at"], version=case["version"],
-            workflow_version=number, timezone=wf.timezone, timeline=timeline)
+            workflow_version=number, deadline_at=case.get("deadline_at"), timezone=wf.timezone, timeline=timeline)
 
     def _version_number(self, version_id: int) -> int:
         if self._version and self._version[0] == version_id:

@@ -79,6 +79,7 @@ class CaseView:
     closed_at: datetime | None
     version: int
     workflow_version: int
+    deadline_at: datetime | None = None
     timezone: str = "Asia/Shanghai"
     timeline: tuple[TimelineView, ...] = field(default_factory=tuple)
 
@@ -92,7 +93,7 @@ class CaseView:
             "reporter": self.reporter, "assignees": list(self.assignees), "resolved_tier": self.resolved_tier,
             "open": self.open, "created_at": iso(self.created_at, tz), "updated_at": iso(self.updated_at, tz),
             "closed_at": iso(self.closed_at, tz), "version": self.version,
-            "workflow_version": self.workflow_version,
+            "workflow_version": self.workflow_version, "deadline_at": iso(self.deadline_at, tz),
         }
         if timeline:
             out["timeline"] = [t.to_dict(tz) for t in self.timeline]

@@ -75,16 +75,18 @@ def show(
     """Show a case's details and its whole timeline."""
     from casecraft.cli import render
 
-    case = state(ctx).engine().get(case_id)
+    eng = state(ctx).engine()
+    case = eng.get(case_id)
+    deadline = eng.deadline(case_id)
     if json_out:
-        render.print_json(case.to_dict())
+        render.print_json({**case.to_dict(), "deadline": deadline.to_dict(case.timezone) if deadline else None})
         return
-    render.case_summary(case)
+    render.case_summary(case, deadline)
     render.timeline(case)
 
 
 @app.command("list")
-def list_cases(
+def list_cases(  # noqa: C901 - options map 1:1 to filters
     ctx: typer.Context,
     state_: Annotated[str | None, typer.Option("--state", help="Only cases in this state.")] = None,
     tier: Annotated[str | None, typer.Option("--tier", help="Only cases at this tier.")] = None,
@@ -92,23 +94,43 @@ def list_cases(
     open_: Annotated[bool, typer.Option("--open", help="Only open cases.")] = False,
     closed: Annotated[bool, typer.Option("--closed", help="Only finished cases.")] = False,
     limit: Annotated[int, typer.Option("--limit", help="At most this many.")] = 200,
+    overdue: Annotated[bool, typer.Option("--overdue", help="Only cases past their step's time limit.")] = False,
+    due_within: Annotated[str | None, typer.Option(
+        "--due-within", help="Only cases whose step is due within this time, e.g. 2h, 30 minutes.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """List cases, oldest first."""
+    """List cases, oldest first, with their step deadline and time left."""
     from casecraft.cli import render
     from casecraft.errors import InputError
 
     if open_ and closed:
-        raise_input = InputError("--open and --closed exclude each other")
-        from casecraft.cli.app import _translate
-
-        _translate(lambda: (_ for _ in ()).throw(raise_input))()
+        raise InputError("--open and --closed exclude each other")
     is_open = True if open_ else (False if closed else None)
-    cases = state(ctx).engine().list(state=state_, tier=tier, org=org, is_open=is_open, limit=limit)
+    eng = state(ctx).engine()
+    ids = None
+    if overdue or due_within:
+        from datetime import timedelta
+
+        from casecraft.duration import Duration
+
+        within = timedelta(0)
+        if due_within:
+            try:
+                d = Duration.parse(due_within)
+            except ValueError as exc:
+                raise InputError(str(exc)) from None
+            if d.working:
+                raise InputError("--due-within takes natural time, e.g. 2h or 30 minutes")
+            within = timedelta(**{f"{d.unit}s": d.amount})
+        ids = eng.due_cases(within=within, limit=100_000)
+    cases = eng.list(state=state_, tier=tier, org=org, is_open=is_open, limit=limit, ids=ids)
+    deadlines = eng.deadlines([c.id for c in cases])
     if json_out:
-        render.print_json([c.to_dict(timeline=False) for c in cases])
+        render.print_json([{**c.to_dict(timeline=False),
+                            "deadline": deadlines[c.id].to_dict(c.timezone) if c.id in deadlines else None}
+                           for c in cases])
     else:
-        render.case_list(cases)
+        render.case_list(cases, deadlines)
 
 
 @app.command()
@@ -127,3 +149,42 @@ def triggers(
         render.print_json([o.to_dict() for o in options])
         return
     render.triggers(eng.get(case_id), options, actor)
+
+
+@app.command()
+def urge(
+    ctx: typer.Context,
+    case_id: Annotated[int, typer.Argument(metavar="CASE", help="Case id.")],
+    actor: ActorOpt,
+    note: Annotated[str, typer.Option("--note", help="What is asked of the handling unit.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """督办: a supervisor or the superior platform urges a case (alerts the handling unit)."""
+    from casecraft.cli import render
+
+    case = state(ctx).engine().urge(case_id, actor=actor, note=note)
+    if json_out:
+        render.print_json(case.to_dict())
+    else:
+        render.line(f"case {case.id} urged; alert raised at {case.unit_name}")
+
+
+@app.command()
+def extend(
+    ctx: typer.Context,
+    case_id: Annotated[int, typer.Argument(metavar="CASE", help="Case id.")],
+    actor: ActorOpt,
+    by: Annotated[str, typer.Option("--by", help="How much longer, e.g. '1 working day', '4 working hours'.")],
+    note: Annotated[str, typer.Option("--note", help="The reason.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """延期: a leader approves an extension of the running time limit."""
+    from casecraft.cli import render
+
+    eng = state(ctx).engine()
+    case = eng.extend(case_id, actor=actor, by=by, note=note)
+    if json_out:
+        d = eng.deadline(case_id)
+        render.print_json({**case.to_dict(), "deadline": d.to_dict(case.timezone) if d else None})
+    else:
+        render.line(f"case {case.id}: {case.timeline[-1].note}")

@@ -11,6 +11,10 @@ from typing import Annotated
 import typer
 
 from casecraft.cli.app import App, State, state
+from casecraft.cli.calendar import app as calendar_app
+from casecraft.cli.alerts import app as alerts_app
+from casecraft.cli.alerts import scheduler_app
+from casecraft.cli.alerts import sweep as sweep_command
 from casecraft.cli.case import app as case_app
 from casecraft.cli.org import app as org_app
 from casecraft.cli.workflow import app as workflow_app
@@ -26,6 +30,10 @@ app = App(
 app.add_typer(case_app, name="case")
 app.add_typer(workflow_app, name="workflow")
 app.add_typer(org_app, name="org")
+app.add_typer(alerts_app, name="alerts")
+app.add_typer(scheduler_app, name="scheduler")
+app.command("sweep")(sweep_command)
+app.add_typer(calendar_app, name="calendar")
 
 
 @app.callback()
@@ -88,12 +96,17 @@ def demo(ctx: typer.Context,
         eng.init()
         cases = run_demo(eng, clock)
         if json_out:
-            render.print_json({k: v.to_dict() for k, v in cases.items()})
+            render.print_json({"cases": {k: v.to_dict() for k, v in cases.items()},
+                               "alerts": [a.to_dict() for a in eng.alerts()]})
             return
         titles = {"A": "案件A 非法小广告 — 网格自处置", "B": "案件B 店外经营 (96005热线) — 网格自协调处置",
                   "C": "案件C 消防安全隐患 — 社区、街道安全办协调处置"}
         for letter, case in cases.items():
             render.timeline(case, f"{titles[letter]} (case {case.id}: {case.state_label})")
+        raised = eng.alerts()
+        if raised:
+            render.line("告警 alerts raised during the morning (the superior platform sees overdue steps):")
+            render.alert_list(raised)
         closed = sum(1 for c in cases.values() if not c.open)
         render.line(f"{closed} of {len(cases)} cases closed; database {db}")
 

@@ -41,7 +41,7 @@ def _local(dt: Any, tz: str) -> str:
     return dt.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
 
 
-def case_summary(case: Any) -> None:
+def case_summary(case: Any, deadline: Any = None) -> None:
     t = Table.grid(padding=(0, 2))
     t.add_column(style="bold")
     t.add_column()
@@ -59,6 +59,10 @@ def case_summary(case: Any) -> None:
     if case.assignees:
         rows.append(("派遣 assignees", ", ".join(case.assignees)))
     rows.append(("上报 reported", f"{_local(case.created_at, case.timezone)} by {case.reporter}"))
+    if deadline is not None:
+        rows.append(("时限 step due", deadline_line(deadline, case.timezone)))
+    if case.deadline_at:
+        rows.append(("案件时限 case due", _local(case.deadline_at, case.timezone)))
     if case.closed_at:
         rows.append(("结案 closed", _local(case.closed_at, case.timezone)))
     rows.append(("版本 version", f"{case.version} (workflow v{case.workflow_version})"))
@@ -92,13 +96,20 @@ def timeline(case: Any, title: str | None = None) -> None:
     out.print(table)
 
 
-def case_list(cases: list[Any]) -> None:
+def case_list(cases: list[Any], deadlines: dict[int, Any] | None = None) -> None:
+    deadlines = deadlines or {}
     table = Table()
-    for col in ("案件", "状态 state", "层级", "单位 unit", "类别", "来源", "上报时间", "描述"):
+    for col in ("案件", "状态 state", "层级", "单位 unit", "类别", "来源", "上报时间", "时限 due", "描述"):
         table.add_column(col)
     for c in cases:
+        d = deadlines.get(c.id)
+        due = deadline_line(d, c.timezone) if d else ""
+        if d is not None and d.overdue:
+            due = f"[red]{_escape(due)}[/]"
+        else:
+            due = _escape(due)
         table.add_row(str(c.id), _escape(f"{c.state_label} ({c.state})"), c.tier_label, _escape(c.unit_name),
-                      _escape(c.category_label), c.source, _local(c.created_at, c.timezone),
+                      _escape(c.category_label), c.source, _local(c.created_at, c.timezone), due,
                       _escape(c.description[:30]))
     out.print(table)
     out.print(f"{len(cases)} case(s)")
@@ -208,3 +219,106 @@ def kv(title: str, items: dict[str, Any]) -> None:
 
 def line(text: str) -> None:
     out.print(_escape(text))
+
+
+_HOLIDAY_NAMES = {
+    "New Year's Day": "元旦", "Spring Festival": "春节", "Tomb-sweeping Day": "清明节",
+    "Labour Day": "劳动节", "Dragon Boat Festival": "端午节", "National Day": "国庆节",
+    "Mid-autumn Festival": "中秋节", "Anti-Fascist 70th Day": "抗战胜利70周年纪念日",
+}
+
+
+def calendar_year(summary: dict[str, Any]) -> None:
+    """One year of the working calendar: per-month counts, holidays and 调休 make-up working days.
+
+    ``summary`` is what :func:`casecraft.cli.calendar.year_summary` returns. A year
+    without any date prints how to add it, on stderr.
+    """
+    year = summary["year"]
+    hint = ("add the dates:\n"
+            "  casecraft calendar import FILE                (CSV: date,status[,note]; status workday or holiday)\n"
+            "  casecraft calendar set DATE workday|holiday   (one date, e.g. 2027-01-01)\n"
+            "  casecraft calendar seed --year YEAR           (years the chinesecalendar package knows)")
+    if not summary["present"]:
+        err.print(f"[bold red]no working calendar for {year}:[/] the calendar has no date of that year, so "
+                  f"deadlines reaching into it cannot be computed.\n{_escape(hint)}", soft_wrap=True)
+        return
+
+    def short(iso: str) -> str:
+        return iso[5:]
+
+    def name(n: str) -> str:
+        zh = _HOLIDAY_NAMES.get(n)
+        return f"{zh} {n}" if zh else n
+
+    def source(sources: list[str]) -> str:
+        extra = [s for s in sources if s != "chinesecalendar"]
+        return f" [dim]({_escape(', '.join(extra))})[/]" if extra else ""
+
+    notes: dict[int, list[str]] = {m: [] for m in range(1, 13)}
+    for h in summary["holidays"]:
+        span = short(h["from"]) if h["from"] == h["to"] else f"{short(h['from'])}–{short(h['to'])}"
+        label = " / ".join(name(n) for n in h["names"]) or "休息 holiday"
+        notes[int(h["from"][5:7])].append(
+            f"[red]{span}[/] {_escape(label)} ({h['days']} day{'s' if h['days'] != 1 else ''})"
+            + source(h["sources"]))
+    for d in summary["makeup_workdays"]:
+        label = d["note"] or "调休"
+        if "调休" not in label:
+            label = f"调休 {label}"
+        notes[int(d["date"][5:7])].append(
+            f"[yellow]{short(d['date'])}[/] ({d['weekday']}) {_escape(label)} make-up working day"
+            + source([d["source"]]))
+
+    show_missing = summary["missing_count"] > 0
+    table = Table(title=f"{year} 工作日历 working calendar", expand=False)
+    table.add_column("月 month", justify="right", no_wrap=True)
+    table.add_column("工作日 workdays", justify="right", no_wrap=True)
+    table.add_column("休息日 rest days", justify="right", no_wrap=True)
+    if show_missing:
+        table.add_column("缺 missing", justify="right", no_wrap=True)
+    table.add_column("节假日与调休 holidays and make-up working days", overflow="fold", min_width=30)
+    for m in summary["months"]:
+        row = [str(m["month"]), str(m["workdays"]), str(m["rest_days"])]
+        if show_missing:
+            row.append(f"[yellow]{m['missing']}[/]" if m["missing"] else "")
+        row.append("; ".join(notes[m["month"]]))
+        table.add_row(*row)
+    table.add_section()
+    total = ["total", str(summary["workdays"]), str(summary["rest_days"])]
+    if show_missing:
+        total.append(str(summary["missing_count"]))
+    total.append(f"{len(summary['holidays'])} holiday run(s), {len(summary['makeup_workdays'])} 调休 day(s)")
+    table.add_row(*total)
+    out.print(table)
+    sources = ", ".join(f"{k} {v}" for k, v in sorted(summary["sources"].items()))
+    out.print(f"{summary['present']} of {summary['dates']} dates: {summary['workdays']} workdays 工作日, "
+              f"{summary['rest_days']} rest days 休息日 (source: {_escape(sources)})")
+    if show_missing:
+        ranges = summary["missing"]
+        listed = ", ".join(ranges[:8]) + (f", … ({len(ranges) - 8} more)" if len(ranges) > 8 else "")
+        out.print(f"[yellow]warning:[/] {summary['missing_count']} date(s) missing: {_escape(listed)}; "
+                  f"deadlines reaching them cannot be computed;\n{_escape(hint)}", soft_wrap=True)
+
+
+def alert_list(items: list[Any]) -> None:
+    table = Table()
+    for col in ("#", "案件", "类型", "级别", "单位 unit", "到期", "发出", "确认", "内容"):
+        table.add_column(col)
+    for a in items:
+        acked = f"{a.acked_by} {_local(a.acked_at, a.timezone)[5:]}" if a.acked_at else "-"
+        colour = {"warning": "yellow", "overdue": "red", "reescalation": "bold red"}.get(a.kind, "")
+        kind = f"[{colour}]{_escape(a.kind_label)}[/]" if colour else _escape(a.kind_label)
+        table.add_row(str(a.id), str(a.case), kind, str(a.level), _escape(a.unit_name),
+                      _local(a.due_at, a.timezone)[5:], _local(a.raised_at, a.timezone)[5:], _escape(acked),
+                      _escape(a.message))
+    out.print(table)
+    out.print(f"{len(items)} alert(s)")
+
+
+def deadline_line(d: Any, tz: str) -> str:
+    if d is None:
+        return ""
+    from casecraft.deadlines import humanize
+
+    return f"{_local(d.due_at, tz)} ({humanize(d.seconds_left)}, 时限 {d.limit})"

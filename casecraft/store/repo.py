@@ -82,8 +82,11 @@ class Tx:
         is_open: bool | None = None,
         limit: int = 200,
         offset: int = 0,
+        ids: Sequence[int] | None = None,
     ) -> list[dict[str, Any]]:
         q = select(cases_t)
+        if ids is not None:
+            q = q.where(cases_t.c.id.in_(list(ids)))
         if states:
             q = q.where(cases_t.c.state.in_(list(states)))
         if tier:
@@ -114,6 +117,11 @@ class Tx:
 
     def all_people(self) -> list[OrgPerson]:
         return [_person(r) for r in self.conn.execute(select(people_t).order_by(people_t.c.id)).mappings()]
+
+    def count_calendar_days(self) -> int:
+        from casecraft.store.models import CalendarDay
+
+        return int(self.conn.execute(select(func.count()).select_from(CalendarDay.__table__)).scalar_one())
 
     def count_units(self) -> int:
         return int(self.conn.execute(select(func.count()).select_from(units_t)).scalar_one())

@@ -61,14 +61,28 @@ def _pydantic_problems(exc: ValidationError, raw: Any, file: str, model: type) -
         line, col = locate(raw, loc)
         got = err.get("input")
         if kind == "string_type" and isinstance(got, int | float) and not isinstance(got, bool):
-            hint = f'quote it: "{got}" (unquoted digits are read as a number)'
+            node = _node_at(raw, loc)
+            width = getattr(node, "_width", None)
+            shown_num = f"{got:0{width}d}" if isinstance(got, int) and isinstance(width, int) else str(got)
+            hint = f'quote it: "{shown_num}" (unquoted digits are read as a number)'
         shown = repr(got) if not isinstance(got, dict | list) else type(got).__name__
         problems.append(Problem(file, line, col, f"{where}: {msg} (got {shown})", hint=hint, path=where))
     # pydantic reports one error per union branch; keep one per position
-    unique: dict[tuple[int, int, str], Problem] = {}
+    unique: dict[tuple[int, int, str, str], Problem] = {}
     for p in problems:
-        unique.setdefault((p.line, p.column, p.path.split(".")[0]), p)
+        named = p.message if p.message.startswith(("missing required key", "unknown key")) else ""
+        unique.setdefault((p.line, p.column, p.path.split(".")[0], named), p)
     return sorted(unique.values(), key=lambda p: (p.line, p.column))
+
+
+def _node_at(raw: Any, loc: list[Any]) -> Any:
+    node = raw
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+    return node
 
 
 def _fields_at(model: type, loc: list[Any]) -> list[str]:
@@ -116,7 +130,9 @@ def load_workflow(path: str | os.PathLike[str] | None = None) -> Workflow:
     file = str(wf_path)
     raw, _text = read_yaml(wf_path)
     if not isinstance(raw, dict):
-        raise WorkflowError([Problem(file, 1, 1, "the workflow file must be a mapping with keys "
+        lc = getattr(raw, "lc", None)
+        line, col = (lc.line + 1, lc.col + 1) if lc is not None and lc.line is not None else (1, 1)
+        raise WorkflowError([Problem(file, line, col, "the workflow file must be a mapping with keys "
                                      "workflow, tiers, roles, triggers, states, transitions, ...")])
     data = plain(raw)
     try:

@@ -24,6 +24,13 @@ class _Strict(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
 
+class Sink(_Strict):
+    type: Literal["log", "webhook"] = Field(description="投递方式")
+    url: str | None = Field(None, pattern=r"^https?://", description="webhook 地址")
+    timeout: float = Field(5.0, gt=0, le=60, description="每次请求超时（秒）")
+    retries: int = Field(3, ge=0, le=10, description="失败重试次数（指数退避）")
+
+
 class Settings(_Strict):
     id: str = Field(pattern=r"^[a-z][a-z0-9_-]*$", description="流程标识（英文，小写）")
     name: str = Field(description="流程名称（中文）")
@@ -36,6 +43,12 @@ class Settings(_Strict):
     initial: str = Field("new", description="新案件的初始状态")
     warn_at: float = Field(0.8, gt=0, lt=1, description="黄灯预警：时限用去的比例")
     reescalate_after: str = Field("1 working day", description="红灯后仍超期多久再上一级告警")
+    extension_roles: list[str] = Field(
+        default_factory=lambda: ["leader"], description="可批准延期的角色（本单位及下级案件）")
+    urge_roles: list[str] = Field(
+        default_factory=lambda: ["supervisor", "leader", "operator"],
+        description="可督办的角色：督导员，或上级平台人员")
+    sinks: list[Sink] = Field(default_factory=list, description="告警投递：log 日志，webhook HTTP推送（数据库收件箱总是启用）")
 
 
 class Tier(_Strict):
@@ -87,6 +100,7 @@ class Transition(_Strict):
     resolves: bool = Field(
         False, description="办结：记录办结层级（核查不通过时返工到该层级，并计入基层处置率）"
     )
+    registers: bool = Field(False, description="立案：从此开始计算案件总时限")
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -96,6 +110,7 @@ class Transition(_Strict):
 class Urgency(_Strict):
     id: str = Field(description="紧急程度标识")
     label: str = Field(description="紧急程度名称")
+    limits: dict[str, str] = Field(default_factory=dict, description="按环节覆盖时限：状态 → 时限")
 
 
 class EventClass(_Strict):
@@ -108,7 +123,8 @@ class Category(_Strict):
     label: str = Field(description="事件名称（中文）")
     event_class: str = Field(alias="class", description="事件大类")
     urgency: str = Field(description="紧急程度")
-    limit: str | None = Field(None, description="案件总时限")
+    limit: str | None = Field(None, description="案件总时限（立案起算）")
+    limits: dict[str, str] = Field(default_factory=dict, description="按环节覆盖时限：状态 → 时限（优先于紧急程度）")
     responsible: dict[str, str] = Field(
         default_factory=dict, description="各层级责任部门：层级 → 单位编码"
     )

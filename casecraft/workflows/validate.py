@@ -34,10 +34,11 @@ class _Collector:
             Problem(self.file, line, col, message, hint=hint, path=".".join(str(p) for p in loc))
         )
 
-    def unknown(self, loc: Sequence[str | int], what: str, value: str, choices: Iterable[str]) -> None:
+    def unknown(self, loc: Sequence[str | int], what: str, value: str, choices: Iterable[str],
+                *, key: bool = False) -> None:
         choices = list(choices)
         hint = did_you_mean(value, choices) or (f"known: {', '.join(choices[:12])}" if choices else None)
-        self.add(loc, f"unknown {what} '{value}'", hint)
+        self.add(loc, f"unknown {what} '{value}'", hint, key=key)
 
 
 def _duplicates(c: _Collector, section: str, items: Sequence[Any], attr: str, what: str) -> None:
@@ -169,6 +170,20 @@ def validate_workflow(
             c.add(("states", i, "id"), f"state '{st.id}' is not final and has no path to a final state",
                   "a case entering it could never be closed")
 
+    for field_name in ("extension_roles", "urge_roles"):
+        if field_name not in s.model_fields_set:
+            continue  # the defaults name roles a workflow may not have; only check what the admin wrote
+        for j, role in enumerate(getattr(s, field_name)):
+            if role not in roles:
+                c.unknown(("workflow", field_name, j), "role", role, roles)
+    for j, sink in enumerate(s.sinks):
+        if sink.type == "webhook" and not sink.url:
+            c.add(("workflow", "sinks", j), "a webhook sink needs a url", "e.g. url: https://alerts.example/hook")
+    for i, urg in enumerate(wf.urgencies):
+        for st, text in urg.limits.items():
+            if st not in states:
+                c.unknown(("urgencies", i, "limits", st), "state", st, states, key=True)
+            _duration(c, ("urgencies", i, "limits", st), text)
     classes = {k.id for k in wf.classes}
     urgencies = {u.id for u in wf.urgencies}
     units = _flatten(org.units) if org else {}
@@ -179,9 +194,13 @@ def validate_workflow(
         if cat.urgency not in urgencies:
             c.unknown((*loc, "urgency"), "urgency", cat.urgency, urgencies)
         _duration(c, (*loc, "limit"), cat.limit)
+        for st, text in cat.limits.items():
+            if st not in states:
+                c.unknown((*loc, "limits", st), "state", st, states, key=True)
+            _duration(c, (*loc, "limits", st), text)
         for tier, code in cat.responsible.items():
             if tier not in tier_index:
-                c.unknown((*loc, "responsible", tier), "tier", tier, tiers)
+                c.unknown((*loc, "responsible", tier), "tier", tier, tiers, key=True)
             elif org is not None:
                 if code not in units:
                     c.unknown((*loc, "responsible", tier), "unit", code, units)

@@ -62,6 +62,9 @@ def read_yaml(path: Path) -> tuple[Any, str]:
         raise WorkflowError([Problem(name, line, col, f"YAML: {what}", hint=hint)]) from None
     except YAMLError as exc:
         raise WorkflowError([Problem(name, 1, 1, f"YAML: {exc}")]) from None
+    except RecursionError:
+        raise WorkflowError([Problem(name, 1, 1, "YAML: the document is nested too deeply",
+                                     hint="a workflow needs only a few levels of nesting")]) from None
     _check_size(data, name)
     return data, text
 

@@ -1,0 +1,91 @@
+"""`casecraft alerts ...`, `casecraft sweep`, `casecraft scheduler run`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from casecraft.cli.app import App, state
+
+app = App(help="Warnings and overdue alerts at each platform.", no_args_is_help=True)
+scheduler_app = App(help="Run the overdue sweep on a schedule.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_alerts(
+    ctx: typer.Context,
+    org: Annotated[str | None, typer.Option("--org", help="Only alerts raised at this unit.")] = None,
+    open_: Annotated[bool, typer.Option("--open", help="Only unacknowledged alerts.")] = False,
+    case: Annotated[int | None, typer.Option("--case", help="Only alerts of this case.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """List alerts: unit, case, kind, level, deadline, raised at, acknowledged by/at."""
+    from casecraft.cli import render
+
+    items = state(ctx).engine().alerts(org=org, only_open=open_, case_id=case)
+    if json_out:
+        render.print_json([a.to_dict() for a in items])
+    else:
+        render.alert_list(items)
+
+
+@app.command()
+def ack(
+    ctx: typer.Context,
+    alert_id: Annotated[int, typer.Argument(metavar="ID", help="Alert id.")],
+    actor: Annotated[str, typer.Option("--actor", help="Who acknowledges (a person at the alert's platform).")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """Acknowledge an alert."""
+    from casecraft.cli import render
+
+    a = state(ctx).engine().ack(alert_id, actor=actor)
+    if json_out:
+        render.print_json(a.to_dict())
+    else:
+        render.line(f"alert {a.id} acknowledged by {a.acked_by}")
+
+
+def sweep(
+    ctx: typer.Context,
+    once: Annotated[bool, typer.Option("--once", help="One pass, for cron (the default).")] = True,
+    batch: Annotated[int, typer.Option("--batch", help="Deadline rows claimed per transaction.")] = 500,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """Raise every warning, overdue alert and re-escalation that is due, exactly once."""
+    from casecraft.cli import render
+
+    result = state(ctx).engine().sweep(batch=batch)
+    if json_out:
+        render.print_json(result)
+    else:
+        render.line(f"raised {result['raised']} alert(s): {result['warning']} warning, {result['overdue']} "
+                    f"overdue, {result['reescalation']} re-escalation ({result['claimed']} deadline rows checked)")
+
+
+@scheduler_app.command("run")
+def scheduler_run(
+    ctx: typer.Context,
+    interval: Annotated[float, typer.Option("--interval", help="Seconds between sweeps.")] = 60.0,
+) -> None:
+    """Run APScheduler: an interval sweep until interrupted (Ctrl-C). Safe to run on several machines."""
+    from casecraft.cli import render
+    from casecraft.scheduler import build_scheduler
+
+    if interval < 1:
+        from casecraft.errors import InputError
+
+        raise InputError("--interval must be at least 1 second")
+    eng = state(ctx).engine()
+
+    def report(result: dict[str, int]) -> None:
+        if result["raised"]:
+            render.line(f"{eng.now().isoformat()} raised {result['raised']} alert(s)")
+
+    sched = build_scheduler(lambda: eng.sweep(), interval_seconds=interval, on_result=report)
+    render.line(f"sweeping every {interval:g} s; Ctrl-C to stop")
+    try:
+        sched.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass

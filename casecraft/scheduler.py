@@ -1,0 +1,40 @@
+"""The sweeper's ticker: APScheduler 3.x with an in-memory job store and jobs defined in code.
+
+The scheduler is stateless: deadlines and alerts are rows, every alert has a
+unique key and sweeps claim rows with ``SKIP LOCKED``, so any number of
+schedulers on any number of machines may run against one PostgreSQL
+database, and a scheduler killed at any moment loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+log = logging.getLogger("casecraft.scheduler")
+
+
+def build_scheduler(sweep: Callable[[], dict[str, int]], *, interval_seconds: float = 60.0,
+                    blocking: bool = True, on_result: Callable[[dict[str, int]], None] | None = None) -> Any:
+    """An APScheduler scheduler with one interval job calling ``sweep`` (first run at once)."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    cls = BlockingScheduler if blocking else BackgroundScheduler
+    sched = cls(timezone=timezone.utc, job_defaults={"coalesce": True, "max_instances": 1,
+                                                     "misfire_grace_time": max(int(interval_seconds), 1)})
+
+    def tick() -> None:
+        try:
+            result = sweep()
+        except Exception:  # keep ticking; the next pass is level-triggered and catches up
+            log.exception("sweep failed")
+            return
+        if on_result:
+            on_result(result)
+
+    sched.add_job(tick, "interval", seconds=interval_seconds, id="sweep", replace_existing=True,
+                  next_run_time=datetime.now(timezone.utc))
+    return sched

@@ -1,0 +1,365 @@
+"""The working calendar in the database: the only SQL for table ``calendar_days``.
+
+Rows come from three sources: ``chinesecalendar`` (seeded from the package,
+which knows the State Council's holidays and 调休 make-up working weekends),
+``import`` (a CSV file an administrator loads) and ``admin`` (one date set by
+hand). Seeding only fills dates not yet present, so imported and admin-set
+dates are never overwritten by it; import and ``set`` overwrite whatever is
+there.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Insert, insert, select, update
+
+from casecraft.calendar import DayRow, WorkingCalendar, parse_periods, seed_rows
+from casecraft.errors import InputError
+from casecraft.store.models import CalendarDay
+from casecraft.store.repo import Store
+
+days_t = CalendarDay.__table__
+
+SEED_SOURCE = "chinesecalendar"
+ADMIN_SOURCE = "admin"
+IMPORT_SOURCE = "import"
+NOTE_MAX = 100  # the width of calendar_days.note
+_BATCH = 2000
+
+_STATUS = {
+    "workday": True, "工作日": True,
+    "holiday": False, "休息日": False, "节假日": False,
+}
+STATUS_HELP = "workday or holiday (also 工作日 / 休息日 / 节假日)"
+
+
+def parse_status(text: str) -> bool:
+    """``True`` for a workday, ``False`` for a holiday or rest day.
+
+    Raises:
+        InputError: if ``text`` is none of ``workday``, ``holiday``, ``工作日``, ``休息日``, ``节假日``.
+    """
+    value = _STATUS.get(str(text).strip().lower())
+    if value is None:
+        raise InputError(f"bad day status {text!r}: write {STATUS_HELP}", status=str(text))
+    return value
+
+
+def parse_day(text: str) -> date:
+    """A date written ``YYYY-MM-DD``.
+
+    Raises:
+        InputError: if ``text`` is not such a date.
+    """
+    try:
+        return _iso_date(text)
+    except ValueError as exc:
+        raise InputError(f"bad date {text!r}: {exc}", date=str(text)) from None
+
+
+def _iso_date(text: str) -> date:
+    s = str(text).strip()
+    if len(s) != 10 or s[4] != "-" or s[7] != "-":
+        raise ValueError("write the date as YYYY-MM-DD, e.g. 2026-10-01")
+    try:
+        return date.fromisoformat(s)
+    except ValueError:
+        raise ValueError("no such date; write YYYY-MM-DD, e.g. 2026-10-01") from None
+
+
+def _now(now: datetime | None) -> datetime:
+    return now if now is not None else datetime.now(UTC)
+
+
+def _note(note: str | None) -> str | None:
+    note = (note or "").strip()
+    if len(note) > NOTE_MAX:
+        raise InputError(f"the note is {len(note)} characters long; at most {NOTE_MAX} fit", note=note)
+    return note or None
+
+
+def _insert(conn: Connection) -> Any:
+    """The dialect's INSERT (SQLite and PostgreSQL know ON CONFLICT), else the generic one."""
+    name = conn.dialect.name
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    if name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert
+    return None
+
+
+def _chunks(rows: Sequence[dict[str, Any]]) -> Iterable[Sequence[dict[str, Any]]]:
+    for i in range(0, len(rows), _BATCH):
+        yield rows[i:i + _BATCH]
+
+
+def _insert_new(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows; a date someone else inserted meanwhile is left alone."""
+    dialect_insert = _insert(conn)
+    stmt: Insert = (dialect_insert(days_t).on_conflict_do_nothing(index_elements=[days_t.c.day])
+                    if dialect_insert else insert(days_t))
+    for chunk in _chunks(rows):
+        conn.execute(stmt, list(chunk))
+
+
+def _upsert(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows, replacing any row already there for the same date."""
+    dialect_insert = _insert(conn)
+    if dialect_insert is not None:
+        stmt = dialect_insert(days_t)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[days_t.c.day],
+            set_={c: stmt.excluded[c] for c in ("workday", "source", "note", "updated_at")},
+        )
+        for chunk in _chunks(rows):
+            conn.execute(stmt, list(chunk))
+        return
+    wanted = [r["day"] for r in rows]
+    present: set[date] = set()
+    for i in range(0, len(wanted), _BATCH):
+        present.update(conn.execute(select(days_t.c.day).where(days_t.c.day.in_(wanted[i:i + _BATCH]))).scalars())
+    fresh = [r for r in rows if r["day"] not in present]
+    old = [r for r in rows if r["day"] in present]
+    if fresh:
+        _insert_new(conn, fresh)
+    for r in old:
+        conn.execute(update(days_t).where(days_t.c.day == r["day"]).values(
+            workday=r["workday"], source=r["source"], note=r["note"], updated_at=r["updated_at"]))
+
+
+def _values(day: date, workday: bool, source: str, note: str | None, now: datetime) -> dict[str, Any]:
+    return {"day": day, "workday": bool(workday), "source": source, "note": note or None, "updated_at": now}
+
+
+# seeding --------------------------------------------------------------------
+
+
+def seed_calendar(store: Store, years: Iterable[int] | None = None, now: datetime | None = None) -> int:
+    """Fill in the dates of ``years`` the table does not have yet, from ``chinesecalendar``.
+
+    Dates already present are kept whatever their source, so an imported or
+    admin-set date is never overwritten.
+
+    Args:
+        store: the database.
+        years: the years wanted; ``None`` means every year the package covers.
+            Years the package does not cover are skipped.
+        now: the ``updated_at`` of the new rows (default: the system time).
+
+    Returns:
+        How many dates were inserted.
+    """
+    rows = seed_rows(sorted(set(years)) if years is not None else None)
+    if not rows:
+        return 0
+    stamp = _now(now)
+    first, last = min(r.day for r in rows), max(r.day for r in rows)
+    with store.write() as tx:
+        present = set(tx.conn.execute(
+            select(days_t.c.day).where(days_t.c.day >= first, days_t.c.day <= last)).scalars())
+        new = [_values(r.day, r.workday, r.source, r.note, stamp) for r in rows if r.day not in present]
+        if new:
+            _insert_new(tx.conn, new)
+    return len(new)
+
+
+def seed_years() -> range:
+    """The years the installed ``chinesecalendar`` package covers (what seeding can fill)."""
+    import chinese_calendar as cc  # type: ignore[import-untyped]
+
+    return range(min(cc.holidays).year, max(cc.holidays).year + 1)
+
+
+# reading --------------------------------------------------------------------
+
+
+def calendar_days(store: Store, start: date, end: date) -> dict[date, bool]:
+    """Whether each date from ``start`` to ``end`` (both included) is a workday; absent dates are missing."""
+    with store.read() as tx:
+        rows = tx.conn.execute(
+            select(days_t.c.day, days_t.c.workday).where(days_t.c.day >= start, days_t.c.day <= end))
+        return {d: bool(w) for d, w in rows}
+
+
+def load_working_calendar(store: Store, tz: str, periods: list[str]) -> WorkingCalendar:
+    """The whole working calendar (every date in the table, one query) with the daily working periods.
+
+    Args:
+        store: the database.
+        tz: the IANA timezone the periods are expressed in (the workflow's timezone).
+        periods: the daily working periods, e.g. ``["09:00-12:00", "13:30-17:30"]``.
+
+    Raises:
+        InputError: if a working period is malformed.
+    """
+    try:
+        parsed = parse_periods(periods)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    with store.read() as tx:
+        days = {d: bool(w) for d, w in tx.conn.execute(select(days_t.c.day, days_t.c.workday))}
+    return WorkingCalendar(days, parsed, tz)
+
+
+def year_rows(store: Store, year: int) -> list[DayRow]:
+    """The table's rows for ``year``, in date order (dates missing from the table are absent)."""
+    with store.read() as tx:
+        rows = tx.conn.execute(
+            select(days_t.c.day, days_t.c.workday, days_t.c.source, days_t.c.note)
+            .where(days_t.c.day >= date(year, 1, 1), days_t.c.day <= date(year, 12, 31))
+            .order_by(days_t.c.day))
+        return [DayRow(d, bool(w), s, n or "") for d, w, s, n in rows]
+
+
+# administration --------------------------------------------------------------
+
+
+def set_day(store: Store, day: date, workday: bool, note: str | None = None,
+            now: datetime | None = None) -> DayRow:
+    """Make ``day`` a workday or a holiday, by hand (source ``admin``); replaces any row for it.
+
+    Returns:
+        The row as stored.
+
+    Raises:
+        InputError: if the note is longer than the column allows.
+    """
+    if not isinstance(day, date) or isinstance(day, datetime):
+        raise InputError(f"bad date {day!r}: give a date, e.g. 2026-10-01")
+    text = _note(note)
+    with store.write() as tx:
+        _upsert(tx.conn, [_values(day, workday, ADMIN_SOURCE, text, _now(now))])
+    return DayRow(day, bool(workday), ADMIN_SOURCE, text or "")
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """One bad row of a calendar CSV file (rows counted from 1, the header being row 1)."""
+
+    row: int
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"row {self.row}, {self.field}: {self.reason}"
+
+
+_HEADER = ("date", "status", "note")
+
+
+def _read_text(path: str | Path) -> str:
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"no such file {str(p)!r}", file=str(p)) from None
+    except IsADirectoryError:
+        raise InputError(f"{str(p)!r} is a folder; give a CSV file", file=str(p)) from None
+    except OSError as exc:
+        raise InputError(f"cannot read {str(p)!r}: {exc.strerror or exc}", file=str(p)) from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{str(p)!r} is not UTF-8 text (byte {exc.start + 1}); save it as CSV UTF-8 "
+            "(in Excel: Save As > CSV UTF-8)", file=str(p)) from None
+
+
+def parse_calendar_csv(text: str) -> tuple[list[tuple[date, bool, str | None]], list[RowProblem]]:
+    """Check a whole calendar CSV: the rows it gives and every problem found (nothing raised)."""
+    records = list(csv.reader(io.StringIO(text, newline="")))
+    problems: list[RowProblem] = []
+    out: list[tuple[date, bool, str | None]] = []
+    header_at = next((i for i, r in enumerate(records) if any(c.strip() for c in r)), None)
+    if header_at is None:
+        return [], [RowProblem(1, "header", "the file is empty; the first line must be date,status[,note]")]
+    header = tuple(c.strip().lower() for c in records[header_at])
+    if header not in (_HEADER[:2], _HEADER):
+        problems.append(RowProblem(header_at + 1, "header",
+                                   f"found {','.join(records[header_at])!r}; the first line must be "
+                                   "date,status or date,status,note"))
+        return [], problems
+    width = len(header)
+    seen: dict[date, int] = {}
+    for i, rec in enumerate(records[header_at + 1:], start=header_at + 2):
+        if not any(c.strip() for c in rec):
+            continue  # blank line
+        if len(rec) > width:
+            extra = ",".join(rec[width:])
+            problems.append(RowProblem(i, "row", f"{len(rec)} fields, expected at most {width} "
+                                                 f"(extra {extra!r}; quote a note that contains commas)"))
+        if len(rec) < 2:
+            problems.append(RowProblem(i, "status", "missing; write " + STATUS_HELP))
+        day: date | None = None
+        raw_day = rec[0] if rec else ""
+        try:
+            day = _iso_date(raw_day)
+        except ValueError as exc:
+            problems.append(RowProblem(i, "date", f"{raw_day.strip()!r}: {exc}"))
+        if day is not None:
+            if day in seen:
+                problems.append(RowProblem(i, "date", f"{day.isoformat()} is also on row {seen[day]}"))
+            else:
+                seen[day] = i
+        status: bool | None = None
+        if len(rec) >= 2:
+            status = _STATUS.get(rec[1].strip().lower())
+            if status is None:
+                problems.append(RowProblem(i, "status", f"{rec[1].strip()!r}: write {STATUS_HELP}"))
+        note = rec[2].strip() if width == 3 and len(rec) >= 3 else ""
+        if len(note) > NOTE_MAX:
+            problems.append(RowProblem(i, "note", f"{len(note)} characters; at most {NOTE_MAX} fit"))
+        if day is not None and status is not None:
+            out.append((day, status, note or None))
+    if not out and not problems:
+        problems.append(RowProblem(header_at + 1, "file", "no dates after the header"))
+    return out, problems
+
+
+def import_days(store: Store, path: str | Path, now: datetime | None = None) -> int:
+    """Load a CSV file of dates (``date,status[,note]``), replacing any rows for those dates.
+
+    ``status`` is ``workday`` or ``holiday`` (also 工作日, 休息日, 节假日);
+    the file is UTF-8 (a BOM is fine). The whole file is checked first: if any
+    row is bad, nothing is written and the error lists every bad row.
+
+    Returns:
+        How many dates were written (source ``import``).
+
+    Raises:
+        InputError: if the file cannot be read or any row is bad; ``details["problems"]``
+            holds ``{"row", "field", "reason"}`` for each.
+    """
+    text = _read_text(path)
+    rows, problems = parse_calendar_csv(text)
+    if problems:
+        count = len(problems)
+        raise InputError(
+            f"{str(path)!r}: {count} bad row{'s' if count != 1 else ''}, nothing imported:\n"
+            + "\n".join(f"  {p}" for p in problems)
+            + "\nfix them and import the file again (columns: date,status[,note]; date as YYYY-MM-DD; "
+            + f"status {STATUS_HELP})",
+            file=str(path),
+            problems=[{"row": p.row, "field": p.field, "reason": p.reason} for p in problems],
+        )
+    stamp = _now(now)
+    with store.write() as tx:
+        _upsert(tx.conn, [_values(d, w, IMPORT_SOURCE, n, stamp) for d, w, n in rows])
+    return len(rows)
+
+
+__all__ = [
+    "RowProblem", "calendar_days", "import_days", "load_working_calendar", "parse_calendar_csv",
+    "parse_day", "parse_status", "seed_calendar", "seed_years", "set_day", "year_rows",
+]
