@@ -68,4 +68,7 @@ def parse_time(text: str, default_tz: str = "Asia/Shanghai") -> datetime:
         ) from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=ZoneInfo(default_tz))
-    return value.astimezone(timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:
+        raise InputError(f"bad time {text!r}: out of range") from None

@@ -39,6 +39,12 @@ from casecraft.workflows.spec import Workflow
 from casecraft.workflows.validate import did_you_mean
 
 MAX_TEXT = 2000
+MAX_ID = 2**63 - 1
+
+
+def _check_id(case_id: int) -> None:
+    if not 1 <= case_id <= MAX_ID:
+        raise NotFound(f"no case {case_id}", case=case_id)
 MAX_NOTE = 2000
 
 
@@ -395,6 +401,7 @@ class Engine(Supervision):
             ConflictError: someone else changed the case first.
             InputError: a missing note/target/outcome, bad text or an unknown target.
         """
+        _check_id(case_id)
         self._ensure_org()
         note = _text(note, "the note", MAX_NOTE)
         if outcome is not None and outcome not in OUTCOMES:
@@ -592,6 +599,7 @@ class Engine(Supervision):
         Raises:
             NotFound: no such case.
         """
+        _check_id(case_id)
         with self.store.read() as tx:
             case = tx.case(case_id)
             if case is None:
@@ -627,6 +635,7 @@ class Engine(Supervision):
 
     def triggers(self, case_id: int, actor: str | None = None) -> list[TriggerOption]:
         """What may happen next to a case and who may do it (and whether ``actor`` may)."""
+        _check_id(case_id)
         with self.store.read() as tx:
             case = tx.case(case_id)
         if case is None:

@@ -125,7 +125,7 @@ class Supervision(_Base):
                             "message": self._alert_message(d, kind, unit)})
                 new_ids = alerts_repo.insert_alerts(tx, alerts)
                 alerts_repo.set_next_alerts(tx, nexts)
-                raised = [a for a in alerts_repo.alerts(tx, ids=new_ids)] if new_ids else []
+                raised = alerts_repo.alerts(tx, ids=new_ids, limit=len(new_ids)) if new_ids else []
             counts["raised"] += len(raised)
             for a in raised:
                 counts[a["kind"]] += 1
@@ -294,7 +294,9 @@ class Supervision(_Base):
                                                       "warn_at": None, "next_alert_at": p.due_at,
                                                       "extended": d["extended"] + 1})
             if case["deadline_at"] is not None:
-                tx.update_case(case["id"], case["version"], {"deadline_at": cal.add(case["deadline_at"], duration)})
+                new_case_due = cal.add(case["deadline_at"], duration)
+                tx.update_case(case["id"], case["version"], {"deadline_at": new_case_due})
+                alerts_repo.move_case_deadline(tx, case["id"], new_case_due)
             local = p.due_at.astimezone(ZoneInfo(wf.timezone)).strftime("%Y-%m-%d %H:%M")
             return f"延期{duration.label}，新时限 {local}。"
 

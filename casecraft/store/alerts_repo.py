@@ -51,6 +51,13 @@ def open_deadlines(tx: Tx, case_ids: Sequence[int]) -> dict[int, dict[str, Any]]
     return {r["case_id"]: dict(r) for r in rows}
 
 
+def move_case_deadline(tx: Tx, case_id: int, due: datetime) -> None:
+    """Move the open whole-case deadline (an approved extension counts as on time)."""
+    tx.conn.execute(update(deadlines_t).where(deadlines_t.c.case_id == case_id, deadlines_t.c.kind == "case",
+                                              deadlines_t.c.closed_at.is_(None))
+                    .values(due_at=due, extended=deadlines_t.c.extended + 1))
+
+
 def update_deadline(tx: Tx, deadline_id: int, values: dict[str, Any]) -> None:
     tx.conn.execute(update(deadlines_t).where(deadlines_t.c.id == deadline_id).values(**values))
 

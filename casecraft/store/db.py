@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, ProgrammingError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError, ProgrammingError
 
 from casecraft.errors import DatabaseError
 
@@ -116,7 +116,9 @@ def current_revision(engine: Engine) -> str | None:
     with engine.connect().execution_options(sqlite_begin="DEFERRED") as conn:
         try:
             return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-        except (OperationalError, ProgrammingError):
+        except (OperationalError, ProgrammingError) as exc:
+            if "not a database" in str(exc.orig):
+                raise
             return None
 
 
@@ -148,5 +150,5 @@ def ensure_schema(engine: Engine) -> bool:
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
         return True
-    except OperationalError as exc:
+    except DBAPIError as exc:
         raise DatabaseError(f"cannot open the database {safe_url(str(engine.url))}: {exc.orig}") from None
