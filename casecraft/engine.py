@@ -706,7 +706,8 @@ class Engine(Supervision):
     def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
         """Every row of every table (for tests and audits that compare before/after)."""
         with self.store.read() as tx:
-            return {t: tx.table_rows(t) for t in ("workflow_versions", "units", "people", "cases", "timeline")}
+            return {t: tx.table_rows(t) for t in ("workflow_versions", "units", "people", "cases", "timeline",
+                                                  "deadlines", "alerts", "deliveries", "calendar_days")}
 
 
 __all__ = ["Engine", "Tx"]

@@ -185,7 +185,8 @@ class Supervision(_Base):
             if a["acked_at"] is not None:
                 raise ConflictError(f"alert {alert_id} was already acknowledged by {a['acked_by']}",
                                     alert=alert_id)
-            alerts_repo.ack(tx, alert_id, person.id, now)
+            if not alerts_repo.ack(tx, alert_id, person.id, now):
+                raise ConflictError(f"alert {alert_id} was already acknowledged", alert=alert_id)
             a = alerts_repo.alert(tx, alert_id)
         assert a is not None
         return self._alert_view(a)

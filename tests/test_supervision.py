@@ -422,7 +422,7 @@ def test_scheduler_catch_up_after_a_day(engine: Engine, clock: FixedClock) -> No
     assert len(engine.alerts()) == len(expected)
 
 
-# bugs found while writing these tests ---------------------------------------------------------------------------
+# regressions of bugs found while writing these tests ----------------------------------------------------------
 def test_a_batch_raising_more_than_500_alerts_delivers_them_all(engine: Engine, clock: FixedClock) -> None:
     import logging
 
