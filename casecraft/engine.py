@@ -109,6 +109,7 @@ class Engine(Supervision):
         self._data_dir = Path(data_dir) if data_dir else self._default_data_dir(db)
         self._org_checked = False
         self._calendar: Any = None
+        self._numbers: dict[int, int] = {}
 
     # setup ---------------------------------------------------------------
     @staticmethod
@@ -696,12 +697,11 @@ class Engine(Supervision):
     def _version_number(self, version_id: int) -> int:
         if self._version and self._version[0] == version_id:
             return self._version[1]
-        cache = self.__dict__.setdefault("_numbers", {})
-        if version_id not in cache:
+        if version_id not in self._numbers:
             with self.store.read() as tx:
                 row = tx.version(version_id)
-            cache[version_id] = row["number"] if row else 0
-        return int(cache[version_id])
+            self._numbers[version_id] = row["number"] if row else 0
+        return self._numbers[version_id]
 
     def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
         """Every row of every table (for tests and audits that compare before/after)."""

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, insert, literal, select, update
+from sqlalchemy import Connection, Engine, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
 from casecraft.store.db import ensure_schema, make_engine
@@ -234,23 +234,32 @@ class DbOrganisation(Organisation):
     def __init__(self, store: Store) -> None:
         super().__init__()
         self._store = store
-        self._missing: set[str] = set()
+        self._missing: set[tuple[str, str]] = set()
 
     def unit(self, code: str) -> OrgUnit | None:
         if code in self.units:
             return self.units[code]
+        if ("unit", code) in self._missing:
+            return None
         with self._store.read() as tx:
             u = tx.unit(code)
-        if u is not None:
+        if u is None:
+            self._missing.add(("unit", code))
+        else:
             self.units[code] = u
         return u
 
     def person(self, pid: str) -> OrgPerson | None:
+        # labels try a person first, then a unit: remember misses so a unit code costs one query
         if pid in self.people:
             return self.people[pid]
+        if ("person", pid) in self._missing:
+            return None
         with self._store.read() as tx:
             p = tx.person(pid)
-        if p is not None:
+        if p is None:
+            self._missing.add(("person", pid))
+        else:
             self.people[pid] = p
         return p
 
@@ -262,6 +271,7 @@ class DbOrganisation(Organisation):
     def forget(self) -> None:
         self.units.clear()
         self.people.clear()
+        self._missing.clear()
 
 
-__all__ = ["DbOrganisation", "DuplicateKey", "Store", "Tx", "and_"]
+__all__ = ["DbOrganisation", "DuplicateKey", "Store", "Tx"]
