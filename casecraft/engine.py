@@ -28,6 +28,7 @@ from casecraft.errors import (
     TriggerNotAllowed,
 )
 from casecraft.store import alerts_repo
+from casecraft.intake import Intake
 from casecraft.supervision import Supervision
 from casecraft.store.repo import DbOrganisation, DuplicateKey, Store, Tx
 from casecraft.views import CaseView, TimelineView, TriggerOption
@@ -78,7 +79,7 @@ def entry_hash(entry: dict[str, Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-class Engine(Supervision):
+class Engine(Supervision, Intake):
     """The casecraft engine over one database and one current workflow.
 
     Args:
@@ -707,7 +708,8 @@ class Engine(Supervision):
         """Every row of every table (for tests and audits that compare before/after)."""
         with self.store.read() as tx:
             return {t: tx.table_rows(t) for t in ("workflow_versions", "units", "people", "cases", "timeline",
-                                                  "deadlines", "alerts", "deliveries", "calendar_days")}
+                                                  "deadlines", "alerts", "deliveries", "calendar_days", "sentiment_logs",
+                                                  "evaluation_runs", "evaluation_results")}
 
 
 __all__ = ["Engine", "Tx"]

@@ -22,7 +22,7 @@ from casecraft.errors import DatabaseError
 
 ENV_DB = "CASECRAFT_DB"
 DEFAULT_URL = "sqlite:///casecraft.db"
-HEAD = "0002"  # the newest migration; a test checks it against migrations/versions
+HEAD = "0003"  # the newest migration; a test checks it against migrations/versions
 _LOCK_KEY = 0x6361736563  # pg_advisory_xact_lock key for migrations ("casec")
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -69,6 +70,8 @@ class Unit(Base):
     parent_code: Mapped[str | None] = mapped_column(String(64), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # address keywords that route a hotline ticket without a grid code to this unit
+    addresses: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 class Person(Base):
@@ -118,6 +121,14 @@ class Case(Base):
     deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # the whole case's limit
     registered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     parked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # hotline work orders: channel (12345/96005), when the hotline received it, caller contact
+    channel: Mapped[str | None] = mapped_column(String(16))
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    contact: Mapped[str | None] = mapped_column(String(200))
+    # each dispatched party's feedback so far: {party: outcome}
+    feedback: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    # a pending extension (延期) request awaiting the leader's approval
+    extension_request: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class TimelineEntry(Base):
@@ -230,6 +241,53 @@ class Delivery(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SentimentLog(Base):
+    """One 民情日志 entry: a grid leader's record of a day's visits and residents' concerns."""
+
+    __tablename__ = "sentiment_logs"
+    __table_args__ = (Index("ix_sentiment_logs_grid_day", "grid_code", "day"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    grid_code: Mapped[str] = mapped_column(String(64))
+    actor_id: Mapped[str] = mapped_column(String(64))
+    day: Mapped[date] = mapped_column(Date)  # the local (workflow timezone) date it records
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    text: Mapped[str] = mapped_column(Text)
+    attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+
+class EvaluationRun(Base):
+    """One computed evaluation period (e.g. the monthly run for 2026-11); ``key`` makes it unique."""
+
+    __tablename__ = "evaluation_runs"
+    __table_args__ = (UniqueConstraint("key", name="uq_evaluation_runs_key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64))  # e.g. monthly:2026-11
+    period: Mapped[str] = mapped_column(String(16))  # 2026-11
+    workflow_version_id: Mapped[int | None] = mapped_column(ForeignKey("workflow_versions.id"))
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    trigger: Mapped[str] = mapped_column(String(16))  # scheduler | manual
+
+
+class EvaluationResult(Base):
+    """One unit's figures, score, grade and rank in one evaluation run."""
+
+    __tablename__ = "evaluation_results"
+    __table_args__ = (
+        UniqueConstraint("run_id", "unit_code", name="uq_evaluation_results_run_unit"),
+        Index("ix_evaluation_results_unit", "unit_code", "period"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("evaluation_runs.id"))
+    period: Mapped[str] = mapped_column(String(16))
+    level: Mapped[str] = mapped_column(String(32))  # street | community | grid
+    unit_code: Mapped[str] = mapped_column(String(64))
+    parent_code: Mapped[str | None] = mapped_column(String(64))
+    figures: Mapped[dict[str, Any]] = mapped_column(JSON)  # indicator -> {num, den, value}
+    score: Mapped[float | None] = mapped_column(Float)
+    grade: Mapped[str | None] = mapped_column(String(8))
+    rank: Mapped[int | None] = mapped_column(Integer)
 
 
 metadata = Base.metadata

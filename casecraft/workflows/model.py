@@ -130,6 +130,28 @@ class Category(_Strict):
     )
 
 
+class Indicator(_Strict):
+    id: Literal[
+        "registered", "public_report_rate", "grassroots_rate", "closure_rate", "ontime_rate",
+        "valid_report_rate", "self_handling_rate", "log_rate", "verify_rate", "check_rate",
+    ] = Field(description="考评指标标识")
+    label: str = Field(description="指标名称（中文）")
+    weight: float = Field(ge=0, le=100, description="权重（同一层级各指标权重之和为100）")
+    direction: Literal["higher", "lower"] = Field("higher", description="越高越好(higher)或越低越好(lower)")
+
+
+class Grade(_Strict):
+    grade: str = Field(min_length=1, max_length=8, description="等级，如 A")
+    min: float = Field(ge=0, le=100, description="该等级的最低分（含）")
+
+
+class Evaluation(_Strict):
+    street: list[Indicator] = Field(default_factory=list, description="街道考评指标（区考评街道）")
+    community: list[Indicator] = Field(default_factory=list, description="社区考评指标（街道考评社区）")
+    grid: list[Indicator] = Field(default_factory=list, description="网格考评指标（街道考评网格）")
+    grades: list[Grade] = Field(default_factory=list, description="等级划分：按最低分从高到低")
+
+
 class WorkflowFile(_Strict):
     workflow: Settings
     tiers: list[Tier] = Field(min_length=1)
@@ -140,6 +162,7 @@ class WorkflowFile(_Strict):
     urgencies: list[Urgency] = Field(min_length=1)
     classes: list[EventClass] = Field(min_length=1)
     categories: list[Category] = Field(min_length=1)
+    evaluation: Evaluation | None = Field(None, description="月度绩效考评：指标权重、方向和等级")
 
 
 class Unit(_Strict):
@@ -149,6 +172,8 @@ class Unit(_Strict):
     kind: Literal["platform", "department", "area_unit"] = Field(
         "platform", description="platform 平台单位，department 科室/部门，area_unit 地区单位"
     )
+    addresses: list[str] = Field(
+        default_factory=list, description="地址关键词：无网格编码的热线工单按地址包含的关键词分派到本单位")
     children: list[Unit] = Field(default_factory=list, description="下级单位")
 
 
