@@ -81,6 +81,8 @@ def run_demo(engine: Engine, clock: FixedClock, on_step: Callable[[str, CaseView
         clock.set(_at(24, hhmm))
         engine.sweep()
     # they inspect with the leader in the afternoon
+    fire("C", 24, "15:05", "feedback", "chengang", outcome="unsolved",
+         note="消防设施挂放位置错误，需打孔安装")
     fire("C", 24, "15:10", "feedback", "zhangwei", outcome="unsolved",
          note="消防设施挂放位置错误，需打孔安装；商铺租用地区单位房产无权决定，与出租单位协商无果")
     fire("C", 24, "15:30", "escalate", "zhoumin", note="需与地区单位协调，上报街道")

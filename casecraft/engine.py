@@ -27,7 +27,8 @@ from casecraft.errors import (
     RuleError,
     TriggerNotAllowed,
 )
-from casecraft.store import alerts_repo
+from casecraft.store import alerts_repo, pause_repo
+from casecraft.fieldloop import FieldLoop
 from casecraft.intake import Intake
 from casecraft.supervision import Supervision
 from casecraft.store.repo import DbOrganisation, DuplicateKey, Store, Tx
@@ -79,7 +80,7 @@ def entry_hash(entry: dict[str, Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-class Engine(Supervision, Intake):
+class Engine(FieldLoop, Supervision, Intake):
     """The casecraft engine over one database and one current workflow.
 
     Args:
@@ -424,6 +425,11 @@ class Engine(Supervision, Intake):
             vid = case["workflow_version_id"]
             wf = self.spec_for(vid)
             state = case["state"]
+            if case["parked"]:
+                raise TriggerNotAllowed(
+                    f"case {case_id} is parked (挂账) and its clock is stopped; a leader unparks it with "
+                    f"`casecraft case unpark {case_id}` before anyone acts on it",
+                    case=case_id, trigger=trigger, state=state, allowed=[])
             allowed = wf.triggers_from(state)
             if trigger not in allowed:
                 listed = ", ".join(allowed) or "none (the case is finished)"
@@ -456,32 +462,93 @@ class Engine(Supervision, Intake):
                                  case=case_id, trigger=trigger)
             if "outcome" in tr.requires and outcome is None:
                 raise InputError(f"'{trigger}' needs --outcome {' or '.join(OUTCOMES)}", case=case_id)
-            from_tier = case["tier"]
-            to_tier = wf.states[dest].tier
-            unit, grid, targets = self._route(wf, tr, case, to_tier, targets_in)
-            # a same-tier hand-over to named parties (派遣) makes them the assignees
-            assignees = targets if ("target" in tr.requires and to_tier == from_tier) else []
-            files = self._attachments(photos)
-            final = wf.is_final(dest)
-            seq = case["version"] + 1
-            entry = self._entry(case_id, seq, now, person, tr, state, from_tier, dest, to_tier, unit,
-                                targets, outcome, note, files, case["last_hash"])
-            values: dict[str, Any] = {
-                "state": dest, "tier": to_tier, "unit_code": unit, "grid_code": grid,
-                "assignees": assignees, "updated_at": now, "version": seq, "last_hash": entry["hash"],
-                "is_open": not final,
-            }
-            if tr.resolves:
-                values["resolved_tier"] = from_tier
-            if final:
-                values["closed_at"] = now
-            values.update(self._timekeeping(tx, wf, case, tr, seq, dest, to_tier, unit, now))
-            if not tx.update_case(case_id, case["version"], values):
-                raise ConflictError(
-                    f"case {case_id} was changed by someone else while you worked; "
-                    f"look at it again with `casecraft case show {case_id}`", case=case_id)
-            tx.insert_timeline(entry)
+            joint = self._joint_feedback(wf, tr, case, person, outcome)
+            if joint is not None and joint[0] is None:
+                # other parties have yet to feed back: record this one only
+                self._record_feedback(tx, case, person, tr, outcome, note, self._attachments(photos), joint[1], now)
+            else:
+                if joint is not None and joint[0] != outcome:
+                    # every party fed back: the joint outcome decides the step
+                    outcome = joint[0]
+                    picked = self.machine_for(vid).next_state(state, trigger, **{**ctx, "outcome": outcome})
+                    if picked is None:
+                        raise TriggerNotAllowed(f"no '{trigger}' transition from {state} for outcome {outcome}",
+                                                case=case_id, trigger=trigger, state=state, allowed=allowed)
+                    dest, tr = picked
+                self._transition(tx, wf, tr, case, person, dest, targets_in, outcome, note, photos, now)
         return self.get(case_id)
+
+    def _transition(self, tx: Tx, wf: Workflow, tr: Transition, case: dict[str, Any], person: OrgPerson,
+                    dest: str, targets_in: list[str], outcome: str | None, note: str | None,
+                    photos: Sequence[str], now: datetime) -> None:
+        """Write one state change: the case row under its version, the timeline entry, the deadlines."""
+        case_id, state = case["id"], case["state"]
+        from_tier = case["tier"]
+        to_tier = wf.states[dest].tier
+        unit, grid, targets = self._route(wf, tr, case, to_tier, targets_in)
+        # a same-tier hand-over to named parties (派遣) makes them the assignees
+        assignees = targets if ("target" in tr.requires and to_tier == from_tier) else []
+        files = self._attachments(photos)
+        final = wf.is_final(dest)
+        seq = case["version"] + 1
+        entry = self._entry(case_id, seq, now, person, tr, state, from_tier, dest, to_tier, unit,
+                            targets, outcome, note, files, case["last_hash"])
+        values: dict[str, Any] = {
+            "state": dest, "tier": to_tier, "unit_code": unit, "grid_code": grid,
+            "assignees": assignees, "updated_at": now, "version": seq, "last_hash": entry["hash"],
+            "is_open": not final, "feedback": None,
+        }
+        if tr.resolves:
+            values["resolved_tier"] = from_tier
+        if final:
+            values["closed_at"] = now
+        values.update(self._timekeeping(tx, wf, case, tr, seq, dest, to_tier, unit, now))
+        if not tx.update_case(case_id, case["version"], values):
+            raise ConflictError(
+                f"case {case_id} was changed by someone else while you worked; "
+                f"look at it again with `casecraft case show {case_id}`", case=case_id)
+        tx.insert_timeline(entry)
+
+    # joint hand-overs (several parties act together) -------------------------------
+    def _party_of(self, person: OrgPerson, assignees: Sequence[str]) -> str:
+        """Which of the dispatched parties ``person`` answers for (themself or their unit)."""
+        if person.id in assignees:
+            return person.id
+        return person.unit
+
+    def _joint_feedback(self, wf: Workflow, tr: Transition, case: dict[str, Any], person: OrgPerson,
+                        outcome: str | None) -> tuple[str | None, dict[str, str], str] | None:
+        """For a feedback on a case dispatched to several parties: (joint outcome or None while
+        others are pending, the feedback so far, a summary); None when only one party acts."""
+        assignees = list(case["assignees"] or [])
+        if tr.trigger != "feedback" or tr.actor != "assignee" or len(assignees) < 2 or outcome is None:
+            return None
+        party = self._party_of(person, assignees)
+        fed = dict(case.get("feedback") or {})
+        if party in fed:
+            raise ConflictError(f"{self.org.label(party)}({party}) already fed back on case {case['id']} "
+                                f"({fed[party]}); waiting for {self.org.names([a for a in assignees if a not in fed])}",
+                                case=case["id"])
+        fed[party] = outcome
+        pending = [a for a in assignees if a not in fed]
+        done = len(assignees) - len(pending)
+        if pending:
+            return None, fed, ""
+        joint = "solved" if all(v == "solved" for v in fed.values()) else "unsolved"
+        return joint, fed, f"{done} parties"
+
+    def _record_feedback(self, tx: Tx, case: dict[str, Any], person: OrgPerson, tr: Transition,
+                         outcome: str | None, note: str | None, files: list[Attachment],
+                         fed: dict[str, str], now: datetime) -> None:
+        assignees = list(case["assignees"] or [])
+        seq = case["version"] + 1
+        entry = self._entry(case["id"], seq, now, person, tr, case["state"], case["tier"], case["state"],
+                            case["tier"], case["unit_code"], [], outcome, note, files, case["last_hash"])
+        if not tx.update_case(case["id"], case["version"], {"feedback": fed, "version": seq, "updated_at": now,
+                                                            "last_hash": entry["hash"]}):
+            raise ConflictError(f"case {case['id']} was changed by someone else while you worked; "
+                                f"look at it again with `casecraft case show {case['id']}`", case=case["id"])
+        tx.insert_timeline(entry)
 
     # time limits ---------------------------------------------------------------
     def calendar(self) -> Any:
@@ -536,6 +603,13 @@ class Engine(Supervision, Intake):
                     "unit_code": unit, "limit_text": str(climit), "calendar": "calendar_days", "started_at": now,
                     "warn_at": None, "due_at": due, "escalate_at": None, "next_alert_at": None, "extended": 0,
                     "closed_at": None, "outcome": None})
+        if seq > 1 and not case.get("parked"):
+            was_paused = wf.states[case["state"]].paused
+            now_paused = wf.states[dest].paused
+            if now_paused and not was_paused:  # a waiting state stops the case's clock
+                pause_repo.pause(tx, case["id"], now, kinds=("case",))
+            elif was_paused and not now_paused:
+                out.update(self._resume_clock(tx, case, now, kinds=("case",)))
         if wf.is_final(dest):
             alerts_repo.close_deadlines(tx, case["id"], now, kinds=("case",))
         return out
@@ -619,8 +693,9 @@ class Engine(Supervision, Intake):
         limit: int = 200,
         offset: int = 0,
         ids: Sequence[int] | None = None,
+        parked: bool | None = None,
     ) -> list[CaseView]:
-        """Cases filtered by state, tier, organisation subtree, open/closed and ids, oldest first."""
+        """Cases filtered by state, tier, organisation subtree, open/closed, parked (挂账) and ids, oldest first."""
         if org is not None and self.org.unit(org) is None:
             raise InputError(f"unknown unit '{org}'; see `casecraft org show`")
         if tier is not None and tier not in self.workflow.tiers:
@@ -632,7 +707,7 @@ class Engine(Supervision, Intake):
             raise InputError("--limit must be between 1 and 100000")
         with self.store.read() as tx:
             rows = tx.list_cases(states=[state] if state else None, tier=tier, org=org, is_open=is_open,
-                                 limit=limit, offset=offset, ids=ids)
+                                 limit=limit, offset=offset, ids=ids, parked=parked)
         return [self._view(r, None) for r in rows]
 
     def triggers(self, case_id: int, actor: str | None = None) -> list[TriggerOption]:
@@ -693,7 +768,10 @@ class Engine(Supervision, Intake):
             reporter=case["reporter_id"], assignees=tuple(case["assignees"] or ()),
             resolved_tier=case["resolved_tier"], open=bool(case["is_open"]), created_at=case["created_at"],
             updated_at=case["updated_at"], closed_at=case["closed_at"], version=case["version"],
-            workflow_version=number, deadline_at=case.get("deadline_at"), timezone=wf.timezone, timeline=timeline)
+            workflow_version=number, deadline_at=case.get("deadline_at"), timezone=wf.timezone, timeline=timeline,
+            parked=bool(case.get("parked")), feedback=dict(case.get("feedback") or {}),
+            extension_request=case.get("extension_request"), channel=case.get("channel"),
+            received_at=case.get("received_at"), contact=case.get("contact"))
 
     def _version_number(self, version_id: int) -> int:
         if self._version and self._version[0] == version_id:

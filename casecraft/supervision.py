@@ -233,12 +233,13 @@ class Supervision(_Base):
             tr = Transition(trigger=trigger, source=case["state"], dest=case["state"],
                             roles=list(person.roles) or ["-"])
             seq = case["version"] + 1
-            extra_note = apply(tx, wf, case, person, now, seq)
+            applied = apply(tx, wf, case, person, now, seq)
+            extra_note, extra_values = applied if isinstance(applied, tuple) else (applied, {})
             full_note = " ".join(x for x in (extra_note, note) if x) or None
             entry = self._entry(case_id, seq, now, person, tr, case["state"], case["tier"], case["state"],
                                 case["tier"], case["unit_code"], [], None, full_note, [], case["last_hash"])
             if not tx.update_case(case_id, case["version"], {"version": seq, "last_hash": entry["hash"],
-                                                             "updated_at": now}):
+                                                             "updated_at": now, **extra_values}):
                 raise ConflictError(f"case {case_id} was changed by someone else; try again", case=case_id)
             tx.insert_timeline(entry)
         return self.get(case_id)
@@ -286,19 +287,31 @@ class Supervision(_Base):
                                        f"{self.org.label(person.unit)} and below")
 
         def apply(tx: Any, wf: Any, case: dict[str, Any], person: Any, now: datetime, seq: int) -> str:
-            d = alerts_repo.open_deadlines(tx, [case["id"]]).get(case["id"])
-            if d is None:
-                raise ConflictError(f"case {case['id']} has no running time limit to extend")
-            cal = self.calendar()
-            p = dl.extend(wf, cal, d["due_at"], duration)
-            alerts_repo.update_deadline(tx, d["id"], {"due_at": p.due_at, "escalate_at": p.escalate_at,
-                                                      "warn_at": None, "next_alert_at": p.due_at,
-                                                      "extended": d["extended"] + 1})
-            if case["deadline_at"] is not None:
-                new_case_due = cal.add(case["deadline_at"], duration)
-                tx.update_case(case["id"], case["version"], {"deadline_at": new_case_due})
-                alerts_repo.move_case_deadline(tx, case["id"], new_case_due)
-            local = p.due_at.astimezone(ZoneInfo(wf.timezone)).strftime("%Y-%m-%d %H:%M")
-            return f"延期{duration.label}，新时限 {local}。"
+            return self._apply_extension(tx, wf, case, duration, now)
 
         return self._side_step(case_id, "extend", actor, note, check, apply)
+
+    def _apply_extension(self, tx: Any, wf: Any, case: dict[str, Any], duration: Duration,
+                         now: datetime) -> tuple[str, dict[str, Any]]:
+        """Move the open step deadline (and the case deadline) by ``duration``; a new warning
+        point is computed on the extended limit, raised under a new key if still ahead."""
+        if case["parked"]:
+            raise ConflictError(f"case {case['id']} is parked (挂账); unpark it before extending")
+        d = alerts_repo.open_deadlines(tx, [case["id"]]).get(case["id"])
+        if d is None:
+            raise ConflictError(f"case {case['id']} has no running time limit to extend")
+        cal = self.calendar()
+        p = dl.extend(wf, cal, d["due_at"], duration)
+        warn = dl.fraction_point(cal, d["started_at"], p.due_at, Duration.parse(d["limit_text"]),
+                                 wf.file.workflow.warn_at)
+        warn_at = warn if warn > now else None
+        alerts_repo.update_deadline(tx, d["id"], {"due_at": p.due_at, "escalate_at": p.escalate_at,
+                                                  "warn_at": warn_at, "next_alert_at": warn_at or p.due_at,
+                                                  "extended": d["extended"] + 1})
+        values: dict[str, Any] = {"extension_request": None}
+        if case["deadline_at"] is not None:
+            new_case_due = cal.add(case["deadline_at"], duration)
+            values["deadline_at"] = new_case_due
+            alerts_repo.move_case_deadline(tx, case["id"], new_case_due)
+        local = p.due_at.astimezone(ZoneInfo(wf.timezone)).strftime("%Y-%m-%d %H:%M")
+        return f"延期{duration.label}，新时限 {local}。", values

@@ -82,6 +82,12 @@ class CaseView:
     deadline_at: datetime | None = None
     timezone: str = "Asia/Shanghai"
     timeline: tuple[TimelineView, ...] = field(default_factory=tuple)
+    parked: bool = False
+    feedback: dict[str, str] = field(default_factory=dict)  # joint hand-over: party -> outcome so far
+    extension_request: dict[str, Any] | None = None  # a pending 延期 request: by, note, actor, at
+    channel: str | None = None
+    received_at: datetime | None = None
+    contact: str | None = None
 
     def to_dict(self, *, timeline: bool = True) -> dict[str, Any]:
         tz = self.timezone
@@ -94,6 +100,8 @@ class CaseView:
             "open": self.open, "created_at": iso(self.created_at, tz), "updated_at": iso(self.updated_at, tz),
             "closed_at": iso(self.closed_at, tz), "version": self.version,
             "workflow_version": self.workflow_version, "deadline_at": iso(self.deadline_at, tz),
+            "parked": self.parked, "feedback": dict(self.feedback), "extension_request": self.extension_request,
+            "channel": self.channel, "received_at": iso(self.received_at, tz), "contact": self.contact,
         }
         if timeline:
             out["timeline"] = [t.to_dict(tz) for t in self.timeline]

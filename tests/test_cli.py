@@ -248,6 +248,8 @@ STEPS: list[Step] = [
     _step("C", "2026-11-24T10:50", "dispatch", "zhoumin", "operator", "community_dispatched", "community", COMM_E,
           to=("zhangwei", "chengang"), assignees=("zhangwei", "chengang"),
           note="分配给社区消防安全协管员与消防安全派驻员"),
+    _step("C", "2026-11-24T15:05", "feedback", "chengang", "dispatched_member", "community_dispatched", "community",
+          COMM_E, assignees=("zhangwei", "chengang"), outcome="unsolved", note="消防设施挂放位置错误，需打孔安装"),
     _step("C", "2026-11-24T15:10", "feedback", "zhangwei", "co_manager", "community_handling", "community", COMM_E,
           outcome="unsolved",
           note="消防设施挂放位置错误，需打孔安装；商铺租用地区单位房产无权决定，与出租单位协商无果"),

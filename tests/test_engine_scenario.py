@@ -44,6 +44,9 @@ SCENARIO: list[tuple[str, int, str, str, str, dict[str, object], str, str, str, 
     ("C", 24, "10:35", "escalate", "wangjg", {"note": "不熟悉消防"}, "community_handling", "community", COMM_E, ()),
     ("C", 24, "10:50", "dispatch", "zhoumin", {"to": ["zhangwei", "chengang"]}, "community_dispatched",
      "community", COMM_E, ("zhangwei", "chengang")),
+    # both dispatched parties feed back; the case moves on with the second
+    ("C", 24, "15:05", "feedback", "chengang", {"outcome": "unsolved", "note": "需打孔安装"},
+     "community_dispatched", "community", COMM_E, ("zhangwei", "chengang")),
     ("C", 24, "15:10", "feedback", "zhangwei", {"outcome": "unsolved", "note": "需打孔安装"},
      "community_handling", "community", COMM_E, ()),
     ("C", 24, "15:30", "escalate", "zhoumin", {"note": "需协调地区单位"}, "street_handling", "street", STREET, ()),
@@ -94,7 +97,7 @@ def check_timelines(engine: Engine, ids: dict[str, int]) -> None:
     dispatch = [e for e in c.timeline if e.trigger == "dispatch"]
     assert dispatch[0].targets == ("zhangwei", "chengang")
     assert dispatch[1].targets == (AQB,)  # routed by the catalogue: 消防安全隐患 → 安全办
-    assert [e.outcome for e in c.timeline if e.trigger == "feedback"] == ["unsolved", "solved"]
+    assert [e.outcome for e in c.timeline if e.trigger == "feedback"] == ["unsolved", "unsolved", "solved"]
     assert c.resolved_tier == "street"
     a = engine.get(ids["A"])
     assert a.resolved_tier == "grid" and a.source == "patrol"

@@ -336,9 +336,11 @@ def test_extension_after_the_overdue_alert_raises_a_new_one_later(engine: Engine
     engine.extend(case_id, actor="fengzr", by="2 working hours", note="延期两小时")
     d = engine.deadline(case_id)
     assert d is not None and d.due_at == bj(24, "17:30") and d.extended == 1
-    assert sweep_at(engine, clock, bj(24, "17:00"))["raised"] == 0
+    # a new warning point on the extended limit: 80 % of 6 working hours from 10:00 is 16:18
+    assert d.warn_at == bj(24, "16:18")
+    assert sweep_at(engine, clock, bj(24, "17:00"))["warning"] == 1
     assert sweep_at(engine, clock, bj(25, "09:00"))["overdue"] == 1
-    assert [a.kind for a in engine.alerts(case_id=case_id)] == ["warning", "overdue", "overdue"]
+    assert [a.kind for a in engine.alerts(case_id=case_id)] == ["warning", "overdue", "warning", "overdue"]
 
 
 def test_extend_refusals(engine: Engine, clock: FixedClock) -> None:

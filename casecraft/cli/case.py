@@ -97,6 +97,7 @@ def list_cases(  # noqa: C901 - options map 1:1 to filters
     overdue: Annotated[bool, typer.Option("--overdue", help="Only cases past their step's time limit.")] = False,
     due_within: Annotated[str | None, typer.Option(
         "--due-within", help="Only cases whose step is due within this time, e.g. 2h, 30 minutes.")] = None,
+    parked: Annotated[bool, typer.Option("--parked", help="Only parked cases (挂账, the problem register).")] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """List cases, oldest first, with their step deadline and time left."""
@@ -123,7 +124,8 @@ def list_cases(  # noqa: C901 - options map 1:1 to filters
                 raise InputError("--due-within takes natural time, e.g. 2h or 30 minutes")
             within = timedelta(**{f"{d.unit}s": d.amount})
         ids = eng.due_cases(within=within, limit=100_000)
-    cases = eng.list(state=state_, tier=tier, org=org, is_open=is_open, limit=limit, ids=ids)
+    cases = eng.list(state=state_, tier=tier, org=org, is_open=is_open, limit=limit, ids=ids,
+                     parked=True if parked else None)
     deadlines = eng.deadlines([c.id for c in cases])
     if json_out:
         render.print_json([{**c.to_dict(timeline=False),
@@ -188,3 +190,75 @@ def extend(
         render.print_json({**case.to_dict(), "deadline": d.to_dict(case.timezone) if d else None})
     else:
         render.line(f"case {case.id}: {case.timeline[-1].note}")
+
+
+def _side(ctx: typer.Context, case: object, json_out: bool) -> None:
+    from casecraft.cli import render
+
+    eng = state(ctx).engine()
+    if json_out:
+        d = eng.deadline(case.id)  # type: ignore[attr-defined]
+        render.print_json({**case.to_dict(), "deadline": d.to_dict(case.timezone) if d else None})  # type: ignore[attr-defined]
+    else:
+        render.line(f"case {case.id}: {case.timeline[-1].note}")  # type: ignore[attr-defined]
+
+
+@app.command("request-extension")
+def request_extension(
+    ctx: typer.Context,
+    case_id: Annotated[int, typer.Argument(metavar="CASE", help="Case id.")],
+    actor: ActorOpt,
+    by: Annotated[str, typer.Option("--by", help="How much longer, e.g. '1 working day'.")],
+    note: Annotated[str, typer.Option("--note", help="The reason.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """申请延期: the handling unit asks its leader for more time."""
+    _side(ctx, state(ctx).engine().request_extension(case_id, actor=actor, by=by, note=note), json_out)
+
+
+@app.command("approve-extension")
+def approve_extension(
+    ctx: typer.Context,
+    case_id: Annotated[int, typer.Argument(metavar="CASE", help="Case id.")],
+    actor: ActorOpt,
+    note: Annotated[str | None, typer.Option("--note", help="A remark.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """批准延期: the leader approves the pending request; the deadline moves."""
+    _side(ctx, state(ctx).engine().decide_extension(case_id, actor=actor, approve=True, note=note), json_out)
+
+
+@app.command("deny-extension")
+def deny_extension(
+    ctx: typer.Context,
+    case_id: Annotated[int, typer.Argument(metavar="CASE", help="Case id.")],
+    actor: ActorOpt,
+    note: Annotated[str, typer.Option("--note", help="The reason.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """驳回延期: the leader denies the pending request; the deadline stays."""
+    _side(ctx, state(ctx).engine().decide_extension(case_id, actor=actor, approve=False, note=note), json_out)
+
+
+@app.command()
+def park(
+    ctx: typer.Context,
+    case_id: Annotated[int, typer.Argument(metavar="CASE", help="Case id.")],
+    actor: ActorOpt,
+    note: Annotated[str, typer.Option("--note", help="Why it cannot be solved for now.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """挂账: put a case in the problem register; its clock stops."""
+    _side(ctx, state(ctx).engine().park(case_id, actor=actor, note=note), json_out)
+
+
+@app.command()
+def unpark(
+    ctx: typer.Context,
+    case_id: Annotated[int, typer.Argument(metavar="CASE", help="Case id.")],
+    actor: ActorOpt,
+    note: Annotated[str | None, typer.Option("--note", help="A remark.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """解除挂账: take a case out of the problem register; its clock resumes with the time left."""
+    _side(ctx, state(ctx).engine().unpark(case_id, actor=actor, note=note), json_out)

@@ -58,7 +58,18 @@ def case_summary(case: Any, deadline: Any = None) -> None:
         rows.append(("地址 address", case.address))
     if case.assignees:
         rows.append(("派遣 assignees", ", ".join(case.assignees)))
+    if getattr(case, "feedback", None):
+        rows.append(("反馈 feedback", ", ".join(f"{k}: {v}" for k, v in case.feedback.items())))
+    if getattr(case, "ref", None) and getattr(case, "channel", None):
+        rows.append(("热线 hotline", f"{case.channel} {case.ref}"
+                     + (f", received {_local(case.received_at, case.timezone)}" if case.received_at else "")))
     rows.append(("上报 reported", f"{_local(case.created_at, case.timezone)} by {case.reporter}"))
+    if getattr(case, "parked", False):
+        rows.append(("挂账 parked", "yes: in the problem register, clock stopped"))
+    req = getattr(case, "extension_request", None)
+    if req:
+        rows.append(("延期申请 extension", f"{req.get('label', req.get('by'))} asked by {req.get('actor')}, "
+                                          f"awaiting the leader: {req.get('note', '')}"))
     if deadline is not None:
         rows.append(("时限 step due", deadline_line(deadline, case.timezone)))
     if case.deadline_at:

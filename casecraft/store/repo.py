@@ -83,8 +83,11 @@ class Tx:
         limit: int = 200,
         offset: int = 0,
         ids: Sequence[int] | None = None,
+        parked: bool | None = None,
     ) -> list[dict[str, Any]]:
         q = select(cases_t)
+        if parked is not None:
+            q = q.where(cases_t.c.parked == parked)
         if ids is not None:
             q = q.where(cases_t.c.id.in_(list(ids)))
         if states:
