@@ -79,8 +79,11 @@ def scheduler_run(
         raise InputError("--interval must be at least 1 second")
     eng = state(ctx).engine()
 
+    ticks = [0]
+
     def report(result: dict[str, int]) -> None:
-        if result["raised"]:
+        ticks[0] += 1
+        if result["raised"] or ticks[0] == 1:  # the first pass always reports what it caught up on
             render.line(f"{eng.now().isoformat()} raised {result['raised']} alert(s)")
 
     sched = build_scheduler(lambda: eng.sweep(), interval_seconds=interval, on_result=report)

@@ -1,0 +1,64 @@
+"""`casecraft scheduler run` end to end: the real APScheduler loop in a child process.
+
+The child runs with a fixed time (CASECRAFT_NOW), so what it must raise is known;
+the test waits for the child's own report line (no sleeping on a guess), then
+stops it. Restarting it raises nothing more: the alerts are rows with unique keys.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from casecraft import Engine, FixedClock
+from tests.conftest import WORKFLOW, bj
+
+GRID5 = "110106004005005"
+
+
+def _run_scheduler(db: str, now: str, wait_for: str, timeout: float = 60.0) -> list[str]:
+    env = {**os.environ, "CASECRAFT_NOW": now, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "casecraft", "--db", db, "--workflow", str(WORKFLOW), "scheduler", "run",
+         "--interval", "1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line.rstrip())
+            if wait_for in line or time.monotonic() > deadline:
+                break
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return lines
+
+
+def test_scheduler_run_raises_due_alerts_once(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    clock = FixedClock(bj(24, "10:00"))
+    with Engine(db, WORKFLOW, clock) as eng:
+        eng.init()
+        case_ids = [eng.report(source="patrol", grid=GRID5, category="0101", desc=f"小广告{i}",
+                               actor="wangjg").id for i in range(3)]
+    # Wednesday morning: each grid_handling step (due Tue 15:30) is warned and overdue
+    lines = _run_scheduler(db, "2026-11-25T10:00", "raised 6 alert(s)")
+    assert any("raised 6 alert(s)" in line for line in lines), lines
+    with Engine(db, WORKFLOW, FixedClock(bj(25, "10:00"))) as eng:
+        alerts = eng.alerts()
+        assert sorted((a.case, a.kind) for a in alerts) == sorted(
+            (c, k) for c in case_ids for k in ("warning", "overdue"))
+    # a second scheduler at the same moment raises nothing new
+    lines = _run_scheduler(db, "2026-11-25T10:00", "raised 0 alert(s)", timeout=30)
+    assert any("raised 0 alert(s)" in line for line in lines), lines
+    with Engine(db, WORKFLOW, FixedClock(bj(25, "10:00"))) as eng:
+        assert len(eng.alerts()) == 6
