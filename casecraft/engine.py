@@ -771,7 +771,8 @@ class Engine(FieldLoop, Supervision, Intake):
             workflow_version=number, deadline_at=case.get("deadline_at"), timezone=wf.timezone, timeline=timeline,
             parked=bool(case.get("parked")), feedback=dict(case.get("feedback") or {}),
             extension_request=case.get("extension_request"), channel=case.get("channel"),
-            received_at=case.get("received_at"), contact=case.get("contact"))
+            received_at=case.get("received_at"), contact=case.get("contact"),
+            registered_at=case.get("registered_at"))
 
     def _version_number(self, version_id: int) -> int:
         if self._version and self._version[0] == version_id:

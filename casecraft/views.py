@@ -88,6 +88,7 @@ class CaseView:
     channel: str | None = None
     received_at: datetime | None = None
     contact: str | None = None
+    registered_at: datetime | None = None  # 立案: when the case clock started
 
     def to_dict(self, *, timeline: bool = True) -> dict[str, Any]:
         tz = self.timezone
@@ -102,6 +103,7 @@ class CaseView:
             "workflow_version": self.workflow_version, "deadline_at": iso(self.deadline_at, tz),
             "parked": self.parked, "feedback": dict(self.feedback), "extension_request": self.extension_request,
             "channel": self.channel, "received_at": iso(self.received_at, tz), "contact": self.contact,
+            "registered_at": iso(self.registered_at, tz),
         }
         if timeline:
             out["timeline"] = [t.to_dict(tz) for t in self.timeline]

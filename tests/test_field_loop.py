@@ -260,3 +260,48 @@ def test_a_paused_state_stops_the_case_clock(sqlite_url: str, clock: FixedClock,
         view = engine.fire(case_id, "dispatch", actor="fengzr", to=[AQB], note="由安全办处置")
         # 20 working hours were left at Tue 11:00; from Wed 11:00: Wed 5h, Thu 7h, Fri 7h, Mon 1h
         assert view.deadline_at == bj(30, "10:00")
+
+
+# ----------------------------------------------------------------- sources: informant and superior order
+
+
+def test_informant_report_waits_for_verification(engine: Engine, clock: FixedClock) -> None:
+    case_id = engine.report(source="informant", grid=GRID5, category="0104", desc="楼道暴露垃圾", actor="zhaomin").id
+    view = engine.get(case_id)
+    assert (view.state, view.source) == ("reported", "informant")
+    d = engine.deadline(case_id)  # verification within 1 working hour
+    assert d is not None and d.state == "reported" and d.due_at == bj(24, "11:00")
+    with pytest.raises(PermissionDenied):  # an informant may not verify their own report
+        engine.fire(case_id, "verify", actor="zhaomin")
+    # verified late: the verification step's deadline passed and the superior platform was told
+    at(clock, 24, "11:30")
+    assert engine.sweep()["overdue"] == 1
+    assert [(a.kind, a.unit) for a in engine.alerts(case_id=case_id)][-1] == ("overdue", COMMUNITY_E)
+    view = engine.fire(case_id, "verify", actor="lixia", note="现场核实属实")
+    assert view.state == "grid_handling"
+    assert engine.deadline(case_id).state == "grid_handling"
+    assert view.registered_at == bj(24, "11:30")  # registered (立案) at verification: the case clock starts
+    assert view.deadline_at == bj(24, "17:00")  # 暴露垃圾: 4 working hours from 11:30
+
+
+def test_invalid_informant_report_is_rejected_without_registration(engine: Engine) -> None:
+    case_id = engine.report(source="informant", grid=GRID5, category="0101", desc="小广告", actor="zhaomin").id
+    with pytest.raises(InputError, match="needs --note"):
+        engine.fire(case_id, "reject", actor="wangjg")
+    view = engine.fire(case_id, "reject", actor="wangjg", note="现场未发现")
+    assert (view.state, view.open, view.deadline_at) == ("rejected", False, None)
+    assert engine.deadline(case_id) is None
+
+
+def test_superior_order_is_routed_down_to_the_grid(engine: Engine, clock: FixedClock) -> None:
+    view = engine.report(source="order", grid=GRID5, category="0203", desc="区综治办交办：夜间噪声扰民",
+                         actor="fengzr")
+    assert (view.state, view.unit) == ("street_intake", STREET)
+    view = engine.fire(view.id, "assign", actor="wujing")  # by grid code: to Community E
+    assert (view.state, view.unit) == ("community_intake", COMMUNITY_E)
+    view = engine.fire(view.id, "assign", actor="zhoumin")
+    assert (view.state, view.unit, view.grid) == ("reported", GRID5, GRID5)
+    view = engine.fire(view.id, "verify", actor="wangjg")
+    assert view.state == "grid_handling"
+    assert [(e.trigger, e.unit) for e in view.timeline] == [
+        ("report", STREET), ("assign", COMMUNITY_E), ("assign", GRID5), ("verify", GRID5)]
