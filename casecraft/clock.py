@@ -7,7 +7,7 @@ Everything that needs "now" takes a :class:`Clock`. Production uses
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from casecraft.errors import InputError
@@ -23,7 +23,7 @@ class SystemClock:
     """The real clock, always in UTC."""
 
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 class FixedClock:
@@ -36,7 +36,7 @@ class FixedClock:
     def __init__(self, at: datetime) -> None:
         if at.tzinfo is None:
             raise InputError(f"time {at.isoformat()} has no timezone; give an offset such as +08:00")
-        self._now = at.astimezone(timezone.utc)
+        self._now = at.astimezone(UTC)
 
     def now(self) -> datetime:
         return self._now
@@ -44,7 +44,7 @@ class FixedClock:
     def set(self, at: datetime) -> None:
         if at.tzinfo is None:
             raise InputError(f"time {at.isoformat()} has no timezone; give an offset such as +08:00")
-        self._now = at.astimezone(timezone.utc)
+        self._now = at.astimezone(UTC)
 
     def advance(self, delta: timedelta | None = None, **kwargs: float) -> datetime:
         self._now = self._now + (delta or timedelta(**kwargs))
@@ -69,6 +69,6 @@ def parse_time(text: str, default_tz: str = "Asia/Shanghai") -> datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=ZoneInfo(default_tz))
     try:
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
     except OverflowError:
         raise InputError(f"bad time {text!r}: out of range") from None

@@ -27,11 +27,11 @@ from casecraft.errors import (
     RuleError,
     TriggerNotAllowed,
 )
-from casecraft.store import alerts_repo, pause_repo
 from casecraft.fieldloop import FieldLoop
 from casecraft.intake import Intake
-from casecraft.supervision import Supervision
+from casecraft.store import alerts_repo, pause_repo
 from casecraft.store.repo import DbOrganisation, DuplicateKey, Store, Tx
+from casecraft.supervision import Supervision
 from casecraft.views import CaseView, TimelineView, TriggerOption
 from casecraft.workflows.loader import load_workflow
 from casecraft.workflows.machine import CompiledMachine, MachineError
@@ -411,7 +411,6 @@ class Engine(FieldLoop, Supervision, Intake):
             raise InputError(f"unknown outcome '{outcome}'; use {' or '.join(OUTCOMES)}")
         person = self._person(actor)
         targets_in = [t.strip() for t in to if t and t.strip()]
-        files: list[Attachment] = []
         now = self.now()
         with self.store.write() as tx:
             case = tx.case(case_id)
@@ -540,7 +539,6 @@ class Engine(FieldLoop, Supervision, Intake):
     def _record_feedback(self, tx: Tx, case: dict[str, Any], person: OrgPerson, tr: Transition,
                          outcome: str | None, note: str | None, files: list[Attachment],
                          fed: dict[str, str], now: datetime) -> None:
-        assignees = list(case["assignees"] or [])
         seq = case["version"] + 1
         entry = self._entry(case["id"], seq, now, person, tr, case["state"], case["tier"], case["state"],
                             case["tier"], case["unit_code"], [], outcome, note, files, case["last_hash"])
@@ -752,7 +750,8 @@ class Engine(FieldLoop, Supervision, Intake):
                     seq=e["seq"], at=e["at"], actor=e["actor_id"], actor_name=self.org.label(e["actor_id"]),
                     actor_role=e["actor_role"], actor_unit=e["actor_unit"], trigger=e["trigger"],
                     trigger_label=wf.trigger_label(e["trigger"]), from_state=e["from_state"],
-                    to_state=e["to_state"], to_state_label=wf.state_label(e["to_state"]), from_tier=e["from_tier"], to_tier=e["to_tier"],
+                    to_state=e["to_state"], to_state_label=wf.state_label(e["to_state"]),
+                    from_tier=e["from_tier"], to_tier=e["to_tier"],
                     unit=e["unit_code"], unit_name=self.org.label(e["unit_code"]),
                     targets=tuple(e["targets"] or ()), target_names=self.org.names(e["targets"] or []),
                     outcome=e["outcome"], note=e["note"], attachments=tuple(e["attachments"] or ()),
@@ -787,7 +786,8 @@ class Engine(FieldLoop, Supervision, Intake):
         """Every row of every table (for tests and audits that compare before/after)."""
         with self.store.read() as tx:
             return {t: tx.table_rows(t) for t in ("workflow_versions", "units", "people", "cases", "timeline",
-                                                  "deadlines", "alerts", "deliveries", "calendar_days", "sentiment_logs",
+                                                  "deadlines", "alerts", "deliveries", "calendar_days",
+                                                  "sentiment_logs",
                                                   "evaluation_runs", "evaluation_results")}
 
 

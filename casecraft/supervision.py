@@ -115,7 +115,7 @@ class Supervision(_Base):
                 for d in rows:
                     due, nxt = al.due_alerts(d, now)
                     nexts.append((d["id"], nxt))
-                    for kind, at in due:
+                    for kind, _at in due:
                         level = {"warning": 0, "overdue": 1, "reescalation": 2}[kind]
                         unit = self._superior(d["unit_code"], d["tier"], level)
                         alerts.append({
@@ -156,7 +156,8 @@ class Supervision(_Base):
         return counts
 
     def _alert_view(self, a: dict[str, Any]) -> AlertView:
-        return AlertView(id=a["id"], case=a["case_id"], kind=a["kind"], kind_label=al.KIND_LABELS.get(a["kind"], a["kind"]),
+        return AlertView(id=a["id"], case=a["case_id"], kind=a["kind"],
+                         kind_label=al.KIND_LABELS.get(a["kind"], a["kind"]),
                          level=a["level"], unit=a["unit_code"], unit_name=self.org.label(a["unit_code"]),
                          state=a["state"], due_at=a["due_at"], raised_at=a["raised_at"], message=a["message"],
                          acked_by=a["acked_by"], acked_at=a["acked_at"], timezone=self.workflow.timezone)

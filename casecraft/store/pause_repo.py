@@ -48,12 +48,13 @@ def resume(tx: Tx, case_id: int, now: datetime, shift: Callable[[dict[str, Any],
     ).mappings().all()
     out: dict[str, datetime] = {}
     for r in rows:
-        paused_at = r["closed_at"]
+        row = dict(r)
+        paused_at = row["closed_at"]
 
-        def moved(t: datetime | None, row: dict[str, Any] = dict(r), at: datetime = paused_at) -> datetime | None:
-            if t is None or t < at:
+        def moved(t: datetime | None) -> datetime | None:
+            if t is None or t < paused_at:  # noqa: B023 - used within this iteration only
                 return t  # already past when the clock stopped: nothing to move
-            return shift(row, at, t)
+            return shift(row, paused_at, t)  # noqa: B023
 
         due = moved(r["due_at"])
         assert due is not None
