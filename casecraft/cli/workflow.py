@@ -1,4 +1,4 @@
-"""`casecraft workflow ...`: validate and show the workflow definition."""
+"""`casecraft workflow ...`: validate, show, draw and version the workflow definition."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import typer
 
 from casecraft.cli.app import App, state
 
-app = App(help="Check and look at workflow definitions.", no_args_is_help=True)
+app = App(help="Check, show, draw and version workflow definitions.", no_args_is_help=True)
 PathArg = Annotated[str | None, typer.Argument(metavar="[PATH]", help="Workflow file (default: the current one).")]
 
 
@@ -18,14 +18,22 @@ def _path(ctx: typer.Context, path: str | None) -> str | None:
 
 @app.command()
 def validate(ctx: typer.Context, path: PathArg = None,
+             strict: Annotated[bool, typer.Option(
+                 "--strict", help="Fail (exit 1) on warnings too: timed states without a useful warning "
+                 "threshold, categories without a street department, roles nobody holds, tiers with no "
+                 "way back to the grid.")] = False,
              json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False) -> None:
-    """Validate a workflow file and its organisation; report every problem at once."""
+    """Validate a workflow file and its organisation; report every problem at once.
+
+    Errors exit 2. Warnings are printed too (FILE:LINE:COL, with a hint) and
+    exit 0, unless --strict, which makes any warning exit 1.
+    """
     from casecraft.cli import render
     from casecraft.errors import WorkflowError
-    from casecraft.workflows import load_workflow
+    from casecraft.workflows.lint import lint
 
     try:
-        wf = load_workflow(_path(ctx, path))
+        wf, warnings = lint(_path(ctx, path))
     except WorkflowError as exc:
         if json_out:
             render.print_json({"valid": False, "problems": [
@@ -37,11 +45,17 @@ def validate(ctx: typer.Context, path: PathArg = None,
                "states": len(wf.states), "transitions": len(wf.file.transitions),
                "categories": len(wf.categories),
                "units": len(wf.org.units) if wf.org else 0, "people": len(wf.org.people) if wf.org else 0}
+    summary["warnings"] = [{"file": p.file, "line": p.line, "column": p.column, "message": p.message,
+                            "hint": p.hint} for p in warnings]
     if json_out:
         render.print_json(summary)
     else:
+        render.problems(warnings)
         render.line(f"{wf.path}: valid — {summary['states']} states, {summary['transitions']} transitions, "
-                    f"{summary['categories']} categories, {summary['units']} units, {summary['people']} people")
+                    f"{summary['categories']} categories, {summary['units']} units, {summary['people']} people"
+                    + (f"; {len(warnings)} warning(s)" if warnings else ""))
+    if strict and warnings:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -56,3 +70,119 @@ def show(ctx: typer.Context, path: PathArg = None,
         render.print_json({"id": wf.id, "hash": wf.content_hash, **wf.data})
     else:
         render.workflow_tree(wf)
+
+
+@app.command()
+def schema(output: Annotated[str | None, typer.Option(
+        "-o", "--output", help="Write to this file (default: stdout).")] = None) -> None:
+    """Print the JSON Schema (draft-07) of workflows.yaml, for editors that validate while typing."""
+    from pathlib import Path
+
+    from casecraft.workflows.jsonschema import schema_text
+
+    text = schema_text()
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        typer.echo(text, nl=False)
+
+
+@app.command()
+def diagram(
+    ctx: typer.Context,
+    path: PathArg = None,
+    fmt: Annotated[str | None, typer.Option(
+        "--format", "-f", help="mermaid | dot | png | svg | bpmn (default: from the output file's suffix).")] = None,
+    output: Annotated[str | None, typer.Option(
+        "-o", "--output", help="Write to this file; mermaid, dot and bpmn may go to stdout.")] = None,
+) -> None:
+    """Draw the workflow: Mermaid, Graphviz DOT/PNG/SVG (tiers as clusters) or BPMN 2.0 XML."""
+    from casecraft.errors import InputError
+    from casecraft.workflows import diagram as dg
+    from casecraft.workflows import load_workflow
+
+    if output is None and fmt is None:
+        raise InputError("give --format or -o FILE (e.g. -o workflow.png)")
+    kind = dg.format_for(output or "", fmt)
+    wf = load_workflow(_path(ctx, path))
+    if output is None:
+        if kind in ("png", "svg"):
+            raise InputError(f"{kind} is binary or large: write it to a file with -o FILE.{kind}")
+        if kind == "mermaid":
+            typer.echo(dg.mermaid(wf), nl=False)
+        elif kind == "dot":
+            typer.echo(dg.dot(wf), nl=False)
+        else:
+            from casecraft.workflows.bpmn import bpmn_xml
+
+            typer.echo(bpmn_xml(wf), nl=False)
+        return
+    dg.write(wf, output, kind)
+    typer.echo(f"{output}: {kind} diagram of {wf.id} ({len(wf.states)} states)", err=True)
+
+
+@app.command()
+def versions(ctx: typer.Context,
+             json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False) -> None:
+    """List the registered workflow versions with their open cases (registers the current file if new)."""
+    from casecraft.cli import render
+    from casecraft.versions import list_versions
+
+    items = list_versions(state(ctx).engine())
+    if json_out:
+        render.print_json([v.to_dict() for v in items])
+        return
+    for v in items:
+        mark = "*" if v.current else " "
+        render.line(f"{mark} {v.workflow_id} v{v.number}  {v.content_hash[:12]}  "
+                    f"{v.created_at.strftime('%Y-%m-%d %H:%M')} UTC  open cases: {v.open_cases}  "
+                    f"{v.source_path or ''}".rstrip())
+
+
+@app.command()
+def diff(
+    ctx: typer.Context,
+    old: Annotated[str, typer.Argument(metavar="V1", help="The older version: a number such as 1 or v1.")],
+    new: Annotated[str, typer.Argument(metavar="V2", help="The newer version, or 'current'.")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """Show what changed between two registered versions."""
+    from casecraft.cli import render
+    from casecraft.versions import diff as diff_versions
+
+    va, vb, d = diff_versions(state(ctx).engine(), old, new)
+    if json_out:
+        render.print_json({"from": va.number, "to": vb.number, **d.to_dict()})
+        return
+    render.line(f"{va.workflow_id} v{va.number} → v{vb.number}")
+    for text in d.lines() or ["(no changes)"]:
+        render.line(text)
+
+
+@app.command()
+def migrate(
+    ctx: typer.Context,
+    from_: Annotated[str, typer.Option("--from", help="Move the open cases of this version (e.g. 1).")],
+    to: Annotated[str, typer.Option("--to", help="To this version (e.g. 2, or current).")],
+    actor: Annotated[str, typer.Option("--actor", help="Who does it: a person id (recorded on each case).")],
+    map_: Annotated[list[str] | None, typer.Option(
+        "--map", help="OLD_STATE=NEW_STATE for a state the new version renamed or dropped (repeatable).")] = None,
+    note: Annotated[str | None, typer.Option("--note", help="Why, for the timeline.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would move; change nothing.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """Move every open case of one version to another, all or nothing, with a timeline entry on each."""
+    from casecraft.cli import render
+    from casecraft.versions import migrate as run_migration
+    from casecraft.versions import parse_mapping
+
+    result = run_migration(state(ctx).engine(), from_, to, actor=actor, mapping=parse_mapping(map_), note=note,
+                           dry_run=dry_run)
+    if json_out:
+        render.print_json(result.to_dict())
+        return
+    verb = "would move" if dry_run else "moved"
+    render.line(f"v{result.from_version} → v{result.to_version}: {verb} {len(result.moves)} open case(s)")
+    for m in result.moves:
+        change = m.from_state if m.from_state == m.to_state else f"{m.from_state} → {m.to_state}"
+        render.line(f"  case {m.case_id}: {change}")

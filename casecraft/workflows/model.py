@@ -153,15 +153,15 @@ class Evaluation(_Strict):
 
 
 class WorkflowFile(_Strict):
-    workflow: Settings
-    tiers: list[Tier] = Field(min_length=1)
-    roles: list[Role] = Field(min_length=1)
-    triggers: list[Trigger] = Field(min_length=1)
-    states: list[State] = Field(min_length=1)
-    transitions: list[Transition] = Field(min_length=1)
-    urgencies: list[Urgency] = Field(min_length=1)
-    classes: list[EventClass] = Field(min_length=1)
-    categories: list[Category] = Field(min_length=1)
+    workflow: Settings = Field(description="流程设置：标识、名称、时区、工作时段、组织架构文件、告警")
+    tiers: list[Tier] = Field(min_length=1, description="层级，自下而上：网格、社区、街道、区、联席会")
+    roles: list[Role] = Field(min_length=1, description="角色：网格长、平台操作员、科室人员等")
+    triggers: list[Trigger] = Field(min_length=1, description="操作：上报、核实、派遣、反馈、核查、结案等")
+    states: list[State] = Field(min_length=1, description="案件状态：所属层级、是否终态、本环节时限")
+    transitions: list[Transition] = Field(min_length=1, description="流转：操作、起始状态、目标状态、可执行角色、条件")
+    urgencies: list[Urgency] = Field(min_length=1, description="紧急程度，可按环节覆盖时限")
+    classes: list[EventClass] = Field(min_length=1, description="事件大类（综合执法、治安防控等）")
+    categories: list[Category] = Field(min_length=1, description="事件目录：编码、名称、大类、紧急程度、时限、责任部门")
     evaluation: Evaluation | None = Field(None, description="月度绩效考评：指标权重、方向和等级")
 
 
@@ -186,5 +186,5 @@ class Person(_Strict):
 
 
 class OrganisationFile(_Strict):
-    units: list[Unit] = Field(min_length=1)
-    people: list[Person] = Field(default_factory=list)
+    units: list[Unit] = Field(min_length=1, description="单位树：联席会 → 区 → 街道 → 社区 → 网格，科室挂在平台单位下")
+    people: list[Person] = Field(default_factory=list, description="人员：所属单位和角色")

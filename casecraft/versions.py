@@ -1,0 +1,345 @@
+"""Workflow versions: list them with their open cases, compare two, move open cases between them.
+
+The engine registers a version for every distinct workflow content (by hash);
+a case keeps the version it started on until an admin migrates it explicitly.
+A migration is **all or nothing**: every open case of the old version is
+checked first (a state with no place in the new version refuses the whole
+migration, naming every such case), then all of them move in one transaction,
+each with a hash-chained ``migrate`` entry on its timeline. A concurrent
+change to any of them rolls the whole migration back. Moving a case keeps its
+unit, tier and running clock: the open step deadline follows the state's new
+name, its times stay as they were.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from casecraft.errors import ConflictError, InputError, NotFound, RuleError
+from casecraft.workflows.spec import Workflow
+
+if TYPE_CHECKING:
+    from casecraft.engine import Engine
+
+MIGRATE = "migrate"
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """One registered workflow version."""
+
+    id: int
+    workflow_id: str
+    number: int
+    content_hash: str
+    created_at: datetime
+    source_path: str | None
+    open_cases: int
+    current: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "workflow_id": self.workflow_id, "number": self.number,
+                "hash": self.content_hash, "created_at": self.created_at.isoformat(),
+                "source_path": self.source_path, "open_cases": self.open_cases, "current": self.current}
+
+
+def list_versions(engine: Engine) -> list[VersionInfo]:
+    """Every registered version (the current workflow's registered first), with its open-case count."""
+    current_id, _ = engine.current_version()
+    with engine.store.read() as tx:
+        rows = tx.versions()
+    return [VersionInfo(id=r["id"], workflow_id=r["workflow_id"], number=r["number"],
+                        content_hash=r["content_hash"], created_at=r["created_at"], source_path=r["source_path"],
+                        open_cases=int(r["open_cases"]), current=r["id"] == current_id) for r in rows]
+
+
+def resolve(engine: Engine, ref: str | int) -> VersionInfo:
+    """A version by number (``2``, ``v2``) of the current workflow, or ``current``.
+
+    Raises:
+        InputError: a malformed reference.
+        NotFound: no such version.
+    """
+    versions = list_versions(engine)
+    text = str(ref).strip().lower()
+    if text in ("current", "latest"):
+        return next(v for v in versions if v.current)
+    m = re.fullmatch(r"v?(\d{1,9})", text)
+    if not m:
+        raise InputError(f"bad version '{ref}': give a version number such as 1 or v1 (see `casecraft workflow "
+                         "versions`)")
+    number = int(m.group(1))
+    wid = engine.workflow.id
+    found = next((v for v in versions if v.workflow_id == wid and v.number == number), None)
+    if found is None:
+        known = ", ".join(f"v{v.number}" for v in versions if v.workflow_id == wid)
+        raise NotFound(f"workflow {wid} has no version {number}; known: {known}")
+    return found
+
+
+# --- diff --------------------------------------------------------------------------------------
+
+SECTIONS = {"tiers": "id", "roles": "id", "triggers": "id", "states": "id", "urgencies": "id", "classes": "id",
+            "categories": "code"}
+
+
+@dataclass
+class WorkflowDiff:
+    """What changed between two workflow definitions, section by section."""
+
+    added: dict[str, list[str]] = field(default_factory=dict)
+    removed: dict[str, list[str]] = field(default_factory=dict)
+    changed: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    renamed: list[tuple[str, str]] = field(default_factory=list)  # state id pairs with the same label
+
+    @property
+    def empty(self) -> bool:
+        return not (self.added or self.removed or self.changed)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"added": self.added, "removed": self.removed, "changed": self.changed,
+                "renamed_states": [{"from": a, "to": b} for a, b in self.renamed]}
+
+    def lines(self) -> list[str]:
+        """A readable, line-per-change rendering (``+`` added, ``-`` removed, ``~`` changed)."""
+        out: list[str] = []
+        for section in [*SECTIONS, "transitions", "workflow", "evaluation"]:
+            for item in self.removed.get(section, []):
+                out.append(f"- {section}: {item}")
+            for item in self.added.get(section, []):
+                out.append(f"+ {section}: {item}")
+            for item, changes in self.changed.get(section, {}).items():
+                for c in changes:
+                    out.append(f"~ {section}: {item}: {c}")
+        for a, b in self.renamed:
+            out.append(f"? state '{a}' looks renamed to '{b}' (same label): migrate with --map {a}={b}")
+        return out
+
+
+def _show(v: Any) -> str:
+    return json.dumps(v, ensure_ascii=False, sort_keys=True) if not isinstance(v, str) else v
+
+
+def _transition_key(t: dict[str, Any]) -> str:
+    src = t["source"] if isinstance(t["source"], str) else "|".join(t["source"])
+    when = ",".join(f"{k}={v}" for k, v in sorted((t.get("when") or {}).items()) if v is not None)
+    return f"{t['trigger']} {src} -> {t['dest']}" + (f" when {when}" if when else "")
+
+
+def diff_workflows(old: Workflow, new: Workflow) -> WorkflowDiff:
+    """Compare two workflows by identifier in each section; transitions by trigger, source, dest and condition."""
+    d = WorkflowDiff()
+    a_data, b_data = old.data, new.data
+    for section, key in SECTIONS.items():
+        a = {str(i[key]): i for i in a_data.get(section, [])}
+        b = {str(i[key]): i for i in b_data.get(section, [])}
+        if gone := [k for k in a if k not in b]:
+            d.removed[section] = gone
+        if new_ := [k for k in b if k not in a]:
+            d.added[section] = new_
+        for k in a.keys() & b.keys():
+            if a[k] != b[k]:
+                fields = sorted(set(a[k]) | set(b[k]))
+                d.changed.setdefault(section, {})[k] = [
+                    f"{f}: {_show(a[k].get(f, '(unset)'))} → {_show(b[k].get(f, '(unset)'))}"
+                    for f in fields if a[k].get(f) != b[k].get(f)]
+    ta = {_transition_key(t): t for t in a_data.get("transitions", [])}
+    tb = {_transition_key(t): t for t in b_data.get("transitions", [])}
+    if gone := [k for k in ta if k not in tb]:
+        d.removed["transitions"] = gone
+    if new_ := [k for k in tb if k not in ta]:
+        d.added["transitions"] = new_
+    for k in ta.keys() & tb.keys():
+        if ta[k] != tb[k]:
+            fields = sorted(set(ta[k]) | set(tb[k]))
+            d.changed.setdefault("transitions", {})[k] = [
+                f"{f}: {_show(ta[k].get(f, '(unset)'))} → {_show(tb[k].get(f, '(unset)'))}"
+                for f in fields if ta[k].get(f) != tb[k].get(f)]
+    for section in ("workflow", "evaluation"):
+        a, b = a_data.get(section) or {}, b_data.get(section) or {}
+        changes = [f"{f}: {_show(a.get(f, '(unset)'))} → {_show(b.get(f, '(unset)'))}"
+                   for f in sorted(set(a) | set(b)) if a.get(f) != b.get(f)]
+        if changes:
+            d.changed[section] = {section: changes}
+    old_labels = {s.label: s.id for s in old.file.states}
+    for sid in d.added.get("states", []):
+        was = old_labels.get(new.states[sid].label)
+        if was is not None and was in d.removed.get("states", []):
+            d.renamed.append((was, sid))
+    return d
+
+
+def diff(engine: Engine, a: str | int, b: str | int) -> tuple[VersionInfo, VersionInfo, WorkflowDiff]:
+    """Compare two registered versions (see :func:`resolve` for the references)."""
+    va, vb = resolve(engine, a), resolve(engine, b)
+    return va, vb, diff_workflows(engine.spec_for(va.id), engine.spec_for(vb.id))
+
+
+# --- migrate -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Move:
+    """One open case moved (or to be moved) from one version to another."""
+
+    case_id: int
+    from_state: str
+    to_state: str
+    tier: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"case": self.case_id, "from_state": self.from_state, "to_state": self.to_state, "tier": self.tier}
+
+
+@dataclass(frozen=True)
+class Migration:
+    """The result of :func:`migrate`: what moved (or would move, on a dry run)."""
+
+    from_version: int
+    to_version: int
+    moves: tuple[Move, ...]
+    dry_run: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"from_version": self.from_version, "to_version": self.to_version, "dry_run": self.dry_run,
+                "moved": 0 if self.dry_run else len(self.moves), "cases": [m.to_dict() for m in self.moves]}
+
+
+def parse_mapping(items: list[str] | None) -> dict[str, str]:
+    """``["old=new", ...]`` → ``{"old": "new"}``.
+
+    Raises:
+        InputError: an item without ``=`` or a state mapped twice.
+    """
+    out: dict[str, str] = {}
+    for item in items or []:
+        old, sep, new = item.partition("=")
+        old, new = old.strip(), new.strip()
+        if not sep or not old or not new:
+            raise InputError(f"bad --map '{item}': write OLD_STATE=NEW_STATE")
+        if old in out and out[old] != new:
+            raise InputError(f"--map maps '{old}' twice ({out[old]}, {new})")
+        out[old] = new
+    return out
+
+
+def plan_migration(old: Workflow, new: Workflow, cases: list[dict[str, Any]],
+                   mapping: dict[str, str]) -> list[Move]:
+    """Where each open case goes; refuses (naming every case) when any has no place in ``new``.
+
+    Raises:
+        InputError: a mapping names a state unknown to either version.
+        RuleError: cases whose state is not in ``new`` and has no mapping, or maps elsewhere than its tier.
+    """
+    from casecraft.workflows.validate import did_you_mean
+
+    for src, dst in mapping.items():
+        if src not in old.states:
+            hint = did_you_mean(src, old.states)
+            raise InputError(f"--map {src}={dst}: '{src}' is not a state of the old version"
+                             + (f"; {hint}" if hint else ""))
+        if dst not in new.states:
+            hint = did_you_mean(dst, new.states)
+            raise InputError(f"--map {src}={dst}: '{dst}' is not a state of the new version"
+                             + (f"; {hint}" if hint else ""))
+    moves: list[Move] = []
+    unmapped: dict[str, list[int]] = {}
+    wrong: list[str] = []
+    for c in cases:
+        target = mapping.get(c["state"], c["state"])
+        st = new.states.get(target)
+        if st is None:
+            unmapped.setdefault(c["state"], []).append(c["id"])
+            continue
+        if st.final:
+            wrong.append(f"case {c['id']}: '{target}' is final in the new version (a migration never closes a case)")
+            continue
+        if st.tier != c["tier"]:
+            wrong.append(f"case {c['id']} is at tier {c['tier']}, but '{target}' is at {st.tier} "
+                         "(a migration keeps a case where it is)")
+            continue
+        moves.append(Move(c["id"], c["state"], target, c["tier"]))
+    if unmapped or wrong:
+        parts = [f"state '{s}' (case{'s' if len(ids) > 1 else ''} {', '.join(map(str, ids))})"
+                 for s, ids in sorted(unmapped.items())]
+        text = ""
+        if parts:
+            text = ("these open cases are in states the new version does not have: " + "; ".join(parts)
+                    + ". Map each with --map OLD=NEW")
+        if wrong:
+            text += ("; " if text else "") + "; ".join(wrong)
+        raise RuleError(f"nothing migrated: {text}", unmapped=sorted(unmapped), cases=sorted(
+            i for ids in unmapped.values() for i in ids))
+    return moves
+
+
+def migrate(engine: Engine, from_ref: str | int, to_ref: str | int, *, actor: str,
+            mapping: dict[str, str] | None = None, note: str | None = None, dry_run: bool = False) -> Migration:
+    """Move every open case of one version to another, all or nothing.
+
+    Args:
+        actor: the person doing it (recorded on each case's timeline).
+        mapping: old state → new state, for states the new version renamed or dropped.
+        dry_run: only plan; change nothing.
+
+    Raises:
+        InputError: bad versions, mapping or actor.
+        RuleError: a case with no place in the new version (nothing is changed).
+        ConflictError: someone changed a case meanwhile (nothing is changed).
+    """
+    from casecraft.engine import entry_hash
+    from casecraft.store import alerts_repo
+
+    va, vb = resolve(engine, from_ref), resolve(engine, to_ref)
+    if va.id == vb.id:
+        raise InputError(f"--from and --to are the same version (v{va.number})")
+    person = engine.org.person(actor)
+    if person is None:
+        raise InputError(f"unknown person '{actor}'; see `casecraft org show`", actor=actor)
+    if not person.active:
+        raise InputError(f"person '{actor}' is deactivated", actor=actor)
+    old, new = engine.spec_for(va.id), engine.spec_for(vb.id)
+    mapping = mapping or {}
+    with engine.store.read() as tx:
+        cases = tx.list_cases(is_open=True, limit=10**9)
+    cases = [c for c in cases if c["workflow_version_id"] == va.id]
+    moves = plan_migration(old, new, cases, mapping)
+    if dry_run or not moves:
+        return Migration(va.number, vb.number, tuple(moves), dry_run)
+    now = engine.now()
+    text = f"工作流版本 v{va.number} → v{vb.number}" + (f"：{note.strip()}" if note and note.strip() else "")
+    with engine.store.write() as tx:
+        for m in moves:
+            case = tx.case(m.case_id)
+            if case is None or case["workflow_version_id"] != va.id or not case["is_open"] \
+                    or case["state"] != m.from_state:
+                raise ConflictError(f"case {m.case_id} changed while migrating; nothing was migrated, run it "
+                                    "again", case=m.case_id)
+            seq = case["version"] + 1
+            entry: dict[str, Any] = {
+                "case_id": m.case_id, "seq": seq, "at": now, "actor_id": person.id,
+                "actor_role": person.roles[0] if person.roles else None, "actor_unit": person.unit,
+                "trigger": MIGRATE, "from_state": m.from_state, "to_state": m.to_state, "from_tier": case["tier"],
+                "to_tier": case["tier"], "unit_code": case["unit_code"], "targets": [], "outcome": None,
+                "note": text, "attachments": [], "prev_hash": case["last_hash"],
+            }
+            entry["hash"] = entry_hash(entry)
+            values = {"workflow_version_id": vb.id, "state": m.to_state, "version": seq, "last_hash": entry["hash"],
+                      "updated_at": now}
+            if not tx.update_case(m.case_id, case["version"], values):
+                raise ConflictError(f"case {m.case_id} changed while migrating; nothing was migrated, run it "
+                                    "again", case=m.case_id)
+            tx.insert_timeline(entry)
+            if m.from_state != m.to_state:
+                step = alerts_repo.open_deadlines(tx, [m.case_id]).get(m.case_id)
+                if step is not None:
+                    alerts_repo.update_deadline(tx, step["id"], {"state": m.to_state})
+    return Migration(va.number, vb.number, tuple(moves), False)
+
+
+__all__ = ["Migration", "Move", "VersionInfo", "WorkflowDiff", "diff", "diff_workflows", "list_versions",
+           "migrate", "parse_mapping", "plan_migration", "resolve"]
