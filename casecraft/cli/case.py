@@ -70,6 +70,9 @@ def fire(
 def show(
     ctx: typer.Context,
     case_id: Annotated[int, typer.Argument(metavar="CASE", help="Case id.")],
+    diagram: Annotated[str | None, typer.Option(
+        "--diagram", help="Also draw the workflow with the case's path highlighted to this file "
+        "(.png, .svg, .dot, .mmd or .bpmn).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Show a case's details and its whole timeline."""
@@ -77,6 +80,10 @@ def show(
 
     eng = state(ctx).engine()
     case = eng.get(case_id)
+    if diagram:
+        from casecraft.workflows.diagram import case_diagram
+
+        case_diagram(eng, case_id, diagram)
     deadline = eng.deadline(case_id)
     if json_out:
         render.print_json({**case.to_dict(), "deadline": deadline.to_dict(case.timezone) if deadline else None})
