@@ -16,6 +16,7 @@ from casecraft.cli.alerts import app as alerts_app
 from casecraft.cli.alerts import scheduler_app
 from casecraft.cli.alerts import sweep as sweep_command
 from casecraft.cli.case import app as case_app
+from casecraft.cli.hotline import app as hotline_app
 from casecraft.cli.org import app as org_app
 from casecraft.cli.workflow import app as workflow_app
 
@@ -34,6 +35,7 @@ app.add_typer(alerts_app, name="alerts")
 app.add_typer(scheduler_app, name="scheduler")
 app.command("sweep")(sweep_command)
 app.add_typer(calendar_app, name="calendar")
+app.add_typer(hotline_app, name="hotline")
 
 
 @app.callback()

@@ -176,7 +176,8 @@ def organisation_from_file(org_file: OrganisationFile) -> Organisation:
     def walk(items: list[Unit], parent: OrgUnit | None) -> None:
         for u in items:
             tier = u.tier or (parent.tier if parent else None)
-            ou = OrgUnit(code=u.code, name=u.name, tier=tier, kind=u.kind, parent=parent.code if parent else None)
+            ou = OrgUnit(code=u.code, name=u.name, tier=tier, kind=u.kind, parent=parent.code if parent else None,
+                         addresses=tuple(u.addresses))
             units.append(ou)
             walk(u.children, ou)
 

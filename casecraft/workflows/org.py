@@ -18,6 +18,8 @@ class OrgUnit:
     kind: str = "platform"
     parent: str | None = None
     active: bool = True
+    # keywords of addresses in this unit's area (routes hotline tickets without a grid code)
+    addresses: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -113,3 +115,113 @@ class Organisation:
 
     def names(self, refs: Sequence[str]) -> str:
         return "、".join(self.label(r) for r in refs)
+
+
+@dataclass(frozen=True)
+class AddressMatch:
+    """Where an address points: the unit whose keyword matched (``code``), or why none did."""
+
+    code: str | None
+    keyword: str | None = None
+    reason: str | None = None
+
+
+class AddressIndex:
+    """Address keywords of active units; the longest keyword found in an address wins.
+
+    Two different units matching with keywords of the same (longest) length make
+    the address ambiguous: nothing is guessed.
+    """
+
+    def __init__(self, units: Iterable[OrgUnit]) -> None:
+        self._by_keyword: dict[str, set[str]] = {}
+        for u in units:
+            if not u.active:
+                continue
+            for kw in u.addresses:
+                kw = kw.strip()
+                if kw:
+                    self._by_keyword.setdefault(kw, set()).add(u.code)
+        # longest first, so the first length with a hit decides
+        self._keywords = sorted(self._by_keyword, key=len, reverse=True)
+
+    def __len__(self) -> int:
+        return len(self._by_keyword)
+
+    def match(self, address: str) -> AddressMatch:
+        """The unit an address belongs to, by the longest keyword it contains."""
+        best_len = 0
+        hits: dict[str, str] = {}
+        for kw in self._keywords:
+            if len(kw) < best_len:
+                break
+            if kw in address:
+                best_len = len(kw)
+                for code in self._by_keyword[kw]:
+                    hits.setdefault(code, kw)
+        if not hits:
+            return AddressMatch(None, reason="no unit's address keywords occur in the address; "
+                                "give the grid code or add a keyword (`casecraft org set-addresses`)")
+        if len(hits) > 1:
+            listed = ", ".join(f"{code} ('{kw}')" for code, kw in sorted(hits.items()))
+            return AddressMatch(None, reason=f"the address is ambiguous: it matches {listed} equally; "
+                                "give the grid code or a longer keyword")
+        code, kw = next(iter(hits.items()))
+        return AddressMatch(code, kw)
+
+
+PEOPLE_COLUMNS = ("id", "name", "unit", "roles", "note")
+
+
+def people_from_csv(text: str, source: str = "people.csv") -> tuple[list[OrgPerson], list[str]]:
+    """People from CSV text with columns id,name,unit,roles[,note]; roles separated by ``;`` or ``|``.
+
+    Returns:
+        the people, and the problems found (each ``FILE:LINE: message``); people
+        on lines with problems are left out.
+    """
+    import csv
+    import io
+    import re
+
+    problems: list[str] = []
+    people: list[OrgPerson] = []
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None)
+    if header is None:
+        return [], [f"{source}:1: the file is empty; the header is {','.join(PEOPLE_COLUMNS)}"]
+    names = [h.strip().lower() for h in header]
+    missing = [c for c in PEOPLE_COLUMNS[:4] if c not in names]
+    if missing:
+        return [], [f"{source}:1: missing column(s) {', '.join(missing)}; the header is "
+                    f"{','.join(PEOPLE_COLUMNS)} (note is optional)"]
+    seen: dict[str, int] = {}
+    line = 1
+    for record in reader:
+        line = reader.line_num
+        if not any(cell.strip() for cell in record):
+            continue
+        row = {names[i]: cell.strip() for i, cell in enumerate(record) if i < len(names)}
+        pid = row.get("id", "")
+        here = f"{source}:{line}"
+        bad = False
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", pid):
+            problems.append(f"{here}: id {pid!r} must be 1-64 letters, digits, '_', '.' or '-'")
+            bad = True
+        elif pid in seen:
+            problems.append(f"{here}: duplicate person id '{pid}' (first on line {seen[pid]})")
+            bad = True
+        else:
+            seen[pid] = line
+        for col in ("name", "unit"):
+            if not row.get(col):
+                problems.append(f"{here}: {col} is empty")
+                bad = True
+        roles = tuple(r.strip() for r in re.split(r"[;|]", row.get("roles", "")) if r.strip())
+        if not roles:
+            problems.append(f"{here}: roles is empty (separate several with ';')")
+            bad = True
+        if not bad:
+            people.append(OrgPerson(id=pid, name=row["name"], unit=row["unit"], roles=roles,
+                                    note=row.get("note") or None))
+    return people, problems
