@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import bindparam, case, func, insert, select, update
@@ -24,20 +25,30 @@ cases_t = Case.__table__
 deliveries_t = Delivery.__table__
 
 
+_INSERT_DEADLINE = insert(deadlines_t).returning(deadlines_t.c.id)
+
+
 def insert_deadline(tx: Tx, values: dict[str, Any]) -> int:
-    return int(tx.conn.execute(insert(deadlines_t).values(**values).returning(deadlines_t.c.id)).scalar_one())
+    return int(tx.conn.execute(_INSERT_DEADLINE, values).scalar_one())
+
+
+@lru_cache(maxsize=32)
+def _close_stmt(kinds: tuple[str, ...], fixed_outcome: bool) -> Any:
+    now = bindparam("b_now", type_=deadlines_t.c.closed_at.type)
+    result = bindparam("b_outcome") if fixed_outcome else case((deadlines_t.c.due_at >= now, "met"), else_="late")
+    return (update(deadlines_t)
+            .where(deadlines_t.c.case_id == bindparam("b_case_id"), deadlines_t.c.closed_at.is_(None),
+                   deadlines_t.c.kind.in_(kinds))
+            .values(closed_at=now, outcome=result, next_alert_at=None))
 
 
 def close_deadlines(tx: Tx, case_id: int, now: datetime, kinds: Sequence[str] = ("step",),
                     outcome: str | None = None) -> None:
     """Close the case's open deadlines of ``kinds``: met if before due, else late (or ``outcome``)."""
-    result = case((deadlines_t.c.due_at >= now, "met"), else_="late") if outcome is None else outcome
-    tx.conn.execute(
-        update(deadlines_t)
-        .where(deadlines_t.c.case_id == case_id, deadlines_t.c.closed_at.is_(None),
-               deadlines_t.c.kind.in_(list(kinds)))
-        .values(closed_at=now, outcome=result, next_alert_at=None)
-    )
+    params: dict[str, Any] = {"b_case_id": case_id, "b_now": now}
+    if outcome is not None:
+        params["b_outcome"] = outcome
+    tx.conn.execute(_close_stmt(tuple(kinds), outcome is not None), params)
 
 
 def open_deadlines(tx: Tx, case_ids: Sequence[int]) -> dict[int, dict[str, Any]]:

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, literal, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
 from casecraft.store.db import ensure_schema, make_engine
@@ -27,6 +28,19 @@ versions_t = WorkflowVersion.__table__
 
 CASE_COLUMNS = [c.name for c in cases_t.columns]
 
+_CASE_BY_ID = select(cases_t).where(cases_t.c.id == bindparam("id"))
+_INSERT_CASE = insert(cases_t).returning(cases_t.c.id)
+_INSERT_TIMELINE = insert(timeline_t)
+_TIMELINE_OF = select(timeline_t).where(timeline_t.c.case_id == bindparam("case_id")).order_by(timeline_t.c.seq)
+
+
+@lru_cache(maxsize=256)
+def _update_case_stmt(keys: tuple[str, ...]) -> Any:
+    """UPDATE cases SET <keys> WHERE id = :w_id AND version = :w_version, built once per set of keys."""
+    return (update(cases_t)
+            .where(cases_t.c.id == bindparam("w_id"), cases_t.c.version == bindparam("w_version"))
+            .values({k: bindparam(f"v_{k}") for k in keys}))
+
 
 class DuplicateKey(Exception):
     """A unique key was violated (internal; the engine translates it)."""
@@ -39,14 +53,16 @@ class Tx:
         self.conn = conn
 
     # cases -------------------------------------------------------------
+    # The hot path executes prepared statements with bound parameters: building a
+    # statement with literal values costs more Python time than SQLite takes to run it.
     def case(self, case_id: int) -> dict[str, Any] | None:
-        row = self.conn.execute(select(cases_t).where(cases_t.c.id == case_id)).mappings().first()
+        row = self.conn.execute(_CASE_BY_ID, {"id": case_id}).mappings().first()
         return dict(row) if row else None
 
     def insert_case(self, values: dict[str, Any]) -> int:
         try:
             with self.conn.begin_nested():
-                return int(self.conn.execute(insert(cases_t).values(**values).returning(cases_t.c.id)).scalar_one())
+                return int(self.conn.execute(_INSERT_CASE, values).scalar_one())
         except IntegrityError as exc:
             raise DuplicateKey(str(exc.orig)) from None
 
@@ -57,20 +73,17 @@ class Tx:
 
     def update_case(self, case_id: int, version: int, values: dict[str, Any]) -> bool:
         """Update if the case is still at ``version``; False if someone changed it first."""
-        res = self.conn.execute(
-            update(cases_t)
-            .where(cases_t.c.id == case_id, cases_t.c.version == version)
-            .values(**values)
-        )
+        keys = tuple(sorted(values))
+        params = {f"v_{k}": v for k, v in values.items()}
+        params["w_id"], params["w_version"] = case_id, version
+        res = self.conn.execute(_update_case_stmt(keys), params)
         return res.rowcount == 1
 
     def insert_timeline(self, values: dict[str, Any]) -> None:
-        self.conn.execute(insert(timeline_t).values(**values))
+        self.conn.execute(_INSERT_TIMELINE, values)
 
     def timeline(self, case_id: int) -> list[dict[str, Any]]:
-        rows = self.conn.execute(
-            select(timeline_t).where(timeline_t.c.case_id == case_id).order_by(timeline_t.c.seq)
-        ).mappings()
+        rows = self.conn.execute(_TIMELINE_OF, {"case_id": case_id}).mappings()
         return [dict(r) for r in rows]
 
     def list_cases(

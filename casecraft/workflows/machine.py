@@ -1,14 +1,15 @@
 """Compile a workflow into one shared ``transitions`` Machine.
 
-One Machine per workflow version serves every case: the engine attaches a
-light proxy with the case's stored state, fires the trigger, reads the new
-state and detaches the proxy. Conditions come from an explicit registry of
+One Machine per workflow version serves every case: one light proxy stays
+attached; for each action it is set to the case's stored state, the trigger
+is fired and the new state read (no Machine or model per case is kept). Conditions come from an explicit registry of
 callables built from the YAML ``when:`` data; no string from the YAML ever
 reaches transitions (it would import strings as dotted paths).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -65,6 +66,12 @@ class CompiledMachine:
             send_event=True,
             ignore_invalid_triggers=False,
         )
+        # One proxy stays attached for the machine's life; each call sets it to the case's
+        # state first. add_model/remove_model per call walks every state (about 1 ms on a
+        # 22-state workflow); a lock keeps threads from sharing the proxy at once.
+        self._lock = threading.Lock()
+        self._proxy = self._proxy_cls()
+        self.machine.add_model(self._proxy, initial=workflow.initial)
 
     def next_state(self, state: str, trigger: str, **context: Any) -> tuple[str, Transition] | None:
         """The state ``trigger`` leads to from ``state`` given ``context``, and the transition taken.
@@ -75,13 +82,12 @@ class CompiledMachine:
         Raises:
             MachineError: the trigger is not valid from ``state``.
         """
-        proxy = self._proxy_cls()
-        self.machine.add_model(proxy, initial=state)
-        try:
+        with self._lock:
+            proxy = self._proxy
+            self.machine.set_state(state, model=proxy)
+            proxy.picked = None
             ok = proxy.trigger(trigger, **context)
             return (proxy.state, proxy.picked) if ok else None
-        finally:
-            self.machine.remove_model(proxy)
 
 
 __all__ = ["CompiledMachine", "MachineError", "CONDITION_KEYS"]
