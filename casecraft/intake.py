@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from casecraft.errors import InputError, PermissionDenied, TriggerNotAllowed
+from casecraft.errors import ConflictError, InputError, PermissionDenied, TriggerNotAllowed
 from casecraft.hotline import RowProblem, Ticket
 from casecraft.orgadmin import OrgAdmin
 
@@ -204,7 +204,7 @@ class Intake(OrgAdmin, _Base):
         from casecraft.store import intake_repo
         from casecraft.store.repo import DuplicateKey
 
-        for attempt in range(3):
+        for _attempt in range(3):
             try:
                 with self.store.write() as tx:
                     found = intake_repo.existing_refs(tx, "hotline", [t.ticket for t, _ in batch])
@@ -214,10 +214,9 @@ class Intake(OrgAdmin, _Base):
                     intake_repo.insert_batch(tx, cases, entries, deadlines)
                 return ids, len(found)
             except DuplicateKey:
-                if attempt == 2:
-                    raise
                 continue  # another importer took some of these tickets meanwhile: look again
-        raise AssertionError("unreachable")
+        raise ConflictError("another import of the same tickets kept getting in the way; run the import "
+                            "again (tickets already imported are skipped)")
 
     def _rows(self, wf: Any, vid: int, tr: Any, dest: str, person: Any, todo: list[tuple[Ticket, str]],
               ids: list[int], now: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
@@ -227,11 +226,12 @@ class Intake(OrgAdmin, _Base):
         tier = wf.states[dest].tier
         is_open = not wf.is_final(dest)
         plans: dict[str, Any] = {}
+        limits: dict[tuple[str, str], Any] = {}
         cases: list[dict[str, Any]] = []
         entries: list[dict[str, Any]] = []
         deadlines: list[dict[str, Any]] = []
         tz = wf.timezone
-        for (t, unit), case_id in zip(todo, ids):
+        for (t, unit), case_id in zip(todo, ids, strict=True):
             cat = wf.categories[t.category]
             urgency = cat.urgency
             note = f"{t.channel}热线工单 {t.ticket}，受理于 {_local(t.received_at, tz)}"
@@ -245,7 +245,10 @@ class Intake(OrgAdmin, _Base):
                 "deadline_at": None, "parked": False, "channel": t.channel, "received_at": t.received_at,
                 "contact": t.contact, "feedback": None, "extension_request": None,
             }
-            limit = dl.step_limit(wf, dest, t.category, urgency)
+            lkey = (t.category, urgency)
+            if lkey not in limits:
+                limits[lkey] = dl.step_limit(wf, dest, t.category, urgency)
+            limit = limits[lkey]
             if limit is not None:
                 key = f"step:{limit}"
                 if key not in plans:

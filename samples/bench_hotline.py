@@ -17,7 +17,7 @@ import csv
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -57,7 +57,7 @@ def main() -> None:
         eng.init()
         eng.reload_organisation()
         vid, _ = eng.current_version()
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         rows = [{"workflow_version_id": vid, "state": "street_intake", "tier": "street", "unit_code": "110106004",
                  "grid_code": GRIDS[i % 4], "category_code": "0101", "urgency": "normal", "source": "raw",
                  "ref": f"raw-{i}", "description": f"居民来电反映问题 第{i}条", "address": None,

@@ -93,7 +93,7 @@ def test_case_b_arrives_by_address_and_is_routed_down_to_grid_5(engine: Engine, 
     with engine.store.read() as tx:
         entries = tx.timeline(case.id)
     assert entries[0]["prev_hash"] is None
-    for prev, entry in zip([None, *entries], entries):
+    for prev, entry in zip([None, *entries], entries, strict=False):
         assert entry["hash"] == entry_hash(entry)
         assert entry["prev_hash"] == (prev["hash"] if prev else None)
 
@@ -327,3 +327,27 @@ def test_cli_help_and_samples(tmp_path: Path) -> None:
         data = json.loads(res.stdout)
         assert data["rows"] == 3 and data["bad"] == 0
     assert data["existing"] == 3  # the JSON Lines sample holds the CSV sample's tickets
+
+
+def test_readme_shows_the_sample_file() -> None:
+    import re
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```csv\n(.*?)```", readme, flags=re.S)
+    assert (ROOT / "samples" / "hotline-sample.csv").read_text(encoding="utf-8") in blocks
+    for column in ("ticket", "channel", "received_at", "address", "grid", "category", "description", "contact"):
+        assert f"| `{column}` |" in readme
+
+
+def test_cli_large_file_in_batches(tmp_path: Path) -> None:
+    db = tmp_path / "cc.db"
+    assert cc(db, "org", "reload").exit_code == 0
+    lines = [f"L-{i:05d},12345,2026-11-24T08:00,{'E社区9号楼' if i % 2 else ''},{'' if i % 2 else GRID1},0101,第{i}条,"
+             for i in range(2100)]
+    src = write(tmp_path / "big.csv", HEADER, *lines)
+    res = cc(db, "hotline", "import", str(src), "--actor", "wujing")
+    assert res.exit_code == 0, res.output
+    assert "2100 new, 0 already imported" in res.stdout and "rows/s" in res.stdout
+    grids = json.loads(cc(db, "case", "list", "--json", "--limit", "5000").stdout)
+    assert len(grids) == 2100 and {c["grid"] for c in grids} == {GRID1, GRID5}
+    assert len({c["id"] for c in grids}) == 2100

@@ -94,7 +94,6 @@ def test_a_unit_in_use_cannot_be_deactivated(engine: Engine, tmp_path: Path) -> 
     src = tmp_path / "o.csv"
     src.write_text(f"{HEADER}\nT-1,12345,2026-11-24T08:00,E社区1号楼,,0101,小广告,\n"
                    f"T-2,12345,2026-11-24T08:00,,{GRID1},0101,小广告,\n", encoding="utf-8")
-    engine.reload_organisation()
     result = engine.import_hotline(src, actor="wujing", skip_bad=True)
     assert result.new == 0
     assert [(p.row, p.field) for p in result.bad] == [(2, "address"), (3, "grid")]
@@ -187,7 +186,7 @@ def test_reload_people_csv(engine: Engine, tmp_path: Path) -> None:
         assert needle in err.value.message
     assert engine.snapshot() == before
     with pytest.raises(InputError, match="unknown unit 'nowhere'"):
-        bad.write_text(f"id,name,unit,roles\nx2,丙,nowhere,grid_leader\n", encoding="utf-8")
+        bad.write_text("id,name,unit,roles\nx2,丙,nowhere,grid_leader\n", encoding="utf-8")
         engine.reload_organisation(bad)
     gbk = tmp_path / "gbk.csv"
     gbk.write_bytes(f"id,name,unit,roles\nx5,王五,{GRID5},grid_leader\n".encode("gbk"))
@@ -213,6 +212,7 @@ def app_():  # type: ignore[no-untyped-def]
 
 def test_cli_org_commands(tmp_path: Path) -> None:
     db = tmp_path / "cc.db"
+    assert cc(db, "org", "reload").exit_code == 0
     for cmd in ("add-unit", "add-person", "move-person", "deactivate", "activate", "reload", "set-addresses"):
         assert CliRunner().invoke(app_(), ["org", cmd, "--help"]).exit_code == 0, cmd
     res = cc(db, "org", "add-unit", "110106004005006", "--name", "E社区第6网格", "--parent", COMMUNITY_E,

@@ -58,7 +58,7 @@ def import_(
         render.print_json(result.to_dict())
         return
     for p in result.bad:
-        render.err.print(render._escape(f"skipped {p}"))
+        render.err.print(f"skipped {p}", markup=False)
     rate = f" ({result.rows / result.seconds:,.0f} rows/s)" if result.seconds and result.rows >= PROGRESS_FROM else ""
     render.line(f"{result.new} new, {result.existing} already imported"
                 + (f", {result.bad_rows} bad row(s) written to {result.rejects}" if result.bad else "")
