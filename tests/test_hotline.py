@@ -49,7 +49,6 @@ def clock() -> FixedClock:
 def engine(db_url: str, clock: FixedClock) -> Iterator[Engine]:
     eng = Engine(db_url, WORKFLOW, clock)
     eng.init()
-    eng.reload_organisation()  # the address keywords of organisation.yaml
     yield eng
     eng.close()
 
@@ -282,7 +281,6 @@ def cc(db: Path, *args: str, at: str = "2026-11-24T08:40") -> Result:
 def test_cli_worked_example_case_b(tmp_path: Path) -> None:
     db = tmp_path / "cc.db"
     assert cc(db, "init").exit_code == 0
-    assert cc(db, "org", "reload").exit_code == 0
     src = write(tmp_path / "orders.csv", HEADER, CASE_B)
     first = cc(db, "hotline", "import", str(src), "--actor", "wujing")
     assert first.exit_code == 0, first.output
@@ -299,7 +297,6 @@ def test_cli_worked_example_case_b(tmp_path: Path) -> None:
 
 def test_cli_bad_rows_skip_bad_and_json(tmp_path: Path) -> None:
     db = tmp_path / "cc.db"
-    assert cc(db, "org", "reload").exit_code == 0
     src = write(tmp_path / "orders.csv", HEADER, *BAD_ROWS)
     refused = cc(db, "hotline", "import", str(src), "--actor", "wujing")
     assert refused.exit_code == 2
@@ -320,7 +317,6 @@ def test_cli_bad_rows_skip_bad_and_json(tmp_path: Path) -> None:
 def test_cli_help_and_samples(tmp_path: Path) -> None:
     assert "--skip-bad" in CliRunner().invoke(app, ["hotline", "import", "--help"]).stdout
     db = tmp_path / "cc.db"
-    assert cc(db, "org", "reload").exit_code == 0
     for sample in ("hotline-sample.csv", "hotline-sample.jsonl"):
         res = cc(db, "hotline", "import", str(ROOT / "samples" / sample), "--actor", "wujing", "--json")
         assert res.exit_code == 0, res.output
@@ -341,7 +337,6 @@ def test_readme_shows_the_sample_file() -> None:
 
 def test_cli_large_file_in_batches(tmp_path: Path) -> None:
     db = tmp_path / "cc.db"
-    assert cc(db, "org", "reload").exit_code == 0
     lines = [f"L-{i:05d},12345,2026-11-24T08:00,{'E社区9号楼' if i % 2 else ''},{'' if i % 2 else GRID1},0101,第{i}条,"
              for i in range(2100)]
     src = write(tmp_path / "big.csv", HEADER, *lines)

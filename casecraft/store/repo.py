@@ -143,28 +143,15 @@ class Tx:
         return int(self.conn.execute(select(func.count()).select_from(units_t)).scalar_one())
 
     def upsert_unit(self, u: OrgUnit, now: datetime) -> str:
-        values = {"name": u.name, "tier": u.tier, "kind": u.kind, "parent_code": u.parent,
-                  "active": u.active, "updated_at": now}
-        old = self.unit(u.code)
-        if old is None:
-            self.conn.execute(insert(units_t).values(code=u.code, **values))
-            return "added"
-        if (old.name, old.tier, old.kind, old.parent, old.active) != (u.name, u.tier, u.kind, u.parent, u.active):
-            self.conn.execute(update(units_t).where(units_t.c.code == u.code).values(**values))
-            return "changed"
-        return "same"
+        # with its address keywords; the active flag stays as `casecraft org deactivate` left it
+        from casecraft.store import org_repo
+
+        return org_repo.save_unit(self, u, now)
 
     def upsert_person(self, p: OrgPerson, now: datetime) -> str:
-        values = {"name": p.name, "unit_code": p.unit, "roles": list(p.roles), "note": p.note,
-                  "active": p.active, "updated_at": now}
-        old = self.person(p.id)
-        if old is None:
-            self.conn.execute(insert(people_t).values(id=p.id, **values))
-            return "added"
-        if (old.name, old.unit, old.roles, old.note, old.active) != (p.name, p.unit, p.roles, p.note, p.active):
-            self.conn.execute(update(people_t).where(people_t.c.id == p.id).values(**values))
-            return "changed"
-        return "same"
+        from casecraft.store import org_repo
+
+        return org_repo.save_person(self, p, now)
 
     # workflow versions ---------------------------------------------------
     def version_by_hash(self, workflow_id: str, content_hash: str) -> tuple[int, int] | None:
@@ -211,7 +198,7 @@ class Tx:
 
 def _unit(r: Any) -> OrgUnit:
     return OrgUnit(code=r["code"], name=r["name"], tier=r["tier"], kind=r["kind"],
-                   parent=r["parent_code"], active=bool(r["active"]))
+                   parent=r["parent_code"], active=bool(r["active"]), addresses=tuple(r["addresses"] or ()))
 
 
 def _person(r: Any) -> OrgPerson:
