@@ -4,7 +4,6 @@ timer boundary events for limits, sequence flows for transitions, diagram interc
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -43,11 +42,7 @@ def test_iso_durations() -> None:
 @pytest.mark.parametrize("path", [WORKFLOW, MINIMAL], ids=["default", "minimal"])
 def test_valid_against_the_omg_xsd(xsd: etree.XMLSchema, path: Path) -> None:
     doc = etree.fromstring(bpmn_xml(load_workflow(path)).encode())
-    started = time.perf_counter()
-    ok = xsd.validate(doc)
-    elapsed = time.perf_counter() - started
-    assert ok, xsd.error_log
-    assert elapsed < 1.0  # ≈ 2 ms on the development machine
+    assert xsd.validate(doc), xsd.error_log
 
 
 def test_highlighted_export_is_valid(xsd: etree.XMLSchema, wf) -> None:  # type: ignore[no-untyped-def]

