@@ -49,6 +49,7 @@ LIMITS = {"ticket": 64, "address": 500, "description": 2000, "contact": 200}
 CLOCK_SKEW = timedelta(minutes=10)  # the hotline's clock may run a little ahead of ours
 _TICKET = re.compile(r"[^\s\x00-\x1f]+")
 _GRID = re.compile(r"\d{15}")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")  # control characters other than tab and newline
 
 
 @dataclass(frozen=True)
@@ -191,7 +192,7 @@ def _text(row: Mapping[str, Any], name: str, problems: list[tuple[str, str]]) ->
     if limit is not None and len(value) > limit:
         problems.append((name, f"is {len(value)} characters; at most {limit} are allowed"))
         return None
-    if any(ord(c) < 32 and c not in "\n\t" for c in value):
+    if _CONTROL.search(value):
         problems.append((name, "contains control characters"))
         return None
     return value

@@ -227,6 +227,7 @@ class Intake(OrgAdmin, _Base):
         is_open = not wf.is_final(dest)
         plans: dict[str, Any] = {}
         limits: dict[tuple[str, str], Any] = {}
+        shown: dict[Any, str] = {}
         cases: list[dict[str, Any]] = []
         entries: list[dict[str, Any]] = []
         deadlines: list[dict[str, Any]] = []
@@ -234,7 +235,9 @@ class Intake(OrgAdmin, _Base):
         for (t, unit), case_id in zip(todo, ids, strict=True):
             cat = wf.categories[t.category]
             urgency = cat.urgency
-            note = f"{t.channel}热线工单 {t.ticket}，受理于 {_local(t.received_at, tz)}"
+            if t.received_at not in shown:
+                shown[t.received_at] = _local(t.received_at, tz)
+            note = f"{t.channel}热线工单 {t.ticket}，受理于 {shown[t.received_at]}"
             entry = self._entry(case_id, 1, now, person, tr, None, None, dest, tier, unit, [], None, note, [], None)
             values: dict[str, Any] = {
                 "id": case_id, "workflow_version_id": vid, "state": dest, "tier": tier, "unit_code": unit,
@@ -243,20 +246,19 @@ class Intake(OrgAdmin, _Base):
                 "assignees": [], "resolved_tier": None, "is_open": is_open, "created_at": now, "updated_at": now,
                 "closed_at": None, "version": 1, "last_hash": entry["hash"], "registered_at": None,
                 "deadline_at": None, "parked": False, "channel": t.channel, "received_at": t.received_at,
-                "contact": t.contact, "feedback": None, "extension_request": None,
+                "contact": t.contact,
             }
             lkey = (t.category, urgency)
             if lkey not in limits:
                 limits[lkey] = dl.step_limit(wf, dest, t.category, urgency)
             limit = limits[lkey]
             if limit is not None:
-                key = f"step:{limit}"
-                if key not in plans:
-                    plans[key] = dl.plan(wf, self.calendar(), now, limit)
-                p = plans[key]
+                if limit not in plans:
+                    plans[limit] = (dl.plan(wf, self.calendar(), now, limit), str(limit))
+                p, text = plans[limit]
                 deadlines.append({
                     "case_id": case_id, "kind": "step", "seq": 1, "state": dest, "tier": tier, "unit_code": unit,
-                    "limit_text": str(limit), "calendar": "calendar_days", "started_at": now, "warn_at": p.warn_at,
+                    "limit_text": text, "calendar": "calendar_days", "started_at": now, "warn_at": p.warn_at,
                     "due_at": p.due_at, "escalate_at": p.escalate_at, "next_alert_at": p.warn_at or p.due_at,
                     "extended": 0, "closed_at": None, "outcome": None})
             if tr.registers:
