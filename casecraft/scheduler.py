@@ -9,6 +9,7 @@ database, and a scheduler killed at any moment loses nothing.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
@@ -17,8 +18,16 @@ log = logging.getLogger("casecraft.scheduler")
 
 
 def build_scheduler(sweep: Callable[[], dict[str, int]], *, interval_seconds: float = 60.0,
-                    blocking: bool = True, on_result: Callable[[dict[str, int]], None] | None = None) -> Any:
-    """An APScheduler scheduler with one interval job calling ``sweep`` (first run at once)."""
+                    blocking: bool = True, on_result: Callable[[dict[str, int]], None] | None = None,
+                    monthly: Callable[[], Any] | None = None, monthly_interval_seconds: float = 3600.0,
+                    on_monthly: Callable[[Any], None] | None = None) -> Any:
+    """An APScheduler scheduler with an interval job calling ``sweep`` (first run at once).
+
+    ``monthly`` (e.g. ``lambda: casecraft.evaluation.record_due(engine)``) records the
+    previous month's evaluation: it runs at start, which catches up a missed
+    first-of-month, and then every ``monthly_interval_seconds``; the run's unique
+    key (``monthly:YYYY-MM``) makes every call after the first a no-op.
+    """
     from apscheduler.schedulers.background import BackgroundScheduler
     from apscheduler.schedulers.blocking import BlockingScheduler
 
@@ -26,9 +35,13 @@ def build_scheduler(sweep: Callable[[], dict[str, int]], *, interval_seconds: fl
     sched = cls(timezone=timezone.utc, job_defaults={"coalesce": True, "max_instances": 1,
                                                      "misfire_grace_time": max(int(interval_seconds), 1)})
 
+    # the jobs share one engine: never run the sweep and the monthly evaluation at the same time
+    busy = threading.Lock()
+
     def tick() -> None:
         try:
-            result = sweep()
+            with busy:
+                result = sweep()
         except Exception:  # keep ticking; the next pass is level-triggered and catches up
             log.exception("sweep failed")
             return
@@ -37,4 +50,17 @@ def build_scheduler(sweep: Callable[[], dict[str, int]], *, interval_seconds: fl
 
     sched.add_job(tick, "interval", seconds=interval_seconds, id="sweep", replace_existing=True,
                   next_run_time=datetime.now(timezone.utc))
+    if monthly is not None:
+        def evaluate() -> None:
+            try:
+                with busy:
+                    result = monthly()
+            except Exception:  # keep ticking; the next pass tries again
+                log.exception("monthly evaluation failed")
+                return
+            if on_monthly:
+                on_monthly(result)
+
+        sched.add_job(evaluate, "interval", seconds=monthly_interval_seconds, id="monthly-evaluation",
+                      replace_existing=True, next_run_time=datetime.now(timezone.utc))
     return sched

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -69,7 +69,7 @@ def scheduler_run(
     ctx: typer.Context,
     interval: Annotated[float, typer.Option("--interval", help="Seconds between sweeps.")] = 60.0,
 ) -> None:
-    """Run APScheduler: an interval sweep until interrupted (Ctrl-C). Safe to run on several machines."""
+    """Run APScheduler: the sweep, and the previous month's evaluation once (caught up on start), until Ctrl-C."""
     from casecraft.cli import render
     from casecraft.scheduler import build_scheduler
 
@@ -86,7 +86,14 @@ def scheduler_run(
         if result["raised"] or ticks[0] == 1:  # the first pass always reports what it caught up on
             render.line(f"{eng.now().isoformat()} raised {result['raised']} alert(s)")
 
-    sched = build_scheduler(lambda: eng.sweep(), interval_seconds=interval, on_result=report)
+    def recorded(run: Any) -> None:
+        if run.created:
+            render.line(f"{eng.now().isoformat()} recorded the {run.period} evaluation ({run.units} unit results)")
+
+    from casecraft.evaluation import record_due
+
+    sched = build_scheduler(lambda: eng.sweep(), interval_seconds=interval, on_result=report,
+                            monthly=lambda: record_due(eng), on_monthly=recorded)
     render.line(f"sweeping every {interval:g} s; Ctrl-C to stop")
     try:
         sched.start()

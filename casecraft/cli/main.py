@@ -17,7 +17,9 @@ from casecraft.cli.alerts import scheduler_app
 from casecraft.cli.alerts import sweep as sweep_command
 from casecraft.cli.case import app as case_app
 from casecraft.cli.hotline import app as hotline_app
+from casecraft.cli.log import app as log_app
 from casecraft.cli.org import app as org_app
+from casecraft.cli.report import app as report_app
 from casecraft.cli.workflow import app as workflow_app
 
 app = App(
@@ -36,6 +38,8 @@ app.add_typer(scheduler_app, name="scheduler")
 app.command("sweep")(sweep_command)
 app.add_typer(calendar_app, name="calendar")
 app.add_typer(hotline_app, name="hotline")
+app.add_typer(report_app, name="report")
+app.add_typer(log_app, name="log")
 
 
 @app.callback()

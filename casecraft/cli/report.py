@@ -1,0 +1,227 @@
+"""`casecraft report ...`: the monthly evaluation, case statistics, recorded runs and a unit's history."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from casecraft.cli.app import App, state
+
+app = App(help="Monthly evaluation (绩效考评): rankings, exports, case statistics, history.", no_args_is_help=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only.")]
+MonthOpt = Annotated[str | None, typer.Option("--month", help="YYYY-MM in Beijing time (default: this month).")]
+# Rich counts East-Asian ambiguous characters (the em dash) as one column; a full-width dash is always two
+NONE_CELL = "－"
+
+
+def _cell_rate(fig: dict[str, Any]) -> str:
+    if fig["value"] is None:
+        return NONE_CELL
+    return f"{100 * fig['value']:.1f}% ({fig['num']}/{fig['den']})"
+
+
+def _num(value: float | None, fmt: str = ".2f") -> str:
+    return NONE_CELL if value is None else format(value, fmt)
+
+
+def _ranking_table(report: Any) -> None:
+    from rich.table import Table
+
+    from casecraft.cli.render import _escape, _local, out
+
+    tz = report.period.timezone
+    title = f"{report.month} {report.level_label}考评排名"
+    if report.org:
+        title += f" ({report.org})"
+    groups = list(dict.fromkeys(r.group for r in report.rows))
+    table = Table(title=_escape(title))
+    table.add_column("排名", justify="right", no_wrap=True)
+    if len(groups) > 1:
+        table.add_column("考评单位", no_wrap=True)
+    table.add_column("单位", no_wrap=True)
+    for ind in report.indicators:
+        table.add_column(_escape(ind.label), justify="right", no_wrap=True)
+    for col in ("得分", "等级", "环比"):
+        table.add_column(col, justify="right", no_wrap=True)
+    last = None
+    for r in report.rows:
+        if last is not None and r.group != last:
+            table.add_section()
+        last = r.group
+        cells = [str(r.rank) if r.rank is not None else NONE_CELL]
+        if len(groups) > 1:
+            cells.append(_escape(r.group_name))
+        cells.append(_escape(f"{r.name} {r.unit}"))
+        for ind in report.indicators:
+            fig = r.figures[ind.id]
+            cells.append(_cell_rate(fig) if ind.is_rate else str(fig["value"]))
+        change = NONE_CELL if r.change is None else f"{r.change:+.2f}"
+        cells += [_num(r.score), r.grade or NONE_CELL, change]
+        table.add_row(*cells)
+    out.print(table)
+    span = f"{_local(report.period.start, tz)} to {_local(report.period.end, tz)}"
+    state_note = "whole month" if report.period.complete else "running month, up to now"
+    out.print(_escape(f"{len(report.rows)} unit(s); {span} ({state_note}); {report.workdays} working day(s) "
+                      f"counted for 民情日志; change against {report.previous_month}; "
+                      f"{NONE_CELL} = no denominator (not scored)"))
+
+
+@app.command()
+def monthly(
+    ctx: typer.Context,
+    month: MonthOpt = None,
+    level: Annotated[str, typer.Option("--level", help="street | community | grid")] = "grid",
+    org: Annotated[str | None, typer.Option(
+        "--org", help="Only units under this unit (ranks stay whole-group).")] = None,
+    csv_file: Annotated[str | None, typer.Option("--csv", help="Also write the ranking as CSV (UTF-8).")] = None,
+    xlsx_file: Annotated[str | None, typer.Option(
+        "--xlsx", help="Also write an Excel workbook with a sheet per level.")] = None,
+    png_file: Annotated[str | None, typer.Option("--png", help="Also write a ranking bar chart (PNG).")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """The month's ranking of every street, community or grid: indicators, score, grade, change."""
+    from casecraft.cli import render
+    from casecraft.evaluation import monthly_report
+
+    eng = state(ctx).engine()
+    report = monthly_report(eng, month, level, org)
+    written = []
+    if csv_file:
+        from casecraft.evaluation.export import write_csv
+
+        written.append(write_csv(report, csv_file))
+    if xlsx_file:
+        from casecraft.evaluation.export import write_xlsx
+
+        others = [report if lvl == level else monthly_report(eng, report.month, lvl, _org_for(eng, org, lvl))
+                  for lvl in ("street", "community", "grid")]
+        written.append(write_xlsx(others, xlsx_file))
+    if png_file:
+        from casecraft.evaluation.export import write_png
+
+        written.append(write_png(report, png_file))
+    if json_out:
+        render.print_json({**report.to_dict(), "files": [str(p) for p in written]})
+        return
+    _ranking_table(report)
+    for p in written:
+        render.line(f"wrote {p}")
+
+
+def _org_for(eng: Any, org: str | None, level: str) -> str | None:
+    """--org for another level's sheet: the unit itself, or its ancestor at that level if it lies below."""
+    if org is None:
+        return None
+    unit = eng.org.unit(org)
+    tiers = eng.workflow.tiers
+    if unit is not None and unit.tier in tiers and tiers.index(unit.tier) < tiers.index(level):
+        return eng.org.at_tier(org, level)
+    return org
+
+
+@app.command("case-stats")
+def case_stats(
+    ctx: typer.Context,
+    month: MonthOpt = None,
+    org: Annotated[str | None, typer.Option("--org", help="Only cases of grids under this unit.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """The month's case counts by source, category, tier of resolution, and overdue."""
+    from rich.table import Table
+
+    from casecraft.cli import render
+    from casecraft.evaluation import case_stats as stats_of
+
+    stats = stats_of(state(ctx).engine(), month, org)
+    if json_out:
+        render.print_json(stats)
+        return
+    cols = (("reported", "上报"), ("registered", "立案"), ("rejected", "不予立案"), ("closed", "结案"),
+            ("closed_late", "超期结案"), ("open_at_end", "未结"), ("overdue_open", "超期未结"))
+    for key, title, label in (("by_source", "来源 source", None), ("by_category", "类别 category", "label"),
+                              ("by_resolved_tier", "办结层级 resolved at", "label")):
+        table = Table(title=f"{stats['month']} {title}")
+        table.add_column(title.split()[0], no_wrap=True)
+        for _k, col in cols:
+            table.add_column(col, justify="right", no_wrap=True)
+        for r in stats[key]:
+            name = r.get(label) if label else r["key"]
+            if label == "label" and key == "by_category":
+                name = f"{r['key']} {r['label']}"
+            table.add_row(render._escape(name or ""), *[str(r[k]) for k, _c in cols])
+        t = stats["total"]
+        if t:
+            table.add_section()
+            table.add_row("合计", *[str(t[k]) for k, _c in cols])
+        render.out.print(table)
+
+
+@app.command()
+def history(
+    ctx: typer.Context,
+    org: Annotated[str, typer.Option("--org", help="The unit (street, community or grid code).")],
+    limit: Annotated[int, typer.Option("--limit", help="At most this many months.")] = 36,
+    json_out: JsonOpt = False,
+) -> None:
+    """A unit's recorded months: indicators, score, grade and rank, newest first."""
+    from rich.table import Table
+
+    from casecraft.cli import render
+    from casecraft.evaluation import INDICATORS
+    from casecraft.evaluation import history as history_of
+
+    rows = history_of(state(ctx).engine(), org, limit=limit)
+    if json_out:
+        render.print_json([r.to_dict() for r in rows])
+        return
+    if not rows:
+        render.line(f"no recorded month for {org}; months are recorded by `casecraft scheduler run` "
+                    "or `casecraft report run --month YYYY-MM`")
+        return
+    shown = _level_indicators(ctx, rows[0].level)
+    table = Table(title=render._escape(f"{org} 月度考评记录"))
+    for col in ("月份", "层级"):
+        table.add_column(col, no_wrap=True)
+    for i in shown:
+        table.add_column(INDICATORS[i][2], justify="right", no_wrap=True)
+    for col in ("得分", "等级", "排名"):
+        table.add_column(col, justify="right", no_wrap=True)
+    for r in rows:
+        cells = [r.period, r.level]
+        for i in shown:
+            fig = r.figures.get(i)
+            cells.append(NONE_CELL if fig is None else (_cell_rate(fig) if fig["den"] is not None
+                                                         else str(fig["value"])))
+        rank = f"{r.rank}/{r.group_size}" if r.rank is not None else NONE_CELL
+        cells += [_num(r.score), r.grade or NONE_CELL, rank]
+        table.add_row(*cells)
+    render.out.print(table)
+
+
+def _level_indicators(ctx: typer.Context, level: str) -> list[str]:
+    from casecraft.evaluation.scoring import scheme_from
+
+    scheme = scheme_from(state(ctx).engine().workflow.file.evaluation)
+    return [s.id for s in scheme.levels.get(level, ())]
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    month: Annotated[str | None, typer.Option("--month", help="YYYY-MM (default: last month).")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Record a finished month's evaluation (every level) once; the scheduler does this on the 1st."""
+    from casecraft.cli import render
+    from casecraft.evaluation import record_month
+
+    result = record_month(state(ctx).engine(), month, trigger="manual")
+    if json_out:
+        render.print_json(result.to_dict())
+    elif result.created:
+        render.line(f"recorded {result.period}: {result.units} unit result(s) ({result.key})")
+    else:
+        render.line(f"{result.period} was already recorded ({result.trigger}, {result.units} unit result(s)); "
+                    "nothing changed")

@@ -1,0 +1,204 @@
+"""The evaluation's SQL: one GROUP BY pass over each table, the same on SQLite and PostgreSQL.
+
+Times are compared with UTC bounds computed in Python from the workflow's
+timezone (see :mod:`casecraft.evaluation.period`), so no database time-zone
+function is needed. Case counts are grouped by grid; communities and streets
+are sums of their grids (every case count is additive), so one pass over
+``cases`` serves every level.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import and_, case, distinct, func, insert, or_, select, true
+from sqlalchemy.exc import IntegrityError
+
+from casecraft.evaluation.period import Period
+from casecraft.store.models import (
+    CalendarDay,
+    Case,
+    Deadline,
+    EvaluationResult,
+    EvaluationRun,
+    SentimentLog,
+    Unit,
+)
+from casecraft.store.repo import Tx
+
+cases_t = Case.__table__
+deadlines_t = Deadline.__table__
+logs_t = SentimentLog.__table__
+calendar_t = CalendarDay.__table__
+units_t = Unit.__table__
+runs_t = EvaluationRun.__table__
+results_t = EvaluationResult.__table__
+
+CASE_SUMS = ("registered", "public", "due", "closed", "grassroots", "ontime", "reports", "valid",
+             "own_registered", "self_handled")
+
+
+def _n(cond: Any) -> Any:
+    return func.sum(case((cond, 1), else_=0))
+
+
+def platform_units(tx: Tx) -> list[dict[str, Any]]:
+    """Every platform unit (code, name, tier, parent, active)."""
+    q = select(units_t.c.code, units_t.c.name, units_t.c.tier, units_t.c.parent_code, units_t.c.active) \
+        .where(units_t.c.kind == "platform").order_by(units_t.c.code)
+    return [dict(r) for r in tx.conn.execute(q).mappings()]
+
+
+def case_sums(tx: Tx, p: Period, *, public: Sequence[str], own: Sequence[str], grassroots: Sequence[str],
+              grid_tier: str) -> dict[str, dict[str, int]]:
+    """Per grid: the case counts behind every case-based indicator (see docs/indicators.md)."""
+    c = cases_t.c
+    s, e = p.start, p.end
+    registered_in = and_(c.registered_at >= s, c.registered_at < e)
+    closed_in = and_(c.registered_at.is_not(None), c.closed_at >= s, c.closed_at < e)  # 结案 in the month
+    limit_in = and_(c.registered_at.is_not(None), c.deadline_at >= s, c.deadline_at < e)
+    made_in = and_(c.created_at >= s, c.created_at < e)
+    is_own = c.source.in_(list(own))
+    cols = {
+        "registered": _n(registered_in),
+        "public": _n(and_(registered_in, c.source.in_(list(public)))),
+        "due": _n(or_(limit_in, closed_in)),  # 应结案数
+        "closed": _n(closed_in),
+        "grassroots": _n(and_(closed_in, c.resolved_tier.in_(list(grassroots)))),
+        "ontime": _n(and_(closed_in, or_(c.deadline_at.is_(None), c.closed_at <= c.deadline_at))),
+        "reports": _n(and_(made_in, is_own)),
+        "valid": _n(and_(made_in, is_own, c.registered_at < e)),
+        "own_registered": _n(and_(registered_in, is_own)),
+        "self_handled": _n(and_(registered_in, is_own, c.closed_at < e, c.resolved_tier == grid_tier)),
+    }
+    q = (select(c.grid_code, *[v.label(k) for k, v in cols.items()])
+         .where(c.grid_code.is_not(None), c.created_at < e,
+                or_(c.created_at >= s, c.registered_at >= s, c.closed_at >= s, c.deadline_at >= s))
+         .group_by(c.grid_code))
+    return {r["grid_code"]: {k: int(r[k] or 0) for k in cols} for r in tx.conn.execute(q).mappings()}
+
+
+def step_sums(tx: Tx, p: Period, *, verify_states: Sequence[str], check_states: Sequence[str]
+              ) -> dict[str, dict[str, int]]:
+    """Per unit: verifications and checks due in the window (应核实数, 应核查数) and those done in time."""
+    d = deadlines_t.c
+    verify = d.state.in_(list(verify_states) or ["-"])
+    check = d.state.in_(list(check_states) or ["-"])
+    met = d.outcome == "met"
+    q = (select(d.unit_code, _n(verify).label("verify_due"), _n(and_(verify, met)).label("verify_met"),
+                _n(check).label("check_due"), _n(and_(check, met)).label("check_met"))
+         .where(d.kind == "step", d.due_at >= p.start, d.due_at < p.end, or_(verify, check),
+                or_(d.outcome.is_(None), d.outcome.in_(["met", "late"])))  # parked/cancelled steps were not due
+         .group_by(d.unit_code))
+    keys = ("verify_due", "verify_met", "check_due", "check_met")
+    return {r["unit_code"]: {k: int(r[k] or 0) for k in keys} for r in tx.conn.execute(q).mappings()}
+
+
+def log_days(tx: Tx, p: Period) -> dict[str, int]:
+    """Per grid: working days of the window with at least one 民情日志 entry."""
+    lg, cal = logs_t.c, calendar_t.c
+    q = (select(lg.grid_code, func.count(distinct(lg.day)).label("days"))
+         .select_from(logs_t.join(calendar_t, cal.day == lg.day))
+         .where(cal.workday == true(), lg.day >= p.first_day, lg.day < p.day_end)
+         .group_by(lg.grid_code))
+    return {r["grid_code"]: int(r["days"]) for r in tx.conn.execute(q).mappings()}
+
+
+def workdays(tx: Tx, p: Period) -> tuple[int, int]:
+    """(working days, dates known to the calendar) in the window's whole days."""
+    cal = calendar_t.c
+    q = select(func.count(), _n(cal.workday == true())).where(cal.day >= p.first_day, cal.day < p.day_end)
+    total, work = tx.conn.execute(q).one()
+    return int(work or 0), int(total or 0)
+
+
+# recorded runs --------------------------------------------------------------------------------------
+def run_by_key(tx: Tx, key: str) -> dict[str, Any] | None:
+    r = tx.conn.execute(select(runs_t).where(runs_t.c.key == key)).mappings().first()
+    return dict(r) if r else None
+
+
+def insert_run(tx: Tx, run: dict[str, Any], results: list[dict[str, Any]]) -> int | None:
+    """Insert a run and its results; None if a run with the same key exists (another process won)."""
+    try:
+        with tx.conn.begin_nested():
+            run_id = int(tx.conn.execute(insert(runs_t).values(**run).returning(runs_t.c.id)).scalar_one())
+    except IntegrityError:
+        return None
+    if results:
+        tx.conn.execute(insert(results_t), [{**r, "run_id": run_id} for r in results])
+    return run_id
+
+
+def run_results(tx: Tx, run_id: int, level: str | None = None) -> list[dict[str, Any]]:
+    q = select(results_t).where(results_t.c.run_id == run_id)
+    if level is not None:
+        q = q.where(results_t.c.level == level)
+    return [dict(r) for r in tx.conn.execute(q.order_by(results_t.c.id)).mappings()]
+
+
+def unit_history(tx: Tx, unit: str, limit: int) -> list[dict[str, Any]]:
+    """A unit's recorded results, newest first, with the size of its ranking group."""
+    peers = results_t.alias("peers")
+    group_size = (select(func.count()).where(peers.c.run_id == results_t.c.run_id,
+                                             peers.c.level == results_t.c.level,
+                                             peers.c.parent_code == results_t.c.parent_code,
+                                             peers.c.rank.is_not(None))
+                  .scalar_subquery())
+    q = (select(results_t, runs_t.c.key, runs_t.c.computed_at, runs_t.c.trigger, group_size.label("group_size"))
+         .join(runs_t, runs_t.c.id == results_t.c.run_id)
+         .where(results_t.c.unit_code == unit)
+         .order_by(results_t.c.period.desc(), results_t.c.id.desc()).limit(limit))
+    return [dict(r) for r in tx.conn.execute(q).mappings()]
+
+
+def list_runs(tx: Tx, limit: int = 100) -> list[dict[str, Any]]:
+    q = select(runs_t).order_by(runs_t.c.period.desc()).limit(limit)
+    return [dict(r) for r in tx.conn.execute(q).mappings()]
+
+
+# case statistics --------------------------------------------------------------------------------------
+def case_stats(tx: Tx, p: Period, grids: Sequence[str] | None) -> dict[str, list[dict[str, Any]]]:
+    """The month's counts by source, category and resolution tier, and the overdue ones.
+
+    ``grids`` limits the counts to cases of those grids (None: every case).
+    """
+    c = cases_t.c
+    s, e = p.start, p.end
+    made_in = and_(c.created_at >= s, c.created_at < e)
+    registered_in = and_(c.registered_at >= s, c.registered_at < e)
+    closed_in = and_(c.registered_at.is_not(None), c.closed_at >= s, c.closed_at < e)
+    rejected_in = and_(c.registered_at.is_(None), c.closed_at >= s, c.closed_at < e)
+    open_at_end = and_(c.created_at < e, or_(c.closed_at.is_(None), c.closed_at >= e))
+    overdue_open = and_(open_at_end, c.deadline_at < e)
+    closed_late = and_(closed_in, c.closed_at > c.deadline_at)
+    measures = {"reported": _n(made_in), "registered": _n(registered_in), "closed": _n(closed_in),
+                "rejected": _n(rejected_in), "open_at_end": _n(open_at_end), "overdue_open": _n(overdue_open),
+                "closed_late": _n(closed_late)}
+    scope = [c.created_at < e, or_(c.created_at >= s, c.closed_at.is_(None), c.closed_at >= s)]
+    if grids is not None:
+        scope.append(c.grid_code.in_(list(grids)))
+    out: dict[str, list[dict[str, Any]]] = {}
+    for name, key in (("by_source", c.source), ("by_category", c.category_code),
+                      ("by_resolved_tier", c.resolved_tier), ("total", None)):
+        cols = [v.label(k) for k, v in measures.items()]
+        q = select(*([key.label("key")] if key is not None else []), *cols).where(*scope)
+        if key is not None:
+            q = q.group_by(key).order_by(key)
+        rows = [dict(r) for r in tx.conn.execute(q).mappings()]
+        for r in rows:
+            for k in measures:
+                r[k] = int(r[k] or 0)
+        out[name] = rows
+    return out
+
+
+def stored_scores(tx: Tx, key: str, level: str) -> dict[str, float | None] | None:
+    """Unit → score of a recorded run (None if there is no such run)."""
+    run = run_by_key(tx, key)
+    if run is None:
+        return None
+    q = select(results_t.c.unit_code, results_t.c.score).where(results_t.c.run_id == run["id"],
+                                                               results_t.c.level == level)
+    return {r[0]: r[1] for r in tx.conn.execute(q)}

@@ -1,0 +1,214 @@
+"""The public evaluation API: monthly reports, recorded monthly runs, a unit's history, case statistics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from casecraft.errors import InputError
+from casecraft.evaluation import queries as q
+from casecraft.evaluation import scoring as sc
+from casecraft.evaluation.compute import (
+    MonthlyReport,
+    UnitRow,
+    check_level,
+    count,
+    period_for,
+    rank_level,
+    within,
+)
+from casecraft.evaluation.period import month_period, previous_month
+
+if TYPE_CHECKING:
+    from casecraft.engine import Engine
+
+
+def _check_org(engine: Engine, org: str | None, level: str) -> None:
+    if org is None:
+        return
+    unit = engine.org.unit(org)
+    if unit is None or unit.kind != "platform":
+        raise InputError(f"unknown unit '{org}'; give a platform unit code, see `casecraft org show`")
+    tiers = engine.workflow.tiers
+    if unit.tier in tiers and tiers.index(unit.tier) < tiers.index(level):
+        raise InputError(f"'{org}' is a {engine.workflow.tier_labels.get(unit.tier or '', unit.tier)} unit; "
+                         f"a {level} ranking needs --org at the {level} tier or above")
+
+
+def monthly_report(engine: Engine, month: str | None = None, level: str = "grid", org: str | None = None
+                   ) -> MonthlyReport:
+    """The ranking of every unit of ``level`` for ``month`` (default: the running month, up to now).
+
+    Args:
+        month: ``YYYY-MM`` in the workflow's timezone.
+        level: street, community or grid.
+        org: show only units in this unit's subtree (their rank stays the one in their whole group).
+
+    Raises:
+        InputError: a bad month, level or unit; CalendarError: the calendar lacks dates of the month.
+    """
+    check_level(engine, level)
+    _check_org(engine, org, level)
+    period = period_for(engine, month)
+    counts = count(engine, period)
+    rows = rank_level(engine, counts, level)
+    prev = period.previous()
+    with engine.store.read() as tx:
+        before = q.stored_scores(tx, prev.key, level)
+        recorded = q.run_by_key(tx, period.key) is not None
+    if before is None:
+        before = {r.unit: r.score for r in rank_level(engine, count(engine, prev), level)}
+    rows = [_with_previous(r, before.get(r.unit)) for r in rows
+            if org is None or within(counts.units, r.unit, org)]
+    scheme = sc.scheme_from(engine.workflow.file.evaluation)
+    return MonthlyReport(month=period.month, level=level, level_label=engine.workflow.tier_labels.get(level, level),
+                         org=org, period=period, workdays=counts.workdays, indicators=scheme.levels[level],
+                         rows=tuple(rows), previous_month=prev.month, computed_at=engine.now(), recorded=recorded)
+
+
+def _with_previous(row: UnitRow, score: float | None) -> UnitRow:
+    from dataclasses import replace
+
+    return replace(row, previous_score=score)
+
+
+@dataclass(frozen=True)
+class RunView:
+    """A recorded monthly run."""
+
+    key: str
+    period: str
+    created: bool
+    computed_at: datetime
+    trigger: str
+    units: int
+    timezone: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "period": self.period, "created": self.created,
+                "computed_at": self.computed_at.astimezone(ZoneInfo(self.timezone)).isoformat(),
+                "trigger": self.trigger, "units": self.units}
+
+
+def record_month(engine: Engine, month: str | None = None, *, trigger: str = "manual") -> RunView:
+    """Compute and store every level of a finished month once (key ``monthly:YYYY-MM``).
+
+    A run that exists already is returned unchanged (``created`` False): the
+    unique key makes a second scheduler, a re-run or a race harmless.
+
+    Raises:
+        InputError: the month is not over yet.
+    """
+    now = engine.now()
+    period = month_period(month or previous_month(now, engine.timezone), engine.timezone, now)
+    if not period.complete:
+        raise InputError(f"{period.month} is not over yet; a recorded run is final. "
+                         f"Use `casecraft report monthly --month {period.month}` for the running figures")
+    with engine.store.read() as tx:
+        existing = q.run_by_key(tx, period.key)
+        if existing is not None:
+            return _run_view(engine, existing, False, len(q.run_results(tx, existing["id"])))
+    counts = count(engine, period)
+    results = []
+    for level in sc.LEVELS:
+        if level not in engine.workflow.tiers:
+            continue
+        for r in rank_level(engine, counts, level):
+            results.append({"period": period.month, "level": level, "unit_code": r.unit, "parent_code": r.group,
+                            "figures": r.figures, "score": r.score, "grade": r.grade, "rank": r.rank})
+    vid, _ = engine.current_version()
+    run = {"key": period.key, "period": period.month, "workflow_version_id": vid, "computed_at": engine.now(),
+           "trigger": trigger}
+    with engine.store.write() as tx:
+        run_id = q.insert_run(tx, run, results)
+        if run_id is None:  # another scheduler recorded it in the meantime
+            existing = q.run_by_key(tx, period.key)
+            assert existing is not None
+            return _run_view(engine, existing, False, len(q.run_results(tx, existing["id"])))
+    return _run_view(engine, {**run, "id": run_id}, True, len(results))
+
+
+def _run_view(engine: Engine, run: dict[str, Any], created: bool, units: int) -> RunView:
+    return RunView(key=run["key"], period=run["period"], created=created, computed_at=run["computed_at"],
+                   trigger=run["trigger"], units=units, timezone=engine.timezone)
+
+
+def record_due(engine: Engine) -> RunView:
+    """The scheduler's monthly job: record the previous month unless it is recorded already.
+
+    Idempotent and cheap when there is nothing to do (one lookup by key), so
+    it runs on start (catching up a missed first-of-month) and every hour.
+    """
+    return record_month(engine, None, trigger="scheduler")
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """One recorded month of a unit."""
+
+    period: str
+    level: str
+    unit: str
+    figures: dict[str, dict[str, Any]]
+    score: float | None
+    grade: str | None
+    rank: int | None
+    group: str | None
+    group_size: int
+    computed_at: datetime
+    trigger: str
+    timezone: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"period": self.period, "level": self.level, "unit": self.unit, "figures": self.figures,
+                "score": self.score, "grade": self.grade, "rank": self.rank, "group": self.group,
+                "group_size": self.group_size, "trigger": self.trigger,
+                "computed_at": self.computed_at.astimezone(ZoneInfo(self.timezone)).isoformat()}
+
+
+def history(engine: Engine, org: str, *, limit: int = 36) -> list[HistoryRow]:
+    """A unit's recorded monthly results, newest first.
+
+    Raises:
+        InputError: an unknown unit.
+    """
+    if engine.org.unit(org) is None:
+        raise InputError(f"unknown unit '{org}'; see `casecraft org show`")
+    with engine.store.read() as tx:
+        rows = q.unit_history(tx, org, limit)
+    return [HistoryRow(period=r["period"], level=r["level"], unit=r["unit_code"], figures=r["figures"],
+                       score=r["score"], grade=r["grade"], rank=r["rank"], group=r["parent_code"],
+                       group_size=int(r["group_size"] or 0), computed_at=r["computed_at"], trigger=r["trigger"],
+                       timezone=engine.timezone) for r in rows]
+
+
+def case_stats(engine: Engine, month: str | None = None, org: str | None = None) -> dict[str, Any]:
+    """The month's case counts by source, category, tier of resolution, and the overdue ones.
+
+    Counts are of the cases of grids in ``org``'s subtree (default: every case).
+    """
+    period = period_for(engine, month)
+    grids = None
+    if org is not None:
+        unit = engine.org.unit(org)
+        if unit is None:
+            raise InputError(f"unknown unit '{org}'; see `casecraft org show`")
+        with engine.store.read() as tx:
+            units = {u["code"]: u for u in q.platform_units(tx)}
+        grid_tier = engine.workflow.tiers[0]
+        grids = [c for c, u in units.items() if u["tier"] == grid_tier and within(units, c, org)]
+    with engine.store.read() as tx:
+        stats = q.case_stats(tx, period, grids)
+    wf = engine.workflow
+    for r in stats["by_category"]:
+        cat = wf.categories.get(r["key"])
+        r["label"] = cat.label if cat else r["key"]
+    for r in stats["by_resolved_tier"]:
+        r["label"] = wf.tier_labels.get(r["key"], "未办结") if r["key"] else "未办结"
+    tz = ZoneInfo(engine.timezone)
+    return {"month": period.month, "org": org, "from": period.start.astimezone(tz).isoformat(),
+            "to": period.end.astimezone(tz).isoformat(), "complete": period.complete,
+            "total": stats["total"][0] if stats["total"] else {}, "by_source": stats["by_source"],
+            "by_category": stats["by_category"], "by_resolved_tier": stats["by_resolved_tier"]}
