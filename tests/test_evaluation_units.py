@@ -196,3 +196,15 @@ def test_unknown_level_org_and_missing_calendar(engine: tuple[Engine, FixedClock
     clock.set(datetime(2027, 2, 2, 4, 0, tzinfo=UTC))
     with pytest.raises(CalendarError, match="calendar import"):
         monthly_report(eng, "2027-01", "grid")
+
+
+def test_a_parked_case_is_not_due_by_its_stopped_limit(engine: tuple[Engine, FixedClock]) -> None:
+    eng, clock = engine
+    _patrol(eng, clock, bj(3, "10:00"))  # limit Nov 4 10:00
+    clock.set(bj(3, "15:00"))
+    eng.park(1, actor="fengzr", note="需区级协调，暂挂账")
+    clock.set(bj(2, "12:00", month=12))
+    g5 = next(r for r in monthly_report(eng, "2026-11", "grid").rows if r.unit == G5)
+    street = monthly_report(eng, "2026-11", "street").rows[0]
+    assert (g5.figures["registered"]["value"], street.figures["closure_rate"]["den"]) == (1, 0)
+

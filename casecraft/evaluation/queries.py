@@ -57,7 +57,8 @@ def case_sums(tx: Tx, p: Period, *, public: Sequence[str], own: Sequence[str], g
     s, e = p.start, p.end
     registered_in = and_(c.registered_at >= s, c.registered_at < e)
     closed_in = and_(c.registered_at.is_not(None), c.closed_at >= s, c.closed_at < e)  # 结案 in the month
-    limit_in = and_(c.registered_at.is_not(None), c.deadline_at >= s, c.deadline_at < e)
+    # a parked case's clock is stopped: its (old) limit does not make it due while it stays parked
+    limit_in = and_(c.registered_at.is_not(None), c.deadline_at >= s, c.deadline_at < e, c.parked.is_not(True))
     made_in = and_(c.created_at >= s, c.created_at < e)
     is_own = c.source.in_(list(own))
     cols = {
@@ -171,7 +172,7 @@ def case_stats(tx: Tx, p: Period, grids: Sequence[str] | None) -> dict[str, list
     closed_in = and_(c.registered_at.is_not(None), c.closed_at >= s, c.closed_at < e)
     rejected_in = and_(c.registered_at.is_(None), c.closed_at >= s, c.closed_at < e)
     open_at_end = and_(c.created_at < e, or_(c.closed_at.is_(None), c.closed_at >= e))
-    overdue_open = and_(open_at_end, c.deadline_at < e)
+    overdue_open = and_(open_at_end, c.deadline_at < e, c.parked.is_not(True))
     closed_late = and_(closed_in, c.closed_at > c.deadline_at)
     measures = {"reported": _n(made_in), "registered": _n(registered_in), "closed": _n(closed_in),
                 "rejected": _n(rejected_in), "open_at_end": _n(open_at_end), "overdue_open": _n(overdue_open),
