@@ -66,6 +66,7 @@ def add_log(engine: Engine, *, grid: str, actor: str, text: str, photos: Sequenc
     from casecraft.engine import _text
 
     wf = engine.workflow
+    engine._ensure_org()  # a fresh database gets the organisation of the workflow
     unit = engine.org.unit(grid)
     if unit is None or unit.kind != "platform" or unit.tier != wf.tiers[0]:
         raise InputError(f"unknown grid '{grid}'; give a grid code (15 digits), see `casecraft org show`", grid=grid)
@@ -102,6 +103,7 @@ def list_logs(engine: Engine, *, grid: str | None = None, month: str | None = No
     """
     from casecraft.evaluation.period import parse_month
 
+    engine._ensure_org()
     q = select(logs_t)
     if grid is not None:
         if engine.org.unit(grid) is None:

@@ -105,7 +105,7 @@ def count(engine: Engine, period: Period) -> Counts:
     wf = engine.workflow
     tiers = wf.tiers
     grid_tier = tiers[0]
-    engine.calendar()  # seeds an empty calendar table first
+    engine._ensure_org()  # a fresh database gets the organisation (and the calendar) first
     with engine.store.read() as tx:
         units = {u["code"]: u for u in q.platform_units(tx)}
         cases = q.case_sums(tx, period, public=PUBLIC_SOURCES, own=GRID_SOURCES, grassroots=tiers[:2],
@@ -181,6 +181,7 @@ def sort_rows(rows: list[UnitRow]) -> list[UnitRow]:
 
 
 def check_level(engine: Engine, level: str) -> str:
+    engine._ensure_org()
     if level not in sc.LEVELS or level not in engine.workflow.tiers:
         raise InputError(f"unknown level '{level}'; use one of: {', '.join(sc.LEVELS)}")
     return level

@@ -174,6 +174,7 @@ def history(engine: Engine, org: str, *, limit: int = 36) -> list[HistoryRow]:
     Raises:
         InputError: an unknown unit.
     """
+    engine._ensure_org()
     if engine.org.unit(org) is None:
         raise InputError(f"unknown unit '{org}'; see `casecraft org show`")
     with engine.store.read() as tx:
@@ -189,6 +190,7 @@ def case_stats(engine: Engine, month: str | None = None, org: str | None = None)
 
     Counts are of the cases of grids in ``org``'s subtree (default: every case).
     """
+    engine._ensure_org()
     period = period_for(engine, month)
     grids = None
     if org is not None:

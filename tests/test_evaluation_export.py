@@ -1,0 +1,158 @@
+"""Reports officials can use: CSV, the Excel workbook read back, the PNG chart, the `report` commands, the monthly job."""
+
+from __future__ import annotations
+
+import csv
+import json
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from casecraft import Engine, FixedClock
+from casecraft.cli.main import app
+from casecraft.evaluation import monthly_report, record_due
+from casecraft.evaluation.export import display_width, write_csv, write_png, write_xlsx
+from tests.conftest import WORKFLOW, bj
+from tests.evaluation_month import COMM_D, G5, G11, G12, G51, STREET, build
+
+AT = "2026-12-02T12:00"
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = f"sqlite:///{tmp_path_factory.mktemp('month') / 'casecraft.db'}"
+    clock = FixedClock(bj(30, "08:00", month=10))
+    eng = Engine(url, WORKFLOW, clock)
+    eng.init()
+    build(eng, clock)
+    eng.close()
+    yield url
+
+
+@pytest.fixture
+def engine(db: str) -> Iterator[Engine]:
+    eng = Engine(db, WORKFLOW, FixedClock(bj(2, "12:00", month=12)))
+    yield eng
+    eng.close()
+
+
+def cli(db: str, *args: str, code: int = 0, at: str = AT) -> Result:
+    result = CliRunner().invoke(app, ["--db", db, "--workflow", str(WORKFLOW), "--at", at, *args])
+    assert result.exit_code == code, f"{result.stdout}\n{result.stderr}"
+    assert "Traceback" not in result.output
+    return result
+
+
+def test_csv_has_chinese_headers_and_dashes(engine: Engine, tmp_path: Path) -> None:
+    path = write_csv(monthly_report(engine, "2026-11", "grid"), tmp_path / "grid.csv")
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM: Excel shows the Chinese headers
+    rows = list(csv.DictReader(path.read_text(encoding="utf-8-sig").splitlines()))
+    assert [r["单位编码"] for r in rows] == [G5, G51, G11, G12]
+    g5 = rows[0]
+    assert (g5["排名"], g5["有效上报率"], g5["有效上报率(分子/分母)"], g5["得分"], g5["等级"], g5["环比"]) == (
+        "1", "87.5%", "7/8", "65.83", "C", "+32.50")
+    assert (rows[3]["核查率"], rows[3]["核查率(分子/分母)"]) == ("—", "0/0")
+
+
+def test_xlsx_read_back(engine: Engine, tmp_path: Path) -> None:
+    import openpyxl
+
+    reports = [monthly_report(engine, "2026-11", lvl) for lvl in ("street", "community", "grid")]
+    path = write_xlsx(reports, tmp_path / "evaluation.xlsx")
+    wb = openpyxl.load_workbook(path)
+    assert wb.sheetnames == ["街道", "社区", "网格"]
+    grid = wb["网格"]
+    header = [c.value for c in grid[1]]
+    assert header[:6] == ["排名", "单位编码", "单位", "考评单位", "有效上报率", "有效上报率(分子/分母)"]
+    assert header[-4:] == ["得分", "等级", "上月得分", "环比"]
+    assert grid.freeze_panes == "A2"
+    col = {name: i for i, name in enumerate(header)}
+    g5 = [c.value for c in grid[2]]
+    assert (g5[col["排名"]], g5[col["单位编码"]], g5[col["单位"]], g5[col["考评单位"]]) == (
+        1, G5, "E社区第5网格", "东高地街道指挥分中心")
+    assert g5[col["有效上报率"]] == pytest.approx(0.875)
+    assert grid.cell(row=2, column=col["有效上报率"] + 1).number_format == "0.0%"
+    assert g5[col["核实率"]] == pytest.approx(2 / 3)
+    assert (g5[col["得分"]], g5[col["等级"]], g5[col["环比"]]) == (pytest.approx(65.83), "C", pytest.approx(32.5))
+    g12 = [c.value for c in grid[5]]
+    assert (g12[col["单位编码"]], g12[col["核查率"]], g12[col["核查率(分子/分母)"]]) == (G12, "—", "0/0")
+    # Chinese columns are wide enough: width counts a CJK character as two
+    name_width = grid.column_dimensions["C"].width
+    assert name_width >= display_width("东高地社区第1网格") >= 16
+    street = wb["街道"]
+    assert [c.value for c in street[1]][4:6] == ["立案数", "公众举报率"]
+    assert [c.value for c in street[2]][1] == STREET
+    assert wb["社区"].max_row == 3
+
+
+def test_png_uses_a_cjk_font(engine: Engine, tmp_path: Path) -> None:
+    report = monthly_report(engine, "2026-11", "grid")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        path = write_png(report, tmp_path / "ranking.png")
+    missing = [str(w.message) for w in caught if "missing" in str(w.message).lower()]
+    assert missing == []
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
+
+
+def test_report_monthly_cli(db: str, tmp_path: Path) -> None:
+    out = cli(db, "report", "monthly", "--month", "2026-11", "--level", "grid", "--xlsx", str(tmp_path / "m.xlsx"),
+              "--png", str(tmp_path / "m.png"), "--csv", str(tmp_path / "m.csv")).stdout
+    assert "2026-11 网格考评排名" in out and "E社区第5网格" in out and "65.83" in out
+    assert "－" in out and "—" not in out  # no East-Asian ambiguous dash inside the table
+    for name in ("m.xlsx", "m.png", "m.csv"):
+        assert (tmp_path / name).stat().st_size > 0
+    data = json.loads(cli(db, "report", "monthly", "--month", "2026-11", "--level", "community", "--json").stdout)
+    assert [(r["unit"], r["rank"], r["grade"]) for r in data["rows"]] == [
+        ("110106004005", 1, "B"), (COMM_D, 2, "C")]
+    assert data["rows"][1]["figures"]["public_report_rate"] == {"num": 0, "den": 4, "value": 0.0}
+    assert data["complete"] is True and data["previous_month"] == "2026-10"
+    only = json.loads(cli(db, "report", "monthly", "--month", "2026-11", "--org", COMM_D, "--json").stdout)
+    assert [r["unit"] for r in only["rows"]] == [G11, G12]
+    # the default month is the running one
+    running = json.loads(cli(db, "report", "monthly", "--json", at="2026-11-11T12:00").stdout)
+    assert (running["month"], running["complete"], running["workdays"]) == ("2026-11", False, 7)
+
+
+def test_report_errors_exit_2(db: str) -> None:
+    assert "YYYY-MM" in cli(db, "report", "monthly", "--month", "2026-13", code=2).stderr
+    assert "unknown level" in cli(db, "report", "monthly", "--level", "city", code=2).stderr
+    assert "unknown unit" in cli(db, "report", "history", "--org", "nope", code=2).stderr
+    assert "not over yet" in cli(db, "report", "run", "--month", "2026-12", code=2).stderr
+
+
+def test_case_stats_cli(db: str) -> None:
+    out = cli(db, "report", "case-stats", "--month", "2026-11").stdout
+    assert "patrol" in out and "合计" in out and "0102 店外经营" in out
+    data = json.loads(cli(db, "report", "case-stats", "--month", "2026-11", "--org", COMM_D, "--json").stdout)
+    assert data["total"]["reported"] == 7 and data["total"]["rejected"] == 2
+
+
+def test_run_and_history_cli_and_the_monthly_job(tmp_path: Path) -> None:
+    from casecraft.scheduler import build_scheduler
+
+    # a month of its own, so the recorded run does not leak into the other tests
+    url = f"sqlite:///{tmp_path / 'run.db'}"
+    clock = FixedClock(bj(30, "08:00", month=10))
+    eng = Engine(url, WORKFLOW, clock)
+    eng.init()
+    build(eng, clock)
+    # the scheduler's monthly job, run by hand: the first call on Dec 2 records November, later ones nothing
+    sched = build_scheduler(lambda: {}, blocking=False, monthly=lambda: record_due(eng))
+    job = sched.get_job("monthly-evaluation")
+    assert job is not None
+    job.func()
+    job.func()
+    eng.close()
+    assert "no recorded month" not in cli(url, "report", "history", "--org", G5).stdout
+    hist = json.loads(cli(url, "report", "history", "--org", G5, "--json").stdout)
+    assert [(h["period"], h["score"], h["grade"], h["rank"], h["group_size"], h["trigger"]) for h in hist] == [
+        ("2026-11", 65.83, "C", 1, 4, "scheduler")]
+    assert "was already recorded" in cli(url, "report", "run", "--month", "2026-11").stdout
+    table = cli(url, "report", "history", "--org", G5).stdout
+    assert "2026-11" in table and "65.83" in table and "1/4" in table
+    assert "recorded 2026-10" in cli(url, "report", "run", "--month", "2026-10").stdout

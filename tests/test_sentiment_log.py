@@ -1,0 +1,106 @@
+"""民情日志 (public-sentiment log): who may keep it, which day it records, photos, listing, the CLI."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from casecraft import Engine, FixedClock, InputError, PermissionDenied
+from casecraft.cli.main import app
+from casecraft.sentiment import add_log, list_logs
+from tests.conftest import WORKFLOW, bj
+
+G5, G51, COMM_E, STREET = "110106004005005", "110106004005001", "110106004005", "110106004"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+@pytest.fixture
+def engine(db_url: str, tmp_path: Path) -> Iterator[tuple[Engine, FixedClock]]:
+    clock = FixedClock(bj(24, "17:00"))
+    eng = Engine(db_url, WORKFLOW, clock, data_dir=tmp_path / "data")
+    eng.init()
+    yield eng, clock
+    eng.close()
+
+
+def test_leader_and_assistant_keep_the_log_of_their_grid(engine: tuple[Engine, FixedClock]) -> None:
+    eng, clock = engine
+    entry = add_log(eng, grid=G5, actor="wangjg", text="走访居民3户，反映楼道照明不足")
+    assert (entry.grid, entry.grid_name, entry.actor_name, entry.day.isoformat()) == (
+        G5, "E社区第5网格", "王建国", "2026-11-24")
+    assert entry.to_dict()["at"] == "2026-11-24T17:00:00+08:00"
+    clock.set(bj(25, "07:30"))  # 23:30 UTC on the 24th: the Beijing date is the 25th
+    assert add_log(eng, grid=G5, actor="lixia", text="代网格长记录").day.isoformat() == "2026-11-25"
+
+    for actor, grid in (("zhaomin", G5), ("sunli", G5), ("zhoumin", G5)):  # informant, other grid, community
+        with pytest.raises(PermissionDenied, match="may not keep the log"):
+            add_log(eng, grid=grid, actor=actor, text="x")
+    with pytest.raises(InputError, match="unknown grid"):
+        add_log(eng, grid=COMM_E, actor="wangjg", text="x")
+    with pytest.raises(InputError, match="unknown person"):
+        add_log(eng, grid=G5, actor="nobody", text="x")
+    with pytest.raises(InputError, match="must not be empty"):
+        add_log(eng, grid=G5, actor="wangjg", text="   ")
+    assert len(list_logs(eng)) == 2
+
+
+def test_photos_are_stored_by_content(engine: tuple[Engine, FixedClock], tmp_path: Path) -> None:
+    eng, _clock = engine
+    photo = tmp_path / "..%2F..%2Fevil name.png"
+    photo.write_bytes(PNG)
+    entry = add_log(eng, grid=G5, actor="wangjg", text="楼道照明", photos=[str(photo)])
+    (att,) = entry.attachments
+    assert (att["type"], att["size"], att["name"]) == ("image/png", len(PNG), "..%2F..%2Fevil name.png")
+    stored = tmp_path / "data" / "attachments" / att["sha256"][:2] / att["sha256"][2:]
+    assert stored.read_bytes() == PNG
+    text = tmp_path / "notes.txt"
+    text.write_text("not an image")
+    with pytest.raises(InputError, match="not an image"):
+        add_log(eng, grid=G5, actor="wangjg", text="x", photos=[str(text)])
+    assert len(list_logs(eng)) == 1  # nothing written for the refused entry
+
+
+def test_list_by_grid_month_and_org(engine: tuple[Engine, FixedClock]) -> None:
+    eng, clock = engine
+    for day, grid, actor in ((30, G5, "wangjg"), (2, G51, "sunli"), (3, G5, "wangjg")):
+        clock.set(bj(day, "17:00", month=11 if day == 30 else 12))
+        add_log(eng, grid=grid, actor=actor, text=f"{day}日")
+    assert [(e.grid, e.day.isoformat()) for e in list_logs(eng)] == [
+        (G5, "2026-11-30"), (G51, "2026-12-02"), (G5, "2026-12-03")]
+    assert [e.text for e in list_logs(eng, grid=G5, month="2026-12")] == ["3日"]
+    assert [e.text for e in list_logs(eng, org=COMM_E, month="2026-12")] == ["2日", "3日"]
+    assert list_logs(eng, org="110106004001") == []
+    with pytest.raises(InputError, match="YYYY-MM"):
+        list_logs(eng, month="12/2026")
+    with pytest.raises(InputError, match="unknown grid"):
+        list_logs(eng, grid="nope")
+
+
+def cli(db: str, *args: str, code: int = 0, at: str = "2026-11-24T17:00") -> Result:
+    result = CliRunner().invoke(app, ["--db", db, "--workflow", str(WORKFLOW), "--at", at, *args])
+    assert result.exit_code == code, f"{result.stdout}\n{result.stderr}"
+    assert "Traceback" not in result.output
+    return result
+
+
+def test_log_cli(sqlite_url: str, tmp_path: Path) -> None:
+    photo = tmp_path / "visit.png"
+    photo.write_bytes(PNG)
+    assert "王建国" in cli(sqlite_url, "log", "add", "--grid", G5, "--actor", "wangjg", "--text", "走访5户",
+                          "--photo", str(photo)).stdout
+    data = json.loads(cli(sqlite_url, "log", "add", "--grid", G51, "--actor", "sunli", "--text", "巡查", "--json",
+                          at="2026-11-25T09:00").stdout)
+    assert (data["grid"], data["day"], data["attachments"]) == (G51, "2026-11-25", [])
+    listed = json.loads(cli(sqlite_url, "log", "list", "--grid", G5, "--month", "2026-11", "--json").stdout)
+    assert [(e["actor"], e["text"], e["attachments"][0]["name"]) for e in listed] == [("wangjg", "走访5户", "visit.png")]
+    table = cli(sqlite_url, "log", "list", "--org", STREET).stdout
+    assert "走访5户" in table and "巡查" in table and "2 entries" in table
+    assert "may not keep the log" in cli(sqlite_url, "log", "add", "--grid", G5, "--actor", "zhaomin", "--text", "x",
+                                         code=1).stderr
+    assert "unknown grid" in cli(sqlite_url, "log", "add", "--grid", "123", "--actor", "wangjg", "--text", "x",
+                                 code=2).stderr
+    assert "--text" in cli(sqlite_url, "log", "add", "--help").stdout
