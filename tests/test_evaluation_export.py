@@ -1,4 +1,4 @@
-"""Reports officials can use: CSV, the Excel workbook read back, the PNG chart, the `report` commands, the monthly job."""
+"""Reports officials can use: CSV, the Excel workbook read back, the PNG chart, the report commands, the monthly job."""
 
 from __future__ import annotations
 

@@ -96,7 +96,8 @@ def test_log_cli(sqlite_url: str, tmp_path: Path) -> None:
                           at="2026-11-25T09:00").stdout)
     assert (data["grid"], data["day"], data["attachments"]) == (G51, "2026-11-25", [])
     listed = json.loads(cli(sqlite_url, "log", "list", "--grid", G5, "--month", "2026-11", "--json").stdout)
-    assert [(e["actor"], e["text"], e["attachments"][0]["name"]) for e in listed] == [("wangjg", "走访5户", "visit.png")]
+    assert [(e["actor"], e["text"], e["attachments"][0]["name"]) for e in listed] == [
+        ("wangjg", "走访5户", "visit.png")]
     table = cli(sqlite_url, "log", "list", "--org", STREET).stdout
     assert "走访5户" in table and "巡查" in table and "2 entries" in table
     assert "may not keep the log" in cli(sqlite_url, "log", "add", "--grid", G5, "--actor", "zhaomin", "--text", "x",
