@@ -83,10 +83,15 @@ def monthly(
 ) -> None:
     """The month's ranking of every street, community or grid: indicators, score, grade, change."""
     from casecraft.cli import render
-    from casecraft.evaluation import monthly_report
+    from casecraft.evaluation import monthly_report, monthly_reports
 
     eng = state(ctx).engine()
-    report = monthly_report(eng, month, level, org)
+    if xlsx_file:  # a sheet per level: every level from one pass of the SQL
+        sheets = monthly_reports(eng, month, [(lvl, org if lvl == level else _org_for(eng, org, lvl))
+                                              for lvl in ("street", "community", "grid")])
+        report = next(r for r in sheets if r.level == level)
+    else:
+        report = monthly_report(eng, month, level, org)
     written = []
     if csv_file:
         from casecraft.evaluation.export import write_csv
@@ -95,9 +100,7 @@ def monthly(
     if xlsx_file:
         from casecraft.evaluation.export import write_xlsx
 
-        others = [report if lvl == level else monthly_report(eng, report.month, lvl, _org_for(eng, org, lvl))
-                  for lvl in ("street", "community", "grid")]
-        written.append(write_xlsx(others, xlsx_file))
+        written.append(write_xlsx(sheets, xlsx_file))
     if png_file:
         from casecraft.evaluation.export import write_png
 

@@ -16,11 +16,12 @@ from casecraft.evaluation.runs import (
     case_stats,
     history,
     monthly_report,
+    monthly_reports,
     record_due,
     record_month,
 )
 from casecraft.evaluation.scoring import INDICATORS, IndicatorSpec, Scheme
 
 __all__ = ["INDICATORS", "HistoryRow", "IndicatorSpec", "MonthlyReport", "Period", "RunView", "Scheme", "UnitRow",
-           "case_stats", "history", "month_period", "monthly_report", "previous_month", "record_due",
+           "case_stats", "history", "month_period", "monthly_report", "monthly_reports", "previous_month", "record_due",
            "record_month"]

@@ -49,23 +49,41 @@ def monthly_report(engine: Engine, month: str | None = None, level: str = "grid"
     Raises:
         InputError: a bad month, level or unit; CalendarError: the calendar lacks dates of the month.
     """
-    check_level(engine, level)
-    _check_org(engine, org, level)
+    return monthly_reports(engine, month, [(level, org)])[0]
+
+
+def monthly_reports(engine: Engine, month: str | None, levels: list[tuple[str, str | None]]
+                    ) -> list[MonthlyReport]:
+    """Several levels' rankings of one month (``[(level, org), ...]``), from one pass of the SQL.
+
+    The previous month's scores (for the change) come from its recorded run if
+    there is one, else from one more pass over that month.
+    """
+    for level, org in levels:
+        check_level(engine, level)
+        _check_org(engine, org, level)
     period = period_for(engine, month)
     counts = count(engine, period)
-    rows = rank_level(engine, counts, level)
     prev = period.previous()
     with engine.store.read() as tx:
-        before = q.stored_scores(tx, prev.key, level)
+        before = {level: q.stored_scores(tx, prev.key, level) for level, _org in levels}
         recorded = q.run_by_key(tx, period.key) is not None
-    if before is None:
-        before = {r.unit: r.score for r in rank_level(engine, count(engine, prev), level)}
-    rows = [_with_previous(r, before.get(r.unit)) for r in rows
-            if org is None or within(counts.units, r.unit, org)]
+    if any(v is None for v in before.values()):
+        prev_counts = count(engine, prev)
+        for level in before:
+            if before[level] is None:
+                before[level] = {r.unit: r.score for r in rank_level(engine, prev_counts, level)}
     scheme = sc.scheme_from(engine.workflow.file.evaluation)
-    return MonthlyReport(month=period.month, level=level, level_label=engine.workflow.tier_labels.get(level, level),
-                         org=org, period=period, workdays=counts.workdays, indicators=scheme.levels[level],
-                         rows=tuple(rows), previous_month=prev.month, computed_at=engine.now(), recorded=recorded)
+    out = []
+    for level, org in levels:
+        scores = before[level] or {}
+        rows = [_with_previous(r, scores.get(r.unit)) for r in rank_level(engine, counts, level)
+                if org is None or within(counts.units, r.unit, org)]
+        out.append(MonthlyReport(
+            month=period.month, level=level, level_label=engine.workflow.tier_labels.get(level, level), org=org,
+            period=period, workdays=counts.workdays, indicators=scheme.levels[level], rows=tuple(rows),
+            previous_month=prev.month, computed_at=engine.now(), recorded=recorded))
+    return out
 
 
 def _with_previous(row: UnitRow, score: float | None) -> UnitRow:
