@@ -91,7 +91,9 @@ def test_dot_highlights_a_path(wf) -> None:  # type: ignore[no-untyped-def]
     assert red == [("new", "grid_handling")]  # only the patrol report, not the informant's
 
 
-def test_png_and_svg_render_with_a_cjk_font(wf, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+def test_png_and_svg_render_with_a_cjk_font(wf, tmp_path: Path, capfd: pytest.CaptureFixture[str],  # type: ignore[no-untyped-def]
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FONTCONFIG_FILE", raising=False)  # a user's own config would be respected instead
     png, svg = tmp_path / "wf.png", tmp_path / "wf.svg"
     assert write(wf, png) == "png" and write(wf, svg) == "svg"
     data = png.read_bytes()

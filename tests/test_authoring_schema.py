@@ -9,6 +9,7 @@ accepts, and it must refuse every structural defect the loader refuses.
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -33,10 +34,14 @@ STRUCTURAL = ["missing_key.yaml", "missing_two_keys.yaml", "many_structural.yaml
               "numeric_code.yaml", "unknown_state_key.yaml", "unknown_top_key.yaml", "wrong_type.yaml"]
 
 
+@functools.cache
+def validator() -> jsonschema.Draft7Validator:
+    return jsonschema.Draft7Validator(workflow_schema())
+
+
 def schema_errors(path: Path) -> list[str]:
     raw, _ = read_yaml(path)
-    validator = jsonschema.Draft7Validator(workflow_schema())
-    return [e.message for e in validator.iter_errors(plain(raw))]
+    return [e.message for e in validator().iter_errors(plain(raw))]
 
 
 def loader_refuses(path: Path) -> bool:
