@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+# Import alembic.config before any CliRunner swaps sys.stdout: its Config binds
+# `stdout=sys.stdout` as a default argument at import time, and a stream CliRunner
+# later closes breaks alembic for every later test (test_migrations).
+import alembic.config  # noqa: F401
 import pytest
 from typer.testing import CliRunner
 
