@@ -103,9 +103,13 @@ def migrations_path() -> Path:
 
 
 def alembic_config(engine: Engine | None = None, url: str | None = None) -> Any:
+    import sys
+
     from alembic.config import Config
 
-    cfg = Config()
+    # alembic's default stdout is bound when it is first imported: pass the current one,
+    # or a stream that was replaced then (a test runner's) stays in use after it closed
+    cfg = Config(stdout=sys.stdout)
     cfg.set_main_option("script_location", str(migrations_path()))
     if url:
         cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
