@@ -1,0 +1,1 @@
+"""casecraft benchmarks: ``python bench/run.py [--quick]`` (see bench/RESULTS.md)."""

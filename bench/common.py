@@ -1,0 +1,204 @@
+"""What every benchmark shares: rows of the results table, databases, timing, memory.
+
+Every figure is printed beside its peer or raw limit measured in the same run,
+with the ratio and the target from issue 6, so a slow machine shows as a slow
+machine on both sides and a missed target shows as missed.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).resolve().parent / ".data"
+WORKFLOW = ROOT / "workflows.yaml"
+TZ = ZoneInfo("Asia/Shanghai")
+PG_URL = os.environ.get("CASECRAFT_BENCH_PG") or os.environ.get(
+    "CASECRAFT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+SEED = 20261124
+
+
+@dataclass
+class Row:
+    """One line of the results table.
+
+    ``ratio`` is always figure / peer; ``target`` is the bar of issue 6, on the
+    ratio (``ratio >= 0.75``) or on the figure itself (``<= 2 ms``).
+    """
+
+    item: str
+    backend: str
+    figure: float | None
+    unit: str
+    peer: float | None = None
+    peer_label: str = ""
+    ratio: float | None = None
+    target: str = ""
+    met: bool | None = None
+    note: str = ""
+
+    def cells(self) -> list[str]:
+        return [self.item, self.backend, _fmt(self.figure, self.unit), _fmt(self.peer, self.unit),
+                self.peer_label, "" if self.ratio is None else f"{self.ratio:.2f}", self.target,
+                {True: "met", False: "MISSED", None: "-"}[self.met], self.note]
+
+
+HEADER = ["item", "db", "casecraft", "peer/limit", "peer is", "ratio", "target", "verdict", "note"]
+
+
+def _fmt(v: float | None, unit: str) -> str:
+    if v is None:
+        return "-"
+    if abs(v) >= 1000:
+        return f"{v:,.0f} {unit}"
+    if abs(v) >= 10:
+        return f"{v:.1f} {unit}"
+    return f"{v:.3g} {unit}"
+
+
+def table(rows: list[Row]) -> str:
+    """The rows as a Markdown table (readable in a terminal and in RESULTS.md)."""
+    cells = [HEADER] + [r.cells() for r in rows]
+    widths = [max(_width(c[i]) for c in cells) for i in range(len(HEADER))]
+    lines = []
+    for k, c in enumerate(cells):
+        lines.append("| " + " | ".join(v + " " * (widths[i] - _width(v)) for i, v in enumerate(c)) + " |")
+        if k == 0:
+            lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def _width(s: str) -> int:
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
+
+
+def at(day: int, hhmm: str, month: int = 11, year: int = 2026) -> datetime:
+    h, m = hhmm.split(":")
+    return datetime(year, month, day, int(h), int(m), tzinfo=TZ)
+
+
+def rss_mb() -> float:
+    """This process's resident set size now (Linux /proc), in MB."""
+    with open("/proc/self/statm") as f:
+        pages = int(f.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+def best_of(n: int, fn: Callable[[], float]) -> float:
+    """The smallest of ``n`` timings (noise only ever adds time)."""
+    return min(fn() for _ in range(n))
+
+
+@contextmanager
+def timer() -> Iterator[Callable[[], float]]:
+    start = time.perf_counter()
+    end: list[float] = []
+    yield lambda: (end[0] if end else time.perf_counter()) - start
+    end.append(time.perf_counter())
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def fresh_sqlite(name: str) -> str:
+    """A new, empty SQLite file under bench/.data/tmp (WAL files removed too)."""
+    d = DATA / "tmp"
+    d.mkdir(parents=True, exist_ok=True)
+    path = d / f"{name}.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+    return sqlite_url(path)
+
+
+def pg_schema_url(schema: str) -> str:
+    sep = "&" if "?" in PG_URL else "?"
+    return f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+
+
+def pg_admin():  # noqa: ANN201 - an sqlalchemy Engine
+    import sqlalchemy as sa
+
+    return sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+
+
+def pg_available() -> bool:
+    import sqlalchemy as sa
+
+    try:
+        admin = pg_admin()
+        with admin.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        admin.dispose()
+        return True
+    except Exception:
+        return False
+
+
+@contextmanager
+def fresh_pg(prefix: str = "bench") -> Iterator[str]:
+    """A new, empty PostgreSQL schema for one scenario; dropped afterwards."""
+    import sqlalchemy as sa
+
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = pg_admin()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield pg_schema_url(schema)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def cached_pg(schema: str, tag: str) -> tuple[str, bool]:
+    """A kept PostgreSQL schema for a large generated data set: (url, already built with ``tag``)."""
+    import sqlalchemy as sa
+
+    admin = pg_admin()
+    with admin.connect() as conn:
+        have = conn.execute(sa.text("SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace "
+                                    "WHERE nspname = :s"), {"s": schema}).scalar()
+        built = have == tag
+        if not built:
+            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    admin.dispose()
+    return pg_schema_url(schema), built
+
+
+def mark_pg_built(schema: str, tag: str) -> None:
+    import sqlalchemy as sa
+
+    admin = pg_admin()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"COMMENT ON SCHEMA \"{schema}\" IS '{tag}'"))
+    admin.dispose()
+
+
+def cached_sqlite(name: str, tag: str) -> tuple[str, bool]:
+    """A kept SQLite file under bench/.data for a large data set: (url, already built with ``tag``)."""
+    DATA.mkdir(parents=True, exist_ok=True)
+    path = DATA / f"{name}.db"
+    stamp = DATA / f"{name}.tag"
+    if path.exists() and stamp.exists() and stamp.read_text() == tag:
+        return sqlite_url(path), True
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+    stamp.unlink(missing_ok=True)
+    return sqlite_url(path), False
+
+
+def mark_sqlite_built(name: str, tag: str) -> None:
+    (DATA / f"{name}.tag").write_text(tag)

@@ -1,0 +1,333 @@
+"""Run the casecraft benchmarks and print every figure beside its peer, with the ratio and the target.
+
+    python bench/run.py            # the full run (large data sets are generated once, then cached)
+    python bench/run.py --quick    # every row on small data, in about a minute
+    python bench/run.py --only transitions,sweep --no-pg
+
+Needs the ``bench`` extra (``pip install -e '.[bench]'``: SpiffWorkflow) and,
+for the PostgreSQL rows, the server at $CASECRAFT_BENCH_PG or $CASECRAFT_TEST_PG
+(default postgresql+psycopg://postgres@127.0.0.1:5432/test). See bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+# run as a script, sys.path[0] is bench/ itself: put the checkout there instead, so that bench's
+# module names never shadow a library's
+sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+from bench import common  # noqa: E402
+from bench.common import Row  # noqa: E402
+
+ITEMS = ["transitions", "spiff", "hotline", "sweep", "month", "startup", "memory", "scale"]
+
+
+@dataclass
+class Sizes:
+    engine_cases: int  # cases walked along the 11-step escalation path, per round
+    floor_txns: int
+    rounds: int
+    spiff_cases: int
+    hotline_rows: int
+    sweep_cases: int
+    month_grid: int
+    month_hotline: int
+    startup_runs: int
+    memory_transitions: int
+    scale_cases: int  # per process
+
+
+QUICK = Sizes(engine_cases=8, floor_txns=80, rounds=1, spiff_cases=3, hotline_rows=300, sweep_cases=20_000,
+              month_grid=3_000, month_hotline=9_000, startup_runs=2, memory_transitions=1_000, scale_cases=4)
+FULL = Sizes(engine_cases=60, floor_txns=600, rounds=3, spiff_cases=20, hotline_rows=20_000,
+             sweep_cases=1_000_000, month_grid=600_000, month_hotline=1_800_000, startup_runs=10,
+             memory_transitions=1_000_000, scale_cases=40)
+
+
+def say(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def backends(use_pg: bool) -> list[str]:
+    return ["sqlite", "postgresql"] if use_pg else ["sqlite"]
+
+
+class Db:
+    """A fresh database per scenario on either backend."""
+
+    def __init__(self, backend: str, name: str) -> None:
+        self.backend, self.name = backend, name
+        self._ctx = None
+
+    def __enter__(self) -> str:
+        if self.backend == "sqlite":
+            return common.fresh_sqlite(self.name)
+        self._ctx = common.fresh_pg(f"bench_{self.name}")
+        return self._ctx.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        if self._ctx is not None:
+            self._ctx.__exit__(*exc)
+
+
+# ---------------------------------------------------------------------------------------------------------
+def run_transitions(sz: Sizes, use_pg: bool) -> list[Row]:
+    from bench import throughput as tr
+
+    rows = []
+    for b in backends(use_pg):
+        eng_best = floor_best = 0.0
+        for r in range(sz.rounds):  # alternate, so that a noisy minute hurts both sides alike
+            with Db(b, "floor") as url:
+                floor_best = max(floor_best, tr.floor_rate(url, sz.floor_txns))
+            with Db(b, "engine") as url:
+                eng_best = max(eng_best, tr.engine_rate(url, sz.engine_cases)[0])
+            say(f"transitions {b} round {r + 1}: engine {eng_best:.0f}/s, floor {floor_best:.0f}/s")
+        ratio = eng_best / floor_best
+        rows.append(Row("durable transitions/s: engine vs Core floor", b, eng_best, "/s", floor_best,
+                        "Core select+update+insert", ratio, "ratio >= 0.75", ratio >= 0.75))
+    return rows
+
+
+def run_spiff(sz: Sizes, use_pg: bool) -> list[Row]:
+    from bench import spiff
+    from bench import throughput as tr
+
+    rows = []
+    for b in backends(use_pg):
+        with Db(b, "spiff") as url:
+            peer = spiff.spiff_rate(url, sz.spiff_cases)[0]
+        with Db(b, "engine") as url:
+            mine = tr.engine_rate(url, sz.spiff_cases)[0]
+        say(f"escalation path {b}: casecraft {mine:.0f}/s, SpiffWorkflow {peer:.0f}/s")
+        ratio = mine / peer
+        rows.append(Row("escalation path steps/s vs SpiffWorkflow", b, mine, "/s", peer,
+                        "SpiffWorkflow, state saved per step", ratio, "ratio >= 5", ratio >= 5))
+    return rows
+
+
+def run_hotline(sz: Sizes, use_pg: bool) -> list[Row]:
+    from bench import hotline
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        path = hotline.write_csv(Path(tmp) / "orders.csv", sz.hotline_rows)
+        for b in backends(use_pg):
+            with Db(b, "rawimport") as url:
+                peer = hotline.raw_rate(url, path)
+            if not hotline.available():
+                say(f"hotline import {b}: Engine.import_hotline not on main yet; raw {peer:.0f} rows/s")
+                rows.append(Row("hotline import rows/s vs raw executemany", b, None, "rows/s", peer,
+                                "raw batched executemany", None, "ratio >= 0.5", None, "not available yet"))
+                continue
+            with Db(b, "import") as url:
+                mine = hotline.casecraft_rate(url, path)
+            say(f"hotline import {b}: casecraft {mine:.0f} rows/s, raw {peer:.0f} rows/s")
+            ratio = mine / peer
+            rows.append(Row("hotline import rows/s vs raw executemany", b, mine, "rows/s", peer,
+                            "raw batched executemany", ratio, "ratio >= 0.5", ratio >= 0.5))
+    return rows
+
+
+def _cached(b: str, name: str, tag: str, build: Callable[[str], dict[str, int]]) -> str:
+    if b == "sqlite":
+        url, built = common.cached_sqlite(name, tag)
+    else:
+        url, built = common.cached_pg(f"bench_cache_{name}", tag)
+    if built:
+        say(f"{name} {b}: cached data set {tag}")
+        return url
+    say(f"{name} {b}: generating {tag} (cached afterwards) ...")
+    start = time.perf_counter()
+    counts = build(url)
+    say(f"{name} {b}: generated {counts} in {time.perf_counter() - start:.0f}s")
+    if b == "sqlite":
+        common.mark_sqlite_built(name, tag)
+    else:
+        common.mark_pg_built(f"bench_cache_{name}", tag)
+    return url
+
+
+def run_sweep(sz: Sizes, use_pg: bool) -> list[Row]:
+    from bench import gen, sweep
+    from casecraft.store.repo import Store
+
+    rows = []
+    tag = f"sweep-v2-{sz.sweep_cases}"
+    for b in backends(use_pg):
+        url = _cached(b, f"sweep{sz.sweep_cases}", tag, lambda u: gen.build_sweep(u, sz.sweep_cases))
+        store = Store(url)
+        try:
+            text = sweep.plan(store)
+            med, best, n = sweep.time_claims(store, 30)
+            peer = sweep.time_without_index(store, 5)
+        finally:
+            store.dispose()
+        ok = sweep.uses_index(text)
+        say(f"sweep {b}: claim of {n} rows median {med:.2f} ms (best {best:.2f}), without the index {peer:.1f} ms; "
+            f"plan: {' / '.join(line.strip() for line in text.splitlines())}")
+        rows.append(Row(f"sweep: claim a 500 batch ({sz.sweep_cases:,} cases, 30% open)", b, med, "ms", peer,
+                        "same query, index out of reach", med / peer, "<= 2 ms, plan uses the index",
+                        med <= 2.0 and ok and n == 500,
+                        f"best {best:.2f} ms; plan {'uses ix_deadlines_next_alert' if ok else 'NO INDEX'}"))
+    return rows
+
+
+def run_month(sz: Sizes, use_pg: bool) -> list[Row]:
+    from bench import month
+
+    rows = []
+    tag = f"month-v2-{sz.month_grid}-{sz.month_hotline}"
+    for b in backends(use_pg):
+        url = _cached(b, f"month{sz.month_grid}", tag, lambda u: month.build_month(u, sz.month_grid, sz.month_hotline))
+        peer, levels = month.raw_evaluation(url)
+        mine = month.casecraft_evaluation(url)
+        limit = 5.0 if b == "sqlite" else 2.0
+        label = f"Beijing month at every level ({sz.month_grid:,} grid + {sz.month_hotline:,} hotline cases)"
+        say(f"month {b}: raw GROUP BY {peer:.2f}s ({levels}); casecraft "
+            f"{'not available yet' if mine is None else f'{mine:.2f}s'}")
+        if mine is None:
+            rows.append(Row(label, b, None, "s", peer, "raw GROUP BY + roll-up", None, f"<= {limit:g} s", None,
+                            "not available yet (casecraft.evaluation not on main)"))
+        else:
+            rows.append(Row(label, b, mine, "s", peer, "raw GROUP BY + roll-up", mine / peer, f"<= {limit:g} s",
+                            mine <= limit))
+    return rows
+
+
+def run_startup(sz: Sizes, use_pg: bool) -> list[Row]:
+    from bench import startup
+
+    helps = startup.help_time(sz.startup_runs)
+    imp = startup.import_sqlalchemy_time(sz.startup_runs)
+    with Db("sqlite", "cli") as url:
+        fire = startup.fire_time(url, sz.startup_runs)
+    say(f"startup: --help {helps:.3f}s, case fire {fire:.3f}s, import sqlalchemy {imp:.3f}s")
+    return [Row("casecraft --help wall time", "-", helps, "s", 0.15, "the limit", helps / 0.15, "<= 0.15 s",
+                helps <= 0.15),
+            Row("one casecraft case fire (SQLite)", "sqlite", fire, "s", imp, 'python -c "import sqlalchemy"',
+                fire / imp, "ratio <= 1.3", fire / imp <= 1.3)]
+
+
+def run_memory(sz: Sizes, use_pg: bool) -> list[Row]:
+    from bench import memory
+
+    # RSS is the Python heap's business, not the disk's: synchronous=OFF lets more transitions fit the time
+    sync = os.environ.get("CASECRAFT_SQLITE_SYNC")
+    os.environ["CASECRAFT_SQLITE_SYNC"] = "OFF"
+    try:
+        with Db("sqlite", "memory") as url:
+            base, end, growth, n = memory.rss_growth(
+                url, sz.memory_transitions, warmup=min(2_000, max(500, sz.memory_transitions // 10)),
+                progress=lambda done, rss: say(f"memory: {done:,} transitions, RSS {rss:.1f} MB"))
+    finally:
+        if sync is None:
+            os.environ.pop("CASECRAFT_SQLITE_SYNC")
+        else:
+            os.environ["CASECRAFT_SQLITE_SYNC"] = sync
+    say(f"memory: RSS {base:.1f} MB after warm-up, {end:.1f} MB after {n:,} more transitions")
+    short = n < 1_000_000
+    return [Row(f"RSS growth over {n:,} transitions", "sqlite", growth, "MB", base, "RSS after warm-up",
+                growth / base, "< 20 MB over 1,000,000", None if short else growth < 20,
+                (f"only {n:,} transitions run: no verdict; " if short else "") + "synchronous=OFF for this row")]
+
+
+def run_scale(sz: Sizes, use_pg: bool) -> list[Row]:
+    from bench import scale
+
+    if not use_pg:
+        return [Row("4 processes vs 1 on PostgreSQL", "postgresql", None, "/s", None, "", None, "ratio >= 1.8",
+                    None, "skipped: no PostgreSQL")]
+    with Db("postgresql", "scale1") as url:
+        one = scale.rate(url, 1, sz.scale_cases)
+    with Db("postgresql", "scale4") as url:
+        four = scale.rate(url, 4, sz.scale_cases)
+    say(f"scale: 1 process {one:.0f}/s, 4 processes {four:.0f}/s")
+    return [Row("4 processes vs 1 on PostgreSQL", "postgresql", four, "/s", one, "one process", four / one,
+                "ratio >= 1.8", four / one >= 1.8, f"{os.cpu_count()} cores")]
+
+
+RUNNERS: dict[str, Callable[[Sizes, bool], list[Row]]] = {
+    "transitions": run_transitions, "spiff": run_spiff, "hotline": run_hotline, "sweep": run_sweep,
+    "month": run_month, "startup": run_startup, "memory": run_memory, "scale": run_scale}
+
+
+def machine() -> str:
+    model = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    load = os.getloadavg()
+    return (f"{os.cpu_count()} cores ({model}), {mem:.0f} GiB, {platform.system()} {platform.release()}, "
+            f"Python {platform.python_version()}; load average at start {load[0]:.1f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="small data: every row in about a minute")
+    ap.add_argument("--only", help=f"comma-separated items: {','.join(ITEMS)}")
+    ap.add_argument("--no-pg", action="store_true", help="SQLite rows only")
+    ap.add_argument("--memory-transitions", type=int, help="transitions for the RSS row (full run: 1,000,000)")
+    ap.add_argument("--month-scale", type=float, default=1.0,
+                    help="fraction of the Beijing month to generate (full run: 1 = 600,000 + 1,800,000 cases)")
+    ap.add_argument("--json", help="also write the rows as JSON to this file")
+    args = ap.parse_args(argv)
+    sz = QUICK if args.quick else FULL
+    if args.memory_transitions:
+        sz.memory_transitions = args.memory_transitions
+    if args.month_scale != 1.0:
+        sz.month_grid, sz.month_hotline = int(sz.month_grid * args.month_scale), int(sz.month_hotline * args.month_scale)
+    items = args.only.split(",") if args.only else ITEMS
+    unknown = [i for i in items if i not in RUNNERS]
+    if unknown:
+        ap.error(f"unknown item(s) {', '.join(unknown)}; use {', '.join(ITEMS)}")
+    use_pg = not args.no_pg
+    if use_pg and not common.pg_available():
+        ap.error(f"PostgreSQL at {common.PG_URL} is unreachable; start it or pass --no-pg")
+    os.environ.setdefault("CASECRAFT_SQLITE_SYNC", "FULL")  # the project's default durability
+    import logging
+
+    logging.getLogger("casecraft.alerts").setLevel(logging.ERROR)
+    started = datetime.now(timezone.utc)
+    say(f"{'quick' if args.quick else 'full'} run: {', '.join(items)}; {machine()}")
+    rows: list[Row] = []
+    for item in items:
+        t0 = time.perf_counter()
+        try:
+            rows += RUNNERS[item](sz, use_pg)
+        except Exception as exc:  # one broken scenario must not hide the others' figures
+            rows.append(Row(item, "-", None, "", note=f"FAILED: {exc!r}"[:200]))
+            say(f"{item} failed: {exc!r}")
+        say(f"{item} done in {time.perf_counter() - t0:.0f}s")
+    print(f"casecraft benchmarks, {'quick' if args.quick else 'full'} run, {started:%Y-%m-%d %H:%M} UTC")
+    print(f"machine: {machine()}")
+    print(f"SQLite: WAL, synchronous={os.environ['CASECRAFT_SQLITE_SYNC']}; PostgreSQL: {common.PG_URL.split('@')[-1]}")
+    print()
+    print(common.table(rows))
+    missed = [r for r in rows if r.met is False]
+    print()
+    print(f"{len(rows)} rows; {sum(r.met is True for r in rows)} targets met, {len(missed)} missed, "
+          f"{sum(r.met is None for r in rows)} without a verdict")
+    if args.json:
+        Path(args.json).write_text(json.dumps([asdict(r) for r in rows], ensure_ascii=False, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

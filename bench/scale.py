@@ -1,0 +1,60 @@
+"""Scale-out: N engine processes on one PostgreSQL database against one process's rate.
+
+Each process (spawn context, its own engine and connections) reports its own
+cases, waits at a barrier, then walks the escalation path on them. The rate is
+all transitions over the wall time from the barrier to the last finish.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+from typing import Any
+
+
+def _worker(url: str, n_cases: int, barrier: Any, out: Any) -> None:
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from bench.common import WORKFLOW, at
+    from bench.throughput import PATH, report_cases
+    from casecraft import Engine, FixedClock
+
+    try:
+        eng = Engine(url, WORKFLOW, FixedClock(at(24, "10:30")))
+        ids = report_cases(eng, n_cases)
+        barrier.wait(timeout=600)
+        start = time.time()
+        n = 0
+        for cid in ids:
+            for trigger, actor, kw in PATH:
+                eng.fire(cid, trigger, actor=actor, **kw)
+                n += 1
+        out.put(("ok", start, time.time(), n))
+        eng.close()
+    except BaseException as exc:
+        out.put(("error", repr(exc), 0, 0))
+
+
+def rate(url: str, processes: int, cases_each: int) -> float:
+    """Transitions/s of ``processes`` engine processes together."""
+    from bench.common import WORKFLOW, at
+    from casecraft import Engine, FixedClock
+
+    eng = Engine(url, WORKFLOW, FixedClock(at(24, "10:30")))
+    eng.init()
+    eng.close()
+    ctx = mp.get_context("spawn")
+    barrier = ctx.Barrier(processes)
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_worker, args=(url, cases_each, barrier, out)) for _ in range(processes)]
+    for p in procs:
+        p.start()
+    res = [out.get(timeout=1800) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+    bad = [r for r in res if r[0] != "ok"]
+    if bad:
+        raise RuntimeError(f"a worker failed: {bad}")
+    return sum(r[3] for r in res) / (max(r[2] for r in res) - min(r[1] for r in res))

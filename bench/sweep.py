@@ -1,0 +1,88 @@
+"""The overdue sweep on a large table: one 500-case claim, its plan, and the same query without the index.
+
+The figure is ``alerts_repo.claim_due`` itself — the sweep's claim of a batch
+of due deadline rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), fetched into
+dicts — timed inside a write transaction that is rolled back, so the cached
+data set stays as generated. The peer is the very statement it sends with the
+index out of the planner's reach (``NOT INDEXED`` on SQLite; index and bitmap
+scans off on PostgreSQL), and the plan is read back with EXPLAIN.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any
+
+from bench.gen import SWEEP_NOW
+
+BATCH = 500
+
+
+def _statement(store: Any) -> tuple[str, Any]:
+    import sqlalchemy as sa
+
+    from casecraft.store import alerts_repo
+
+    seen: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        if "FROM deadlines" in statement:
+            seen.append((statement, parameters))
+
+    sa.event.listen(store.engine, "before_cursor_execute", capture)
+    try:
+        with store.write() as tx:
+            alerts_repo.claim_due(tx, SWEEP_NOW, BATCH)
+            tx.conn.rollback()
+    finally:
+        sa.event.remove(store.engine, "before_cursor_execute", capture)
+    return seen[0]
+
+
+def plan(store: Any) -> str:
+    statement, params = _statement(store)
+    prefix = "EXPLAIN QUERY PLAN " if store.dialect == "sqlite" else "EXPLAIN "
+    with store.engine.connect() as conn:
+        rows = conn.exec_driver_sql(prefix + statement, params).all()
+        conn.rollback()
+    return "\n".join(str(r[-1]) for r in rows)
+
+
+def uses_index(text: str) -> bool:
+    return "ix_deadlines_next_alert" in text and "Seq Scan" not in text and "SCAN deadlines" not in text
+
+
+def time_claims(store: Any, runs: int) -> tuple[float, float, int]:
+    """(median ms, min ms, rows claimed) of ``runs`` claims of one batch."""
+    from casecraft.store import alerts_repo
+
+    times = []
+    n = 0
+    for _ in range(runs + 2):
+        with store.write() as tx:
+            start = time.perf_counter()
+            n = len(alerts_repo.claim_due(tx, SWEEP_NOW, BATCH))
+            times.append((time.perf_counter() - start) * 1000)
+            tx.conn.rollback()
+    times = times[2:]  # the first two warm the page cache and the statement cache
+    return statistics.median(times), min(times), n
+
+
+def time_without_index(store: Any, runs: int) -> float:
+    """Median ms of the same statement with the index out of reach (a full scan and a sort)."""
+    statement, params = _statement(store)
+    times = []
+    for _ in range(runs):
+        with store.engine.connect() as conn:
+            if store.dialect == "sqlite":
+                sql = statement.replace("FROM deadlines", "FROM deadlines NOT INDEXED", 1)
+            else:
+                conn.exec_driver_sql("SET LOCAL enable_indexscan = off")
+                conn.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
+                sql = statement
+            start = time.perf_counter()
+            conn.exec_driver_sql(sql, params).all()
+            times.append((time.perf_counter() - start) * 1000)
+            conn.rollback()
+    return statistics.median(times)
