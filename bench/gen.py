@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bench.common import SEED, WORKFLOW, at
@@ -23,7 +23,7 @@ def _sqlite_value(v: Any) -> Any:
     t = type(v)
     if t is datetime:  # as SQLAlchemy stores UTCDateTime on SQLite: naive UTC text
         if v.utcoffset():
-            v = v.astimezone(timezone.utc)
+            v = v.astimezone(UTC)
         return v.replace(tzinfo=None).isoformat(" ", "microseconds")
     if t is bool:
         return int(v)
@@ -100,7 +100,7 @@ DEADLINE_COLS = ("case_id", "kind", "seq", "state", "tier", "unit_code", "limit_
 TIMELINE_COLS = ("case_id", "seq", "at", "actor_id", "actor_role", "actor_unit", "trigger", "from_state", "to_state",
                  "from_tier", "to_tier", "unit_code", "targets", "outcome", "note", "attachments", "prev_hash", "hash")
 
-SWEEP_NOW = at(24, "17:00").astimezone(timezone.utc)  # generated times in UTC: no conversion per row
+SWEEP_NOW = at(24, "17:00").astimezone(UTC)  # generated times in UTC: no conversion per row
 
 
 def build_sweep(url: str, n_cases: int, *, open_share: float = 0.3, due_share: float = 0.1) -> dict[str, int]:

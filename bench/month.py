@@ -21,13 +21,13 @@ import random
 import time
 from collections import defaultdict
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bench.common import SEED
 from bench.gen import CASE_COLS, DEADLINE_COLS, TIMELINE_COLS, analyze, init_db, load
 
-MONTH_START = datetime(2026, 10, 31, 16, 0, tzinfo=timezone.utc)  # 1 November 00:00 Beijing
+MONTH_START = datetime(2026, 10, 31, 16, 0, tzinfo=UTC)  # 1 November 00:00 Beijing
 MONTH_SECONDS = 30 * 24 * 3600
 DISTRICTS = [f"1101{d:02d}" for d in range(1, 18) if d != 6][:16]  # 110106 (Fengtai) is the sample org's
 STREETS, COMMUNITIES, GRIDS = 21, 20, 5
@@ -134,7 +134,7 @@ def build_month(url: str, n_grid: int, n_hotline: int) -> dict[str, int]:
             for day in range(1, 31):
                 if rng.random() < share:
                     d = date(2026, 11, day)
-                    at = datetime(2026, 11, day, 10, 0, tzinfo=timezone.utc)
+                    at = datetime(2026, 11, day, 10, 0, tzinfo=UTC)
                     yield (grid, "gl", d, at, "走访居民，记录诉求", [])
 
     try:

@@ -20,7 +20,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 # run as a script, sys.path[0] is bench/ itself: put the checkout there instead, so that bench's
@@ -292,7 +292,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.memory_transitions:
         sz.memory_transitions = args.memory_transitions
     if args.month_scale != 1.0:
-        sz.month_grid, sz.month_hotline = int(sz.month_grid * args.month_scale), int(sz.month_hotline * args.month_scale)
+        sz.month_grid = int(sz.month_grid * args.month_scale)
+        sz.month_hotline = int(sz.month_hotline * args.month_scale)
     items = args.only.split(",") if args.only else ITEMS
     unknown = [i for i in items if i not in RUNNERS]
     if unknown:
@@ -304,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     import logging
 
     logging.getLogger("casecraft.alerts").setLevel(logging.ERROR)
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     say(f"{'quick' if args.quick else 'full'} run: {', '.join(items)}; {machine()}")
     rows: list[Row] = []
     for item in items:

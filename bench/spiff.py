@@ -25,7 +25,8 @@ def bpmn_xml() -> bytes:
     nodes = ['<bpmn:startEvent id="start"/>']
     nodes += [f'<bpmn:userTask id="{s}" name="{s}"/>' for s in steps]
     nodes += ['<bpmn:endEvent id="end"/>']
-    flows = [f'<bpmn:sequenceFlow id="f{i}" sourceRef="{a}" targetRef="{b}"/>' for i, (a, b) in enumerate(zip(ids, ids[1:]))]
+    flows = [f'<bpmn:sequenceFlow id="f{i}" sourceRef="{a}" targetRef="{b}"/>'
+             for i, (a, b) in enumerate(zip(ids, ids[1:], strict=False))]
     return (f'<?xml version="1.0" encoding="UTF-8"?><bpmn:definitions {NS} id="defs" '
             f'targetNamespace="http://casecraft.example/bench"><bpmn:process id="escalation" isExecutable="true">'
             f'{"".join(nodes + flows)}</bpmn:process></bpmn:definitions>').encode()

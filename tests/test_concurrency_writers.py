@@ -21,7 +21,6 @@ import multiprocessing as mp
 import random
 import time
 from collections import Counter
-from datetime import datetime
 from typing import Any
 
 import pytest

@@ -34,7 +34,8 @@ def _fill(eng: Engine) -> None:
                      "unit_code": GRID5, "limit_text": "4 working hours", "calendar": "calendar_days",
                      "started_at": start, "warn_at": start + timedelta(hours=3), "due_at": start + timedelta(hours=4),
                      "escalate_at": None, "next_alert_at": nxt, "extended": 0,
-                     "closed_at": None if is_open else start + timedelta(hours=2), "outcome": None if is_open else "met"})
+                     "closed_at": None if is_open else start + timedelta(hours=2),
+                     "outcome": None if is_open else "met"})
     with eng.store.write() as tx:
         tx.conn.execute(sa.insert(Deadline.__table__), rows)
     with eng.store.engine.connect() as conn:  # fresh statistics, as autovacuum/ANALYZE keep them in production
