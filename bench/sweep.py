@@ -69,6 +69,19 @@ def time_claims(store: Any, runs: int) -> tuple[float, float, int]:
     return statistics.median(times), min(times), n
 
 
+def time_raw(store: Any, runs: int) -> float:
+    """Median ms of the claim statement alone through the driver (no type processing, no dicts)."""
+    statement, params = _statement(store)
+    times = []
+    for _ in range(runs):
+        with store.engine.connect() as conn:
+            start = time.perf_counter()
+            conn.exec_driver_sql(statement, params).all()
+            times.append((time.perf_counter() - start) * 1000)
+            conn.rollback()
+    return statistics.median(times)
+
+
 def time_without_index(store: Any, runs: int) -> float:
     """Median ms of the same statement with the index out of reach (a full scan and a sort)."""
     statement, params = _statement(store)
