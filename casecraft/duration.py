@@ -32,6 +32,8 @@ _ZH_UNITS: dict[str, tuple[Unit, bool]] = {
     "天": ("day", False),
     "日": ("day", False),
 }
+# A limit longer than about ten years is a typo, and would overflow date arithmetic.
+MAX_AMOUNT: dict[str, int] = {"minute": 10 * 366 * 24 * 60, "hour": 10 * 366 * 24, "day": 10 * 366}
 _EN_UNITS: dict[str, Unit] = {"minute": "minute", "min": "minute", "hour": "hour", "h": "hour", "day": "day", "d": "day"}
 
 
@@ -72,6 +74,9 @@ class Duration:
             amount = float(z["n"])
         if amount <= 0:
             raise ValueError(f"bad duration {text!r}: it must be longer than zero")
+        if amount > MAX_AMOUNT[unit]:
+            raise ValueError(f"bad duration {text!r}: at most {MAX_AMOUNT[unit]} {unit}s (about ten years) "
+                             "are allowed")
         if working and unit == "day" and amount != int(amount):
             raise ValueError(f"bad duration {text!r}: working days must be whole; use working hours")
         return cls(amount, unit, working)

@@ -51,7 +51,7 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     url = url or default_url()
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: e.g. a port that is not a number
         raise DatabaseError(f"cannot parse database URL {safe_url(url)!r}: use e.g. sqlite:///casecraft.db "
                             "or postgresql+psycopg://user@host/db") from None
     try:
