@@ -110,3 +110,72 @@ def raw_rate(url: str, path: Path) -> float:
     finally:
         db.dispose()
     return n / elapsed
+
+
+def driver_rate(url: str, path: Path) -> float:
+    """The raw limit at the driver: the same rows as ``raw_rate``, ids assigned up front, values converted
+    as they are read, one DBAPI ``executemany`` per table per 500 rows (no SQLAlchemy per row)."""
+    from bench.gen import _pg_value, _sqlite_value
+    from casecraft import Engine, FixedClock
+    from casecraft.store.db import make_engine
+
+    eng = Engine(url, WORKFLOW, FixedClock(NOW))
+    vid = int(eng.init()["workflow_version_id"])
+    eng.close()
+    street = "110106004"
+    db = make_engine(url)
+    sqlite = db.dialect.name == "sqlite"
+    conv = _sqlite_value if sqlite else _pg_value
+    mark = "?" if sqlite else "%s"
+
+    def sql(table: str, cols: tuple[str, ...]) -> str:
+        return f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join([mark] * len(cols))})"
+
+    case_cols = ("id", "workflow_version_id", "state", "tier", "unit_code", "grid_code", "category_code", "urgency",
+                 "source", "ref", "description", "reporter_id", "assignees", "is_open", "created_at", "updated_at",
+                 "version", "channel", "contact", "received_at", "parked")
+    tl_cols = ("case_id", "seq", "at", "actor_id", "actor_role", "actor_unit", "trigger", "to_state", "to_tier",
+               "unit_code", "targets", "attachments", "hash")
+    dl_cols = ("case_id", "kind", "seq", "state", "tier", "unit_code", "limit_text", "calendar", "started_at",
+               "warn_at", "due_at", "escalate_at", "next_alert_at", "extended")
+    now, warn, due, esc = (conv(t) for t in (NOW, NOW + timedelta(minutes=48), NOW + timedelta(hours=1),
+                                             NOW + timedelta(days=1)))
+    raw = db.raw_connection()
+    n = 0
+    try:
+        cur = raw.cursor()
+        start = time.perf_counter()
+        cur.execute("SELECT coalesce(max(id), 0) FROM cases")
+        next_id = int(cur.fetchone()[0]) + 1
+        if sqlite:
+            raw.commit()
+        with path.open(encoding="utf-8", newline="") as f:
+            rows = list(csv.DictReader(f))
+        for k in range(0, len(rows), BATCH):
+            batch = rows[k:k + BATCH]
+            if sqlite:
+                cur.execute("BEGIN IMMEDIATE")
+            cases, entries, dls = [], [], []
+            for r in batch:
+                cid = next_id
+                next_id += 1
+                cases.append((cid, vid, "street_intake", "street", street, r["grid"], r["category"], "normal",
+                              "hotline", r["ticket"], r["description"], "wujing", "[]", True if not sqlite else 1,
+                              now, now, 1, r["channel"], r["contact"], now, False if not sqlite else 0))
+                entries.append((cid, 1, now, "wujing", "operator", street, "report", "street_intake", "street",
+                                street, "[]", "[]", hashlib.sha256(f"{cid}:1".encode()).hexdigest()))
+                dls.append((cid, "step", 1, "street_intake", "street", street, "1 working hour", "calendar_days",
+                            now, warn, due, esc, warn, 0))
+            cur.executemany(sql("cases", case_cols), cases)
+            cur.executemany(sql("timeline", tl_cols), entries)
+            cur.executemany(sql("deadlines", dl_cols), dls)
+            if sqlite:
+                cur.execute("COMMIT")
+            else:
+                raw.commit()
+            n += len(batch)
+        elapsed = time.perf_counter() - start
+    finally:
+        raw.close()
+        db.dispose()
+    return n / elapsed
