@@ -42,9 +42,9 @@ TIER = {"grid_handling": "grid", "to_check": "grid", "checked": "grid", "closed"
         "street_intake": "street", "community_intake": "community"}
 
 
-def units() -> Iterator[tuple[Any, ...]]:
+def units(n_districts: int = 16) -> Iterator[tuple[Any, ...]]:
     now = MONTH_START
-    for d in DISTRICTS:
+    for d in DISTRICTS[:n_districts]:
         yield (f"{d}-lxh", f"{d}联席会", "joint_meeting", "platform", None, True, now, None)
         yield (d, f"{d}区指挥中心", "district", "platform", f"{d}-lxh", True, now, None)
         for s in range(1, STREETS + 1):
@@ -60,15 +60,16 @@ def units() -> Iterator[tuple[Any, ...]]:
 UNIT_COLS = ("code", "name", "tier", "kind", "parent_code", "active", "updated_at", "addresses")
 
 
-def all_grids() -> list[str]:
-    return [f"{d}{s:03d}{c:03d}{g:03d}" for d in DISTRICTS for s in range(1, STREETS + 1)
+def all_grids(n_districts: int = 16) -> list[str]:
+    return [f"{d}{s:03d}{c:03d}{g:03d}" for d in DISTRICTS[:n_districts] for s in range(1, STREETS + 1)
             for c in range(1, COMMUNITIES + 1) for g in range(1, GRIDS + 1)]
 
 
-def _plan(n_grid: int, n_hotline: int) -> Iterator[tuple[int, bool, str, str, datetime, datetime | None, datetime]]:
+def _plan(n_grid: int, n_hotline: int, n_districts: int = 16
+          ) -> Iterator[tuple[int, bool, str, str, datetime, datetime | None, datetime]]:
     """(id, hotline?, grid, category, created, closed or None, case deadline)."""
     rng = random.Random(SEED)
-    grids = all_grids()
+    grids = all_grids(n_districts)
     for i in range(1, n_grid + n_hotline + 1):
         hotline = i > n_grid
         created = MONTH_START + timedelta(seconds=rng.randrange(MONTH_SECONDS))
@@ -79,14 +80,15 @@ def _plan(n_grid: int, n_hotline: int) -> Iterator[tuple[int, bool, str, str, da
         yield i, hotline, rng.choice(grids), rng.choice(CATEGORIES), created, closed, created + limit
 
 
-def build_month(url: str, n_grid: int, n_hotline: int) -> dict[str, int]:
+def build_month(url: str, n_grid: int, n_hotline: int, n_districts: int = 16) -> dict[str, int]:
+    """Generate the month into ``url``; ``n_districts`` < 16 makes a smaller city (for --quick)."""
     from casecraft.store.db import make_engine
 
     vid = init_db(url, MONTH_START)
     db = make_engine(url)
 
     def cases() -> Iterator[tuple[Any, ...]]:
-        for i, hotline, grid, cat, created, closed, deadline in _plan(n_grid, n_hotline):
+        for i, hotline, grid, cat, created, closed, deadline in _plan(n_grid, n_hotline, n_districts):
             path = HOTLINE_PATH if hotline else GRID_PATH
             steps = len(path) if closed else (3 if hotline else 1)
             state = path[steps - 1][2]
@@ -97,7 +99,7 @@ def build_month(url: str, n_grid: int, n_hotline: int) -> dict[str, int]:
                    created, False, "12345" if hotline else None, created if hotline else None, None)
 
     def timeline() -> Iterator[tuple[Any, ...]]:
-        for i, hotline, grid, _, created, closed, _ in _plan(n_grid, n_hotline):
+        for i, hotline, grid, _, created, closed, _ in _plan(n_grid, n_hotline, n_districts):
             path = HOTLINE_PATH if hotline else GRID_PATH
             steps = len(path) if closed else (3 if hotline else 1)
             span = (closed - created) / (steps - 1) if closed and steps > 1 else timedelta(0)
@@ -111,7 +113,7 @@ def build_month(url: str, n_grid: int, n_hotline: int) -> dict[str, int]:
                 prev = h
 
     def deadlines() -> Iterator[tuple[Any, ...]]:
-        for i, hotline, grid, _, created, closed, deadline in _plan(n_grid, n_hotline):
+        for i, hotline, grid, _, created, closed, deadline in _plan(n_grid, n_hotline, n_districts):
             outcome = None if closed is None else ("met" if closed <= deadline else "late")
             yield (i, "case", 1, "grid_handling", "grid", grid, "1 working day", "calendar_days", created, None,
                    deadline, None, None, 0, closed, outcome)
@@ -130,7 +132,7 @@ def build_month(url: str, n_grid: int, n_hotline: int) -> dict[str, int]:
 
         rng = random.Random(SEED + 1)
         share = 0.6 * min(1.0, (n_grid + n_hotline) / 2_400_000)  # a full month: 3 days in 5; smaller runs fewer
-        for grid in all_grids():
+        for grid in all_grids(n_districts):
             for day in range(1, 31):
                 if rng.random() < share:
                     d = date(2026, 11, day)
@@ -138,7 +140,7 @@ def build_month(url: str, n_grid: int, n_hotline: int) -> dict[str, int]:
                     yield (grid, "gl", d, at, "走访居民，记录诉求", [])
 
     try:
-        u = load(db, "units", UNIT_COLS, units())
+        u = load(db, "units", UNIT_COLS, units(n_districts))
         c = load(db, "cases", CASE_COLS, cases())
         t = load(db, "timeline", TIMELINE_COLS, timeline())
         d = load(db, "deadlines", DEADLINE_COLS, deadlines())

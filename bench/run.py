@@ -46,10 +46,12 @@ class Sizes:
     startup_runs: int
     memory_transitions: int
     scale_cases: int  # per process
+    month_districts: int = 16  # Beijing's 16 districts; fewer for --quick
 
 
 QUICK = Sizes(engine_cases=8, floor_txns=80, rounds=1, spiff_cases=3, hotline_rows=300, sweep_cases=20_000,
-              month_grid=3_000, month_hotline=9_000, startup_runs=2, memory_transitions=1_000, scale_cases=4)
+              month_grid=3_000, month_hotline=9_000, startup_runs=2, memory_transitions=1_000, scale_cases=4,
+              month_districts=1)
 FULL = Sizes(engine_cases=60, floor_txns=600, rounds=3, spiff_cases=20, hotline_rows=20_000,
              sweep_cases=1_000_000, month_grid=600_000, month_hotline=1_800_000, startup_runs=10,
              memory_transitions=1_000_000, scale_cases=40)
@@ -194,12 +196,16 @@ def run_month(sz: Sizes, use_pg: bool) -> list[Row]:
 
     rows = []
     tag = f"month-v2-{sz.month_grid}-{sz.month_hotline}"
+    if sz.month_districts != 16:
+        tag += f"-d{sz.month_districts}"
     for b in backends(use_pg):
-        url = _cached(b, f"month{sz.month_grid}", tag, lambda u: month.build_month(u, sz.month_grid, sz.month_hotline))
+        url = _cached(b, f"month{sz.month_grid}", tag,
+                      lambda u: month.build_month(u, sz.month_grid, sz.month_hotline, sz.month_districts))
         peer, levels = month.raw_evaluation(url)
         mine = month.casecraft_evaluation(url)
         limit = 5.0 if b == "sqlite" else 2.0
-        label = f"Beijing month at every level ({sz.month_grid:,} grid + {sz.month_hotline:,} hotline cases)"
+        label = (f"Beijing month at every level ({sz.month_grid:,} grid + {sz.month_hotline:,} hotline cases, "
+                 f"{sz.month_districts} district{'s' if sz.month_districts > 1 else ''})")
         say(f"month {b}: raw GROUP BY {peer:.2f}s ({levels}); casecraft "
             f"{'not available yet' if mine is None else f'{mine:.2f}s'}")
         if mine is None:
