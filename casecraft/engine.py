@@ -362,7 +362,8 @@ class Engine(FieldLoop, Supervision, Intake):
             extra = self._timekeeping(tx, wf, {**values, "id": case_id}, tr, 1, dest, tier, case_unit, now)
             tx.update_case(case_id, 1, {"last_hash": entry["hash"], **extra})
             tx.insert_timeline(entry)
-        return self.get(case_id)
+            written = self._read_back(tx, case_id)
+        return self._view(*written)
 
     def _entry(self, case_id: int, seq: int, now: datetime, person: OrgPerson, tr: Transition,
                from_state: str | None, from_tier: str | None, to_state: str, to_tier: str, unit: str,
@@ -475,7 +476,15 @@ class Engine(FieldLoop, Supervision, Intake):
                                                 case=case_id, trigger=trigger, state=state, allowed=allowed)
                     dest, tr = picked
                 self._transition(tx, wf, tr, case, person, dest, targets_in, outcome, note, photos, now)
-        return self.get(case_id)
+            written = self._read_back(tx, case_id)
+        return self._view(*written)
+
+    @staticmethod
+    def _read_back(tx: Tx, case_id: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The case as this transaction wrote it (not as a later writer may have left it)."""
+        case = tx.case(case_id)
+        assert case is not None
+        return case, tx.timeline(case_id)
 
     def _transition(self, tx: Tx, wf: Workflow, tr: Transition, case: dict[str, Any], person: OrgPerson,
                     dest: str, targets_in: list[str], outcome: str | None, note: str | None,

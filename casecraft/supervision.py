@@ -243,7 +243,8 @@ class Supervision(_Base):
                                                              "updated_at": now, **extra_values}):
                 raise ConflictError(f"case {case_id} was changed by someone else; try again", case=case_id)
             tx.insert_timeline(entry)
-        return self.get(case_id)
+            written = self._read_back(tx, case_id)
+        return self._view(*written)
 
     def urge(self, case_id: int, *, actor: str, note: str) -> Any:
         """督办: a supervisor or the superior platform urges a case; raises an alert at the handling unit."""
