@@ -15,6 +15,9 @@ from casecraft.cli.calendar import app as calendar_app
 from casecraft.cli.alerts import app as alerts_app
 from casecraft.cli.alerts import scheduler_app
 from casecraft.cli.alerts import sweep as sweep_command
+from casecraft.cli.audit import app as audit_app
+from casecraft.cli.backup import export as export_command
+from casecraft.cli.backup import import_backup as import_backup_command
 from casecraft.cli.case import app as case_app
 from casecraft.cli.hotline import app as hotline_app
 from casecraft.cli.log import app as log_app
@@ -40,6 +43,9 @@ app.add_typer(calendar_app, name="calendar")
 app.add_typer(hotline_app, name="hotline")
 app.add_typer(report_app, name="report")
 app.add_typer(log_app, name="log")
+app.add_typer(audit_app, name="audit")
+app.command("export")(export_command)
+app.command("import-backup")(import_backup_command)
 
 
 @app.callback()

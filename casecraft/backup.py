@@ -1,0 +1,237 @@
+"""Backup and restore: every table as JSON Lines, restored into an empty database in one transaction.
+
+The file is one JSON object per line:
+
+* a header: ``{"casecraft_backup": 1, "schema": "0003", "dialect": ..., "exported_at": ..., "tables": [...]}``;
+* one line per row, parents before children: ``{"table": "cases", "row": {...}}`` (plus
+  ``"json_null": [...]`` naming nullable JSON columns that hold a JSON ``null``
+  rather than SQL NULL);
+* a trailer: ``{"end": {"rows": {table: count}, "sha256": ...}}``, the SHA-256 of
+  every line before it, so a truncated or edited file is refused.
+
+Timestamps are ISO 8601 in UTC with their offset; dates are ISO dates. The
+same file restores on SQLite or PostgreSQL (moving a deployment between them);
+ids are kept, and PostgreSQL's id sequences are moved past them. Attachment
+files (``casecraft-data/``) are not in the database: copy that folder too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from casecraft.errors import InputError, RuleError
+
+if TYPE_CHECKING:
+    from casecraft.engine import Engine
+
+FORMAT = 1
+
+
+@dataclass(frozen=True)
+class BackupResult:
+    """What an export or a restore did: the file and the rows per table."""
+
+    path: str
+    rows: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.rows.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.path, "rows": self.rows, "total": self.total}
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _line(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), sort_keys=True) + "\n"
+
+
+def export(engine: Engine, path: str | os.PathLike[str]) -> BackupResult:
+    """Write every row of every table to ``path`` (JSON Lines) from one consistent snapshot.
+
+    The file is written beside its destination and renamed into place, so a crash
+    never leaves a half-written backup under the final name.
+
+    Raises:
+        InputError: the file cannot be written.
+    """
+    from casecraft.store import dump
+    from casecraft.store.db import HEAD
+
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
+    digest = hashlib.sha256()
+    counts: dict[str, int] = {}
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+            def put(obj: Any) -> None:
+                text = _line(obj)
+                digest.update(text.encode("utf-8"))
+                fh.write(text)
+
+            with dump.snapshot_connection(engine.store) as conn:
+                tables = dump.tables()
+                put({"casecraft_backup": FORMAT, "schema": HEAD, "dialect": engine.store.dialect,
+                     "exported_at": _encode(engine.now()), "tables": [t.name for t in tables]})
+                for t in tables:
+                    counts[t.name] = 0
+                    for row, json_nulls in dump.iter_rows(conn, t):
+                        item: dict[str, Any] = {"table": t.name, "row": {k: _encode(v) for k, v in row.items()}}
+                        if json_nulls:
+                            item["json_null"] = json_nulls
+                        put(item)
+                        counts[t.name] += 1
+            fh.write(_line({"end": {"rows": counts, "sha256": digest.hexdigest()}}))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise InputError(f"cannot write the backup {str(target)!r}: {exc.strerror or exc}") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return BackupResult(str(target), counts)
+
+
+class _Reader:
+    """Parses and checks a backup file line by line, for :func:`dump.restore` to consume."""
+
+    def __init__(self, path: Path) -> None:
+        from casecraft.store import dump
+
+        self.path = path
+        self.kinds = {t.name: dump.column_kinds(t) for t in dump.tables()}
+        self.order = [t.name for t in dump.tables()]
+        self.counts: dict[str, int] = {}
+
+    def fail(self, lineno: int, message: str) -> InputError:
+        return InputError(f"{self.path}:{lineno}: {message}; nothing was imported")
+
+    def rows(self) -> Iterator[tuple[str, dict[str, Any], list[str]]]:
+        from casecraft.store.db import HEAD
+
+        digest = hashlib.sha256()
+        lineno = 0
+        end: dict[str, Any] | None = None
+        position = 0  # index into self.order: rows must come parents first
+        try:
+            fh = open(self.path, "rb")
+        except OSError as exc:
+            raise InputError(f"cannot read the backup {str(self.path)!r}: {exc.strerror or exc}") from None
+        with fh:
+            for raw in fh:
+                lineno += 1
+                if end is not None:
+                    raise self.fail(lineno, "text after the end line")
+                try:
+                    obj = json.loads(raw.decode("utf-8"))
+                except (UnicodeDecodeError, ValueError):
+                    raise self.fail(lineno, "not a JSON line of a casecraft backup") from None
+                if not isinstance(obj, dict):
+                    raise self.fail(lineno, "not a JSON object")
+                if lineno == 1:
+                    if obj.get("casecraft_backup") != FORMAT:
+                        raise self.fail(1, "not a casecraft backup (no header line)")
+                    if obj.get("schema") != HEAD:
+                        raise self.fail(1, f"the backup has schema {obj.get('schema')!r}; this casecraft "
+                                           f"restores schema {HEAD} only (restore with the matching version)")
+                    digest.update(raw)
+                    continue
+                if "end" in obj:
+                    end = obj["end"]
+                    continue
+                digest.update(raw)
+                name, values, json_nulls = self._row(lineno, obj)
+                if name not in self.order[position:]:
+                    raise self.fail(lineno, f"rows of {name} come after rows of its dependants")
+                position = self.order.index(name)
+                self.counts[name] = self.counts.get(name, 0) + 1
+                yield name, values, json_nulls
+        if lineno == 0:
+            raise InputError(f"{self.path}: the file is empty; nothing was imported")
+        if end is None or not isinstance(end, dict):
+            raise self.fail(lineno, "the file ends without its end line (truncated?)")
+        if end.get("sha256") != digest.hexdigest():
+            raise self.fail(lineno, "the checksum does not match: the file was changed or damaged")
+        expected = {k: v for k, v in (end.get("rows") or {}).items() if v}
+        if expected != {k: v for k, v in self.counts.items() if v}:
+            raise self.fail(lineno, "the row counts do not match the end line")
+
+    def _row(self, lineno: int, obj: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]]:
+        name = obj.get("table")
+        row = obj.get("row")
+        if not isinstance(name, str) or name not in self.kinds:
+            raise self.fail(lineno, f"unknown table {name!r}")
+        if not isinstance(row, dict):
+            raise self.fail(lineno, "a row line needs a 'row' object")
+        kinds = self.kinds[name]
+        unknown = sorted(set(row) - set(kinds))
+        if unknown:
+            raise self.fail(lineno, f"unknown column(s) of {name}: {', '.join(unknown)}")
+        values: dict[str, Any] = {}
+        for col, kind in kinds.items():
+            v = row.get(col)
+            if v is not None and kind == "datetime":
+                try:
+                    v = datetime.fromisoformat(v)
+                except (TypeError, ValueError):
+                    raise self.fail(lineno, f"{name}.{col}: bad timestamp {v!r}") from None
+                if v.tzinfo is None:
+                    raise self.fail(lineno, f"{name}.{col}: timestamp {row[col]!r} has no offset")
+                v = v.astimezone(UTC)
+            elif v is not None and kind == "date":
+                try:
+                    v = date.fromisoformat(v)
+                except (TypeError, ValueError):
+                    raise self.fail(lineno, f"{name}.{col}: bad date {v!r}") from None
+            values[col] = v
+        json_nulls = obj.get("json_null") or []
+        if not isinstance(json_nulls, list):
+            raise self.fail(lineno, "'json_null' must be a list of column names")
+        return name, values, [c for c in json_nulls if isinstance(c, str)]
+
+
+def import_backup(engine: Engine, path: str | os.PathLike[str]) -> BackupResult:
+    """Restore a backup into an empty database: every row, in one transaction, or nothing.
+
+    Raises:
+        RuleError: the database already holds rows (nothing is written).
+        InputError: the file is not a complete, unchanged casecraft backup of this
+            schema, or its rows do not fit (nothing is written).
+    """
+    from casecraft.store import dump
+    from casecraft.store.db import safe_url
+
+    reader = _Reader(Path(path))
+    if not reader.path.is_file():
+        raise InputError(f"no backup file {str(reader.path)!r}")
+    try:
+        counts = dump.restore(engine.store, reader.rows())
+    except dump.NotEmpty as exc:
+        raise RuleError(f"the database {safe_url(str(engine.store.engine.url))} is not empty ({exc}); "
+                        "import a backup only into a new, empty database; nothing was imported") from None
+    except dump.RowRefused as exc:
+        raise InputError(f"{reader.path}: the database refused a row ({exc}); nothing was imported") from None
+    forget = getattr(engine.org, "forget", None)
+    if forget is not None:
+        forget()  # the organisation was just written underneath the engine's cache
+    return BackupResult(str(reader.path), {k: v for k, v in counts.items()})
+
+
+__all__ = ["BackupResult", "export", "import_backup"]

@@ -1,0 +1,58 @@
+"""`casecraft export FILE` and `casecraft import-backup FILE`: backup, restore, moving databases."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from casecraft.cli.app import state
+
+
+def export(
+    ctx: typer.Context,
+    file: Annotated[str, typer.Argument(metavar="FILE", help="The backup file to write (JSON Lines).")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """Write every row of every table (units, people, cases, timelines, alerts, calendar...) to FILE.
+
+    One consistent snapshot; the file ends with a checksum line. Attachments
+    (casecraft-data/) are files, not rows: copy that folder as well.
+    """
+    from casecraft import backup
+    from casecraft.cli import render
+
+    result = backup.export(state(ctx).engine(), file)
+    if json_out:
+        render.print_json(result.to_dict())
+        return
+    render.line(f"exported {result.total} rows to {result.path}: "
+                + ", ".join(f"{k} {v}" for k, v in result.rows.items() if v))
+
+
+def import_backup(
+    ctx: typer.Context,
+    file: Annotated[str, typer.Argument(metavar="FILE", help="A file written by `casecraft export`.")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """Restore FILE into an empty database, in one transaction (also moves SQLite to PostgreSQL).
+
+    Refuses a database that already holds rows, and a truncated or changed
+    file; either way nothing is written. The hash chains are verified afterwards.
+    """
+    from casecraft import audit, backup
+    from casecraft.cli import render
+
+    eng = state(ctx).engine()
+    result = backup.import_backup(eng, file)
+    report = audit.verify(eng)
+    if json_out:
+        render.print_json({**result.to_dict(), "audit": report.to_dict()})
+    else:
+        render.line(f"imported {result.total} rows from {result.path}: "
+                    + ", ".join(f"{k} {v}" for k, v in result.rows.items() if v))
+        render.line(f"audit: {report.cases} case(s), {report.entries} timeline entries, "
+                    + ("every chain intact" if report.ok else f"{len(report.findings)} problem(s); "
+                       "run `casecraft audit verify`"))
+    if not report.ok:
+        raise typer.Exit(1)

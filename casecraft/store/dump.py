@@ -1,0 +1,209 @@
+"""Whole-table reads and writes: consistent dumps, bulk restore, chain reads for the audit.
+
+Only the store imports SQLAlchemy; :mod:`casecraft.backup` and
+:mod:`casecraft.audit` use these functions. Tables come from
+``models.metadata.sorted_tables`` (parents before children), so a table added
+by a later migration is dumped and restored without a change here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import JSON, Connection, Integer, Table, func, insert, null, select, text
+from sqlalchemy.exc import DBAPIError, StatementError
+
+from casecraft.store.models import Case, TimelineEntry, metadata
+from casecraft.store.repo import Store
+
+cases_t = Case.__table__
+_RESTORE_LOCK = 0x63617365726573  # pg_advisory_xact_lock key of a restore
+timeline_t = TimelineEntry.__table__
+
+
+class NotEmpty(Exception):
+    """The database already holds rows (a restore writes only into an empty one)."""
+
+
+class RowRefused(Exception):
+    """The database refused a restored row (a constraint or a type); the message is its first line."""
+
+
+def tables() -> list[Table]:
+    """Every table of the schema, parents before children."""
+    return list(metadata.sorted_tables)
+
+
+def column_kinds(table: Table) -> dict[str, str]:
+    """``datetime``, ``date``, ``json`` or ``plain`` for each column (how a backup encodes it)."""
+    from sqlalchemy import Date
+
+    from casecraft.store.types import UTCDateTime
+
+    out: dict[str, str] = {}
+    for c in table.columns:
+        if isinstance(c.type, UTCDateTime):
+            out[c.name] = "datetime"
+        elif isinstance(c.type, Date):
+            out[c.name] = "date"
+        elif isinstance(c.type, JSON):
+            out[c.name] = "json_nullable" if c.nullable else "json"
+        else:
+            out[c.name] = "plain"
+    return out
+
+
+@contextmanager
+def snapshot_connection(store: Store) -> Iterator[Connection]:
+    """A read-only connection that sees one consistent snapshot of every table."""
+    conn = store.engine.connect()
+    try:
+        if store.dialect == "postgresql":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        else:
+            conn = conn.execution_options(sqlite_begin="DEFERRED")
+        with conn.begin():
+            yield conn
+    finally:
+        conn.close()
+
+
+def iter_rows(conn: Connection, table: Table, batch: int = 2000) -> Iterator[tuple[dict[str, Any], list[str]]]:
+    """Every row of ``table`` in primary-key order, with the JSON columns that hold a JSON ``null``.
+
+    A nullable JSON column can hold SQL NULL or the JSON value ``null``; both read as
+    ``None``, so the second element names the columns holding JSON ``null``.
+    """
+    kinds = column_kinds(table)
+    flags = [c for c, k in kinds.items() if k == "json_nullable"]
+    cols: list[Any] = list(table.columns)
+    cols += [table.c[c].is_(None).label(f"__sqlnull_{c}") for c in flags]
+    q = select(*cols).order_by(*table.primary_key.columns)
+    result = conn.execution_options(stream_results=True, yield_per=batch).execute(q).mappings()
+    for r in result:
+        row = {c.name: r[c.name] for c in table.columns}
+        json_nulls = [c for c in flags if row[c] is None and not r[f"__sqlnull_{c}"]]
+        yield row, json_nulls
+
+
+def row_counts(conn: Connection) -> dict[str, int]:
+    return {t.name: int(conn.execute(select(func.count()).select_from(t)).scalar_one()) for t in tables()}
+
+
+def restore(store: Store, rows: Iterable[tuple[str, dict[str, Any], list[str]]], batch: int = 1000) -> dict[str, int]:
+    """Insert rows (table name, values, JSON-null columns) into an empty database, in one transaction.
+
+    Rows must come parents first (the order of :func:`tables`). On PostgreSQL the
+    id sequences are moved past the restored ids afterwards.
+
+    Returns:
+        rows inserted per table.
+
+    Raises:
+        NotEmpty: the database is not empty (nothing is written).
+        RowRefused: the database refused a row (nothing is written).
+    """
+    try:
+        return _restore(store, rows, batch)
+    except (DBAPIError, StatementError) as exc:
+        orig = getattr(exc, "orig", None) or exc
+        text_ = str(orig).strip()
+        raise RowRefused(text_.splitlines()[0] if text_ else type(orig).__name__) from None
+
+
+def _restore(store: Store, rows: Iterable[tuple[str, dict[str, Any], list[str]]], batch: int) -> dict[str, int]:
+    by_name = {t.name: t for t in tables()}
+    counts = dict.fromkeys(by_name, 0)
+    with store.write() as tx:
+        conn = tx.conn
+        if store.dialect == "postgresql":  # two restores at once: the second sees the first's rows
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _RESTORE_LOCK})
+        filled = {n: c for n, c in row_counts(conn).items() if c}
+        if filled:
+            raise NotEmpty(", ".join(f"{n} ({c} rows)" for n, c in filled.items()))
+        pending: list[dict[str, Any]] = []
+        current: Table | None = None
+
+        def flush() -> None:
+            if pending and current is not None:
+                conn.execute(insert(current), pending)
+                counts[current.name] += len(pending)
+                pending.clear()
+
+        for name, values, json_nulls in rows:
+            table = by_name[name]
+            if table is not current:
+                flush()
+                current = table
+            kinds = column_kinds(table)
+            for c, k in kinds.items():
+                # SQL NULL in a JSON column must be bound as null(); Python None means JSON null
+                if k == "json_nullable" and values.get(c) is None and c not in json_nulls:
+                    values[c] = null()
+            pending.append(values)
+            if len(pending) >= batch:
+                flush()
+        flush()
+        if store.dialect == "postgresql":
+            fix_sequences(conn)
+    return counts
+
+
+def fix_sequences(conn: Connection) -> None:
+    """Move each serial id sequence past the highest id (after inserting explicit ids)."""
+    for t in tables():
+        pk = list(t.primary_key.columns)
+        if len(pk) != 1 or not isinstance(pk[0].type, Integer):
+            continue
+        col = pk[0].name
+        seq = conn.execute(text("SELECT pg_get_serial_sequence(:t, :c)"), {"t": t.name, "c": col}).scalar()
+        if seq is None:
+            continue
+        conn.execute(text(f'SELECT setval(:s, COALESCE((SELECT MAX("{col}") FROM "{t.name}"), 1), '
+                          f'(SELECT MAX("{col}") IS NOT NULL FROM "{t.name}"))'), {"s": seq})
+
+
+# the audit ------------------------------------------------------------------
+CHAIN_CASE_COLUMNS = ("id", "state", "version", "last_hash")
+
+
+def chain_batches(conn: Connection, case_id: int | None = None, batch: int = 1000
+                  ) -> Iterator[tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
+    """Cases (id, state, version, last_hash) and their timeline entries, in batches of case ids.
+
+    Each batch covers a range of case ids, and its timeline entries are every entry
+    whose case id falls in that range, so an entry of a missing case is seen too.
+    Memory stays bounded by ``batch`` cases however large the database is.
+    """
+    case_cols = [cases_t.c[n] for n in CHAIN_CASE_COLUMNS]
+    if case_id is not None:
+        cases = [dict(r) for r in conn.execute(select(*case_cols).where(cases_t.c.id == case_id)).mappings()]
+        entries = [dict(r) for r in conn.execute(
+            select(timeline_t).where(timeline_t.c.case_id == case_id).order_by(timeline_t.c.seq, timeline_t.c.id)
+        ).mappings()]
+        yield cases, entries
+        return
+    low: int | None = None
+    while True:
+        q = select(*case_cols).order_by(cases_t.c.id).limit(batch)
+        if low is not None:
+            q = q.where(cases_t.c.id > low)
+        cases = [dict(r) for r in conn.execute(q).mappings()]
+        last = len(cases) < batch
+        tq = select(timeline_t)
+        if low is not None:
+            tq = tq.where(timeline_t.c.case_id > low)
+        if not last:
+            tq = tq.where(timeline_t.c.case_id <= cases[-1]["id"])
+        entries = [dict(r) for r in conn.execute(
+            tq.order_by(timeline_t.c.case_id, timeline_t.c.seq, timeline_t.c.id)).mappings()]
+        yield cases, entries
+        if last:
+            return
+        low = cases[-1]["id"]
+
+
+__all__ = ["NotEmpty", "RowRefused", "chain_batches", "column_kinds", "fix_sequences", "iter_rows", "restore",
+           "row_counts", "snapshot_connection", "tables"]
