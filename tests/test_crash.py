@@ -1,7 +1,8 @@
 """Crash safety: worker processes are SIGKILLed at random moments, many times; nothing is half done.
 
 Each round forks three worker processes on the same database: two operators
-reporting and firing transitions (and urging) on cases of their own, and one
+reporting, importing small hotline files and firing transitions (and urging)
+on cases of their own, and one
 sweeper raising alerts in small batches. A worker writes a line to a pipe
 after each commit (``F case seq hash``, ``S raised``). After a random moment
 the parent SIGKILLs every worker — mid-transaction, mid-sweep, mid-write —
@@ -9,7 +10,8 @@ and starts the next round on what is left. At the end:
 
 * every case row agrees with its timeline (state = last entry's to_state,
   version = last seq, last_hash = last entry's hash), every chain verifies;
-* every step a worker reported as committed is in the timeline, with its hash;
+* every step a worker reported as committed is in the timeline, with its hash,
+  and every hotline ticket it reported as imported is exactly one case;
 * no half transition: a closed case has no open deadline, an open case has
   exactly one open step deadline, for its current state;
 * the sweep re-run after all the kills raises every alert that is due exactly
@@ -27,9 +29,11 @@ import os
 import random
 import select
 import signal
+import tempfile
 import time
 from collections import Counter
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -56,11 +60,29 @@ ACTIONS: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "community_handling": [("resolve", "zhoumin", {}), ("dispatch", "zhoumin", {"to": ["zhangwei"]})],
     "community_dispatched": [("feedback", "zhangwei", {"outcome": "solved"})],
     "community_resolved": [("relay", "zhoumin", {})],
+    # hotline work orders come in at the street and are routed down by address
+    "street_intake": [("assign", "wujing", {"to": ["110106004005"]})],
+    "community_intake": [("assign", "zhoumin", {"to": [GRID5]})],
+    "reported": [("verify", "wangjg", {}), ("reject", "wangjg", {"note": "不属实"})],
 }
 
 
 def _emit(fd: int, text: str) -> None:
     os.write(fd, (text + "\n").encode())  # one write of a short line: atomic on a pipe
+
+
+def _import(eng: Engine, clock: FixedClock, rng: random.Random, tag: str, fd: int) -> None:
+    """Import a small hotline file; after it returns, report each ticket as committed."""
+    received = (clock.now() - timedelta(minutes=5)).isoformat()
+    tickets = [f"12345-{tag}{rng.randrange(10**12):012d}" for _ in range(rng.randint(1, 4))]
+    path = Path(tempfile.gettempdir()) / f"casecraft-crash-{os.getpid()}.csv"
+    rows = "".join(f"{t},12345,{received},,{GRID5},0102,{tag}热线工单,\n" for t in tickets)
+    path.write_text("ticket,channel,received_at,address,grid,category,description,contact\n" + rows,
+                    encoding="utf-8")
+    result = eng.import_hotline(path, actor="wujing")
+    assert result.new == len(tickets)
+    for t in tickets:
+        _emit(fd, f"T {t}")
 
 
 def _operator(eng: Engine, clock: FixedClock, rng: random.Random, tag: str, fd: int) -> None:
@@ -70,6 +92,11 @@ def _operator(eng: Engine, clock: FixedClock, rng: random.Random, tag: str, fd: 
         clock.advance(minutes=rng.randint(1, 20))
         roll = rng.random()
         try:
+            if roll < 0.08:
+                _import(eng, clock, rng, tag, fd)
+                cases = {c.id: c.state for c in eng.list(is_open=True, limit=100_000)
+                         if c.description.startswith(tag)}
+                continue
             if roll < 0.25 or not cases:
                 v = eng.report(source="patrol", grid=GRID5, category=rng.choice(CATEGORIES), desc=f"{tag}巡查",
                                actor="wangjg")
@@ -153,6 +180,7 @@ def _read_all(fd: int, deadline: float | None = None, until: bytes | None = None
 def run_rounds(url: str, wf: Workflow, rounds: int, seed: int) -> dict[str, Any]:
     rng = random.Random(seed)
     committed: list[tuple[int, int, str]] = []
+    tickets: list[str] = []
     stats: Counter[str] = Counter()
     errors: list[str] = []
     for n in range(rounds):
@@ -179,6 +207,9 @@ def run_rounds(url: str, wf: Workflow, rounds: int, seed: int) -> dict[str, Any]
                     case, seq, digest = rest.split()
                     committed.append((int(case), int(seq), digest))
                     stats["steps"] += 1
+                elif kind == "T":
+                    tickets.append(rest)
+                    stats["imported"] += 1
                 elif kind == "S":
                     stats["sweeps"] += 1
                     stats["alerts_before_final"] += int(rest)
@@ -188,10 +219,10 @@ def run_rounds(url: str, wf: Workflow, rounds: int, seed: int) -> dict[str, Any]
                     errors.append(rest)
         assert not errors, errors
         stats["rounds"] = n + 1
-    return {"committed": committed, "stats": stats}
+    return {"committed": committed, "tickets": tickets, "stats": stats}
 
 
-def _check(url: str, wf: Workflow, committed: list[tuple[int, int, str]]) -> dict[str, int]:
+def _check(url: str, wf: Workflow, committed: list[tuple[int, int, str]], tickets: list[str]) -> dict[str, int]:
     """Everything the module docstring promises, on the database as the kills left it."""
     eng = Engine(url, wf, FixedClock(FINAL))
     try:
@@ -219,6 +250,10 @@ def _check(url: str, wf: Workflow, committed: list[tuple[int, int, str]]) -> dic
                 assert len(steps) == 1 and steps[0]["state"] == full.state, (c.id, full.state, steps)
         missing = [(cid, seq) for cid, seq, digest in committed if hashes.get((cid, seq)) != digest]
         assert not missing, f"steps reported as committed but not in the timeline: {missing[:10]}"
+        refs = Counter(c.ref for c in cases if c.ref)
+        assert max(refs.values(), default=1) == 1, "a hotline ticket became two cases"
+        lost = [t for t in tickets if t not in refs]
+        assert not lost, f"tickets reported as imported but not found: {lost[:10]}"
         report = audit.verify(eng)
         assert report.ok, report.findings[:5]
 
@@ -250,10 +285,11 @@ def test_kill_workers_at_random_moments(db_url: str) -> None:
     eng.close()  # no connection of the parent's crosses the fork
     started = time.monotonic()
     result = run_rounds(db_url, wf, ROUNDS, seed=20261124)
-    checked = _check(db_url, wf, result["committed"])
+    checked = _check(db_url, wf, result["committed"], result["tickets"])
     stats = result["stats"]
     print(f"\ncrash ({db_url.split(':')[0]}): {stats['kills']} kills survived in {stats['rounds']} rounds, "
-          f"{stats['steps']} committed steps reported and found, {stats['sweeps']} sweeps; "
+          f"{stats['steps']} committed steps and {stats['imported']} imported tickets reported and found, "
+          f"{stats['sweeps']} sweeps; "
           f"{checked['cases']} cases ({checked['entries']} entries) checked; final sweep raised "
           f"{checked['final_sweep_raised']}; {time.monotonic() - started:.0f} s")
     assert stats["kills"] >= 2 * ROUNDS  # the workers were really killed, not finished

@@ -3,7 +3,8 @@
 The machine reports cases of every source, fires triggers both sensibly (an
 option ``Engine.triggers`` lists, tried by people in a random order) and at
 random (any trigger, any person, any outcome), urges, moves the clock by
-minutes to days and sweeps. After every step:
+minutes to days, sweeps and imports hotline files (twice, sometimes). After
+every step:
 
 * every case is in a state the workflow has, and its timeline replays to it:
   the first entry is the report, each entry starts where the one before ended,
@@ -34,7 +35,7 @@ from typing import Any
 import sqlalchemy as sa
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, multiple, precondition, rule
 
 from casecraft import CasecraftError, Engine, FixedClock, PermissionDenied
 from casecraft.store.models import Alert, Deadline, TimelineEntry
@@ -111,6 +112,26 @@ class Operators(RuleBasedStateMachine):
                                   actor=REPORTERS[source][grid], ref=ref)
         self.stats["reported"] += 1
         return view.id
+
+    @rule(target=cases, n=st.integers(min_value=1, max_value=2), again=st.booleans(),
+          grid=st.sampled_from(GRIDS))
+    def import_tickets(self, n: int, again: bool, grid: str) -> Any:
+        """A hotline file; importing the same file again creates nothing (idempotent by ticket)."""
+        received = (self.clock.now() - timedelta(minutes=10)).isoformat()
+        refs = [f"96005-{self.tickets + i + 1:06d}" for i in range(n)]
+        self.tickets += n
+        path = self.dir / f"tickets-{self.tickets}.csv"
+        path.write_text("ticket,channel,received_at,address,grid,category,description,contact\n" + "".join(
+            f"{r},96005,{received},,{grid},0104,热线反映暴露垃圾,\n" for r in refs), encoding="utf-8")
+        before = len(self.engine.list(limit=100_000))
+        first = self.engine.import_hotline(path, actor="wujing")
+        assert first.new == n and first.existing == 0
+        if again:
+            second = self.engine.import_hotline(path, actor="wujing")
+            assert second.new == 0 and second.existing == n
+        assert len(self.engine.list(limit=100_000)) == before + n
+        self.stats["imported"] += n
+        return multiple(*first.case_ids)
 
     @rule(case=cases, data=st.data())
     def act(self, case: int, data: st.DataObject) -> None:
