@@ -1,7 +1,7 @@
 """Least privilege: every transition of the default workflow, tried by every person of the organisation.
 
-Six case histories (patrol, informant, hotline, superior order, rejected, joint
-meeting) together pass through every transition in workflows.yaml; the test
+Eight case histories (patrol, informant, hotline, superior order, rejected,
+street leaders' 批件 both ways, joint meeting) together pass through every transition in workflows.yaml; the test
 checks that they do. At every step each person of organisation.yaml tries the
 next trigger through ``Engine.fire``: those the rules refuse (wrong role,
 wrong unit, not a dispatched party) get ``PermissionDenied`` and change
@@ -60,6 +60,14 @@ HISTORIES: list[tuple[str, str, list[tuple[str, dict[str, Any]]]]] = [
         ("dispatch", {"to": [DISTRICT_DEPT]}), ("feedback", {"outcome": "solved"}), ("relay", {}), ("relay", {}),
         ("relay", {}), ("rework", {}), ("resolve", {}), ("relay", {}), ("relay", {}), ("relay", {}),
         ("check", {}), ("close", {})]),
+    # unclear responsibility (责任不清): the street operator refers it to the leaders (批件), who dispatch
+    ("patrol", "0104", [
+        ("escalate", {}), ("escalate", {}), ("refer", {}), ("dispatch", {"to": ["110106004-cgfd"]}),
+        ("feedback", {"outcome": "solved"}), ("relay", {}), ("relay", {}), ("check", {}), ("close", {})]),
+    # ... or send it up to the district
+    ("patrol", "0303", [
+        ("escalate", {}), ("escalate", {}), ("refer", {}), ("escalate", {}), ("resolve", {}), ("relay", {}),
+        ("relay", {}), ("relay", {}), ("check", {}), ("close", {})]),
     ("patrol", "0302", [
         ("escalate", {}), ("escalate", {}), ("escalate", {}), ("convene", {}), ("resolve", {}), ("relay", {}),
         ("relay", {}), ("relay", {}), ("relay", {}), ("rework", {}), ("resolve", {}), ("relay", {}), ("relay", {}),
