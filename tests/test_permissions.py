@@ -276,8 +276,6 @@ def test_a_connected_engine_hides_the_password(pg_url: str) -> None:
     assert "database ready" in result.stdout and SECRET not in result.output
 
 
-@pytest.mark.xfail(strict=True, reason="store/db.py make_engine catches ArgumentError but not the ValueError "
-                   "SQLAlchemy raises for a non-numeric port: a traceback instead of exit 2 (reported to the lead)")
 def test_a_malformed_port_is_a_clean_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(app, ["--db", f"postgresql://u:{SECRET}@host:notaport/x", "init"])
