@@ -182,10 +182,12 @@ def _text(row: Mapping[str, Any], name: str, problems: list[tuple[str, str]]) ->
     value = row.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        problems.append((name, f"must be text, got {type(value).__name__}"))
-        return None
-    value = str(value).strip()
+    if type(value) is not str:  # JSON Lines: a number is fine (channel 12345), anything else is not
+        if isinstance(value, bool) or not isinstance(value, int):
+            problems.append((name, f"must be text, got {type(value).__name__}"))
+            return None
+        value = str(value)
+    value = value.strip()
     if not value:
         return None
     limit = LIMITS.get(name)
