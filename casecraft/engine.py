@@ -151,14 +151,20 @@ class Engine(FieldLoop, Supervision, Intake):
         self.close()
 
     def init(self, *, load_org: bool = True) -> dict[str, Any]:
-        """Create or upgrade the database, register the workflow version, load the organisation.
+        """Create or upgrade the database, register the workflow version, load the organisation
+        (into an empty database only: afterwards `org reload` re-applies the file).
 
         Returns:
             counts of what changed: units/people added and changed, the version number.
         """
         counts: dict[str, Any] = {"units_added": 0, "units_changed": 0, "people_added": 0, "people_changed": 0}
         if load_org and self.workflow.org is not None:
-            counts.update(self.load_organisation(self.workflow.org))
+            with self.store.read() as tx:
+                has_units = tx.count_units() > 0
+            # the database is the truth once loaded: changes made with `casecraft org ...` must not be
+            # undone by the YAML; `casecraft org reload` re-applies the file on purpose
+            if not has_units:
+                counts.update(self.load_organisation(self.workflow.org))
         with self.store.read() as tx:
             empty = tx.count_calendar_days() == 0
         if empty:
@@ -324,6 +330,9 @@ class Engine(FieldLoop, Supervision, Intake):
         if unit is None or unit.tier != wf.tiers[0] or unit.kind != "platform":
             raise InputError(f"unknown grid '{grid}'; give a grid code (15 digits), see `casecraft org show`",
                              grid=grid)
+        if not unit.active:
+            raise InputError(f"grid '{grid}' ({unit.name}) is deactivated; report it on the grid that covers "
+                             "the place now", grid=grid)
         person = self._person(actor)
         machine = self.machine_for(vid)
         picked = machine.next_state(wf.initial, "report", source=source)
