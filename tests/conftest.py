@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -70,3 +71,14 @@ def sqlite_url(tmp_path: Path) -> str:
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     yield from _pg_schema_url()
+
+
+@pytest.fixture
+def engine(db_url: str, clock: Any) -> Iterator[Any]:
+    """An initialised engine on ``db_url`` with the test module's ``clock`` fixture (a FixedClock)."""
+    from casecraft import Engine
+
+    eng = Engine(db_url, WORKFLOW, clock)
+    eng.init()
+    yield eng
+    eng.close()

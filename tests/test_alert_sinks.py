@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import UTC
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
@@ -31,11 +32,11 @@ class _Hook(BaseHTTPRequestHandler):
 
 
 def _alert(i: int) -> dict[str, Any]:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     return {"id": i, "key": f"d{i}:overdue:0", "case_id": i, "deadline_id": i, "kind": "overdue", "level": 1,
-            "unit_code": "110106004005", "state": "grid_handling", "due_at": datetime(2026, 11, 24, tzinfo=timezone.utc),
-            "raised_at": datetime(2026, 11, 24, 1, tzinfo=timezone.utc), "message": "案件超期",
+            "unit_code": "110106004005", "state": "grid_handling", "due_at": datetime(2026, 11, 24, tzinfo=UTC),
+            "raised_at": datetime(2026, 11, 24, 1, tzinfo=UTC), "message": "案件超期",
             "acked_by": None, "acked_at": None}
 
 
@@ -77,9 +78,9 @@ def test_log_sink_writes_one_structured_line(caplog: Any) -> None:
 
 
 def test_due_alerts_is_level_triggered() -> None:
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
-    t0 = datetime(2026, 11, 24, tzinfo=timezone.utc)
+    t0 = datetime(2026, 11, 24, tzinfo=UTC)
     d = {"warn_at": t0, "due_at": t0 + timedelta(hours=1), "escalate_at": t0 + timedelta(hours=9),
          "next_alert_at": t0}
     assert al.due_alerts(d, t0 - timedelta(minutes=1)) == ([], t0)

@@ -8,13 +8,12 @@ working hours 09:00-12:00 and 13:30-17:30.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from casecraft import ConflictError, Engine, FixedClock, InputError, PermissionDenied, TriggerNotAllowed
-from tests.conftest import ROOT, WORKFLOW, bj
+from tests.conftest import ROOT, bj
 
 GRID5 = "110106004005005"
 COMMUNITY_E = "110106004005"
@@ -26,14 +25,6 @@ CGFD = "110106004-cgfd"
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(bj(24, "10:00"))
-
-
-@pytest.fixture
-def engine(db_url: str, clock: FixedClock) -> Iterator[Engine]:
-    eng = Engine(db_url, WORKFLOW, clock)
-    eng.init()
-    yield eng
-    eng.close()
 
 
 def patrol(engine: Engine, category: str = "0201") -> int:

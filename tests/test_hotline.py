@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -43,14 +42,6 @@ def rows(engine: Engine, table: str) -> list[tuple[object, ...]]:
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(bj(24, "08:40"))
-
-
-@pytest.fixture
-def engine(db_url: str, clock: FixedClock) -> Iterator[Engine]:
-    eng = Engine(db_url, WORKFLOW, clock)
-    eng.init()
-    yield eng
-    eng.close()
 
 
 # --------------------------------------------------------------------------- library, both backends

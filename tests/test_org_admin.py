@@ -6,7 +6,6 @@ Library tests run on SQLite and PostgreSQL; CLI tests on SQLite through CliRunne
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,14 +24,6 @@ HEADER = "ticket,channel,received_at,address,grid,category,description,contact"
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(bj(24, "09:00"))
-
-
-@pytest.fixture
-def engine(db_url: str, clock: FixedClock) -> Iterator[Engine]:
-    eng = Engine(db_url, WORKFLOW, clock)
-    eng.init()
-    yield eng
-    eng.close()
 
 
 def patrol(engine: Engine, actor: str = "wangjg", grid: str = GRID5) -> int:

@@ -9,14 +9,13 @@ limit; re-escalation 1 working day after the due time.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from casecraft import ConflictError, Engine, FixedClock, InputError, NotFound, PermissionDenied
-from tests.conftest import WORKFLOW, bj
+from tests.conftest import bj
 
 GRID5 = "110106004005005"
 GRID1 = "110106004005001"
@@ -28,14 +27,6 @@ DISTRICT = "110106"
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(bj(24, "10:00"))
-
-
-@pytest.fixture
-def engine(db_url: str, clock: FixedClock) -> Iterator[Engine]:
-    eng = Engine(db_url, WORKFLOW, clock)
-    eng.init()
-    yield eng
-    eng.close()
 
 
 def patrol(engine: Engine, grid: str = GRID5, actor: str = "wangjg") -> int:

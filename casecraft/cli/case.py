@@ -12,6 +12,7 @@ app = App(help="Report cases, act on them, look at them.", no_args_is_help=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only.")]
 ActorOpt = Annotated[str, typer.Option("--actor", help="Who acts: a person id (see `casecraft org show`).")]
+CaseArg = Annotated[int, typer.Argument(metavar="CASE", help="Case id.")]
 PhotoOpt = Annotated[list[str] | None, typer.Option("--photo", help="Attach an image or PDF (repeatable).")]
 
 
@@ -44,7 +45,7 @@ def report(
 @app.command()
 def fire(
     ctx: typer.Context,
-    case_id: Annotated[int, typer.Argument(metavar="CASE", help="Case id.")],
+    case_id: CaseArg,
     trigger: Annotated[str, typer.Argument(metavar="TRIGGER", help="e.g. verify, dispatch, escalate, close.")],
     actor: ActorOpt,
     note: Annotated[str | None, typer.Option("--note", help="Reason or record of what was done.")] = None,
@@ -69,7 +70,7 @@ def fire(
 @app.command()
 def show(
     ctx: typer.Context,
-    case_id: Annotated[int, typer.Argument(metavar="CASE", help="Case id.")],
+    case_id: CaseArg,
     diagram: Annotated[str | None, typer.Option(
         "--diagram", help="Also draw the workflow with the case's path highlighted to this file "
         "(.png, .svg, .dot, .mmd or .bpmn).")] = None,
@@ -145,7 +146,7 @@ def list_cases(  # noqa: C901 - options map 1:1 to filters
 @app.command()
 def triggers(
     ctx: typer.Context,
-    case_id: Annotated[int, typer.Argument(metavar="CASE", help="Case id.")],
+    case_id: CaseArg,
     actor: Annotated[str | None, typer.Option("--actor", help="Also say whether this person may.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -163,7 +164,7 @@ def triggers(
 @app.command()
 def urge(
     ctx: typer.Context,
-    case_id: Annotated[int, typer.Argument(metavar="CASE", help="Case id.")],
+    case_id: CaseArg,
     actor: ActorOpt,
     note: Annotated[str, typer.Option("--note", help="What is asked of the handling unit.")],
     json_out: JsonOpt = False,
@@ -181,22 +182,14 @@ def urge(
 @app.command()
 def extend(
     ctx: typer.Context,
-    case_id: Annotated[int, typer.Argument(metavar="CASE", help="Case id.")],
+    case_id: CaseArg,
     actor: ActorOpt,
     by: Annotated[str, typer.Option("--by", help="How much longer, e.g. '1 working day', '4 working hours'.")],
     note: Annotated[str, typer.Option("--note", help="The reason.")],
     json_out: JsonOpt = False,
 ) -> None:
     """延期: a leader approves an extension of the running time limit."""
-    from casecraft.cli import render
-
-    eng = state(ctx).engine()
-    case = eng.extend(case_id, actor=actor, by=by, note=note)
-    if json_out:
-        d = eng.deadline(case_id)
-        render.print_json({**case.to_dict(), "deadline": d.to_dict(case.timezone) if d else None})
-    else:
-        render.line(f"case {case.id}: {case.timeline[-1].note}")
+    _side(ctx, state(ctx).engine().extend(case_id, actor=actor, by=by, note=note), json_out)
 
 
 def _side(ctx: typer.Context, case: object, json_out: bool) -> None:
@@ -213,7 +206,7 @@ def _side(ctx: typer.Context, case: object, json_out: bool) -> None:
 @app.command("request-extension")
 def request_extension(
     ctx: typer.Context,
-    case_id: Annotated[int, typer.Argument(metavar="CASE", help="Case id.")],
+    case_id: CaseArg,
     actor: ActorOpt,
     by: Annotated[str, typer.Option("--by", help="How much longer, e.g. '1 working day'.")],
     note: Annotated[str, typer.Option("--note", help="The reason.")],
@@ -226,7 +219,7 @@ def request_extension(
 @app.command("approve-extension")
 def approve_extension(
     ctx: typer.Context,
-    case_id: Annotated[int, typer.Argument(metavar="CASE", help="Case id.")],
+    case_id: CaseArg,
     actor: ActorOpt,
     note: Annotated[str | None, typer.Option("--note", help="A remark.")] = None,
     json_out: JsonOpt = False,
@@ -238,7 +231,7 @@ def approve_extension(
 @app.command("deny-extension")
 def deny_extension(
     ctx: typer.Context,
-    case_id: Annotated[int, typer.Argument(metavar="CASE", help="Case id.")],
+    case_id: CaseArg,
     actor: ActorOpt,
     note: Annotated[str, typer.Option("--note", help="The reason.")],
     json_out: JsonOpt = False,
@@ -250,7 +243,7 @@ def deny_extension(
 @app.command()
 def park(
     ctx: typer.Context,
-    case_id: Annotated[int, typer.Argument(metavar="CASE", help="Case id.")],
+    case_id: CaseArg,
     actor: ActorOpt,
     note: Annotated[str, typer.Option("--note", help="Why it cannot be solved for now.")],
     json_out: JsonOpt = False,
@@ -262,7 +255,7 @@ def park(
 @app.command()
 def unpark(
     ctx: typer.Context,
-    case_id: Annotated[int, typer.Argument(metavar="CASE", help="Case id.")],
+    case_id: CaseArg,
     actor: ActorOpt,
     note: Annotated[str | None, typer.Option("--note", help="A remark.")] = None,
     json_out: JsonOpt = False,
