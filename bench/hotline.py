@@ -1,6 +1,6 @@
 """Hotline import: rows/s of ``Engine.import_hotline`` against raw batched ``executemany``.
 
-The generator writes a work-order CSV (the columns of ``casecraft.hotline``)
+The generator writes a work-order CSV (the columns of ``casecraft.intake.hotline``)
 for the sample organisation's grids. The raw peer reads the same file with
 ``csv`` and, per batch of 500 rows in one transaction, inserts the cases
 (``executemany`` with RETURNING), their first timeline entries and their

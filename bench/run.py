@@ -315,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("CASECRAFT_SQLITE_SYNC", "FULL")  # the project's default durability
     import logging
 
-    logging.getLogger("casecraft.alerts").setLevel(logging.ERROR)
+    logging.getLogger("casecraft.alerts.decisions").setLevel(logging.ERROR)
     started = datetime.now(UTC)
     say(f"{'quick' if args.quick else 'full'} run: {', '.join(items)}; {machine()}")
     rows: list[Row] = []

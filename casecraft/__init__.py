@@ -20,13 +20,13 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "Engine": "casecraft.engine",
-    "Clock": "casecraft.clock", "FixedClock": "casecraft.clock", "SystemClock": "casecraft.clock",
-    "parse_time": "casecraft.clock",
-    "CasecraftError": "casecraft.errors", "ConflictError": "casecraft.errors", "InputError": "casecraft.errors",
-    "NotFound": "casecraft.errors", "PermissionDenied": "casecraft.errors", "RuleError": "casecraft.errors",
-    "TriggerNotAllowed": "casecraft.errors", "WorkflowError": "casecraft.errors",
-    "CalendarError": "casecraft.errors", "DatabaseError": "casecraft.errors",
-    "CaseView": "casecraft.views", "TimelineView": "casecraft.views", "TriggerOption": "casecraft.views",
+    "Clock": "casecraft.base.clock", "FixedClock": "casecraft.base.clock", "SystemClock": "casecraft.base.clock",
+    "parse_time": "casecraft.base.clock",
+    "CasecraftError": "casecraft.base.errors", "ConflictError": "casecraft.base.errors", "InputError": "casecraft.base.errors",
+    "NotFound": "casecraft.base.errors", "PermissionDenied": "casecraft.base.errors", "RuleError": "casecraft.base.errors",
+    "TriggerNotAllowed": "casecraft.base.errors", "WorkflowError": "casecraft.base.errors",
+    "CalendarError": "casecraft.base.errors", "DatabaseError": "casecraft.base.errors",
+    "CaseView": "casecraft.base.views", "TimelineView": "casecraft.base.views", "TriggerOption": "casecraft.base.views",
     "Workflow": "casecraft.workflows", "load_workflow": "casecraft.workflows",
 }
 

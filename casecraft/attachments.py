@@ -13,7 +13,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from casecraft.errors import InputError
+from casecraft.base.errors import InputError
 
 MAX_BYTES = 20 * 1024 * 1024
 MAX_PER_STEP = 20

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from casecraft.clock import FixedClock
+from casecraft.base.clock import FixedClock
+from casecraft.base.views import CaseView
 from casecraft.engine import Engine
-from casecraft.views import CaseView
 
 GRID5 = "110106004005005"
 COMMUNITY_E = "110106004005"

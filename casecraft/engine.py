@@ -16,10 +16,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from casecraft import deadlines as dl
 from casecraft.attachments import Attachment, AttachmentStore
-from casecraft.clock import Clock, SystemClock
-from casecraft.errors import (
+from casecraft.base.clock import Clock, SystemClock
+from casecraft.base.errors import (
     ConflictError,
     InputError,
     NotFound,
@@ -27,12 +26,13 @@ from casecraft.errors import (
     RuleError,
     TriggerNotAllowed,
 )
-from casecraft.fieldloop import FieldLoop
-from casecraft.intake import Intake
+from casecraft.base.views import CaseView, TimelineView, TriggerOption
+from casecraft.cases.fieldloop import FieldLoop
+from casecraft.intake.service import Intake
 from casecraft.store import alerts_repo, pause_repo
 from casecraft.store.repo import DbOrganisation, DuplicateKey, Store, Tx
-from casecraft.supervision import Supervision
-from casecraft.views import CaseView, TimelineView, TriggerOption
+from casecraft.timing import deadlines as dl
+from casecraft.timing.supervision import Supervision
 from casecraft.workflows.loader import load_workflow
 from casecraft.workflows.machine import CompiledMachine, MachineError
 from casecraft.workflows.model import OUTCOMES, SOURCES, Transition
@@ -575,8 +575,8 @@ class Engine(FieldLoop, Supervision, Intake):
         """
         from datetime import date
 
-        from casecraft.calendar import WorkingCalendar
         from casecraft.store.calendar_repo import calendar_days, seed_calendar
+        from casecraft.timing.calendar import WorkingCalendar
 
         first = date(self.now().year - 1, 1, 1)
         if self._calendar is None or self._calendar[0] > first:
@@ -588,7 +588,7 @@ class Engine(FieldLoop, Supervision, Intake):
                 if empty:
                     seed_calendar(self.store, None, self.now())
                     days = calendar_days(self.store, first, date(9999, 12, 31))
-            from casecraft.calendar import parse_periods
+            from casecraft.timing.calendar import parse_periods
 
             self._calendar = (first, WorkingCalendar(days, parse_periods(settings.working_hours), settings.timezone))
         return self._calendar[1]

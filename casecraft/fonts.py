@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from casecraft.errors import InputError
+from casecraft.base.errors import InputError
 
 # Debian's fonts-wqy-microhei and fonts-noto-cjk; macOS and Windows system fonts.
 CANDIDATES = (

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select
 
-from casecraft.errors import InputError, PermissionDenied
+from casecraft.base.errors import InputError, PermissionDenied
 from casecraft.store.models import SentimentLog, Unit
 
 if TYPE_CHECKING:

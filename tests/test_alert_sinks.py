@@ -8,7 +8,7 @@ from datetime import UTC
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
-from casecraft import alerts as al
+from casecraft.alerts import decisions as al
 from casecraft.workflows.model import Sink
 
 
@@ -70,7 +70,7 @@ def test_unreachable_webhook_is_recorded_as_failed_without_raising() -> None:
 
 def test_log_sink_writes_one_structured_line(caplog: Any) -> None:
     records: list[tuple[Any, ...]] = []
-    with caplog.at_level("WARNING", logger="casecraft.alerts"):
+    with caplog.at_level("WARNING", logger="casecraft.alerts.decisions"):
         al.deliver([_alert(3)], [Sink(type="log")], lambda *r: records.append(r))
     line = json.loads(caplog.records[0].getMessage())
     assert line["event"] == "alert" and line["case_id"] == 3 and line["unit_code"] == "110106004005"

@@ -15,7 +15,8 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from casecraft import Engine, FixedClock, NotFound, audit
+from casecraft import Engine, FixedClock, NotFound
+from casecraft.audit import verify as audit
 from casecraft.cli.main import app
 from casecraft.demo import run_demo
 from casecraft.engine import entry_hash

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from casecraft.base.errors import InputError
 from casecraft.cli.main import app
-from casecraft.errors import InputError
 from casecraft.fonts import cjk_font
 from casecraft.workflows import load_workflow
 from casecraft.workflows.diagram import Highlight, dot, edge_label, edges, format_for, limit_label, mermaid, write

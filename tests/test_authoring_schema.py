@@ -18,8 +18,8 @@ import jsonschema
 import pytest
 from typer.testing import CliRunner
 
+from casecraft.base.errors import WorkflowError
 from casecraft.cli.main import app
-from casecraft.errors import WorkflowError
 from casecraft.workflows import load_workflow
 from casecraft.workflows.jsonschema import DRAFT_07, schema_text, workflow_schema
 from casecraft.workflows.yamlio import plain, read_yaml

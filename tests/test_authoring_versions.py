@@ -20,10 +20,10 @@ import pytest
 from typer.testing import CliRunner
 
 from casecraft import ConflictError, Engine, FixedClock, InputError, NotFound, RuleError
+from casecraft.admin.versions import diff, list_versions, migrate, parse_mapping, resolve
 from casecraft.cli.main import app
 from casecraft.engine import entry_hash
 from casecraft.store import alerts_repo
-from casecraft.versions import diff, list_versions, migrate, parse_mapping, resolve
 from tests.conftest import ROOT, WORKFLOW, bj
 
 GRID5 = "110106004005005"

@@ -20,7 +20,9 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from casecraft import Engine, FixedClock, InputError, RuleError, audit, backup
+from casecraft import Engine, FixedClock, InputError, RuleError
+from casecraft.audit import backup
+from casecraft.audit import verify as audit
 from casecraft.cli.main import app
 from casecraft.demo import run_demo
 from casecraft.store import models
@@ -187,7 +189,7 @@ def test_a_row_the_database_refuses_rolls_everything_back(source: Engine, target
             and x["table"] not in ("deadlines", "alerts", "deliveries")]
     import hashlib
 
-    from casecraft.backup import _line  # the writer's own line format, to build a valid checksum
+    from casecraft.audit.backup import _line  # the writer's own line format, to build a valid checksum
 
     digest = hashlib.sha256()
     out = []

@@ -1,4 +1,4 @@
-"""Tests for casecraft.calendar: working periods, the seeded calendar, deadline arithmetic."""
+"""Tests for casecraft.timing.calendar: working periods, the seeded calendar, deadline arithmetic."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from casecraft.calendar import DayRow, WorkingCalendar, parse_periods, seed_rows
-from casecraft.duration import Duration
-from casecraft.errors import CalendarError, InputError
+from casecraft.base.duration import Duration
+from casecraft.base.errors import CalendarError, InputError
+from casecraft.timing.calendar import DayRow, WorkingCalendar, parse_periods, seed_rows
 
 SH = ZoneInfo("Asia/Shanghai")
 UTC = dt.UTC

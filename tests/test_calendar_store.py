@@ -14,11 +14,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from typer.testing import CliRunner
 
-from casecraft.calendar import DayRow
-from casecraft.duration import Duration
-from casecraft.errors import CalendarError, InputError
+from casecraft.base.duration import Duration
+from casecraft.base.errors import CalendarError, InputError
 from casecraft.store import calendar_repo as cr
 from casecraft.store.repo import Store
+from casecraft.timing.calendar import DayRow
 from tests.conftest import WORKFLOW
 
 SH = ZoneInfo("Asia/Shanghai")

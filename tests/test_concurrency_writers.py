@@ -71,9 +71,9 @@ def _writer(url: str, wid: int, hot: int, others: list[int], barrier: Any, resul
 def _scheduler(url: str, sid: int, barrier: Any, stop: Any, results: Any) -> None:
     import logging
 
-    from casecraft.scheduler import build_scheduler
+    from casecraft.timing.scheduler import build_scheduler
 
-    logging.getLogger("casecraft.alerts").setLevel(logging.ERROR)  # the log sink's lines are noise here
+    logging.getLogger("casecraft.alerts.decisions").setLevel(logging.ERROR)  # the log sink's lines are noise here
     logging.getLogger("apscheduler").setLevel(logging.ERROR)  # "skipped: maximum number of running instances"
     eng = Engine(url, WORKFLOW, FixedClock(SWEEP_AT))
     totals: Counter[str] = Counter()

@@ -39,7 +39,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from casecraft import CasecraftError, Engine, FixedClock, audit
+from casecraft import CasecraftError, Engine, FixedClock
+from casecraft.audit import verify as audit
 from casecraft.store.models import Alert, Deadline
 from casecraft.workflows.spec import Workflow
 from tests.conftest import WORKFLOW, bj
@@ -133,7 +134,7 @@ def _worker(url: str, wf: Workflow, role: str, seed: int, fd: int) -> None:
     """The body of a forked worker; never returns into pytest."""
     code = 0
     try:
-        logging.getLogger("casecraft.alerts").setLevel(logging.CRITICAL)  # the log sink would flood the output
+        logging.getLogger("casecraft.alerts.decisions").setLevel(logging.CRITICAL)  # the log sink would flood the output
         rng = random.Random(seed)
         clock = FixedClock(START + timedelta(days=rng.randint(0, 18), minutes=rng.randint(0, 480)))
         eng = Engine(url, wf, clock)

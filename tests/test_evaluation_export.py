@@ -133,7 +133,7 @@ def test_case_stats_cli(db: str) -> None:
 
 
 def test_run_and_history_cli_and_the_monthly_job(tmp_path: Path) -> None:
-    from casecraft.scheduler import build_scheduler
+    from casecraft.timing.scheduler import build_scheduler
 
     # a month of its own, so the recorded run does not leak into the other tests
     url = f"sqlite:///{tmp_path / 'run.db'}"

@@ -21,7 +21,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from casecraft import Engine, InputError, RuleError, WorkflowError, backup
+from casecraft import Engine, InputError, RuleError, WorkflowError
+from casecraft.audit import backup
 from casecraft.workflows.loader import load_workflow
 
 DATA = Path(__file__).resolve().parent / "data" / "workflows"

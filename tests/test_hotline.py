@@ -17,7 +17,7 @@ from typer.testing import CliRunner, Result
 from casecraft import Engine, FixedClock, InputError, PermissionDenied
 from casecraft.cli.main import app
 from casecraft.engine import entry_hash
-from casecraft.intake import BadRowsError
+from casecraft.intake.service import BadRowsError
 from tests.conftest import ROOT, WORKFLOW, bj
 
 GRID5 = "110106004005005"

@@ -387,7 +387,7 @@ def _expected_alerts(engine: Engine, case_ids: list[int], now: datetime) -> set[
 
 def test_scheduler_catch_up_after_a_day(engine: Engine, clock: FixedClock) -> None:
     """The scheduler was down from Tue 09:00 to Wed 09:00: its first tick raises exactly what fell due."""
-    from casecraft.scheduler import build_scheduler
+    from casecraft.timing.scheduler import build_scheduler
 
     results: list[dict[str, int]] = []
     sched = build_scheduler(engine.sweep, blocking=False, on_result=results.append)
@@ -419,7 +419,7 @@ def test_scheduler_catch_up_after_a_day(engine: Engine, clock: FixedClock) -> No
 def test_a_batch_raising_more_than_500_alerts_delivers_them_all(engine: Engine, clock: FixedClock) -> None:
     import logging
 
-    logging.getLogger("casecraft.alerts").setLevel(logging.ERROR)
+    logging.getLogger("casecraft.alerts.decisions").setLevel(logging.ERROR)
     n = 300
     for _ in range(n):
         patrol(engine)

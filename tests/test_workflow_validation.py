@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from casecraft.errors import Problem, WorkflowError
+from casecraft.base.errors import Problem, WorkflowError
 from casecraft.workflows import load_workflow
 
 DATA = Path(__file__).parent / "data" / "workflows"

@@ -71,10 +71,10 @@ def scheduler_run(
 ) -> None:
     """Run APScheduler: the sweep, and the previous month's evaluation once (caught up on start), until Ctrl-C."""
     from casecraft.cli import render
-    from casecraft.scheduler import build_scheduler
+    from casecraft.timing.scheduler import build_scheduler
 
     if interval < 1:
-        from casecraft.errors import InputError
+        from casecraft.base.errors import InputError
 
         raise InputError("--interval must be at least 1 second")
     eng = state(ctx).engine()

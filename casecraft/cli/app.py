@@ -10,7 +10,7 @@ from typing import Any
 
 import typer
 
-from casecraft.errors import CasecraftError
+from casecraft.base.errors import CasecraftError
 
 
 def _translate(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -21,8 +21,8 @@ def _translate(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except CasecraftError as exc:
+            from casecraft.base.errors import WorkflowError
             from casecraft.cli import render
-            from casecraft.errors import WorkflowError
 
             if isinstance(exc, WorkflowError):
                 render.problems(exc.problems)
@@ -61,7 +61,7 @@ class State:
     @property
     def clock(self) -> Any:
         if self._clock is None:
-            from casecraft.clock import FixedClock, SystemClock, parse_time
+            from casecraft.base.clock import FixedClock, SystemClock, parse_time
 
             at = self.at or os.environ.get("CASECRAFT_NOW")
             self._clock = FixedClock(parse_time(at)) if at else SystemClock()

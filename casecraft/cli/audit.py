@@ -23,7 +23,7 @@ def verify(
     Names each timeline entry that was edited, deleted or inserted out of band, and
     each case row whose state, version or head hash disagrees with its timeline.
     """
-    from casecraft import audit
+    from casecraft.audit import verify as audit
     from casecraft.cli import render
 
     report = audit.verify(state(ctx).engine(), case)

@@ -19,7 +19,7 @@ def export(
     One consistent snapshot; the file ends with a checksum line. Attachments
     (casecraft-data/) are files, not rows: copy that folder as well.
     """
-    from casecraft import backup
+    from casecraft.audit import backup as backup
     from casecraft.cli import render
 
     result = backup.export(state(ctx).engine(), file)
@@ -40,7 +40,8 @@ def import_backup(
     Refuses a database that already holds rows, and a truncated or changed
     file; either way nothing is written. The hash chains are verified afterwards.
     """
-    from casecraft import audit, backup
+    from casecraft.audit import backup
+    from casecraft.audit import verify as audit
     from casecraft.cli import render
 
     eng = state(ctx).engine()

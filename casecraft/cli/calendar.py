@@ -9,7 +9,7 @@ import typer
 from casecraft.cli.app import App, state
 
 if TYPE_CHECKING:
-    from casecraft.calendar import DayRow
+    from casecraft.timing.calendar import DayRow
 
 app = App(help="The working calendar: which dates are workdays (holidays and 调休 make-up days).",
           no_args_is_help=True)
@@ -102,8 +102,8 @@ def show(
 
     Exits 1 if the calendar has no date of that year.
     """
+    from casecraft.base.errors import InputError
     from casecraft.cli import render
-    from casecraft.errors import InputError
     from casecraft.store.calendar_repo import year_rows
 
     if not 1 <= year <= 9998:

@@ -109,8 +109,8 @@ def list_cases(  # noqa: C901 - options map 1:1 to filters
     json_out: JsonOpt = False,
 ) -> None:
     """List cases, oldest first, with their step deadline and time left."""
+    from casecraft.base.errors import InputError
     from casecraft.cli import render
-    from casecraft.errors import InputError
 
     if open_ and closed:
         raise InputError("--open and --closed exclude each other")
@@ -120,7 +120,7 @@ def list_cases(  # noqa: C901 - options map 1:1 to filters
     if overdue or due_within:
         from datetime import timedelta
 
-        from casecraft.duration import Duration
+        from casecraft.base.duration import Duration
 
         within = timedelta(0)
         if due_within:

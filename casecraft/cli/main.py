@@ -10,14 +10,14 @@ from typing import Annotated
 
 import typer
 
-from casecraft.cli.app import App, State, state
-from casecraft.cli.calendar import app as calendar_app
 from casecraft.cli.alerts import app as alerts_app
 from casecraft.cli.alerts import scheduler_app
 from casecraft.cli.alerts import sweep as sweep_command
+from casecraft.cli.app import App, State, state
 from casecraft.cli.audit import app as audit_app
 from casecraft.cli.backup import export as export_command
 from casecraft.cli.backup import import_backup as import_backup_command
+from casecraft.cli.calendar import app as calendar_app
 from casecraft.cli.case import app as case_app
 from casecraft.cli.hotline import app as hotline_app
 from casecraft.cli.log import app as log_app
@@ -91,8 +91,8 @@ def demo(ctx: typer.Context,
     """
     from pathlib import Path
 
+    from casecraft.base.clock import FixedClock
     from casecraft.cli import render
-    from casecraft.clock import FixedClock
     from casecraft.demo import _at, run_demo
     from casecraft.engine import Engine
 

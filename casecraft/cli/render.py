@@ -149,7 +149,7 @@ def triggers(case: Any, options: list[Any], actor: str | None) -> None:
 
 
 def workflow_tree(wf: Any) -> None:
-    from casecraft.duration import Duration
+    from casecraft.base.duration import Duration
 
     root = Tree(f"[bold]{_escape(wf.name)}[/] ({wf.id}, timezone {wf.timezone}, hash {wf.content_hash[:12]})")
     settings = wf.file.workflow
@@ -330,6 +330,6 @@ def alert_list(items: list[Any]) -> None:
 def deadline_line(d: Any, tz: str) -> str:
     if d is None:
         return ""
-    from casecraft.deadlines import humanize
+    from casecraft.timing.deadlines import humanize
 
     return f"{_local(d.due_at, tz)} ({humanize(d.seconds_left)}, 时限 {d.limit})"

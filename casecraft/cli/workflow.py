@@ -28,8 +28,8 @@ def validate(ctx: typer.Context, path: PathArg = None,
     Errors exit 2. Warnings are printed too (FILE:LINE:COL, with a hint) and
     exit 0, unless --strict, which makes any warning exit 1.
     """
+    from casecraft.base.errors import WorkflowError
     from casecraft.cli import render
-    from casecraft.errors import WorkflowError
     from casecraft.workflows.lint import lint
 
     try:
@@ -97,7 +97,7 @@ def diagram(
         "-o", "--output", help="Write to this file; mermaid, dot and bpmn may go to stdout.")] = None,
 ) -> None:
     """Draw the workflow: Mermaid, Graphviz DOT/PNG/SVG (tiers as clusters) or BPMN 2.0 XML."""
-    from casecraft.errors import InputError
+    from casecraft.base.errors import InputError
     from casecraft.workflows import diagram as dg
     from casecraft.workflows import load_workflow
 
@@ -125,8 +125,8 @@ def diagram(
 def versions(ctx: typer.Context,
              json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False) -> None:
     """List the registered workflow versions with their open cases (registers the current file if new)."""
+    from casecraft.admin.versions import list_versions
     from casecraft.cli import render
-    from casecraft.versions import list_versions
 
     items = list_versions(state(ctx).engine())
     if json_out:
@@ -147,8 +147,8 @@ def diff(
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
 ) -> None:
     """Show what changed between two registered versions."""
+    from casecraft.admin.versions import diff as diff_versions
     from casecraft.cli import render
-    from casecraft.versions import diff as diff_versions
 
     va, vb, d = diff_versions(state(ctx).engine(), old, new)
     if json_out:
@@ -172,9 +172,9 @@ def migrate(
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
 ) -> None:
     """Move every open case of one version to another, all or nothing, with a timeline entry on each."""
+    from casecraft.admin.versions import migrate as run_migration
+    from casecraft.admin.versions import parse_mapping
     from casecraft.cli import render
-    from casecraft.versions import migrate as run_migration
-    from casecraft.versions import parse_mapping
 
     result = run_migration(state(ctx).engine(), from_, to, actor=actor, mapping=parse_mapping(map_), note=note,
                            dry_run=dry_run)

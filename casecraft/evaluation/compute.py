@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from casecraft.errors import CalendarError, InputError
+from casecraft.base.errors import CalendarError, InputError
 from casecraft.evaluation import queries as q
 from casecraft.evaluation import scoring as sc
 from casecraft.evaluation.period import Period, days_between, month_period

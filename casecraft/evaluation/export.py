@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from casecraft.errors import InputError
+from casecraft.base.errors import InputError
 from casecraft.evaluation.compute import MonthlyReport, UnitRow
 
 NONE = "—"  # a rate with a zero denominator: neither 0 % nor 100 %

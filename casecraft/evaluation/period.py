@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from casecraft.errors import InputError
+from casecraft.base.errors import InputError
 
 _MONTH = re.compile(r"^\s*(\d{4})-(\d{1,2})\s*$")
 

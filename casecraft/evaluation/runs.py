@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from casecraft.errors import InputError
+from casecraft.base.errors import InputError
 from casecraft.evaluation import queries as q
 from casecraft.evaluation import scoring as sc
 from casecraft.evaluation.compute import (

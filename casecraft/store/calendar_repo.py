@@ -20,10 +20,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Insert, insert, select, update
 
-from casecraft.calendar import DayRow, WorkingCalendar, parse_periods, seed_rows
-from casecraft.errors import InputError
+from casecraft.base.errors import InputError
 from casecraft.store.models import CalendarDay
 from casecraft.store.repo import Store
+from casecraft.timing.calendar import DayRow, WorkingCalendar, parse_periods, seed_rows
 
 days_t = CalendarDay.__table__
 

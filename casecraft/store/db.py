@@ -18,7 +18,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError, ProgrammingError
 
-from casecraft.errors import DatabaseError
+from casecraft.base.errors import DatabaseError
 
 ENV_DB = "CASECRAFT_DB"
 DEFAULT_URL = "sqlite:///casecraft.db"

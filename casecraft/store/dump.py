@@ -1,7 +1,7 @@
 """Whole-table reads and writes: consistent dumps, bulk restore, chain reads for the audit.
 
-Only the store imports SQLAlchemy; :mod:`casecraft.backup` and
-:mod:`casecraft.audit` use these functions. Tables come from
+Only the store imports SQLAlchemy; :mod:`casecraft.audit.backup` and
+:mod:`casecraft.audit.verify` use these functions. Tables come from
 ``models.metadata.sorted_tables`` (parents before children), so a table added
 by a later migration is dumped and restored without a change here.
 """

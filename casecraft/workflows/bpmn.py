@@ -24,7 +24,7 @@ import xml.etree.ElementTree as ET
 from collections import deque
 from dataclasses import dataclass
 
-from casecraft.duration import Duration
+from casecraft.base.duration import Duration
 from casecraft.workflows.diagram import PATH_EDGE, VISITED, Highlight, limit_label
 from casecraft.workflows.model import Transition
 from casecraft.workflows.spec import Workflow

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from casecraft.duration import Duration
-from casecraft.errors import InputError
+from casecraft.base.duration import Duration
+from casecraft.base.errors import InputError
 from casecraft.workflows.model import Transition
 from casecraft.workflows.spec import Workflow
 

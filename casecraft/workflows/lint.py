@@ -20,8 +20,8 @@ from collections import defaultdict, deque
 from pathlib import Path
 from typing import Any
 
-from casecraft.duration import Duration
-from casecraft.errors import Problem
+from casecraft.base.duration import Duration
+from casecraft.base.errors import Problem
 from casecraft.workflows.loader import load_workflow
 from casecraft.workflows.spec import Workflow
 from casecraft.workflows.yamlio import locate, read_yaml
@@ -64,7 +64,7 @@ def _minutes(d: Duration, hours_per_day: float) -> float:
 
 
 def _hours_per_day(wf: Workflow) -> float:
-    from casecraft.calendar import parse_periods
+    from casecraft.timing.calendar import parse_periods
 
     try:
         periods = parse_periods(wf.file.workflow.working_hours)

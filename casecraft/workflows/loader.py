@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from casecraft.errors import Problem, WorkflowError
+from casecraft.base.errors import Problem, WorkflowError
 from casecraft.workflows.model import OrganisationFile, Unit, WorkflowFile
 from casecraft.workflows.org import Organisation, OrgPerson, OrgUnit
 from casecraft.workflows.spec import Workflow

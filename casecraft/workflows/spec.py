@@ -14,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from casecraft.duration import Duration
+from casecraft.base.duration import Duration
 from casecraft.workflows.model import Category, Role, State, Transition, Trigger, WorkflowFile
 from casecraft.workflows.org import Organisation
 

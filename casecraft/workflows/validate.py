@@ -11,8 +11,8 @@ from collections import defaultdict, deque
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from casecraft.duration import Duration
-from casecraft.errors import Problem
+from casecraft.base.duration import Duration
+from casecraft.base.errors import Problem
 from casecraft.workflows.model import OrganisationFile, Unit, WorkflowFile
 from casecraft.workflows.yamlio import locate
 
@@ -88,7 +88,7 @@ def validate_workflow(
         ZoneInfo(s.timezone)
     except Exception:  # ZoneInfoNotFoundError, ValueError for odd strings
         c.add(("workflow", "timezone"), f"unknown timezone '{s.timezone}'", "e.g. Asia/Shanghai")
-    from casecraft.calendar import parse_periods
+    from casecraft.timing.calendar import parse_periods
 
     try:
         parse_periods(s.working_hours)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from casecraft.errors import Problem, WorkflowError
+from casecraft.base.errors import Problem, WorkflowError
 
 MAX_BYTES = 2 * 1024 * 1024  # a workflow is a few hundred lines; refuse absurd files early
 MAX_NODES = 200_000

@@ -18,8 +18,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from casecraft.duration import Duration
-from casecraft.errors import ConflictError, InputError, PermissionDenied
+from casecraft.base.duration import Duration
+from casecraft.base.errors import ConflictError, InputError, PermissionDenied
 from casecraft.store import pause_repo
 
 if TYPE_CHECKING:

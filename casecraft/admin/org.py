@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from casecraft.errors import InputError, NotFound, RuleError
+from casecraft.base.errors import InputError, NotFound, RuleError
 from casecraft.workflows.org import OrgPerson, OrgUnit
 
 if TYPE_CHECKING:
@@ -342,7 +342,7 @@ class OrgAdmin(_Base):
     def _org_yaml(self, path: Path) -> tuple[list[OrgUnit], list[OrgPerson]]:
         from pydantic import ValidationError
 
-        from casecraft.errors import Problem, WorkflowError
+        from casecraft.base.errors import Problem, WorkflowError
         from casecraft.workflows.loader import _pydantic_problems, organisation_from_file
         from casecraft.workflows.model import OrganisationFile
         from casecraft.workflows.validate import validate_organisation
@@ -363,7 +363,7 @@ class OrgAdmin(_Base):
         return list(org.units.values()), list(org.people.values())
 
     def _people_csv(self, path: Path) -> list[OrgPerson]:
-        from casecraft.hotline import decode_utf8
+        from casecraft.intake.hotline import decode_utf8
         from casecraft.workflows.org import people_from_csv
 
         people, problems = people_from_csv(decode_utf8(path.read_bytes(), str(path)), str(path))

@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from casecraft.errors import InputError
+from casecraft.base.errors import InputError
 
 COLUMNS = ("ticket", "channel", "received_at", "address", "grid", "category", "description", "contact")
 REQUIRED = ("ticket", "channel", "received_at", "category", "description")
@@ -203,7 +203,7 @@ def _text(row: Mapping[str, Any], name: str, problems: list[tuple[str, str]]) ->
 def check_row(no: int, row: Mapping[str, Any], categories: Mapping[str, Any], now: datetime,
               timezone: str) -> tuple[Ticket | None, list[RowProblem]]:
     """Check one row's fields on their own (no database): a ticket, or its problems."""
-    from casecraft.clock import parse_time
+    from casecraft.base.clock import parse_time
     from casecraft.workflows.validate import did_you_mean
 
     bad: list[tuple[str, str]] = []

@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-log = logging.getLogger("casecraft.scheduler")
+log = logging.getLogger("casecraft.timing.scheduler")
 
 
 def build_scheduler(sweep: Callable[[], dict[str, int]], *, interval_seconds: float = 60.0,
@@ -32,7 +32,7 @@ def build_scheduler(sweep: Callable[[], dict[str, int]], *, interval_seconds: fl
     from apscheduler.schedulers.blocking import BlockingScheduler
 
     cls = BlockingScheduler if blocking else BackgroundScheduler
-    sched = cls(timezone=timezone.utc, job_defaults={"coalesce": True, "max_instances": 1,
+    sched = cls(timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1,
                                                      "misfire_grace_time": max(int(interval_seconds), 1)})
 
     # the jobs share one engine: never run the sweep and the monthly evaluation at the same time
@@ -49,7 +49,7 @@ def build_scheduler(sweep: Callable[[], dict[str, int]], *, interval_seconds: fl
             on_result(result)
 
     sched.add_job(tick, "interval", seconds=interval_seconds, id="sweep", replace_existing=True,
-                  next_run_time=datetime.now(timezone.utc))
+                  next_run_time=datetime.now(UTC))
     if monthly is not None:
         def evaluate() -> None:
             try:
@@ -62,5 +62,5 @@ def build_scheduler(sweep: Callable[[], dict[str, int]], *, interval_seconds: fl
                 on_monthly(result)
 
         sched.add_job(evaluate, "interval", seconds=monthly_interval_seconds, id="monthly-evaluation",
-                      replace_existing=True, next_run_time=datetime.now(timezone.utc))
+                      replace_existing=True, next_run_time=datetime.now(UTC))
     return sched

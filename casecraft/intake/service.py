@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from casecraft.errors import ConflictError, InputError, PermissionDenied, TriggerNotAllowed
-from casecraft.hotline import RowProblem, Ticket
-from casecraft.orgadmin import OrgAdmin
+from casecraft.admin.org import OrgAdmin
+from casecraft.base.errors import ConflictError, InputError, PermissionDenied, TriggerNotAllowed
+from casecraft.intake.hotline import RowProblem, Ticket
 
 if TYPE_CHECKING:
     from casecraft.engine import Engine
@@ -103,7 +103,7 @@ class Intake(OrgAdmin, _Base):
             InputError: an unreadable or non-UTF-8 file, a header without a needed column, an unknown actor.
             PermissionDenied: the actor may not receive hotline cases.
         """
-        from casecraft.hotline import default_rejects_path, read_tickets, write_rejects
+        from casecraft.intake.hotline import default_rejects_path, read_tickets, write_rejects
 
         started = time.perf_counter()
         if not 1 <= batch_size <= 10_000:
@@ -221,7 +221,7 @@ class Intake(OrgAdmin, _Base):
     def _rows(self, wf: Any, vid: int, tr: Any, dest: str, person: Any, todo: list[tuple[Ticket, str]],
               ids: list[int], now: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
         """The case, timeline and deadline rows of a batch, as Engine.report would write them one by one."""
-        from casecraft import deadlines as dl
+        from casecraft.timing import deadlines as dl
 
         tier = wf.states[dest].tier
         is_open = not wf.is_final(dest)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from casecraft.errors import InputError
+from casecraft.base.errors import InputError
 
 
 class Clock(Protocol):

@@ -7,7 +7,7 @@ Accepted forms (case-insensitive, singular or plural)::
     4工作时   1工作日   2小时   30分钟   3天    the same in Chinese
 
 "1 working day" is never "24 working hours": it ends at the same working
-moment on the next working day (see :mod:`casecraft.calendar`).
+moment on the next working day (see :mod:`casecraft.timing.calendar`).
 """
 
 from __future__ import annotations

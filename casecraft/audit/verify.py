@@ -27,7 +27,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from casecraft.errors import NotFound
+from casecraft.base.errors import NotFound
 
 if TYPE_CHECKING:
     from casecraft.engine import Engine

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from casecraft.calendar import WorkingCalendar
-from casecraft.duration import Duration
+from casecraft.base.duration import Duration
+from casecraft.timing.calendar import WorkingCalendar
 from casecraft.workflows.spec import Workflow
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from casecraft.workflows.model import Sink
 
-log = logging.getLogger("casecraft.alerts")
+log = logging.getLogger("casecraft.alerts.decisions")
 
 KINDS = ("warning", "overdue", "reescalation")
 KIND_LABELS = {"warning": "黄灯预警", "overdue": "红灯超期", "reescalation": "超期升级", "urge": "督办"}

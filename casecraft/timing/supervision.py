@@ -10,11 +10,11 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from casecraft import alerts as al
-from casecraft import deadlines as dl
-from casecraft.duration import Duration
-from casecraft.errors import ConflictError, InputError, NotFound, PermissionDenied
+from casecraft.alerts import decisions as al
+from casecraft.base.duration import Duration
+from casecraft.base.errors import ConflictError, InputError, NotFound, PermissionDenied
 from casecraft.store import alerts_repo
+from casecraft.timing import deadlines as dl
 
 if TYPE_CHECKING:
     from casecraft.engine import Engine

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from casecraft.errors import ConflictError, InputError, NotFound, RuleError
+from casecraft.base.errors import ConflictError, InputError, NotFound, RuleError
 from casecraft.workflows.spec import Workflow
 
 if TYPE_CHECKING:

@@ -26,7 +26,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from casecraft.errors import InputError, RuleError
+from casecraft.base.errors import InputError, RuleError
 
 if TYPE_CHECKING:
     from casecraft.engine import Engine

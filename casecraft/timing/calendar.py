@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from itertools import islice
 from zoneinfo import ZoneInfo
 
-from casecraft.duration import Duration
-from casecraft.errors import CalendarError
+from casecraft.base.duration import Duration
+from casecraft.base.errors import CalendarError
 
 WorkingPeriod = tuple[dt.time, dt.time]
 
