@@ -26,6 +26,7 @@ _EXPORTS = {
     "NotFound": "casecraft.base.errors", "PermissionDenied": "casecraft.base.errors", "RuleError": "casecraft.base.errors",
     "TriggerNotAllowed": "casecraft.base.errors", "WorkflowError": "casecraft.base.errors",
     "CalendarError": "casecraft.base.errors", "DatabaseError": "casecraft.base.errors",
+    "UnavailableError": "casecraft.base.errors",
     "CaseView": "casecraft.base.views", "TimelineView": "casecraft.base.views", "TriggerOption": "casecraft.base.views",
     "Workflow": "casecraft.workflows", "load_workflow": "casecraft.workflows",
 }

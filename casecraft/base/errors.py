@@ -1,40 +1,68 @@
 """One error root for casecraft, with structured fields.
 
 Every error a user can cause is a :class:`CasecraftError`. Each subclass knows
-its exit code, so the CLI translates errors in one place:
+its exit code and a stable ``code``, so the CLI (and the API) translate errors
+in one place:
 
 * 1 — refused by the rules (not allowed, no permission, conflict, unknown case);
-* 2 — bad input (usage, invalid YAML, bad date, a file that cannot be read).
+* 2 — bad input (usage, invalid YAML, bad date, a file that cannot be read);
+* 3 — the database is busy or unreachable: try again later.
+
+A message is a template with named fields (``"no case {case}"``) formatted
+with the error's details; the edges (CLI, API, web) translate the template
+through the message catalogue and format it with the same details. The engine
+never translates.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import string
+from dataclasses import dataclass
 from typing import Any
+
+_FORMATTER = string.Formatter()
+
+
+def render(template: str, details: dict[str, Any]) -> str:
+    """``template`` formatted with ``details``; the template itself if it does not format."""
+    if "{" not in template:
+        return template
+    try:
+        return _FORMATTER.vformat(template, (), details)
+    except (KeyError, IndexError, ValueError, AttributeError, TypeError):
+        return template
 
 
 class CasecraftError(Exception):
     """Root of every casecraft error.
 
     Attributes:
-        message: the human message, already naming what to do next where possible.
+        template: the message template (the catalogue's message id), e.g. ``"no case {case}"``.
+        message: the template formatted with ``details``, in English.
+        code: a stable machine-readable code (``not_found``, ``permission_denied``, ...).
         exit_code: the CLI exit code this error maps to.
         details: structured fields (case id, trigger, state, allowed triggers, ...).
     """
 
     exit_code = 1
+    code = "error"
 
-    def __init__(self, message: str, **details: Any) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str, *, code: str | None = None, **details: Any) -> None:
+        self.template = message
         self.details = details
+        self.message = render(message, details)
+        if code is not None:
+            self.code = code
+        super().__init__(self.message)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"error": type(self).__name__, "message": self.message, **self.details}
+        return {"error": type(self).__name__, "code": self.code, "message": self.message, **self.details}
 
 
 class RuleError(CasecraftError):
     """Refused by the workflow rules (exit code 1)."""
+
+    code = "rule"
 
     exit_code = 1
 
@@ -42,27 +70,39 @@ class RuleError(CasecraftError):
 class TriggerNotAllowed(RuleError):
     """The case's state does not allow this trigger."""
 
+    code = "trigger_not_allowed"
+
 
 class PermissionDenied(RuleError):
     """The actor's role or unit may not fire this trigger on this case."""
+
+    code = "permission_denied"
 
 
 class ConflictError(RuleError):
     """Someone else changed the case first (optimistic version check failed)."""
 
+    code = "conflict"
+
 
 class NotFound(RuleError):
     """An unknown case, person, unit, alert or other record."""
 
+    code = "not_found"
+
 
 class InputError(CasecraftError):
     """Bad input: usage, a bad value, a file that cannot be read (exit code 2)."""
+
+    code = "bad_input"
 
     exit_code = 2
 
 
 class CalendarError(InputError):
     """The working calendar lacks what a deadline needs."""
+
+    code = "calendar"
 
 
 @dataclass(frozen=True)
@@ -84,13 +124,10 @@ class Problem:
         return text
 
 
-@dataclass
-class _Problems:
-    items: list[Problem] = field(default_factory=list)
-
-
 class WorkflowError(InputError):
     """A workflow file is invalid; ``problems`` lists every problem found."""
+
+    code = "workflow_invalid"
 
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = list(problems)
@@ -106,3 +143,11 @@ class DatabaseError(CasecraftError):
     """The database cannot be opened or migrated (exit code 2: check --db)."""
 
     exit_code = 2
+    code = "database"
+
+
+class UnavailableError(CasecraftError):
+    """The database is busy (a lock held too long) or the connection was lost: try again later (exit 3)."""
+
+    exit_code = 3
+    code = "unavailable"
