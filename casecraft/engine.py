@@ -222,6 +222,24 @@ class Engine:
             self._principal = authenticate(self.ctx, self._token).person_id
         return self._principal
 
+    def bound(self, person_id: str) -> Engine:
+        """This engine acting for an already authenticated person (the server, per request).
+
+        The copy shares the database, caches and services; only who acts differs.
+        The caller vouches for the authentication (e.g. :func:`casecraft.admin.auth.authenticate`).
+        """
+        import copy
+
+        other = copy.copy(self)
+        other._principal, other._token = person_id, None
+        return other
+
+    def authenticate(self, token: str) -> Any:
+        """The :class:`~casecraft.admin.auth.Principal` a token belongs to (refused if invalid or revoked)."""
+        from casecraft.admin.auth import authenticate
+
+        return authenticate(self.ctx, token)
+
     def login(self, token: str) -> str:
         """Authenticate with a person's token; every later action is theirs. Returns their id."""
         self._token, self._principal = token, None
