@@ -56,7 +56,7 @@ class Month:
 
     def log(self, day: int, grid: str, actor: str, month: int = 11, hhmm: str = "17:00") -> None:
         self.at(day, hhmm, month)
-        add_log(self.engine, grid=grid, actor=actor, text=f"{month}月{day}日走访居民")
+        self.engine.add_log(grid=grid, actor=actor, text=f"{month}月{day}日走访居民")
 
 
 def build(engine: Engine, clock: FixedClock) -> dict[str, int]:

@@ -10,6 +10,8 @@ verify, and the engine must carry on there (new ids follow the restored ones).
 
 from __future__ import annotations
 
+import tempfile
+
 import json
 from collections.abc import Iterator
 from datetime import date
@@ -49,6 +51,14 @@ def fill(url: str) -> Engine:
     eng = Engine(url, WORKFLOW, clock)
     eng.init(sandbox=True)
     cases = run_demo(eng, clock)
+    from casecraft.admin.auth import issue_token
+
+    issue_token(eng.ctx, "wangjg", actor=None)  # a credential
+    photo = Path(tempfile.mkdtemp()) / "stairs.png"
+    from PIL import Image
+
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(photo, "PNG")
+    eng.add_log(grid=GRID5, actor="wangjg", text="楼道照明不足", photos=[str(photo)])  # a stored file
     raw = sa.create_engine(url_of(eng))
     with raw.begin() as conn:
         conn.execute(sa.insert(models.SentimentLog.__table__).values(

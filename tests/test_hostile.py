@@ -86,7 +86,7 @@ class Prepared:
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     where = tmp_path_factory.mktemp("hostile") / "template.db"
     db = Prepared(where)
-    for args in (["init"], ["case", "report", "--source", "patrol", "--grid", GRID5, "--category", "0101",
+    for args in (["init", "--sandbox"], ["case", "report", "--source", "patrol", "--grid", GRID5, "--category", "0101",
                             "--desc", "巡查发现小广告", "--actor", "wangjg"]):
         result = db.run(args, at="2026-11-24T09:15")
         assert result.exit_code == 0, result.output

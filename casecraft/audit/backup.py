@@ -50,6 +50,10 @@ class BackupResult:
 
 
 def _encode(value: Any) -> Any:
+    if isinstance(value, bytes | memoryview):
+        import base64
+
+        return base64.b64encode(bytes(value)).decode("ascii")
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat()
     if isinstance(value, date):
@@ -200,6 +204,14 @@ class _Reader:
                     v = date.fromisoformat(v)
                 except (TypeError, ValueError):
                     raise self.fail(lineno, f"{name}.{col}: bad date {v!r}") from None
+            elif v is not None and kind == "bytes":
+                import base64
+                import binascii
+
+                try:
+                    v = base64.b64decode(v, validate=True)
+                except (TypeError, ValueError, binascii.Error):
+                    raise self.fail(lineno, f"{name}.{col}: bad base64 data") from None
             values[col] = v
         json_nulls = obj.get("json_null") or []
         if not isinstance(json_nulls, list):
@@ -228,9 +240,7 @@ def import_backup(engine: Engine, path: str | os.PathLike[str]) -> BackupResult:
                         "import a backup only into a new, empty database; nothing was imported") from None
     except dump.RowRefused as exc:
         raise InputError(f"{reader.path}: the database refused a row ({exc}); nothing was imported") from None
-    forget = getattr(engine.org, "forget", None)
-    if forget is not None:
-        forget()  # the organisation was just written underneath the engine's cache
+    engine.ctx.refresh_now()  # everything was just written underneath the engine's caches
     return BackupResult(str(reader.path), {k: v for k, v in counts.items()})
 
 
