@@ -159,7 +159,7 @@ def write_png(report: MonthlyReport, path: str | os.PathLike[str]) -> Path:
         ax = fig.add_subplot()
         labels = [f"{r.name} 第{r.rank}名" for r in rows]
         colours = [GRADE_COLOURS.get(r.grade or "", "#607D8B") for r in rows]
-        bars = ax.barh(range(len(rows)), [r.score for r in rows], color=colours)
+        bars = ax.barh(range(len(rows)), [r.score or 0.0 for r in rows], color=colours)  # every row here has a score
         ax.set_yticks(range(len(rows)), labels)
         ax.set_xlim(0, 105)
         ax.set_xlabel("综合得分")
