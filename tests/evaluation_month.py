@@ -5,8 +5,9 @@ Community E (005: grids G5 = 005005, G51 = 005001) and Dongaodi Community
 D (001: grids G11 = 001001, G12 = 001002). November 2026 has 21 working days
 (2-6, 9-13, 16-20, 23-27, 30) and no holiday. Limits: 待核实 1 working hour,
 待核查 1 working day; category 0102 (店外经营) 1 working day for the case,
-0103 1 working day, 0101 4 working hours, 0105 20 working days. Working hours
-09:00-12:00, 13:30-17:30. Every case is dispatched to one party at a time.
+0103 1 working day, 0101 and 0104 4 working hours, 0105 20 working days.
+Working hours 09:00-12:00, 13:30-17:30. Every case is dispatched to one
+party at a time.
 
 Each case below lists what the indicators see; tests/test_evaluation.py adds them up.
 """
@@ -60,11 +61,19 @@ class Month:
 
 
 def build(engine: Engine, clock: FixedClock) -> dict[str, int]:
-    """Build the month; returns the case ids by name (C0 ... C22)."""
+    """Build the month; returns the case ids by name (C0 ... C23)."""
     engine.load_organisation(Organisation(units={}, people={
         "inf11": OrgPerson(id="inf11", name="钱信息员", unit=G11, roles=("informant",))}))
     m = Month(engine, clock)
     ids: dict[str, int] = {}
+
+    # ---- grid G12 (maliang): one October case and nothing in November --------------------------------------
+    # C23: 暴露垃圾 (0104) reported, solved, checked and closed on Fri Oct 30 15:00-15:30. Its case limit (Mon Nov 2
+    # 10:30) and its check's limit (Mon Nov 2 15:10) fall in November, but both were met in October: due, closed,
+    # on time and self-handled in October; nothing of it is due in November (issue 13, 2c).
+    ids["C23"] = c = m.report(30, "15:00", "patrol", G12, "maliang", category="0104", month=10)
+    m.steps(c, *((30, hhmm, trigger, "maliang", {"month": 10})
+                 for hhmm, trigger in (("15:10", "resolve"), ("15:20", "check"), ("15:30", "close"))))
 
     # ---- grid G5 (wangjg leader, zhaomin informant, liuqiang 城管派驻员) -----------------------------------
     # C0: reported in October, closed on Nov 2 within its limit: not registered in November, but due (closed
@@ -168,8 +177,6 @@ def build(engine: Engine, clock: FixedClock) -> dict[str, int]:
     ids["C22"] = c = m.report(25, "10:00", "patrol", G11, "heping")
     m.steps(c, (25, "10:30", "escalate", "heping"), (25, "11:00", "resolve", "gaofei"),
             (25, "11:10", "relay", "gaofei"), (26, "09:00", "check", "heping"), (26, "09:10", "close", "heping"))
-
-    # ---- grid G12 (maliang): nothing at all this month ------------------------------------------------------
 
     # ---- 民情日志 -------------------------------------------------------------------------------------------
     # G5: Nov 2, 3, 4, 5, 9 (twice) and 30 are working days; Sat Nov 7 is not; Dec 1 is another month: 6 days

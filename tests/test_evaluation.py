@@ -56,7 +56,9 @@ def by_unit(report: Any) -> dict[str, Any]:
 #   立案 C16 C17 C21 C22; 应结案 the same (C21's limit Nov 20 passed unclosed); 结案 C16 C17 C22; 上报 C16-C22,
 #   valid C16 C17 C21 C22; 自处置 C16 C17; 核实 C18 in time, C19 late, C20 never; 核查 C16 C17 C22 in time,
 #   C21 never.
-# G12 (001002)  nothing: every rate has a zero denominator except the log, 0/21.
+# G12 (001002)  nothing: every rate has a zero denominator except the log, 0/21. Its October case C23 has its
+#   case limit (Nov 2 10:30) and its check's limit (Nov 2 15:10) in November, but was closed, and checked, on
+#   Oct 30: it is due in October only (before issue 13's fix it was 结案 0/1, 基层 0/1, 按期 0/1, 核查 1/1 here).
 GRID_EXPECTED = {
     G5: {"registered": (7, None), "public_report_rate": (2, 7), "grassroots_rate": (7, 7), "closure_rate": (7, 7),
          "ontime_rate": (4, 7), "valid_report_rate": (7, 8), "self_handling_rate": (5, 7), "log_rate": (6, 21),
@@ -75,7 +77,7 @@ GRID_EXPECTED = {
 
 def test_constructed_month_every_indicator(month: tuple[Engine, FixedClock, dict[str, int]]) -> None:
     eng, clock, ids = month
-    assert len(ids) == 21
+    assert len(ids) == 22
 
     grids = by_unit(monthly_report(eng, "2026-11", "grid"))
     assert set(grids) == {G5, G51, G11, G12}
@@ -92,10 +94,14 @@ def test_constructed_month_every_indicator(month: tuple[Engine, FixedClock, dict
     assert {c: (r.score, r.grade, r.rank, r.group) for c, r in grids.items()} == {
         G5: (65.83, "C", 1, STREET), G51: (65.0, "C", 2, STREET), G11: (45.0, "D", 3, STREET),
         G12: (0.0, "E", 4, STREET)}
-    # October: only C0 (G5) was registered; it closed in November and no check or log fell in October.
-    #   G5: 有效上报率 1/1 = 100, 自处置率 0/1 = 0, 日志 0: (100 + 0 + 0) / 3 = 33.33; the others 0.00.
+    # October: C0 (G5) and C23 (G12) were registered; no log fell in October.
+    #   G5: C0 closed in November and its check was done then: 有效上报率 1/1 = 100, 自处置率 0/1 = 0, 日志 0:
+    #       (100 + 0 + 0) / 3 = 33.33.
+    #   G12: C23 was solved, checked and closed on Oct 30 by the grid: 有效上报率 1/1, 自处置率 1/1, 日志 0,
+    #       核查率 1/1 (done in time in October, though due on Nov 2): (100 + 100 + 0 + 100) / 4 = 75.00.
+    #   G51 and G11: only the log rate, 0.00.
     assert {c: (r.previous_score, r.change) for c, r in grids.items()} == {
-        G5: (33.33, 32.5), G51: (0.0, 65.0), G11: (0.0, 45.0), G12: (0.0, 0.0)}
+        G5: (33.33, 32.5), G51: (0.0, 65.0), G11: (0.0, 45.0), G12: (75.0, -75.0)}
 
     # Communities are the sums of their grids:
     #   E = G5 + G51: 立案 12, 公众 4, 应结案 11, 结案 11, 基层 9, 按期 7
@@ -112,12 +118,15 @@ def test_constructed_month_every_indicator(month: tuple[Engine, FixedClock, dict
     #    = (1000 + 1000 + 2045.45 + 2500 + 1590.91) / 100 = 81.36 → B
     # D: 立案 4/12 → 33.33 × 10; 公众 0 % → 100 × 15; 75 × 25 three times
     #    = (333.33 + 1500 + 1875 × 3) / 100 = 74.58 → C
-    # October: E 立案 1/1 → 100, 公众 0/1 → 100, the rest without denominator: 100.00; D 立案 0/1 → 0.00
+    # October: E 立案 1/1 → 100, 公众 0/1 → 100, the rest without denominator (C0's limit is in November and it
+    # was still open): 100.00; D 立案 1/1 → 100, 公众 0/1 → 100, C23 due, closed, at the grid and on time: 1/1
+    # three times: 100.00
     assert {c: (r.score, r.grade, r.rank, r.group, r.change) for c, r in comms.items()} == {
-        COMM_E: (81.36, "B", 1, STREET, -18.64), COMM_D: (74.58, "C", 2, STREET, 74.58)}
+        COMM_E: (81.36, "B", 1, STREET, -18.64), COMM_D: (74.58, "C", 2, STREET, -25.42)}
 
     # The street is the sum of both: 立案 16, 公众 4, 应结案 15, 结案 14, 基层 12, 按期 10; alone in its district.
-    #   (100 × 10 + 75 × 15 + 80 × 25 + 93.33 × 25 + 66.67 × 25) / 100 = 81.25 → B; October 100.00
+    #   (100 × 10 + 75 × 15 + 80 × 25 + 93.33 × 25 + 66.67 × 25) / 100 = 81.25 → B; October (C0 and C23:
+    #   立案 2, 公众 0, 应结案 = 结案 = 基层 = 按期 = 1, C23) 100.00
     streets = by_unit(monthly_report(eng, "2026-11", "street"))
     st = streets[STREET]
     assert fractions(st)["registered"] == (16, None)

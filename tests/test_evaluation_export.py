@@ -125,6 +125,41 @@ def test_report_errors_exit_2(db: str) -> None:
     assert "not over yet" in cli(db, "report", "run", "--month", "2026-12", code=2).stderr
 
 
+# (month, what the message tells the operator to type) at AT = 2026-12-02 12:00
+BAD_MONTHS = [("9999-12", "give a month up to 2026-12"), ("0000-01", "from 1900-01 on"),
+              ("2026-13", "a month from 01 to 12, e.g. 2026-12"), ("2027-01", "give a month up to 2026-12"),
+              ("nonsense", "type it as YYYY-MM, e.g. 2026-12"), ("", "type it as YYYY-MM"),
+              ("2026-11; DROP TABLE cases", "type it as YYYY-MM")]
+
+
+@pytest.mark.parametrize(("month", "says"), BAD_MONTHS)
+@pytest.mark.parametrize("command", [("monthly",), ("monthly", "--json"), ("case-stats",),
+                                     ("monthly", "--csv", "x.csv")])
+def test_a_bad_month_is_a_clean_input_error(db: str, tmp_path: Path, month: str, says: str,
+                                            command: tuple[str, ...]) -> None:
+    args = [a.replace("x.csv", str(tmp_path / "x.csv")) for a in command]
+    err = cli(db, "report", *args, "--month", month, code=2).stderr
+    assert says in err and month in err
+    assert not (tmp_path / "x.csv").exists()
+
+
+@pytest.mark.parametrize(("month", "says"), [
+    ("9999-12", "has not started yet; a recorded run is of a finished month: give one up to 2026-11"),
+    ("2027-01", "give one up to 2026-11"), ("2026-12", "not over yet; a recorded run is final: give a finished "
+                                                        "month, up to 2026-11"),
+    ("0000-01", "from 1900-01 on"), ("2026-13", "a month from 01 to 12, e.g. 2026-11"),
+    ("nonsense", "YYYY-MM, e.g. 2026-11"), ("", "YYYY-MM")])
+def test_report_run_refuses_a_bad_or_unfinished_month_and_records_nothing(db: str, month: str, says: str) -> None:
+    assert says in cli(db, "report", "run", "--month", month, code=2).stderr
+    assert "no recorded month" in cli(db, "report", "history", "--org", G5).stdout
+
+
+@pytest.mark.parametrize("limit", ["0", "-1", "1201", "9223372036854775808"])
+def test_history_limit_out_of_range(db: str, limit: str) -> None:
+    assert "give from 1 to 1200 months" in cli(db, "report", "history", "--org", G5, f"--limit={limit}",
+                                                code=2).stderr
+
+
 def test_case_stats_cli(db: str) -> None:
     out = cli(db, "report", "case-stats", "--month", "2026-11").stdout
     assert "patrol" in out and "合计" in out and "0102 店外经营" in out

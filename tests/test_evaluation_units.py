@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from casecraft import CalendarError, Engine, FixedClock, InputError
 from casecraft.evaluation import monthly_report
-from casecraft.evaluation.period import month_period, previous_month
+from casecraft.evaluation.period import month_period, parse_month, previous_month
 from casecraft.evaluation.scoring import (
     DEFAULT_SCHEME,
     IndicatorSpec,
@@ -51,15 +51,32 @@ def test_month_bounds_are_beijing_midnights() -> None:
     assert previous_month(bj(30, "23:30"), TZ) == "2026-10"
 
 
-@pytest.mark.parametrize("bad", ["2026-13", "2026-00", "26-11", "2026/11", "", "november"])
-def test_bad_month(bad: str) -> None:
-    with pytest.raises(InputError, match="YYYY-MM"):
+@pytest.mark.parametrize(("bad", "says"), [
+    ("2026-13", "YYYY-MM with a month from 01 to 12, e.g. 2026-11"), ("2026-00", "01 to 12"),
+    ("0000-01", "from 1900-01 on"), ("1899-12", "from 1900-01 on"), ("26-11", "type it as YYYY-MM, e.g. 2026-11"),
+    ("2026/11", "YYYY-MM"), ("", "YYYY-MM"), ("november", "YYYY-MM"), ("10000-01", "YYYY-MM"),
+    ("2026-11-01", "YYYY-MM")])
+def test_bad_month(bad: str, says: str) -> None:
+    with pytest.raises(InputError, match=says) as err:
         month_period(bad, TZ, bj(2, "12:00"))
+    assert err.value.details["month"] == bad and err.value.exit_code == 2
 
 
-def test_month_not_started() -> None:
-    with pytest.raises(InputError, match="has not started"):
-        month_period("2026-12", TZ, bj(30, "23:59"))
+@pytest.mark.parametrize("future", ["2026-12", "2027-01", "9999-11", "9999-12"])
+def test_a_month_not_started_says_the_latest_month(future: str) -> None:
+    with pytest.raises(InputError, match=r"has not started yet .*give a month up to 2026-11, as YYYY-MM"):
+        month_period(future, TZ, bj(30, "23:59"))
+
+
+def test_the_last_months_a_date_can_hold() -> None:
+    at = datetime(9999, 12, 31, 0, 0, tzinfo=UTC)
+    assert month_period("9999-11", TZ, at).month_end == datetime(9999, 11, 30, 16, 0, tzinfo=UTC)
+    with pytest.raises(InputError, match="too late: give a month up to 9999-11"):
+        month_period("9999-12", TZ, at)  # its end, 10000-01-01, is no date
+    with pytest.raises(InputError, match="too late"):
+        parse_month("9999-12")
+    assert month_period("1900-02", TZ, bj(2, "12:00")).previous().month == "1900-01"
+    assert month_period("1900-01", TZ, bj(2, "12:00")).previous().month == "1899-12"  # the change column's month
 
 
 # scoring ---------------------------------------------------------------------------------------------------

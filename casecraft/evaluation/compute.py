@@ -116,8 +116,9 @@ def count(engine: Engine, period: Period) -> Counts:
         work, known = q.workdays(tx, period)
     needed = days_between(period.first_day, period.day_end)
     if known < needed:
-        raise CalendarError(f"the working calendar lacks {needed - known} date(s) of {period.month}; add them with "
-                            "`casecraft calendar import FILE` or `casecraft calendar set DATE workday|holiday`")
+        raise CalendarError("the working calendar lacks {missing} date(s) of {month}; add them with "
+                            "`casecraft calendar import FILE` or `casecraft calendar set DATE workday|holiday`",
+                            missing=needed - known, month=period.month)
     grids: dict[str, dict[str, int]] = {}
     for code, u in units.items():
         if u["tier"] != grid_tier:
@@ -183,7 +184,7 @@ def sort_rows(rows: list[UnitRow]) -> list[UnitRow]:
 def check_level(engine: Engine, level: str) -> str:
     engine._ensure_org()
     if level not in sc.LEVELS or level not in engine.workflow.tiers:
-        raise InputError(f"unknown level '{level}'; use one of: {', '.join(sc.LEVELS)}")
+        raise InputError("unknown level {level!r}; use one of: {levels}", level=level, levels=", ".join(sc.LEVELS))
     return level
 
 
@@ -199,7 +200,13 @@ def within(units: dict[str, dict[str, Any]], code: str, root: str) -> bool:
 
 
 def period_for(engine: Engine, month: str | None) -> Period:
+    """``month`` (None: the running month) as seen now.
+
+    Raises:
+        InputError: a bad month, or one that has not started yet.
+    """
     from casecraft.evaluation.period import current_month
 
     now = engine.now()
-    return month_period(month or current_month(now, engine.timezone), engine.timezone, now)
+    # an explicit empty --month is a mistake, not "the default month"
+    return month_period(current_month(now, engine.timezone) if month is None else month, engine.timezone, now)

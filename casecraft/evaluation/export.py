@@ -65,11 +65,11 @@ def text_row(report: MonthlyReport, row: UnitRow) -> list[str]:
 def _open(path: str | os.PathLike[str], mode: str = "w") -> Any:
     p = Path(path)
     if not p.parent.is_dir():
-        raise InputError(f"cannot write {str(p)!r}: folder {str(p.parent)!r} does not exist")
+        raise InputError("cannot write {file!r}: folder {folder!r} does not exist", file=str(p), folder=str(p.parent))
     try:
         return open(p, mode, encoding="utf-8-sig", newline="")
     except OSError as exc:
-        raise InputError(f"cannot write {str(p)!r}: {exc.strerror}") from None
+        raise InputError("cannot write {file!r}: {reason}", file=str(p), reason=exc.strerror) from None
 
 
 def write_csv(report: MonthlyReport, path: str | os.PathLike[str]) -> Path:
@@ -89,7 +89,7 @@ def write_xlsx(reports: Sequence[MonthlyReport], path: str | os.PathLike[str]) -
 
     p = Path(path)
     if not p.parent.is_dir():
-        raise InputError(f"cannot write {str(p)!r}: folder {str(p.parent)!r} does not exist")
+        raise InputError("cannot write {file!r}: folder {folder!r} does not exist", file=str(p), folder=str(p.parent))
     wb = xlsxwriter.Workbook(str(p))
     try:
         head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True,
@@ -146,7 +146,7 @@ def write_png(report: MonthlyReport, path: str | os.PathLike[str]) -> Path:
 
     p = Path(path)
     if not p.parent.is_dir():
-        raise InputError(f"cannot write {str(p)!r}: folder {str(p.parent)!r} does not exist")
+        raise InputError("cannot write {file!r}: folder {folder!r} does not exist", file=str(p), folder=str(p.parent))
     font = str(cjk_font())
     font_manager.fontManager.addfont(font)
     family = font_manager.FontProperties(fname=font).get_name()
@@ -159,7 +159,7 @@ def write_png(report: MonthlyReport, path: str | os.PathLike[str]) -> Path:
         ax = fig.add_subplot()
         labels = [f"{r.name} 第{r.rank}名" for r in rows]
         colours = [GRADE_COLOURS.get(r.grade or "", "#607D8B") for r in rows]
-        bars = ax.barh(range(len(rows)), [r.score for r in rows], color=colours)
+        bars = ax.barh(range(len(rows)), [r.score or 0.0 for r in rows], color=colours)  # every row here has a score
         ax.set_yticks(range(len(rows)), labels)
         ax.set_xlim(0, 105)
         ax.set_xlabel("综合得分")
@@ -175,5 +175,5 @@ def write_png(report: MonthlyReport, path: str | os.PathLike[str]) -> Path:
         try:
             fig.savefig(p, format="png")
         except OSError as exc:
-            raise InputError(f"cannot write {str(p)!r}: {exc.strerror}") from None
+            raise InputError("cannot write {file!r}: {reason}", file=str(p), reason=exc.strerror) from None
     return p

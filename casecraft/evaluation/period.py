@@ -10,18 +10,53 @@ from zoneinfo import ZoneInfo
 from casecraft.base.errors import InputError
 
 _MONTH = re.compile(r"^\s*(\d{4})-(\d{1,2})\s*$")
+FIRST = (1900, 1)
+"""The earliest month accepted (no working calendar reaches further back)."""
+LAST = (9999, 11)
+"""The latest month whose end (the next month's first day) a date can hold."""
 
 
-def parse_month(text: str) -> tuple[int, int]:
-    """``"2026-11"`` → ``(2026, 11)``.
+def month_parts(text: object, example: str) -> tuple[int, int]:
+    """``"2026-11"`` → ``(2026, 11)``: the format, a month 01-12, and not before FIRST.
+
+    Callers check the upper end (LAST, or "not started yet") themselves, so that a month in the
+    future is refused as such.
 
     Raises:
-        InputError: not a ``YYYY-MM`` month.
+        InputError: not ``YYYY-MM``, or before 1900-01; the message shows ``example``.
     """
-    m = _MONTH.match(text or "")
-    if not m or not 1 <= int(m.group(2)) <= 12 or int(m.group(1)) < 1900:
-        raise InputError(f"bad month {text!r}: use YYYY-MM, e.g. 2026-11")
-    return int(m.group(1)), int(m.group(2))
+    m = _MONTH.match(text) if isinstance(text, str) else None
+    if not m:
+        raise InputError("bad month {month!r}: type it as YYYY-MM, e.g. {example}", month=text, example=example)
+    year, month = int(m.group(1)), int(m.group(2))
+    if not 1 <= month <= 12:
+        raise InputError("bad month {month!r}: type it as YYYY-MM with a month from 01 to 12, e.g. {example}",
+                         month=text, example=example)
+    if (year, month) < FIRST:
+        raise InputError("month {month!r} is too early: give a month from {first} on, as YYYY-MM, e.g. {example}",
+                         month=text, first=_fmt(FIRST), example=example)
+    return year, month
+
+
+def _fmt(ym: tuple[int, int]) -> str:
+    return f"{ym[0]:04d}-{ym[1]:02d}"
+
+
+def parse_month(text: str, example: str = "2026-11") -> tuple[int, int]:
+    """``"2026-11"`` → ``(2026, 11)``.
+
+    Args:
+        text: the month as typed.
+        example: a month to show in the error message (the current one, where known).
+
+    Raises:
+        InputError: not a ``YYYY-MM`` month from 1900-01 to 9999-11.
+    """
+    year, month = month_parts(text, example)
+    if (year, month) > LAST:
+        raise InputError("month {month!r} is too late: give a month up to {last}, as YYYY-MM, e.g. {example}",
+                         month=text, last=_fmt(LAST), example=example)
+    return year, month
 
 
 def _shift(year: int, month: int, by: int) -> tuple[int, int]:
@@ -63,9 +98,8 @@ class Period:
 
     def previous(self) -> Period:
         """The month before (always complete)."""
-        y, m = parse_month(self.month)
-        py, pm = _shift(y, m, -1)
-        return month_period(f"{py:04d}-{pm:02d}", self.timezone, self.start)
+        y, m = (int(part) for part in self.month.split("-"))
+        return _period(*_shift(y, m, -1), self.timezone, self.start)
 
 
 def month_period(month: str, tz: str, now: datetime) -> Period:
@@ -74,32 +108,41 @@ def month_period(month: str, tz: str, now: datetime) -> Period:
     Raises:
         InputError: a bad month, or one that has not started yet.
     """
-    y, m = parse_month(month)
+    current = current_month(now, tz)
+    y, m = month_parts(month, current)
+    if now <= datetime.combine(date(y, m, 1), time(0), ZoneInfo(tz)):
+        local = now.astimezone(ZoneInfo(tz))
+        raise InputError("month {month} has not started yet (now is {now} {tz}): give a month up to {current}, "
+                         "as YYYY-MM", month=_fmt((y, m)), now=f"{local:%Y-%m-%d %H:%M}", tz=tz, current=current)
+    if (y, m) > LAST:  # only with a clock set to December 9999
+        raise InputError("month {month!r} is too late: give a month up to {last}, as YYYY-MM", month=month,
+                         last=_fmt(LAST))
+    return _period(y, m, tz, now)
+
+
+def _period(y: int, m: int, tz: str, now: datetime) -> Period:
     zone = ZoneInfo(tz)
     ny, nm = _shift(y, m, 1)
     first = date(y, m, 1)
     start = datetime.combine(first, time(0), zone).astimezone(UTC)
     month_end = datetime.combine(date(ny, nm, 1), time(0), zone).astimezone(UTC)
-    if now <= start:
-        raise InputError(f"month {y:04d}-{m:02d} has not started yet (now is "
-                         f"{now.astimezone(zone):%Y-%m-%d %H:%M} {tz})")
     end = min(month_end, now)
     # days wholly inside the window: before the local date of ``end`` (a running day does not count yet)
     day_end = max(end.astimezone(zone).date(), first)
-    return Period(month=f"{y:04d}-{m:02d}", timezone=tz, start=start, month_end=month_end, end=end,
+    return Period(month=_fmt((y, m)), timezone=tz, start=start, month_end=month_end, end=end,
                   first_day=first, day_end=day_end)
 
 
 def previous_month(now: datetime, tz: str) -> str:
     """The month before the one containing ``now`` (local time), as ``YYYY-MM``."""
     local = now.astimezone(ZoneInfo(tz))
-    y, m = _shift(local.year, local.month, -1)
-    return f"{y:04d}-{m:02d}"
+    return _fmt(_shift(local.year, local.month, -1))
 
 
 def current_month(now: datetime, tz: str) -> str:
+    """The month containing ``now`` (local time), as ``YYYY-MM``."""
     local = now.astimezone(ZoneInfo(tz))
-    return f"{local.year:04d}-{local.month:02d}"
+    return _fmt((local.year, local.month))
 
 
 def days_between(first: date, end: date) -> int:

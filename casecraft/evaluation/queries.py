@@ -10,9 +10,9 @@ are sums of their grids (every case count is additive), so one pass over
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, case, distinct, func, insert, or_, select, true
+from sqlalchemy import Table, and_, case, distinct, func, insert, or_, select, true
 from sqlalchemy.exc import IntegrityError
 
 from casecraft.evaluation.period import Period
@@ -27,13 +27,13 @@ from casecraft.store.models import (
 )
 from casecraft.store.repo import Tx
 
-cases_t = Case.__table__
-deadlines_t = Deadline.__table__
-logs_t = SentimentLog.__table__
-calendar_t = CalendarDay.__table__
-units_t = Unit.__table__
-runs_t = EvaluationRun.__table__
-results_t = EvaluationResult.__table__
+cases_t = cast(Table, Case.__table__)
+deadlines_t = cast(Table, Deadline.__table__)
+logs_t = cast(Table, SentimentLog.__table__)
+calendar_t = cast(Table, CalendarDay.__table__)
+units_t = cast(Table, Unit.__table__)
+runs_t = cast(Table, EvaluationRun.__table__)
+results_t = cast(Table, EvaluationResult.__table__)
 
 CASE_SUMS = ("registered", "public", "due", "closed", "grassroots", "ontime", "reports", "valid",
              "own_registered", "self_handled")
@@ -57,8 +57,10 @@ def case_sums(tx: Tx, p: Period, *, public: Sequence[str], own: Sequence[str], g
     s, e = p.start, p.end
     registered_in = and_(c.registered_at >= s, c.registered_at < e)
     closed_in = and_(c.registered_at.is_not(None), c.closed_at >= s, c.closed_at < e)  # 结案 in the month
-    # a parked case's clock is stopped: its (old) limit does not make it due while it stays parked
-    limit_in = and_(c.registered_at.is_not(None), c.deadline_at >= s, c.deadline_at < e, c.parked.is_not(True))
+    # due by its limit only if still open when the month began: a case closed early, in an earlier month, was
+    # due (and closed) there. A parked case's clock is stopped: its old limit does not make it due while parked.
+    limit_in = and_(c.registered_at.is_not(None), c.deadline_at >= s, c.deadline_at < e, c.parked.is_not(True),
+                    or_(c.closed_at.is_(None), c.closed_at >= s))
     made_in = and_(c.created_at >= s, c.created_at < e)
     is_own = c.source.in_(list(own))
     cols = {
@@ -85,15 +87,19 @@ def case_sums(tx: Tx, p: Period, *, public: Sequence[str], own: Sequence[str], g
 
 def step_sums(tx: Tx, p: Period, *, verify_states: Sequence[str], check_states: Sequence[str]
               ) -> dict[str, dict[str, int]]:
-    """Per unit: verifications and checks due in the window (应核实数, 应核查数) and those done in time."""
+    """Per unit: verifications and checks due in the window (应核实数, 应核查数) and those done in time.
+
+    Each step limit counts once: in the month it was done if done within its limit (outcome ``met``),
+    else in the month its limit passed (done late, or still open). Parked or cancelled steps are not due.
+    """
     d = deadlines_t.c
     verify = d.state.in_(list(verify_states) or ["-"])
     check = d.state.in_(list(check_states) or ["-"])
-    met = d.outcome == "met"
-    q = (select(d.unit_code, _n(verify).label("verify_due"), _n(and_(verify, met)).label("verify_met"),
-                _n(check).label("check_due"), _n(and_(check, met)).label("check_met"))
-         .where(d.kind == "step", d.due_at >= p.start, d.due_at < p.end, or_(verify, check),
-                or_(d.outcome.is_(None), d.outcome.in_(["met", "late"])))  # parked/cancelled steps were not due
+    met_in = and_(d.outcome == "met", d.closed_at >= p.start, d.closed_at < p.end)
+    missed_in = and_(or_(d.outcome.is_(None), d.outcome == "late"), d.due_at >= p.start, d.due_at < p.end)
+    q = (select(d.unit_code, _n(verify).label("verify_due"), _n(and_(verify, met_in)).label("verify_met"),
+                _n(check).label("check_due"), _n(and_(check, met_in)).label("check_met"))
+         .where(d.kind == "step", or_(verify, check), or_(met_in, missed_in))
          .group_by(d.unit_code))
     keys = ("verify_due", "verify_met", "check_due", "check_met")
     return {r["unit_code"]: {k: int(r[k] or 0) for k in keys} for r in tx.conn.execute(q).mappings()}

@@ -19,7 +19,7 @@ from casecraft.evaluation.compute import (
     rank_level,
     within,
 )
-from casecraft.evaluation.period import month_period, previous_month
+from casecraft.evaluation.period import current_month, month_parts, month_period, previous_month
 
 if TYPE_CHECKING:
     from casecraft.engine import Engine
@@ -30,11 +30,11 @@ def _check_org(engine: Engine, org: str | None, level: str) -> None:
         return
     unit = engine.org.unit(org)
     if unit is None or unit.kind != "platform":
-        raise InputError(f"unknown unit '{org}'; give a platform unit code, see `casecraft org show`")
+        raise InputError("unknown unit {unit!r}; give a platform unit code, see `casecraft org show`", unit=org)
     tiers = engine.workflow.tiers
     if unit.tier in tiers and tiers.index(unit.tier) < tiers.index(level):
-        raise InputError(f"'{org}' is a {engine.workflow.tier_labels.get(unit.tier or '', unit.tier)} unit; "
-                         f"a {level} ranking needs --org at the {level} tier or above")
+        raise InputError("{unit!r} is a {tier} unit; a {level} ranking needs --org at the {level} tier or above",
+                         unit=org, tier=engine.workflow.tier_labels.get(unit.tier or "", unit.tier), level=level)
 
 
 def monthly_report(engine: Engine, month: str | None = None, level: str = "grid", org: str | None = None
@@ -117,13 +117,20 @@ def record_month(engine: Engine, month: str | None = None, *, trigger: str = "ma
     unique key makes a second scheduler, a re-run or a race harmless.
 
     Raises:
-        InputError: the month is not over yet.
+        InputError: a bad month, or one that is not over yet.
     """
     now = engine.now()
-    period = month_period(month or previous_month(now, engine.timezone), engine.timezone, now)
-    if not period.complete:
-        raise InputError(f"{period.month} is not over yet; a recorded run is final. "
-                         f"Use `casecraft report monthly --month {period.month}` for the running figures")
+    last = previous_month(now, engine.timezone)
+    y, m = month_parts(last if month is None else month, last)
+    asked, running = f"{y:04d}-{m:02d}", current_month(now, engine.timezone)
+    if asked > running:  # YYYY-MM strings sort as months
+        raise InputError("{month} has not started yet; a recorded run is of a finished month: give one up to {last}",
+                         month=asked, last=last)
+    if asked == running:
+        raise InputError("{month} is not over yet; a recorded run is final: give a finished month, up to {last}. "
+                         "Use `casecraft report monthly --month {month}` for the running figures",
+                         month=asked, last=last)
+    period = month_period(asked, engine.timezone, now)
     with engine.store.read() as tx:
         existing = q.run_by_key(tx, period.key)
         if existing is not None:
@@ -186,15 +193,22 @@ class HistoryRow:
                 "computed_at": self.computed_at.astimezone(ZoneInfo(self.timezone)).isoformat()}
 
 
+HISTORY_LIMIT = 1200
+"""The most months ``history`` returns at once (a century)."""
+
+
 def history(engine: Engine, org: str, *, limit: int = 36) -> list[HistoryRow]:
     """A unit's recorded monthly results, newest first.
 
     Raises:
-        InputError: an unknown unit.
+        InputError: an unknown unit, or a limit outside 1 to HISTORY_LIMIT.
     """
+    if not 1 <= limit <= HISTORY_LIMIT:
+        raise InputError("--limit {limit} is out of range: give from 1 to {max} months", limit=limit,
+                         max=HISTORY_LIMIT)
     engine._ensure_org()
     if engine.org.unit(org) is None:
-        raise InputError(f"unknown unit '{org}'; see `casecraft org show`")
+        raise InputError("unknown unit {unit!r}; see `casecraft org show`", unit=org)
     with engine.store.read() as tx:
         rows = q.unit_history(tx, org, limit)
     return [HistoryRow(period=r["period"], level=r["level"], unit=r["unit_code"], figures=r["figures"],
@@ -214,7 +228,7 @@ def case_stats(engine: Engine, month: str | None = None, org: str | None = None)
     if org is not None:
         unit = engine.org.unit(org)
         if unit is None:
-            raise InputError(f"unknown unit '{org}'; see `casecraft org show`")
+            raise InputError("unknown unit {unit!r}; see `casecraft org show`", unit=org)
         with engine.store.read() as tx:
             units = {u["code"]: u for u in q.platform_units(tx)}
         grid_tier = engine.workflow.tiers[0]
