@@ -27,6 +27,7 @@ from casecraft.audit import backup
 from casecraft.audit import verify as audit
 from casecraft.cli.main import app
 from casecraft.demo import run_demo
+from casecraft.store import db as dbmod
 from casecraft.store import models
 from tests.conftest import WORKFLOW, bj
 
@@ -61,9 +62,6 @@ def fill(url: str) -> Engine:
     eng.add_log(grid=GRID5, actor="wangjg", text="楼道照明不足", photos=[str(photo)])  # a stored file
     raw = sa.create_engine(url_of(eng))
     with raw.begin() as conn:
-        conn.execute(sa.insert(models.SentimentLog.__table__).values(
-            grid_code=GRID5, actor_id="wangjg", day=date(2026, 11, 24), at=bj(24, "18:00"),
-            text="走访商户三家，居民反映楼道照明不足", attachments=[]))
         run = conn.execute(sa.insert(models.EvaluationRun.__table__).values(
             key="monthly:2026-11", period="2026-11", workflow_version_id=1, computed_at=bj(30, "20:00"),
             trigger="manual").returning(models.EvaluationRun.__table__.c.id)).scalar_one()
@@ -136,7 +134,7 @@ def test_the_file_is_json_lines_with_utc_times(source: Engine, tmp_path: Path) -
     file = tmp_path / "b.jsonl"
     backup.export(source, file)
     lines = [json.loads(x) for x in file.read_text(encoding="utf-8").splitlines()]
-    assert lines[0]["casecraft_backup"] == 1 and lines[0]["schema"] == "0003"
+    assert lines[0]["casecraft_backup"] == 1 and lines[0]["schema"] == dbmod.HEAD
     assert lines[0]["tables"] == TABLES
     assert set(lines[-1]["end"]) == {"rows", "sha256"}
     rows = [x for x in lines[1:-1]]

@@ -89,7 +89,7 @@ def test_a_case_closed_before_the_month_is_not_due_in_it(engine: Engine, clock: 
 
 def test_the_issue_reproduction_through_the_cli(db_url: str, clock: FixedClock) -> None:
     eng = Engine(db_url, WORKFLOW, clock)
-    eng.init()
+    eng.init(sandbox=True)
     early_closure(eng, clock)
     eng.close()
     args = ["--db", db_url, "--workflow", str(WORKFLOW), "--at", "2026-12-01T10:00",

@@ -161,7 +161,7 @@ def credentials(ctx: Context, person: str | None = None) -> list[CredentialInfo]
 
 
 def _refused(reason: str) -> PermissionDenied:
-    return PermissionDenied("authentication failed: {reason}", reason=reason, code="unauthenticated")
+    return PermissionDenied("authentication failed: {reason}", reason=reason, error_code="unauthenticated")
 
 
 def authenticate(ctx: Context, token: str) -> Principal:

@@ -47,12 +47,12 @@ class CasecraftError(Exception):
     exit_code = 1
     code = "error"
 
-    def __init__(self, message: str, *, code: str | None = None, **details: Any) -> None:
+    def __init__(self, message: str, *, error_code: str | None = None, **details: Any) -> None:
         self.template = message
         self.details = details
         self.message = render(message, details)
-        if code is not None:
-            self.code = code
+        if error_code is not None:
+            self.code = error_code
         super().__init__(self.message)
 
     def to_dict(self) -> dict[str, Any]:

@@ -105,7 +105,6 @@ def count(engine: Engine, period: Period) -> Counts:
     wf = engine.workflow
     tiers = wf.tiers
     grid_tier = tiers[0]
-    engine._ensure_org()  # a fresh database gets the organisation (and the calendar) first
     with engine.store.read() as tx:
         units = {u["code"]: u for u in q.platform_units(tx)}
         cases = q.case_sums(tx, period, public=PUBLIC_SOURCES, own=GRID_SOURCES, grassroots=tiers[:2],
@@ -182,7 +181,6 @@ def sort_rows(rows: list[UnitRow]) -> list[UnitRow]:
 
 
 def check_level(engine: Engine, level: str) -> str:
-    engine._ensure_org()
     if level not in sc.LEVELS or level not in engine.workflow.tiers:
         raise InputError("unknown level {level!r}; use one of: {levels}", level=level, levels=", ".join(sc.LEVELS))
     return level

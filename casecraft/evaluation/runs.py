@@ -206,7 +206,6 @@ def history(engine: Engine, org: str, *, limit: int = 36) -> list[HistoryRow]:
     if not 1 <= limit <= HISTORY_LIMIT:
         raise InputError("--limit {limit} is out of range: give from 1 to {max} months", limit=limit,
                          max=HISTORY_LIMIT)
-    engine._ensure_org()
     if engine.org.unit(org) is None:
         raise InputError("unknown unit {unit!r}; see `casecraft org show`", unit=org)
     with engine.store.read() as tx:
@@ -222,7 +221,6 @@ def case_stats(engine: Engine, month: str | None = None, org: str | None = None)
 
     Counts are of the cases of grids in ``org``'s subtree (default: every case).
     """
-    engine._ensure_org()
     period = period_for(engine, month)
     grids = None
     if org is not None:

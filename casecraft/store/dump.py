@@ -120,8 +120,7 @@ def restore(store: Store, rows: Iterable[tuple[str, dict[str, Any], list[str]]],
 def _restore(store: Store, rows: Iterable[tuple[str, dict[str, Any], list[str]]], batch: int) -> dict[str, int]:
     by_name = {t.name: t for t in tables()}
     counts = dict.fromkeys(by_name, 0)
-    with store.write() as tx:
-        conn = tx.conn
+    with store.engine.begin() as conn:  # not Store.write: the caller translates a refused row itself
         if store.dialect == "postgresql":  # two restores at once: the second sees the first's rows
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _RESTORE_LOCK})
         filled = {n: c for n, c in row_counts(conn).items() if c}
@@ -143,9 +142,9 @@ def _restore(store: Store, rows: Iterable[tuple[str, dict[str, Any], list[str]]]
                 current = table
             kinds = column_kinds(table)
             for c, k in kinds.items():
-                # SQL NULL in a JSON column must be bound as null(); Python None means JSON null
-                if k == "json_nullable" and values.get(c) is None and c not in json_nulls:
-                    values[c] = null()
+                # SQL NULL and JSON null must each be bound explicitly (a column may map None to either)
+                if k == "json_nullable" and values.get(c) is None:
+                    values[c] = JSON.NULL if c in json_nulls else null()
             pending.append(values)
             if len(pending) >= batch:
                 flush()

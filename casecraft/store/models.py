@@ -132,9 +132,9 @@ class Case(Base):
     received_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     contact: Mapped[str | None] = mapped_column(String(200))
     # each dispatched party's feedback so far: {party: outcome}
-    feedback: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    feedback: Mapped[dict[str, str] | None] = mapped_column(JSON(none_as_null=True))
     # a pending extension (延期) request awaiting the leader's approval
-    extension_request: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    extension_request: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
 
 class TimelineEntry(Base):
@@ -165,8 +165,8 @@ class TimelineEntry(Base):
     # the case fields and deadline rows the step set, and an admin's back-fill or entry on behalf
     recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     actor_name: Mapped[str | None] = mapped_column(String(100))
-    facts: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    deadline_facts: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    facts: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    deadline_facts: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     on_behalf_of: Mapped[str | None] = mapped_column(String(64))
     backfill: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     hv: Mapped[int] = mapped_column(Integer, default=2, server_default="1")
