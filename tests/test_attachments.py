@@ -29,6 +29,7 @@ from casecraft.attachments import (
     prepare_stream,
     verify,
 )
+from casecraft.attachments.layout import inspect
 from casecraft.base.errors import InputError
 
 
@@ -247,15 +248,42 @@ def test_data_after_the_end_marker_is_refused(fmt: str) -> None:
 
 
 def test_pixel_limit_is_checked_before_decoding() -> None:
-    refused(png_claiming(100_000, 100_000), "attachment_pixels", name="bomb.png")  # Pillow's bomb guard
-    err = refused(png_claiming(8_000, 6_000), "attachment_pixels", name="big.png")  # 48 MP: ours
+    err = refused(png_claiming(100_000, 100_000), "attachment_pixels", name="bomb.png")
+    assert (err.details["width"], err.details["height"], err.message) == (100_000, 100_000, (
+        "attachment 'bomb.png' is 100000×100000 pixels (10000.0 megapixels); the limit is 40 megapixels: "
+        "save a smaller copy as JPEG and attach that"))
+    err = refused(png_claiming(8_000, 6_000), "attachment_pixels", name="big.png")  # 48 MP
     assert (err.details["width"], err.details["height"], err.details["limit"]) == (8000, 6000, 40)
-    small = Limits(max_pixels=1_000)
-    refused(jpeg(), "attachment_pixels", small)
+    refused(jpeg(), "attachment_pixels", Limits(max_pixels=1_000))
     sof = bytearray(jpeg())
     at = sof.index(b"\xff\xc0") + 5
     sof[at:at + 4] = struct.pack(">HH", 65_000, 65_000)  # a JPEG claiming 4.2 gigapixels
-    refused(bytes(sof), "attachment_pixels")
+    assert refused(bytes(sof), "attachment_pixels").details["width"] == 65_000
+    gif = bytearray(encode(picture(), "GIF"))
+    gif[6:10] = struct.pack("<HH", 65_535, 65_535)
+    refused(bytes(gif), "attachment_pixels", name="x.gif")
+    frame = bytearray(encode(picture(), "GIF"))
+    at = frame.index(b"\x2c\x00\x00\x00\x00") + 5  # the first frame's descriptor: left, top, then its size
+    frame[at:at + 4] = struct.pack("<HH", 60_000, 60_000)
+    refused(bytes(frame), "attachment_pixels", name="x.gif")
+    webp = bytearray(encode(picture(), "WEBP", exif=gps_exif()))  # with EXIF: a VP8X canvas header
+    at = webp.index(b"VP8X") + 12
+    webp[at:at + 6] = (16_383).to_bytes(3, "little") * 2
+    refused(bytes(webp), "attachment_pixels", name="x.webp")
+    for lossless in (False, True):
+        plain = encode(picture(), "WEBP", lossless=lossless)
+        assert prepare_bytes(plain, name="x.webp", limits=Limits(max_pixels=3072)).width == 64
+        refused(plain, "attachment_pixels", Limits(max_pixels=3071), "x.webp")
+
+
+@pytest.mark.parametrize(("fmt", "params"), [
+    ("JPEG", {}), ("JPEG", {"progressive": True}), ("PNG", {}), ("GIF", {}), ("WEBP", {}), ("WEBP", {"lossless": True}),
+    ("WEBP", {"exif": b"Exif\x00\x00II*\x00\x08\x00\x00\x00\x00\x00"}),
+])
+def test_the_size_is_read_from_the_header_before_decoding(fmt: str, params: dict[str, object]) -> None:
+    data = encode(picture(123, 45), fmt, **params)
+    kind = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif", "WEBP": "image/webp"}[fmt]
+    assert inspect(data, kind, "x", max_padding=0).size == (123, 45)
 
 
 def test_truncated_and_corrupt_images_are_refused() -> None:

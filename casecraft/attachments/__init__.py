@@ -32,7 +32,7 @@ from typing import BinaryIO
 
 from PIL import Image
 
-from casecraft.attachments.images import reencode
+from casecraft.attachments.images import check_pixels, reencode
 from casecraft.attachments.layout import GIF, JPEG, PNG, WEBP, inspect, sniff
 from casecraft.base.errors import InputError
 
@@ -198,6 +198,7 @@ def prepare_bytes(data: bytes, *, name: str, limits: Limits = DEFAULT_LIMITS) ->
     if kind not in (JPEG, PNG, GIF, WEBP):
         raise _unaccepted(shown, kind)
     layout = inspect(data, kind, shown, max_padding=limits.max_padding)
+    check_pixels(shown, *layout.size, limits.max_pixels)  # as the header claims, before Pillow reads it
     picture = reencode(data, kind, layout, shown, max_pixels=limits.max_pixels,
                        jpeg_quality=limits.jpeg_quality, webp_quality=limits.webp_quality)
     if len(picture.data) > limits.max_bytes:

@@ -69,9 +69,9 @@ def reencode(data: bytes, kind: str, layout: Layout, shown: str, *, max_pixels: 
     try:
         im = Image.open(io.BytesIO(data), formats=[pil_name])  # reads the header only
     except Image.DecompressionBombError:
-        raise InputError("attachment {file!r} claims a picture of more than {limit} megapixels; save a smaller "
-                         "copy (at most {limit} megapixels, e.g. 6000×4000) as JPEG and attach that",
-                         code="attachment_pixels", file=shown, limit=max_pixels // 1_000_000) from None
+        raise InputError("attachment {file!r} claims a picture of more than {limit:g} megapixels; save a smaller "
+                         "copy as JPEG and attach that", code="attachment_pixels", file=shown,
+                         limit=max_pixels / 1e6) from None
     except MemoryError:
         raise
     except Exception:  # noqa: BLE001 - whatever a decoder raises on hostile input means "not this type"
@@ -80,11 +80,9 @@ def reencode(data: bytes, kind: str, layout: Layout, shown: str, *, max_pixels: 
     width, height = im.size
     if im.format not in accepted:
         raise _undecodable(shown, fmt)
-    if width < 1 or height < 1 or width * height > max_pixels:
-        raise InputError("attachment {file!r} is {width}×{height} pixels ({megapixels} megapixels); the limit "
-                         "is {limit} megapixels: save a smaller copy as JPEG and attach that",
-                         code="attachment_pixels", file=shown, width=width, height=height,
-                         megapixels=round(width * height / 1e6, 1), limit=max_pixels // 1_000_000)
+    if width < 1 or height < 1:
+        raise _undecodable(shown, fmt)
+    check_pixels(shown, width, height, max_pixels)
     try:
         im.load()
     except MemoryError:
@@ -113,6 +111,19 @@ def reencode(data: bytes, kind: str, layout: Layout, shown: str, *, max_pixels: 
     else:
         picture.save(buf, "WEBP", quality=webp_quality, method=4, lossless=layout.lossless)
     return Encoded(buf.getvalue(), target, picture.width, picture.height)
+
+
+def check_pixels(shown: str, width: int, height: int, max_pixels: int) -> None:
+    """Refuse a picture of more than ``max_pixels`` pixels.
+
+    Raises:
+        InputError: with the size and the limit.
+    """
+    if width * height > max_pixels:
+        raise InputError("attachment {file!r} is {width}×{height} pixels ({megapixels} megapixels); the limit "
+                         "is {limit:g} megapixels: save a smaller copy as JPEG and attach that",
+                         code="attachment_pixels", file=shown, width=width, height=height,
+                         megapixels=round(width * height / 1e6, 1), limit=max_pixels / 1e6)
 
 
 def _undecodable(shown: str, fmt: str) -> InputError:

@@ -45,6 +45,8 @@ class Layout:
         declared: (start, end) ranges after ``end`` that the file declares as its own images or video.
         lossless: a WebP whose picture is lossless (VP8L).
         script: a JPEG comment closes a script comment (``*/``): the JPEG/JS polyglot.
+        size: (width, height) as the header claims, read before anything is decoded; for a GIF
+            the extent of its screen and every frame.
     """
 
     end: int
@@ -52,6 +54,7 @@ class Layout:
     declared: list[tuple[int, int]] = field(default_factory=list)
     lossless: bool = False
     script: bool = False
+    size: tuple[int, int] = (0, 0)
 
 
 class _Broken(Exception):
@@ -106,6 +109,7 @@ def inspect(data: bytes, kind: str, shown: str, *, max_padding: int) -> Layout:
         layout = walk(data)
     except (_Broken, IndexError, struct.error) as exc:
         _check_markup(data, Layout(end=len(data)), shown)  # a script in a broken file: say so first
+        _check_script_header(data, kind, Layout(end=len(data)), shown)
         if isinstance(exc, _Broken) and exc.truncated:
             raise InputError("attachment {file!r} is cut short (an incomplete copy or an interrupted upload); "
                              "copy the photo again from the camera or phone and attach it again",
@@ -114,6 +118,7 @@ def inspect(data: bytes, kind: str, shown: str, *, max_padding: int) -> Layout:
                          "open it in a photo viewer, save it again as JPEG and attach that",
                          code="attachment_corrupt", file=shown, format=kind.split("/")[1].upper()) from None
     _check_markup(data, layout, shown)
+    _check_script_header(data, kind, layout, shown)
     _check_trailing(data, layout, shown, max_padding)
     return layout
 
@@ -151,19 +156,18 @@ def _check_markup(data: bytes, layout: Layout, shown: str) -> None:
                          "which a photo never does; take or save the photo again as JPEG and attach that",
                          code="attachment_script", file=shown, marker=hit.group().decode("ascii").strip(),
                          offset=hit.start())
-    _check_script_header(data, layout, shown)
 
 
 def _inside(offset: int, layout: Layout) -> bool:
     return any(start <= offset and offset + 5 <= end for start, end in layout.entropy)
 
 
-def _check_script_header(data: bytes, layout: Layout, shown: str) -> None:
+def _check_script_header(data: bytes, kind: str, layout: Layout, shown: str) -> None:
     # The classic GIF/JS and JPEG/JS polyglots open a script comment right after the magic
     # ("GIF89a/*", "\xff\xd8\xff\xe0/*": a GIF 10799 pixels wide, a JFIF header 12074 bytes
     # long) and close it in a comment ("*/=alert(1)"). No real photo has either, so either is
     # refused outright.
-    opener = data[6:8] if data.startswith(b"GIF") else data[4:6] if data[3:4] == b"\xe0" else b""
+    opener = data[6:8] if kind == GIF else data[4:6] if kind == JPEG and data[3:4] == b"\xe0" else b""
     if opener == b"/*" or layout.script:
         raise InputError("attachment {file!r} is built to be read as a script as well as an image; "
                          "take or save the photo again as JPEG and attach that",
@@ -223,6 +227,11 @@ def _jpeg(data: bytes, start: int) -> tuple[Layout, tuple[int, int] | None, list
         end = i + 2 + length
         if end > n:
             raise _Broken(True)
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC) and layout.size == (0, 0):
+            if length < 7:
+                raise _Broken(False)
+            height, width = struct.unpack_from(">HH", data, i + 5)  # after the sample precision
+            layout.size = (width, height)
         if marker == 0xE2 and data.startswith(b"MPF\x00", i + 4):
             mpf = (i + 8, end)
         elif marker == 0xE1 and data.startswith(_XMP, i + 4):
@@ -311,6 +320,10 @@ def _png(data: bytes) -> Layout:
             raise _Broken(False)
         if kind in (b"IDAT", b"fdAT"):
             layout.entropy.append((start, end))
+        elif first:
+            if length != 13:
+                raise _Broken(False)
+            layout.size = struct.unpack_from(">II", data, start)
         i, first = end + 4, False
         if kind == b"IEND":
             layout.end = i
@@ -322,7 +335,7 @@ def _gif(data: bytes) -> Layout:
     n = len(data)
     if n < 13:
         raise _Broken(True)
-    layout = Layout(end=0)
+    layout = Layout(end=0, size=struct.unpack_from("<HH", data, 6))
     i = 13 + (3 << ((data[10] & 7) + 1) if data[10] & 0x80 else 0)
     while True:
         if i >= n:
@@ -336,7 +349,8 @@ def _gif(data: bytes) -> Layout:
         elif block == 0x2C:
             if i + 10 > n:
                 raise _Broken(True)
-            flags = data[i + 9]
+            left, top, width, height, flags = struct.unpack_from("<HHHHB", data, i + 1)
+            layout.size = (max(layout.size[0], left + width), max(layout.size[1], top + height))
             i += 10 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0) + 1  # + the LZW code size
             start = i
             i = _sub_blocks(data, i)
@@ -374,6 +388,22 @@ def _webp(data: bytes) -> Layout:
             raise _Broken(False)
         if kind in (b"VP8 ", b"VP8L", b"ALPH", b"ANMF"):
             layout.entropy.append((start, stop))
+        if layout.size == (0, 0):
+            layout.size = _webp_size(data, kind, start, stop)
         layout.lossless = layout.lossless or kind == b"VP8L"
         i = stop + (length & 1)
     return layout
+
+
+def _webp_size(data: bytes, kind: bytes, start: int, stop: int) -> tuple[int, int]:
+    """The canvas (VP8X) or frame (VP8, VP8L) size a WebP chunk declares; (0, 0) for other chunks."""
+    if kind == b"VP8X" and stop - start >= 10:
+        return (int.from_bytes(data[start + 4:start + 7], "little") + 1,
+                int.from_bytes(data[start + 7:start + 10], "little") + 1)
+    if kind == b"VP8 " and stop - start >= 10:
+        width, height = struct.unpack_from("<HH", data, start + 6)  # after the frame tag and start code
+        return width & 0x3FFF, height & 0x3FFF
+    if kind == b"VP8L" and stop - start >= 5:
+        bits = int.from_bytes(data[start + 1:start + 5], "little")  # after the 0x2f signature
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    return 0, 0
