@@ -14,6 +14,8 @@ import zlib
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image, ImageCms
 
 from casecraft.attachments import (
@@ -152,7 +154,18 @@ def test_modes_are_kept_or_made_storable() -> None:
         assert im.mode == "P" and "transparency" in im.info
     cmyk = prepare_bytes(encode(picture(mode="CMYK"), "JPEG"), name="print.jpg")
     with Image.open(io.BytesIO(cmyk.data)) as im:
-        assert im.mode == "RGB"
+        r, _g, b = im.getpixel((5, 5))
+        assert im.mode == "RGB" and r > 150 > b
+    odd_profile = prepare_bytes(jpeg(icc_profile=b"not a colour profile"), name="odd.jpg")
+    with Image.open(io.BytesIO(odd_profile.data)) as im:
+        assert "icc_profile" not in im.info and im.getpixel((5, 5))[0] > 180
+    holed = Image.new("P", (8, 8), 1)
+    holed.putpalette([0, 0, 0, 255, 0, 0])
+    holed.putpixel((0, 0), 0)
+    gif = prepare_bytes(encode(holed, "GIF", transparency=0, optimize=False), name="t.gif")
+    with Image.open(io.BytesIO(gif.data)) as im:
+        assert (im.format, im.mode, im.info.get("transparency")) == ("PNG", "P", 0)
+        assert im.convert("RGBA").getpixel((0, 0))[3] == 0 and im.convert("RGBA").getpixel((1, 1)) == (255, 0, 0, 255)
     see_through = picture(mode="RGBA")
     see_through.putpixel((0, 0), (0, 0, 0, 0))
     alpha = prepare_bytes(encode(see_through, "WEBP", lossless=True), name="a.webp")
@@ -450,3 +463,37 @@ def test_limits_are_validated() -> None:
     for bad in ({"max_pixels": 0}, {"max_pixels": 10**12}, {"max_bytes": 0}, {"jpeg_quality": 100}):
         with pytest.raises(ValueError):
             Limits(**bad)  # type: ignore[arg-type]
+
+
+def test_an_older_motion_photo_declares_its_video_by_offset() -> None:
+    video = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 2
+    xmp = b'<x:xmpmeta xmlns:x="adobe:ns:meta/" GCamera:MicroVideo="1" GCamera:MicroVideoOffset="%d"/>' % len(video)
+    assert prepare_bytes(jpeg(xmp=xmp) + video, name="MVIMG.jpg").attachment.type == "image/jpeg"
+    refused(jpeg(xmp=xmp) + b"junk" + video, "attachment_trailing")
+
+
+_SEEDS = {
+    "image/jpeg": jpeg(exif=gps_exif(6), comment=b"c"),
+    "image/png": encode(picture(16, 12).convert("P"), "PNG", transparency=1),
+    "image/gif": encode(picture(16, 12), "GIF", comment=b"c"),
+    "image/webp": encode(picture(16, 12), "WEBP", exif=gps_exif()),
+}
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # Pillow's notes on broken EXIF/MPF; images.py silences them
+@settings(max_examples=300, deadline=None)
+@given(kind=st.sampled_from(sorted(_SEEDS)), edits=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)),
+                                                            min_size=1, max_size=4), cut=st.integers(0, 10**6))
+def test_damaged_files_are_refused_cleanly_or_still_images(kind: str, edits: list[tuple[int, int]], cut: int) -> None:
+    data = bytearray(_SEEDS[kind])
+    for at, value in edits:
+        data[at % len(data)] = value
+    data = data[: max(1, len(data) - cut % 40)]
+    try:
+        prepared = prepare_bytes(bytes(data), name="fuzz")
+    except InputError as err:
+        assert err.code.startswith("attachment_") and "attach" in err.message
+        return
+    with Image.open(io.BytesIO(prepared.data)) as again:
+        again.load()
+        assert again.size == (prepared.width, prepared.height) and not again.getexif()

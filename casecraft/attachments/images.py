@@ -10,6 +10,8 @@ did. Same input, same settings, same bytes out: the encoders are deterministic.
 from __future__ import annotations
 
 import io
+import struct
+import warnings
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -33,6 +35,10 @@ _ORIENT = {
     5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
+# Pillow warns (on stderr) about each oddity of a malformed file it still opens, such as a broken
+# MPF index. For uploads those files are either refused or cleaned here, so the warnings say
+# nothing to anyone; a filter per call (warnings.catch_warnings) is not thread-safe before 3.14.
+warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL(\.|$)")
 _PNG_MODES = frozenset({"1", "L", "LA", "P", "RGB", "RGBA", "I", "I;16"})
 # what each type is stored as: GIF becomes a still PNG of its first frame
 STORED_AS = {JPEG: JPEG, PNG: PNG, GIF: PNG, WEBP: WEBP}
@@ -91,7 +97,7 @@ def reencode(data: bytes, kind: str, layout: Layout, shown: str, *, max_pixels: 
         raise _undecodable(shown, fmt) from None
     target = STORED_AS[kind]
     icc, transparency = im.info.get("icc_profile"), im.info.get("transparency")
-    orientation = _orientation(im)
+    orientation = _orientation(im.info.get("exif"))
     # one decoded copy at a time where possible: colours converted in place, then the original
     # dropped once a turned copy exists
     picture = _in_srgb(im, icc)
@@ -132,13 +138,27 @@ def _undecodable(shown: str, fmt: str) -> InputError:
                       "and attach that", code="attachment_corrupt", file=shown, format=fmt)
 
 
-def _orientation(im: Image.Image) -> Image.Transpose | None:
-    """The turn that shows the picture as the camera's EXIF orientation says (a broken EXIF: none)."""
-    try:
-        value = im.getexif().get(0x0112)
-    except Exception:  # noqa: BLE001 - the EXIF is dropped anyway; an unreadable one just says nothing
+def _orientation(exif: object) -> Image.Transpose | None:
+    """The turn that shows the picture as the EXIF orientation tag says; None if upright or unreadable.
+
+    Read from the raw EXIF (a TIFF header and its first directory) rather than through
+    ``Image.getexif()``, whose parser warns on stderr about every oddity of a broken EXIF.
+    """
+    if not isinstance(exif, bytes):
         return None
-    return _ORIENT.get(value) if isinstance(value, int) else None
+    tiff = exif[6:] if exif.startswith(b"Exif\x00\x00") else exif
+    order = {b"II": "<", b"MM": ">"}.get(tiff[:2])
+    if order is None or len(tiff) < 8:
+        return None
+    ifd = struct.unpack_from(order + "I", tiff, 4)[0]
+    if ifd + 2 > len(tiff):
+        return None
+    count = struct.unpack_from(order + "H", tiff, ifd)[0]
+    for k in range(min(count, (len(tiff) - ifd - 2) // 12)):
+        tag, kind, _n, value = struct.unpack_from(order + "HHI2s", tiff, ifd + 2 + 12 * k)
+        if tag == 0x0112 and kind == 3:  # SHORT: the value sits in the entry's first two bytes
+            return _ORIENT.get(struct.unpack(order + "H", value)[0])
+    return None
 
 
 @cache
