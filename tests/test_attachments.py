@@ -423,7 +423,7 @@ def test_staging_keeps_cleaned_files_privately_and_counts(tmp_path: Path) -> Non
     for i in range(3):
         photos.append(tmp_path / f"p{i}.png")
         photos[-1].write_bytes(encode(picture(10 + i, 10), "PNG"))
-    with Staging(Limits(max_files=2)) as staging:
+    with Staging(Limits(max_files=2), directory=tmp_path) as staging:
         first = staging.add_path(photos[0])
         staging.add_stream(io.BytesIO(photos[1].read_bytes()), name="upload.png")
         assert stat.S_IMODE(first.path.stat().st_mode) == 0o600
@@ -433,6 +433,7 @@ def test_staging_keeps_cleaned_files_privately_and_counts(tmp_path: Path) -> Non
             staging.add_path(photos[2])
         assert info.value.code == "attachment_count" and info.value.details == {"limit": 2}
         folder = first.path.parent
+        assert folder.parent == tmp_path
     assert not folder.exists()
 
 

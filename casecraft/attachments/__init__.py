@@ -337,15 +337,21 @@ class Staging:
             with store.write() as tx:
                 for item in staging.items:
                     insert_blob(tx, item.attachment, item.read())
+
+    Args:
+        limits: the limits each file is prepared under, and how many files a step takes.
+        directory: where the private temporary folder is made; default the system's (choose a
+            disk-backed one where /tmp is a RAM disk: a step's files may reach 400 MiB).
     """
 
-    def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
+    def __init__(self, limits: Limits = DEFAULT_LIMITS, *, directory: str | os.PathLike[str] | None = None) -> None:
         self.limits = limits
         self.items: list[Staged] = []
+        self._parent = directory
         self._dir: tempfile.TemporaryDirectory[str] | None = None
 
     def __enter__(self) -> Staging:
-        self._dir = tempfile.TemporaryDirectory(prefix="casecraft-attach-")
+        self._dir = tempfile.TemporaryDirectory(prefix="casecraft-attach-", dir=self._parent)
         return self
 
     def __exit__(self, *exc: object) -> None:
