@@ -164,6 +164,12 @@ class Engine:
         """The workflow a case runs on (its published version), verified and compiled once per process."""
         return self.ctx.spec(version_id)
 
+    def version_id(self, number: int) -> int:
+        """The row id of the published version with this number."""
+        from casecraft.admin.versions import resolve
+
+        return resolve(self.ctx, number).id
+
     def machine_for(self, version_id: int) -> CompiledMachine:
         return self.ctx.machine(version_id)
 
@@ -421,6 +427,27 @@ class Engine:
 
         return migrate(self.ctx, from_ref, to_ref, actor=self._admin(actor) if not dry_run else actor,
                        mapping=mapping, note=note, dry_run=dry_run)
+
+    def attachment(self, sha256: str) -> tuple[str, bytes]:
+        """An attachment's media type and bytes, checked against their hash.
+
+        Raises:
+            InputError: a malformed hash.
+            NotFound: no such attachment.
+            DatabaseError: the stored bytes no longer match their hash (run ``casecraft audit verify``).
+        """
+        from casecraft.attachments import check_sha256, verify
+        from casecraft.base.errors import DatabaseError, NotFound
+
+        sha = check_sha256(sha256)
+        with self.store.read() as tx:
+            found = tx.file(sha)
+        if found is None:
+            raise NotFound("no attachment {sha256}", sha256=sha)
+        if not verify(sha, found[1]):
+            raise DatabaseError("attachment {sha256} no longer has the bytes its hash names; run `casecraft audit "
+                                "verify`", sha256=sha)
+        return found
 
     def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
         """Every row of every table (for tests and audits that compare before/after)."""

@@ -75,5 +75,5 @@ def build_scheduler(sweep: Callable[[], dict[str, int]], *, interval_seconds: fl
                 log.exception("alert delivery failed")
 
         sched.add_job(send, "interval", seconds=deliver_interval_seconds, id="deliver", replace_existing=True,
-                      next_run_time=datetime.now(timezone.utc))
+                      next_run_time=datetime.now(UTC))
     return sched

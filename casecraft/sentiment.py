@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from casecraft import ledger
 from casecraft.base.errors import InputError, PermissionDenied
 from casecraft.base.text import clean_text
-from casecraft.cases.files import store_files
+from casecraft.cases.files import staged, store_staged
 from casecraft.cases.service import CaseService
 from casecraft.context import Context
 
@@ -73,7 +73,7 @@ class Logbook:
         """
         wf = self.ctx.workflow
         body = clean_text(text, "the log text", MAX_TEXT, required=True)
-        with self.ctx.write() as tx:
+        with staged(photos) as staging, self.ctx.write() as tx:
             org = self.ctx.org_in(tx)
             unit = org.unit(grid)
             if unit is None or unit.kind != "platform" or unit.tier != wf.tiers[0]:
@@ -87,7 +87,7 @@ class Logbook:
                 raise PermissionDenied("{name}({id}) may not keep the log of {grid_name}: it is kept by the grid's "
                                        "{keepers}", name=person.name, id=person.id, grid_name=unit.name,
                                        keepers=keepers, actor=actor, grid=grid)
-            files = store_files(tx, photos, when.recorded_at)
+            files = store_staged(tx, staging, when.recorded_at)
             values = {"grid_code": grid, "actor_id": person.id,
                       "day": when.at.astimezone(ZoneInfo(wf.timezone)).date(), "at": when.at,
                       "recorded_at": when.recorded_at, "backfill": when.backfill, "text": body,

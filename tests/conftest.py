@@ -82,3 +82,14 @@ def engine(db_url: str, clock: Any) -> Iterator[Any]:
     eng.init(sandbox=True)
     yield eng
     eng.close()
+
+
+@pytest.fixture
+def sandbox_url(tmp_path: Path) -> str:
+    """A new SQLite sandbox database (``casecraft init --sandbox``): no logins, any clock."""
+    from casecraft import Engine
+
+    url = f"sqlite:///{tmp_path / 'casecraft.db'}"
+    with Engine(url, WORKFLOW) as eng:
+        eng.init(sandbox=True)
+    return url

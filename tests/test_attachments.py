@@ -19,8 +19,6 @@ from hypothesis import strategies as st
 from PIL import Image, ImageCms
 
 from casecraft.attachments import (
-    Attachment,
-    AttachmentStore,
     Limits,
     Staging,
     check_sha256,
@@ -435,29 +433,6 @@ def test_staging_keeps_cleaned_files_privately_and_counts(tmp_path: Path) -> Non
         folder = first.path.parent
         assert folder.parent == tmp_path
     assert not folder.exists()
-
-
-def test_store_writes_private_files_and_nothing_when_one_is_refused(tmp_path: Path) -> None:
-    good, bad = tmp_path / "good.jpg", tmp_path / "bad.jpg"
-    good.write_bytes(jpeg(exif=gps_exif()))
-    bad.write_bytes(jpeg() + b"<script>")
-    store = AttachmentStore(tmp_path / "data")
-    old = os.umask(0o022)
-    try:
-        with pytest.raises(InputError):
-            store.put_files([str(good), str(bad)])
-        assert not (tmp_path / "data").exists()
-        (att,) = store.put_files([str(good)])
-    finally:
-        os.umask(old)
-    assert isinstance(att, Attachment)
-    stored = store.path_for(att.sha256)
-    assert verify(att.sha256, stored.read_bytes()) and b"SERIAL-12345" not in stored.read_bytes()
-    assert stat.S_IMODE(stored.stat().st_mode) == 0o600
-    for folder in (stored.parent, stored.parent.parent, tmp_path / "data"):
-        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
-    with pytest.raises(InputError, match="at most 20 attachments"):
-        store.put_files([str(good)] * 21)
 
 
 def test_limits_are_validated() -> None:

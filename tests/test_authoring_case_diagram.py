@@ -19,7 +19,7 @@ def test_case_show_draws_the_case_path(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()
     base = ["--db", f"sqlite:///{tmp_path / 'c.db'}", "--workflow", str(WORKFLOW), "--at", "2026-11-24T09:30"]
-    _run(runner, *base, "init")
+    _run(runner, *base, "init", "--sandbox")
     case = _run(runner, *base, "case", "report", "--source", "patrol", "--grid", GRID5, "--category", "0101",
                 "--desc", "小广告", "--actor", "wangjg").strip()
     _run(runner, *base, "case", "fire", case, "escalate", "--actor", "wangjg", "--note", "上报社区")

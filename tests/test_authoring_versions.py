@@ -23,7 +23,6 @@ from casecraft import ConflictError, Engine, FixedClock, InputError, NotFound, R
 from casecraft.admin.versions import diff, list_versions, migrate, parse_mapping, resolve
 from casecraft.cli.main import app
 from casecraft.cases.timeline import entry_hash
-from casecraft.store import alerts_repo
 from tests.conftest import ROOT, WORKFLOW, bj
 
 GRID5 = "110106004005005"
@@ -70,9 +69,9 @@ def assert_chain(engine: Engine, case_id: int) -> None:
         case = tx.case(case_id)
     prev = None
     for e in entries:
-        assert e["prev_hash"] == prev and e["hash"] == entry_hash(e)
-        prev = e["hash"]
-    assert case is not None and case["last_hash"] == prev and case["version"] == len(entries)
+        assert e.prev_hash == prev and e.hash == entry_hash(e)
+        prev = e.hash
+    assert case is not None and case.last_hash == prev and case.version == len(entries)
 
 
 def test_cases_in_flight_keep_their_version_then_migrate(engines: tuple[Engine, Engine], clock: FixedClock) -> None:
@@ -81,7 +80,8 @@ def test_cases_in_flight_keep_their_version_then_migrate(engines: tuple[Engine, 
     escalate(v1, a)  # a waits at the community in community_handling, a state v2 does not have
     clock.advance(minutes=10)
 
-    # loading the changed file registers version 2; new cases use it
+    # version 2 comes into force when it is published (a sandbox needs no admin for it); new cases use it
+    v2.publish()
     assert v2.current_version()[1] == 2
     c = patrol(v2)
     assert [v2.get(i).workflow_version for i in (a, b, c)] == [1, 1, 2]
@@ -116,7 +116,7 @@ def test_cases_in_flight_keep_their_version_then_migrate(engines: tuple[Engine, 
 
     clock.advance(minutes=5)
     with v2.store.read() as tx:
-        due_before = alerts_repo.open_deadlines(tx, [a])[a]["due_at"]
+        due_before = tx.open_deadlines([a])[a].due_at
     done = migrate(v2, "v1", "current", actor="wujing", mapping=parse_mapping(["community_handling=community_working"]),
                    note="状态改名")
     assert len(done.moves) == 2 and not done.dry_run
@@ -129,8 +129,8 @@ def test_cases_in_flight_keep_their_version_then_migrate(engines: tuple[Engine, 
         assert last.note == "工作流版本 v1 → v2：状态改名" and last.at == clock.now()
         assert_chain(v2, case_id)
     with v2.store.read() as tx:
-        step = alerts_repo.open_deadlines(tx, [a])[a]
-    assert step["state"] == "community_working" and step["due_at"] == due_before  # the clock kept running
+        step = tx.open_deadlines([a])[a]
+    assert step.state == "community_working" and step.due_at == due_before  # the clock kept running
 
     # migrated cases go on under version 2
     v2.fire(a, "resolve", actor="zhoumin")
@@ -143,7 +143,7 @@ def test_cases_in_flight_keep_their_version_then_migrate(engines: tuple[Engine, 
 def test_migration_refusals(engines: tuple[Engine, Engine]) -> None:
     v1, v2 = engines
     a = patrol(v1)
-    v2.current_version()
+    v2.publish()
     with pytest.raises(InputError, match="same version"):
         migrate(v2, 2, 2, actor="wujing")
     with pytest.raises(NotFound, match="no version 7"):
@@ -169,7 +169,7 @@ def test_migration_is_all_or_nothing_under_a_concurrent_change(engines: tuple[En
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     v1, v2 = engines
     a, b = patrol(v1), patrol(v1)
-    v2.current_version()
+    v2.publish()
     before = v2.snapshot()
     from casecraft.store.repo import Tx
 
@@ -204,10 +204,11 @@ def test_cli_versions_diff_migrate(sqlite_url: str, tmp_path: Path, monkeypatch:
         assert "Traceback" not in result.output
         return result.stdout
 
-    run(WORKFLOW, "init")
+    run(WORKFLOW, "init", "--sandbox")
     case = json.loads(run(WORKFLOW, "case", "report", "--source", "patrol", "--grid", GRID5, "--category", "0101",
                           "--desc", "小广告", "--actor", "wangjg", "--json"))["id"]
     run(WORKFLOW, "case", "fire", str(case), "escalate", "--actor", "wangjg", "--note", "上报")
+    run(v2, "workflow", "publish")
     listed = json.loads(run(v2, "workflow", "versions", "--json"))
     assert [(v["number"], v["open_cases"], v["current"]) for v in listed] == [(1, 1, False), (2, 0, True)]
     assert "* dongaodi-grid v2" in run(v2, "workflow", "versions")

@@ -14,7 +14,6 @@ import tempfile
 
 import json
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 from typing import Any
 

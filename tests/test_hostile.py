@@ -130,7 +130,8 @@ def test_bad_command_line(db: Prepared, case: dict[str, Any]) -> None:
 def test_bad_workflow_file(db: Prepared, name: str) -> None:
     path = BAD / "yaml" / name
     before = db.snapshot()
-    result = runner.invoke(app, ["--db", db.url, "--workflow", str(path), "--at", AT, "init"])
+    # publishing is where a workflow file is read into a database (`init` reads it only into an empty one)
+    result = runner.invoke(app, ["--db", db.url, "--workflow", str(path), "--at", AT, "workflow", "publish"])
     refused(result, 2, YAML_EXPECT[name])
     assert re.search(r":\d+:\d+: error: ", result.stderr), result.stderr  # FILE:LINE:COL, never a traceback
     assert "problem(s)" in result.stderr
@@ -141,7 +142,7 @@ def test_a_huge_workflow_file(db: Prepared, tmp_path: Path) -> None:
     huge = tmp_path / "huge.yaml"
     huge.write_text("workflow:\n  id: huge\n" + "# padding\n" * 300_000, encoding="utf-8")
     before = db.snapshot()
-    result = runner.invoke(app, ["--db", db.url, "--workflow", str(huge), "init"])
+    result = runner.invoke(app, ["--db", db.url, "--workflow", str(huge), "workflow", "publish"])
     refused(result, 2, "a workflow file may be at most")
     assert db.snapshot() == before
 
@@ -153,7 +154,7 @@ def test_an_absurd_time_limit_is_refused_when_loaded(db: Prepared, tmp_path: Pat
                       .replace("organisation: minimal-org.yaml",
                                f"organisation: {BAD.parent / 'workflows' / 'minimal-org.yaml'}"), encoding="utf-8")
     result = runner.invoke(app, ["--db", f"sqlite:///{tmp_path / 'absurd.db'}", "--workflow", str(absurd),
-                                 "init"])
+                                 "init", "--sandbox"])
     refused(result, 2, "limit")
 
 

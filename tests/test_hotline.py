@@ -58,7 +58,7 @@ def test_case_b_arrives_by_address_and_is_routed_down_to_grid_5(engine: Engine, 
     with engine.store.read() as tx:
         row = tx.case(case.id)
     assert row is not None
-    assert (row["channel"], row["received_at"], row["contact"]) == ("96005", bj(24, "08:31"), "138****5678")
+    assert (row.channel, row.received_at, row.contact) == ("96005", bj(24, "08:31"), "138****5678")
     # routed down by the case's grid code: street → Community E → grid 5, no --to needed
     clock.set(bj(24, "08:50"))
     engine.fire(case.id, "assign", actor="wujing", note="按案件地址下派E社区")
@@ -82,10 +82,10 @@ def test_case_b_arrives_by_address_and_is_routed_down_to_grid_5(engine: Engine, 
     # the import wrote a first entry that chains like any other
     with engine.store.read() as tx:
         entries = tx.timeline(case.id)
-    assert entries[0]["prev_hash"] is None
+    assert entries[0].prev_hash is None
     for prev, entry in zip([None, *entries], entries, strict=False):
-        assert entry["hash"] == entry_hash(entry)
-        assert entry["prev_hash"] == (prev["hash"] if prev else None)
+        assert entry.hash == entry_hash(entry)
+        assert entry.prev_hash == (prev.hash if prev else None)
 
 
 def test_import_writes_what_report_writes(engine: Engine, tmp_path: Path) -> None:
@@ -204,14 +204,14 @@ def test_batches_progress_and_a_lost_race(engine: Engine, tmp_path: Path, monkey
     # another importer took b-3 after we looked: the first look misses it, the batch retries
     from casecraft.store import intake_repo
 
-    real = intake_repo.existing_refs
+    real = intake_repo.IntakeQueries.existing_refs
     calls: list[int] = []
 
     def blind_once(tx, source, refs):  # type: ignore[no-untyped-def]
         calls.append(len(refs))
         return {} if len(calls) == 2 else real(tx, source, refs)
 
-    monkeypatch.setattr(intake_repo, "existing_refs", blind_once)
+    monkeypatch.setattr(intake_repo.IntakeQueries, "existing_refs", blind_once)
     seen: list[tuple[int, int]] = []
     result = engine.import_hotline(src, actor="wujing", batch_size=3, progress=lambda d, t: seen.append((d, t)))
     assert (result.new, result.existing) == (6, 1)
@@ -264,6 +264,8 @@ def test_file_level_problems(engine: Engine, tmp_path: Path) -> None:
 
 
 def cc(db: Path, *args: str, at: str = "2026-11-24T08:40") -> Result:
+    if not db.exists() and args[:1] != ("init",) and "--help" not in args:  # a sandbox database
+        CliRunner().invoke(app, ["--db", f"sqlite:///{db}", "--workflow", str(WORKFLOW), "init", "--sandbox"])
     res = CliRunner().invoke(app, ["--db", f"sqlite:///{db}", "--workflow", str(WORKFLOW), "--at", at, *args])
     assert "Traceback" not in res.output
     return res
@@ -271,7 +273,7 @@ def cc(db: Path, *args: str, at: str = "2026-11-24T08:40") -> Result:
 
 def test_cli_worked_example_case_b(tmp_path: Path) -> None:
     db = tmp_path / "cc.db"
-    assert cc(db, "init").exit_code == 0
+    assert cc(db, "init", "--sandbox").exit_code == 0
     src = write(tmp_path / "orders.csv", HEADER, CASE_B)
     first = cc(db, "hotline", "import", str(src), "--actor", "wujing")
     assert first.exit_code == 0, first.output

@@ -191,6 +191,8 @@ def test_reload_people_csv(engine: Engine, tmp_path: Path) -> None:
 
 
 def cc(db: Path, *args: str) -> Result:
+    if not db.exists() and "--help" not in args:  # a sandbox database
+        CliRunner().invoke(app_(), ["--db", f"sqlite:///{db}", "--workflow", str(WORKFLOW), "init", "--sandbox"])
     res = CliRunner().invoke(app_(), ["--db", f"sqlite:///{db}", "--workflow", str(WORKFLOW),
                                       "--at", "2026-11-24T09:00", *args])
     assert "Traceback" not in res.output
@@ -229,7 +231,8 @@ def test_cli_org_commands(tmp_path: Path) -> None:
     assert (qianli["unit"], qianli["active"]) == (GRID5, False)
     res = cc(db, "org", "set-addresses", GRID5, "--address", "E社区商业街", "--address", "E社区9号楼")
     assert res.exit_code == 0 and "E社区商业街, E社区9号楼" in res.stdout
-    res = cc(db, "org", "reload", "--json")
+    assert cc(db, "org", "reload").exit_code == 2  # no default file: reloading says which file it applies
+    res = cc(db, "org", "reload", str(ROOT / "organisation.yaml"), "--json")
     assert res.exit_code == 0 and json.loads(res.stdout)["not_in_file"] == ["110106004005006"]
     res = cc(db, "org", "reload", str(tmp_path / "none.yaml"))
     assert res.exit_code == 2 and "no such file" in res.stderr

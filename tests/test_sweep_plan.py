@@ -13,7 +13,6 @@ from typing import Any
 import sqlalchemy as sa
 
 from casecraft import Engine, FixedClock
-from casecraft.store import alerts_repo
 from casecraft.store.models import Deadline
 from tests.conftest import WORKFLOW, bj
 
@@ -54,7 +53,7 @@ def _claim_statement(eng: Engine) -> tuple[str, Any, int]:
     sa.event.listen(eng.store.engine, "before_cursor_execute", capture)
     try:
         with eng.store.write() as tx:
-            claimed = alerts_repo.claim_due(tx, NOW, 500)
+            claimed = tx.claim_due(NOW, 500)
             tx.conn.rollback()
     finally:
         sa.event.remove(eng.store.engine, "before_cursor_execute", capture)

@@ -56,8 +56,14 @@ class VersionInfo:
                 "current": self.current}
 
 
-def list_versions(ctx: Context) -> list[VersionInfo]:
+def _context(source: Any) -> Context:
+    """The context of an Engine (library users pass one) or a Context itself."""
+    return source if isinstance(source, Context) else source.ctx  # type: ignore[no-any-return]
+
+
+def list_versions(source: Any) -> list[VersionInfo]:
     """Every published version, with its open-case count (the newest is current)."""
+    ctx = _context(source)
     current = ctx.current()
     with ctx.read() as tx:
         rows = tx.versions()
@@ -92,13 +98,14 @@ def publish(ctx: Context, wf: Workflow, *, actor: str | None = None, note: str |
     return next(v for v in list_versions(ctx) if v.content_hash == wf.content_hash and v.workflow_id == wf.id)
 
 
-def resolve(ctx: Context, ref: str | int) -> VersionInfo:
+def resolve(source: Any, ref: str | int) -> VersionInfo:
     """A version by number (``2``, ``v2``) of the current workflow, or ``current``.
 
     Raises:
         InputError: a malformed reference.
         NotFound: no such version.
     """
+    ctx = _context(source)
     versions = list_versions(ctx)
     text = str(ref).strip().lower()
     if text in ("current", "latest"):
@@ -208,8 +215,9 @@ def diff_workflows(old: Workflow, new: Workflow) -> WorkflowDiff:
     return d
 
 
-def diff(ctx: Context, a: str | int, b: str | int) -> tuple[VersionInfo, VersionInfo, WorkflowDiff]:
+def diff(source: Any, a: str | int, b: str | int) -> tuple[VersionInfo, VersionInfo, WorkflowDiff]:
     """Compare two published versions (see :func:`resolve` for the references)."""
+    ctx = _context(source)
     va, vb = resolve(ctx, a), resolve(ctx, b)
     return va, vb, diff_workflows(ctx.spec(va.id), ctx.spec(vb.id))
 
@@ -312,7 +320,7 @@ def plan_migration(old: Workflow, new: Workflow, cases: list[Any],
     return moves
 
 
-def migrate(ctx: Context, from_ref: str | int, to_ref: str | int, *, actor: str | None = None,
+def migrate(source: Any, from_ref: str | int, to_ref: str | int, *, actor: str | None = None,
             mapping: dict[str, str] | None = None, note: str | None = None, dry_run: bool = False) -> Migration:
     """Move every open case of one version to another, all or nothing (an admin's act, recorded).
 
@@ -327,6 +335,7 @@ def migrate(ctx: Context, from_ref: str | int, to_ref: str | int, *, actor: str 
         RuleError: a case with no place in the new version (nothing is changed).
         ConflictError: someone changed a case meanwhile (nothing is changed).
     """
+    ctx = _context(source)
     va, vb = resolve(ctx, from_ref), resolve(ctx, to_ref)
     if va.id == vb.id:
         raise InputError("--from and --to are the same version (v{number})", number=va.number)
@@ -355,7 +364,11 @@ def migrate(ctx: Context, from_ref: str | int, to_ref: str | int, *, actor: str 
                     ops.append(tl.SetDeadline(step_dl, {"state": m.to_state}))
             step = tl.Step(trigger=MIGRATE, changes={"workflow_version_id": vb.id, "state": m.to_state},
                            deadlines=tuple(ops), note=text)
-            tl.append(tx, case, step, who, when)
+            try:
+                tl.append(tx, case, step, who, when)
+            except ConflictError:
+                raise ConflictError("case {case} changed while migrating; nothing was migrated, run it again",
+                                    case=m.case_id) from None
         adminlog.record(tx, admin, "workflow.migrate", {"from": va.number, "to": vb.number, "mapping": mapping,
                                                         "cases": [m.case_id for m in moves], "note": note}, when)
     return Migration(va.number, vb.number, tuple(moves), False)

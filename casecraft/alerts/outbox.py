@@ -16,6 +16,7 @@ from typing import Any
 
 from casecraft.alerts import decisions as al
 from casecraft.context import Context
+from casecraft.workflows.spec import Workflow
 
 LEASE = timedelta(minutes=2)
 RETRY_BASE = 30.0  # seconds before the first retry; doubles each attempt

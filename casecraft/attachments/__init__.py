@@ -37,7 +37,7 @@ from casecraft.attachments.layout import GIF, JPEG, PNG, WEBP, inspect, sniff
 from casecraft.base.errors import InputError
 
 __all__ = [
-    "MAX_BYTES", "MAX_PER_STEP", "MAX_PIXELS", "DEFAULT_LIMITS", "Attachment", "AttachmentStore", "Limits",
+    "MAX_BYTES", "MAX_PER_STEP", "MAX_PIXELS", "DEFAULT_LIMITS", "Attachment", "Limits",
     "Prepared", "Staged", "Staging", "check_sha256", "clean_name", "display_name", "prepare", "prepare_bytes",
     "prepare_stream", "sniff", "verify",
 ]
@@ -148,7 +148,7 @@ def prepare(path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIMITS, na
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise InputError("attachment {file!r} not found; check the path and attach it again",
-                         code="attachment_missing", file=shown) from None
+                         error_code="attachment_missing", file=shown) from None
     except OSError as exc:
         raise _unreadable(shown, exc) from None
     try:
@@ -159,7 +159,7 @@ def prepare(path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIMITS, na
     if not regular:
         os.close(fd)
         raise InputError("attachment {file!r} is not a file (a folder or a device); give the path of the photo",
-                         code="attachment_missing", file=shown)
+                         error_code="attachment_missing", file=shown)
     with open(fd, "rb", buffering=0) as fh:  # owns the descriptor from here
         _check_size(shown, size, limits)  # from the open file: no race with a rename
         try:
@@ -203,7 +203,7 @@ def prepare_bytes(data: bytes, *, name: str, limits: Limits = DEFAULT_LIMITS) ->
                        jpeg_quality=limits.jpeg_quality, webp_quality=limits.webp_quality)
     if len(picture.data) > limits.max_bytes:
         raise InputError("attachment {file!r} is {size} bytes once cleaned; the limit is {limit} MiB: save a "
-                         "smaller copy as JPEG and attach that", code="attachment_too_large", file=shown,
+                         "smaller copy as JPEG and attach that", error_code="attachment_too_large", file=shown,
                          size=len(picture.data), limit=limits.max_bytes // _MIB)
     att = Attachment(hashlib.sha256(picture.data).hexdigest(), display_name(shown, picture.type),
                      len(picture.data), picture.type)
@@ -224,7 +224,7 @@ def check_sha256(text: str) -> str:
     value = text.strip().lower()
     if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
         raise InputError("{value!r} is not an attachment id: give the 64-character sha256 that `case show` "
-                         "lists", code="attachment_id", value=text[:80])
+                         "lists", error_code="attachment_id", value=text[:80])
     return value
 
 
@@ -264,11 +264,11 @@ def display_name(name: str, media_type: str) -> str:
 def _check_size(shown: str, size: int, limits: Limits) -> None:
     if size > limits.max_bytes:
         raise InputError("attachment {file!r} is {size} bytes; the limit is {limit} MiB: save a smaller copy "
-                         "as JPEG and attach that", code="attachment_too_large", file=shown, size=size,
+                         "as JPEG and attach that", error_code="attachment_too_large", file=shown, size=size,
                          limit=limits.max_bytes // _MIB)
     if size == 0:
         raise InputError("attachment {file!r} is empty; copy the photo again and attach it",
-                         code="attachment_empty", file=shown)
+                         error_code="attachment_empty", file=shown)
 
 
 def _read_capped(stream: BinaryIO, shown: str, limits: Limits) -> bytes:
@@ -283,7 +283,7 @@ def _read_capped(stream: BinaryIO, shown: str, limits: Limits) -> bytes:
         total += len(chunk)
     if total > limits.max_bytes:
         raise InputError("attachment {file!r} is more than {limit} MiB; save a smaller copy as JPEG and attach "
-                         "that", code="attachment_too_large", file=shown, limit=limits.max_bytes // _MIB)
+                         "that", error_code="attachment_too_large", file=shown, limit=limits.max_bytes // _MIB)
     data = parts[0] if len(parts) == 1 else b"".join(parts)
     _check_size(shown, len(data), limits)
     return data
@@ -291,23 +291,23 @@ def _read_capped(stream: BinaryIO, shown: str, limits: Limits) -> bytes:
 
 def _unreadable(shown: str, exc: OSError) -> InputError:
     return InputError("cannot read attachment {file!r} ({reason}); check that the file is readable and attach "
-                      "it again", code="attachment_unreadable", file=shown, reason=exc.strerror or type(exc).__name__)
+                      "it again", error_code="attachment_unreadable", file=shown, reason=exc.strerror or type(exc).__name__)
 
 
 def _unaccepted(shown: str, kind: str | None) -> InputError:
     if kind == "image/heic":
         return InputError("attachment {file!r} is a HEIC photo (the iPhone's own format), which casecraft does "
                           "not accept; export it as JPEG (or set Camera > Formats > Most Compatible) and attach "
-                          "it again", code="attachment_type", file=shown, type=kind)
+                          "it again", error_code="attachment_type", file=shown, type=kind)
     if kind == "image/avif":
         return InputError("attachment {file!r} is an AVIF image, which casecraft does not accept; save it as "
-                          "JPEG and attach it again", code="attachment_type", file=shown, type=kind)
+                          "JPEG and attach it again", error_code="attachment_type", file=shown, type=kind)
     if kind == "application/pdf":
         return InputError("attachment {file!r} is a PDF document; casecraft accepts photos only, because a PDF "
                           "can carry scripts and files that cannot be checked reliably: photograph or scan the "
-                          "page as JPEG and attach that", code="attachment_type", file=shown, type=kind)
+                          "page as JPEG and attach that", error_code="attachment_type", file=shown, type=kind)
     return InputError("attachment {file!r} is not an image casecraft accepts (JPEG, PNG, GIF or WebP); save it "
-                      "as JPEG and attach it again", code="attachment_type", file=shown, type=None)
+                      "as JPEG and attach it again", error_code="attachment_type", file=shown, type=None)
 
 
 @dataclass(frozen=True)
@@ -385,47 +385,4 @@ class Staging:
     def _room(self) -> None:
         if len(self.items) >= self.limits.max_files:
             raise InputError("a step takes at most {limit} attachments; attach the most telling ones",
-                             code="attachment_count", limit=self.limits.max_files)
-
-
-class AttachmentStore:
-    """Cleaned files under ``root/attachments``, named by their sha256.
-
-    The store of the first build, kept until attachments move into the database; files are
-    written 0600 in 0700 directories.
-    """
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def path_for(self, sha256: str) -> Path:
-        """Where an attachment's bytes are kept. Raises InputError for a malformed id."""
-        value = check_sha256(sha256)
-        return self.root / "attachments" / value[:2] / value[2:]
-
-    def put_files(self, paths: list[str], limits: Limits = DEFAULT_LIMITS) -> list[Attachment]:
-        """Prepare every file first (one at a time), then store them; nothing is stored if one is refused."""
-        if len(paths) > limits.max_files:
-            raise InputError("a step takes at most {limit} attachments; attach the most telling ones",
-                             code="attachment_count", limit=limits.max_files)
-        with Staging(limits) as staging:
-            for path in paths:
-                staging.add_path(path)
-            for item in staging.items:
-                self._write(item)
-            return [item.attachment for item in staging.items]
-
-    def _write(self, item: Staged) -> None:
-        target = self.path_for(item.attachment.sha256)
-        if target.exists():
-            return
-        # parents=True would create the upper folders with the umask's mode: create each level 0700
-        for folder in (self.root, self.root / "attachments", target.parent):
-            folder.mkdir(mode=0o700, exist_ok=True)
-        tmp = target.with_name(f"{target.name}.tmp{os.getpid()}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o600)
-        with open(fd, "wb") as fh:
-            fh.write(item.read())
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
+                             error_code="attachment_count", limit=self.limits.max_files)

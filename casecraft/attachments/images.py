@@ -76,7 +76,7 @@ def reencode(data: bytes, kind: str, layout: Layout, shown: str, *, max_pixels: 
         im = Image.open(io.BytesIO(data), formats=[pil_name])  # reads the header only
     except Image.DecompressionBombError:
         raise InputError("attachment {file!r} claims a picture of more than {limit:g} megapixels; save a smaller "
-                         "copy as JPEG and attach that", code="attachment_pixels", file=shown,
+                         "copy as JPEG and attach that", error_code="attachment_pixels", file=shown,
                          limit=max_pixels / 1e6) from None
     except MemoryError:
         raise
@@ -128,14 +128,14 @@ def check_pixels(shown: str, width: int, height: int, max_pixels: int) -> None:
     if width * height > max_pixels:
         raise InputError("attachment {file!r} is {width}×{height} pixels ({megapixels} megapixels); the limit "
                          "is {limit:g} megapixels: save a smaller copy as JPEG and attach that",
-                         code="attachment_pixels", file=shown, width=width, height=height,
+                         error_code="attachment_pixels", file=shown, width=width, height=height,
                          megapixels=round(width * height / 1e6, 1), limit=max_pixels / 1e6)
 
 
 def _undecodable(shown: str, fmt: str) -> InputError:
     return InputError("attachment {file!r} starts like a {format} image but cannot be decoded as one (damaged, "
                       "cut short, or another kind of file); open it in a photo viewer, save it again as JPEG "
-                      "and attach that", code="attachment_corrupt", file=shown, format=fmt)
+                      "and attach that", error_code="attachment_corrupt", file=shown, format=fmt)
 
 
 def _orientation(exif: object) -> Image.Transpose | None:

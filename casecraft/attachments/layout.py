@@ -113,10 +113,10 @@ def inspect(data: bytes, kind: str, shown: str, *, max_padding: int) -> Layout:
         if isinstance(exc, _Broken) and exc.truncated:
             raise InputError("attachment {file!r} is cut short (an incomplete copy or an interrupted upload); "
                              "copy the photo again from the camera or phone and attach it again",
-                             code="attachment_truncated", file=shown) from None
+                             error_code="attachment_truncated", file=shown) from None
         raise InputError("attachment {file!r} is damaged: it is not a well-formed {format} image; "
                          "open it in a photo viewer, save it again as JPEG and attach that",
-                         code="attachment_corrupt", file=shown, format=kind.split("/")[1].upper()) from None
+                         error_code="attachment_corrupt", file=shown, format=kind.split("/")[1].upper()) from None
     _check_markup(data, layout, shown)
     _check_script_header(data, kind, layout, shown)
     _check_trailing(data, layout, shown, max_padding)
@@ -133,7 +133,7 @@ def _check_trailing(data: bytes, layout: Layout, shown: str, max_padding: int) -
     if loose > max_padding:
         raise InputError("attachment {file!r} has {extra} bytes of padding after the picture (at most {limit}); "
                          "open it in a photo viewer, save it again as JPEG and attach that",
-                         code="attachment_trailing", file=shown, extra=loose, limit=max_padding)
+                         error_code="attachment_trailing", file=shown, extra=loose, limit=max_padding)
 
 
 def _padding_or_refuse(data: bytes, start: int, end: int, shown: str) -> int:
@@ -142,7 +142,7 @@ def _padding_or_refuse(data: bytes, start: int, end: int, shown: str) -> int:
     if not set(data[start:end]) <= _PADDING:
         raise InputError("attachment {file!r} carries {extra} bytes of other data after the end of the picture "
                          "(a file hidden in a photo, or an edited file); open it in a photo viewer, save it "
-                         "again as JPEG and attach that", code="attachment_trailing", file=shown, extra=end - start)
+                         "again as JPEG and attach that", error_code="attachment_trailing", file=shown, extra=end - start)
     return end - start
 
 
@@ -154,7 +154,7 @@ def _check_markup(data: bytes, layout: Layout, shown: str) -> None:
     if hit is not None:
         raise InputError("attachment {file!r} contains web page or script code ({marker!r} at byte {offset}), "
                          "which a photo never does; take or save the photo again as JPEG and attach that",
-                         code="attachment_script", file=shown, marker=hit.group().decode("ascii").strip(),
+                         error_code="attachment_script", file=shown, marker=hit.group().decode("ascii").strip(),
                          offset=hit.start())
 
 
@@ -171,7 +171,7 @@ def _check_script_header(data: bytes, kind: str, layout: Layout, shown: str) -> 
     if opener == b"/*" or layout.script:
         raise InputError("attachment {file!r} is built to be read as a script as well as an image; "
                          "take or save the photo again as JPEG and attach that",
-                         code="attachment_script", file=shown)
+                         error_code="attachment_script", file=shown)
 
 
 # JPEG ------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from casecraft.cases.rules import leader_check
 from casecraft.cases.service import CaseService
 from casecraft.context import Context
 from casecraft.store.base import Tx
-from casecraft.timing import deadlines as dl
+from casecraft.cases import deadlines as dl
 from casecraft.workflows.org import OrgPerson
 from casecraft.workflows.spec import Workflow
 

@@ -1,40 +1,41 @@
-"""Attachments of a step: checked, then stored in the database in the step's own transaction.
+"""Attachments of a step: prepared before the step's transaction, stored in the database inside it.
 
-The database holds every attachment's bytes (table ``files``, by SHA-256), so
-every process and machine sharing the database has them, a backup carries
-them and the audit can check them against the hashes in the timeline. Files
-are read and stored one at a time, so memory stays bounded by one file.
+The database holds every attachment's normalised bytes (table ``files``, by
+SHA-256), so every process and machine sharing it has them, a backup carries
+them and the audit checks them against the hashes in the timeline. Decoding
+and re-encoding (:mod:`casecraft.attachments`) happen before the write lock is
+taken, one file at a time into private temporary files; inside the
+transaction each file is read back and inserted one at a time, so memory
+stays bounded by one file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from casecraft.base.errors import InputError
+from casecraft.attachments import Staging
 from casecraft.store.base import Tx
 
-MAX_PER_STEP = 20
+
+@contextmanager
+def staged(paths: Sequence[str]) -> Iterator[Staging]:
+    """Check and normalise every file before the transaction (refusing the step if one is bad)."""
+    with Staging() as staging:
+        for path in paths:
+            staging.add_path(path)
+        yield staging
 
 
-def store_files(tx: Tx, paths: Sequence[str], now: datetime) -> tuple[dict[str, Any], ...]:
-    """Check each file and store its bytes; their descriptions (sha256, name, size, type) for the entry.
-
-    Raises:
-        InputError: too many files, or one that is missing, too large or not an accepted type.
-    """
-    from casecraft.attachments import read_attachment
-
-    if len(paths) > MAX_PER_STEP:
-        raise InputError("at most {limit} attachments per step", limit=MAX_PER_STEP)
+def store_staged(tx: Tx, staging: Staging, now: datetime) -> tuple[dict[str, Any], ...]:
+    """Insert the staged files' bytes in ``tx``; their descriptions (sha256, name, size, type) for the entry."""
     out: list[dict[str, Any]] = []
-    for path in paths:
-        att, data = read_attachment(path)
-        tx.put_file(att.sha256, att.type, data, now)
-        out.append(att.to_dict())
-        del data
+    for item in staging.items:
+        tx.put_file(item.attachment.sha256, item.attachment.type, item.read(), now)
+        out.append(item.attachment.to_dict())
     return tuple(out)
 
 
-__all__ = ["MAX_PER_STEP", "store_files"]
+__all__ = ["staged", "store_staged"]

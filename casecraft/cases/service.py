@@ -24,11 +24,11 @@ from casecraft.base.records import CaseRow, Entry
 from casecraft.base.text import check_id, clean_text
 from casecraft.base.views import CaseView, TimelineView, TriggerOption
 from casecraft.cases import timeline as tl
-from casecraft.cases.files import store_files
+from casecraft.cases.files import staged, store_staged
 from casecraft.cases.rules import ADMIN_ROLE, acting_person, actor_of, case_at, may_act, route
 from casecraft.context import Context
 from casecraft.store.base import DuplicateKey, Tx
-from casecraft.timing import deadlines as dl
+from casecraft.cases import deadlines as dl
 from casecraft.workflows.machine import ANY, MachineError
 from casecraft.workflows.model import OUTCOMES, SOURCES, Transition
 from casecraft.workflows.org import OrgPerson
@@ -121,7 +121,7 @@ class CaseService:
                                     source=source)
         dest, tr = picked
         tier = wf.states[dest].tier
-        with self.ctx.write() as tx:
+        with staged(photos) as staging, self.ctx.write() as tx:
             org = self.ctx.org_in(tx)
             unit = org.unit(grid)
             if unit is None or unit.tier != wf.tiers[0] or unit.kind != "platform":
@@ -144,7 +144,7 @@ class CaseService:
                 existing = tx.case_by_ref(source, ref)
                 if existing is not None:
                     raise RuleError("ticket {ref} was already reported as case {case}", case=existing, ref=ref)
-            files = store_files(tx, photos, when.recorded_at)
+            files = store_staged(tx, staging, when.recorded_at)
             now = when.at
             values: dict[str, Any] = {
                 "workflow_version_id": vid, "state": dest, "tier": tier, "unit_code": case_unit, "grid_code": grid,
@@ -190,8 +190,12 @@ class CaseService:
         if outcome is not None and outcome not in OUTCOMES:
             raise InputError("unknown outcome '{outcome}'; use {allowed}", outcome=outcome,
                              allowed=" or ".join(OUTCOMES))
-        with self.ctx.write() as tx:
+        with staged(photos) as staging, self.ctx.write() as tx:
             case = self._case(tx, case_id, lock=True)
+            if expected_version is not None and case.version != expected_version:
+                raise ConflictError("case {case} was changed by someone else (now at version {version}, you saw "
+                                    "{expected}); look at it again", case=case_id, version=case.version,
+                                    expected=expected_version)
             vid = case.workflow_version_id
             wf, machine = self.ctx.spec(vid), self.ctx.machine(vid)
             org = self.ctx.org_in(tx)
@@ -238,7 +242,7 @@ class CaseService:
                 raise InputError("'{trigger}' needs --outcome {allowed}", case=case_id, trigger=trigger,
                                  allowed=" or ".join(OUTCOMES))
             joint = _joint_feedback(tr, case, person, outcome, org)
-            files = store_files(tx, photos, when.recorded_at)
+            files = store_staged(tx, staging, when.recorded_at)
             if joint is not None and joint[0] is None:
                 # other parties have yet to feed back: record this one only, the state stays
                 step = tl.Step(trigger=tr.trigger, changes={"feedback": joint[1]}, outcome=outcome, note=note,

@@ -126,9 +126,10 @@ def activate(
 @app.command()
 def reload(
     ctx: typer.Context,
-    file: Annotated[str | None, typer.Argument(
-        metavar="[FILE]", help="organisation.yaml, or a CSV of people (id,name,unit,roles,note); "
-        "default: the workflow's organisation file.")] = None,
+    file: Annotated[str, typer.Argument(
+        metavar="FILE", help="organisation.yaml, or a CSV of people (id,name,unit,roles,note). What it names "
+        "overwrites the database's units and people (names, places, roles, addresses): changes made since with "
+        "`casecraft org ...` to those are replaced.")],
     deactivate_missing: Annotated[bool, typer.Option(
         "--deactivate-missing", help="Deactivate people (and, for YAML, units) the file does not name.")] = False,
     json_out: JsonOpt = False,

@@ -330,6 +330,6 @@ def alert_list(items: list[Any]) -> None:
 def deadline_line(d: Any, tz: str) -> str:
     if d is None:
         return ""
-    from casecraft.timing.deadlines import humanize
+    from casecraft.cases.deadlines import humanize
 
     return f"{_local(d.due_at, tz)} ({humanize(d.seconds_left)}, 时限 {d.limit})"

@@ -25,7 +25,7 @@ from casecraft.cases.service import CaseService
 from casecraft.context import Context
 from casecraft.intake.hotline import RowProblem, Ticket
 from casecraft.store.base import DuplicateKey
-from casecraft.timing import deadlines as dl
+from casecraft.cases import deadlines as dl
 from casecraft.workflows.model import Transition
 from casecraft.workflows.org import Organisation, OrgPerson
 from casecraft.workflows.spec import Workflow
@@ -130,15 +130,20 @@ class Intake:
                 progress(0, total)
             for i in range(0, total, batch_size):
                 batch = routed[i:i + batch_size]
-                found = tx.existing_refs("hotline", [t.ticket for t, _ in batch])
-                todo = [(t, unit) for t, unit in batch if t.ticket not in found]
-                ids = tx.reserve_case_ids(len(todo))
-                cases, entries, deadlines = self._rows(wf, cal, vid, tr, dest, who, todo, ids, when)
-                try:
-                    tx.insert_batch(cases, entries, deadlines)
-                except DuplicateKey:
-                    raise ConflictError("another import of the same tickets got in the way; nothing was imported, "
-                                        "run the import again (tickets already imported are skipped)") from None
+                for _attempt in range(3):
+                    try:
+                        with tx.savepoint():
+                            found = tx.existing_refs("hotline", [t.ticket for t, _ in batch])
+                            todo = [(t, unit) for t, unit in batch if t.ticket not in found]
+                            ids = tx.reserve_case_ids(len(todo))
+                            cases, entries, deadlines = self._rows(wf, cal, vid, tr, dest, who, todo, ids, when)
+                            tx.insert_batch(cases, entries, deadlines)
+                        break
+                    except DuplicateKey:
+                        continue  # another importer took some of these tickets meanwhile: look again
+                else:
+                    raise ConflictError("another import of the same tickets kept getting in the way; nothing was "
+                                        "imported, run the import again (tickets already imported are skipped)")
                 result.case_ids.extend(ids)
                 result.new += len(ids)
                 result.existing += len(found)

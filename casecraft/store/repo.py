@@ -186,6 +186,12 @@ class Tx(CaseQueries, DeadlineQueries, AlertQueries, OrgQueries, IntakeQueries, 
     def dialect(self) -> str:
         return self.conn.dialect.name
 
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A nested transaction: an error inside undoes only what was done inside."""
+        with self.conn.begin_nested():
+            yield
+
 
 class Store:
     """The database behind one engine.

@@ -284,9 +284,7 @@ def case_diagram(engine: Any, case_id: int, path: str | os.PathLike[str], fmt: s
         engine: a :class:`casecraft.engine.Engine`.
     """
     view = engine.get(case_id)
-    with engine.store.read() as tx:
-        row = tx.case(case_id)
-    wf = engine.spec_for(row["workflow_version_id"])
+    wf = engine.spec_for(engine.version_id(view.workflow_version))
     return write(wf, path, fmt, Highlight.from_timeline(view.timeline, view.state, wf.initial))
 
 

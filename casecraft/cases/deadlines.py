@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from casecraft.base.duration import Duration
+from casecraft.base.records import DeadlineRow
+from casecraft.cases.timeline import OpenDeadline
 from casecraft.timing.calendar import WorkingCalendar
 from casecraft.workflows.spec import Workflow
 
@@ -72,8 +75,6 @@ def _provisional(cal: WorkingCalendar, start: datetime, end: datetime) -> bool:
 def open_step(wf: Workflow, cal: WorkingCalendar, state: str, tier: str, unit: str, category: str | None,
               urgency: str | None, now: datetime) -> OpenDeadline | None:
     """The step deadline entering ``state`` opens (None when the state has no limit). Built here only."""
-    from casecraft.cases.timeline import OpenDeadline
-
     limit = step_limit(wf, state, category, urgency)
     if limit is None:
         return None
@@ -87,8 +88,6 @@ def open_step(wf: Workflow, cal: WorkingCalendar, state: str, tier: str, unit: s
 def open_case(wf: Workflow, cal: WorkingCalendar, state: str, tier: str, unit: str, category: str,
               now: datetime) -> OpenDeadline | None:
     """The whole case's deadline, opened at registration (立案). Built here only."""
-    from casecraft.cases.timeline import OpenDeadline
-
     limit = case_limit(wf, category)
     if limit is None:
         return None
