@@ -178,8 +178,10 @@ def check_workflow(raw: dict[str, Any], doc: YamlDocument, dirty: Dirty | None =
         if st.get("final") is True and st.get("limit"):
             c.add(("states", i, "limit"), f"final state '{st.get('id')}' cannot have a time limit")
 
-    edges = _check_transitions(c, raw, dirty, tiers, tier_index, roles, triggers, states)
-    if states is not None and _shape_sound(raw, dirty):
+    edges, ends_known = _check_transitions(c, raw, dirty, tiers, tier_index, roles, triggers, states)
+    # a typo in a transition's end would show again as unreachable states and dead ends: judge the
+    # shape only when every end is a known state
+    if states is not None and ends_known and _shape_sound(raw, dirty):
         _check_shape(c, raw, edges, states)
 
     for i, urg in _items(raw, "urgencies"):
@@ -254,8 +256,10 @@ def _sources(tr: dict[str, Any]) -> list[tuple[Loc, str]]:
 def _check_transitions(c: _Collector, raw: dict[str, Any], dirty: Dirty, tiers: list[str] | None,
                        tier_index: dict[str, int], roles: list[str] | None,
                        triggers: dict[str, dict[str, Any]] | None,
-                       states: dict[str, dict[str, Any]] | None) -> dict[str, set[str]]:
+                       states: dict[str, dict[str, Any]] | None) -> tuple[dict[str, set[str]], bool]:
+    """Check each transition; return the edges between states and whether every end is a known state."""
     edges: dict[str, set[str]] = defaultdict(set)
+    ends_known = True
     seen_keys: dict[tuple[str, str, tuple[Any, ...]], int] = {}
     steps_sound = tiers is not None and dirty.clean("tiers")
     for i, tr in _items(raw, "transitions"):
@@ -267,11 +271,13 @@ def _check_transitions(c: _Collector, raw: dict[str, Any], dirty: Dirty, tiers: 
             c.unknown((*loc, "trigger"), "trigger", trigger, triggers)
         if dest is not None:
             c.unknown((*loc, "dest"), "state", dest, states)
+            ends_known = ends_known and states is not None and dest in states
         when = tr.get("when")
         sound = dirty.fields_clean(loc, "trigger", "source", "when")  # an ambiguity needs all three sound
         for src_loc, src in _sources(tr):
             if states is None or src not in states:
                 c.unknown((*loc, *src_loc), "state", src, states)
+                ends_known = False
                 continue
             if states[src].get("final") is True:
                 c.add((*loc, *src_loc), f"transition '{trigger}' leaves the final state '{src}'",
@@ -305,7 +311,7 @@ def _check_transitions(c: _Collector, raw: dict[str, Any], dirty: Dirty, tiers: 
         resolved_tier = _text(when.get("resolved_tier")) if isinstance(when, dict) else None
         if resolved_tier:
             c.unknown((*loc, "when", "resolved_tier"), "tier", resolved_tier, tiers)
-    return edges
+    return edges, ends_known
 
 
 def _check_shape(c: _Collector, raw: dict[str, Any], edges: dict[str, set[str]],
