@@ -53,6 +53,14 @@ _FLOAT_SPECIAL = {".inf": float("inf"), ".Inf": float("inf"), ".INF": float("inf
                   "+.inf": float("inf"), "+.Inf": float("inf"), "+.INF": float("inf"),
                   "-.inf": float("-inf"), "-.Inf": float("-inf"), "-.INF": float("-inf"),
                   ".nan": float("nan"), ".NaN": float("nan"), ".NAN": float("nan")}
+# What libyaml (YAML 1.1) reads otherwise than ruamel's pure scanner (YAML 1.2), found by the
+# property tests in tests/test_fuzz.py: a tab (libyaml allows some that ruamel refuses), an anchor
+# or alias name beyond [0-9A-Za-z_-] (ruamel reads `&a:b` as one name), a tag (handles such as
+# `!:!`), a directive, and the line breaks of YAML 1.1 that are text in 1.2 (NEL, LS, PS). A file
+# with one of them takes the reference path. What is left is malformed syntax that libyaml
+# tolerates and ruamel refuses (a comment glued to a block scalar header, `|+2#`): no meaning differs.
+_DIVERGENT = re.compile(r"\t|[&*][0-9A-Za-z_-]*[^0-9A-Za-z_\-\s,\[\]{}]|(?:^|[\s\[{,])!|^%|[\x85\u2028\u2029]",
+                        re.MULTILINE)
 _PLAIN_DATA = "a workflow file holds only text, numbers, true/false, lists and mappings"
 
 
@@ -162,9 +170,11 @@ def parse_text(text: str, name: str) -> YamlDocument:
     """Parse YAML text (see :func:`read_document`); ``name`` is the file named in problems.
 
     libyaml (``ruamel.yaml.clib``), when installed, reads a valid file forty times faster than
-    the pure parser. It is only a fast path: any text it refuses, and any text with a
-    character the pure reader refuses, goes through the pure parser, whose messages and
-    YAML 1.2 rules are the reference. libyaml is safe on deep input here because the events
+    the pure parser. It is only a fast path: any text it refuses, any text with a character
+    the pure reader refuses and any text with a construct the two read differently
+    (:data:`_DIVERGENT`) goes through the pure parser, whose messages and YAML 1.2 rules are
+    the reference; property tests hold the two to the same result wherever both read a text. libyaml is safe on
+    deep input here because the events
     are consumed as they come and the builder stops at :data:`MAX_DEPTH`: the C scanner
     never runs more than a line (at most 1024 characters) ahead of them.
     """
@@ -172,7 +182,8 @@ def parse_text(text: str, name: str) -> YamlDocument:
     from ruamel.yaml.reader import Reader
 
     c_parser = _c_parser()
-    if c_parser is not None and Reader._get_non_printable(text) is None:
+    # where the two scanners differ, the rare file takes the reference path: see _DIVERGENT
+    if c_parser is not None and not _DIVERGENT.search(text) and Reader._get_non_printable(text) is None:
         doc = YamlDocument(name)
         try:
             _Builder(doc).run(_c_events(c_parser, text))
@@ -399,6 +410,7 @@ class _Builder:
             top.key = _NO_KEY
         elif key == "<<" and not ev.style and tag is None:
             top.key = _MERGE
+            self.doc.keys[(*top.loc, "<<")] = pos
         elif key in top.container or (*top.loc, key) in self.doc.keys:
             first = self.doc.keys.get((*top.loc, key), (0, 0))[0]
             self.add((*top.loc, key), pos, f'YAML: duplicate key "{key}" (first on line {first})',
@@ -451,6 +463,10 @@ class _Builder:
             if ev.anchor:
                 self.anchors[ev.anchor] = (str(ev.value), 1)
             return
+        if not ev.value and not ev.style and ev.tag is None and not ev.anchor and (loc in self.doc.keys or not loc):
+            # an empty value (`key:` and nothing, or an empty document) has no place of its own, and
+            # the two parsers put it in different ones: point at its key, or at the start
+            pos = self.doc.keys.get(loc, (1, 1))
         if not skip:
             self.doc.values[loc] = pos
         value = self.construct(ev, loc, pos, skip)
