@@ -1,7 +1,8 @@
 """How long loading a workflow takes: ``load_workflow`` on the default workflows.yaml (+ organisation.yaml).
 
-    python bench/loader.py              # best and median of 20 loads, and where the time goes
+    python bench/loader.py              # best and median of 20 loads
     python bench/loader.py --repeat 50
+    python bench/loader.py --pure       # as without ruamel.yaml.clib: the pure parser only
 
 Prints the figures; it asserts nothing (a timing is not a test). Also times the refusal of
 deeply nested documents, which must be refused before the YAML parser recurses.
@@ -48,7 +49,12 @@ def refused(path: Path) -> Callable[[], None]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--pure", action="store_true", help="do not use libyaml (ruamel.yaml.clib)")
     args = parser.parse_args()
+    if args.pure:
+        from casecraft.workflows import yamlio
+
+        yamlio._c_parser = lambda: None  # type: ignore[attr-defined]
     wf = ROOT / "workflows.yaml"
     t0 = time.perf_counter()
     load_workflow(wf)  # first call: imports (ruamel, pydantic models, zoneinfo) and caches
