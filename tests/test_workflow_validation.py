@@ -19,6 +19,7 @@ import pytest
 
 from casecraft.base.errors import Problem, WorkflowError
 from casecraft.workflows import load_workflow, yamlio
+from casecraft.workflows.loader import load_organisation
 
 DATA = Path(__file__).parent / "data" / "workflows"
 BAD = DATA / "bad"
@@ -372,6 +373,23 @@ def test_structure_and_meaning_of_the_organisation_together(tmp_path: Path) -> N
         ("minimal-org.yaml", "unknown key 'x' at people.0.x"),
         ("minimal-org.yaml", "unknown unit 'S1C1G9'"),
     }
+
+
+def test_an_organisation_reloaded_on_its_own_reports_every_problem(tmp_path: Path) -> None:
+    wf = load_workflow(DATA / "minimal.yaml")
+    org = tmp_path / "org.yaml"
+    org.write_text((DATA / "minimal-org.yaml").read_text(encoding="utf-8")
+                   .replace("tier: grid}", "tier: grid, tier: grid}")  # YAML: a duplicate key
+                   .replace("name: 城管分队, kind: department", "name: 城管分队, kind: dept")  # structure
+                   .replace("roles: [operator]}", "roles: [operater]}", 1), encoding="utf-8")  # meaning
+    with pytest.raises(WorkflowError) as info:
+        load_organisation(org, wf)
+    assert [(p.line, p.message.split(" (")[0]) for p in info.value.problems] == [
+        (7, "units.0.children.0.kind: Input should be 'platform', 'department' or 'area_unit'"),
+        (12, 'YAML: duplicate key "tier"'),
+        (16, "unknown role 'operater'"),
+    ]
+    assert set(load_organisation(DATA / "minimal-org.yaml", wf).units) == {"S1", "S1-cgfd", "S1C1", "S1C1G1"}
 
 
 # --- YAML oddities: a positioned problem, never a TypeError ------------------------

@@ -181,6 +181,25 @@ def load(path: str | os.PathLike[str] | None = None) -> Loaded:
     return Loaded(workflow, doc, org_doc)
 
 
+def load_organisation(path: str | os.PathLike[str], workflow: Workflow) -> Organisation:
+    """Load an organisation file on its own (``org reload``), checked against a loaded workflow.
+
+    Like :func:`load`: the YAML, structure and meaning problems come out together.
+
+    Raises:
+        WorkflowError: with every problem found, each as FILE:LINE:COL.
+    """
+    org_path = Path(path)
+    found: list[Problem] = []
+    org_file, org_doc = _organisation(org_path, str(path), None, found)
+    if org_doc is not None and isinstance(org_doc.data, dict):
+        found.extend(check_organisation(org_doc.data, org_doc, workflow.data))
+    problems = _without_followers(found, [org_doc])
+    if problems or org_file is None:
+        raise WorkflowError(problems or [Problem(str(org_path), 1, 1, "the organisation could not be read")])
+    return organisation_from_file(org_file)
+
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -194,11 +213,13 @@ def _structure(model: type[M], raw: dict[str, Any], doc: YamlDocument, found: li
     return None, Dirty(loc for loc, _ in pairs)
 
 
-def _organisation(org_path: Path, org_ref: str, doc: YamlDocument,
+def _organisation(org_path: Path, org_ref: str, doc: YamlDocument | None,
                   found: list[Problem]) -> tuple[OrganisationFile | None, YamlDocument | None]:
+    """Read and structure-check an organisation file; ``doc`` is the workflow naming it, if one does."""
     if not org_path.is_file():
-        found.append(doc.problem(("workflow", "organisation"), f"organisation file '{org_ref}' not found "
-                                 f"(looked at {org_path})"))
+        message = f"organisation file '{org_ref}' not found (looked at {org_path})"
+        found.append(doc.problem(("workflow", "organisation"), message) if doc is not None
+                     else Problem(str(org_path), 1, 1, message, hint="give the path of a YAML file"))
         return None, None
     try:
         org_doc = read_document(org_path)
