@@ -477,6 +477,16 @@ def test_the_document_is_refused_at_the_65th_bracket_of_a_million(tmp_path: Path
     assert (p.line, p.column) == (1, 11 + 63) and "nested too deeply" in p.message
 
 
+@pytest.mark.parametrize("name", ["workflows.yaml", "organisation.yaml", "tests/data/workflows/minimal.yaml",
+                                  "tests/data/workflows/yaml12_strings.yaml", "tests/data/authoring/lint.yaml"])
+def test_the_data_is_what_ruamel_itself_reads(name: str, parser: str) -> None:
+    # built from events by our rules, the data of a valid file is exactly ruamel's own safe YAML 1.2 load
+    from ruamel.yaml import YAML
+
+    path = DATA.parents[2] / name
+    assert yamlio.read_document(path).data == YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
+
+
 def test_the_pure_and_libyaml_parsers_read_the_same() -> None:
     # the corpus and the default workflow: same data, same positions, same problems either way
     if yamlio._c_parser() is None:
