@@ -487,6 +487,16 @@ def test_the_data_is_what_ruamel_itself_reads(name: str, parser: str) -> None:
     assert yamlio.read_document(path).data == YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
 
 
+@pytest.mark.parametrize(("name", "line", "column"), [("deep_block_nesting.yaml", 65, 129),
+                                                      ("deep_flow_nesting.yaml", 1, 11 + 63)])
+def test_the_hostile_deep_files_are_refused_at_the_65th_level(name: str, line: int, column: int, parser: str) -> None:
+    # a block key at the 65th indentation level, the 64th "[" under the root mapping: the file is not read further
+    exc = _load_within(DATA.parent / "bad" / "yaml" / name, 20)
+    assert isinstance(exc, WorkflowError), repr(exc)
+    (p,) = exc.problems
+    assert (p.line, p.column) == (line, column) and "nested too deeply (more than 64 levels)" in p.message
+
+
 def test_the_pure_and_libyaml_parsers_read_the_same() -> None:
     # the corpus and the default workflow: same data, same positions, same problems either way
     if yamlio._c_parser() is None:
