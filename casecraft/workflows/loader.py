@@ -237,17 +237,16 @@ def _organisation(org_path: Path, org_ref: str, doc: YamlDocument | None,
 
 
 def _without_followers(problems: list[Problem], docs: list[YamlDocument | None]) -> list[Problem]:
-    """Leave out problems at or under a node the YAML reader already refused (a bad tag, a
-    recursive alias): "should be a valid string (got <rejected>)" would only repeat it.
+    """Leave out problems at or under a value the YAML reader refused (a bad tag, a recursive
+    alias): "should be a valid string (got <rejected>)" would only repeat its problem.
     Then order them by file (the workflow first) and position."""
-    refused = {(p.file, p.path) for d in docs if d is not None for p in d.problems}
+    refused = {(d.file, path) for d in docs if d is not None for path in d.rejected}
     yaml_problems = {id(p) for d in docs if d is not None for p in d.problems}
 
     def follows(p: Problem) -> bool:
-        if id(p) in yaml_problems:
+        if id(p) in yaml_problems or not refused:
             return False
-        return any((p.file, p.path) == r or (p.file == r[0] and r[1] and p.path.startswith(r[1] + "."))
-                   for r in refused)
+        return any(p.file == file and (p.path == path or p.path.startswith(path + ".")) for file, path in refused)
 
     rank = {d.file: i for i, d in enumerate(docs) if d is not None}
     kept = [p for p in problems if not follows(p)]
@@ -255,6 +254,7 @@ def _without_followers(problems: list[Problem], docs: list[YamlDocument | None])
 
 
 def organisation_from_file(org_file: OrganisationFile) -> Organisation:
+    """The run-time organisation (units with their resolved tiers, people) of a valid file."""
     units: list[OrgUnit] = []
 
     def walk(items: list[Unit], parent: OrgUnit | None) -> None:

@@ -76,6 +76,7 @@ class YamlDocument:
         keys: where each mapping key starts, by the path of its value.
         sources: the written text of scalars that are not text (``0101`` read as the number 101).
         problems: recoverable problems (duplicate keys, unsupported tags, non-text keys).
+        rejected: the dotted paths where a value was refused and :data:`REJECTED` stands instead.
     """
 
     file: str
@@ -84,6 +85,7 @@ class YamlDocument:
     keys: dict[Loc, Position] = field(default_factory=dict)
     sources: dict[Loc, str] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    rejected: set[str] = field(default_factory=set)
 
     def node(self, loc: Sequence[str | int]) -> Loc:
         """The path of the node at ``loc``, or of its nearest ancestor in the document.
@@ -191,8 +193,10 @@ class Builder:
             return (*top.loc, "<<"), top.skip
         return (*top.loc, key), top.skip
 
-    def put(self, value: Any, pos: Position) -> None:
+    def put(self, value: Any, pos: Position, loc: Loc) -> None:
         """Store a finished node in its parent."""
+        if value is REJECTED:
+            self.doc.rejected.add(".".join(str(p) for p in loc))
         if not self.stack:
             self.doc.data = value
             return
@@ -217,6 +221,7 @@ class Builder:
             return
         if tag is not None and tag not in _ALLOWED_SCALAR_TAGS:
             self.add((*top.loc, key), pos, f"YAML: unsupported tag '{_shown(tag)}' on a key", _PLAIN_DATA)
+            self.doc.rejected.add(".".join(str(p) for p in (*top.loc, key)))  # "missing key" would follow
             top.key = _NO_KEY
         elif key == "<<" and not ev.style and tag is None:
             top.key = _MERGE
@@ -282,7 +287,7 @@ class Builder:
         value = self.construct(ev, loc, pos, skip)
         if ev.anchor:
             self.anchors[ev.anchor] = (value, 1)
-        self.put(value, pos)
+        self.put(value, pos, loc)
 
     def construct(self, ev: Any, loc: Loc, pos: Position, skip: bool) -> Any:
         value: str = ev.value
@@ -374,7 +379,7 @@ class Builder:
         if frame.is_key:
             self.stack[-1].key = _NO_KEY  # its value is read and dropped
         else:
-            self.put(value, frame.pos)
+            self.put(value, frame.pos, frame.loc)
 
     def merge(self, frame: _Frame) -> None:
         """``<<: *base`` or ``<<: [*a, *b]``: keys written in the mapping win, then the earlier merges."""
@@ -417,4 +422,4 @@ class Builder:
         self.count_nodes(size, pos)
         if not skip:
             self.doc.values[loc] = pos
-        self.put(value, pos)
+        self.put(value, pos, loc)
