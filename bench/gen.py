@@ -86,7 +86,7 @@ def init_db(url: str, now: datetime) -> int:
 
     eng = Engine(url, WORKFLOW, FixedClock(now))
     try:
-        return int(eng.init()["workflow_version_id"])
+        return int(eng.init(sandbox=True)["workflow_version_id"])
     finally:
         eng.close()
 

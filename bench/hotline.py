@@ -49,7 +49,7 @@ def casecraft_rate(url: str, path: Path) -> float:
 
     eng = Engine(url, WORKFLOW, FixedClock(NOW))
     try:
-        eng.init()
+        eng.init(sandbox=True)
         eng.calendar()
         start = time.perf_counter()
         result = eng.import_hotline(path, actor="wujing")
@@ -68,7 +68,7 @@ def raw_rate(url: str, path: Path) -> float:
     from casecraft.store.models import Case, Deadline, TimelineEntry
 
     eng = Engine(url, WORKFLOW, FixedClock(NOW))
-    vid = int(eng.init()["workflow_version_id"])
+    vid = int(eng.init(sandbox=True)["workflow_version_id"])
     eng.close()
     cases_t, timeline_t, deadlines_t = Case.__table__, TimelineEntry.__table__, Deadline.__table__
     ins_case = insert(cases_t).returning(cases_t.c.id, sort_by_parameter_order=True)
@@ -120,7 +120,7 @@ def driver_rate(url: str, path: Path) -> float:
     from casecraft.store.db import make_engine
 
     eng = Engine(url, WORKFLOW, FixedClock(NOW))
-    vid = int(eng.init()["workflow_version_id"])
+    vid = int(eng.init(sandbox=True)["workflow_version_id"])
     eng.close()
     street = "110106004"
     db = make_engine(url)

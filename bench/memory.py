@@ -20,7 +20,7 @@ def rss_growth(url: str, transitions: int, warmup: int = 2_000,
     from casecraft import Engine, FixedClock
 
     eng = Engine(url, WORKFLOW, FixedClock(at(24, "10:30")))
-    eng.init()
+    eng.init(sandbox=True)
     done = 0
     base = None
     try:

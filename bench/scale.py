@@ -43,7 +43,7 @@ def rate(url: str, processes: int, cases_each: int) -> float:
     from casecraft import Engine, FixedClock
 
     eng = Engine(url, WORKFLOW, FixedClock(at(24, "10:30")))
-    eng.init()
+    eng.init(sandbox=True)
     eng.close()
     ctx = mp.get_context("spawn")
     barrier = ctx.Barrier(processes)

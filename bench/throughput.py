@@ -47,7 +47,7 @@ def engine_rate(url: str, n_cases: int) -> tuple[float, int]:
 
     eng = Engine(url, WORKFLOW, FixedClock(at(24, "10:30")))
     try:
-        eng.init()
+        eng.init(sandbox=True)
         ids = report_cases(eng, n_cases)
         eng.fire(ids[0], PATH[0][0], actor=PATH[0][1], **PATH[0][2])  # warm caches (machine, calendar, organisation)
         start = time.perf_counter()
@@ -76,7 +76,7 @@ def floor_rate(url: str, n: int) -> float:
     now = at(24, "10:30")
     eng = Engine(url, WORKFLOW, FixedClock(now))
     try:
-        eng.init()
+        eng.init(sandbox=True)
         ids = report_cases(eng, max(1, n // len(PATH)))
     finally:
         eng.close()

@@ -2,7 +2,10 @@
 
 An entry belongs to one grid and one local date (the workflow's timezone);
 the monthly evaluation counts the working days with at least one entry
-(民情日志登记率). Photos are stored like case attachments (by sha256).
+(民情日志登记率). Each entry is chained in the ``logs`` ledger, so an entry
+edited or deleted afterwards is found by the audit. An entry for a past day
+is an admin's back-fill, stored and counted as such; photos are stored in
+the database like case attachments.
 """
 
 from __future__ import annotations
@@ -10,18 +13,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select
-
+from casecraft import ledger
 from casecraft.base.errors import InputError, PermissionDenied
-from casecraft.store.models import SentimentLog, Unit
+from casecraft.base.text import clean_text
+from casecraft.cases.files import store_files
+from casecraft.cases.service import CaseService
+from casecraft.context import Context
 
-if TYPE_CHECKING:
-    from casecraft.engine import Engine
-
-logs_t = SentimentLog.__table__
 LOG_ROLES = ("grid_leader", "grid_assistant")
 """Who keeps a grid's log: its leader, or the assistant standing in."""
 MAX_TEXT = 4000
@@ -41,84 +42,85 @@ class LogView:
     text: str
     attachments: tuple[dict[str, Any], ...]
     timezone: str
+    backfill: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "grid": self.grid, "grid_name": self.grid_name, "actor": self.actor,
                 "actor_name": self.actor_name, "day": self.day.isoformat(),
                 "at": self.at.astimezone(ZoneInfo(self.timezone)).isoformat(), "text": self.text,
-                "attachments": list(self.attachments)}
+                "attachments": list(self.attachments), "backfill": self.backfill}
 
 
-def _view(engine: Engine, r: Any) -> LogView:
-    return LogView(id=r["id"], grid=r["grid_code"], grid_name=engine.org.label(r["grid_code"]), actor=r["actor_id"],
-                   actor_name=engine.org.label(r["actor_id"]), day=r["day"], at=r["at"], text=r["text"],
-                   attachments=tuple(r["attachments"] or ()), timezone=engine.timezone)
+class Logbook:
+    """民情日志: add and list entries, over the shared context."""
+
+    def __init__(self, ctx: Context, cases: CaseService) -> None:
+        self.ctx = ctx
+        self.cases = cases
+
+    def _view(self, org: Any, r: dict[str, Any], tz: str) -> LogView:
+        return LogView(id=r["id"], grid=r["grid_code"], grid_name=org.label(r["grid_code"]), actor=r["actor_id"],
+                       actor_name=org.label(r["actor_id"]), day=r["day"], at=r["at"], text=r["text"],
+                       attachments=tuple(r["attachments"] or ()), timezone=tz, backfill=bool(r.get("backfill")))
+
+    def add(self, *, grid: str, actor: str, text: str, photos: Sequence[str] = (),
+            on_behalf_of: str | None = None) -> LogView:
+        """Record a 民情日志 entry for today (the clock's local date).
+
+        Raises:
+            InputError: an unknown grid or person, empty or overlong text, a bad photo.
+            PermissionDenied: the actor is not the grid's leader or assistant; a back-fill by a non-admin.
+        """
+        wf = self.ctx.workflow
+        body = clean_text(text, "the log text", MAX_TEXT, required=True)
+        with self.ctx.write() as tx:
+            org = self.ctx.org_in(tx)
+            unit = org.unit(grid)
+            if unit is None or unit.kind != "platform" or unit.tier != wf.tiers[0]:
+                raise InputError("unknown grid '{grid}'; give a grid code (15 digits), see `casecraft org show`",
+                                 grid=grid)
+            if not unit.active:
+                raise PermissionDenied("grid {grid} ({name}) is deactivated", grid=grid, name=unit.name)
+            person, who, when = self.cases.acting(tx, actor, on_behalf_of)
+            if person.unit != grid or not set(LOG_ROLES) & set(person.roles):
+                keepers = " or ".join(wf.roles[r].label if r in wf.roles else r for r in LOG_ROLES)
+                raise PermissionDenied("{name}({id}) may not keep the log of {grid_name}: it is kept by the grid's "
+                                       "{keepers}", name=person.name, id=person.id, grid_name=unit.name,
+                                       keepers=keepers, actor=actor, grid=grid)
+            files = store_files(tx, photos, when.recorded_at)
+            values = {"grid_code": grid, "actor_id": person.id,
+                      "day": when.at.astimezone(ZoneInfo(wf.timezone)).date(), "at": when.at,
+                      "recorded_at": when.recorded_at, "backfill": when.backfill, "text": body,
+                      "attachments": list(files)}
+            new_id = tx.insert_log(values)
+            ledger.append(tx, ledger.LOGS, [("log", person.id, {"id": new_id, **values,
+                                                                "on_behalf_of": who.on_behalf_of})], when)
+            return self._view(org, {**values, "id": new_id}, wf.timezone)
+
+    def list(self, *, grid: str | None = None, month: str | None = None, org: str | None = None,
+             limit: int = 500) -> list[LogView]:
+        """Entries, oldest first, of one grid, or of the grids under ``org``, in ``month`` (``YYYY-MM``).
+
+        Raises:
+            InputError: an unknown grid or unit, a bad month.
+        """
+        from casecraft.evaluation.period import parse_month
+
+        if not 1 <= limit <= 100_000:
+            raise InputError("--limit must be between 1 and 100000")
+        start = end = None
+        if month is not None:
+            y, m = parse_month(month)
+            start, end = date(y, m, 1), date(y + m // 12, m % 12 + 1, 1)
+        tz = self.ctx.timezone
+        with self.ctx.read() as tx:
+            view_org = self.ctx.org_in(tx)
+            if grid is not None and view_org.unit(grid) is None:
+                raise InputError("unknown grid '{grid}'; see `casecraft org show`", grid=grid)
+            if org is not None and view_org.unit(org) is None:
+                raise InputError("unknown unit '{unit}'; see `casecraft org show`", unit=org)
+            rows = tx.logs(grid=grid, org=org, start=start, end=end, limit=limit)
+            return [self._view(view_org, r, tz) for r in rows]
 
 
-def add_log(engine: Engine, *, grid: str, actor: str, text: str, photos: Sequence[str] = ()) -> LogView:
-    """Record a 民情日志 entry for today (the engine clock's local date).
-
-    Raises:
-        InputError: an unknown grid or person, empty or overlong text, a bad photo.
-        PermissionDenied: the actor is not the grid's leader or assistant.
-    """
-    from casecraft.attachments import AttachmentStore
-    from casecraft.engine import _text
-
-    wf = engine.workflow
-    engine._ensure_org()  # a fresh database gets the organisation of the workflow
-    unit = engine.org.unit(grid)
-    if unit is None or unit.kind != "platform" or unit.tier != wf.tiers[0]:
-        raise InputError(f"unknown grid '{grid}'; give a grid code (15 digits), see `casecraft org show`", grid=grid)
-    if not unit.active:
-        raise PermissionDenied(f"grid {grid} ({unit.name}) is deactivated", grid=grid)
-    person = engine._person(actor)
-    if person.unit != grid or not set(LOG_ROLES) & set(person.roles):
-        raise PermissionDenied(
-            f"{person.name}({person.id}) may not keep the log of {unit.name}: it is kept by the grid's "
-            f"{' or '.join(wf.roles[r].label if r in wf.roles else r for r in LOG_ROLES)}", actor=actor, grid=grid)
-    body = _text(text, "the log text", MAX_TEXT, required=True)
-    files = AttachmentStore(engine._data_dir).put_files(list(photos)) if photos else []
-    now = engine.now()
-    values = {"grid_code": grid, "actor_id": person.id, "day": now.astimezone(ZoneInfo(wf.timezone)).date(),
-              "at": now, "text": body, "attachments": [f.to_dict() for f in files]}
-    with engine.store.write() as tx:
-        new_id = int(tx.conn.execute(insert(logs_t).values(**values).returning(logs_t.c.id)).scalar_one())
-    return _view(engine, {**values, "id": new_id})
-
-
-def _subtree(code: str) -> Any:
-    units = Unit.__table__
-    sub = select(units.c.code).where(units.c.code == code).cte("sub", recursive=True)
-    sub = sub.union_all(select(units.c.code).join(sub, units.c.parent_code == sub.c.code))
-    return select(sub.c.code)
-
-
-def list_logs(engine: Engine, *, grid: str | None = None, month: str | None = None, org: str | None = None,
-              limit: int = 500) -> list[LogView]:
-    """Log entries, oldest first, of one grid, or of the grids under ``org``, in ``month`` (``YYYY-MM``).
-
-    Raises:
-        InputError: an unknown grid or unit, a bad month.
-    """
-    from casecraft.evaluation.period import parse_month
-
-    engine._ensure_org()
-    q = select(logs_t)
-    if grid is not None:
-        if engine.org.unit(grid) is None:
-            raise InputError(f"unknown grid '{grid}'; see `casecraft org show`", grid=grid)
-        q = q.where(logs_t.c.grid_code == grid)
-    if org is not None:
-        if engine.org.unit(org) is None:
-            raise InputError(f"unknown unit '{org}'; see `casecraft org show`")
-        q = q.where(logs_t.c.grid_code.in_(_subtree(org)))
-    if month is not None:
-        y, m = parse_month(month)
-        q = q.where(logs_t.c.day >= date(y, m, 1), logs_t.c.day < date(y + m // 12, m % 12 + 1, 1))
-    if not 1 <= limit <= 100_000:
-        raise InputError("--limit must be between 1 and 100000")
-    q = q.order_by(logs_t.c.day, logs_t.c.id).limit(limit)
-    with engine.store.read() as tx:
-        rows = [dict(r) for r in tx.conn.execute(q).mappings()]
-    return [_view(engine, r) for r in rows]
+__all__ = ["LOG_ROLES", "LogView", "Logbook"]

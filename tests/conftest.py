@@ -79,6 +79,6 @@ def engine(db_url: str, clock: Any) -> Iterator[Any]:
     from casecraft import Engine
 
     eng = Engine(db_url, WORKFLOW, clock)
-    eng.init()
+    eng.init(sandbox=True)
     yield eng
     eng.close()

@@ -19,7 +19,7 @@ from casecraft import Engine, FixedClock, NotFound
 from casecraft.audit import verify as audit
 from casecraft.cli.main import app
 from casecraft.demo import run_demo
-from casecraft.engine import entry_hash
+from casecraft.cases.timeline import entry_hash
 from casecraft.store.models import TimelineEntry
 from tests.conftest import WORKFLOW, bj
 
@@ -30,7 +30,7 @@ runner = CliRunner()
 def demo(db_url: str) -> Iterator[tuple[Engine, dict[str, int]]]:
     clock = FixedClock(bj(24, "08:30"))
     eng = Engine(db_url, WORKFLOW, clock)
-    eng.init()
+    eng.init(sandbox=True)
     cases = run_demo(eng, clock)
     yield eng, {k: v.id for k, v in cases.items()}
     eng.close()

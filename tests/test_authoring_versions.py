@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from casecraft import ConflictError, Engine, FixedClock, InputError, NotFound, RuleError
 from casecraft.admin.versions import diff, list_versions, migrate, parse_mapping, resolve
 from casecraft.cli.main import app
-from casecraft.engine import entry_hash
+from casecraft.cases.timeline import entry_hash
 from casecraft.store import alerts_repo
 from tests.conftest import ROOT, WORKFLOW, bj
 
@@ -49,7 +49,7 @@ def clock() -> FixedClock:
 def engines(db_url: str, clock: FixedClock, tmp_path: Path) -> Iterator[tuple[Engine, Engine]]:
     """An engine on version 1 (the default workflow) and one on version 2, over one database."""
     v1 = Engine(db_url, WORKFLOW, clock)
-    v1.init()
+    v1.init(sandbox=True)
     v2 = Engine(db_url, write_v2(tmp_path / "v2"), clock)
     yield v1, v2
     v1.close()

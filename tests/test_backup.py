@@ -47,7 +47,7 @@ def fill(url: str) -> Engine:
     """The worked example, plus one row in each table it leaves empty and a JSON null."""
     clock = FixedClock(bj(24, "08:30"))
     eng = Engine(url, WORKFLOW, clock)
-    eng.init()
+    eng.init(sandbox=True)
     cases = run_demo(eng, clock)
     raw = sa.create_engine(url_of(eng))
     with raw.begin() as conn:

@@ -53,14 +53,14 @@ def test_park_list_and_unpark(cc: CLI) -> None:
     other = cc.report_patrol(at=f"{DAY}T10:05")
     out = cc.json("case", "park", str(case_id), "--actor", "fengzr", "--note", "涉及产权纠纷", at=f"{DAY}T11:00")
     assert out["parked"] is True and out["deadline"] is None
-    assert [c["id"] for c in cc.json("case", "list", "--parked", at=f"{DAY}T11:00")] == [case_id]
+    assert [c["id"] for c in cc.json("case", "list", "--parked", at=f"{DAY}T11:00")["cases"]] == [case_id]
     r = expect(cc("case", "fire", str(case_id), "resolve", "--actor", "wangjg", at=f"{DAY}T11:10"), 1)
     assert "parked" in r.stderr and "unpark" in r.stderr
     assert "挂账" in cc.ok("case", "show", str(case_id), at=f"{DAY}T11:10").stdout
     # a day later nothing was raised for the parked case; the other one is overdue
-    sweep = cc.json("sweep", "--once", at="2026-11-25T11:00")
+    sweep = cc.json("sweep", at="2026-11-25T11:00")
     assert {a["case"] for a in cc.json("alerts", "list", at="2026-11-25T11:00")} == {other}
     assert sweep["raised"] == 2
     out = cc.json("case", "unpark", str(case_id), "--actor", "fengzr", at="2026-11-26T10:00")
     assert out["parked"] is False and out["deadline"]["due_at"] == bj("2026-11-26T14:30")
-    assert cc.json("case", "list", "--parked", at="2026-11-26T10:00") == []
+    assert cc.json("case", "list", "--parked", at="2026-11-26T10:00")["cases"] == []

@@ -27,7 +27,7 @@ import pytest
 import sqlalchemy as sa
 
 from casecraft import Engine, FixedClock
-from casecraft.engine import entry_hash
+from casecraft.cases.timeline import entry_hash
 from tests.conftest import WORKFLOW, bj
 
 GRID5 = "110106004005005"
@@ -71,7 +71,7 @@ def _writer(url: str, wid: int, hot: int, others: list[int], barrier: Any, resul
 def _scheduler(url: str, sid: int, barrier: Any, stop: Any, results: Any) -> None:
     import logging
 
-    from casecraft.timing.scheduler import build_scheduler
+    from casecraft.scheduler import build_scheduler
 
     logging.getLogger("casecraft.alerts.decisions").setLevel(logging.ERROR)  # the log sink's lines are noise here
     logging.getLogger("apscheduler").setLevel(logging.ERROR)  # "skipped: maximum number of running instances"
@@ -103,7 +103,7 @@ def _scheduler(url: str, sid: int, barrier: Any, stop: Any, results: Any) -> Non
 
 def _run(url: str) -> None:
     setup = Engine(url, WORKFLOW, FixedClock(WRITE_AT))
-    setup.init()
+    setup.init(sandbox=True)
     ids = [setup.report(source="patrol", grid=GRID5, category="0101", desc=f"小广告{i}", actor="wangjg").id
            for i in range(1 + OTHER_CASES)]
     setup.close()

@@ -281,7 +281,7 @@ def _check(url: str, wf: Workflow, committed: list[tuple[int, int, str]], ticket
 @pytest.mark.slow
 def test_kill_workers_at_random_moments(db_url: str) -> None:
     eng = Engine(db_url, WORKFLOW, FixedClock(START))
-    eng.init()
+    eng.init(sandbox=True)
     wf = eng.workflow
     eng.close()  # no connection of the parent's crosses the fork
     started = time.monotonic()

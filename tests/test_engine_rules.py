@@ -24,7 +24,7 @@ GRID5 = "110106004005005"
 @pytest.fixture
 def engine(db_url: str) -> Iterator[Engine]:
     eng = Engine(db_url, WORKFLOW, FixedClock(bj(24, "09:00")))
-    eng.init()
+    eng.init(sandbox=True)
     yield eng
     eng.close()
 
@@ -46,7 +46,7 @@ def patrol_case(engine: Engine) -> int:
         # the dispatched member is not an assignee of this case
         ("escalate", "liuqiang", {"note": "x"}, PermissionDenied, "needs one of"),
         # missing requirements
-        ("escalate", "wangjg", {}, InputError, "needs --note"),
+        ("escalate", "wangjg", {}, InputError, "needs a note"),
         ("dispatch", "wangjg", {"to": ["zhenglei"]}, InputError, "not part of"),
         ("dispatch", "wangjg", {"to": ["nobody"]}, InputError, "unknown person or unit"),
         ("resolve", "ghost", {}, InputError, "unknown person"),
@@ -125,7 +125,7 @@ def test_duplicate_ticket_refused(engine: Engine) -> None:
 def test_two_sessions_on_one_case_one_conflicts(db_url: str) -> None:
     clock = FixedClock(bj(24, "09:00"))
     one = Engine(db_url, WORKFLOW, clock)
-    one.init()
+    one.init(sandbox=True)
     two = Engine(db_url, WORKFLOW, clock)
     case_id = patrol_case(one)
     # both operators look at the case (version 1) and act on what they saw

@@ -62,7 +62,7 @@ SCENARIO: list[tuple[str, int, str, str, str, dict[str, object], str, str, str, 
 def run(db_url: str, engine_for: Callable[[FixedClock], Engine]) -> tuple[Engine, dict[str, int]]:
     clock = FixedClock(bj(24, "08:00"))
     engine = engine_for(clock)
-    engine.init()
+    engine.init(sandbox=True)
     ids: dict[str, int] = {}
     for letter, day, hhmm, trigger, actor, kw, state, tier, unit, assignees in SCENARIO:
         clock.set(bj(day, hhmm))
@@ -137,6 +137,6 @@ def test_three_cases_reloaded_between_every_step(db_url: str) -> None:
 def engine(db_url: str) -> Engine:
     clock = FixedClock(bj(24, "09:00"))
     eng = Engine(db_url, WORKFLOW, clock)
-    eng.init()
+    eng.init(sandbox=True)
     yield eng
     eng.close()

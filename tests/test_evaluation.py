@@ -25,7 +25,7 @@ from tests.evaluation_month import COMM_D, COMM_E, DISTRICT, G5, G11, G12, G51, 
 def month(db_url: str) -> Iterator[tuple[Engine, FixedClock, dict[str, int]]]:
     clock = FixedClock(bj(30, "08:00", month=10))
     eng = Engine(db_url, WORKFLOW, clock)
-    eng.init()
+    eng.init(sandbox=True)
     ids = build(eng, clock)  # the clock ends at Dec 2 12:00
     yield eng, clock, ids
     eng.close()

@@ -26,7 +26,7 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = f"sqlite:///{tmp_path_factory.mktemp('month') / 'casecraft.db'}"
     clock = FixedClock(bj(30, "08:00", month=10))
     eng = Engine(url, WORKFLOW, clock)
-    eng.init()
+    eng.init(sandbox=True)
     build(eng, clock)
     eng.close()
     yield url
@@ -133,13 +133,13 @@ def test_case_stats_cli(db: str) -> None:
 
 
 def test_run_and_history_cli_and_the_monthly_job(tmp_path: Path) -> None:
-    from casecraft.timing.scheduler import build_scheduler
+    from casecraft.scheduler import build_scheduler
 
     # a month of its own, so the recorded run does not leak into the other tests
     url = f"sqlite:///{tmp_path / 'run.db'}"
     clock = FixedClock(bj(30, "08:00", month=10))
     eng = Engine(url, WORKFLOW, clock)
-    eng.init()
+    eng.init(sandbox=True)
     build(eng, clock)
     # the scheduler's monthly job, run by hand: the first call on Dec 2 records November, later ones nothing
     sched = build_scheduler(lambda: {}, blocking=False, monthly=lambda: record_due(eng))

@@ -22,7 +22,7 @@ from casecraft.evaluation.scoring import (
     ranks,
     scheme_from,
 )
-from casecraft.sentiment import add_log
+
 from tests.conftest import WORKFLOW, bj
 
 G5, G11 = "110106004005005", "110106004001001"
@@ -135,7 +135,7 @@ def test_rates_and_scores_stay_in_range(c: dict[str, int]) -> None:
 def engine(db_url: str) -> Iterator[tuple[Engine, FixedClock]]:
     clock = FixedClock(bj(30, "08:00", month=10))
     eng = Engine(db_url, WORKFLOW, clock)
-    eng.init()
+    eng.init(sandbox=True)
     yield eng, clock
     eng.close()
 
@@ -154,9 +154,9 @@ def test_month_boundaries_at_midnight_beijing(engine: tuple[Engine, FixedClock])
     _patrol(eng, clock, bj(30, "23:59") + timedelta(seconds=59))     # November (15:59:59 UTC Nov 30)
     _patrol(eng, clock, bj(1, "00:00", month=12))                    # December
     clock.set(bj(30, "23:59"))
-    add_log(eng, grid=G5, actor="wangjg", text="月末夜间走访")       # Mon Nov 30 (15:59 UTC): November
+    eng.add_log(grid=G5, actor="wangjg", text="月末夜间走访")       # Mon Nov 30 (15:59 UTC): November
     clock.set(bj(1, "00:00", month=12))
-    add_log(eng, grid=G5, actor="wangjg", text="十二月第一条")
+    eng.add_log(grid=G5, actor="wangjg", text="十二月第一条")
     clock.set(bj(2, "12:00", month=12))
 
     def g5(month: str) -> dict[str, tuple[int, int | None]]:

@@ -16,7 +16,7 @@ from typer.testing import CliRunner, Result
 
 from casecraft import Engine, FixedClock, InputError, PermissionDenied
 from casecraft.cli.main import app
-from casecraft.engine import entry_hash
+from casecraft.cases.timeline import entry_hash
 from casecraft.intake.service import BadRowsError
 from tests.conftest import ROOT, WORKFLOW, bj
 
@@ -294,7 +294,7 @@ def test_cli_bad_rows_skip_bad_and_json(tmp_path: Path) -> None:
     for row, field in EXPECTED.items():
         assert f"row {row}, {field}:" in refused.stderr
     assert "nothing was imported" in refused.stderr
-    assert json.loads(cc(db, "case", "list", "--json").stdout) == []
+    assert json.loads(cc(db, "case", "list", "--json").stdout)["cases"] == []
     out = tmp_path / "rej.csv"
     done = cc(db, "hotline", "import", str(src), "--actor", "wujing", "--skip-bad", "--rejects", str(out), "--json")
     assert done.exit_code == 0, done.output
@@ -334,6 +334,6 @@ def test_cli_large_file_in_batches(tmp_path: Path) -> None:
     res = cc(db, "hotline", "import", str(src), "--actor", "wujing")
     assert res.exit_code == 0, res.output
     assert "2100 new, 0 already imported" in res.stdout and "rows/s" in res.stdout
-    grids = json.loads(cc(db, "case", "list", "--json", "--limit", "5000").stdout)
+    grids = json.loads(cc(db, "case", "list", "--json", "--limit", "5000").stdout)["cases"]
     assert len(grids) == 2100 and {c["grid"] for c in grids} == {GRID1, GRID5}
     assert len({c["id"] for c in grids}) == 2100

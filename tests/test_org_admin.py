@@ -123,7 +123,7 @@ def test_bad_admin_input_is_refused(engine: Engine) -> None:
 def test_reload_yaml_updates_adds_and_never_reactivates(engine: Engine, tmp_path: Path) -> None:
     engine.deactivate("heping")
     # `casecraft init` re-applies the file the workflow names, and does not re-activate either
-    assert engine.init()["people_changed"] == 0
+    assert engine.init(sandbox=True)["people_changed"] == 0
     assert engine.organisation().people["heping"].active is False
     text = (ROOT / "organisation.yaml").read_text(encoding="utf-8")
     text = text.replace("name: E社区第5网格", "name: E社区第五网格").replace(

@@ -93,7 +93,7 @@ def oracle(org: Organisation, roles: set[str], subtree: set[str], person: OrgPer
 @pytest.fixture
 def engine(db_url: str) -> Iterator[Engine]:
     eng = Engine(db_url, WORKFLOW, FixedClock(bj(24, "09:00")))
-    eng.init()
+    eng.init(sandbox=True)
     yield eng
     eng.close()
 

@@ -47,7 +47,7 @@ def test_scheduler_run_raises_due_alerts_once(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'c.db'}"
     clock = FixedClock(bj(24, "10:00"))
     with Engine(db, WORKFLOW, clock) as eng:
-        eng.init()
+        eng.init(sandbox=True)
         case_ids = [eng.report(source="patrol", grid=GRID5, category="0101", desc=f"小广告{i}",
                                actor="wangjg").id for i in range(3)]
     # Wednesday morning: each grid_handling step (due Tue 15:30) is warned and overdue

@@ -11,7 +11,7 @@ from typer.testing import CliRunner, Result
 
 from casecraft import Engine, FixedClock, InputError, PermissionDenied
 from casecraft.cli.main import app
-from casecraft.sentiment import add_log, list_logs
+
 from tests.conftest import WORKFLOW, bj
 
 G5, G51, COMM_E, STREET = "110106004005005", "110106004005001", "110106004005", "110106004"
@@ -22,37 +22,37 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 def engine(db_url: str, tmp_path: Path) -> Iterator[tuple[Engine, FixedClock]]:
     clock = FixedClock(bj(24, "17:00"))
     eng = Engine(db_url, WORKFLOW, clock, data_dir=tmp_path / "data")
-    eng.init()
+    eng.init(sandbox=True)
     yield eng, clock
     eng.close()
 
 
 def test_leader_and_assistant_keep_the_log_of_their_grid(engine: tuple[Engine, FixedClock]) -> None:
     eng, clock = engine
-    entry = add_log(eng, grid=G5, actor="wangjg", text="走访居民3户，反映楼道照明不足")
+    entry = eng.add_log(grid=G5, actor="wangjg", text="走访居民3户，反映楼道照明不足")
     assert (entry.grid, entry.grid_name, entry.actor_name, entry.day.isoformat()) == (
         G5, "E社区第5网格", "王建国", "2026-11-24")
     assert entry.to_dict()["at"] == "2026-11-24T17:00:00+08:00"
     clock.set(bj(25, "07:30"))  # 23:30 UTC on the 24th: the Beijing date is the 25th
-    assert add_log(eng, grid=G5, actor="lixia", text="代网格长记录").day.isoformat() == "2026-11-25"
+    assert eng.add_log(grid=G5, actor="lixia", text="代网格长记录").day.isoformat() == "2026-11-25"
 
     for actor, grid in (("zhaomin", G5), ("sunli", G5), ("zhoumin", G5)):  # informant, other grid, community
         with pytest.raises(PermissionDenied, match="may not keep the log"):
-            add_log(eng, grid=grid, actor=actor, text="x")
+            eng.add_log(grid=grid, actor=actor, text="x")
     with pytest.raises(InputError, match="unknown grid"):
-        add_log(eng, grid=COMM_E, actor="wangjg", text="x")
+        eng.add_log(grid=COMM_E, actor="wangjg", text="x")
     with pytest.raises(InputError, match="unknown person"):
-        add_log(eng, grid=G5, actor="nobody", text="x")
+        eng.add_log(grid=G5, actor="nobody", text="x")
     with pytest.raises(InputError, match="must not be empty"):
-        add_log(eng, grid=G5, actor="wangjg", text="   ")
-    assert len(list_logs(eng)) == 2
+        eng.add_log(grid=G5, actor="wangjg", text="   ")
+    assert len(eng.logs()) == 2
 
 
 def test_photos_are_stored_by_content(engine: tuple[Engine, FixedClock], tmp_path: Path) -> None:
     eng, _clock = engine
     photo = tmp_path / "..%2F..%2Fevil name.png"
     photo.write_bytes(PNG)
-    entry = add_log(eng, grid=G5, actor="wangjg", text="楼道照明", photos=[str(photo)])
+    entry = eng.add_log(grid=G5, actor="wangjg", text="楼道照明", photos=[str(photo)])
     (att,) = entry.attachments
     assert (att["type"], att["size"], att["name"]) == ("image/png", len(PNG), "..%2F..%2Fevil name.png")
     stored = tmp_path / "data" / "attachments" / att["sha256"][:2] / att["sha256"][2:]
@@ -60,24 +60,24 @@ def test_photos_are_stored_by_content(engine: tuple[Engine, FixedClock], tmp_pat
     text = tmp_path / "notes.txt"
     text.write_text("not an image")
     with pytest.raises(InputError, match="not an image"):
-        add_log(eng, grid=G5, actor="wangjg", text="x", photos=[str(text)])
-    assert len(list_logs(eng)) == 1  # nothing written for the refused entry
+        eng.add_log(grid=G5, actor="wangjg", text="x", photos=[str(text)])
+    assert len(eng.logs()) == 1  # nothing written for the refused entry
 
 
 def test_list_by_grid_month_and_org(engine: tuple[Engine, FixedClock]) -> None:
     eng, clock = engine
     for day, grid, actor in ((30, G5, "wangjg"), (2, G51, "sunli"), (3, G5, "wangjg")):
         clock.set(bj(day, "17:00", month=11 if day == 30 else 12))
-        add_log(eng, grid=grid, actor=actor, text=f"{day}日")
-    assert [(e.grid, e.day.isoformat()) for e in list_logs(eng)] == [
+        eng.add_log(grid=grid, actor=actor, text=f"{day}日")
+    assert [(e.grid, e.day.isoformat()) for e in eng.logs()] == [
         (G5, "2026-11-30"), (G51, "2026-12-02"), (G5, "2026-12-03")]
-    assert [e.text for e in list_logs(eng, grid=G5, month="2026-12")] == ["3日"]
-    assert [e.text for e in list_logs(eng, org=COMM_E, month="2026-12")] == ["2日", "3日"]
-    assert list_logs(eng, org="110106004001") == []
+    assert [e.text for e in eng.logs(grid=G5, month="2026-12")] == ["3日"]
+    assert [e.text for e in eng.logs(org=COMM_E, month="2026-12")] == ["2日", "3日"]
+    assert eng.logs(org="110106004001") == []
     with pytest.raises(InputError, match="YYYY-MM"):
-        list_logs(eng, month="12/2026")
+        eng.logs(month="12/2026")
     with pytest.raises(InputError, match="unknown grid"):
-        list_logs(eng, grid="nope")
+        eng.logs(grid="nope")
 
 
 def cli(db: str, *args: str, code: int = 0, at: str = "2026-11-24T17:00") -> Result:

@@ -66,7 +66,7 @@ def template() -> Path:
     """One initialised database, copied for every example."""
     path = Path(tempfile.mkdtemp(prefix="casecraft-stateful-")) / "template.db"
     with Engine(f"sqlite:///{path}", WORKFLOW, FixedClock(START)) as eng:
-        eng.init()
+        eng.init(sandbox=True)
     return path
 
 

@@ -114,7 +114,8 @@ def test_overdue_and_reescalation_skip_non_working_time(engine: Engine, clock: F
     clock.set(bj(27, "16:00"))  # Friday: due Monday 11:30, re-escalation Tuesday 11:30
     patrol(engine)
     assert sweep_at(engine, clock, bj(29, "23:00"))["raised"] == 0  # the weekend does not count
-    assert sweep_at(engine, clock, bj(30, "11:31"))["raised"] == 2  # warning (10:42) and overdue
+    # the warning (10:42) has passed with the limit (11:30): only the overdue alert goes out (issue 13)
+    assert sweep_at(engine, clock, bj(30, "11:31"))["raised"] == 1
     assert sweep_at(engine, clock, bj(1, "11:29", month=12))["raised"] == 0
     assert sweep_at(engine, clock, bj(1, "11:30", month=12))["reescalation"] == 1
 
@@ -124,14 +125,14 @@ def test_long_downtime_one_sweep_raises_each_missed_alert_once(engine: Engine, c
     clock.set(bj(24, "11:00"))
     second = patrol(engine)
     counts = sweep_at(engine, clock, bj(4, "10:00", month=12))  # a week and a half later
-    assert (counts["claimed"], counts["raised"]) == (2, 6)
-    assert (counts["warning"], counts["overdue"], counts["reescalation"]) == (2, 2, 2)
+    # each missed alert once; a warning whose limit has passed too is not raised (issue 13)
+    assert (counts["claimed"], counts["raised"]) == (2, 4)
+    assert (counts["warning"], counts["overdue"], counts["reescalation"]) == (0, 2, 2)
     for case_id in (first, second):
-        assert kinds(engine, case_id) == [("warning", 0, GRID5), ("overdue", 1, COMMUNITY_E),
-                                          ("reescalation", 2, STREET)]
+        assert kinds(engine, case_id) == [("overdue", 1, COMMUNITY_E), ("reescalation", 2, STREET)]
     assert engine.sweep()["raised"] == 0
     assert sweep_at(engine, clock, bj(31, "10:00", month=12))["raised"] == 0
-    assert len(engine.alerts()) == 6
+    assert len(engine.alerts()) == 4
 
 
 def test_small_batches_raise_the_same_alerts_once(engine: Engine, clock: FixedClock) -> None:
@@ -157,7 +158,8 @@ def test_overdue_at_community_goes_to_the_street(engine: Engine, clock: FixedClo
     assert d is not None and d.state == "community_handling"
     assert d.due_at == bj(25, "10:30")  # 1 working day: the same working moment on the next working day
     assert d.warn_at == bj(25, "09:06")  # 80 % of the 7 working hours in between
-    assert sweep_at(engine, clock, bj(25, "10:31"))["raised"] == 2
+    assert sweep_at(engine, clock, bj(25, "09:10"))["warning"] == 1
+    assert sweep_at(engine, clock, bj(25, "10:31"))["overdue"] == 1
     # the grid step was closed on escalation: nothing about grid_handling
     assert kinds(engine, case_id) == [("warning", 0, COMMUNITY_E), ("overdue", 1, STREET)]
     assert {a.state for a in engine.alerts(case_id=case_id)} == {"community_handling"}
@@ -173,13 +175,15 @@ def test_overdue_at_street_goes_to_the_district(engine: Engine, clock: FixedCloc
     engine.fire(case_id, "escalate", actor="zhoumin", note="超出社区能力")
     d = engine.deadline(case_id)
     assert d is not None and d.state == "street_handling" and d.due_at == bj(25, "11:00")
-    assert sweep_at(engine, clock, bj(25, "11:01"))["raised"] == 2
+    assert sweep_at(engine, clock, bj(25, "10:00"))["warning"] == 1
+    assert sweep_at(engine, clock, bj(25, "11:01"))["overdue"] == 1
     assert kinds(engine, case_id) == [("warning", 0, STREET), ("overdue", 1, DISTRICT)]
 
 
 # 4. acknowledgement ---------------------------------------------------------------------------------------------
 def test_ack_is_permanent_and_only_at_ones_own_platform(engine: Engine, clock: FixedClock) -> None:
     case_id = patrol(engine)
+    sweep_at(engine, clock, bj(24, "15:00"))  # the warning, then the overdue alert
     sweep_at(engine, clock, bj(24, "16:00"))
     warning, overdue = engine.alerts(case_id=case_id)
     assert (warning.unit, overdue.unit) == (GRID5, COMMUNITY_E)
@@ -240,6 +244,7 @@ def test_leaving_a_state_closes_its_step_deadline(engine: Engine, clock: FixedCl
     assert d is not None and d.state == "to_check" and d.due_at == bj(25, "11:00")
     assert sweep_at(engine, clock, bj(24, "16:00"))["raised"] == 0  # past the old due time: nothing
     assert engine.alerts(case_id=case_id) == []
+    sweep_at(engine, clock, bj(25, "10:00"))
     sweep_at(engine, clock, bj(25, "11:01"))
     assert [(a.kind, a.state) for a in engine.alerts(case_id=case_id)] == [("warning", "to_check"),
                                                                            ("overdue", "to_check")]
@@ -322,6 +327,7 @@ def test_street_leader_extends_a_grid_case(engine: Engine, clock: FixedClock) ->
 
 def test_extension_after_the_overdue_alert_raises_a_new_one_later(engine: Engine, clock: FixedClock) -> None:
     case_id = patrol(engine)
+    sweep_at(engine, clock, bj(24, "15:00"))
     sweep_at(engine, clock, bj(24, "16:00"))
     assert [a.kind for a in engine.alerts(case_id=case_id)] == ["warning", "overdue"]
     engine.extend(case_id, actor="fengzr", by="2 working hours", note="延期两小时")
@@ -378,7 +384,7 @@ def test_due_cases(engine: Engine, clock: FixedClock) -> None:
 def _expected_alerts(engine: Engine, case_ids: list[int], now: datetime) -> set[tuple[int, str]]:
     out: set[tuple[int, str]] = set()
     for cid, d in engine.deadlines(case_ids).items():
-        if d.warn_at is not None and d.warn_at <= now:
+        if d.warn_at is not None and d.warn_at <= now < d.due_at:  # a warning too late to warn is not raised
             out.add((cid, "warning"))
         if d.due_at <= now:
             out.add((cid, "overdue"))
@@ -387,7 +393,7 @@ def _expected_alerts(engine: Engine, case_ids: list[int], now: datetime) -> set[
 
 def test_scheduler_catch_up_after_a_day(engine: Engine, clock: FixedClock) -> None:
     """The scheduler was down from Tue 09:00 to Wed 09:00: its first tick raises exactly what fell due."""
-    from casecraft.timing.scheduler import build_scheduler
+    from casecraft.scheduler import build_scheduler
 
     results: list[dict[str, int]] = []
     sched = build_scheduler(engine.sweep, blocking=False, on_result=results.append)
@@ -402,10 +408,9 @@ def test_scheduler_catch_up_after_a_day(engine: Engine, clock: FixedClock) -> No
 
     clock.set(bj(25, "09:00"))  # a day later
     expected = _expected_alerts(engine, ids, clock.now())
-    # 09:00, 10:00, 11:00: warned and overdue on Tuesday; 14:00: warned 17:12, due Wed 09:30;
-    # 16:00 and 17:00: nothing before Wednesday 09:00
-    assert expected == {(ids[0], "warning"), (ids[0], "overdue"), (ids[1], "warning"), (ids[1], "overdue"),
-                        (ids[2], "warning"), (ids[2], "overdue"), (ids[3], "warning")}
+    # 09:00, 10:00, 11:00: overdue on Tuesday (their warnings came too late to raise); 14:00: warned 17:12,
+    # due Wed 09:30; 16:00 and 17:00: nothing before Wednesday 09:00
+    assert expected == {(ids[0], "overdue"), (ids[1], "overdue"), (ids[2], "overdue"), (ids[3], "warning")}
     tick()
     got = {(a.case, a.kind) for a in engine.alerts()}
     assert got == expected
@@ -419,16 +424,17 @@ def test_scheduler_catch_up_after_a_day(engine: Engine, clock: FixedClock) -> No
 def test_a_batch_raising_more_than_500_alerts_delivers_them_all(engine: Engine, clock: FixedClock) -> None:
     import logging
 
-    logging.getLogger("casecraft.alerts.decisions").setLevel(logging.ERROR)
+    logging.getLogger("casecraft.alerts").setLevel(logging.ERROR)
     n = 300
     for _ in range(n):
         patrol(engine)
-    counts = sweep_at(engine, clock, bj(24, "16:00"))  # default batch=500: 300 rows, 600 alerts
+    counts = sweep_at(engine, clock, bj(25, "16:00"))  # default batch=500: 300 rows, 600 alerts
     with engine.store.read() as tx:
         assert len(tx.table_rows("alerts")) == 2 * n  # the inbox is complete either way
-        delivered = len(tx.table_rows("deliveries"))
-    assert (counts["warning"], counts["overdue"]) == (n, n)
-    assert counts["raised"] == counts["delivered"] == delivered == 2 * n
+        queued = len(tx.table_rows("deliveries"))
+    assert (counts["overdue"], counts["reescalation"]) == (n, n)
+    assert counts["raised"] == counts["queued"] == queued == 2 * n  # one delivery per alert and sink, queued
+    assert engine.deliver()["delivered"] == 2 * n
 
 
 def test_extension_moves_the_case_deadline_row_too(engine: Engine, clock: FixedClock) -> None:

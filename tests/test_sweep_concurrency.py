@@ -59,7 +59,7 @@ def _build(url: str, n: int, processes: int) -> float:
     """Report ``n`` cases through the engine, split over ``processes`` builder processes."""
     started = time.perf_counter()
     eng = Engine(url, WORKFLOW, FixedClock(REPORTED_AT))
-    eng.init()
+    eng.init(sandbox=True)
     eng.close()
     ctx = mp.get_context("spawn")
     results = ctx.Queue()

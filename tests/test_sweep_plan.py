@@ -73,7 +73,7 @@ def _explain(eng: Engine, statement: str, params: Any) -> str:
 def test_claim_due_uses_the_partial_index(db_url: str) -> None:
     eng = Engine(db_url, WORKFLOW, FixedClock(NOW))
     try:
-        eng.init()
+        eng.init(sandbox=True)
         _fill(eng)
         statement, params, claimed = _claim_statement(eng)
         assert claimed == 500  # 601 rows are due (600 + the reported case): one full batch

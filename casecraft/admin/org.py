@@ -1,7 +1,7 @@
 """Organisation administration: add, move, deactivate, re-load units and people.
 
-Mixed into :class:`casecraft.engine.Engine` (through :class:`casecraft.intake.Intake`).
-Nothing is ever deleted. Timeline entries store the acting person, their unit
+Every change needs an admin, is an entry of the admin chain and a new row of
+the units' and people's effective-dated history. Nothing is ever deleted. Timeline entries store the acting person, their unit
 and the case's unit as they were at the time, so a move or a deactivation
 never rewrites history; a deactivated person can no longer act.
 """
@@ -12,17 +12,15 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from casecraft.admin import log as adminlog
+from casecraft.base.acting import When
 from casecraft.base.errors import InputError, NotFound, RuleError
-from casecraft.workflows.org import OrgPerson, OrgUnit
-
-if TYPE_CHECKING:
-    from casecraft.engine import Engine
-
-    _Base = Engine
-else:
-    _Base = object
+from casecraft.base.text import clean_text
+from casecraft.context import Context
+from casecraft.store.base import Tx
+from casecraft.workflows.org import Organisation, OrgPerson, OrgUnit
 
 _ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 GRID_CODE = re.compile(r"\d{15}")
@@ -44,14 +42,58 @@ class ReloadResult:
         return dict(self.__dict__)
 
 
-class OrgAdmin(_Base):
-    """Engine methods that change the organisation; each is one transaction."""
+def _unit_data(u: OrgUnit) -> dict[str, Any]:
+    return {"code": u.code, "name": u.name, "tier": u.tier, "kind": u.kind, "parent": u.parent, "active": u.active,
+            "addresses": list(u.addresses)}
+
+
+def _person_data(p: OrgPerson) -> dict[str, Any]:
+    return {"id": p.id, "name": p.name, "unit": p.unit, "roles": list(p.roles), "note": p.note, "active": p.active}
+
+
+class OrgAdmin:
+    """Changes to the organisation; each is one transaction, recorded in the admin chain."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    @property
+    def workflow(self) -> Any:
+        return self.ctx.workflow
 
     # helpers -------------------------------------------------------------------
-    def _org_changed(self) -> None:
-        forget = getattr(self.org, "forget", None)
-        if forget is not None:
-            forget()
+    def _record(self, tx: Tx, admin: str, kind: str, when: When, *, units: list[OrgUnit] = (),  # type: ignore[assignment]
+                people: list[OrgPerson] = (), extra: dict[str, Any] | None = None) -> int:  # type: ignore[assignment]
+        """One admin-chain entry for the change, and the history rows of what it changed."""
+        body: dict[str, Any] = {"units": [_unit_data(u) for u in units], "people": [_person_data(p) for p in people]}
+        body.update(extra or {})
+        seq = adminlog.record(tx, admin, kind, body, when)
+        for u in units:
+            tx.record_history("unit", u.code, _unit_data(u), when.at, seq)
+        for p in people:
+            tx.record_history("person", p.id, _person_data(p), when.at, seq)
+        return seq
+
+    def load_organisation(self, org: Organisation, *, actor: str | None = None) -> dict[str, int]:
+        """Add or update units and people (``casecraft init``); nothing is deleted, so history keeps its references."""
+        counts = {"units_added": 0, "units_changed": 0, "people_added": 0, "people_changed": 0}
+        with self.ctx.write() as tx:
+            admin = adminlog.require_admin(self.ctx, tx, actor) if tx.count_units() else (actor or "init")
+            when = self.ctx.when()
+            changed_units, changed_people = [], []
+            for u in org.units.values():
+                r = tx.save_unit(u, when.at)
+                if r != "same":
+                    counts[f"units_{r}"] += 1
+                    changed_units.append(tx.unit(u.code) or u)
+            for p in org.people.values():
+                r = tx.save_person(p, when.at)
+                if r != "same":
+                    counts[f"people_{r}"] += 1
+                    changed_people.append(tx.person(p.id) or p)
+            if changed_units or changed_people:
+                self._record(tx, admin, "org.load", when, units=changed_units, people=changed_people)
+        return counts
 
     def _check_roles(self, roles: list[str] | tuple[str, ...]) -> tuple[str, ...]:
         from casecraft.workflows.validate import did_you_mean
@@ -69,17 +111,12 @@ class OrgAdmin(_Base):
 
     @staticmethod
     def _name(value: str, what: str, limit: int) -> str:
-        value = (value or "").strip()
-        if not value:
-            raise InputError(f"{what} must not be empty")
-        if len(value) > limit or any(ord(c) < 32 for c in value):
-            raise InputError(f"{what} must be at most {limit} characters without control characters")
-        return value
+        clean = clean_text(value, what, limit, required=True, single_line=True)
+        assert clean is not None
+        return clean
 
-    def _live_unit(self, tx: Any, code: str, what: str = "unit") -> OrgUnit:
-        from casecraft.store import org_repo
-
-        u = org_repo.unit(tx, code)
+    def _live_unit(self, tx: Tx, code: str, what: str = "unit") -> OrgUnit:
+        u = tx.unit(code)
         if u is None:
             raise InputError(f"unknown {what} '{code}'; see `casecraft org show`")
         if not u.active:
@@ -113,104 +150,102 @@ class OrgAdmin(_Base):
         return below
 
     # commands ------------------------------------------------------------------
-    def add_unit(self, code: str, name: str, parent: str, *, tier: str | None = None,
-                 kind: str = "platform", addresses: list[str] | tuple[str, ...] = ()) -> OrgUnit:
+    def add_unit(self, code: str, name: str, parent: str, *, tier: str | None = None, kind: str = "platform",
+                 addresses: list[str] | tuple[str, ...] = (), actor: str | None = None) -> OrgUnit:
         """Add a unit under ``parent``: a platform one tier below it, or a department/area unit inside it.
 
         Raises:
             InputError: a taken or malformed code, an unknown parent, a place off the tier ladder.
         """
-        from casecraft.store import org_repo
-
-        self._ensure_org()
         code = (code or "").strip()
         if not _ID.fullmatch(code):
-            raise InputError(f"unit code {code!r} must be 1-64 letters, digits, '_', '.' or '-'")
+            raise InputError("unit code {code!r} must be 1-64 letters, digits, '_', '.' or '-'", code=code)
         name = self._name(name, "the unit's name", 200)
         kws = tuple(dict.fromkeys(self._name(a, "an address keyword", 200) for a in addresses))
-        with self.store.write() as tx:
-            old = org_repo.unit(tx, code)
+        with self.ctx.write() as tx:
+            admin = adminlog.require_admin(self.ctx, tx, actor)
+            when = self.ctx.when()
+            old = tx.unit(code)
             if old is not None:
-                raise InputError(f"unit {code} already exists ({old.name}); units are never re-used: "
-                                 "pick a new code")
+                raise InputError("unit {code} already exists ({name}); units are never re-used: pick a new code",
+                                 code=code, name=old.name)
             up = self._live_unit(tx, parent, "parent unit")
             placed = self._placed(code, up, tier, kind)
             unit = OrgUnit(code=code, name=name, tier=placed, kind=kind, parent=up.code, addresses=kws)
-            org_repo.save_unit(tx, unit, self.now())
-        self._org_changed()
+            tx.save_unit(unit, when.at)
+            self._record(tx, admin, "org.add_unit", when, units=[unit])
         return unit
 
-    def set_addresses(self, code: str, addresses: list[str] | tuple[str, ...]) -> OrgUnit:
+    def set_addresses(self, code: str, addresses: list[str] | tuple[str, ...], *,
+                      actor: str | None = None) -> OrgUnit:
         """Replace a unit's address keywords (those route hotline tickets that have no grid code)."""
-        from casecraft.store import org_repo
-
-        self._ensure_org()
         kws = [self._name(a, "an address keyword", 200) for a in addresses]
-        with self.store.write() as tx:
-            u = org_repo.unit(tx, code)
-            if u is None:
-                raise InputError(f"unknown unit '{code}'; see `casecraft org show`")
-            org_repo.set_addresses(tx, code, list(dict.fromkeys(kws)), self.now())
-            u = org_repo.unit(tx, code)
-        self._org_changed()
-        assert u is not None
+        with self.ctx.write() as tx:
+            admin = adminlog.require_admin(self.ctx, tx, actor)
+            when = self.ctx.when()
+            if tx.unit(code) is None:
+                raise InputError("unknown unit '{code}'; see `casecraft org show`", code=code)
+            tx.set_addresses(code, list(dict.fromkeys(kws)), when.at)
+            u = tx.unit(code)
+            assert u is not None
+            self._record(tx, admin, "org.set_addresses", when, units=[u])
         return u
 
     def add_person(self, pid: str, name: str, unit: str, roles: list[str] | tuple[str, ...], *,
-                   note: str | None = None) -> OrgPerson:
+                   note: str | None = None, actor: str | None = None) -> OrgPerson:
         """Add a person to a unit with roles.
 
         Raises:
             InputError: a taken or malformed id, an unknown unit or role.
         """
-        from casecraft.store import org_repo
-
-        self._ensure_org()
         pid = (pid or "").strip()
         if not _ID.fullmatch(pid):
-            raise InputError(f"person id {pid!r} must be 1-64 letters, digits, '_', '.' or '-'")
+            raise InputError("person id {id!r} must be 1-64 letters, digits, '_', '.' or '-'", id=pid)
         name = self._name(name, "the person's name", 100)
         checked = self._check_roles(list(roles))
         note = self._name(note, "the note", 500) if note else None
-        with self.store.write() as tx:
+        with self.ctx.write() as tx:
+            admin = adminlog.require_admin(self.ctx, tx, actor)
+            when = self.ctx.when()
             old = tx.person(pid)
             if old is not None:
-                raise InputError(f"person {pid} already exists ({old.name} at {old.unit}); "
-                                 f"use `casecraft org move-person {pid} --to UNIT` to move them")
+                raise InputError("person {id} already exists ({name} at {unit}); use `casecraft org move-person "
+                                 "{id} --to UNIT` to move them", id=pid, name=old.name, unit=old.unit)
             self._live_unit(tx, unit)
             person = OrgPerson(id=pid, name=name, unit=unit, roles=checked, note=note)
-            org_repo.save_person(tx, person, self.now())
-        self._org_changed()
+            tx.save_person(person, when.at)
+            self._record(tx, admin, "org.add_person", when, people=[person])
         return person
 
     def move_person(self, pid: str, unit: str, *, roles: list[str] | tuple[str, ...] | None = None,
-                    note: str | None = None) -> OrgPerson:
+                    note: str | None = None, actor: str | None = None) -> OrgPerson:
         """Move a person to another unit (optionally with new roles and note).
 
-        Their past timeline entries keep the unit they acted from.
+        Their past timeline entries keep the unit and role they acted with.
 
         Raises:
             NotFound: no such person.
             InputError: an unknown unit or role, or the person is already there with those roles.
         """
-        from casecraft.store import org_repo
-
-        self._ensure_org()
         checked = self._check_roles(list(roles)) if roles else None
-        with self.store.write() as tx:
+        with self.ctx.write() as tx:
+            admin = adminlog.require_admin(self.ctx, tx, actor)
+            when = self.ctx.when()
             old = tx.person(pid)
             if old is None:
-                raise NotFound(f"no person '{pid}'; see `casecraft org show`")
+                raise NotFound("no person '{id}'; see `casecraft org show`", id=pid)
             self._live_unit(tx, unit)
             new = OrgPerson(id=old.id, name=old.name, unit=unit, roles=checked or old.roles,
                             note=self._name(note, "the note", 500) if note else old.note, active=old.active)
             if (new.unit, new.roles, new.note) == (old.unit, old.roles, old.note):
-                raise InputError(f"{old.name}({pid}) is already at {unit} with roles {', '.join(old.roles)}")
-            org_repo.save_person(tx, new, self.now())
-        self._org_changed()
+                raise InputError("{name}({id}) is already at {unit} with roles {roles}", name=old.name, id=pid,
+                                 unit=unit, roles=", ".join(old.roles))
+            tx.save_person(new, when.at)
+            self._record(tx, admin, "org.move_person", when, people=[new],
+                         extra={"from": {"unit": old.unit, "roles": list(old.roles)}})
         return new
 
-    def deactivate(self, ref: str) -> OrgPerson | OrgUnit:
+    def deactivate(self, ref: str, *, actor: str | None = None) -> OrgPerson | OrgUnit:
         """Deactivate a person (they can no longer act) or a unit (no new cases route to it).
 
         A unit is refused while it has active people, active child units or open cases.
@@ -219,45 +254,43 @@ class OrgAdmin(_Base):
             NotFound: no person or unit ``ref``.
             RuleError: the unit is still in use; the message says what to move first.
         """
-        return self._set_active(ref, False)
+        return self._set_active(ref, False, actor)
 
-    def activate(self, ref: str) -> OrgPerson | OrgUnit:
-        """Re-activate a deactivated person or unit."""
-        return self._set_active(ref, True)
+    def activate(self, ref: str, *, actor: str | None = None) -> OrgPerson | OrgUnit:
+        """Re-activate a deactivated person or unit (an admin's act, recorded)."""
+        return self._set_active(ref, True, actor)
 
-    def _set_active(self, ref: str, active: bool) -> OrgPerson | OrgUnit:
+    def _set_active(self, ref: str, active: bool, actor: str | None) -> OrgPerson | OrgUnit:
         from dataclasses import replace
 
-        from casecraft.store import org_repo
-
-        self._ensure_org()
-        now = self.now()
-        with self.store.write() as tx:
+        with self.ctx.write() as tx:
+            admin = adminlog.require_admin(self.ctx, tx, actor)
+            when = self.ctx.when()
+            kind = "org.activate" if active else "org.deactivate"
             person = tx.person(ref)
             if person is not None:
                 if active:
                     self._live_unit(tx, person.unit)
-                org_repo.set_active(tx, "person", ref, active, now)
-                result: OrgPerson | OrgUnit = replace(person, active=active)
-            else:
-                u = org_repo.unit(tx, ref)
-                if u is None:
-                    raise NotFound(f"no person or unit '{ref}'; see `casecraft org show`")
-                if not active:
-                    self._check_unused(tx, u)
-                elif u.parent is not None:
-                    self._live_unit(tx, u.parent, "parent unit")
-                org_repo.set_active(tx, "unit", ref, active, now)
-                result = replace(u, active=active)
-        self._org_changed()
-        return result
+                tx.set_active("person", ref, active, when.at)
+                p2 = replace(person, active=active)
+                self._record(tx, admin, kind, when, people=[p2])
+                return p2
+            u = tx.unit(ref)
+            if u is None:
+                raise NotFound("no person or unit '{ref}'; see `casecraft org show`", ref=ref)
+            if not active:
+                self._check_unused(tx, u)
+            elif u.parent is not None:
+                self._live_unit(tx, u.parent, "parent unit")
+            tx.set_active("unit", ref, active, when.at)
+            u2 = replace(u, active=active)
+            self._record(tx, admin, kind, when, units=[u2])
+            return u2
 
-    def _check_unused(self, tx: Any, u: OrgUnit, leaving: set[str] | frozenset[str] = frozenset()) -> None:
-        from casecraft.store import org_repo
-
-        people = [p for p in org_repo.active_people_in(tx, u.code) if p not in leaving]
-        children = [c for c in org_repo.active_children(tx, u.code) if c not in leaving]
-        cases = org_repo.open_cases_at(tx, u.code)
+    def _check_unused(self, tx: Tx, u: OrgUnit, leaving: set[str] | frozenset[str] = frozenset()) -> None:
+        people = [p for p in tx.active_people_in(u.code) if p not in leaving]
+        children = [c for c in tx.active_children(u.code) if c not in leaving]
+        cases = tx.open_cases_at(u.code)
         why = []
         if people:
             why.append(f"active people {', '.join(people)} (move or deactivate them)")
@@ -266,34 +299,28 @@ class OrgAdmin(_Base):
         if cases:
             why.append(f"{cases} open case(s) (close or route them elsewhere first)")
         if why:
-            raise RuleError(f"{u.name}({u.code}) is still in use: " + "; ".join(why), unit=u.code)
+            raise RuleError("{name}({code}) is still in use: {why}", name=u.name, code=u.code, why="; ".join(why),
+                            unit=u.code)
 
-    def reload_organisation(self, path: str | os.PathLike[str] | None = None, *,
-                            deactivate_missing: bool = False) -> ReloadResult:
+    def reload_organisation(self, path: str | os.PathLike[str], *, deactivate_missing: bool = False,
+                            actor: str | None = None) -> ReloadResult:
         """Re-load units and people from organisation YAML, or people from a CSV file.
 
         What the file names is added or updated (name, place, roles, addresses);
         active flags are left as they are; whatever the file does not name is
-        kept, or deactivated with ``deactivate_missing``. All in one transaction.
+        kept, or deactivated with ``deactivate_missing``. All in one transaction,
+        one admin-chain entry.
 
         Args:
-            path: organisation.yaml or a people CSV (``id,name,unit,roles[,note]``);
-                default: the organisation file the workflow names.
+            path: organisation.yaml or a people CSV (``id,name,unit,roles[,note]``).
 
         Raises:
             WorkflowError: the YAML is invalid (every problem, FILE:LINE:COL).
             InputError: the CSV has bad lines or names unknown units or roles (every one listed).
         """
-        from casecraft.store import org_repo
-
-        self._ensure_org()
-        if path is None:
-            if self.workflow.org_path is None:
-                raise InputError("the workflow names no organisation file; give the file to re-load")
-            path = self.workflow.org_path
         p = Path(path)
         if not p.is_file():
-            raise InputError(f"cannot read {p}: no such file")
+            raise InputError("cannot read {path}: no such file", path=str(p))
         csv = p.suffix.lower() == ".csv"
         units_in: list[OrgUnit] = []
         people_in: list[OrgPerson]
@@ -302,9 +329,11 @@ class OrgAdmin(_Base):
         else:
             units_in, people_in = self._org_yaml(p)
         result = ReloadResult(source=str(p))
-        now = self.now()
-        with self.store.write() as tx:
-            stored_units = {u.code: u for u in org_repo.units(tx)}
+        with self.ctx.write() as tx:
+            admin = adminlog.require_admin(self.ctx, tx, actor)
+            when = self.ctx.when()
+            now = when.at
+            stored_units = {u.code: u for u in tx.all_units()}
             if csv:
                 problems = []
                 for person in people_in:
@@ -314,29 +343,40 @@ class OrgAdmin(_Base):
                     elif not u.active:
                         problems.append(f"{p}: person {person.id}: unit {person.unit} is deactivated")
                 if problems:
-                    raise InputError(f"{len(problems)} problem(s) in {p}; nothing was loaded:\n" + "\n".join(problems))
+                    raise InputError("{count} problem(s) in {path}; nothing was loaded:\n{listed}",
+                                     count=len(problems), path=str(p), listed="\n".join(problems))
+            changed_units: list[OrgUnit] = []
+            changed_people: list[OrgPerson] = []
             for u in units_in:
-                r = org_repo.save_unit(tx, u, now)
+                r = tx.save_unit(u, now)
                 if r != "same":
                     setattr(result, f"units_{r}", getattr(result, f"units_{r}") + 1)
+                    changed_units.append(tx.unit(u.code) or u)
             for person in people_in:
-                r = org_repo.save_person(tx, person, now)
+                r = tx.save_person(person, now)
                 if r != "same":
                     setattr(result, f"people_{r}", getattr(result, f"people_{r}") + 1)
+                    changed_people.append(tx.person(person.id) or person)
             named = {u.code for u in units_in} | {x.id for x in people_in}
             missing_people = [x for x in tx.all_people() if x.id not in named and x.active]
             missing_units = [] if csv else [u for u in stored_units.values() if u.code not in named and u.active]
             result.not_in_file = [x.id for x in missing_people] + [u.code for u in missing_units]
             if deactivate_missing:
+                from dataclasses import replace
+
                 leaving = set(result.not_in_file)
                 for u in missing_units:
                     self._check_unused(tx, u, leaving)
                 for x in missing_people:
-                    org_repo.set_active(tx, "person", x.id, False, now)
+                    tx.set_active("person", x.id, False, now)
+                    changed_people.append(replace(x, active=False))
                 for u in missing_units:
-                    org_repo.set_active(tx, "unit", u.code, False, now)
+                    tx.set_active("unit", u.code, False, now)
+                    changed_units.append(replace(u, active=False))
                 result.deactivated, result.not_in_file = result.not_in_file, []
-        self._org_changed()
+            if changed_units or changed_people:
+                self._record(tx, admin, "org.reload", when, units=changed_units, people=changed_people,
+                             extra={"file": p.name})
         return result
 
     def _org_yaml(self, path: Path) -> tuple[list[OrgUnit], list[OrgPerson]]:

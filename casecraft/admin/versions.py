@@ -1,7 +1,9 @@
-"""Workflow versions: list them with their open cases, compare two, move open cases between them.
+"""Workflow versions: publish one, list them with their open cases, compare two, move open cases between them.
 
-The engine registers a version for every distinct workflow content (by hash);
-a case keeps the version it started on until an admin migrates it explicitly.
+A version comes into force only when an admin publishes it (``casecraft
+workflow publish``, an entry of the admin chain); a process with another file
+on disk changes nothing. New cases run on the newest published version; a case
+keeps the version it started on until an admin migrates it explicitly.
 A migration is **all or nothing**: every open case of the old version is
 checked first (a state with no place in the new version refuses the whole
 migration, naming every such case), then all of them move in one transaction,
@@ -17,13 +19,15 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from casecraft.admin import log as adminlog
 from casecraft.base.errors import ConflictError, InputError, NotFound, RuleError
+from casecraft.cases import timeline as tl
+from casecraft.cases.rules import acting_person, actor_of
+from casecraft.context import Context
+from casecraft.store.base import DuplicateKey
 from casecraft.workflows.spec import Workflow
-
-if TYPE_CHECKING:
-    from casecraft.engine import Engine
 
 MIGRATE = "migrate"
 
@@ -40,31 +44,62 @@ class VersionInfo:
     source_path: str | None
     open_cases: int
     current: bool
+    published_by: str | None = None
+    timezone: str = "Asia/Shanghai"
 
     def to_dict(self) -> dict[str, Any]:
+        from zoneinfo import ZoneInfo
+
         return {"id": self.id, "workflow_id": self.workflow_id, "number": self.number,
-                "hash": self.content_hash, "created_at": self.created_at.isoformat(),
-                "source_path": self.source_path, "open_cases": self.open_cases, "current": self.current}
+                "hash": self.content_hash, "created_at": self.created_at.astimezone(ZoneInfo(self.timezone)).isoformat(),
+                "published_by": self.published_by, "source_path": self.source_path, "open_cases": self.open_cases,
+                "current": self.current}
 
 
-def list_versions(engine: Engine) -> list[VersionInfo]:
-    """Every registered version (the current workflow's registered first), with its open-case count."""
-    current_id, _ = engine.current_version()
-    with engine.store.read() as tx:
+def list_versions(ctx: Context) -> list[VersionInfo]:
+    """Every published version, with its open-case count (the newest is current)."""
+    current = ctx.current()
+    with ctx.read() as tx:
         rows = tx.versions()
     return [VersionInfo(id=r["id"], workflow_id=r["workflow_id"], number=r["number"],
                         content_hash=r["content_hash"], created_at=r["created_at"], source_path=r["source_path"],
-                        open_cases=int(r["open_cases"]), current=r["id"] == current_id) for r in rows]
+                        open_cases=int(r["open_cases"]), current=r["id"] == current.id,
+                        published_by=r.get("published_by"), timezone=current.spec.timezone) for r in rows]
 
 
-def resolve(engine: Engine, ref: str | int) -> VersionInfo:
+def publish(ctx: Context, wf: Workflow, *, actor: str | None = None, note: str | None = None) -> VersionInfo:
+    """Bring a validated workflow into force as the next version (an admin's act, recorded).
+
+    Publishing content identical to a published version changes nothing and returns that version.
+
+    Raises:
+        PermissionDenied: the actor is not an admin.
+    """
+    with ctx.write() as tx:
+        admin = adminlog.require_admin(ctx, tx, actor) if tx.latest_version() else (actor or "init")
+        when = ctx.when()
+        found = tx.version_by_hash(wf.id, wf.content_hash)
+        if found is None:
+            try:
+                vid, number = tx.insert_version(wf.id, wf.content_hash, wf.spec_json,
+                                                wf.path.name if wf.path else None, when.at, admin)
+            except DuplicateKey:
+                raise ConflictError("another admin published a version at the same moment; look with `casecraft "
+                                    "workflow versions` and publish again if needed") from None
+            adminlog.record(tx, admin, "workflow.publish", {"workflow": wf.id, "version": number, "hash":
+                                                            wf.content_hash, "note": note}, when)
+    ctx.forget_versions()
+    return next(v for v in list_versions(ctx) if v.content_hash == wf.content_hash and v.workflow_id == wf.id)
+
+
+def resolve(ctx: Context, ref: str | int) -> VersionInfo:
     """A version by number (``2``, ``v2``) of the current workflow, or ``current``.
 
     Raises:
         InputError: a malformed reference.
         NotFound: no such version.
     """
-    versions = list_versions(engine)
+    versions = list_versions(ctx)
     text = str(ref).strip().lower()
     if text in ("current", "latest"):
         return next(v for v in versions if v.current)
@@ -73,7 +108,7 @@ def resolve(engine: Engine, ref: str | int) -> VersionInfo:
         raise InputError(f"bad version '{ref}': give a version number such as 1 or v1 (see `casecraft workflow "
                          "versions`)")
     number = int(m.group(1))
-    wid = engine.workflow.id
+    wid = ctx.workflow.id
     found = next((v for v in versions if v.workflow_id == wid and v.number == number), None)
     if found is None:
         known = ", ".join(f"v{v.number}" for v in versions if v.workflow_id == wid)
@@ -173,10 +208,10 @@ def diff_workflows(old: Workflow, new: Workflow) -> WorkflowDiff:
     return d
 
 
-def diff(engine: Engine, a: str | int, b: str | int) -> tuple[VersionInfo, VersionInfo, WorkflowDiff]:
-    """Compare two registered versions (see :func:`resolve` for the references)."""
-    va, vb = resolve(engine, a), resolve(engine, b)
-    return va, vb, diff_workflows(engine.spec_for(va.id), engine.spec_for(vb.id))
+def diff(ctx: Context, a: str | int, b: str | int) -> tuple[VersionInfo, VersionInfo, WorkflowDiff]:
+    """Compare two published versions (see :func:`resolve` for the references)."""
+    va, vb = resolve(ctx, a), resolve(ctx, b)
+    return va, vb, diff_workflows(ctx.spec(va.id), ctx.spec(vb.id))
 
 
 # --- migrate -------------------------------------------------------------------------------------
@@ -227,7 +262,7 @@ def parse_mapping(items: list[str] | None) -> dict[str, str]:
     return out
 
 
-def plan_migration(old: Workflow, new: Workflow, cases: list[dict[str, Any]],
+def plan_migration(old: Workflow, new: Workflow, cases: list[Any],
                    mapping: dict[str, str]) -> list[Move]:
     """Where each open case goes; refuses (naming every case) when any has no place in ``new``.
 
@@ -250,19 +285,19 @@ def plan_migration(old: Workflow, new: Workflow, cases: list[dict[str, Any]],
     unmapped: dict[str, list[int]] = {}
     wrong: list[str] = []
     for c in cases:
-        target = mapping.get(c["state"], c["state"])
+        target = mapping.get(c.state, c.state)
         st = new.states.get(target)
         if st is None:
-            unmapped.setdefault(c["state"], []).append(c["id"])
+            unmapped.setdefault(c.state, []).append(c.id)
             continue
         if st.final:
-            wrong.append(f"case {c['id']}: '{target}' is final in the new version (a migration never closes a case)")
+            wrong.append(f"case {c.id}: '{target}' is final in the new version (a migration never closes a case)")
             continue
-        if st.tier != c["tier"]:
-            wrong.append(f"case {c['id']} is at tier {c['tier']}, but '{target}' is at {st.tier} "
+        if st.tier != c.tier:
+            wrong.append(f"case {c.id} is at tier {c.tier}, but '{target}' is at {st.tier} "
                          "(a migration keeps a case where it is)")
             continue
-        moves.append(Move(c["id"], c["state"], target, c["tier"]))
+        moves.append(Move(c.id, c.state, target, c.tier))
     if unmapped or wrong:
         parts = [f"state '{s}' (case{'s' if len(ids) > 1 else ''} {', '.join(map(str, ids))})"
                  for s, ids in sorted(unmapped.items())]
@@ -277,69 +312,54 @@ def plan_migration(old: Workflow, new: Workflow, cases: list[dict[str, Any]],
     return moves
 
 
-def migrate(engine: Engine, from_ref: str | int, to_ref: str | int, *, actor: str,
+def migrate(ctx: Context, from_ref: str | int, to_ref: str | int, *, actor: str | None = None,
             mapping: dict[str, str] | None = None, note: str | None = None, dry_run: bool = False) -> Migration:
-    """Move every open case of one version to another, all or nothing.
+    """Move every open case of one version to another, all or nothing (an admin's act, recorded).
 
     Args:
-        actor: the person doing it (recorded on each case's timeline).
+        actor: the admin doing it (recorded on each case's timeline and in the admin chain).
         mapping: old state → new state, for states the new version renamed or dropped.
         dry_run: only plan; change nothing.
 
     Raises:
-        InputError: bad versions, mapping or actor.
+        InputError: bad versions or mapping.
+        PermissionDenied: the actor is not an admin.
         RuleError: a case with no place in the new version (nothing is changed).
         ConflictError: someone changed a case meanwhile (nothing is changed).
     """
-    from casecraft.engine import entry_hash
-    from casecraft.store import alerts_repo
-
-    va, vb = resolve(engine, from_ref), resolve(engine, to_ref)
+    va, vb = resolve(ctx, from_ref), resolve(ctx, to_ref)
     if va.id == vb.id:
-        raise InputError(f"--from and --to are the same version (v{va.number})")
-    person = engine.org.person(actor)
-    if person is None:
-        raise InputError(f"unknown person '{actor}'; see `casecraft org show`", actor=actor)
-    if not person.active:
-        raise InputError(f"person '{actor}' is deactivated", actor=actor)
-    old, new = engine.spec_for(va.id), engine.spec_for(vb.id)
+        raise InputError("--from and --to are the same version (v{number})", number=va.number)
+    old, new = ctx.spec(va.id), ctx.spec(vb.id)
     mapping = mapping or {}
-    with engine.store.read() as tx:
-        cases = tx.list_cases(is_open=True, limit=10**9)
-    cases = [c for c in cases if c["workflow_version_id"] == va.id]
+    with ctx.read() as tx:
+        cases, _ = tx.list_cases(is_open=True, limit=10**9, version_id=va.id)
     moves = plan_migration(old, new, cases, mapping)
     if dry_run or not moves:
         return Migration(va.number, vb.number, tuple(moves), dry_run)
-    now = engine.now()
     text = f"工作流版本 v{va.number} → v{vb.number}" + (f"：{note.strip()}" if note and note.strip() else "")
-    with engine.store.write() as tx:
+    with ctx.write() as tx:
+        admin = adminlog.require_admin(ctx, tx, actor)
+        when = ctx.when()
+        who = actor_of(acting_person(tx, admin)) if admin != adminlog.SANDBOX_ACTOR else tl.Actor(
+            id=admin, name="沙盒管理员", role="admin", unit=None)
         for m in moves:
-            case = tx.case(m.case_id)
-            if case is None or case["workflow_version_id"] != va.id or not case["is_open"] \
-                    or case["state"] != m.from_state:
-                raise ConflictError(f"case {m.case_id} changed while migrating; nothing was migrated, run it "
-                                    "again", case=m.case_id)
-            seq = case["version"] + 1
-            entry: dict[str, Any] = {
-                "case_id": m.case_id, "seq": seq, "at": now, "actor_id": person.id,
-                "actor_role": person.roles[0] if person.roles else None, "actor_unit": person.unit,
-                "trigger": MIGRATE, "from_state": m.from_state, "to_state": m.to_state, "from_tier": case["tier"],
-                "to_tier": case["tier"], "unit_code": case["unit_code"], "targets": [], "outcome": None,
-                "note": text, "attachments": [], "prev_hash": case["last_hash"],
-            }
-            entry["hash"] = entry_hash(entry)
-            values = {"workflow_version_id": vb.id, "state": m.to_state, "version": seq, "last_hash": entry["hash"],
-                      "updated_at": now}
-            if not tx.update_case(m.case_id, case["version"], values):
-                raise ConflictError(f"case {m.case_id} changed while migrating; nothing was migrated, run it "
-                                    "again", case=m.case_id)
-            tx.insert_timeline(entry)
+            case = tx.case(m.case_id, for_update=True)
+            if case is None or case.workflow_version_id != va.id or not case.is_open or case.state != m.from_state:
+                raise ConflictError("case {case} changed while migrating; nothing was migrated, run it again",
+                                    case=m.case_id)
+            ops: list[tl.DeadlineOp] = []
             if m.from_state != m.to_state:
-                step = alerts_repo.open_deadlines(tx, [m.case_id]).get(m.case_id)
-                if step is not None:
-                    alerts_repo.update_deadline(tx, step["id"], {"state": m.to_state})
+                step_dl = tx.open_deadlines([m.case_id]).get(m.case_id)
+                if step_dl is not None:
+                    ops.append(tl.SetDeadline(step_dl, {"state": m.to_state}))
+            step = tl.Step(trigger=MIGRATE, changes={"workflow_version_id": vb.id, "state": m.to_state},
+                           deadlines=tuple(ops), note=text)
+            tl.append(tx, case, step, who, when)
+        adminlog.record(tx, admin, "workflow.migrate", {"from": va.number, "to": vb.number, "mapping": mapping,
+                                                        "cases": [m.case_id for m in moves], "note": note}, when)
     return Migration(va.number, vb.number, tuple(moves), False)
 
 
 __all__ = ["Migration", "Move", "VersionInfo", "WorkflowDiff", "diff", "diff_workflows", "list_versions",
-           "migrate", "parse_mapping", "plan_migration", "resolve"]
+           "migrate", "parse_mapping", "plan_migration", "publish", "resolve"]

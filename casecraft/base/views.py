@@ -38,6 +38,9 @@ class TimelineView:
     note: str | None
     attachments: tuple[dict[str, Any], ...]
     hash: str
+    recorded_at: datetime | None = None  # when the writing machine recorded it (differs on a back-fill)
+    backfill: bool = False  # an admin entered it for a past time
+    on_behalf_of: str | None = None  # the admin who entered it for the actor
 
     def to_dict(self, tz: str) -> dict[str, Any]:
         return {
@@ -48,6 +51,7 @@ class TimelineView:
             "from_tier": self.from_tier, "to_tier": self.to_tier, "unit": self.unit, "unit_name": self.unit_name,
             "targets": list(self.targets), "outcome": self.outcome, "note": self.note,
             "attachments": list(self.attachments), "hash": self.hash,
+            "recorded_at": iso(self.recorded_at, tz), "backfill": self.backfill, "on_behalf_of": self.on_behalf_of,
         }
 
 

@@ -34,8 +34,9 @@ def list_alerts(
 def ack(
     ctx: typer.Context,
     alert_id: Annotated[int, typer.Argument(metavar="ID", help="Alert id.")],
-    actor: Annotated[str, typer.Option("--actor", help="Who acknowledges (a person at the alert's platform).")],
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+    actor: Annotated[str | None, typer.Option(
+        "--actor", help="Who acknowledges (a person at the alert's platform); default: the person logged in.")] = None,
 ) -> None:
     """Acknowledge an alert."""
     from casecraft.cli import render
@@ -47,13 +48,30 @@ def ack(
         render.line(f"alert {a.id} acknowledged by {a.acked_by}")
 
 
+@app.command()
+def deliver(
+    ctx: typer.Context,
+    budget: Annotated[float, typer.Option("--budget", help="Stop after this many seconds.")] = 30.0,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """Send the queued alert deliveries to their sinks once (for cron; `scheduler run` does it continuously)."""
+    from casecraft.cli import render
+
+    result = state(ctx).engine().deliver(budget_seconds=budget)
+    if json_out:
+        render.print_json(result)
+    else:
+        render.line(f"delivered {result['delivered']}, to retry {result['retry']}, given up {result['dead']}")
+
+
 def sweep(
     ctx: typer.Context,
-    once: Annotated[bool, typer.Option("--once", help="One pass, for cron (the default).")] = True,
     batch: Annotated[int, typer.Option("--batch", help="Deadline rows claimed per transaction.")] = 500,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
 ) -> None:
-    """Raise every warning, overdue alert and re-escalation that is due, exactly once."""
+    """One pass: raise every warning, overdue alert and re-escalation that is due, exactly once (for cron).
+
+    Alerts are committed and queued for delivery; `casecraft alerts deliver` (or `scheduler run`) sends them."""
     from casecraft.cli import render
 
     result = state(ctx).engine().sweep(batch=batch)
@@ -71,7 +89,7 @@ def scheduler_run(
 ) -> None:
     """Run APScheduler: the sweep, and the previous month's evaluation once (caught up on start), until Ctrl-C."""
     from casecraft.cli import render
-    from casecraft.timing.scheduler import build_scheduler
+    from casecraft.scheduler import build_scheduler
 
     if interval < 1:
         from casecraft.base.errors import InputError
@@ -93,7 +111,8 @@ def scheduler_run(
     from casecraft.evaluation import record_due
 
     sched = build_scheduler(lambda: eng.sweep(), interval_seconds=interval, on_result=report,
-                            monthly=lambda: record_due(eng), on_monthly=recorded)
+                            monthly=lambda: record_due(eng), on_monthly=recorded,
+                            deliver=lambda: eng.deliver(budget_seconds=max(interval / 2, 1.0)))
     render.line(f"sweeping every {interval:g} s; Ctrl-C to stop")
     try:
         sched.start()

@@ -29,7 +29,10 @@ def _translate(fn: Callable[..., Any]) -> Callable[..., Any]:
                 render.err.print(f"[red]{len(exc.problems)} problem(s)[/]; fix them and run "
                                  "`casecraft workflow validate` again")
             else:
-                render.error(exc.message, exc.exit_code)
+                from casecraft.base.errors import render as format_message
+                from casecraft.cli.words import cli_template
+
+                render.error(format_message(cli_template(exc.template), exc.details), exc.exit_code)
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper

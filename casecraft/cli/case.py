@@ -11,7 +11,8 @@ from casecraft.cli.app import App, state
 app = App(help="Report cases, act on them, look at them.", no_args_is_help=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only.")]
-ActorOpt = Annotated[str, typer.Option("--actor", help="Who acts: a person id (see `casecraft org show`).")]
+ActorOpt = Annotated[str | None, typer.Option(
+    "--actor", help="Who acts: a person id (see `casecraft org show`); default: the person logged in.")]
 CaseArg = Annotated[int, typer.Argument(metavar="CASE", help="Case id.")]
 PhotoOpt = Annotated[list[str] | None, typer.Option("--photo", help="Attach an image or PDF (repeatable).")]
 
@@ -23,13 +24,13 @@ def report(
     grid: Annotated[str, typer.Option("--grid", help="Grid code (15 digits).")],
     category: Annotated[str, typer.Option("--category", help="Event catalogue code, e.g. 0101.")],
     desc: Annotated[str, typer.Option("--desc", help="What was found or reported.")],
-    actor: ActorOpt,
     ref: Annotated[str | None, typer.Option("--ref", help="Hotline ticket number.")] = None,
     address: Annotated[str | None, typer.Option("--address", help="Address of the problem.")] = None,
     urgency: Annotated[str | None, typer.Option("--urgency", help="Override the category's urgency.")] = None,
     note: Annotated[str | None, typer.Option("--note", help="A note for the timeline.")] = None,
     photo: PhotoOpt = None,
     json_out: JsonOpt = False,
+    actor: ActorOpt = None,
 ) -> None:
     """Report a new case; prints its id."""
     from casecraft.cli import render
@@ -47,7 +48,6 @@ def fire(
     ctx: typer.Context,
     case_id: CaseArg,
     trigger: Annotated[str, typer.Argument(metavar="TRIGGER", help="e.g. verify, dispatch, escalate, close.")],
-    actor: ActorOpt,
     note: Annotated[str | None, typer.Option("--note", help="Reason or record of what was done.")] = None,
     to: Annotated[list[str] | None, typer.Option("--to", help="Target unit or person (repeatable).")] = None,
     outcome: Annotated[str | None, typer.Option("--outcome", help="solved | unsolved (for feedback).")] = None,
@@ -55,6 +55,7 @@ def fire(
     expect_version: Annotated[int | None, typer.Option(
         "--expect-version", help="Refuse if the case is no longer at this version.")] = None,
     json_out: JsonOpt = False,
+    actor: ActorOpt = None,
 ) -> None:
     """Fire a trigger on a case (one step of the workflow)."""
     from casecraft.cli import render
@@ -101,14 +102,20 @@ def list_cases(  # noqa: C901 - options map 1:1 to filters
     org: Annotated[str | None, typer.Option("--org", help="Only cases in this unit's subtree.")] = None,
     open_: Annotated[bool, typer.Option("--open", help="Only open cases.")] = False,
     closed: Annotated[bool, typer.Option("--closed", help="Only finished cases.")] = False,
-    limit: Annotated[int, typer.Option("--limit", help="At most this many.")] = 200,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many per page.")] = 200,
+    page: Annotated[int, typer.Option("--page", help="Which page of --limit cases (1 = the first).")] = 1,
+    sort: Annotated[str, typer.Option(
+        "--sort", help="id (oldest first), -id (newest first), updated or -updated (last changed).")] = "id",
+    category: Annotated[str | None, typer.Option("--category", help="Only this catalogue category.")] = None,
+    source: Annotated[str | None, typer.Option("--source", help="Only cases from this source.")] = None,
     overdue: Annotated[bool, typer.Option("--overdue", help="Only cases past their step's time limit.")] = False,
     due_within: Annotated[str | None, typer.Option(
-        "--due-within", help="Only cases whose step is due within this time, e.g. 2h, 30 minutes.")] = None,
+        "--due-within", help="Only cases whose step falls due within this time from now and is not overdue yet, "
+        "e.g. 2h, 30 minutes (add --overdue to include those already past).")] = None,
     parked: Annotated[bool, typer.Option("--parked", help="Only parked cases (挂账, the problem register).")] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """List cases, oldest first, with their step deadline and time left."""
+    """List cases with their step deadline and time left, a page at a time (says "N of TOTAL")."""
     from casecraft.base.errors import InputError
     from casecraft.cli import render
 
@@ -131,16 +138,22 @@ def list_cases(  # noqa: C901 - options map 1:1 to filters
             if d.working:
                 raise InputError("--due-within takes natural time, e.g. 2h or 30 minutes")
             within = timedelta(**{f"{d.unit}s": d.amount})
-        ids = eng.due_cases(within=within, limit=100_000)
-    cases = eng.list(state=state_, tier=tier, org=org, is_open=is_open, limit=limit, ids=ids,
-                     parked=True if parked else None)
+        ids = eng.due_cases(within=within, include_overdue=overdue or not due_within, limit=100_000)
+    if page < 1:
+        raise InputError("--page must be 1 or more")
+    result = eng.page(state=state_, tier=tier, org=org, is_open=is_open, limit=limit, offset=(page - 1) * limit,
+                      ids=ids, parked=True if parked else None, category=category, source=source, sort=sort)
+    cases = result.cases
     deadlines = eng.deadlines([c.id for c in cases])
     if json_out:
-        render.print_json([{**c.to_dict(timeline=False),
-                            "deadline": deadlines[c.id].to_dict(c.timezone) if c.id in deadlines else None}
-                           for c in cases])
+        render.print_json({"total": result.total, "page": page, "limit": limit, "cases": [
+            {**c.to_dict(timeline=False), "deadline": deadlines[c.id].to_dict(c.timezone) if c.id in deadlines
+             else None} for c in cases]})
     else:
         render.case_list(cases, deadlines)
+        shown_from = result.offset + 1 if cases else 0
+        more = f"; next: --page {page + 1}" if result.offset + len(cases) < result.total else ""
+        render.line(f"{shown_from}-{result.offset + len(cases)} of {result.total}{more}")
 
 
 @app.command()
@@ -165,9 +178,9 @@ def triggers(
 def urge(
     ctx: typer.Context,
     case_id: CaseArg,
-    actor: ActorOpt,
     note: Annotated[str, typer.Option("--note", help="What is asked of the handling unit.")],
     json_out: JsonOpt = False,
+    actor: ActorOpt = None,
 ) -> None:
     """督办: a supervisor or the superior platform urges a case (alerts the handling unit)."""
     from casecraft.cli import render
@@ -183,10 +196,10 @@ def urge(
 def extend(
     ctx: typer.Context,
     case_id: CaseArg,
-    actor: ActorOpt,
     by: Annotated[str, typer.Option("--by", help="How much longer, e.g. '1 working day', '4 working hours'.")],
     note: Annotated[str, typer.Option("--note", help="The reason.")],
     json_out: JsonOpt = False,
+    actor: ActorOpt = None,
 ) -> None:
     """延期: a leader approves an extension of the running time limit."""
     _side(ctx, state(ctx).engine().extend(case_id, actor=actor, by=by, note=note), json_out)
@@ -207,10 +220,10 @@ def _side(ctx: typer.Context, case: object, json_out: bool) -> None:
 def request_extension(
     ctx: typer.Context,
     case_id: CaseArg,
-    actor: ActorOpt,
     by: Annotated[str, typer.Option("--by", help="How much longer, e.g. '1 working day'.")],
     note: Annotated[str, typer.Option("--note", help="The reason.")],
     json_out: JsonOpt = False,
+    actor: ActorOpt = None,
 ) -> None:
     """申请延期: the handling unit asks its leader for more time."""
     _side(ctx, state(ctx).engine().request_extension(case_id, actor=actor, by=by, note=note), json_out)
@@ -220,9 +233,9 @@ def request_extension(
 def approve_extension(
     ctx: typer.Context,
     case_id: CaseArg,
-    actor: ActorOpt,
     note: Annotated[str | None, typer.Option("--note", help="A remark.")] = None,
     json_out: JsonOpt = False,
+    actor: ActorOpt = None,
 ) -> None:
     """批准延期: the leader approves the pending request; the deadline moves."""
     _side(ctx, state(ctx).engine().decide_extension(case_id, actor=actor, approve=True, note=note), json_out)
@@ -232,9 +245,9 @@ def approve_extension(
 def deny_extension(
     ctx: typer.Context,
     case_id: CaseArg,
-    actor: ActorOpt,
     note: Annotated[str, typer.Option("--note", help="The reason.")],
     json_out: JsonOpt = False,
+    actor: ActorOpt = None,
 ) -> None:
     """驳回延期: the leader denies the pending request; the deadline stays."""
     _side(ctx, state(ctx).engine().decide_extension(case_id, actor=actor, approve=False, note=note), json_out)
@@ -244,9 +257,9 @@ def deny_extension(
 def park(
     ctx: typer.Context,
     case_id: CaseArg,
-    actor: ActorOpt,
     note: Annotated[str, typer.Option("--note", help="Why it cannot be solved for now.")],
     json_out: JsonOpt = False,
+    actor: ActorOpt = None,
 ) -> None:
     """挂账: put a case in the problem register; its clock stops."""
     _side(ctx, state(ctx).engine().park(case_id, actor=actor, note=note), json_out)
@@ -256,9 +269,9 @@ def park(
 def unpark(
     ctx: typer.Context,
     case_id: CaseArg,
-    actor: ActorOpt,
     note: Annotated[str | None, typer.Option("--note", help="A remark.")] = None,
     json_out: JsonOpt = False,
+    actor: ActorOpt = None,
 ) -> None:
     """解除挂账: take a case out of the problem register; its clock resumes with the time left."""
     _side(ctx, state(ctx).engine().unpark(case_id, actor=actor, note=note), json_out)

@@ -17,16 +17,16 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only.")]
 def add(
     ctx: typer.Context,
     grid: Annotated[str, typer.Option("--grid", help="Grid code (15 digits).")],
-    actor: Annotated[str, typer.Option("--actor", help="The grid leader (or assistant) keeping the log.")],
     text: Annotated[str, typer.Option("--text", help="Today's visits and residents' concerns.")],
+    actor: Annotated[str | None, typer.Option(
+        "--actor", help="The grid leader (or assistant) keeping the log; default: the person logged in.")] = None,
     photo: Annotated[list[str] | None, typer.Option("--photo", help="Attach an image or PDF (repeatable).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Record today's log entry for a grid (use --at to record another day)."""
+    """Record today's log entry for a grid (another day only as an admin's back-fill, recorded as such)."""
     from casecraft.cli import render
-    from casecraft.sentiment import add_log
 
-    entry = add_log(state(ctx).engine(), grid=grid, actor=actor, text=text, photos=photo or [])
+    entry = state(ctx).engine().add_log(grid=grid, actor=actor, text=text, photos=photo or [])
     if json_out:
         render.print_json(entry.to_dict())
     else:
@@ -46,9 +46,8 @@ def list_entries(
     from rich.table import Table
 
     from casecraft.cli import render
-    from casecraft.sentiment import list_logs
 
-    items = list_logs(state(ctx).engine(), grid=grid, month=month, org=org, limit=limit)
+    items = state(ctx).engine().logs(grid=grid, month=month, org=org, limit=limit)
     if json_out:
         render.print_json([e.to_dict() for e in items])
         return

@@ -66,13 +66,16 @@ def _global(
 
 @app.command()
 def init(ctx: typer.Context,
+         sandbox: Annotated[bool, typer.Option(
+             "--sandbox", help="A sandbox database (training, demos, tests): no logins, --at allowed; "
+             "every command says so. Only for a new database.")] = False,
          json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False) -> None:
-    """Create or upgrade the database; load the organisation and register the workflow version."""
+    """Create or upgrade the database; on a new one publish the workflow and load the organisation."""
     from casecraft.cli import render
     from casecraft.store.db import safe_url
 
     eng = state(ctx).engine()
-    counts = eng.init()
+    counts = eng.init(sandbox=sandbox)
     if json_out:
         render.print_json(counts)
         return
@@ -105,7 +108,7 @@ def demo(ctx: typer.Context,
         db = f"sqlite:///{path}"
     clock = FixedClock(_at(24, "08:30"))
     with Engine(db, st.workflow, clock) as eng:
-        eng.init()
+        eng.init(sandbox=True)
         cases = run_demo(eng, clock)
         if json_out:
             render.print_json({"cases": {k: v.to_dict() for k, v in cases.items()},

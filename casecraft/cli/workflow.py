@@ -124,19 +124,38 @@ def diagram(
 @app.command()
 def versions(ctx: typer.Context,
              json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False) -> None:
-    """List the registered workflow versions with their open cases (registers the current file if new)."""
-    from casecraft.admin.versions import list_versions
+    """List the published workflow versions with their open cases (* marks the one new cases use)."""
+    from zoneinfo import ZoneInfo
+
     from casecraft.cli import render
 
-    items = list_versions(state(ctx).engine())
+    items = state(ctx).engine().versions()
     if json_out:
         render.print_json([v.to_dict() for v in items])
         return
     for v in items:
         mark = "*" if v.current else " "
-        render.line(f"{mark} {v.workflow_id} v{v.number}  {v.content_hash[:12]}  "
-                    f"{v.created_at.strftime('%Y-%m-%d %H:%M')} UTC  open cases: {v.open_cases}  "
+        local = v.created_at.astimezone(ZoneInfo(v.timezone)).strftime("%Y-%m-%d %H:%M")
+        render.line(f"{mark} {v.workflow_id} v{v.number}  {v.content_hash[:12]}  {local}  "
+                    f"published by {v.published_by or '-'}  open cases: {v.open_cases}  "
                     f"{v.source_path or ''}".rstrip())
+
+
+@app.command()
+def publish(
+    ctx: typer.Context,
+    path: Annotated[str | None, typer.Argument(help="The workflow file (default: --workflow, ./workflows.yaml).")] = None,
+    note: Annotated[str | None, typer.Option("--note", help="Why, for the admin log.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """Bring a workflow file into force as the next version (admin). New cases run on it; open cases stay on theirs."""
+    from casecraft.cli import render
+
+    v = state(ctx).engine().publish(_path(ctx, path), note=note)
+    if json_out:
+        render.print_json(v.to_dict())
+    else:
+        render.line(f"{v.workflow_id} v{v.number} is in force ({v.content_hash[:12]})")
 
 
 @app.command()
@@ -150,7 +169,7 @@ def diff(
     from casecraft.admin.versions import diff as diff_versions
     from casecraft.cli import render
 
-    va, vb, d = diff_versions(state(ctx).engine(), old, new)
+    va, vb, d = diff_versions(state(ctx).engine().ctx, old, new)
     if json_out:
         render.print_json({"from": va.number, "to": vb.number, **d.to_dict()})
         return
@@ -164,20 +183,20 @@ def migrate(
     ctx: typer.Context,
     from_: Annotated[str, typer.Option("--from", help="Move the open cases of this version (e.g. 1).")],
     to: Annotated[str, typer.Option("--to", help="To this version (e.g. 2, or current).")],
-    actor: Annotated[str, typer.Option("--actor", help="Who does it: a person id (recorded on each case).")],
     map_: Annotated[list[str] | None, typer.Option(
         "--map", help="OLD_STATE=NEW_STATE for a state the new version renamed or dropped (repeatable).")] = None,
     note: Annotated[str | None, typer.Option("--note", help="Why, for the timeline.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would move; change nothing.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+    actor: Annotated[str | None, typer.Option(
+        "--actor", help="The admin doing it (default: the person logged in; recorded on each case).")] = None,
 ) -> None:
-    """Move every open case of one version to another, all or nothing, with a timeline entry on each."""
-    from casecraft.admin.versions import migrate as run_migration
+    """Move every open case of one version to another (admin), all or nothing, with a timeline entry on each."""
     from casecraft.admin.versions import parse_mapping
     from casecraft.cli import render
 
-    result = run_migration(state(ctx).engine(), from_, to, actor=actor, mapping=parse_mapping(map_), note=note,
-                           dry_run=dry_run)
+    result = state(ctx).engine().migrate(from_, to, actor=actor, mapping=parse_mapping(map_), note=note,
+                                         dry_run=dry_run)
     if json_out:
         render.print_json(result.to_dict())
         return

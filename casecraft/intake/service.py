@@ -1,10 +1,11 @@
-"""Bulk intake of cases: hotline work orders (12345, 96005) and superior orders.
+"""Bulk intake of cases: hotline work orders (12345, 96005).
 
-Mixed into :class:`casecraft.engine.Engine`. A work order becomes a case at the
-street platform (source ``hotline``), with the ticket number as its ``ref``, a
-hash-chained first timeline entry and its deadline rows, exactly as
-:meth:`Engine.report` makes them. From there the street operator routes it
-down by its grid: ``assign`` to the community, ``assign`` to the grid.
+A work order becomes a case at the street platform (source ``hotline``), with
+the ticket number as its ``ref``, a hash-chained first timeline entry and its
+deadline rows, built by the one write path (:func:`casecraft.cases.timeline.first_entry`)
+exactly as a report makes them, only many at once. From there the street
+operator routes it down by its grid: ``assign`` to the community, ``assign``
+to the grid.
 """
 
 from __future__ import annotations
@@ -14,18 +15,20 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from casecraft.admin.org import OrgAdmin
 from casecraft.base.errors import ConflictError, InputError, PermissionDenied, TriggerNotAllowed
+from casecraft.base.records import CaseRow
+from casecraft.cases import timeline as tl
+from casecraft.cases.rules import case_at, may_act
+from casecraft.cases.service import CaseService
+from casecraft.context import Context
 from casecraft.intake.hotline import RowProblem, Ticket
-
-if TYPE_CHECKING:
-    from casecraft.engine import Engine
-
-    _Base = Engine
-else:
-    _Base = object
+from casecraft.store.base import DuplicateKey
+from casecraft.timing import deadlines as dl
+from casecraft.workflows.model import Transition
+from casecraft.workflows.org import Organisation, OrgPerson
+from casecraft.workflows.spec import Workflow
 
 BATCH = 500
 Progress = Callable[[int, int], None]
@@ -38,10 +41,9 @@ class BadRowsError(InputError):
         self.problems = problems
         count = len({p.row for p in problems})
         listed = "\n".join(f"  {p}" for p in problems)
-        super().__init__(
-            f"{path}: {count} bad row(s) of {rows}; nothing was imported. Fix them, or import the good "
-            f"rows with --skip-bad (the bad ones go to a reject file):\n{listed}",
-            problems=[p.to_dict() for p in problems])
+        super().__init__("{file}: {count} bad row(s) of {rows}; nothing was imported. Fix them, or import the good "
+                         "rows with --skip-bad (the bad ones go to a reject file):\n{listed}", file=path, count=count,
+                         rows=rows, listed=listed, problems=[p.to_dict() for p in problems])
 
 
 @dataclass
@@ -67,36 +69,24 @@ class ImportResult:
                 "rejects": self.rejects, "seconds": round(self.seconds, 3)}
 
 
-class Intake(OrgAdmin, _Base):
-    """Engine methods that create many cases at once (hotline import).
+class Intake:
+    """Hotline import over the shared context."""
 
-    Organisation administration (:class:`casecraft.orgadmin.OrgAdmin`) comes in
-    through this class too.
-    """
+    def __init__(self, ctx: Context, cases: CaseService) -> None:
+        self.ctx = ctx
+        self.cases = cases
 
-    def import_hotline(
-        self,
-        path: str | os.PathLike[str],
-        *,
-        actor: str,
-        skip_bad: bool = False,
-        rejects: str | os.PathLike[str] | None = None,
-        fmt: str | None = None,
-        progress: Progress | None = None,
-        batch_size: int = BATCH,
-    ) -> ImportResult:
+    def import_hotline(self, path: str | os.PathLike[str], *, actor: str, skip_bad: bool = False,
+                       rejects: str | os.PathLike[str] | None = None, fmt: str | None = None,
+                       progress: Progress | None = None, batch_size: int = BATCH,
+                       on_behalf_of: str | None = None) -> ImportResult:
         """Import hotline work orders from CSV or JSON Lines as cases at the street platform.
 
         Idempotent by ticket: a ticket already imported is counted, never created
         again. Rows are checked first; a file with bad rows is refused whole
         unless ``skip_bad``, which imports the good rows and writes the bad ones
         to ``rejects`` (default: beside the file, ``NAME.rejects.csv|jsonl``).
-
-        Args:
-            actor: the street operator who receives the orders (e.g. ``wujing``).
-            fmt: ``csv`` or ``jsonl``; default by the file's suffix or content.
-            progress: called as ``progress(done, total)`` after each batch.
-            batch_size: rows per transaction.
+        Every row is written in ONE transaction: a failure leaves nothing half-imported.
 
         Raises:
             BadRowsError: bad rows and not ``skip_bad`` (nothing written).
@@ -108,56 +98,66 @@ class Intake(OrgAdmin, _Base):
         started = time.perf_counter()
         if not 1 <= batch_size <= 10_000:
             raise InputError("the batch size must be between 1 and 10000")
-        self._ensure_org()
-        vid, _ = self.current_version()
-        wf = self.spec_for(vid)
-        person = self._person(actor)
-        picked = self.machine_for(vid).next_state(wf.initial, "report", source="hotline")
+        version = self.ctx.current()
+        wf, vid = version.spec, version.id
+        machine = self.ctx.machine(vid)
+        picked = machine.next_state(wf.initial, machine.report_trigger, source="hotline")
         if picked is None:
-            raise TriggerNotAllowed("the workflow has no 'report' for source 'hotline'")
+            raise TriggerNotAllowed("the workflow has no '{trigger}' for source 'hotline'",
+                                    trigger=machine.report_trigger)
         dest, tr = picked
-        if not any(r in tr.roles for r in person.roles):
-            raise PermissionDenied(f"{person.name}({person.id}) has role(s) {', '.join(person.roles)}; receiving "
-                                   f"hotline orders needs one of: {', '.join(tr.roles)}", actor=actor)
-        now = self.now()
+        now = self.ctx.now()
         parsed = read_tickets(path, categories=wf.categories, now=now, timezone=wf.timezone, fmt=fmt)
         problems = list(parsed.problems)
-        routed = self._route_tickets(wf, tr, person, wf.states[dest].tier, parsed.tickets, problems)
         result = ImportResult(file=str(parsed.path), rows=parsed.rows)
-        if problems:
-            problems.sort(key=lambda p: p.row)
-            if not skip_bad:
-                raise BadRowsError(str(parsed.path), problems, parsed.rows)
-            dest_path = Path(rejects) if rejects else default_rejects_path(parsed.path, parsed.format)
-            write_rejects(parsed, problems, dest_path)
-            result.bad, result.rejects = problems, str(dest_path)
-        self.calendar()  # load (or seed) the calendar before any write transaction
-        total = len(routed)
-        done = 0
-        if progress:
-            progress(0, total)
-        for i in range(0, total, batch_size):
-            batch = routed[i:i + batch_size]
-            new_ids, existing = self._write_batch(wf, vid, tr, dest, person, batch, now)
-            result.case_ids.extend(new_ids)
-            result.new += len(new_ids)
-            result.existing += existing
-            done += len(batch)
+        with self.ctx.write() as tx:
+            person, who, when = self.cases.acting(tx, actor, on_behalf_of, tr.roles)
+            if not any(r in tr.roles for r in person.roles):
+                raise PermissionDenied("{name}({id}) has role(s) {roles}; receiving hotline orders needs one of: "
+                                       "{allowed}", name=person.name, id=person.id, roles=", ".join(person.roles),
+                                       allowed=", ".join(tr.roles), actor=actor)
+            org = self.ctx.org_in(tx).load_all()
+            routed = self._route_tickets(wf, org, tr, person, wf.states[dest].tier, parsed.tickets, problems)
+            if problems:
+                problems.sort(key=lambda p: p.row)
+                if not skip_bad:
+                    raise BadRowsError(str(parsed.path), problems, parsed.rows)
+                result.bad = problems
+            cal = self.ctx.calendar(wf)
+            total = len(routed)
+            done = 0
             if progress:
-                progress(done, total)
+                progress(0, total)
+            for i in range(0, total, batch_size):
+                batch = routed[i:i + batch_size]
+                found = tx.existing_refs("hotline", [t.ticket for t, _ in batch])
+                todo = [(t, unit) for t, unit in batch if t.ticket not in found]
+                ids = tx.reserve_case_ids(len(todo))
+                cases, entries, deadlines = self._rows(wf, cal, vid, tr, dest, who, todo, ids, when)
+                try:
+                    tx.insert_batch(cases, entries, deadlines)
+                except DuplicateKey:
+                    raise ConflictError("another import of the same tickets got in the way; nothing was imported, "
+                                        "run the import again (tickets already imported are skipped)") from None
+                result.case_ids.extend(ids)
+                result.new += len(ids)
+                result.existing += len(found)
+                done += len(batch)
+                if progress:
+                    progress(done, total)
+        if result.bad:
+            dest_path = Path(rejects) if rejects else default_rejects_path(parsed.path, parsed.format)
+            write_rejects(parsed, result.bad, dest_path)
+            result.rejects = str(dest_path)
         result.seconds = time.perf_counter() - started
         return result
 
-    def _route_tickets(self, wf: Any, tr: Any, person: Any, tier: str, tickets: list[Ticket],
-                       problems: list[RowProblem]) -> list[tuple[Ticket, str]]:
+    def _route_tickets(self, wf: Workflow, org: Organisation, tr: Transition, person: OrgPerson, tier: str,
+                       tickets: list[Ticket], problems: list[RowProblem]) -> list[tuple[Ticket, str]]:
         """Each good ticket with its grid filled in (from the address if needed) and its street unit."""
-        from casecraft.store import org_repo
-        from casecraft.workflows.org import AddressIndex, Organisation
+        from casecraft.workflows.org import AddressIndex
 
-        with self.store.read() as tx:
-            units = org_repo.units(tx)
-        org = Organisation.build(units, [])
-        index = AddressIndex(units)
+        index = AddressIndex(list(org.units.values()))
         grid_tier = wf.tiers[0]
         may: dict[str, str | None] = {}
         out: list[tuple[Ticket, str]] = []
@@ -190,7 +190,7 @@ class Intake(OrgAdmin, _Base):
                 problems.append(RowProblem(t.row, fld, f"grid {u.code} has no {tier} unit above it", t.ticket))
                 continue
             if case_unit not in may:
-                may[case_unit] = self._may_act(wf, tr, person, {"unit_code": case_unit, "assignees": []})
+                may[case_unit] = may_act(wf, org, tr, person, case_at(case_unit))
             if may[case_unit]:
                 problems.append(RowProblem(t.row, fld, f"{u.name}({u.code}) is not {person.name}'s to receive: "
                                            f"{may[case_unit]}", t.ticket))
@@ -198,84 +198,55 @@ class Intake(OrgAdmin, _Base):
             out.append((t, case_unit))
         return out
 
-    def _write_batch(self, wf: Any, vid: int, tr: Any, dest: str, person: Any,
-                     batch: list[tuple[Ticket, str]], now: Any) -> tuple[list[int], int]:
-        """One transaction: skip tickets already imported, insert the rest. Returns (new ids, existing)."""
-        from casecraft.store import intake_repo
-        from casecraft.store.repo import DuplicateKey
-
-        for _attempt in range(3):
-            try:
-                with self.store.write() as tx:
-                    found = intake_repo.existing_refs(tx, "hotline", [t.ticket for t, _ in batch])
-                    todo = [(t, unit) for t, unit in batch if t.ticket not in found]
-                    ids = intake_repo.reserve_case_ids(tx, len(todo))
-                    cases, entries, deadlines = self._rows(wf, vid, tr, dest, person, todo, ids, now)
-                    intake_repo.insert_batch(tx, cases, entries, deadlines)
-                return ids, len(found)
-            except DuplicateKey:
-                continue  # another importer took some of these tickets meanwhile: look again
-        raise ConflictError("another import of the same tickets kept getting in the way; run the import "
-                            "again (tickets already imported are skipped)")
-
-    def _rows(self, wf: Any, vid: int, tr: Any, dest: str, person: Any, todo: list[tuple[Ticket, str]],
-              ids: list[int], now: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
-        """The case, timeline and deadline rows of a batch, as Engine.report would write them one by one."""
-        from casecraft.timing import deadlines as dl
-
+    def _rows(self, wf: Workflow, cal: Any, vid: int, tr: Transition, dest: str, who: tl.Actor,
+              todo: list[tuple[Ticket, str]], ids: list[int], when: tl.When
+              ) -> tuple[list[dict[str, Any]], list[Any], list[dict[str, Any]]]:
+        """The case, timeline and deadline rows of a batch, as a report would write them one by one."""
         tier = wf.states[dest].tier
         is_open = not wf.is_final(dest)
-        plans: dict[str, Any] = {}
-        limits: dict[tuple[str, str], Any] = {}
+        now = when.at
+        step_plans: dict[tuple[str, str, str], tl.OpenDeadline | None] = {}
+        case_plans: dict[str, tl.OpenDeadline | None] = {}
         shown: dict[Any, str] = {}
         cases: list[dict[str, Any]] = []
-        entries: list[dict[str, Any]] = []
+        entries: list[Any] = []
         deadlines: list[dict[str, Any]] = []
         tz = wf.timezone
         for (t, unit), case_id in zip(todo, ids, strict=True):
-            cat = wf.categories[t.category]
-            urgency = cat.urgency
+            urgency = wf.categories[t.category].urgency
             if t.received_at not in shown:
                 shown[t.received_at] = _local(t.received_at, tz)
             note = f"{t.channel}热线工单 {t.ticket}，受理于 {shown[t.received_at]}"
-            entry = self._entry(case_id, 1, now, person, tr, None, None, dest, tier, unit, [], None, note, [], None)
             values: dict[str, Any] = {
                 "id": case_id, "workflow_version_id": vid, "state": dest, "tier": tier, "unit_code": unit,
                 "grid_code": t.grid, "category_code": t.category, "urgency": urgency, "source": "hotline",
-                "ref": t.ticket, "description": t.description, "address": t.address, "reporter_id": person.id,
+                "ref": t.ticket, "description": t.description, "address": t.address, "reporter_id": who.id,
                 "assignees": [], "resolved_tier": None, "is_open": is_open, "created_at": now, "updated_at": now,
-                "closed_at": None, "version": 1, "last_hash": entry["hash"], "registered_at": None,
-                "deadline_at": None, "parked": False, "channel": t.channel, "received_at": t.received_at,
-                "contact": t.contact,
+                "closed_at": None, "version": 1, "last_hash": None, "registered_at": None, "deadline_at": None,
+                "parked": False, "channel": t.channel, "received_at": t.received_at, "contact": t.contact,
+                "feedback": None, "extension_request": None,
             }
-            lkey = (t.category, urgency)
-            if lkey not in limits:
-                limits[lkey] = dl.step_limit(wf, dest, t.category, urgency)
-            limit = limits[lkey]
-            if limit is not None:
-                if limit not in plans:
-                    plans[limit] = (dl.plan(wf, self.calendar(), now, limit), str(limit))
-                p, text = plans[limit]
-                deadlines.append({
-                    "case_id": case_id, "kind": "step", "seq": 1, "state": dest, "tier": tier, "unit_code": unit,
-                    "limit_text": text, "calendar": "calendar_days", "started_at": now, "warn_at": p.warn_at,
-                    "due_at": p.due_at, "escalate_at": p.escalate_at, "next_alert_at": p.warn_at or p.due_at,
-                    "extended": 0, "closed_at": None, "outcome": None})
+            ops: list[tl.DeadlineOp] = []
+            key = (t.category, urgency, unit)
+            if key not in step_plans:
+                step_plans[key] = dl.open_step(wf, cal, dest, tier, unit, t.category, urgency, now)
+            if step_plans[key] is not None:
+                ops.append(step_plans[key])  # type: ignore[arg-type]
             if tr.registers:
                 values["registered_at"] = now
-                climit = dl.case_limit(wf, t.category)
-                if climit is not None:
-                    key = f"case:{climit}"
-                    if key not in plans:
-                        plans[key] = self.calendar().add(now, climit)
-                    values["deadline_at"] = plans[key]
-                    deadlines.append({
-                        "case_id": case_id, "kind": "case", "seq": 1, "state": dest, "tier": tier,
-                        "unit_code": unit, "limit_text": str(climit), "calendar": "calendar_days",
-                        "started_at": now, "warn_at": None, "due_at": plans[key], "escalate_at": None,
-                        "next_alert_at": None, "extended": 0, "closed_at": None, "outcome": None})
+                ckey = f"{t.category}:{unit}"
+                if ckey not in case_plans:
+                    case_plans[ckey] = dl.open_case(wf, cal, dest, tier, unit, t.category, now)
+                opened = case_plans[ckey]
+                if opened is not None:
+                    values["deadline_at"] = opened.due_at
+                    ops.append(opened)
+            step = tl.Step(trigger=tr.trigger, changes=values, deadlines=tuple(ops), note=note)
+            entry, rows = tl.first_entry(case_id, values, step, who, when)
+            values["last_hash"] = entry.hash
             cases.append(values)
             entries.append(entry)
+            deadlines.extend(rows)
         return cases, entries, deadlines
 
 
@@ -283,3 +254,6 @@ def _local(at: Any, tz: str) -> str:
     from zoneinfo import ZoneInfo
 
     return str(at.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M"))
+
+
+__all__ = ["BadRowsError", "CaseRow", "ImportResult", "Intake"]

@@ -1,173 +1,232 @@
-"""Deadlines and alerts: the queries of the time-limit machinery.
+"""Deadlines, alerts and the alert outbox: the queries of the time-limit machinery.
 
 The sweep claims due deadline rows through a partial index on open
 deadlines (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite serialises
 writers with ``BEGIN IMMEDIATE``) and inserts alerts under a unique key, so
-several sweepers, a crash and a re-run never duplicate an alert.
+several sweepers, a crash and a re-run never duplicate an alert. In the same
+transaction it queues one pending delivery per sink (the outbox), which
+delivery workers claim under a lease.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, insert, select, update
+from sqlalchemy import Connection, bindparam, case, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from casecraft.store.models import Alert, Case, Deadline, Delivery
-from casecraft.store.repo import Tx
+from casecraft.base.records import AlertRow, DeadlineRow
+from casecraft.store.models import Alert, Deadline, Delivery
 
 deadlines_t = Deadline.__table__
 alerts_t = Alert.__table__
-cases_t = Case.__table__
 deliveries_t = Delivery.__table__
 
-
 _INSERT_DEADLINE = insert(deadlines_t).returning(deadlines_t.c.id)
+_DEADLINE_COLUMNS = [c.name for c in deadlines_t.columns]
 
 
-def insert_deadline(tx: Tx, values: dict[str, Any]) -> int:
-    return int(tx.conn.execute(_INSERT_DEADLINE, values).scalar_one())
+def deadline_row(r: Any) -> DeadlineRow:
+    return DeadlineRow(**{k: r[k] for k in _DEADLINE_COLUMNS})
+
+
+def alert_row(r: Any) -> AlertRow:
+    return AlertRow(**dict(r))
 
 
 @lru_cache(maxsize=32)
-def _close_stmt(kinds: tuple[str, ...], fixed_outcome: bool) -> Any:
+def _close_stmt(kinds: tuple[str, ...], fixed_outcome: bool, keep_next: bool) -> Any:
     now = bindparam("b_now", type_=deadlines_t.c.closed_at.type)
     result = bindparam("b_outcome") if fixed_outcome else case((deadlines_t.c.due_at >= now, "met"), else_="late")
+    values: dict[str, Any] = {"closed_at": now, "outcome": result}
+    if not keep_next:
+        values["next_alert_at"] = None
     return (update(deadlines_t)
             .where(deadlines_t.c.case_id == bindparam("b_case_id"), deadlines_t.c.closed_at.is_(None),
                    deadlines_t.c.kind.in_(kinds))
-            .values(closed_at=now, outcome=result, next_alert_at=None))
+            .values(**values)
+            .returning(*deadlines_t.c))
 
 
-def close_deadlines(tx: Tx, case_id: int, now: datetime, kinds: Sequence[str] = ("step",),
-                    outcome: str | None = None) -> None:
-    """Close the case's open deadlines of ``kinds``: met if before due, else late (or ``outcome``)."""
-    params: dict[str, Any] = {"b_case_id": case_id, "b_now": now}
-    if outcome is not None:
-        params["b_outcome"] = outcome
-    tx.conn.execute(_close_stmt(tuple(kinds), outcome is not None), params)
+def _dialect_insert(conn: Connection) -> Any:
+    name = conn.dialect.name
+    if name == "postgresql":
+        return postgresql.insert
+    if name == "sqlite":
+        return sqlite.insert
+    raise NotImplementedError(name)  # pragma: no cover - only the two supported dialects
 
 
-def open_deadlines(tx: Tx, case_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-    """The open step deadline of each case (by case id)."""
-    if not case_ids:
-        return {}
-    rows = tx.conn.execute(
-        select(deadlines_t).where(deadlines_t.c.case_id.in_(list(case_ids)), deadlines_t.c.closed_at.is_(None),
-                                  deadlines_t.c.kind == "step")
-    ).mappings()
-    return {r["case_id"]: dict(r) for r in rows}
+class DeadlineQueries:
+    """Deadline rows: opened, closed, moved, paused and resumed by steps; claimed by the sweep."""
+
+    conn: Connection
+
+    def insert_deadline(self, values: dict[str, Any]) -> int:
+        return int(self.conn.execute(_INSERT_DEADLINE, values).scalar_one())
+
+    def case_deadlines(self, case_id: int, *, open_only: bool = False,
+                       kinds: Sequence[str] = ("step", "case")) -> list[DeadlineRow]:
+        q = select(deadlines_t).where(deadlines_t.c.case_id == case_id, deadlines_t.c.kind.in_(list(kinds)))
+        if open_only:
+            q = q.where(deadlines_t.c.closed_at.is_(None))
+        return [deadline_row(r) for r in self.conn.execute(q.order_by(deadlines_t.c.id)).mappings()]
+
+    def close_deadlines(self, case_id: int, now: datetime, kinds: Sequence[str] = ("step",),
+                        outcome: str | None = None) -> list[DeadlineRow]:
+        """Close the case's open deadlines of ``kinds``: met if not yet due, else late (or ``outcome``).
+
+        A ``paused`` row keeps its next alert time (the clock resumes on the same row).
+
+        Returns:
+            the closed rows as they now are.
+        """
+        params: dict[str, Any] = {"b_case_id": case_id, "b_now": now}
+        if outcome is not None:
+            params["b_outcome"] = outcome
+        stmt = _close_stmt(tuple(kinds), outcome is not None, outcome == "paused")
+        rows = self.conn.execute(stmt, params).mappings().all()
+        return sorted((deadline_row(r) for r in rows), key=lambda d: d.id)
+
+    def open_deadlines(self, case_ids: Sequence[int]) -> dict[int, DeadlineRow]:
+        """The open step deadline of each case (by case id)."""
+        if not case_ids:
+            return {}
+        rows = self.conn.execute(
+            select(deadlines_t).where(deadlines_t.c.case_id.in_(list(case_ids)), deadlines_t.c.closed_at.is_(None),
+                                      deadlines_t.c.kind == "step")
+        ).mappings()
+        return {r["case_id"]: deadline_row(r) for r in rows}
+
+    def open_deadlines_from(self, day_start: datetime) -> list[DeadlineRow]:
+        """Every open or paused deadline still to fall due at or after ``day_start`` (calendar corrections)."""
+        q = select(deadlines_t).where(
+            or_(deadlines_t.c.closed_at.is_(None), deadlines_t.c.outcome == "paused"),
+            deadlines_t.c.due_at >= day_start).order_by(deadlines_t.c.case_id, deadlines_t.c.id)
+        return [deadline_row(r) for r in self.conn.execute(q).mappings()]
+
+    def update_deadline(self, deadline_id: int, values: dict[str, Any]) -> None:
+        self.conn.execute(update(deadlines_t).where(deadlines_t.c.id == deadline_id).values(**values))
+
+    def paused_deadlines(self, case_id: int, kinds: Sequence[str]) -> list[DeadlineRow]:
+        q = select(deadlines_t).where(deadlines_t.c.case_id == case_id, deadlines_t.c.outcome == "paused",
+                                      deadlines_t.c.kind.in_(list(kinds))).order_by(deadlines_t.c.id)
+        return [deadline_row(r) for r in self.conn.execute(q).mappings()]
+
+    def claim_due(self, now: datetime, limit: int) -> list[DeadlineRow]:
+        """Open deadlines whose next alert is due, oldest first, locked for this sweeper."""
+        q = (
+            select(deadlines_t)
+            .where(deadlines_t.c.closed_at.is_(None), deadlines_t.c.next_alert_at.is_not(None),
+                   deadlines_t.c.next_alert_at <= now)
+            .order_by(deadlines_t.c.next_alert_at)
+            .limit(limit)
+        )
+        if self.conn.dialect.name == "postgresql":
+            q = q.with_for_update(skip_locked=True)
+        return [deadline_row(r) for r in self.conn.execute(q).mappings()]
+
+    def set_next_alerts(self, updates: Sequence[tuple[int, datetime | None]]) -> None:
+        if not updates:
+            return
+        stmt = (update(deadlines_t).where(deadlines_t.c.id == bindparam("_id"))
+                .values(next_alert_at=bindparam("_next")))
+        self.conn.execute(stmt, [{"_id": i, "_next": n} for i, n in updates])
+
+    def cases_due(self, *, before: datetime, after: datetime | None = None, limit: int = 500) -> list[int]:
+        """Open cases whose open step deadline is due before ``before`` (and not before ``after``)."""
+        q = select(deadlines_t.c.case_id).where(deadlines_t.c.closed_at.is_(None), deadlines_t.c.kind == "step",
+                                                deadlines_t.c.due_at <= before)
+        if after is not None:
+            q = q.where(deadlines_t.c.due_at > after)
+        q = q.order_by(deadlines_t.c.due_at).limit(limit)
+        return [int(r[0]) for r in self.conn.execute(q)]
 
 
-def move_case_deadline(tx: Tx, case_id: int, due: datetime) -> None:
-    """Move the open whole-case deadline (an approved extension counts as on time)."""
-    tx.conn.execute(update(deadlines_t).where(deadlines_t.c.case_id == case_id, deadlines_t.c.kind == "case",
-                                              deadlines_t.c.closed_at.is_(None))
-                    .values(due_at=due, extended=deadlines_t.c.extended + 1))
+class AlertQueries:
+    """Alerts at units' platforms, their acknowledgements, and the outbox of deliveries."""
+
+    conn: Connection
+
+    def insert_alerts(self, rows: Sequence[dict[str, Any]]) -> list[int | None]:
+        """Insert alerts; a row whose key exists already is skipped. The new id of each row (None if skipped)."""
+        if not rows:
+            return []
+        ins = _dialect_insert(self.conn)(alerts_t)
+        ids: list[int | None] = []
+        for row in rows:  # RETURNING with ON CONFLICT per row keeps the ids of what was really new
+            values = {k: v for k, v in row.items() if k != "id"}
+            new = self.conn.execute(ins.values(**values).on_conflict_do_nothing(index_elements=["key"])
+                                    .returning(alerts_t.c.id)).scalar()
+            ids.append(int(new) if new is not None else None)
+        return ids
+
+    def alerts(self, *, units: Sequence[str] | None = None, only_open: bool = False, case_id: int | None = None,
+               ids: Sequence[int] | None = None, after_id: int | None = None,
+               limit: int = 500) -> list[AlertRow]:
+        q = select(alerts_t)
+        if units is not None:
+            q = q.where(alerts_t.c.unit_code.in_(list(units)))
+        if only_open:
+            q = q.where(alerts_t.c.acked_at.is_(None))
+        if case_id is not None:
+            q = q.where(alerts_t.c.case_id == case_id)
+        if ids is not None:
+            q = q.where(alerts_t.c.id.in_(list(ids)))
+        if after_id is not None:
+            q = q.where(alerts_t.c.id > after_id)
+        q = q.order_by(alerts_t.c.id).limit(limit)
+        return [alert_row(r) for r in self.conn.execute(q).mappings()]
+
+    def alert(self, alert_id: int) -> AlertRow | None:
+        r = self.conn.execute(select(alerts_t).where(alerts_t.c.id == alert_id)).mappings().first()
+        return alert_row(r) if r else None
+
+    def ack(self, alert_id: int, actor: str, now: datetime) -> bool:
+        res = self.conn.execute(update(alerts_t).where(alerts_t.c.id == alert_id, alerts_t.c.acked_at.is_(None))
+                                .values(acked_by=actor, acked_at=now))
+        return res.rowcount == 1
+
+    # the outbox -------------------------------------------------------------------------
+    def insert_deliveries(self, alert_ids: Sequence[int], sinks: Sequence[str], now: datetime) -> None:
+        """One pending delivery per alert and sink, due at once."""
+        rows = [{"alert_id": a, "sink": s, "status": "pending", "attempts": 0, "last_error": None,
+                 "updated_at": now, "next_attempt_at": now, "leased_until": None}
+                for a in alert_ids for s in sinks]
+        if rows:
+            self.conn.execute(insert(deliveries_t), rows)
+
+    def claim_deliveries(self, now: datetime, limit: int, lease: timedelta) -> list[dict[str, Any]]:
+        """Pending deliveries due now and not leased by another worker; leased to this one."""
+        q = (select(deliveries_t.c.id, deliveries_t.c.alert_id, deliveries_t.c.sink, deliveries_t.c.attempts)
+             .where(deliveries_t.c.status == "pending", deliveries_t.c.next_attempt_at <= now,
+                    or_(deliveries_t.c.leased_until.is_(None), deliveries_t.c.leased_until <= now))
+             .order_by(deliveries_t.c.next_attempt_at, deliveries_t.c.id).limit(limit))
+        if self.conn.dialect.name == "postgresql":
+            q = q.with_for_update(skip_locked=True)
+        rows = [dict(r) for r in self.conn.execute(q).mappings()]
+        if rows:
+            self.conn.execute(update(deliveries_t).where(deliveries_t.c.id.in_([r["id"] for r in rows]))
+                              .values(leased_until=now + lease))
+        return rows
+
+    def finish_delivery(self, delivery_id: int, now: datetime, *, status: str, error: str | None,
+                        retry_at: datetime | None, count_attempt: bool = True) -> None:
+        """Record a delivery's outcome: delivered, a retry at ``retry_at`` (pending), or dead."""
+        values: dict[str, Any] = {"status": status, "last_error": error, "updated_at": now, "leased_until": None,
+                                  "next_attempt_at": retry_at}
+        if count_attempt:
+            values["attempts"] = deliveries_t.c.attempts + 1
+        self.conn.execute(update(deliveries_t).where(deliveries_t.c.id == delivery_id).values(**values))
+
+    def deliveries(self, alert_id: int | None = None) -> list[dict[str, Any]]:
+        q = select(deliveries_t).order_by(deliveries_t.c.id)
+        if alert_id is not None:
+            q = q.where(deliveries_t.c.alert_id == alert_id)
+        return [dict(r) for r in self.conn.execute(q).mappings()]
 
 
-def update_deadline(tx: Tx, deadline_id: int, values: dict[str, Any]) -> None:
-    tx.conn.execute(update(deadlines_t).where(deadlines_t.c.id == deadline_id).values(**values))
-
-
-def claim_due(tx: Tx, now: datetime, limit: int) -> list[dict[str, Any]]:
-    """Open deadlines whose next alert is due, oldest first, locked for this sweeper."""
-    q = (
-        select(deadlines_t)
-        .where(deadlines_t.c.closed_at.is_(None), deadlines_t.c.next_alert_at.is_not(None),
-               deadlines_t.c.next_alert_at <= now)
-        .order_by(deadlines_t.c.next_alert_at)
-        .limit(limit)
-    )
-    if tx.conn.dialect.name == "postgresql":
-        q = q.with_for_update(skip_locked=True)
-    return [dict(r) for r in tx.conn.execute(q).mappings()]
-
-
-def set_next_alerts(tx: Tx, updates: Sequence[tuple[int, datetime | None]]) -> None:
-    if not updates:
-        return
-    stmt = (update(deadlines_t).where(deadlines_t.c.id == bindparam("_id"))
-            .values(next_alert_at=bindparam("_next")))
-    tx.conn.execute(stmt, [{"_id": i, "_next": n} for i, n in updates])
-
-
-def insert_alerts(tx: Tx, rows: Sequence[dict[str, Any]]) -> list[int]:
-    """Insert alerts; rows whose key exists already are skipped. Returns the new ids."""
-    if not rows:
-        return []
-    dialect = tx.conn.dialect.name
-    ins: Any
-    if dialect == "postgresql":
-        ins = postgresql.insert(alerts_t)
-    elif dialect == "sqlite":
-        ins = sqlite.insert(alerts_t)
-    else:  # pragma: no cover - only the two supported dialects
-        raise NotImplementedError(dialect)
-    ids: list[int] = []
-    for row in rows:  # RETURNING with ON CONFLICT per row keeps the ids of what was really new
-        new = tx.conn.execute(ins.values(**row).on_conflict_do_nothing(index_elements=["key"])
-                              .returning(alerts_t.c.id)).scalar()
-        if new is not None:
-            ids.append(int(new))
-    return ids
-
-
-def alerts(tx: Tx, *, units: Any = None, only_open: bool = False, case_id: int | None = None,
-           ids: Sequence[int] | None = None, limit: int = 500) -> list[dict[str, Any]]:
-    q = select(alerts_t)
-    if units is not None:
-        q = q.where(alerts_t.c.unit_code.in_(units))
-    if only_open:
-        q = q.where(alerts_t.c.acked_at.is_(None))
-    if case_id is not None:
-        q = q.where(alerts_t.c.case_id == case_id)
-    if ids is not None:
-        q = q.where(alerts_t.c.id.in_(list(ids)))
-    q = q.order_by(alerts_t.c.id).limit(limit)
-    return [dict(r) for r in tx.conn.execute(q).mappings()]
-
-
-def alert(tx: Tx, alert_id: int) -> dict[str, Any] | None:
-    r = tx.conn.execute(select(alerts_t).where(alerts_t.c.id == alert_id)).mappings().first()
-    return dict(r) if r else None
-
-
-def ack(tx: Tx, alert_id: int, actor: str, now: datetime) -> bool:
-    res = tx.conn.execute(update(alerts_t).where(alerts_t.c.id == alert_id, alerts_t.c.acked_at.is_(None))
-                          .values(acked_by=actor, acked_at=now))
-    return res.rowcount == 1
-
-
-def count_alerts(tx: Tx) -> int:
-    return int(tx.conn.execute(select(func.count()).select_from(alerts_t)).scalar_one())
-
-
-def record_delivery(tx: Tx, alert_id: int, sink: str, status: str, attempts: int, error: str | None,
-                    now: datetime) -> None:
-    existing = tx.conn.execute(select(deliveries_t.c.id).where(deliveries_t.c.alert_id == alert_id,
-                                                               deliveries_t.c.sink == sink)).scalar()
-    values = {"status": status, "attempts": attempts, "last_error": error, "updated_at": now}
-    if existing is None:
-        tx.conn.execute(insert(deliveries_t).values(alert_id=alert_id, sink=sink, **values))
-    else:
-        tx.conn.execute(update(deliveries_t).where(deliveries_t.c.id == existing).values(**values))
-
-
-def deliveries(tx: Tx, alert_id: int | None = None) -> list[dict[str, Any]]:
-    q = select(deliveries_t).order_by(deliveries_t.c.id)
-    if alert_id is not None:
-        q = q.where(deliveries_t.c.alert_id == alert_id)
-    return [dict(r) for r in tx.conn.execute(q).mappings()]
-
-
-def cases_due(tx: Tx, *, before: datetime, overdue_at: datetime | None = None, limit: int = 500
-              ) -> list[int]:
-    """Open cases whose open step deadline is due before ``before``."""
-    q = (select(deadlines_t.c.case_id).where(deadlines_t.c.closed_at.is_(None), deadlines_t.c.kind == "step",
-                                             deadlines_t.c.due_at <= before)
-         .order_by(deadlines_t.c.due_at).limit(limit))
-    return [int(r[0]) for r in tx.conn.execute(q)]
+__all__ = ["AlertQueries", "DeadlineQueries", "alert_row", "deadline_row"]

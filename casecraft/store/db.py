@@ -10,19 +10,28 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError, ProgrammingError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    IntegrityError,
+    NoSuchModuleError,
+    OperationalError,
+    ProgrammingError,
+)
 
-from casecraft.base.errors import DatabaseError
+from casecraft.base.errors import CasecraftError, DatabaseError, UnavailableError
 
 ENV_DB = "CASECRAFT_DB"
 DEFAULT_URL = "sqlite:///casecraft.db"
-HEAD = "0003"  # the newest migration; a test checks it against migrations/versions
+HEAD = "0004"  # the newest migration; a test checks it against migrations/versions
 _LOCK_KEY = 0x6361736563  # pg_advisory_xact_lock key for migrations ("casec")
 
 
@@ -42,8 +51,64 @@ def _dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
-def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
+def lock_timeout() -> int:
+    """Seconds a writer waits for a lock before giving up (``CASECRAFT_LOCK_TIMEOUT``, default 30)."""
+    raw = os.environ.get("CASECRAFT_LOCK_TIMEOUT", "30")
+    try:
+        value = int(raw)
+    except ValueError:
+        raise DatabaseError("CASECRAFT_LOCK_TIMEOUT must be a whole number of seconds, not {value!r}",
+                            value=raw) from None
+    if not 1 <= value <= 3600:
+        raise DatabaseError("CASECRAFT_LOCK_TIMEOUT must be between 1 and 3600 seconds")
+    return value
+
+
+@contextmanager
+def translate_db_error(engine: Engine) -> Iterator[None]:
+    """Turn the driver's faults into casecraft errors: a clear message, never a traceback, no password.
+
+    A held lock or a lost connection is :class:`UnavailableError` (exit 3: try again later);
+    a read-only or damaged database is :class:`DatabaseError`.
+    """
+    try:
+        yield
+    except CasecraftError:
+        raise
+    except OperationalError as exc:
+        text_ = str(exc.orig).lower()
+        where = safe_url(str(engine.url))
+        if "locked" in text_ or "busy" in text_ or "lock timeout" in text_ or "lock_timeout" in text_ \
+                or "canceling statement due to lock" in text_:
+            raise UnavailableError("the database is busy: another process held a lock for longer than {seconds} s; "
+                                   "nothing was changed, try again later", seconds=lock_timeout()) from None
+        if "readonly" in text_ or "read-only" in text_ or "read only" in text_:
+            raise DatabaseError("the database {db} is read-only here; this command needs to write to it",
+                                db=where) from None
+        if "malformed" in text_ or "not a database" in text_:
+            raise DatabaseError("the database {db} is damaged or not a casecraft database; restore it from a "
+                                "backup (`casecraft import-backup`)", db=where) from None
+        raise UnavailableError("lost the connection to the database {db}; nothing was changed, try again later",
+                               db=where) from None
+    except IntegrityError as exc:
+        first = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc.orig).__name__
+        raise DatabaseError("the database refused the change ({reason}); nothing was changed",
+                            reason=first[:200]) from None
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise UnavailableError("lost the connection to the database {db}; nothing was changed, try again "
+                                   "later", db=safe_url(str(engine.url))) from None
+        raise DatabaseError("the database reported an error ({reason}); nothing was changed",
+                            reason=type(exc.orig).__name__) from None
+
+
+def make_engine(url: str | None = None, *, read_only: bool = False, **kwargs: Any) -> Engine:
     """Create an Engine with this project's settings for the URL's dialect.
+
+    Args:
+        read_only: open for reading only: an SQLite file must exist and is opened read-only
+            (immutable when its folder cannot be written, as with an evidence copy); a
+            PostgreSQL session is made read-only.
 
     Raises:
         DatabaseError: the URL cannot be used.
@@ -56,34 +121,63 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
                             "or postgresql+psycopg://user@host/db") from None
     try:
         if parsed.get_backend_name() == "sqlite":
-            return _sqlite_engine(url, **kwargs)
+            return _sqlite_engine(url, read_only=read_only, **kwargs)
         if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return create_engine(parsed, json_serializer=_dumps, pool_pre_ping=True, **kwargs)
+        engine = create_engine(parsed, json_serializer=_dumps, pool_pre_ping=True, **kwargs)
+        timeout_ms = lock_timeout() * 1000
+
+        @event.listens_for(engine, "connect")
+        def _pg_connect(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute(f"SET lock_timeout = {timeout_ms}")
+            if read_only:
+                cur.execute("SET default_transaction_read_only = on")
+            cur.close()
+            dbapi_conn.commit()
+
+        return engine
     except (NoSuchModuleError, ImportError) as exc:
         raise DatabaseError(f"no driver for {safe_url(url)!r}: {exc}") from None
 
 
-def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
+def _sqlite_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
     sync = os.environ.get("CASECRAFT_SQLITE_SYNC", "FULL").upper()
     if sync not in ("OFF", "NORMAL", "FULL", "EXTRA"):
         raise DatabaseError("CASECRAFT_SQLITE_SYNC must be NORMAL or FULL")
+    seconds = lock_timeout()
     path = make_url(url).database
-    if path and path != ":memory:":
-        parent = Path(path).expanduser().parent
-        if not parent.is_dir():
-            raise DatabaseError(f"cannot create the database {path!r}: folder {str(parent)!r} does not exist")
-    engine = create_engine(url, json_serializer=_dumps, connect_args={"timeout": 30}, **kwargs)
+    memory = not path or path == ":memory:"
+    if not memory:
+        assert path is not None
+        file = Path(path).expanduser()
+        parent = file.parent
+        if read_only:
+            if not file.is_file():
+                raise DatabaseError("no database at {path}: check --db (a read-only command never creates one)",
+                                    path=str(file))
+            # an evidence copy in a folder nobody may write: read it as immutable (no -shm, no locks)
+            immutable = "&immutable=1" if not os.access(parent, os.W_OK) else ""
+            from urllib.parse import quote
+
+            url = f"sqlite:///file:{quote(str(file.resolve()))}?mode=ro{immutable}&uri=true"
+        elif not parent.is_dir():
+            raise DatabaseError("cannot create the database {path!r}: folder {folder!r} does not exist",
+                                path=path, folder=str(parent))
+        else:
+            _private_database(file)
+    engine = create_engine(url, json_serializer=_dumps, connect_args={"timeout": seconds}, **kwargs)
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_conn: Any, _record: Any) -> None:
         # let SQLAlchemy, not pysqlite, issue BEGIN (the pysqlite recipe)
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute(f"PRAGMA synchronous={sync}")
+        if not read_only:
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute(f"PRAGMA synchronous={sync}")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={seconds * 1000}")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -92,6 +186,19 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+def _private_database(file: Path) -> None:
+    """Create the SQLite file (and its WAL companions) readable by its owner only, whatever the umask."""
+    for suffix in ("", "-wal", "-shm"):
+        f = Path(str(file) + suffix)
+        try:
+            if suffix == "" and not f.exists():
+                os.close(os.open(f, os.O_CREAT | os.O_WRONLY, 0o600))
+            if f.exists() and f.stat().st_mode & 0o077:
+                os.chmod(f, 0o600)
+        except OSError:
+            pass  # not ours to change (e.g. a shared file): SQLite reports a real problem itself
 
 
 def migrations_path() -> Path:

@@ -15,10 +15,12 @@ from typing import Any
 from sqlalchemy import JSON, Connection, Integer, Table, func, insert, null, select, text
 from sqlalchemy.exc import DBAPIError, StatementError
 
-from casecraft.store.models import Case, TimelineEntry, metadata
-from casecraft.store.repo import Store
+from casecraft.base.records import CaseRow, DeadlineRow, Entry
+from casecraft.store.base import Store
+from casecraft.store.models import Case, Deadline, TimelineEntry, metadata
 
 cases_t = Case.__table__
+deadlines_t = Deadline.__table__
 _RESTORE_LOCK = 0x63617365726573  # pg_advisory_xact_lock key of a restore
 timeline_t = TimelineEntry.__table__
 
@@ -37,14 +39,16 @@ def tables() -> list[Table]:
 
 
 def column_kinds(table: Table) -> dict[str, str]:
-    """``datetime``, ``date``, ``json`` or ``plain`` for each column (how a backup encodes it)."""
-    from sqlalchemy import Date
+    """``datetime``, ``date``, ``json``, ``bytes`` or ``plain`` for each column (how a backup encodes it)."""
+    from sqlalchemy import Date, LargeBinary
 
     from casecraft.store.types import UTCDateTime
 
     out: dict[str, str] = {}
     for c in table.columns:
-        if isinstance(c.type, UTCDateTime):
+        if isinstance(c.type, LargeBinary):
+            out[c.name] = "bytes"
+        elif isinstance(c.type, UTCDateTime):
             out[c.name] = "datetime"
         elif isinstance(c.type, Date):
             out[c.name] = "date"
@@ -56,7 +60,7 @@ def column_kinds(table: Table) -> dict[str, str]:
 
 
 @contextmanager
-def snapshot_connection(store: Store) -> Iterator[Connection]:
+def snapshot_connection(store: Any) -> Iterator[Connection]:
     """A read-only connection that sees one consistent snapshot of every table."""
     conn = store.engine.connect()
     try:
@@ -166,44 +170,59 @@ def fix_sequences(conn: Connection) -> None:
 
 
 # the audit ------------------------------------------------------------------
-CHAIN_CASE_COLUMNS = ("id", "state", "version", "last_hash")
+@contextmanager
+def snapshot(store: Any) -> Iterator[Any]:
+    """A read-only :class:`~casecraft.store.repo.Tx` over one consistent snapshot of every table."""
+    from casecraft.store.repo import Tx
+
+    with snapshot_connection(store) as conn:
+        yield Tx(conn)
 
 
-def chain_batches(conn: Connection, case_id: int | None = None, batch: int = 1000
-                  ) -> Iterator[tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
-    """Cases (id, state, version, last_hash) and their timeline entries, in batches of case ids.
+def chain_batches(tx: Any, case_id: int | None = None, batch: int = 1000
+                  ) -> Iterator[tuple[list[CaseRow], list[Entry], list[DeadlineRow]]]:
+    """Cases, their timeline entries and their deadline rows, in batches of case ids.
 
-    Each batch covers a range of case ids, and its timeline entries are every entry
-    whose case id falls in that range, so an entry of a missing case is seen too.
+    Each batch covers a range of case ids, and its entries and deadlines are every
+    row whose case id falls in that range, so an entry of a missing case is seen too.
     Memory stays bounded by ``batch`` cases however large the database is.
     """
-    case_cols = [cases_t.c[n] for n in CHAIN_CASE_COLUMNS]
+    from casecraft.store.alerts_repo import deadline_row
+    from casecraft.store.repo import case_row, entry_row
+
+    conn = tx.conn
+
+    def rows_in(table: Any, low: int | None, high: int | None, order: list[Any]) -> list[Any]:
+        q = select(table)
+        if case_id is not None:
+            q = q.where(table.c.case_id == case_id)
+        if low is not None:
+            q = q.where(table.c.case_id > low)
+        if high is not None:
+            q = q.where(table.c.case_id <= high)
+        return list(conn.execute(q.order_by(*order)).mappings())
+
     if case_id is not None:
-        cases = [dict(r) for r in conn.execute(select(*case_cols).where(cases_t.c.id == case_id)).mappings()]
-        entries = [dict(r) for r in conn.execute(
-            select(timeline_t).where(timeline_t.c.case_id == case_id).order_by(timeline_t.c.seq, timeline_t.c.id)
-        ).mappings()]
-        yield cases, entries
+        cases = [case_row(r) for r in conn.execute(select(cases_t).where(cases_t.c.id == case_id)).mappings()]
+        yield (cases, [entry_row(r) for r in rows_in(timeline_t, None, None, [timeline_t.c.seq, timeline_t.c.id])],
+               [deadline_row(r) for r in rows_in(deadlines_t, None, None, [deadlines_t.c.id])])
         return
     low: int | None = None
     while True:
-        q = select(*case_cols).order_by(cases_t.c.id).limit(batch)
+        q = select(cases_t).order_by(cases_t.c.id).limit(batch)
         if low is not None:
             q = q.where(cases_t.c.id > low)
-        cases = [dict(r) for r in conn.execute(q).mappings()]
+        cases = [case_row(r) for r in conn.execute(q).mappings()]
         last = len(cases) < batch
-        tq = select(timeline_t)
-        if low is not None:
-            tq = tq.where(timeline_t.c.case_id > low)
-        if not last:
-            tq = tq.where(timeline_t.c.case_id <= cases[-1]["id"])
-        entries = [dict(r) for r in conn.execute(
-            tq.order_by(timeline_t.c.case_id, timeline_t.c.seq, timeline_t.c.id)).mappings()]
-        yield cases, entries
+        high = None if last else cases[-1].id
+        entries = [entry_row(r) for r in rows_in(timeline_t, low, high,
+                                                   [timeline_t.c.case_id, timeline_t.c.seq, timeline_t.c.id])]
+        deadlines = [deadline_row(r) for r in rows_in(deadlines_t, low, high, [deadlines_t.c.id])]
+        yield cases, entries, deadlines
         if last:
             return
-        low = cases[-1]["id"]
+        low = cases[-1].id
 
 
 __all__ = ["NotEmpty", "RowRefused", "chain_batches", "column_kinds", "fix_sequences", "iter_rows", "restore",
-           "row_counts", "snapshot_connection", "tables"]
+           "row_counts", "snapshot", "snapshot_connection", "tables"]

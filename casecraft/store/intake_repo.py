@@ -18,11 +18,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import Connection, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
+from casecraft.base.records import Entry
+from casecraft.store.base import DuplicateKey
 from casecraft.store.models import Case, Deadline, TimelineEntry
-from casecraft.store.repo import DuplicateKey, Tx
 
 cases_t = Case.__table__
 timeline_t = TimelineEntry.__table__
@@ -30,27 +31,6 @@ deadlines_t = Deadline.__table__
 CHUNK = 500
 
 
-def existing_refs(tx: Tx, source: str, refs: Sequence[str]) -> dict[str, int]:
-    """The case id of each of ``refs`` already imported from ``source``."""
-    found: dict[str, int] = {}
-    for i in range(0, len(refs), CHUNK):
-        part = list(refs[i:i + CHUNK])
-        rows = tx.conn.execute(select(cases_t.c.ref, cases_t.c.id).where(
-            cases_t.c.source == source, cases_t.c.ref.in_(part)))
-        found.update({r: int(cid) for r, cid in rows})
-    return found
-
-
-def reserve_case_ids(tx: Tx, n: int) -> list[int]:
-    """``n`` new case ids, safe against concurrent writers (see the module docstring)."""
-    if n <= 0:
-        return []
-    if tx.conn.dialect.name == "postgresql":
-        rows = tx.conn.execute(text("SELECT nextval(pg_get_serial_sequence('cases', 'id')) "
-                                    "FROM generate_series(1, :n)"), {"n": n})
-        return [int(r[0]) for r in rows]
-    top = int(tx.conn.execute(select(func.coalesce(func.max(cases_t.c.id), 0))).scalar_one())
-    return list(range(top + 1, top + n + 1))
 
 
 class _Writer:
@@ -116,16 +96,49 @@ def _writer(conn: Any, table: Any, rows: list[dict[str, Any]]) -> _Writer:
     return w
 
 
-def insert_batch(tx: Tx, cases: list[dict[str, Any]], entries: list[dict[str, Any]],
-                 deadlines: list[dict[str, Any]]) -> None:
-    """Insert a batch of complete cases, their first timeline entries and deadline rows.
+class IntakeQueries:
+    """Bulk intake: which tickets exist, ids up front, batched inserts."""
 
-    Raises:
-        DuplicateKey: a ticket was imported by someone else meanwhile (the batch is void).
-    """
-    try:
-        for table, rows in ((cases_t, cases), (timeline_t, entries), (deadlines_t, deadlines)):
-            if rows:
-                _writer(tx.conn, table, rows).write(tx.conn, rows)
-    except IntegrityError as exc:
-        raise DuplicateKey(str(exc.orig)) from None
+    conn: Connection
+
+    def existing_refs(self, source: str, refs: Sequence[str]) -> dict[str, int]:
+        """The case id of each of ``refs`` already imported from ``source``."""
+        found: dict[str, int] = {}
+        for i in range(0, len(refs), CHUNK):
+            part = list(refs[i:i + CHUNK])
+            rows = self.conn.execute(select(cases_t.c.ref, cases_t.c.id).where(
+                cases_t.c.source == source, cases_t.c.ref.in_(part)))
+            found.update({r: int(cid) for r, cid in rows})
+        return found
+
+    def reserve_case_ids(self, n: int) -> list[int]:
+        """``n`` new case ids, safe against concurrent writers (see the module docstring)."""
+        if n <= 0:
+            return []
+        if self.conn.dialect.name == "postgresql":
+            rows = self.conn.execute(text("SELECT nextval(pg_get_serial_sequence('cases', 'id')) "
+                                          "FROM generate_series(1, :n)"), {"n": n})
+            return [int(r[0]) for r in rows]
+        top = int(self.conn.execute(select(func.coalesce(func.max(cases_t.c.id), 0))).scalar_one())
+        return list(range(top + 1, top + n + 1))
+
+    def insert_batch(self, cases: list[dict[str, Any]], entries: list[Entry],
+                     deadlines: list[dict[str, Any]]) -> None:
+        """Insert a batch of complete cases, their first timeline entries and deadline rows.
+
+        Raises:
+            DuplicateKey: a ticket was imported by someone else meanwhile (the batch is void).
+        """
+        from casecraft.store.repo import entry_values
+
+        rows_by_table = ((cases_t, cases), (timeline_t, [entry_values(e) for e in entries]),
+                         (deadlines_t, deadlines))
+        try:
+            for table, rows in rows_by_table:
+                if rows:
+                    _writer(self.conn, table, rows).write(self.conn, rows)
+        except IntegrityError as exc:
+            raise DuplicateKey(str(exc.orig)) from None
+
+
+__all__ = ["IntakeQueries"]

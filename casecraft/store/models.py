@@ -14,15 +14,18 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     Date,
     Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -57,6 +60,8 @@ class WorkflowVersion(Base):
     spec: Mapped[str] = mapped_column(Text)
     source_path: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # who published it (`casecraft workflow publish`); a version comes into force only by publishing
+    published_by: Mapped[str | None] = mapped_column(String(64))
 
 
 class Unit(Base):
@@ -96,6 +101,7 @@ class Case(Base):
         Index("ix_cases_grid", "grid_code"),
         Index("ix_cases_created", "created_at"),
         UniqueConstraint("source", "ref", name="uq_cases_source_ref"),
+        CheckConstraint("closed_at IS NULL OR closed_at >= created_at", name="closed_after_created"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     workflow_version_id: Mapped[int] = mapped_column(ForeignKey("workflow_versions.id"))
@@ -155,7 +161,15 @@ class TimelineEntry(Base):
     attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     prev_hash: Mapped[str | None] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
-
+    # since 0004 (hash version 2): when the writing machine recorded it, the actor's name as it was,
+    # the case fields and deadline rows the step set, and an admin's back-fill or entry on behalf
+    recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    actor_name: Mapped[str | None] = mapped_column(String(100))
+    facts: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    deadline_facts: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    on_behalf_of: Mapped[str | None] = mapped_column(String(64))
+    backfill: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    hv: Mapped[int] = mapped_column(Integer, default=2, server_default="1")
 
 
 class CalendarDay(Base):
@@ -203,6 +217,8 @@ class Deadline(Base):
     extended: Mapped[int] = mapped_column(Integer, default=0)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     outcome: Mapped[str | None] = mapped_column(String(16))  # met | late | paused | cancelled
+    # computed across a day of the provisional calendar (no official arrangement for that year yet)
+    provisional: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Alert(Base):
@@ -216,7 +232,7 @@ class Alert(Base):
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(100))
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))  # None: about the calendar, not a case
     deadline_id: Mapped[int | None] = mapped_column(ForeignKey("deadlines.id"))
     kind: Mapped[str] = mapped_column(String(16))  # warning | overdue | reescalation | urge
     level: Mapped[int] = mapped_column(Integer)  # 0 own platform, 1 superior, 2 one more tier up
@@ -230,17 +246,28 @@ class Alert(Base):
 
 
 class Delivery(Base):
-    """One alert's delivery to one sink (log, webhook), with its status and attempts."""
+    """The outbox: one alert's delivery to one sink (by the sink's name), pending until sent.
+
+    The sweep inserts a pending row per configured sink in the transaction that
+    raises the alert; delivery workers claim due rows (``next_attempt_at``)
+    under a lease and mark them delivered, or schedule a retry, or give up (dead).
+    """
 
     __tablename__ = "deliveries"
-    __table_args__ = (UniqueConstraint("alert_id", "sink", name="uq_deliveries_alert_sink"),)
+    __table_args__ = (
+        UniqueConstraint("alert_id", "sink", name="uq_deliveries_alert_sink"),
+        Index("ix_deliveries_pending", "next_attempt_at",
+              postgresql_where=text("status = 'pending'"), sqlite_where=text("status = 'pending'")),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"))
     sink: Mapped[str] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(16))  # pending | delivered | failed
+    status: Mapped[str] = mapped_column(String(16))  # pending | delivered | dead
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class SentimentLog(Base):
@@ -255,6 +282,8 @@ class SentimentLog(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     text: Mapped[str] = mapped_column(Text)
     attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    backfill: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class EvaluationRun(Base):
@@ -288,6 +317,79 @@ class EvaluationResult(Base):
     score: Mapped[float | None] = mapped_column(Float)
     grade: Mapped[str | None] = mapped_column(String(8))
     rank: Mapped[int | None] = mapped_column(Integer)
+
+
+class LedgerRow(Base):
+    """An append-only, hash-chained entry of a chain other than a case's own timeline.
+
+    Chains: ``admin`` (every administrative act: organisation, calendar,
+    credentials, workflow publishing and migration), ``alerts`` (every alert
+    raised and acknowledged), ``logs`` (民情日志 entries). The admin chain's
+    length is also the administrative revision every process checks to know
+    its cached organisation, workflow and calendar are current.
+    """
+
+    __tablename__ = "ledger"
+    __table_args__ = (UniqueConstraint("chain", "seq", name="uq_ledger_chain_seq"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chain: Mapped[str] = mapped_column(String(32))
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class Meta(Base):
+    """Database-wide settings (e.g. ``sandbox``), each change also an admin-chain entry."""
+
+    __tablename__ = "meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+
+
+class StoredFile(Base):
+    """An attachment's normalised bytes, by their SHA-256 (shared by every process and in every backup)."""
+
+    __tablename__ = "files"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Credential(Base):
+    """A person's credential: an API token or a web password, stored only as an argon2 hash."""
+
+    __tablename__ = "credentials"
+    __table_args__ = (Index("ix_credentials_person", "person_id"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    person_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))  # token | password
+    secret_hash: Mapped[str] = mapped_column(Text)
+    label: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(64))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class OrgHistory(Base):
+    """Effective-dated history of units and people: one row per version of each, never updated but to close it."""
+
+    __tablename__ = "org_history"
+    __table_args__ = (Index("ix_org_history_ref", "kind", "ref", "valid_from"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))  # unit | person
+    ref: Mapped[str] = mapped_column(String(64))
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime())
+    valid_to: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    admin_seq: Mapped[int | None] = mapped_column(Integer)  # the admin-chain entry that made it
 
 
 metadata = Base.metadata

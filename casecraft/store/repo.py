@@ -1,37 +1,44 @@
-"""All queries of the engine, behind one small class.
+"""The SQLAlchemy adapter behind :mod:`casecraft.store.base`: one transaction, its queries.
 
-Only this package imports SQLAlchemy. The engine opens a unit of work with
+Only this package imports SQLAlchemy. The services open a unit of work with
 :meth:`Store.write` (one transaction; ``BEGIN IMMEDIATE`` on SQLite) or
-:meth:`Store.read`, and calls the methods of the returned :class:`Tx`.
+:meth:`Store.read`, and call the methods of the returned :class:`Tx`, which
+is made of one query class per capability (cases here; deadlines and alerts,
+the organisation, bulk intake, the ledger in their own modules).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, func, insert, literal, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from casecraft.store.db import ensure_schema, make_engine
-from casecraft.store.models import Case, Person, TimelineEntry, Unit, WorkflowVersion
-from casecraft.workflows.org import Organisation, OrgPerson, OrgUnit
+from casecraft.base.records import CaseRow, Entry
+from casecraft.store.alerts_repo import AlertQueries, DeadlineQueries
+from casecraft.store.base import DuplicateKey
+from casecraft.store.db import ensure_schema, make_engine, translate_db_error
+from casecraft.store.intake_repo import IntakeQueries
+from casecraft.store.ledger_repo import LedgerQueries
+from casecraft.store.logs_repo import LogQueries
+from casecraft.store.models import Case, TimelineEntry, Unit
+from casecraft.store.org_repo import OrgQueries
 
 cases_t = Case.__table__
 timeline_t = TimelineEntry.__table__
 units_t = Unit.__table__
-people_t = Person.__table__
-versions_t = WorkflowVersion.__table__
-
-CASE_COLUMNS = [c.name for c in cases_t.columns]
 
 _CASE_BY_ID = select(cases_t).where(cases_t.c.id == bindparam("id"))
+_CASE_FOR_UPDATE = _CASE_BY_ID.with_for_update()
 _INSERT_CASE = insert(cases_t).returning(cases_t.c.id)
 _INSERT_TIMELINE = insert(timeline_t)
 _TIMELINE_OF = select(timeline_t).where(timeline_t.c.case_id == bindparam("case_id")).order_by(timeline_t.c.seq)
+_ENTRY_COLUMNS = [c.name for c in timeline_t.columns if c.name != "id"]
+SORTS = {"id": (cases_t.c.id,), "-id": (cases_t.c.id.desc(),), "updated": (cases_t.c.updated_at, cases_t.c.id),
+         "-updated": (cases_t.c.updated_at.desc(), cases_t.c.id.desc())}
 
 
 @lru_cache(maxsize=256)
@@ -42,24 +49,56 @@ def _update_case_stmt(keys: tuple[str, ...]) -> Any:
             .values({k: bindparam(f"v_{k}") for k in keys}))
 
 
-class DuplicateKey(Exception):
-    """A unique key was violated (internal; the engine translates it)."""
+def case_row(r: Any) -> CaseRow:
+    """A cases row (a mapping) as a :class:`CaseRow`."""
+    d = dict(r)
+    d["assignees"] = tuple(d.get("assignees") or ())
+    return CaseRow(**d)
 
 
-class Tx:
-    """One open transaction."""
+def entry_row(r: Any) -> Entry:
+    """A timeline row as an :class:`Entry`."""
+    d = dict(r)
+    d.pop("id", None)
+    d["targets"] = tuple(d.get("targets") or ())
+    d["attachments"] = tuple(d.get("attachments") or ())
+    d["facts"] = d.get("facts") or {}
+    d["deadline_facts"] = d.get("deadline_facts") or {}
+    d["recorded_at"] = d.get("recorded_at") or d["at"]
+    d["actor_name"] = d.get("actor_name") or d["actor_id"]
+    return Entry(**d)
 
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
 
-    # cases -------------------------------------------------------------
+def entry_values(e: Entry) -> dict[str, Any]:
+    """An :class:`Entry` as timeline column values."""
+    return {"case_id": e.case_id, "seq": e.seq, "at": e.at, "recorded_at": e.recorded_at, "actor_id": e.actor_id,
+            "actor_name": e.actor_name, "actor_role": e.actor_role, "actor_unit": e.actor_unit,
+            "trigger": e.trigger, "from_state": e.from_state, "to_state": e.to_state, "from_tier": e.from_tier,
+            "to_tier": e.to_tier, "unit_code": e.unit_code, "targets": list(e.targets), "outcome": e.outcome,
+            "note": e.note, "attachments": list(e.attachments), "facts": e.facts,
+            "deadline_facts": e.deadline_facts, "on_behalf_of": e.on_behalf_of, "backfill": e.backfill,
+            "prev_hash": e.prev_hash, "hash": e.hash, "hv": e.hv}
+
+
+class CaseQueries:
+    """Cases and their timelines."""
+
+    conn: Connection
+
     # The hot path executes prepared statements with bound parameters: building a
     # statement with literal values costs more Python time than SQLite takes to run it.
-    def case(self, case_id: int) -> dict[str, Any] | None:
-        row = self.conn.execute(_CASE_BY_ID, {"id": case_id}).mappings().first()
-        return dict(row) if row else None
+    def case(self, case_id: int, *, for_update: bool = False) -> CaseRow | None:
+        """One case; ``for_update`` locks its row on PostgreSQL until the transaction ends."""
+        stmt = _CASE_FOR_UPDATE if for_update and self.conn.dialect.name == "postgresql" else _CASE_BY_ID
+        row = self.conn.execute(stmt, {"id": case_id}).mappings().first()
+        return case_row(row) if row else None
 
     def insert_case(self, values: dict[str, Any]) -> int:
+        """Insert a case row; its id.
+
+        Raises:
+            DuplicateKey: the (source, ref) ticket exists already.
+        """
         try:
             with self.conn.begin_nested():
                 return int(self.conn.execute(_INSERT_CASE, values).scalar_one())
@@ -74,17 +113,17 @@ class Tx:
     def update_case(self, case_id: int, version: int, values: dict[str, Any]) -> bool:
         """Update if the case is still at ``version``; False if someone changed it first."""
         keys = tuple(sorted(values))
-        params = {f"v_{k}": v for k, v in values.items()}
+        params = {f"v_{k}": (list(v) if k == "assignees" else v) for k, v in values.items()}
         params["w_id"], params["w_version"] = case_id, version
         res = self.conn.execute(_update_case_stmt(keys), params)
         return res.rowcount == 1
 
-    def insert_timeline(self, values: dict[str, Any]) -> None:
-        self.conn.execute(_INSERT_TIMELINE, values)
+    def insert_entry(self, entry: Entry) -> None:
+        self.conn.execute(_INSERT_TIMELINE, entry_values(entry))
 
-    def timeline(self, case_id: int) -> list[dict[str, Any]]:
+    def timeline(self, case_id: int) -> list[Entry]:
         rows = self.conn.execute(_TIMELINE_OF, {"case_id": case_id}).mappings()
-        return [dict(r) for r in rows]
+        return [entry_row(r) for r in rows]
 
     def list_cases(
         self,
@@ -97,184 +136,88 @@ class Tx:
         offset: int = 0,
         ids: Sequence[int] | None = None,
         parked: bool | None = None,
-    ) -> list[dict[str, Any]]:
+        category: str | None = None,
+        source: str | None = None,
+        version_id: int | None = None,
+        sort: str = "id",
+    ) -> tuple[list[CaseRow], int]:
+        """Cases matching every filter given, in a stable order, and how many match in all."""
         q = select(cases_t)
+        conds: list[Any] = []
         if parked is not None:
-            q = q.where(cases_t.c.parked == parked)
+            conds.append(cases_t.c.parked == parked)
         if ids is not None:
-            q = q.where(cases_t.c.id.in_(list(ids)))
+            conds.append(cases_t.c.id.in_(list(ids)))
         if states:
-            q = q.where(cases_t.c.state.in_(list(states)))
+            conds.append(cases_t.c.state.in_(list(states)))
         if tier:
-            q = q.where(cases_t.c.tier == tier)
+            conds.append(cases_t.c.tier == tier)
         if is_open is not None:
-            q = q.where(cases_t.c.is_open == is_open)
+            conds.append(cases_t.c.is_open == is_open)
+        if category:
+            conds.append(cases_t.c.category_code == category)
+        if source:
+            conds.append(cases_t.c.source == source)
+        if version_id is not None:
+            conds.append(cases_t.c.workflow_version_id == version_id)
         if org:
-            q = q.where(cases_t.c.unit_code.in_(self._subtree(org)))
-        q = q.order_by(cases_t.c.id).limit(limit).offset(offset)
-        return [dict(r) for r in self.conn.execute(q).mappings()]
+            conds.append(cases_t.c.unit_code.in_(self._subtree(org)))
+        total = int(self.conn.execute(select(func.count()).select_from(cases_t).where(*conds)).scalar_one())
+        q = q.where(*conds).order_by(*SORTS[sort]).limit(limit).offset(offset)
+        return [case_row(r) for r in self.conn.execute(q).mappings()], total
 
     def _subtree(self, code: str) -> Any:
         sub = select(units_t.c.code).where(units_t.c.code == code).cte("sub", recursive=True)
         sub = sub.union_all(select(units_t.c.code).join(sub, units_t.c.parent_code == sub.c.code))
         return select(sub.c.code)
 
-    # organisation -------------------------------------------------------
-    def unit(self, code: str) -> OrgUnit | None:
-        r = self.conn.execute(select(units_t).where(units_t.c.code == code)).mappings().first()
-        return _unit(r) if r else None
-
-    def person(self, pid: str) -> OrgPerson | None:
-        r = self.conn.execute(select(people_t).where(people_t.c.id == pid)).mappings().first()
-        return _person(r) if r else None
-
-    def all_units(self) -> list[OrgUnit]:
-        return [_unit(r) for r in self.conn.execute(select(units_t).order_by(units_t.c.code)).mappings()]
-
-    def all_people(self) -> list[OrgPerson]:
-        return [_person(r) for r in self.conn.execute(select(people_t).order_by(people_t.c.id)).mappings()]
-
-    def count_calendar_days(self) -> int:
-        from casecraft.store.models import CalendarDay
-
-        return int(self.conn.execute(select(func.count()).select_from(CalendarDay.__table__)).scalar_one())
-
-    def count_units(self) -> int:
-        return int(self.conn.execute(select(func.count()).select_from(units_t)).scalar_one())
-
-    def upsert_unit(self, u: OrgUnit, now: datetime) -> str:
-        # with its address keywords; the active flag stays as `casecraft org deactivate` left it
-        from casecraft.store import org_repo
-
-        return org_repo.save_unit(self, u, now)
-
-    def upsert_person(self, p: OrgPerson, now: datetime) -> str:
-        from casecraft.store import org_repo
-
-        return org_repo.save_person(self, p, now)
-
-    # workflow versions ---------------------------------------------------
-    def version_by_hash(self, workflow_id: str, content_hash: str) -> tuple[int, int] | None:
-        r = self.conn.execute(
-            select(versions_t.c.id, versions_t.c.number).where(
-                versions_t.c.workflow_id == workflow_id, versions_t.c.content_hash == content_hash)
-        ).first()
-        return (int(r[0]), int(r[1])) if r else None
-
-    def insert_version(self, workflow_id: str, content_hash: str, spec: str, path: str | None,
-                       now: datetime) -> tuple[int, int]:
-        nxt = select(func.coalesce(func.max(versions_t.c.number), 0) + literal(1)).where(
-            versions_t.c.workflow_id == workflow_id).scalar_subquery()
-        try:
-            with self.conn.begin_nested():
-                r = self.conn.execute(
-                    insert(versions_t).values(workflow_id=workflow_id, number=nxt, content_hash=content_hash,
-                                              spec=spec, source_path=path, created_at=now)
-                    .returning(versions_t.c.id, versions_t.c.number)
-                ).first()
-        except IntegrityError:
-            raise DuplicateKey("workflow version") from None
-        assert r is not None
-        return int(r[0]), int(r[1])
-
-    def version(self, version_id: int) -> dict[str, Any] | None:
-        r = self.conn.execute(select(versions_t).where(versions_t.c.id == version_id)).mappings().first()
-        return dict(r) if r else None
-
-    def versions(self) -> list[dict[str, Any]]:
-        open_counts = (
-            select(cases_t.c.workflow_version_id, func.count().label("open_cases"))
-            .where(cases_t.c.is_open.is_(True)).group_by(cases_t.c.workflow_version_id).subquery()
-        )
-        q = (select(versions_t, func.coalesce(open_counts.c.open_cases, 0).label("open_cases"))
-             .outerjoin(open_counts, open_counts.c.workflow_version_id == versions_t.c.id)
-             .order_by(versions_t.c.workflow_id, versions_t.c.number))
-        return [dict(r) for r in self.conn.execute(q).mappings()]
-
     def table_rows(self, table: str) -> list[tuple[Any, ...]]:
         t = Case.metadata.tables[table]
         return [tuple(r) for r in self.conn.execute(select(t).order_by(*t.primary_key.columns))]
 
 
-def _unit(r: Any) -> OrgUnit:
-    return OrgUnit(code=r["code"], name=r["name"], tier=r["tier"], kind=r["kind"],
-                   parent=r["parent_code"], active=bool(r["active"]), addresses=tuple(r["addresses"] or ()))
+class Tx(CaseQueries, DeadlineQueries, AlertQueries, OrgQueries, IntakeQueries, LedgerQueries, LogQueries):
+    """One open transaction and every query of the engine."""
 
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
 
-def _person(r: Any) -> OrgPerson:
-    return OrgPerson(id=r["id"], name=r["name"], unit=r["unit_code"], roles=tuple(r["roles"] or ()),
-                     note=r["note"], active=bool(r["active"]))
+    @property
+    def dialect(self) -> str:
+        return self.conn.dialect.name
 
 
 class Store:
-    """The database behind one engine."""
+    """The database behind one engine.
 
-    def __init__(self, url: str | None = None, *, migrate: bool = True) -> None:
-        self.engine: Engine = make_engine(url)
+    Args:
+        url: an SQLAlchemy URL (default ``$CASECRAFT_DB`` or ``sqlite:///casecraft.db``).
+        migrate: create or upgrade the schema on first use.
+        read_only: open the database for reading only (an SQLite file is never created or
+            changed; audits of evidence copies); writes are refused by the database.
+    """
+
+    def __init__(self, url: str | None = None, *, migrate: bool = True, read_only: bool = False) -> None:
+        self.engine: Engine = make_engine(url, read_only=read_only)
         self.dialect = self.engine.dialect.name
-        if migrate:
+        self.read_only = read_only
+        if migrate and not read_only:
             ensure_schema(self.engine)
 
     @contextmanager
     def write(self) -> Iterator[Tx]:
         """One write transaction; committed on success, rolled back on any error."""
-        with self.engine.begin() as conn:
+        with translate_db_error(self.engine), self.engine.begin() as conn:
             yield Tx(conn)
 
     @contextmanager
     def read(self) -> Iterator[Tx]:
-        with self.engine.connect().execution_options(sqlite_begin="DEFERRED") as conn:
-            with conn.begin():
-                yield Tx(conn)
+        with translate_db_error(self.engine), \
+                self.engine.connect().execution_options(sqlite_begin="DEFERRED") as conn, conn.begin():
+            yield Tx(conn)
 
     def dispose(self) -> None:
         self.engine.dispose()
 
 
-class DbOrganisation(Organisation):
-    """The organisation read from the database on demand, cached per engine."""
-
-    def __init__(self, store: Store) -> None:
-        super().__init__()
-        self._store = store
-        self._missing: set[tuple[str, str]] = set()
-
-    def unit(self, code: str) -> OrgUnit | None:
-        if code in self.units:
-            return self.units[code]
-        if ("unit", code) in self._missing:
-            return None
-        with self._store.read() as tx:
-            u = tx.unit(code)
-        if u is None:
-            self._missing.add(("unit", code))
-        else:
-            self.units[code] = u
-        return u
-
-    def person(self, pid: str) -> OrgPerson | None:
-        # labels try a person first, then a unit: remember misses so a unit code costs one query
-        if pid in self.people:
-            return self.people[pid]
-        if ("person", pid) in self._missing:
-            return None
-        with self._store.read() as tx:
-            p = tx.person(pid)
-        if p is None:
-            self._missing.add(("person", pid))
-        else:
-            self.people[pid] = p
-        return p
-
-    def load_all(self) -> None:
-        with self._store.read() as tx:
-            self.units = {u.code: u for u in tx.all_units()}
-            self.people = {p.id: p for p in tx.all_people()}
-
-    def forget(self) -> None:
-        self.units.clear()
-        self.people.clear()
-        self._missing.clear()
-
-
-__all__ = ["DbOrganisation", "DuplicateKey", "Store", "Tx"]
+__all__ = ["DBAPIError", "DuplicateKey", "Store", "Tx", "case_row", "entry_row", "entry_values"]

@@ -64,6 +64,74 @@ def extend(wf: Workflow, cal: WorkingCalendar, due: datetime, by: Duration) -> P
     return Plan(warn_at=None, due_at=new_due, escalate_at=cal.add(new_due, again))
 
 
+def _provisional(cal: WorkingCalendar, start: datetime, end: datetime) -> bool:
+    crosses = getattr(cal, "crosses_provisional", None)
+    return bool(crosses(start, end)) if crosses is not None else False
+
+
+def open_step(wf: Workflow, cal: WorkingCalendar, state: str, tier: str, unit: str, category: str | None,
+              urgency: str | None, now: datetime) -> OpenDeadline | None:
+    """The step deadline entering ``state`` opens (None when the state has no limit). Built here only."""
+    from casecraft.cases.timeline import OpenDeadline
+
+    limit = step_limit(wf, state, category, urgency)
+    if limit is None:
+        return None
+    p = plan(wf, cal, now, limit)
+    last = p.escalate_at or p.due_at
+    return OpenDeadline(kind="step", state=state, tier=tier, unit_code=unit, limit_text=str(limit), started_at=now,
+                        warn_at=p.warn_at, due_at=p.due_at, escalate_at=p.escalate_at,
+                        provisional=_provisional(cal, now, last))
+
+
+def open_case(wf: Workflow, cal: WorkingCalendar, state: str, tier: str, unit: str, category: str,
+              now: datetime) -> OpenDeadline | None:
+    """The whole case's deadline, opened at registration (立案). Built here only."""
+    from casecraft.cases.timeline import OpenDeadline
+
+    limit = case_limit(wf, category)
+    if limit is None:
+        return None
+    due = cal.add(now, limit)
+    return OpenDeadline(kind="case", state=state, tier=tier, unit_code=unit, limit_text=str(limit), started_at=now,
+                        warn_at=None, due_at=due, escalate_at=None, provisional=_provisional(cal, now, due))
+
+
+def resumed(cal: WorkingCalendar, row: DeadlineRow, now: datetime) -> dict[str, Any]:
+    """A paused deadline's fields when its clock restarts at ``now``: every time still ahead when it
+    stopped moves on by the pause (in working time for a working limit)."""
+    paused_at = row.closed_at
+    assert paused_at is not None
+    limit = Duration.parse(row.limit_text)
+
+    def moved(t: datetime | None) -> datetime | None:
+        if t is None or t < paused_at:
+            return t  # already past when the clock stopped: nothing to move
+        if limit.working:
+            left = cal.working_seconds_between(paused_at, t)
+            return cal.add(now, Duration(left / 3600.0, "hour", True))
+        return now + (t - paused_at)
+
+    due = moved(row.due_at)
+    assert due is not None
+    values: dict[str, Any] = {"closed_at": None, "outcome": None, "due_at": due, "warn_at": moved(row.warn_at),
+                              "escalate_at": moved(row.escalate_at),
+                              "next_alert_at": moved(row.next_alert_at) if row.kind == "step" else None}
+    values["provisional"] = row.provisional or _provisional(cal, now, values["escalate_at"] or due)
+    return values
+
+
+def extended(wf: Workflow, cal: WorkingCalendar, row: DeadlineRow, by: Duration, now: datetime) -> dict[str, Any]:
+    """A step deadline's fields after an approved extension of ``by``: new due and re-escalation times,
+    and a new warning point on the extended limit (only if still ahead)."""
+    p = extend(wf, cal, row.due_at, by)
+    warn = fraction_point(cal, row.started_at, p.due_at, Duration.parse(row.limit_text), wf.file.workflow.warn_at)
+    warn_at = warn if warn > now else None
+    return {"due_at": p.due_at, "escalate_at": p.escalate_at, "warn_at": warn_at,
+            "next_alert_at": warn_at or p.due_at, "extended": row.extended + 1,
+            "provisional": row.provisional or _provisional(cal, now, p.escalate_at or p.due_at)}
+
+
 def humanize(delta_seconds: float) -> str:
     """'3h 20m left' / '1d 2h overdue' style text for a signed number of seconds."""
     late = delta_seconds < 0

@@ -1,10 +1,13 @@
-"""Compile a workflow into one shared ``transitions`` Machine.
+"""Compile a workflow into one shared ``transitions`` Machine: the single answer to "what may happen here".
 
 One Machine per workflow version serves every case: one light proxy stays
-attached; for each action it is set to the case's stored state, the trigger
-is fired and the new state read (no Machine or model per case is kept). Conditions come from an explicit registry of
-callables built from the YAML ``when:`` data; no string from the YAML ever
-reaches transitions (it would import strings as dotted paths).
+attached; for each question it is set to the case's stored state. Which
+triggers leave a state, which of a trigger's transitions apply to a case
+(their ``when:`` conditions), and where it leads all come from the Machine:
+its events and transitions, and the condition callables registered on them.
+Conditions come from an explicit registry of callables built from the YAML
+``when:`` data; no string from the YAML ever reaches transitions (it would
+import strings as dotted paths).
 """
 
 from __future__ import annotations
@@ -23,12 +26,22 @@ from casecraft.workflows.spec import Workflow
 CONDITION_KEYS = ("source", "outcome", "resolved_tier")
 
 
+class _Any:
+    """An input not given yet: matches any condition on it (listing what may happen before it is chosen)."""
+
+    def __repr__(self) -> str:
+        return "ANY"
+
+
+ANY: Any = _Any()
+
+
 def _condition(when: Condition) -> Callable[[EventData], bool]:
     wanted = {k: v for k, v in when.model_dump().items() if v is not None and k in CONDITION_KEYS}
 
     def check(event: EventData) -> bool:
         ctx = event.kwargs
-        return all(ctx.get(k) == v for k, v in wanted.items())
+        return all(ctx.get(k) is ANY or ctx.get(k) == v for k, v in wanted.items())
 
     return check
 
@@ -46,6 +59,7 @@ class CompiledMachine:
     def __init__(self, workflow: Workflow) -> None:
         self.workflow = workflow
         transitions: list[dict[str, Any]] = []
+        self._specs: list[Transition] = []
         for tr in workflow.file.transitions:
             spec: dict[str, Any] = {
                 "trigger": tr.trigger, "source": list(tr.sources), "dest": tr.dest,
@@ -66,12 +80,55 @@ class CompiledMachine:
             send_event=True,
             ignore_invalid_triggers=False,
         )
+        # our Transition model behind each of the machine's transitions, in file order per (trigger, source)
+        self._by_edge: dict[tuple[str, str], list[Transition]] = {}
+        for tr in workflow.file.transitions:
+            for src in tr.sources:
+                self._by_edge.setdefault((tr.trigger, src), []).append(tr)
         # One proxy stays attached for the machine's life; each call sets it to the case's
         # state first. add_model/remove_model per call walks every state (about 1 ms on a
         # 22-state workflow); a lock keeps threads from sharing the proxy at once.
         self._lock = threading.Lock()
         self._proxy = self._proxy_cls()
         self.machine.add_model(self._proxy, initial=workflow.initial)
+
+    def knows(self, trigger: str) -> bool:
+        """Whether the workflow has this trigger at all."""
+        return trigger in self.machine.events
+
+    def triggers_from(self, state: str) -> list[str]:
+        """The triggers that leave ``state``, in the workflow's order (from the Machine)."""
+        return list(self.machine.get_triggers(state))
+
+    @property
+    def report_trigger(self) -> str:
+        """The trigger that creates a case: the one leaving the initial state."""
+        found = self.triggers_from(self.workflow.initial)
+        if len(found) != 1:  # validated on load; a stored spec cannot differ
+            raise MachineError(f"the initial state must have exactly one trigger, found {found}")
+        return found[0]
+
+    def candidates(self, state: str, trigger: str, **context: Any) -> list[Transition]:
+        """The transitions of ``trigger`` from ``state`` whose conditions hold for ``context``.
+
+        A context value of :data:`ANY` matches every condition on it (e.g. the outcome
+        a person has yet to choose). Asked of the Machine's own transitions and conditions.
+
+        Raises:
+            MachineError: the trigger does not leave ``state``.
+        """
+        event = self.machine.events.get(trigger)
+        if event is None or state not in event.transitions:
+            raise MachineError(f"'{trigger}' is not valid from {state}")
+        mine = self._by_edge.get((trigger, state), [])
+        out: list[Transition] = []
+        with self._lock:
+            self.machine.set_state(state, model=self._proxy)
+            data = EventData(self.machine.get_state(state), event, self.machine, self._proxy, (), context)
+            for tr, spec in zip(event.transitions[state], mine, strict=True):
+                if all(c.check(data) for c in tr.conditions):
+                    out.append(spec)
+        return out
 
     def next_state(self, state: str, trigger: str, **context: Any) -> tuple[str, Transition] | None:
         """The state ``trigger`` leads to from ``state`` given ``context``, and the transition taken.
@@ -82,6 +139,8 @@ class CompiledMachine:
         Raises:
             MachineError: the trigger is not valid from ``state``.
         """
+        if not self.knows(trigger):
+            raise MachineError(f"'{trigger}' is not a trigger of this workflow")
         with self._lock:
             proxy = self._proxy
             self.machine.set_state(state, model=proxy)
@@ -90,4 +149,4 @@ class CompiledMachine:
             return (proxy.state, proxy.picked) if ok else None
 
 
-__all__ = ["CompiledMachine", "MachineError", "CONDITION_KEYS"]
+__all__ = ["ANY", "CONDITION_KEYS", "CompiledMachine", "MachineError"]

@@ -101,6 +101,11 @@ class Transition(_Strict):
         False, description="办结：记录办结层级（核查不通过时返工到该层级，并计入基层处置率）"
     )
     registers: bool = Field(False, description="立案：从此开始计算案件总时限")
+    route: Literal["by_grid", "to_unit"] = Field(
+        "by_grid", description="换层级时案件去哪个单位：by_grid 按案件所在网格找该层级的平台；"
+        "to_unit 下派到下一级的一个平台单位（--to 指定，缺省按网格）")
+    joint: bool = Field(
+        False, description="联合反馈：派遣给多方时，各方都反馈后案件才流转（任何一方未办结即退回平台）")
 
     @property
     def sources(self) -> tuple[str, ...]:

@@ -14,14 +14,18 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-log = logging.getLogger("casecraft.timing.scheduler")
+log = logging.getLogger("casecraft.scheduler")
 
 
 def build_scheduler(sweep: Callable[[], dict[str, int]], *, interval_seconds: float = 60.0,
                     blocking: bool = True, on_result: Callable[[dict[str, int]], None] | None = None,
                     monthly: Callable[[], Any] | None = None, monthly_interval_seconds: float = 3600.0,
-                    on_monthly: Callable[[Any], None] | None = None) -> Any:
+                    on_monthly: Callable[[Any], None] | None = None,
+                    deliver: Callable[[], Any] | None = None, deliver_interval_seconds: float = 5.0) -> Any:
     """An APScheduler scheduler with an interval job calling ``sweep`` (first run at once).
+
+    ``deliver`` (the alert outbox's worker pass) runs as a job of its own, every
+    ``deliver_interval_seconds``: a slow or dead sink never holds the sweep.
 
     ``monthly`` (e.g. ``lambda: casecraft.evaluation.record_due(engine)``) records the
     previous month's evaluation: it runs at start, which catches up a missed
@@ -63,4 +67,13 @@ def build_scheduler(sweep: Callable[[], dict[str, int]], *, interval_seconds: fl
 
         sched.add_job(evaluate, "interval", seconds=monthly_interval_seconds, id="monthly-evaluation",
                       replace_existing=True, next_run_time=datetime.now(UTC))
+    if deliver is not None:
+        def send() -> None:
+            try:
+                deliver()
+            except Exception:  # keep ticking; what was not sent stays queued
+                log.exception("alert delivery failed")
+
+        sched.add_job(send, "interval", seconds=deliver_interval_seconds, id="deliver", replace_existing=True,
+                      next_run_time=datetime.now(timezone.utc))
     return sched

@@ -1,0 +1,229 @@
+"""Credentials: every action is done by an authenticated person.
+
+An admin issues a person a token (``casecraft auth token issue PERSON``) or
+sets a password for the web workbench. Only an argon2 hash is stored; the
+token is shown once, to be handed over. A token reads ``cct_<id>_<secret>``:
+the id finds the credential, the secret is checked against its hash. Issuing
+and revoking are entries of the admin chain. A deactivated person's
+credentials stop working at once; a revoked one never works again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from casecraft.admin import log as adminlog
+from casecraft.base.errors import InputError, NotFound, PermissionDenied
+from casecraft.base.text import clean_text
+from casecraft.cases.rules import ADMIN_ROLE
+from casecraft.context import Context
+
+_TOKEN = re.compile(r"^cct_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
+MIN_PASSWORD = 12
+
+# Tokens are 256 random bits: a light argon2 setting suffices; passwords get OWASP's (m=19 MiB, t=2).
+_hashers: dict[str, Any] = {}
+# secrets verified by this process (credential id -> sha256 of the secret); revocation is re-checked in the
+# database on every use, so this only saves argon2's deliberate slowness on repeated requests
+_verified: dict[str, bytes] = {}
+_lock = threading.Lock()
+
+
+def _hasher(kind: str) -> Any:
+    from argon2 import PasswordHasher
+
+    h = _hashers.get(kind)
+    if h is None:
+        h = _hashers[kind] = (PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1) if kind == "token"
+                              else PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1))
+    return h
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated person: who, and by which credential."""
+
+    person_id: str
+    credential_id: str
+    method: str  # token | password
+
+
+@dataclass(frozen=True)
+class CredentialInfo:
+    """A credential as listed (never its secret)."""
+
+    id: str
+    person: str
+    kind: str
+    label: str | None
+    created_at: datetime
+    created_by: str
+    revoked_at: datetime | None
+    timezone: str = "Asia/Shanghai"
+
+    def to_dict(self) -> dict[str, Any]:
+        tz = ZoneInfo(self.timezone)
+        return {"id": self.id, "person": self.person, "kind": self.kind, "label": self.label,
+                "created_at": self.created_at.astimezone(tz).isoformat(), "created_by": self.created_by,
+                "revoked_at": self.revoked_at.astimezone(tz).isoformat() if self.revoked_at else None}
+
+
+def _info(r: dict[str, Any], tz: str) -> CredentialInfo:
+    return CredentialInfo(id=r["id"], person=r["person_id"], kind=r["kind"], label=r["label"],
+                          created_at=r["created_at"], created_by=r["created_by"], revoked_at=r["revoked_at"],
+                          timezone=tz)
+
+
+def issue_token(ctx: Context, person: str, *, actor: str | None, label: str | None = None) -> tuple[str, CredentialInfo]:
+    """A new token for ``person`` (an admin's act, recorded); the token itself is returned only here.
+
+    Raises:
+        PermissionDenied: the actor is not an admin.
+        InputError: no such person, or a deactivated one.
+    """
+    label = clean_text(label, "the label", 100, single_line=True)
+    cred_id = secrets.token_hex(8)
+    secret = secrets.token_urlsafe(32)
+    with ctx.write() as tx:
+        admin = adminlog.require_admin(ctx, tx, actor)
+        when = ctx.when()
+        p = tx.person(person)
+        if p is None:
+            raise InputError("unknown person '{person}'; see `casecraft org show`", person=person)
+        if not p.active:
+            raise InputError("person '{person}' is deactivated; activate them first", person=person)
+        values = {"id": cred_id, "person_id": person, "kind": "token", "secret_hash": _hasher("token").hash(secret),
+                  "label": label, "created_at": when.at, "created_by": admin, "revoked_at": None,
+                  "revoked_by": None}
+        tx.insert_credential(values)
+        adminlog.record(tx, admin, "auth.issue", {"credential": cred_id, "person": person, "kind": "token",
+                                                  "label": label}, when)
+    return f"cct_{cred_id}_{secret}", _info(values, ctx.timezone)
+
+
+def set_password(ctx: Context, person: str, password: str, *, actor: str | None) -> CredentialInfo:
+    """Set (replace) a person's web password (an admin's act, recorded; earlier passwords are revoked).
+
+    Raises:
+        InputError: a password shorter than 12 characters, or an unknown person.
+    """
+    if len(password) < MIN_PASSWORD:
+        raise InputError("a password needs at least {n} characters", n=MIN_PASSWORD)
+    cred_id = secrets.token_hex(8)
+    with ctx.write() as tx:
+        admin = adminlog.require_admin(ctx, tx, actor)
+        when = ctx.when()
+        if tx.person(person) is None:
+            raise InputError("unknown person '{person}'; see `casecraft org show`", person=person)
+        old = [c["id"] for c in tx.credentials(person) if c["kind"] == "password" and c["revoked_at"] is None]
+        tx.revoke_credentials(old, admin, when.at)
+        values = {"id": cred_id, "person_id": person, "kind": "password",
+                  "secret_hash": _hasher("password").hash(password), "label": None, "created_at": when.at,
+                  "created_by": admin, "revoked_at": None, "revoked_by": None}
+        tx.insert_credential(values)
+        adminlog.record(tx, admin, "auth.password", {"credential": cred_id, "person": person, "replaced": old}, when)
+    return _info(values, ctx.timezone)
+
+
+def revoke(ctx: Context, ref: str, *, actor: str | None) -> list[str]:
+    """Revoke a credential by id, or every credential of a person; the revoked ids (an admin's act, recorded).
+
+    Raises:
+        NotFound: no such credential or person with credentials.
+    """
+    with ctx.write() as tx:
+        admin = adminlog.require_admin(ctx, tx, actor)
+        when = ctx.when()
+        one = tx.credential(ref)
+        ids = [ref] if one is not None else [c["id"] for c in tx.credentials(ref)]
+        if not ids:
+            raise NotFound("no credential or person with credentials '{ref}'", ref=ref)
+        tx.revoke_credentials(ids, admin, when.at)
+        adminlog.record(tx, admin, "auth.revoke", {"credentials": ids}, when)
+    with _lock:
+        for i in ids:
+            _verified.pop(i, None)
+    return ids
+
+
+def credentials(ctx: Context, person: str | None = None) -> list[CredentialInfo]:
+    tz = ctx.timezone
+    with ctx.read() as tx:
+        return [_info(r, tz) for r in tx.credentials(person)]
+
+
+def _refused(reason: str) -> PermissionDenied:
+    return PermissionDenied("authentication failed: {reason}", reason=reason, code="unauthenticated")
+
+
+def authenticate(ctx: Context, token: str) -> Principal:
+    """The person a token belongs to, if it is valid now (not revoked, person active).
+
+    Raises:
+        PermissionDenied (code ``unauthenticated``): a malformed, unknown, revoked token or a deactivated person.
+    """
+    m = _TOKEN.match(token.strip()) if isinstance(token, str) else None
+    if m is None:
+        raise _refused("the token is malformed (it starts with cct_)")
+    cred_id, secret = m.group(1), m.group(2)
+    with ctx.read() as tx:
+        row = tx.credential(cred_id)
+        person = tx.person(row["person_id"]) if row else None
+    if row is None or row["kind"] != "token":
+        raise _refused("unknown token")
+    if row["revoked_at"] is not None:
+        raise _refused("the token was revoked")
+    if person is None or not person.active:
+        raise _refused("the person is deactivated")
+    digest = hashlib.sha256(secret.encode()).digest()
+    with _lock:
+        known = _verified.get(cred_id)
+    if known is None or not hmac.compare_digest(known, digest):
+        from argon2.exceptions import VerificationError
+
+        try:
+            _hasher("token").verify(row["secret_hash"], secret)
+        except VerificationError:
+            raise _refused("wrong token") from None
+        with _lock:
+            _verified[cred_id] = digest
+    return Principal(person_id=person.id, credential_id=cred_id, method="token")
+
+
+def check_password(ctx: Context, person: str, password: str) -> Principal:
+    """The person, if ``password`` is their current web password.
+
+    Raises:
+        PermissionDenied (code ``unauthenticated``): wrong person or password (the same message for both).
+    """
+    from argon2.exceptions import VerificationError
+
+    with ctx.read() as tx:
+        p = tx.person(person)
+        rows = [c for c in tx.credentials(person) if c["kind"] == "password" and c["revoked_at"] is None] if p else []
+    if p is None or not p.active or not rows:
+        _hasher("password").hash("timing-equaliser")
+        raise _refused("wrong person or password")
+    try:
+        _hasher("password").verify(rows[-1]["secret_hash"], password)
+    except VerificationError:
+        raise _refused("wrong person or password") from None
+    return Principal(person_id=p.id, credential_id=rows[-1]["id"], method="password")
+
+
+def is_admin(ctx: Context, person: str) -> bool:
+    with ctx.read() as tx:
+        p = tx.person(person)
+    return p is not None and p.active and ADMIN_ROLE in p.roles
+
+
+__all__ = ["CredentialInfo", "Principal", "authenticate", "check_password", "credentials", "is_admin",
+           "issue_token", "revoke", "set_password"]

@@ -1,0 +1,164 @@
+"""Typed records of what the store holds: a case row, a deadline row, a timeline entry, an alert.
+
+The services read and write these, never ``dict[str, Any]``; the store maps
+them to and from its tables. Field names are the column names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class CaseRow:
+    """One case as stored: where it is now, what the evaluation reads, and its chain head."""
+
+    id: int
+    workflow_version_id: int
+    state: str
+    tier: str
+    unit_code: str
+    grid_code: str | None
+    category_code: str
+    urgency: str
+    source: str
+    ref: str | None
+    description: str
+    address: str | None
+    reporter_id: str
+    assignees: tuple[str, ...]
+    resolved_tier: str | None
+    is_open: bool
+    created_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+    version: int
+    last_hash: str | None
+    deadline_at: datetime | None = None
+    registered_at: datetime | None = None
+    parked: bool = False
+    channel: str | None = None
+    received_at: datetime | None = None
+    contact: str | None = None
+    feedback: dict[str, str] | None = None
+    extension_request: dict[str, Any] | None = None
+
+    def values(self) -> dict[str, Any]:
+        """The row as column values (JSON columns as plain lists and dicts)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["assignees"] = list(self.assignees)
+        return out
+
+
+CASE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(CaseRow))
+
+FACT_FIELDS: tuple[str, ...] = tuple(f for f in CASE_FIELDS if f not in ("id", "version", "last_hash", "updated_at"))
+"""The case fields a timeline entry commits to (what the evaluation and the audit read)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeadlineRow:
+    """The time limit of one step of a case, or of the whole case (``kind`` ``step`` | ``case``)."""
+
+    id: int
+    case_id: int
+    kind: str
+    seq: int
+    state: str
+    tier: str
+    unit_code: str
+    limit_text: str
+    calendar: str
+    started_at: datetime
+    warn_at: datetime | None
+    due_at: datetime
+    escalate_at: datetime | None
+    next_alert_at: datetime | None
+    extended: int = 0
+    closed_at: datetime | None = None
+    outcome: str | None = None
+    provisional: bool = False
+
+
+DEADLINE_FACTS: tuple[str, ...] = (
+    "kind", "seq", "state", "tier", "unit_code", "limit_text", "started_at", "warn_at", "due_at", "escalate_at",
+    "extended", "closed_at", "outcome", "provisional")
+"""The deadline fields a timeline entry commits to (``next_alert_at`` is the sweep's own bookkeeping)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One append-only, hash-chained step of a case's history.
+
+    ``at`` is when the step happened (the claimed time of an admin's back-fill);
+    ``recorded_at`` is when the writing machine recorded it. ``facts`` holds
+    the case fields the step set, ``deadline_facts`` the deadline rows it opened or
+    changed (id → the fields it set), so the audit can rebuild both.
+    """
+
+    case_id: int
+    seq: int
+    at: datetime
+    recorded_at: datetime
+    actor_id: str
+    actor_name: str
+    actor_role: str | None
+    actor_unit: str | None
+    trigger: str
+    from_state: str | None
+    to_state: str
+    from_tier: str | None
+    to_tier: str
+    unit_code: str
+    targets: tuple[str, ...] = ()
+    outcome: str | None = None
+    note: str | None = None
+    attachments: tuple[dict[str, Any], ...] = ()
+    facts: dict[str, Any] = field(default_factory=dict)
+    deadline_facts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    on_behalf_of: str | None = None
+    backfill: bool = False
+    prev_hash: str | None = None
+    hash: str = ""
+    hv: int = 2
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRow:
+    """A warning, overdue alert, re-escalation or urge raised at a unit's platform."""
+
+    id: int
+    key: str
+    case_id: int | None
+    deadline_id: int | None
+    kind: str
+    level: int
+    unit_code: str
+    state: str
+    due_at: datetime | None
+    raised_at: datetime
+    message: str
+    acked_by: str | None = None
+    acked_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One entry of a chain that is not a case's: ``admin`` (administration), ``alerts``, ``logs``."""
+
+    chain: str
+    seq: int
+    at: datetime
+    recorded_at: datetime
+    actor_id: str
+    kind: str
+    body: dict[str, Any]
+    prev_hash: str | None
+    hash: str
+    id: int | None = None
+
+
+__all__ = ["AlertRow", "CASE_FIELDS", "CaseRow", "DEADLINE_FACTS", "DeadlineRow", "Entry", "FACT_FIELDS",
+           "LedgerEntry"]

@@ -1,0 +1,284 @@
+"""THE write path: every change to a case is one hash-chained timeline entry, written here only.
+
+A step (report, fire, joint feedback, every side step, migration, hotline
+import, calendar correction) is described as a :class:`Step`: what the case
+becomes (its changed fields), what happens to its deadline rows, who acted
+and why. :func:`append` writes it in the caller's transaction: the deadline
+rows first, then the entry (its hash covers the case fields and deadline
+facts it set, the actor's name and role as they were, and the previous
+entry's hash), then the case row under its optimistic version. A conflict
+rolls the whole transaction back.
+
+Deadline rows are identified within a case by ``kind:seq`` (the step that
+opened them), so an entry's facts can be computed before any row exists (bulk
+intake computes whole batches in Python).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from typing import Any
+
+from casecraft.base.acting import SYSTEM, Actor, When
+from casecraft.base.errors import ConflictError, InputError
+from casecraft.base.records import DEADLINE_FACTS, FACT_FIELDS, CaseRow, DeadlineRow, Entry
+from casecraft.base.text import check_id
+from casecraft.store.base import Tx
+
+HASH_VERSION = 2
+
+
+# --- deadline operations --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class OpenDeadline:
+    """Open a deadline row (``kind`` step | case) with the times of its plan."""
+
+    kind: str
+    state: str
+    tier: str
+    unit_code: str
+    limit_text: str
+    started_at: datetime
+    warn_at: datetime | None
+    due_at: datetime
+    escalate_at: datetime | None
+    provisional: bool = False
+
+
+@dataclass(frozen=True)
+class CloseDeadlines:
+    """Close the case's open deadlines of ``kinds``: met or late by the time (or a fixed ``outcome``, e.g. paused)."""
+
+    kinds: tuple[str, ...] = ("step",)
+    outcome: str | None = None
+
+
+@dataclass(frozen=True)
+class SetDeadline:
+    """Set fields of one existing deadline row (an extension, a resumed clock, a recomputation, a renamed state)."""
+
+    row: DeadlineRow
+    values: dict[str, Any]
+
+
+DeadlineOp = OpenDeadline | CloseDeadlines | SetDeadline
+
+
+@dataclass(frozen=True)
+class Step:
+    """One change to a case, as the services describe it.
+
+    Attributes:
+        trigger: the workflow trigger (or side step: urge, park, extend, migrate, ...).
+        changes: case fields the step sets (``state``, ``tier``, ``unit_code`` included when they change).
+        deadlines: what happens to deadline rows, in order.
+    """
+
+    trigger: str
+    changes: dict[str, Any] = field(default_factory=dict)
+    deadlines: tuple[DeadlineOp, ...] = ()
+    targets: tuple[str, ...] = ()
+    outcome: str | None = None
+    note: str | None = None
+    attachments: tuple[dict[str, Any], ...] = ()
+
+
+# --- hashing -----------------------------------------------------------------------------------------
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
+
+
+def _legacy_hash(e: Entry) -> str:
+    """Hash version 1 (entries written before 0004): the step without facts, names or recorded time."""
+    fields_ = {
+        "case_id": e.case_id, "seq": e.seq, "at": e.at.isoformat(), "actor_id": e.actor_id,
+        "actor_role": e.actor_role, "actor_unit": e.actor_unit, "trigger": e.trigger, "from_state": e.from_state,
+        "to_state": e.to_state, "from_tier": e.from_tier, "to_tier": e.to_tier, "unit_code": e.unit_code,
+        "targets": list(e.targets), "outcome": e.outcome, "note": e.note, "attachments": list(e.attachments),
+        "prev_hash": e.prev_hash,
+    }
+    blob = json.dumps(fields_, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+_ENTRY_FIELDS = tuple(Entry.__dataclass_fields__)
+
+
+def as_entry(row: Entry | Mapping[str, Any]) -> Entry:
+    """A timeline row (a mapping of its columns) as an :class:`Entry`; an Entry as it is."""
+    if isinstance(row, Entry):
+        return row
+    d = {k: row[k] for k in _ENTRY_FIELDS if k in row}
+    d["targets"] = tuple(d.get("targets") or ())
+    d["attachments"] = tuple(d.get("attachments") or ())
+    d["facts"] = d.get("facts") or {}
+    d["deadline_facts"] = d.get("deadline_facts") or {}
+    d.setdefault("hv", 1)
+    d["hv"] = d["hv"] or 1
+    d["recorded_at"] = d.get("recorded_at") or d.get("at")
+    d["actor_name"] = d.get("actor_name") or d.get("actor_id", "")
+    for k in ("case_id", "seq", "at", "actor_id", "actor_role", "actor_unit", "trigger", "from_state", "to_state",
+              "from_tier", "to_tier", "unit_code", "hash"):
+        d.setdefault(k, None)
+    return Entry(**d)
+
+
+def entry_hash(e: Entry | Mapping[str, Any]) -> str:
+    """The hash chaining an entry to the one before it (by the entry's hash version)."""
+    e = as_entry(e)
+    if e.hv == 1:
+        return _legacy_hash(e)
+    fields_ = {
+        "hv": e.hv, "case_id": e.case_id, "seq": e.seq, "at": e.at, "recorded_at": e.recorded_at,
+        "actor_id": e.actor_id, "actor_name": e.actor_name, "actor_role": e.actor_role, "actor_unit": e.actor_unit,
+        "on_behalf_of": e.on_behalf_of, "backfill": e.backfill, "trigger": e.trigger, "from_state": e.from_state,
+        "to_state": e.to_state, "from_tier": e.from_tier, "to_tier": e.to_tier, "unit_code": e.unit_code,
+        "targets": e.targets, "outcome": e.outcome, "note": e.note, "attachments": e.attachments,
+        "facts": e.facts, "deadline_facts": e.deadline_facts, "prev_hash": e.prev_hash,
+    }
+    blob = json.dumps(_plain(fields_), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def facts_of(changes: dict[str, Any]) -> dict[str, Any]:
+    """The case fields of ``changes`` an entry commits to, as JSON values (UTC times as ISO text)."""
+    return {k: _plain(v) for k, v in changes.items() if k in FACT_FIELDS}
+
+
+def deadline_key(kind: str, seq: int) -> str:
+    return f"{kind}:{seq}"
+
+
+def _open_values(case_id: int, seq: int, op: OpenDeadline) -> dict[str, Any]:
+    return {"case_id": case_id, "kind": op.kind, "seq": seq, "state": op.state, "tier": op.tier,
+            "unit_code": op.unit_code, "limit_text": op.limit_text, "calendar": "calendar_days",
+            "started_at": op.started_at, "warn_at": op.warn_at, "due_at": op.due_at,
+            "escalate_at": op.escalate_at,
+            "next_alert_at": (op.warn_at or op.due_at) if op.kind == "step" else None,
+            "extended": 0, "closed_at": None, "outcome": None, "provisional": op.provisional}
+
+
+def _deadline_facts(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: _plain(v) for k, v in values.items() if k in DEADLINE_FACTS}
+
+
+# --- building and writing entries -------------------------------------------------------------------
+def build_entry(case_id: int, seq: int, *, before: CaseRow | None, after: dict[str, Any], step: Step, actor: Actor,
+                when: When, deadline_facts: dict[str, dict[str, Any]], facts: dict[str, Any],
+                prev_hash: str | None) -> Entry:
+    """The entry of ``step`` (pure: no database), with its hash."""
+    entry = Entry(
+        case_id=case_id, seq=seq, at=when.at, recorded_at=when.recorded_at, actor_id=actor.id,
+        actor_name=actor.name, actor_role=actor.role, actor_unit=actor.unit, trigger=step.trigger,
+        from_state=before.state if before else None, to_state=after["state"],
+        from_tier=before.tier if before else None, to_tier=after["tier"], unit_code=after["unit_code"],
+        targets=tuple(step.targets), outcome=step.outcome, note=step.note, attachments=tuple(step.attachments),
+        facts=facts, deadline_facts=deadline_facts, on_behalf_of=actor.on_behalf_of, backfill=when.backfill,
+        prev_hash=prev_hash, hv=HASH_VERSION)
+    return replace(entry, hash=entry_hash(entry))
+
+
+def first_entry(case_id: int, values: dict[str, Any], step: Step, actor: Actor,
+                when: When) -> tuple[Entry, list[dict[str, Any]]]:
+    """The first entry of a new case and its deadline rows, computed without the database (bulk intake).
+
+    ``values`` are the new case's column values; the entry commits to all of them.
+    """
+    rows: list[dict[str, Any]] = []
+    dfacts: dict[str, dict[str, Any]] = {}
+    for op in step.deadlines:
+        if not isinstance(op, OpenDeadline):
+            raise TypeError("a new case can only open deadlines")
+        row = _open_values(case_id, 1, op)
+        rows.append(row)
+        dfacts[deadline_key(op.kind, 1)] = _deadline_facts(row)
+    entry = build_entry(case_id, 1, before=None, after=values, step=step, actor=actor, when=when,
+                        deadline_facts=dfacts, facts=facts_of(values), prev_hash=None)
+    return entry, rows
+
+
+def create(tx: Tx, values: dict[str, Any], step: Step, actor: Actor, when: When) -> int:
+    """Write a new case with its first entry and deadline rows; returns its id.
+
+    Raises:
+        DuplicateKey: the case's (source, ref) ticket exists already (the transaction stays usable).
+    """
+    row = {**values, "version": 1, "last_hash": None}
+    case_id = tx.insert_case(row)
+    entry, deadlines = first_entry(case_id, {**row, "id": case_id}, step, actor, when)
+    if not tx.update_case(case_id, 1, {"last_hash": entry.hash}):  # pragma: no cover - the row is ours
+        raise ConflictError("case {case} changed while it was created", case=case_id)
+    for d in deadlines:
+        tx.insert_deadline(d)
+    tx.insert_entry(entry)
+    return case_id
+
+
+def _apply_deadlines(tx: Tx, case: CaseRow, seq: int, ops: Sequence[DeadlineOp],
+                     at: datetime) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for op in ops:
+        if isinstance(op, OpenDeadline):
+            row = _open_values(case.id, seq, op)
+            tx.insert_deadline(row)
+            out[deadline_key(op.kind, seq)] = _deadline_facts(row)
+        elif isinstance(op, CloseDeadlines):
+            for d in tx.close_deadlines(case.id, at, op.kinds, op.outcome):
+                out.setdefault(deadline_key(d.kind, d.seq), {}).update(
+                    {"closed_at": _plain(d.closed_at), "outcome": d.outcome})
+        else:
+            tx.update_deadline(op.row.id, op.values)
+            out.setdefault(deadline_key(op.row.kind, op.row.seq), {}).update(_deadline_facts(op.values))
+    return out
+
+
+def append(tx: Tx, case: CaseRow, step: Step, actor: Actor, when: When, *,
+           expected_version: int | None = None) -> CaseRow:
+    """Append ``step`` to an existing case in ``tx``: deadline rows, the chained entry, the case row.
+
+    Returns:
+        the case row as this transaction left it.
+
+    Raises:
+        NotFound: an impossible case id.
+        ConflictError: the case changed since it was read (or is not at ``expected_version``).
+        InputError: the step's time lies before the case's last step (a timeline only moves forward).
+    """
+    check_id(case.id)
+    if expected_version is not None and case.version != expected_version:
+        raise ConflictError("case {case} was changed by someone else (now at version {version}, you saw "
+                            "{expected}); look at it again", case=case.id, version=case.version,
+                            expected=expected_version)
+    if when.at < case.updated_at:
+        raise InputError("the time {at} lies before case {case}'s last step ({last}); a timeline only moves "
+                         "forward", at=when.at.isoformat(), case=case.id, last=case.updated_at.isoformat())
+    seq = case.version + 1
+    dfacts = _apply_deadlines(tx, case, seq, step.deadlines, when.at)
+    after = {**case.values(), **step.changes}
+    entry = build_entry(case.id, seq, before=case, after=after, step=step, actor=actor, when=when,
+                        deadline_facts=dfacts, facts=facts_of(step.changes), prev_hash=case.last_hash)
+    values = {**step.changes, "version": seq, "last_hash": entry.hash, "updated_at": when.at}
+    if not tx.update_case(case.id, case.version, values):
+        raise ConflictError("case {case} was changed by someone else while you worked; look at it again",
+                            case=case.id)
+    tx.insert_entry(entry)
+    changed = {k: v for k, v in values.items() if k != "assignees"}
+    if "assignees" in values:
+        changed["assignees"] = tuple(values["assignees"] or ())
+    return replace(case, **changed)
+
+
+__all__ = ["SYSTEM", "Actor", "CloseDeadlines", "DeadlineOp", "HASH_VERSION", "OpenDeadline", "SetDeadline", "Step",
+           "When", "append", "as_entry", "build_entry", "create", "deadline_key", "entry_hash", "facts_of", "first_entry"]
