@@ -361,6 +361,17 @@ def test_a_duplicate_tier_does_not_shift_the_tier_steps(tmp_path: Path) -> None:
     assert p.message == "duplicate tier id 'grid' (first defined on line 11)"
 
 
+def test_a_case_is_reported_by_exactly_one_trigger(tmp_path: Path) -> None:
+    # the engine takes the one trigger out of the initial state as the way a case is reported
+    path = _variant(tmp_path, ("  - {trigger: close, source: to_close,",
+                               "  - {trigger: close, source: [to_close, new],"))
+    (p,) = _problems_of(path)
+    assert (p.line, p.column) == (8, 12)
+    assert p.message == ("the initial state 'new' is left by 2 triggers (report, close); "
+                         "a case is reported by exactly one")
+    assert p.hint is not None and "when:" in p.hint
+
+
 def test_structure_and_meaning_of_the_organisation_together(tmp_path: Path) -> None:
     path = _variant(tmp_path, ("label: 上报, direction: up}", "label: 上报, direction: 1}"))
     org = tmp_path / "minimal-org.yaml"

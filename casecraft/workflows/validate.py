@@ -323,6 +323,7 @@ def _check_shape(c: _Collector, raw: dict[str, Any], edges: dict[str, set[str]],
     initial = _text(_setting(s, "initial")) if isinstance(s, dict) else None
     items = _items(raw, "states")
     if initial is not None and initial in states:
+        _check_report_trigger(c, raw, initial)
         reach = _reachable(initial, edges)
         for i, st in items:
             if st["id"] not in reach:
@@ -342,6 +343,25 @@ def _check_shape(c: _Collector, raw: dict[str, Any], edges: dict[str, set[str]],
         if st.get("final") is not True and st["id"] not in can_finish:
             c.add(("states", i, "id"), f"state '{st['id']}' is not final and has no path to a final state",
                   "a case entering it could never be closed")
+
+
+def _check_report_trigger(c: _Collector, raw: dict[str, Any], initial: str) -> None:
+    """The initial state is left by exactly one trigger: the one that reports a case (the engine relies on it)."""
+    found: list[str] = []
+    for _, tr in _items(raw, "transitions"):
+        if initial in (src for _, src in _sources(tr)):
+            trigger = _text(tr.get("trigger"))
+            if trigger is None:
+                return  # a broken trigger: its own problem says so
+            if trigger not in found:
+                found.append(trigger)
+    if not found:
+        c.add(("workflow", "initial"), f"no transition leaves the initial state '{initial}'",
+              "add the transition that reports a case, e.g. `{trigger: report, source: new, ...}`")
+    elif len(found) > 1:
+        c.add(("workflow", "initial"), f"the initial state '{initial}' is left by {len(found)} triggers "
+              f"({', '.join(found)}); a case is reported by exactly one",
+              "give every transition out of it the same trigger, with `when:` conditions to tell them apart")
 
 
 def _check_categories(c: _Collector, raw: dict[str, Any], tiers: list[str] | None, tier_index: dict[str, int],
