@@ -6,6 +6,8 @@ backup) — never a ``KeyError``, ``RecursionError`` or a ruamel exception. The
 inputs are random bytes, random YAML-shaped documents, and mutations of a
 valid workflow (a character replaced, a line dropped, duplicated or
 re-indented), which reach much deeper into validation than random text does.
+libyaml (the fast path) and ruamel's pure parser (the reference) must read
+every such text, and strings of YAML punctuation, the same way.
 ``CASECRAFT_FUZZ_EXAMPLES`` sets the examples per target (default 60).
 """
 
@@ -23,6 +25,7 @@ from hypothesis import strategies as st
 
 from casecraft import Engine, InputError, RuleError, WorkflowError
 from casecraft.audit import backup
+from casecraft.workflows import yamlio
 from casecraft.workflows.loader import load_workflow
 
 DATA = Path(__file__).resolve().parent / "data" / "workflows"
@@ -35,7 +38,10 @@ shutil.copyfile(DATA / "minimal-org.yaml", _DIR / "minimal-org.yaml")
 
 
 def load_bytes(data: bytes) -> None:
-    """Load ``data`` as a workflow file beside the minimal organisation: a Workflow or WorkflowError only."""
+    """Load ``data`` as a workflow file beside the minimal organisation: a Workflow or WorkflowError only.
+
+    Also: libyaml and the pure parser read it the same (see :func:`_agree`).
+    """
     path = _DIR / "fuzz.yaml"
     path.write_bytes(data)
     try:
@@ -44,6 +50,11 @@ def load_bytes(data: bytes) -> None:
         assert exc.problems, "a WorkflowError must name at least one problem"
         for p in exc.problems:
             assert p.line >= 1 and p.column >= 1 and p.message
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return
+    _agree(text)
 
 
 @FUZZ
@@ -98,6 +109,34 @@ def mutations(draw: st.DrawFn) -> str:
 @given(mutations())
 def test_mutated_valid_workflow(text: str) -> None:
     load_bytes(text.encode("utf-8", errors="surrogatepass"))
+
+
+def _read(parse: object, text: str) -> object:
+    """What a parser makes of ``text``: data, positions and problems, or the problems it stopped at."""
+    try:
+        doc = parse(text, "f")  # type: ignore[operator]
+    except WorkflowError as exc:
+        return [str(p) for p in exc.problems]
+    return repr(doc.data), doc.values, doc.keys, doc.sources, [str(p) for p in doc.problems]
+
+
+def _agree(text: str) -> None:
+    """Whatever both parsers read, they read the same: data, positions, problems."""
+    if yamlio._c_parser() is None:
+        return  # ruamel.yaml.clib not installed: the pure parser is the only one
+    fast, reference = _read(yamlio.parse_text, text), _read(yamlio._parse_pure, text)
+    if isinstance(reference, list) and not isinstance(fast, list):
+        return  # malformed syntax libyaml tolerates and the reference refuses (`|+2#`): no meaning differs
+    assert fast == reference
+
+
+@FUZZ
+@given(st.lists(st.sampled_from(list("ab: -?[]{},&*!|>'\"#\n\t<%@`~.0\\\r\x85\u2028=+") +
+                                ["  ", "网", "- ", ": ", "\n  ", "---", "...", "|+2", ">-", "<<", "!!str ", "\\u0041"]),
+                max_size=40).map("".join))
+def test_libyaml_reads_yaml_punctuation_as_the_pure_parser_does(text: str) -> None:
+    # libyaml is only a fast path: whatever it reads must come out exactly as the reference reads it
+    _agree(text)
 
 
 # --------------------------------------------------------------------------- the backup reader

@@ -22,9 +22,9 @@ from typing import Any
 
 from casecraft.base.duration import Duration
 from casecraft.base.errors import Problem
-from casecraft.workflows.loader import load_workflow
+from casecraft.workflows.loader import load
 from casecraft.workflows.spec import Workflow
-from casecraft.workflows.yamlio import locate, read_yaml
+from casecraft.workflows.yamlio import YamlDocument, locate
 
 MIN_LEAD_MINUTES = 5.0
 STREET = "street"
@@ -36,18 +36,17 @@ def lint(path: str | Path | None = None) -> tuple[Workflow, list[Problem]]:
     Returns:
         the workflow and its warnings, sorted by file and line.
     """
-    wf = load_workflow(path)
-    raw = read_yaml(wf.path)[0] if wf.path is not None else None
-    return wf, lint_workflow(wf, raw)
+    loaded = load(path)  # parsed once: the same document gives the warnings their positions
+    return loaded.workflow, lint_workflow(loaded.workflow, loaded.doc)
 
 
 def lint_workflow(wf: Workflow, raw: Any = None) -> list[Problem]:
-    """The warnings of a loaded workflow; ``raw`` (its round-trip YAML) gives positions."""
+    """The warnings of a loaded workflow; ``raw`` (its :class:`~.yamlio.YamlDocument`) gives positions."""
     file = str(wf.path) if wf.path else "<workflow>"
     out: list[Problem] = []
 
     def warn(loc: tuple[str | int, ...], message: str, hint: str, code: str, *, key: bool = False) -> None:
-        line, col = locate(raw, loc, key=key) if raw is not None else (1, 1)
+        line, col = raw.where(loc, key=key) if isinstance(raw, YamlDocument) else locate(raw, loc, key=key)
         out.append(Problem(file, line, col, f"{message} [{code}]", hint=hint,
                            path=".".join(str(p) for p in loc), severity="warning"))
 

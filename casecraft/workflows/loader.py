@@ -1,20 +1,28 @@
-"""Load workflows.yaml (and its organisation file), reporting every problem at once."""
+"""Load workflows.yaml (and its organisation file), reporting every problem at once.
+
+The stages: read the YAML (:mod:`.yamlio`: plain data with positions; a
+duplicate key or bad tag is a problem, not the end), check the structure once
+with the pydantic models (:mod:`.model`; every error, each at its node), then
+check the meaning (:mod:`.validate`) on whatever is well-typed, for both files.
+A valid file is validated by pydantic exactly once and its data is never copied.
+"""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from casecraft.base.errors import Problem, WorkflowError
 from casecraft.workflows.model import OrganisationFile, Unit, WorkflowFile
 from casecraft.workflows.org import Organisation, OrgPerson, OrgUnit
 from casecraft.workflows.spec import Workflow
-from casecraft.workflows.validate import did_you_mean, validate_organisation, validate_workflow
-from casecraft.workflows.yamlio import locate, plain, read_yaml
+from casecraft.workflows.validate import Dirty, check_organisation, check_workflow, did_you_mean
+from casecraft.workflows.yamlio import Loc, YamlDocument, read_document
 
 ENV_WORKFLOW = "CASECRAFT_WORKFLOW"
 
@@ -38,51 +46,45 @@ def packaged_workflow_path() -> Path:
     return Path(__file__).resolve().parents[2] / "workflows.yaml"
 
 
-def _pydantic_problems(exc: ValidationError, raw: Any, file: str, model: type) -> list[Problem]:
-    problems = []
+def structure_problems(exc: ValidationError, doc: YamlDocument, model: type) -> list[tuple[Loc, Problem]]:
+    """The pydantic errors of ``model`` as positioned problems, each with the path it is about."""
+    found: list[tuple[Loc, Problem]] = []
     for err in exc.errors():
-        loc = list(err["loc"])
+        loc: Loc = tuple(err["loc"])
         kind = err["type"]
-        msg = err["msg"]
-        hint = None
         where = ".".join(str(p) for p in loc)
         if kind == "extra_forbidden":
             key = loc[-1]
-            line, col = locate(raw, loc, key=True)
-            parent_fields = _fields_at(model, loc[:-1])
+            parent_fields = _fields_at(model, list(loc[:-1]))
             hint = did_you_mean(str(key), parent_fields) or (
                 f"allowed keys: {', '.join(parent_fields)}" if parent_fields else None)
-            problems.append(Problem(file, line, col, f"unknown key '{key}' at {where}", hint=hint, path=where))
+            found.append((loc, doc.problem(loc, f"unknown key '{key}' at {where}", hint, key=True)))
             continue
         if kind == "missing":
-            line, col = locate(raw, loc[:-1])
-            problems.append(Problem(file, line, col, f"missing required key '{loc[-1]}' at {where}", path=where))
+            line, col = doc.where(loc[:-1])
+            found.append((loc, Problem(doc.file, line, col, f"missing required key '{loc[-1]}' at {where}",
+                                       path=where)))
             continue
-        line, col = locate(raw, loc)
         got = err.get("input")
+        hint = None
         if kind == "string_type" and isinstance(got, int | float) and not isinstance(got, bool):
-            node = _node_at(raw, loc)
-            width = getattr(node, "_width", None)
-            shown_num = f"{got:0{width}d}" if isinstance(got, int) and isinstance(width, int) else str(got)
-            hint = f'quote it: "{shown_num}" (unquoted digits are read as a number)'
+            written = doc.source(loc) or str(got)
+            hint = f'quote it: "{written}" (unquoted digits are read as a number)'
         shown = repr(got) if not isinstance(got, dict | list) else type(got).__name__
-        problems.append(Problem(file, line, col, f"{where}: {msg} (got {shown})", hint=hint, path=where))
+        found.append((loc, doc.problem(loc, f"{where}: {err['msg']} (got {shown})", hint)))
     # pydantic reports one error per union branch; keep one per position
-    unique: dict[tuple[int, int, str, str], Problem] = {}
-    for p in problems:
+    unique: dict[tuple[int, int, str, str], tuple[Loc, Problem]] = {}
+    for loc, p in found:
         named = p.message if p.message.startswith(("missing required key", "unknown key")) else ""
-        unique.setdefault((p.line, p.column, p.path.split(".")[0], named), p)
-    return sorted(unique.values(), key=lambda p: (p.line, p.column))
+        unique.setdefault((p.line, p.column, p.path.split(".")[0], named), (loc, p))
+    return sorted(unique.values(), key=lambda lp: (lp[1].line, lp[1].column))
 
 
-def _node_at(raw: Any, loc: list[Any]) -> Any:
-    node = raw
-    for part in loc:
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            node = node[part]
-    return node
+def _pydantic_problems(exc: ValidationError, raw: Any, file: str, model: type) -> list[Problem]:
+    """Compatibility: :func:`structure_problems` for a root from :func:`~.yamlio.read_yaml`."""
+    doc = getattr(raw, "doc", None)
+    return [p for _, p in structure_problems(exc, doc if isinstance(doc, YamlDocument) else YamlDocument(file),
+                                             model)]
 
 
 def _fields_at(model: type, loc: list[Any]) -> list[str]:
@@ -117,6 +119,15 @@ def _fields_at(model: type, loc: list[Any]) -> list[str]:
     return []
 
 
+@dataclass(frozen=True)
+class Loaded:
+    """A loaded workflow with the parsed documents it came from (for positions, e.g. lint warnings)."""
+
+    workflow: Workflow
+    doc: YamlDocument
+    org_doc: YamlDocument | None = None
+
+
 def load_workflow(path: str | os.PathLike[str] | None = None) -> Workflow:
     """Load and validate a workflow file and the organisation file it names.
 
@@ -126,51 +137,124 @@ def load_workflow(path: str | os.PathLike[str] | None = None) -> Workflow:
     Raises:
         WorkflowError: with every problem found, each as FILE:LINE:COL.
     """
-    wf_path = Path(path) if path is not None else default_workflow_path()
-    file = str(wf_path)
-    raw, _text = read_yaml(wf_path)
-    if not isinstance(raw, dict):
-        lc = getattr(raw, "lc", None)
-        line, col = (lc.line + 1, lc.col + 1) if lc is not None and lc.line is not None else (1, 1)
-        raise WorkflowError([Problem(file, line, col, "the workflow file must be a mapping with keys "
-                                     "workflow, tiers, roles, triggers, states, transitions, ...")])
-    data = plain(raw)
-    try:
-        wf_file = WorkflowFile.model_validate(data)
-    except ValidationError as exc:
-        raise WorkflowError(_pydantic_problems(exc, raw, file, WorkflowFile)) from None
+    return load(path).workflow
 
-    org_file = org_raw = None
-    org_path = None
-    problems: list[Problem] = []
-    if wf_file.workflow.organisation:
-        org_path = (wf_path.parent / wf_file.workflow.organisation)
-        org_name = str(org_path)
-        if not org_path.is_file():
-            line, col = locate(raw, ("workflow", "organisation"))
-            problems.append(Problem(file, line, col, f"organisation file '{wf_file.workflow.organisation}' "
-                                    f"not found (looked at {org_path})"))
-        else:
-            try:
-                org_raw, _ = read_yaml(org_path)
-                if not isinstance(org_raw, dict):
-                    raise WorkflowError([Problem(org_name, 1, 1, "the organisation file must be a mapping "
-                                                 "with keys units and people")])
-                org_file = OrganisationFile.model_validate(plain(org_raw))
-            except WorkflowError as exc:
-                problems.extend(exc.problems)
-            except ValidationError as exc:
-                problems.extend(_pydantic_problems(exc, org_raw, org_name, OrganisationFile))
-    problems.extend(validate_workflow(wf_file, raw, file, org_file))
-    if org_file is not None and org_path is not None:
-        problems.extend(validate_organisation(org_file, org_raw, str(org_path), wf_file))
-    if problems:
-        raise WorkflowError(problems)
+
+def load(path: str | os.PathLike[str] | None = None) -> Loaded:
+    """Like :func:`load_workflow`, also returning the parsed documents.
+
+    Every stage runs on whatever the earlier ones could read: the YAML problems
+    (a duplicate key, a bad tag), the structure (pydantic) problems and the
+    semantic ones (references, reachability, tier steps, durations) of both
+    files are reported together; a problem that only follows from one already
+    reported at the same place is left out.
+
+    Raises:
+        WorkflowError: with every problem found, each as FILE:LINE:COL.
+    """
+    wf_path = Path(path) if path is not None else default_workflow_path()
+    doc = read_document(wf_path)
+    raw = doc.data
+    if not isinstance(raw, dict):
+        line, col = doc.where(())
+        raise WorkflowError([*doc.problems, Problem(
+            doc.file, line, col, "the workflow file must be a mapping with keys "
+            "workflow, tiers, roles, triggers, states, transitions, ...")])
+    found: list[Problem] = list(doc.problems)
+    wf_file, dirty = _structure(WorkflowFile, raw, doc, found)
+
+    org_file = org_doc = org_path = None
+    settings = raw.get("workflow")
+    org_ref = settings.get("organisation") if isinstance(settings, dict) else None
+    if isinstance(org_ref, str) and org_ref:
+        org_path = wf_path.parent / org_ref
+        org_file, org_doc = _organisation(org_path, org_ref, doc, found)
+    org_raw = org_doc.data if org_doc is not None and isinstance(org_doc.data, dict) else None
+    found.extend(check_workflow(raw, doc, dirty, org_raw))
+    if org_doc is not None and org_raw is not None:
+        found.extend(check_organisation(org_raw, org_doc, raw))
+    problems = _without_followers(found, [doc, org_doc])
+    if problems or wf_file is None or (org_path is not None and org_file is None):
+        raise WorkflowError(problems or [Problem(doc.file, 1, 1, "the workflow could not be read")])
     org = organisation_from_file(org_file) if org_file is not None else None
-    return Workflow(file=wf_file, data=data, path=wf_path, org=org, org_path=org_path)
+    workflow = Workflow(file=wf_file, data=raw, path=wf_path, org=org, org_path=org_path)
+    return Loaded(workflow, doc, org_doc)
+
+
+def load_organisation(path: str | os.PathLike[str], workflow: Workflow) -> Organisation:
+    """Load an organisation file on its own (``org reload``), checked against a loaded workflow.
+
+    Like :func:`load`: the YAML, structure and meaning problems come out together.
+
+    Raises:
+        WorkflowError: with every problem found, each as FILE:LINE:COL.
+    """
+    org_path = Path(path)
+    found: list[Problem] = []
+    org_file, org_doc = _organisation(org_path, str(path), None, found)
+    if org_doc is not None and isinstance(org_doc.data, dict):
+        found.extend(check_organisation(org_doc.data, org_doc, workflow.data))
+    problems = _without_followers(found, [org_doc])
+    if problems or org_file is None:
+        raise WorkflowError(problems or [Problem(str(org_path), 1, 1, "the organisation could not be read")])
+    return organisation_from_file(org_file)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _structure(model: type[M], raw: dict[str, Any], doc: YamlDocument, found: list[Problem]) -> tuple[M | None, Dirty]:
+    """Validate ``raw`` with ``model`` once; on failure, collect its problems and where they are."""
+    try:
+        return model.model_validate(raw), Dirty()
+    except ValidationError as exc:
+        pairs = structure_problems(exc, doc, model)
+    found.extend(p for _, p in pairs)
+    return None, Dirty(loc for loc, _ in pairs)
+
+
+def _organisation(org_path: Path, org_ref: str, doc: YamlDocument | None,
+                  found: list[Problem]) -> tuple[OrganisationFile | None, YamlDocument | None]:
+    """Read and structure-check an organisation file; ``doc`` is the workflow naming it, if one does."""
+    if not org_path.is_file():
+        message = f"organisation file '{org_ref}' not found (looked at {org_path})"
+        found.append(doc.problem(("workflow", "organisation"), message) if doc is not None
+                     else Problem(str(org_path), 1, 1, message, hint="give the path of a YAML file"))
+        return None, None
+    try:
+        org_doc = read_document(org_path)
+    except WorkflowError as exc:
+        found.extend(exc.problems)
+        return None, None
+    found.extend(org_doc.problems)
+    if not isinstance(org_doc.data, dict):
+        line, col = org_doc.where(())
+        found.append(Problem(org_doc.file, line, col, "the organisation file must be a mapping with keys "
+                             "units and people"))
+        return None, org_doc
+    org_file, _ = _structure(OrganisationFile, org_doc.data, org_doc, found)
+    return org_file, org_doc
+
+
+def _without_followers(problems: list[Problem], docs: list[YamlDocument | None]) -> list[Problem]:
+    """Leave out problems at or under a value the YAML reader refused (a bad tag, a recursive
+    alias): "should be a valid string (got <rejected>)" would only repeat its problem.
+    Then order them by file (the workflow first) and position."""
+    refused = {(d.file, path) for d in docs if d is not None for path in d.rejected}
+    yaml_problems = {id(p) for d in docs if d is not None for p in d.problems}
+
+    def follows(p: Problem) -> bool:
+        if id(p) in yaml_problems or not refused:
+            return False
+        return any(p.file == file and (p.path == path or p.path.startswith(path + ".")) for file, path in refused)
+
+    rank = {d.file: i for i, d in enumerate(docs) if d is not None}
+    kept = [p for p in problems if not follows(p)]
+    return sorted(kept, key=lambda p: (rank.get(p.file, len(rank)), p.line, p.column))
 
 
 def organisation_from_file(org_file: OrganisationFile) -> Organisation:
+    """The run-time organisation (units with their resolved tiers, people) of a valid file."""
     units: list[OrgUnit] = []
 
     def walk(items: list[Unit], parent: OrgUnit | None) -> None:

@@ -1,7 +1,18 @@
-"""Semantic validation of a workflow and its organisation.
+"""Semantic validation of a workflow and its organisation: every problem, at once.
 
-Every problem is collected, never the first one only, each with the file,
-line and column of the offending node and a hint where one helps.
+The checks read the plain data as parsed, not the pydantic models, so that they
+run on whatever parts of a file are well-typed even when the structure check
+(pydantic) refused others: a trigger with a bad ``direction`` does not hide a
+duplicate tier or a malformed duration elsewhere. Each value is used only when
+it has the right type; a section that is not a list, or has an item without a
+usable id, is not used to judge references into it (that would only repeat
+the structure problem as a cascade of unknown names). The checks of the state
+machine's shape (reachability, dead ends, a final state) run only when the
+states and transitions are structurally sound, since a broken transition could
+be the very way into a state.
+
+Every problem carries the file, line and column of the offending node and a
+hint where one helps.
 """
 
 from __future__ import annotations
@@ -13,201 +24,373 @@ from typing import Any
 
 from casecraft.base.duration import Duration
 from casecraft.base.errors import Problem
-from casecraft.workflows.model import OrganisationFile, Unit, WorkflowFile
-from casecraft.workflows.yamlio import locate
+from casecraft.workflows.model import OrganisationFile, Settings, WorkflowFile
+from casecraft.workflows.yamlio import Loc, YamlDocument
+
+DIRECTIONS = {"up": 1, "down": -1, "none": 0}
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    """A "did you mean X?" hint for the closest of ``choices``, if one is close enough."""
     close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
     return f"did you mean {close[0]}?" if close else None
 
 
+class Dirty:
+    """Where the structure check found problems, to know which parts are sound."""
+
+    def __init__(self, locs: Iterable[Loc] = ()) -> None:
+        self.exact: set[Loc] = set()
+        self.prefixes: set[Loc] = set()
+        for loc in locs:
+            self.exact.add(loc)
+            self.prefixes.update(loc[:i] for i in range(1, len(loc) + 1))
+
+    def clean(self, *loc: str | int) -> bool:
+        """No problem at ``loc``, below it, or at any node above it."""
+        if not self.exact:
+            return True  # the common case: the structure is sound
+        return loc not in self.prefixes and not any(loc[:i] in self.exact for i in range(1, len(loc)))
+
+    def fields_clean(self, loc: Loc, *fields: str) -> bool:
+        """The node at ``loc`` is there as a whole and each of ``fields`` under it is sound."""
+        if any(loc[:i] in self.exact for i in range(1, len(loc) + 1)):
+            return False
+        return all(self.clean(*loc, f) for f in fields)
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _items(raw: dict[str, Any], section: str) -> list[tuple[int, dict[str, Any]]]:
+    value = raw.get(section)
+    if not isinstance(value, list):
+        return []
+    return [(i, item) for i, item in enumerate(value) if isinstance(item, dict)]
+
+
+def _known(raw: dict[str, Any], section: str, key: str = "id") -> list[str] | None:
+    """The ids of a section in file order; None when some item has none usable (references are not judged)."""
+    value = raw.get(section)
+    if not isinstance(value, list):
+        return None
+    out = []
+    for item in value:
+        ident = _text(item.get(key)) if isinstance(item, dict) else None
+        if ident is None:
+            return None
+        out.append(ident)
+    return out
+
+
+def _index(ids: list[str] | None) -> dict[str, int]:
+    """Position of each id; a duplicate (reported on its own) does not move the first."""
+    out: dict[str, int] = {}
+    for i, ident in enumerate(ids or []):
+        out.setdefault(ident, i)
+    return out
+
+
+def _by_id(raw: dict[str, Any], section: str) -> dict[str, dict[str, Any]] | None:
+    if _known(raw, section) is None:
+        return None
+    return {item["id"]: item for _, item in _items(raw, section)}
+
+
 class _Collector:
-    def __init__(self, file: str, raw: Any) -> None:
-        self.file = file
-        self.raw = raw
+    def __init__(self, doc: YamlDocument) -> None:
+        self.doc = doc
         self.problems: list[Problem] = []
 
     def add(self, loc: Sequence[str | int], message: str, hint: str | None = None, *, key: bool = False) -> None:
-        line, col = locate(self.raw, loc, key=key)
-        self.problems.append(
-            Problem(self.file, line, col, message, hint=hint, path=".".join(str(p) for p in loc))
-        )
+        self.problems.append(self.doc.problem(loc, message, hint, key=key))
 
-    def unknown(self, loc: Sequence[str | int], what: str, value: str, choices: Iterable[str],
+    def unknown(self, loc: Sequence[str | int], what: str, value: str, choices: Iterable[str] | None,
                 *, key: bool = False) -> None:
-        choices = list(choices)
-        hint = did_you_mean(value, choices) or (f"known: {', '.join(choices[:12])}" if choices else None)
+        if choices is None:
+            return  # the section it refers to is broken: its own problems say so
+        names = list(choices)
+        if value in names:
+            return
+        hint = did_you_mean(value, names) or (f"known: {', '.join(names[:12])}" if names else None)
         self.add(loc, f"unknown {what} '{value}'", hint, key=key)
 
+    def line(self, loc: Sequence[str | int]) -> int:
+        return self.doc.where(loc)[0]
 
-def _duplicates(c: _Collector, section: str, items: Sequence[Any], attr: str, what: str) -> None:
-    seen: dict[str, int] = {}
-    for i, item in enumerate(items):
-        value = getattr(item, attr)
-        if value in seen:
-            first_line, _ = locate(c.raw, (section, seen[value]))
-            c.add((section, i, attr if attr != "event_class" else "class"),
-                  f"duplicate {what} '{value}' (first defined on line {first_line})")
-        else:
-            seen[value] = i
-
-
-def _duration(c: _Collector, loc: Sequence[str | int], text: str | None) -> None:
-    if text is None:
-        return
-    try:
-        Duration.parse(text)
-    except ValueError as exc:
-        c.add(loc, str(exc))
-
-
-def validate_workflow(
-    wf: WorkflowFile, raw: Any, file: str, org: OrganisationFile | None = None
-) -> list[Problem]:
-    """Check every reference and rule of a structurally valid workflow."""
-    c = _Collector(file, raw)
-    tiers = [t.id for t in wf.tiers]
-    tier_index = {t: i for i, t in enumerate(tiers)}
-    roles = {r.id for r in wf.roles}
-    triggers = {t.id: t for t in wf.triggers}
-    states = {s.id: s for s in wf.states}
-
-    _duplicates(c, "tiers", wf.tiers, "id", "tier id")
-    _duplicates(c, "roles", wf.roles, "id", "role id")
-    _duplicates(c, "triggers", wf.triggers, "id", "trigger id")
-    _duplicates(c, "states", wf.states, "id", "state id")
-    _duplicates(c, "urgencies", wf.urgencies, "id", "urgency id")
-    _duplicates(c, "classes", wf.classes, "id", "class id")
-    _duplicates(c, "categories", wf.categories, "code", "category code")
-
-    s = wf.workflow
-    try:
-        from zoneinfo import ZoneInfo
-
-        ZoneInfo(s.timezone)
-    except Exception:  # ZoneInfoNotFoundError, ValueError for odd strings
-        c.add(("workflow", "timezone"), f"unknown timezone '{s.timezone}'", "e.g. Asia/Shanghai")
-    from casecraft.timing.calendar import parse_periods
-
-    try:
-        parse_periods(s.working_hours)
-    except ValueError as exc:
-        c.add(("workflow", "working_hours"), str(exc))
-    _duration(c, ("workflow", "reescalate_after"), s.reescalate_after)
-    if s.initial not in states:
-        c.unknown(("workflow", "initial"), "state", s.initial, states)
-    elif states[s.initial].final:
-        c.add(("workflow", "initial"), f"the initial state '{s.initial}' is final")
-
-    for i, st in enumerate(wf.states):
-        if st.tier not in tier_index:
-            c.unknown(("states", i, "tier"), "tier", st.tier, tiers)
-        _duration(c, ("states", i, "limit"), st.limit)
-        if st.final and st.limit:
-            c.add(("states", i, "limit"), f"final state '{st.id}' cannot have a time limit")
-
-    edges: dict[str, set[str]] = defaultdict(set)
-    seen_keys: dict[tuple[str, str, tuple[Any, ...]], int] = {}
-    for i, tr in enumerate(wf.transitions):
-        loc = ("transitions", i)
-        trig = triggers.get(tr.trigger)
-        if trig is None:
-            c.unknown((*loc, "trigger"), "trigger", tr.trigger, triggers)
-        if tr.dest not in states:
-            c.unknown((*loc, "dest"), "state", tr.dest, states)
-        for j, src in enumerate(tr.sources):
-            src_loc = (*loc, "source") if isinstance(tr.source, str) else (*loc, "source", j)
-            if src not in states:
-                c.unknown(src_loc, "state", src, states)
+    def duplicates(self, raw: dict[str, Any], section: str, key: str, what: str) -> None:
+        seen: dict[str, int] = {}
+        for i, item in _items(raw, section):
+            value = _text(item.get(key))
+            if value is None:
                 continue
-            if states[src].final:
-                c.add(src_loc, f"transition '{tr.trigger}' leaves the final state '{src}'",
-                      "final states have no way out; remove the transition or make the state non-final")
-            edges[src].add(tr.dest)
-            cond = tr.when.model_dump() if tr.when else {}
-            key = (tr.trigger, src, tuple(sorted((k, v) for k, v in cond.items() if v is not None)))
-            if key in seen_keys:
-                first_line, _ = locate(raw, ("transitions", seen_keys[key]))
-                c.add(loc, f"transition '{tr.trigger}' from '{src}' is defined twice with the same "
-                      f"conditions (first on line {first_line}); which one applies would be ambiguous")
+            if value in seen:
+                self.add((section, i, key), f"duplicate {what} '{value}' "
+                         f"(first defined on line {self.line((section, seen[value]))})")
             else:
-                seen_keys[key] = i
-            if trig is not None and trig.direction != "none" and tr.dest in states:
-                a, b = tier_index.get(states[src].tier), tier_index.get(states[tr.dest].tier)
-                if a is not None and b is not None:
-                    step = 1 if trig.direction == "up" else -1
-                    if b - a != step:
-                        word = "up" if step == 1 else "down"
-                        c.add((*loc, "dest"),
-                              f"'{tr.trigger}' must go exactly one tier {word}, but '{src}' is at "
-                              f"{states[src].tier} and '{tr.dest}' at {states[tr.dest].tier}",
-                              f"a state at {tiers[a + step]} is expected" if 0 <= a + step < len(tiers) else None)
-        for j, role in enumerate(tr.roles):
-            if role not in roles:
-                c.unknown((*loc, "roles", j), "role", role, roles)
-        if tr.when and tr.when.resolved_tier and tr.when.resolved_tier not in tier_index:
-            c.unknown((*loc, "when", "resolved_tier"), "tier", tr.when.resolved_tier, tiers)
+                seen[value] = i
 
-    if s.initial in states:
-        reach = _reachable(s.initial, edges)
-        for i, st in enumerate(wf.states):
-            if st.id not in reach:
-                c.add(("states", i, "id"), f"state '{st.id}' cannot be reached from '{s.initial}'",
+    def duration(self, loc: Sequence[str | int], text: Any) -> None:
+        if not isinstance(text, str):
+            return  # absent, or the wrong type (the structure check reports that)
+        try:
+            Duration.parse(text)
+        except ValueError as exc:
+            self.add(loc, str(exc))
+
+
+def _setting(settings: dict[str, Any], name: str) -> Any:
+    """A setting as written, else its default (pydantic is not asked: the section may be broken)."""
+    if name in settings:
+        return settings[name]
+    return Settings.model_fields[name].get_default(call_default_factory=True)
+
+
+def check_workflow(raw: dict[str, Any], doc: YamlDocument, dirty: Dirty | None = None,
+                   org: dict[str, Any] | None = None) -> list[Problem]:
+    """Check every reference and rule of a workflow file's data (structurally sound or not).
+
+    Args:
+        raw: the parsed file (a mapping).
+        doc: where its nodes are, for the problems' positions.
+        dirty: where the structure check found problems (those parts are judged with care).
+        org: the organisation file's data, to check the categories' responsible units.
+    """
+    dirty = dirty or Dirty()
+    c = _Collector(doc)
+    tiers = _known(raw, "tiers")
+    tier_index = _index(tiers)
+    roles = _known(raw, "roles")
+    triggers = _by_id(raw, "triggers")
+    states = _by_id(raw, "states")
+
+    for section, key, what in (("tiers", "id", "tier id"), ("roles", "id", "role id"), ("triggers", "id", "trigger id"),
+                               ("states", "id", "state id"), ("urgencies", "id", "urgency id"),
+                               ("classes", "id", "class id"), ("categories", "code", "category code")):
+        c.duplicates(raw, section, key, what)
+
+    _check_settings(c, raw, states, roles)
+
+    for i, st in _items(raw, "states"):
+        tier = _text(st.get("tier"))
+        if tier is not None:
+            c.unknown(("states", i, "tier"), "tier", tier, tiers)
+        c.duration(("states", i, "limit"), st.get("limit"))
+        if st.get("final") is True and st.get("limit"):
+            c.add(("states", i, "limit"), f"final state '{st.get('id')}' cannot have a time limit")
+
+    edges, ends_known = _check_transitions(c, raw, dirty, tiers, tier_index, roles, triggers, states)
+    # a typo in a transition's end would show again as unreachable states and dead ends: judge the
+    # shape only when every end is a known state
+    if states is not None and ends_known and _shape_sound(raw, dirty):
+        _check_shape(c, raw, edges, states)
+
+    for i, urg in _items(raw, "urgencies"):
+        limits = urg.get("limits")
+        for st, text in limits.items() if isinstance(limits, dict) else ():
+            c.unknown(("urgencies", i, "limits", st), "state", st, states, key=True)
+            c.duration(("urgencies", i, "limits", st), text)
+    _check_categories(c, raw, tiers, tier_index, states, org)
+    return c.problems
+
+
+def _shape_sound(raw: dict[str, Any], dirty: Dirty) -> bool:
+    """Whether every state's id and finality and every transition's ends are sound (a bad label is no matter)."""
+    if not dirty.clean("workflow", "initial"):
+        return False
+    states, transitions = raw.get("states"), raw.get("transitions")
+    if not isinstance(states, list) or not isinstance(transitions, list):
+        return False
+    return (all(dirty.fields_clean(("states", i), "id", "final") for i in range(len(states)))
+            and all(dirty.fields_clean(("transitions", i), "source", "dest") for i in range(len(transitions))))
+
+
+def _check_settings(c: _Collector, raw: dict[str, Any], states: dict[str, Any] | None,
+                    roles: list[str] | None) -> None:
+    s = raw.get("workflow")
+    if not isinstance(s, dict):
+        return
+    timezone = _setting(s, "timezone")
+    if isinstance(timezone, str):
+        try:
+            from zoneinfo import ZoneInfo
+
+            ZoneInfo(timezone)
+        except Exception:  # ZoneInfoNotFoundError, ValueError for odd strings
+            c.add(("workflow", "timezone"), f"unknown timezone '{timezone}'", "e.g. Asia/Shanghai")
+    hours = _setting(s, "working_hours")
+    if isinstance(hours, list) and all(isinstance(h, str) for h in hours):
+        from casecraft.timing.calendar import parse_periods
+
+        try:
+            parse_periods(hours)
+        except ValueError as exc:
+            c.add(("workflow", "working_hours"), str(exc))
+    c.duration(("workflow", "reescalate_after"), _setting(s, "reescalate_after"))
+    initial = _text(_setting(s, "initial"))
+    if initial is not None and states is not None:
+        if initial not in states:
+            c.unknown(("workflow", "initial"), "state", initial, states)
+        elif states[initial].get("final") is True:
+            c.add(("workflow", "initial"), f"the initial state '{initial}' is final")
+    for field_name in ("extension_roles", "urge_roles"):
+        # the defaults name roles a workflow may not have; only check what the admin wrote
+        written = s.get(field_name)
+        for j, role in enumerate(written if isinstance(written, list) else []):
+            if isinstance(role, str):
+                c.unknown(("workflow", field_name, j), "role", role, roles)
+    sinks = s.get("sinks")
+    for j, sink in enumerate(sinks if isinstance(sinks, list) else []):
+        if isinstance(sink, dict) and sink.get("type") == "webhook" and not sink.get("url"):
+            c.add(("workflow", "sinks", j), "a webhook sink needs a url", "e.g. url: https://alerts.example/hook")
+
+
+def _sources(tr: dict[str, Any]) -> list[tuple[Loc, str]]:
+    src = tr.get("source")
+    if isinstance(src, str):
+        return [(("source",), src)]
+    if isinstance(src, list):
+        return [(("source", j), s) for j, s in enumerate(src) if isinstance(s, str)]
+    return []
+
+
+def _check_transitions(c: _Collector, raw: dict[str, Any], dirty: Dirty, tiers: list[str] | None,
+                       tier_index: dict[str, int], roles: list[str] | None,
+                       triggers: dict[str, dict[str, Any]] | None,
+                       states: dict[str, dict[str, Any]] | None) -> tuple[dict[str, set[str]], bool]:
+    """Check each transition; return the edges between states and whether every end is a known state."""
+    edges: dict[str, set[str]] = defaultdict(set)
+    ends_known = True
+    seen_keys: dict[tuple[str, str, tuple[Any, ...]], int] = {}
+    steps_sound = tiers is not None and dirty.clean("tiers")
+    for i, tr in _items(raw, "transitions"):
+        loc: Loc = ("transitions", i)
+        trigger = _text(tr.get("trigger"))
+        dest = _text(tr.get("dest"))
+        trig = triggers.get(trigger) if triggers is not None and trigger is not None else None
+        if trigger is not None:
+            c.unknown((*loc, "trigger"), "trigger", trigger, triggers)
+        if dest is not None:
+            c.unknown((*loc, "dest"), "state", dest, states)
+            ends_known = ends_known and states is not None and dest in states
+        when = tr.get("when")
+        sound = dirty.fields_clean(loc, "trigger", "source", "when")  # an ambiguity needs all three sound
+        for src_loc, src in _sources(tr):
+            if states is None or src not in states:
+                c.unknown((*loc, *src_loc), "state", src, states)
+                ends_known = False
+                continue
+            if states[src].get("final") is True:
+                c.add((*loc, *src_loc), f"transition '{trigger}' leaves the final state '{src}'",
+                      "final states have no way out; remove the transition or make the state non-final")
+            if dest is not None:
+                edges[src].add(dest)
+            if sound and trigger is not None:
+                cond = when if isinstance(when, dict) else {}
+                key = (trigger, src, tuple(sorted((k, repr(v)) for k, v in cond.items() if v is not None)))
+                if key in seen_keys:
+                    c.add(loc, f"transition '{trigger}' from '{src}' is defined twice with the same "
+                          f"conditions (first on line {c.line(('transitions', seen_keys[key]))}); which one "
+                          "applies would be ambiguous")
+                else:
+                    seen_keys[key] = i
+            direction = _text(trig.get("direction", "none")) if isinstance(trig, dict) else None
+            step = DIRECTIONS.get(direction) if direction is not None else None  # a bad one: not judged
+            if step and steps_sound and dest is not None and states is not None and dest in states:
+                a = tier_index.get(_text(states[src].get("tier")) or "")
+                b = tier_index.get(_text(states[dest].get("tier")) or "")
+                if a is not None and b is not None and b - a != step and tiers is not None:
+                    word = "up" if step == 1 else "down"
+                    c.add((*loc, "dest"),
+                          f"'{trigger}' must go exactly one tier {word}, but '{src}' is at "
+                          f"{states[src].get('tier')} and '{dest}' at {states[dest].get('tier')}",
+                          f"a state at {tiers[a + step]} is expected" if 0 <= a + step < len(tiers) else None)
+        tr_roles = tr.get("roles")
+        for j, role in enumerate(tr_roles if isinstance(tr_roles, list) else []):
+            if isinstance(role, str):
+                c.unknown((*loc, "roles", j), "role", role, roles)
+        resolved_tier = _text(when.get("resolved_tier")) if isinstance(when, dict) else None
+        if resolved_tier:
+            c.unknown((*loc, "when", "resolved_tier"), "tier", resolved_tier, tiers)
+    return edges, ends_known
+
+
+def _check_shape(c: _Collector, raw: dict[str, Any], edges: dict[str, set[str]],
+                 states: dict[str, dict[str, Any]]) -> None:
+    """Reachability from the initial state, a final state, and a way to one from every state."""
+    s = raw.get("workflow")
+    initial = _text(_setting(s, "initial")) if isinstance(s, dict) else None
+    items = _items(raw, "states")
+    if initial is not None and initial in states:
+        _check_report_trigger(c, raw, initial)
+        reach = _reachable(initial, edges)
+        for i, st in items:
+            if st["id"] not in reach:
+                c.add(("states", i, "id"), f"state '{st['id']}' cannot be reached from '{initial}'",
                       "add a transition into it or remove it")
-    finals = {st.id for st in wf.states if st.final}
+    finals = {st["id"] for _, st in items if st.get("final") is True}
     if not finals:
         c.add(("states",), "no state is final", "mark the closing states with final: true")
     reverse: dict[str, set[str]] = defaultdict(set)
     for src, dests in edges.items():
         for d in dests:
             reverse[d].add(src)
-    can_finish = set()
+    can_finish: set[str] = set()
     for f in finals:
         can_finish |= _reachable(f, reverse)
-    for i, st in enumerate(wf.states):
-        if not st.final and st.id not in can_finish:
-            c.add(("states", i, "id"), f"state '{st.id}' is not final and has no path to a final state",
+    for i, st in items:
+        if st.get("final") is not True and st["id"] not in can_finish:
+            c.add(("states", i, "id"), f"state '{st['id']}' is not final and has no path to a final state",
                   "a case entering it could never be closed")
 
-    for field_name in ("extension_roles", "urge_roles"):
-        if field_name not in s.model_fields_set:
-            continue  # the defaults name roles a workflow may not have; only check what the admin wrote
-        for j, role in enumerate(getattr(s, field_name)):
-            if role not in roles:
-                c.unknown(("workflow", field_name, j), "role", role, roles)
-    for j, sink in enumerate(s.sinks):
-        if sink.type == "webhook" and not sink.url:
-            c.add(("workflow", "sinks", j), "a webhook sink needs a url", "e.g. url: https://alerts.example/hook")
-    for i, urg in enumerate(wf.urgencies):
-        for st, text in urg.limits.items():
-            if st not in states:
-                c.unknown(("urgencies", i, "limits", st), "state", st, states, key=True)
-            _duration(c, ("urgencies", i, "limits", st), text)
-    classes = {k.id for k in wf.classes}
-    urgencies = {u.id for u in wf.urgencies}
-    units = _flatten(org.units) if org else {}
-    for i, cat in enumerate(wf.categories):
-        loc = ("categories", i)
-        if cat.event_class not in classes:
-            c.unknown((*loc, "class"), "class", cat.event_class, classes)
-        if cat.urgency not in urgencies:
-            c.unknown((*loc, "urgency"), "urgency", cat.urgency, urgencies)
-        _duration(c, (*loc, "limit"), cat.limit)
-        for st, text in cat.limits.items():
-            if st not in states:
-                c.unknown((*loc, "limits", st), "state", st, states, key=True)
-            _duration(c, (*loc, "limits", st), text)
-        for tier, code in cat.responsible.items():
-            if tier not in tier_index:
+
+def _check_report_trigger(c: _Collector, raw: dict[str, Any], initial: str) -> None:
+    """The initial state is left by exactly one trigger: the one that reports a case (the engine relies on it)."""
+    found: list[str] = []
+    for _, tr in _items(raw, "transitions"):
+        if initial in (src for _, src in _sources(tr)):
+            trigger = _text(tr.get("trigger"))
+            if trigger is None:
+                return  # a broken trigger: its own problem says so
+            if trigger not in found:
+                found.append(trigger)
+    if not found:
+        c.add(("workflow", "initial"), f"no transition leaves the initial state '{initial}'",
+              "add the transition that reports a case, e.g. `{trigger: report, source: new, ...}`")
+    elif len(found) > 1:
+        c.add(("workflow", "initial"), f"the initial state '{initial}' is left by {len(found)} triggers "
+              f"({', '.join(found)}); a case is reported by exactly one",
+              "give every transition out of it the same trigger, with `when:` conditions to tell them apart")
+
+
+def _check_categories(c: _Collector, raw: dict[str, Any], tiers: list[str] | None, tier_index: dict[str, int],
+                      states: dict[str, Any] | None, org: dict[str, Any] | None) -> None:
+    classes = _known(raw, "classes")
+    urgencies = _known(raw, "urgencies")
+    units = _flatten(org) if org is not None else None
+    for i, cat in _items(raw, "categories"):
+        loc: Loc = ("categories", i)
+        event_class = _text(cat.get("class"))
+        if event_class is not None:
+            c.unknown((*loc, "class"), "class", event_class, classes)
+        urgency = _text(cat.get("urgency"))
+        if urgency is not None:
+            c.unknown((*loc, "urgency"), "urgency", urgency, urgencies)
+        c.duration((*loc, "limit"), cat.get("limit"))
+        limits = cat.get("limits")
+        for st, text in limits.items() if isinstance(limits, dict) else ():
+            c.unknown((*loc, "limits", st), "state", st, states, key=True)
+            c.duration((*loc, "limits", st), text)
+        responsible = cat.get("responsible")
+        for tier, code in responsible.items() if isinstance(responsible, dict) else ():
+            if tiers is not None and tier not in tier_index:
                 c.unknown((*loc, "responsible", tier), "tier", tier, tiers, key=True)
-            elif org is not None:
+            elif units is not None and isinstance(code, str):
                 if code not in units:
                     c.unknown((*loc, "responsible", tier), "unit", code, units)
-                elif units[code][1] != tier:
-                    c.add((*loc, "responsible", tier),
-                          f"unit '{code}' is at tier {units[code][1]}, not {tier}")
-    return c.problems
+                elif units[code] is not None and units[code] != tier:
+                    c.add((*loc, "responsible", tier), f"unit '{code}' is at tier {units[code]}, not {tier}")
 
 
 def _reachable(start: str, edges: dict[str, set[str]]) -> set[str]:
@@ -221,66 +404,109 @@ def _reachable(start: str, edges: dict[str, set[str]]) -> set[str]:
     return seen
 
 
-def _flatten(units: Sequence[Unit], parent_tier: str | None = None) -> dict[str, tuple[Unit, str | None]]:
-    out: dict[str, tuple[Unit, str | None]] = {}
-
-    def walk(items: Sequence[Unit], ptier: str | None) -> None:
-        for u in items:
-            tier = u.tier or (ptier if u.kind != "platform" else None)
-            out.setdefault(u.code, (u, tier))
-            walk(u.children, tier)
-
-    walk(units, parent_tier)
+def _walk_units(org: dict[str, Any]) -> list[tuple[Loc, dict[str, Any], dict[str, Any] | None]]:
+    """Every unit mapping of the tree with its path and parent, parents first (no recursion)."""
+    out: list[tuple[Loc, dict[str, Any], dict[str, Any] | None]] = []
+    stack: list[tuple[Loc, Any, dict[str, Any] | None]] = [(("units",), org.get("units"), None)]
+    while stack:
+        loc, items, parent = stack.pop()
+        if not isinstance(items, list):
+            continue
+        batch = []
+        for i, u in enumerate(items):
+            if isinstance(u, dict):
+                out.append(((*loc, i), u, parent))
+                batch.append(((*loc, i, "children"), u.get("children"), u))
+        stack.extend(reversed(batch))
     return out
 
 
-def validate_organisation(org: OrganisationFile, raw: Any, file: str, wf: WorkflowFile) -> list[Problem]:
-    """Check the organisation tree and people against the workflow's tiers and roles."""
-    c = _Collector(file, raw)
-    tiers = [t.id for t in wf.tiers]
-    tier_index = {t: i for i, t in enumerate(tiers)}
-    roles = {r.id for r in wf.roles}
+def _flatten(org: dict[str, Any]) -> dict[str, str | None]:
+    """Unit code -> the tier it is at (a department or area unit shares its parent's)."""
+    tiers: dict[int, str | None] = {}
+    out: dict[str, str | None] = {}
+    for _, u, parent in _walk_units(org):
+        ptier = tiers.get(id(parent)) if parent is not None else None
+        tier = _text(u.get("tier")) or (ptier if u.get("kind", "platform") != "platform" else None)
+        tiers[id(u)] = tier
+        code = _text(u.get("code"))
+        if code is not None:
+            out.setdefault(code, tier)
+    return out
+
+
+def check_organisation(org: dict[str, Any], doc: YamlDocument, wf: dict[str, Any]) -> list[Problem]:
+    """Check the organisation tree and people against the workflow's tiers and roles (as parsed)."""
+    c = _Collector(doc)
+    tiers = _known(wf, "tiers")
+    tier_index = _index(tiers)
+    roles = _known(wf, "roles")
     codes: dict[str, int] = {}
-
-    def walk(items: Sequence[Unit], loc: tuple[str | int, ...], parent: Unit | None, ptier: str | None) -> None:
-        for i, u in enumerate(items):
-            here = (*loc, i)
-            if u.code in codes:
-                c.add((*here, "code"), f"duplicate unit code '{u.code}' (first defined on line {codes[u.code]})")
+    resolved: dict[int, str | None] = {}  # id(unit mapping) -> its tier, for its children
+    units_known = isinstance(org.get("units"), list)  # every unit has a code: people's units can be judged
+    for here, u, parent in _walk_units(org):
+        code = _text(u.get("code"))
+        units_known = units_known and code is not None
+        kind = u.get("kind", "platform")
+        if code is not None:
+            if code in codes:
+                c.add((*here, "code"), f"duplicate unit code '{code}' (first defined on line {codes[code]})")
             else:
-                codes[u.code] = locate(raw, here)[0]
-            tier = u.tier
-            if tier is not None and tier not in tier_index:
-                c.unknown((*here, "tier"), "tier", tier, tiers)
-                tier = None
-            if u.kind == "platform":
-                if u.tier is None:
-                    c.add(here, f"unit '{u.code}' needs a tier", f"one of: {', '.join(tiers)}")
-                elif tier is not None and ptier is not None and parent is not None:
-                    if tier_index[tier] != tier_index[ptier] - 1:
-                        c.add((*here, "tier"),
-                              f"unit '{u.code}' at tier {tier} sits under '{parent.code}' at tier {ptier}; "
-                              "a platform unit must be exactly one tier below its parent")
-            else:
-                if parent is None:
-                    c.add(here, f"{u.kind} '{u.code}' must sit inside a platform unit")
-                if tier is not None and ptier is not None and tier != ptier:
-                    c.add((*here, "tier"), f"{u.kind} '{u.code}' must share its parent's tier {ptier}")
-                tier = tier or ptier
-                if u.children:
-                    c.add((*here, "children"), f"{u.kind} '{u.code}' cannot have child units")
-            walk(u.children, (*here, "children"), u, tier)
-
-    walk(org.units, ("units",), None, None)
+                codes[code] = c.line(here)
+        tier = _text(u.get("tier"))
+        if tier is not None and tiers is not None and tier not in tier_index:
+            c.unknown((*here, "tier"), "tier", tier, tiers)
+            tier = None
+        ptier = resolved.get(id(parent)) if parent is not None else None
+        pcode = parent.get("code") if parent is not None else None
+        if kind == "platform":
+            if u.get("tier") is None:
+                c.add(here, f"unit '{code}' needs a tier", f"one of: {', '.join(tiers)}" if tiers else None)
+            elif tier is not None and ptier is not None and tier in tier_index and ptier in tier_index:
+                if tier_index[tier] != tier_index[ptier] - 1:
+                    c.add((*here, "tier"),
+                          f"unit '{code}' at tier {tier} sits under '{pcode}' at tier {ptier}; "
+                          "a platform unit must be exactly one tier below its parent")
+        elif kind in ("department", "area_unit"):
+            if parent is None:
+                c.add(here, f"{kind} '{code}' must sit inside a platform unit")
+            if tier is not None and ptier is not None and tier != ptier:
+                c.add((*here, "tier"), f"{kind} '{code}' must share its parent's tier {ptier}")
+            tier = tier or ptier
+            if u.get("children"):
+                c.add((*here, "children"), f"{kind} '{code}' cannot have child units")
+        resolved[id(u)] = tier
     seen: dict[str, int] = {}
-    for i, p in enumerate(org.people):
-        if p.id in seen:
-            c.add(("people", i, "id"), f"duplicate person id '{p.id}' (first defined on line {seen[p.id]})")
-        else:
-            seen[p.id] = locate(raw, ("people", i))[0]
-        if p.unit not in codes:
-            c.unknown(("people", i, "unit"), "unit", p.unit, codes)
-        for j, r in enumerate(p.roles):
-            if r not in roles:
+    for i, p in _items(org, "people"):
+        pid = _text(p.get("id"))
+        if pid is not None:
+            if pid in seen:
+                c.add(("people", i, "id"), f"duplicate person id '{pid}' (first defined on line {seen[pid]})")
+            else:
+                seen[pid] = c.line(("people", i))
+        unit = _text(p.get("unit"))
+        if unit is not None:
+            c.unknown(("people", i, "unit"), "unit", unit, codes if units_known else None)
+        person_roles = p.get("roles")
+        for j, r in enumerate(person_roles if isinstance(person_roles, list) else []):
+            if isinstance(r, str):
                 c.unknown(("people", i, "roles", j), "role", r, roles)
     return c.problems
+
+
+def _doc_of(raw: Any, file: str) -> YamlDocument:
+    doc = getattr(raw, "doc", None)
+    return doc if isinstance(doc, YamlDocument) else YamlDocument(file)
+
+
+def validate_workflow(wf: WorkflowFile, raw: Any, file: str, org: OrganisationFile | None = None) -> list[Problem]:
+    """Compatibility: check a structurally valid workflow (``raw`` from :func:`~.yamlio.read_yaml` gives positions)."""
+    data = dict(raw) if isinstance(raw, dict) else wf.model_dump(by_alias=True, exclude_unset=True)
+    org_data = org.model_dump(by_alias=True, exclude_unset=True) if org is not None else None
+    return check_workflow(data, _doc_of(raw, file), None, org_data)
+
+
+def validate_organisation(org: OrganisationFile, raw: Any, file: str, wf: WorkflowFile) -> list[Problem]:
+    """Compatibility: check a structurally valid organisation against a workflow."""
+    data = dict(raw) if isinstance(raw, dict) else org.model_dump(by_alias=True, exclude_unset=True)
+    return check_organisation(data, _doc_of(raw, file), wf.model_dump(by_alias=True, exclude_unset=True))

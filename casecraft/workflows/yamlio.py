@@ -1,41 +1,81 @@
-"""Safe YAML 1.2 loading that keeps positions for every node.
+"""Reading YAML workflow files safely and fast, keeping the position of every node.
 
-ruamel.yaml's round-trip loader builds plain data (no Python objects), keeps
-``no``/``off`` as strings, refuses duplicate keys, and records line/column
-for every mapping key and sequence item, which the validator uses to point
-at the exact place of each problem.
+:func:`read_document` reads at most :data:`MAX_BYTES`, decodes UTF-8 and parses
+with libyaml (``ruamel.yaml.clib``) when it is installed, else with ruamel.yaml's
+pure parser, which is also the reference for messages and for what libyaml and
+it read differently. Either way the data is built from the parser's events by
+:mod:`.yamlevents` (no round-trip composer, no copies), so every node has its
+line and column and a non-text key, a bad tag or a duplicate key is a
+positioned problem rather than a ``TypeError``.
+
+Depth is bounded before it costs anything: the pure scanner refuses a 65th
+level of nesting as it reads the token (its work per token grows with the flow
+depth, and it would otherwise take seconds on ten kilobytes of ``[``); with
+libyaml the events are consumed as they come and the builder stops at the 65th
+level, while the C scanner is never more than a line (at most 1024 characters)
+ahead of them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from casecraft.base.errors import Problem, WorkflowError
+from casecraft.workflows.yamlevents import (
+    MAX_DEPTH,
+    MAX_NODES,
+    REJECTED,
+    Builder,
+    Fatal,
+    Loc,
+    Position,
+    Rejected,
+    YamlDocument,
+    too_deep,
+)
 
 MAX_BYTES = 2 * 1024 * 1024  # a workflow is a few hundred lines; refuse absurd files early
-MAX_NODES = 200_000
+
+__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_NODES", "REJECTED", "Loc", "Located", "Position", "Rejected",
+           "YamlDocument", "locate", "parse_text", "plain", "read_document", "read_yaml"]
+
+# What libyaml (YAML 1.1) reads otherwise than ruamel's pure scanner (YAML 1.2), found by the
+# property tests in tests/test_fuzz.py: a tab (libyaml allows some that ruamel refuses), an anchor
+# or alias name beyond [0-9A-Za-z_-] (ruamel reads `&a:b` as one name), a tag (handles such as
+# `!:!`), a directive, and the line breaks of YAML 1.1 that are text in 1.2 (NEL, LS, PS). A file
+# with one of them takes the reference path. What is left is malformed syntax that libyaml
+# tolerates and ruamel refuses (a comment glued to a block scalar header, `|+2#`): no meaning differs.
+_DIVERGENT = re.compile(r"\t|[&*][0-9A-Za-z_-]*[^0-9A-Za-z_\-\s,\[\]{}]|(?:^|[\s\[{,])!|^%|[\x85\u2028\u2029]",
+                        re.MULTILINE)
 
 
-def read_yaml(path: Path) -> tuple[Any, str]:
+class Located(dict[str, Any]):
+    """The root mapping of a document, carrying where each of its nodes was written."""
+
+    __slots__ = ("doc",)
+    doc: YamlDocument
+
+
+def read_document(path: Path) -> YamlDocument:
     """Read and parse one YAML file.
 
-    Returns:
-        (data, text): the round-trip data (CommentedMap/CommentedSeq with .lc)
-        and the raw text.
-
     Raises:
-        WorkflowError: the file is missing, too large, not UTF-8 or not valid YAML.
+        WorkflowError: the file is missing, too large, not UTF-8, not valid YAML, nested too
+            deeply or expands to too many nodes (with the recoverable problems found before).
     """
     name = str(path)
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_BYTES + 1)  # never more: a huge file is refused unread
     except OSError as exc:
         raise WorkflowError([Problem(name, 1, 1, f"cannot read the file: {exc.strerror}")]) from None
     if len(raw) > MAX_BYTES:
         raise WorkflowError(
-            [Problem(name, 1, 1, f"file is {len(raw)} bytes; a workflow file may be at most {MAX_BYTES} bytes")]
+            [Problem(name, 1, 1, f"file is more than {MAX_BYTES} bytes; a workflow file may be at most {MAX_BYTES} "
+                     "bytes")]
         )
     try:
         text = raw.decode("utf-8-sig")
@@ -44,101 +84,145 @@ def read_yaml(path: Path) -> tuple[Any, str]:
         raise WorkflowError(
             [Problem(name, line, 1, "file is not UTF-8 text", hint="save it as UTF-8")]
         ) from None
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+    return parse_text(text, name)
 
-    yaml = YAML(typ="rt")
-    yaml.allow_duplicate_keys = False
+
+def parse_text(text: str, name: str) -> YamlDocument:
+    """Parse YAML text (see :func:`read_document`); ``name`` is the file named in problems.
+
+    libyaml (``ruamel.yaml.clib``), when installed, reads a valid file forty times faster than
+    the pure parser. It is only a fast path: any text it refuses, any text with a character
+    the pure reader refuses and any text with a construct the two read differently
+    (:data:`_DIVERGENT`) goes through the pure parser, whose messages and YAML 1.2 rules are
+    the reference; property tests hold the two to the same result wherever both read a text.
+    """
+    from ruamel.yaml.error import YAMLError
+    from ruamel.yaml.reader import Reader
+
+    c_parser = _c_parser()
+    # where the two scanners differ, the rare file takes the reference path: see _DIVERGENT
+    if c_parser is not None and not _DIVERGENT.search(text) and Reader._get_non_printable(text) is None:
+        doc = YamlDocument(name)
+        try:
+            Builder(doc).run(_c_events(c_parser, text))
+        except Fatal as exc:  # decided on the events, which both parsers agree on
+            doc.problems.append(Problem(name, exc.line, exc.column, exc.message, hint=exc.hint))
+            raise WorkflowError(doc.problems) from None
+        except YAMLError:
+            pass  # the pure parser says why, in its own words
+        else:
+            return doc
+    return _parse_pure(text, name)
+
+
+def _parse_pure(text: str, name: str) -> YamlDocument:
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+    from ruamel.yaml.reader import ReaderError
+
+    doc = YamlDocument(name)
     try:
-        data = yaml.load(text)
+        Builder(doc).run(_pure_events(text))
+    except Fatal as exc:
+        doc.problems.append(Problem(name, exc.line, exc.column, exc.message, hint=exc.hint))
+        raise WorkflowError(doc.problems) from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-        what = (exc.problem or "invalid YAML").strip()
-        hint = None
-        if "duplicate key" in what or "found duplicate key" in str(exc):
-            what = _duplicate_message(exc)
-            hint = "each key may appear once in a mapping"
-        raise WorkflowError([Problem(name, line, col, f"YAML: {what}", hint=hint)]) from None
-    except YAMLError as exc:
-        raise WorkflowError([Problem(name, 1, 1, f"YAML: {exc}")]) from None
-    except RecursionError:
-        raise WorkflowError([Problem(name, 1, 1, "YAML: the document is nested too deeply",
-                                     hint="a workflow needs only a few levels of nesting")]) from None
-    _check_size(data, name)
-    return data, text
+        what = " ".join((exc.problem or "invalid YAML").split())
+        doc.problems.append(Problem(name, line, col, f"YAML: {what}"))
+        raise WorkflowError(doc.problems) from None
+    except ReaderError as exc:
+        line, col = _line_col(text, exc.position)
+        char = exc.character
+        code = ord(char) if isinstance(char, str) and len(char) == 1 else char
+        what = f"#x{code:04x}" if isinstance(code, int) else repr(char)
+        doc.problems.append(Problem(name, line, col, f"YAML: unacceptable character {what}: {exc.reason}",
+                                    hint="remove it; control characters cannot be written in a workflow file"))
+        raise WorkflowError(doc.problems) from None
+    except YAMLError as exc:  # any other ruamel error: still a positioned problem, never a traceback
+        doc.problems.append(Problem(name, 1, 1, f"YAML: {' '.join(str(exc).split())}"))
+        raise WorkflowError(doc.problems) from None
+    return doc
 
 
-def _duplicate_message(exc: Exception) -> str:
-    first = str(exc).strip().splitlines()
-    text = " ".join(line.strip() for line in first if line.strip())
-    import re
+def read_yaml(path: Path) -> tuple[Any, str]:
+    """Compatibility: ``(data, text)``; a mapping root is a :class:`Located` dict carrying its positions.
 
-    m = re.search(r'found duplicate key "([^"]*)"', text)
-    return f'duplicate key "{m.group(1)}"' if m else "duplicate key"
-
-
-def _check_size(data: Any, name: str) -> None:
-    """Refuse alias bombs: count nodes as a consumer would see them."""
-    count = 0
-    stack = [data]
-    while stack:
-        node = stack.pop()
-        count += 1
-        if count > MAX_NODES:
-            raise WorkflowError(
-                [Problem(name, 1, 1, f"the document expands to more than {MAX_NODES} nodes (an alias bomb?)",
-                         hint="do not use YAML anchors and aliases to repeat large blocks")]
-            )
-        if isinstance(node, dict):
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-
-
-def locate(root: Any, loc: Sequence[str | int], *, key: bool = False) -> tuple[int, int]:
-    """Return the 1-based (line, column) of the node at ``loc`` under ``root``.
-
-    Walks as deep as the path exists; falls back to the nearest ancestor.
-    With ``key=True`` a final mapping key points at the key, else at its value.
+    Recoverable problems raise here (callers of this form validate the data themselves);
+    use :func:`read_document` to collect them with the others.
     """
-    line, col = 1, 1
-    node = root
-    for i, part in enumerate(loc):
-        last = i == len(loc) - 1
-        lc = getattr(node, "lc", None)
-        if isinstance(node, dict) and part in node:
-            if lc is not None:
-                try:
-                    pos = lc.key(part) if (key and last) else lc.value(part)
-                    line, col = pos[0] + 1, pos[1] + 1
-                except (KeyError, TypeError, AttributeError):
-                    pass
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            if lc is not None:
-                try:
-                    pos = lc.item(part)
-                    line, col = pos[0] + 1, pos[1] + 1
-                except (KeyError, TypeError, AttributeError):
-                    pass
-            node = node[part]
-        # parts that are not in the data (pydantic union tags) are skipped
-    return line, col
+    doc = read_document(path)
+    if doc.problems:
+        raise WorkflowError(doc.problems)
+    return located(doc), ""
+
+
+def located(doc: YamlDocument) -> Any:
+    """The document's data; a mapping root as a :class:`Located` dict that :func:`locate` understands."""
+    if not isinstance(doc.data, dict):
+        return doc.data
+    root = Located(doc.data)
+    root.doc = doc
+    return root
+
+
+def locate(root: Any, loc: Sequence[str | int], *, key: bool = False) -> Position:
+    """The 1-based (line, column) of the node at ``loc`` under a root from :func:`read_yaml`."""
+    doc = getattr(root, "doc", None)
+    return doc.where(loc, key=key) if isinstance(doc, YamlDocument) else (1, 1)
 
 
 def plain(data: Any) -> Any:
-    """Convert round-trip containers to plain dicts/lists (keeps scalars)."""
-    if isinstance(data, dict):
-        return {str(k): plain(v) for k, v in data.items()}
-    if isinstance(data, list):
-        return [plain(v) for v in data]
-    if isinstance(data, str):
-        return str(data)
-    if isinstance(data, bool):
-        return bool(data)
-    if isinstance(data, int):
-        return int(data)
-    if isinstance(data, float):
-        return float(data)
-    return data
+    """Compatibility: the data is plain already; a :class:`Located` root becomes a plain dict."""
+    return dict(data) if isinstance(data, Located) else data
+
+
+def _line_col(text: str, index: int) -> Position:
+    index = max(0, min(index, len(text)))
+    line = text.count("\n", 0, index) + 1
+    return line, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
+def _c_parser() -> Any:
+    """libyaml's event parser from ruamel.yaml.clib, or None when it is not installed."""
+    try:
+        from _ruamel_yaml import CParser  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    return CParser
+
+
+def _c_events(c_parser: Any, text: str) -> Iterator[Any]:
+    parser = c_parser(text)
+    try:
+        while parser.check_event():
+            yield parser.get_event()
+    finally:
+        parser.dispose()
+
+
+def _pure_events(text: str) -> Iterator[Any]:
+    """The pure parser's events, from a scanner that refuses too deep a nesting as it reads it."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.scanner import Scanner
+
+    class BoundedScanner(Scanner):  # type: ignore[misc]
+        # The flow collections ([ and {) and the block indentation levels both count: the
+        # scanner's cost per token grows with the flow depth, so refuse before it matters.
+        def fetch_flow_collection_start(self, token_class: Any, to_push: str) -> None:
+            if len(self.flow_context) + len(self.indents) >= MAX_DEPTH:
+                raise too_deep(self.reader.get_mark())
+            super().fetch_flow_collection_start(token_class, to_push)
+
+        def add_indent(self, column: int) -> bool:
+            if self.indent < column and len(self.flow_context) + len(self.indents) >= MAX_DEPTH:
+                mark = self.reader.get_mark()
+                mark.column = column  # where the new block collection starts, as the events say
+                raise too_deep(mark)
+            return bool(super().add_indent(column))
+
+    yaml = YAML(typ="safe", pure=True)
+    yaml.Scanner = BoundedScanner
+    return iter(yaml.parse(text))
+
+
