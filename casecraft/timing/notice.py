@@ -28,6 +28,7 @@ import datetime as dt
 import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -122,7 +123,7 @@ def parse_notice_text(text: str, name: str = "<notice>") -> Notice:
     checker = _Checker(name, data)
     notice = checker.run()
     if checker.problems or notice is None:
-        _fail(name, checker.problems)
+        _fail(name, sorted(checker.problems, key=lambda p: (p.line, p.column)))
     return notice
 
 
@@ -180,6 +181,7 @@ def _load(text: str, name: str) -> Any:
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     yaml = YAML(typ="rt")  # round-trip: plain data only, positions kept
+    yaml.Constructor = _constructor()
     yaml.allow_duplicate_keys = False
     try:
         data = yaml.load(text)
@@ -191,9 +193,10 @@ def _load(text: str, name: str) -> Any:
         if "duplicate key" in str(exc):
             what, hint = "a key appears twice", "each key may appear once in a mapping"
         _fail(name, [Problem(name, line, col, f"YAML: {what}", hint=hint)])
-    except (YAMLError, RecursionError) as exc:
-        _fail(name, [Problem(name, 1, 1, f"YAML: {exc}" if isinstance(exc, YAMLError) else
-                             "YAML: the document is nested too deeply")])
+    except RecursionError:
+        _fail(name, [Problem(name, 1, 1, "YAML: the document is nested too deeply")])
+    except (YAMLError, ValueError, TypeError, OverflowError) as exc:
+        _fail(name, [Problem(name, 1, 1, f"YAML: {exc}")])
     count, stack = 0, [data]
     while stack:  # refuse alias bombs: count nodes as a reader would see them
         node = stack.pop()
@@ -206,6 +209,23 @@ def _load(text: str, name: str) -> Any:
         elif isinstance(node, list):
             stack.extend(node)
     return data
+
+
+@lru_cache(maxsize=1)
+def _constructor() -> type:
+    """ruamel.yaml's round-trip constructor, keeping dates as text.
+
+    Dates are checked here, with their line: left to the loader, ``2027-06-31``
+    would stop the whole load with no position.
+    """
+    from ruamel.yaml.constructor import RoundTripConstructor
+
+    class NoticeConstructor(RoundTripConstructor):  # type: ignore[misc]
+        pass
+
+    NoticeConstructor.add_constructor(
+        "tag:yaml.org,2002:timestamp", lambda self, node: str(self.construct_scalar(node)))
+    return NoticeConstructor
 
 
 def _pos(node: Any, key: Any, *, at_key: bool = False) -> tuple[int, int]:
@@ -311,25 +331,28 @@ class _Checker:
         out: list[NoticeHoliday] = []
         names: dict[str, int] = {}
         rest: dict[dt.date, str] = {}  # rest day -> holiday name
-        work: dict[dt.date, str] = {}  # make-up working day -> holiday name
+        work: dict[dt.date, tuple[str, Any]] = {}  # make-up working day -> holiday name, its item
         for i, item in enumerate(items):
             holiday = self.holiday(items, i, item, names)
             if holiday is None:
                 continue
+            where = ("from", "date", "to")
+            key = next((k for k in where if k in item), "name")
             for day in holiday.days:
                 if day in rest:
-                    self.problem(items, i, f"{day.isoformat()} is a holiday twice: in {rest[day]} and {holiday.name}")
+                    self.problem(item, key, f"{day.isoformat()} is a holiday twice: in {rest[day]} and {holiday.name}",
+                                 "give each date to one holiday")
                 rest.setdefault(day, holiday.name)
             for day in holiday.makeup_workdays:
                 if day in work:
-                    self.problem(items, i, f"make-up working day {day.isoformat()} is listed twice: "
-                                           f"in {work[day]} and {holiday.name}")
-                work.setdefault(day, holiday.name)
+                    self.problem(item, "makeup_workdays", f"make-up working day {day.isoformat()} is listed twice: "
+                                                          f"in {work[day][0]} and {holiday.name}")
+                work.setdefault(day, (holiday.name, item))
             out.append(holiday)
         for day in sorted(set(rest) & set(work)):
-            index = next(i for i, h in enumerate(out) if day in h.makeup_workdays)
-            self.problem(items, index, f"{day.isoformat()} is both a holiday ({rest[day]}) and a make-up "
-                                       f"working day ({work[day]})", "a date is either off or worked")
+            name, item = work[day]
+            self.problem(item, "makeup_workdays", f"{day.isoformat()} is both a holiday ({rest[day]}) and a make-up "
+                                                  f"working day ({name})", "a date is either off or worked")
         return out
 
     def holiday(self, items: list[Any], i: int, item: Any, names: dict[str, int]) -> NoticeHoliday | None:
@@ -353,11 +376,8 @@ class _Checker:
                 self.problem(item, "name", f"holiday {name} is listed twice (also item {names[name]})",
                              "give each holiday once, with all its dates")
             names.setdefault(name, i + 1)
-        days = self.span(item, label)
-        makeup = self.makeup(item, label)
-        if name is None or days is None or makeup is None:
-            return None
-        return NoticeHoliday(name, tuple(days), tuple(makeup))
+        # what is valid is kept even after a problem, so the checks across holidays still run
+        return NoticeHoliday(name or label, tuple(self.span(item, label) or ()), tuple(self.makeup(item, label)))
 
     def span(self, item: dict[Any, Any], label: str) -> list[dt.date] | None:
         has = {k: k in item for k in ("date", "from", "to")}
@@ -385,7 +405,7 @@ class _Checker:
             return None
         return list(_dates(first, last))
 
-    def makeup(self, item: dict[Any, Any], label: str) -> list[dt.date] | None:
+    def makeup(self, item: dict[Any, Any], label: str) -> list[dt.date]:
         if "makeup_workdays" not in item:
             return []
         raw = item["makeup_workdays"]
@@ -394,23 +414,19 @@ class _Checker:
         # a list of dates, or one date written alone
         node, keys = (raw, list(range(len(raw)))) if isinstance(raw, list) else (item, ["makeup_workdays"])
         out: list[dt.date] = []
-        ok = True
         for key in keys:
             day = self.date(node, key, f"{label} make-up working day")
             if day is None:
-                ok = False
                 continue
             if day.weekday() < 5:
                 self.problem(node, key, f"{label}: make-up working day {day.isoformat()} is a "
                                         f"{_WEEKDAYS[day.weekday()]}, not a weekend",
                              "a make-up working day (调休上班) is a Saturday or Sunday worked")
-                ok = False
             elif day in out:
                 self.problem(node, key, f"{label}: make-up working day {day.isoformat()} is listed twice")
-                ok = False
             else:
                 out.append(day)
-        return sorted(out) if ok else None
+        return sorted(out)
 
 
 def _build(year: int, title: str, holidays: list[NoticeHoliday]) -> Notice:

@@ -144,11 +144,11 @@ def statutory_holidays(year: int) -> dict[dt.date, str]:
 @lru_cache(maxsize=256)
 def _workdays(year: int) -> MappingProxyType[dt.date, bool]:
     holidays = _holidays(year)
+    first = dt.date(year, 1, 1)
     out: dict[dt.date, bool] = {}
-    day = dt.date(year, 1, 1)
-    while day.year == year:
+    for i in range((dt.date(year, 12, 31) - first).days + 1):  # (no date after 9999-12-31 to stop at)
+        day = first + dt.timedelta(days=i)
         out[day] = day.weekday() < 5 and day not in holidays
-        day += _ONE
     return MappingProxyType(out)
 
 
