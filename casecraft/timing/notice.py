@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -368,6 +369,11 @@ class _Checker:
             name = None
         elif len(name.strip()) > NAME_MAX:
             self.problem(item, "name", f"{label}: the name has {len(name.strip())} characters; at most {NAME_MAX}")
+            name = None
+        elif any(unicodedata.category(ch) in ("Cc", "Cf") for ch in name.strip()):
+            # control, zero-width and bidi characters would be printed to operators' terminals as written
+            self.problem(item, "name", f"{label}: the name contains invisible or control characters",
+                         "write the name as plain text, e.g. name: 春节")
             name = None
         else:
             name = name.strip()
