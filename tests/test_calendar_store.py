@@ -18,7 +18,7 @@ from casecraft.base.duration import Duration
 from casecraft.base.errors import CalendarError, InputError
 from casecraft.store import calendar_repo as cr
 from casecraft.store.repo import Store
-from casecraft.timing.calendar import DayRow
+from casecraft.timing.calendar import DayRow, parse_periods
 from casecraft.timing.notice import Notice, parse_notice
 from tests.conftest import WORKFLOW
 
@@ -365,6 +365,10 @@ def test_apply_notice_is_part_of_the_callers_transaction(store: Store, tmp_path:
     assert all_rows(store) == before
     with store.write() as tx:
         assert cr.apply_notice(tx.conn, notice, NOW) == CHANGED_2027
+        # the calendar read in the same transaction already has the notice (to recompute deadlines with)
+        cal = cr.read_working_calendar(tx.conn, "Asia/Shanghai", parse_periods(PERIODS), since=dt.date(2027, 1, 1))
+        assert cal.is_workday(dt.date(2027, 2, 13)) and not cal.is_provisional(dt.date(2027, 2, 13))
+        assert len(cal.days) == 365
     assert {r.source for r in cr.year_rows(store, 2027)} == {"notice"}
 
 

@@ -24,16 +24,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Connection, Insert, Table, insert, select, update
 
 from casecraft.base.errors import InputError
 from casecraft.store.models import CalendarDay
 from casecraft.store.repo import Store
-from casecraft.timing.calendar import DayRow, WorkingCalendar, parse_periods, seed_rows
-from casecraft.timing.notice import NOTICE_SOURCE, Notice
+from casecraft.timing.calendar import DayRow, WorkingCalendar, WorkingPeriod, parse_periods, seed_rows
 from casecraft.timing.provisional import PROVISIONAL_SOURCE, covered_years, provisional_rows, provisional_workdays
+
+if TYPE_CHECKING:  # the notice module (and its YAML loader) is imported only by whoever parses a notice
+    from casecraft.timing.notice import Notice
 
 days_t = cast(Table, CalendarDay.__table__)  # a Table, typed as a FromClause by SQLAlchemy
 
@@ -238,17 +240,32 @@ def load_working_calendar(store: Store, tz: str, periods: list[str], since: date
         parsed = parse_periods(periods)
     except ValueError as exc:
         raise InputError(str(exc)) from None
+    with store.read() as tx:
+        return read_working_calendar(tx.conn, tz, parsed, since)
+
+
+def read_working_calendar(conn: Connection, tz: str, periods: Sequence[WorkingPeriod],
+                          since: date | None = None) -> WorkingCalendar:
+    """:func:`load_working_calendar` inside the caller's transaction (it sees the transaction's own writes).
+
+    For recomputing deadlines right after :func:`apply_notice`, in the same transaction.
+
+    Args:
+        conn: the transaction's connection.
+        tz: the IANA timezone of the periods.
+        periods: the parsed daily working periods (:func:`casecraft.timing.calendar.parse_periods`).
+        since: read only the dates from this one on (default: every date).
+    """
     query = select(days_t.c.day, days_t.c.workday, days_t.c.source)
     if since is not None:
         query = query.where(days_t.c.day >= since)
     days: dict[date, bool] = {}
     provisional: list[date] = []
-    with store.read() as tx:
-        for d, w, src in tx.conn.execute(query):
-            days[d] = bool(w)
-            if src == PROVISIONAL_SOURCE:
-                provisional.append(d)
-    return WorkingCalendar(days, parsed, tz, provisional_days=provisional)
+    for d, w, src in conn.execute(query):
+        days[d] = bool(w)
+        if src == PROVISIONAL_SOURCE:
+            provisional.append(d)
+    return WorkingCalendar(days, periods, tz, provisional_days=provisional)
 
 
 def year_rows(store: Store, year: int) -> list[DayRow]:
@@ -462,7 +479,8 @@ def notice_conflicts(store: Store, notice: Notice) -> list[DayRow]:
 
 
 __all__ = [
-    "NOTICE_SOURCE", "PROVISIONAL_SOURCE", "RowProblem", "apply_notice", "calendar_days", "import_days",
+    "PROVISIONAL_SOURCE", "RowProblem", "apply_notice", "calendar_days", "import_days",
     "import_notice", "load_working_calendar", "notice_conflicts", "parse_calendar_csv", "parse_day",
-    "parse_status", "provisional_seed_years", "seed_calendar", "seed_years", "set_day", "year_rows",
+    "parse_status", "provisional_seed_years", "read_working_calendar", "seed_calendar", "seed_years", "set_day",
+    "year_rows",
 ]
