@@ -169,20 +169,38 @@ def test_mid_autumn_and_national_day_2026() -> None:
 # --- missing data --------------------------------------------------------------
 
 
-def test_missing_year_raises_calendar_error() -> None:
+def test_missing_year_falls_back_to_the_provisional_calendar() -> None:
+    # 2027 is not in the table: the provisional rule answers (Friday Jan 1 is 元旦, Monday Jan 4 works)
+    assert CAL.add(at(12, 31, 16, 30), hours(2)) == at(1, 4, 10, year=2027)
+    assert CAL.add(at(12, 31, 10), days(1)) == at(1, 4, 10, year=2027)
+    assert CAL.is_workday(dt.date(2027, 1, 4)) and not CAL.is_workday(dt.date(2027, 1, 1))
+    assert CAL.is_provisional(dt.date(2027, 1, 4)) and not CAL.is_provisional(dt.date(2026, 12, 31))
+    assert len(CAL.days) == 365  # the table itself is unchanged
+
+
+def test_missing_year_outside_the_provisional_calendar_raises_calendar_error() -> None:
     with pytest.raises(CalendarError) as info:
-        CAL.add(at(12, 31, 16, 30), hours(2))
+        CAL.add(at(1, 1, 10, year=2024), hours(1))
     err = info.value
     assert isinstance(err, InputError) and err.exit_code == 2
-    assert "2027" in err.message
+    assert "2024" in err.message and "2025-9999" in err.message
     assert "casecraft calendar import" in err.message and "casecraft calendar set" in err.message
-    assert err.details["year"] == 2027
+    assert err.details["year"] == 2024 and err.template != err.message
+    with pytest.raises(CalendarError, match="2024"):
+        CAL.is_workday(dt.date(2024, 12, 31))
+
+
+def test_missing_year_without_fallback_raises_calendar_error() -> None:
+    strict = WorkingCalendar(CAL.days, PERIODS, fallback=False)
+    with pytest.raises(CalendarError) as info:
+        strict.add(at(12, 31, 16, 30), hours(2))
+    err = info.value
+    assert "2027" in err.message and err.details["year"] == 2027
+    assert "casecraft calendar import" in err.message and "casecraft calendar set" in err.message
     with pytest.raises(CalendarError, match="2027"):
-        CAL.is_workday(dt.date(2027, 1, 4))
+        strict.is_workday(dt.date(2027, 1, 4))
     with pytest.raises(CalendarError, match="2027"):
-        CAL.add(at(12, 31, 10), days(1))
-    with pytest.raises(CalendarError, match="2025"):
-        CAL.add(at(1, 1, 10, year=2025), hours(1))
+        strict.add(at(12, 31, 10), days(1))
 
 
 def test_no_workday_for_too_long_gives_up() -> None:

@@ -18,7 +18,8 @@ from casecraft.base.duration import Duration
 from casecraft.base.errors import CalendarError, InputError
 from casecraft.store import calendar_repo as cr
 from casecraft.store.repo import Store
-from casecraft.timing.calendar import DayRow
+from casecraft.timing.calendar import DayRow, parse_periods
+from casecraft.timing.notice import Notice, parse_notice
 from tests.conftest import WORKFLOW
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -66,15 +67,22 @@ def test_seed_2026_knows_national_day_and_makeup_days(store: Store) -> None:
 def test_seed_twice_inserts_nothing_the_second_time(store: Store) -> None:
     assert cr.seed_calendar(store, [2025, 2026], NOW) == 365 * 2
     assert cr.seed_calendar(store, [2025, 2026], NOW) == 0
-    assert cr.seed_calendar(store, [2026, 2027], NOW) == 0  # 2027 is not in the package: skipped
-    assert len(cr.calendar_days(store, dt.date(2025, 1, 1), dt.date(2027, 12, 31))) == 730
+    assert cr.seed_calendar(store, [2025, 2026, 2003], NOW) == 0  # 2003: neither package nor provisional
+    # 2027 is not in the package: its provisional calendar is stored
+    assert cr.seed_calendar(store, [2026, 2027], NOW) == 365
+    assert cr.seed_calendar(store, [2026, 2027], NOW) == 0
+    assert len(cr.calendar_days(store, dt.date(2025, 1, 1), dt.date(2027, 12, 31))) == 365 * 3
+    assert {r.source for r in cr.year_rows(store, 2027)} == {"provisional"}
 
 
 def test_seed_every_year(store: Store) -> None:
     # (its speed is a benchmark's business, never a timed unit test)
     inserted = cr.seed_calendar(store, range(2004, 2027), NOW)
     assert inserted == (dt.date(2027, 1, 1) - dt.date(2004, 1, 1)).days
-    assert cr.seed_calendar(store, None, NOW) == 0  # None: every year the package covers
+    # None: every year the package covers, then the provisional years up to the year after NOW
+    assert cr.provisional_seed_years(NOW) == range(2027, 2028)
+    assert cr.seed_calendar(store, None, NOW) == 365
+    assert cr.seed_calendar(store, None, NOW) == 0
     assert cr.seed_years().start == 2004
 
 
@@ -213,13 +221,155 @@ def test_load_working_calendar_computes_a_deadline_across_national_day(store: St
     cr.set_day(store, dt.date(2026, 10, 8), False, "extra day off", NOW)
     cal = cr.load_working_calendar(store, "Asia/Shanghai", PERIODS)
     assert cal.add(start, Duration(2, "hour", True)) == dt.datetime(2026, 10, 9, 10, 0, tzinfo=SH)
+    # 2027 is not in the table: the provisional rule answers (1 Jan is 元旦, then a weekend), marked so
+    end = cal.add(dt.datetime(2026, 12, 31, 17, 0, tzinfo=SH), Duration(1, "hour", True))
+    assert end == dt.datetime(2027, 1, 4, 9, 30, tzinfo=SH)
+    assert cal.crosses_provisional(dt.datetime(2026, 12, 31, 17, 0, tzinfo=SH), end)
+    assert not cal.crosses_provisional(start, dt.datetime(2026, 10, 9, 10, 0, tzinfo=SH))
     with pytest.raises(CalendarError, match="calendar import"):
-        cal.add(dt.datetime(2026, 12, 31, 17, 0, tzinfo=SH), Duration(1, "hour", True))
+        cal.add(dt.datetime(2024, 12, 31, 17, 0, tzinfo=SH), Duration(1, "hour", True))
 
 
 def test_load_working_calendar_refuses_bad_periods(store: Store) -> None:
     with pytest.raises(InputError, match="HH:MM-HH:MM"):
         cr.load_working_calendar(store, "Asia/Shanghai", ["9 to 5"])
+
+
+# --- the provisional calendar and the official notice ---------------------------------------
+
+SAMPLE_2026 = Path(__file__).resolve().parents[1] / "samples" / "holidays-2026.yaml"
+NOTICE_2027 = """\
+year: 2027
+holidays:
+  - name: 元旦
+    from: 2027-01-01
+    to: 2027-01-03
+  - name: 春节
+    from: 2027-02-05
+    to: 2027-02-11
+    makeup_workdays: [2027-02-13, 2027-02-20]
+  - name: 清明节
+    from: 2027-04-03
+    to: 2027-04-05
+  - name: 劳动节
+    from: 2027-05-01
+    to: 2027-05-05
+    makeup_workdays: 2027-05-08
+  - name: 端午节
+    date: 2027-06-09
+  - name: 中秋节
+    date: 2027-09-15
+  - name: 国庆节
+    from: 2027-10-01
+    to: 2027-10-07
+    makeup_workdays: [2027-09-26, 2027-10-09]
+"""
+# What this (invented) arrangement changes against the provisional 2027: the weekdays given in lieu
+# (Feb 9-11, May 3-5, Oct 4-7) become rest days and the make-up weekends (Feb 13, Feb 20, May 8,
+# Sep 26, Oct 9) workdays. Feb 5, 8 and Oct 1 were already statutory days off.
+CHANGED_2027 = sorted([dt.date(2027, 2, d) for d in (9, 10, 11, 13, 20)] + [dt.date(2027, 5, d) for d in (3, 4, 5, 8)]
+                      + [dt.date(2027, 9, 26)] + [dt.date(2027, 10, d) for d in (4, 5, 6, 7, 9)])
+
+
+def notice_2027(tmp_path: Path) -> Notice:
+    return parse_notice(write(tmp_path, NOTICE_2027, "holidays-2027.yaml"))
+
+
+def test_seed_stores_next_year_provisional_and_marks_it(store: Store) -> None:
+    assert cr.seed_calendar(store, None, NOW) == (dt.date(2028, 1, 1) - dt.date(2004, 1, 1)).days
+    rows = {r.day: r for r in cr.year_rows(store, 2027)}
+    assert len(rows) == 365 and {r.source for r in rows.values()} == {"provisional"}
+    assert rows[dt.date(2027, 2, 5)] == DayRow(dt.date(2027, 2, 5), False, "provisional", "春节")  # the Eve
+    assert rows[dt.date(2027, 9, 15)].note == "中秋节" and not rows[dt.date(2027, 9, 15)].workday
+    assert rows[dt.date(2027, 2, 9)].workday  # no 调休 guessed
+    # a year later seeding adds 2028; 2027 stays as stored
+    later = dt.datetime(2027, 3, 1, tzinfo=dt.UTC)
+    assert cr.seed_calendar(store, None, later) == 366
+    assert {r.source for r in cr.year_rows(store, 2028)} == {"provisional"}
+    cal = cr.load_working_calendar(store, "Asia/Shanghai", PERIODS, since=dt.date(2026, 1, 1))
+    assert min(cal.days) == dt.date(2026, 1, 1) and len(cal.days) == 365 + 365 + 366
+    assert cal.is_provisional(dt.date(2027, 2, 9)) and cal.is_provisional(dt.date(2028, 12, 31))
+    assert not cal.is_provisional(dt.date(2026, 12, 31))
+
+
+def test_seed_never_overwrites_admin_import_or_notice_rows(store: Store, tmp_path: Path) -> None:
+    cr.set_day(store, dt.date(2027, 2, 9), False, "春节调休", NOW)
+    cr.import_days(store, write(tmp_path, "date,status\n2027-02-13,workday\n"), NOW)
+    assert cr.seed_calendar(store, [2027], NOW) == 363
+    rows = {r.day: r for r in cr.year_rows(store, 2027)}
+    assert rows[dt.date(2027, 2, 9)] == DayRow(dt.date(2027, 2, 9), False, "admin", "春节调休")
+    assert rows[dt.date(2027, 2, 13)] == DayRow(dt.date(2027, 2, 13), True, "import", "")
+    cal = cr.load_working_calendar(store, "Asia/Shanghai", PERIODS)
+    assert not cal.is_provisional(dt.date(2027, 2, 9)) and cal.is_provisional(dt.date(2027, 2, 8))
+
+
+def test_import_notice_replaces_the_provisional_year_and_returns_the_changed_dates(
+        store: Store, tmp_path: Path) -> None:
+    cr.seed_calendar(store, [2026, 2027], NOW)
+    notice = notice_2027(tmp_path)
+    assert cr.import_notice(store, notice, NOW) == CHANGED_2027
+    rows = {r.day: r for r in cr.year_rows(store, 2027)}
+    assert len(rows) == 365 and {r.source for r in rows.values()} == {"notice"}
+    assert rows[dt.date(2027, 2, 13)] == DayRow(dt.date(2027, 2, 13), True, "notice", "调休")
+    assert rows[dt.date(2027, 2, 11)] == DayRow(dt.date(2027, 2, 11), False, "notice", "春节")
+    assert rows[dt.date(2027, 3, 1)] == DayRow(dt.date(2027, 3, 1), True, "notice", "")
+    cal = cr.load_working_calendar(store, "Asia/Shanghai", PERIODS)
+    assert not cal.is_provisional(dt.date(2027, 2, 13)) and not cal.crosses_provisional(
+        dt.date(2027, 1, 1), dt.date(2027, 12, 31))
+    # the official days count: from Thursday Feb 4, the working days are Feb 12, Saturday Feb 13 (调休), Feb 15
+    start = dt.datetime(2027, 2, 4, 10, 0, tzinfo=SH)
+    assert cal.add(start, Duration(1, "day", True)) == dt.datetime(2027, 2, 12, 10, 0, tzinfo=SH)
+    assert cal.add(start, Duration(2, "day", True)) == dt.datetime(2027, 2, 13, 10, 0, tzinfo=SH)
+    assert cal.add(start, Duration(3, "day", True)) == dt.datetime(2027, 2, 15, 10, 0, tzinfo=SH)
+    assert cr.import_notice(store, notice, NOW) == []  # the same notice again changes nothing
+
+
+def test_import_notice_keeps_admin_rows_and_lists_those_that_disagree(store: Store, tmp_path: Path) -> None:
+    cr.seed_calendar(store, [2027], NOW)
+    cr.set_day(store, dt.date(2027, 2, 13), False, "街道自定", NOW)    # the notice makes it a workday
+    cr.set_day(store, dt.date(2027, 2, 10), False, "guessed", NOW)    # agrees with the notice
+    cr.import_days(store, write(tmp_path, "date,status\n2027-05-03,workday\n"), NOW)  # CSV: replaced
+    notice = notice_2027(tmp_path)
+    changed = cr.import_notice(store, notice, NOW)
+    assert changed == [d for d in CHANGED_2027 if d not in (dt.date(2027, 2, 13), dt.date(2027, 2, 10))]
+    rows = {r.day: r for r in cr.year_rows(store, 2027)}
+    assert rows[dt.date(2027, 2, 13)] == DayRow(dt.date(2027, 2, 13), False, "admin", "街道自定")
+    assert rows[dt.date(2027, 2, 10)].source == "admin"
+    assert rows[dt.date(2027, 5, 3)] == DayRow(dt.date(2027, 5, 3), False, "notice", "劳动节")
+    assert cr.notice_conflicts(store, notice) == [rows[dt.date(2027, 2, 13)]]
+
+
+def test_import_notice_into_an_empty_year_compares_with_the_provisional_rule(store: Store, tmp_path: Path) -> None:
+    # deadlines of a year the table lacks were computed from the provisional rule: only differences count
+    assert cr.import_notice(store, notice_2027(tmp_path), NOW) == CHANGED_2027
+    assert len(cr.year_rows(store, 2027)) == 365
+
+
+def test_the_2026_notice_over_chinesecalendar_changes_nothing(store: Store) -> None:
+    cr.seed_calendar(store, [2026], NOW)
+    before = {r.day: (r.workday, r.note) for r in cr.year_rows(store, 2026)}
+    assert cr.import_notice(store, parse_notice(SAMPLE_2026), NOW) == []
+    after = cr.year_rows(store, 2026)
+    assert {r.source for r in after} == {"notice"}
+    assert {r.day: r.workday for r in after} == {d: w for d, (w, _) in before.items()}
+    assert {r.day: r.note for r in after if r.note == "调休"} == {d: n for d, (_, n) in before.items() if n == "调休"}
+
+
+def test_apply_notice_is_part_of_the_callers_transaction(store: Store, tmp_path: Path) -> None:
+    cr.seed_calendar(store, [2027], NOW)
+    before = all_rows(store)
+    notice = notice_2027(tmp_path)
+    with pytest.raises(RuntimeError), store.write() as tx:
+        assert cr.apply_notice(tx.conn, notice, NOW) == CHANGED_2027
+        raise RuntimeError("a deadline could not be recomputed")
+    assert all_rows(store) == before
+    with store.write() as tx:
+        assert cr.apply_notice(tx.conn, notice, NOW) == CHANGED_2027
+        # the calendar read in the same transaction already has the notice (to recompute deadlines with)
+        cal = cr.read_working_calendar(tx.conn, "Asia/Shanghai", parse_periods(PERIODS), since=dt.date(2027, 1, 1))
+        assert cal.is_workday(dt.date(2027, 2, 13)) and not cal.is_provisional(dt.date(2027, 2, 13))
+        assert len(cal.days) == 365
+    assert {r.source for r in cr.year_rows(store, 2027)} == {"notice"}
 
 
 # --- `casecraft calendar` ---------------------------------------------------------------

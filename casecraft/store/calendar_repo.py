@@ -1,11 +1,19 @@
 """The working calendar in the database: the only SQL for table ``calendar_days``.
 
-Rows come from three sources: ``chinesecalendar`` (seeded from the package,
-which knows the State Council's holidays and 调休 make-up working weekends),
-``import`` (a CSV file an administrator loads) and ``admin`` (one date set by
-hand). Seeding only fills dates not yet present, so imported and admin-set
-dates are never overwritten by it; import and ``set`` overwrite whatever is
-there.
+Rows come from five sources:
+
+* ``chinesecalendar``: seeded from the package, which knows the State
+  Council's holidays and 调休 make-up working weekends (2004-2026 in 1.11);
+* ``provisional``: seeded for the years after the package's last, up to next
+  year, from the rules on public holidays (:mod:`casecraft.timing.provisional`);
+* ``notice``: the State Council's notice of a year, imported from its YAML file
+  (:mod:`casecraft.timing.notice`);
+* ``import``: a CSV file an administrator loads;
+* ``admin``: one date set by hand.
+
+Seeding only fills dates not yet present, so no stored date is ever
+overwritten by it; CSV import and ``set`` overwrite whatever is there; a
+notice replaces every date of its year except those set by hand (``admin``).
 """
 
 from __future__ import annotations
@@ -16,16 +24,20 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Connection, Insert, insert, select, update
+from sqlalchemy import Connection, Insert, Table, insert, select, update
 
 from casecraft.base.errors import InputError
 from casecraft.store.models import CalendarDay
 from casecraft.store.repo import Store
-from casecraft.timing.calendar import DayRow, WorkingCalendar, parse_periods, seed_rows
+from casecraft.timing.calendar import DayRow, WorkingCalendar, WorkingPeriod, parse_periods, seed_rows
+from casecraft.timing.provisional import PROVISIONAL_SOURCE, covered_years, provisional_rows, provisional_workdays
 
-days_t = CalendarDay.__table__
+if TYPE_CHECKING:  # the notice module (and its YAML loader) is imported only by whoever parses a notice
+    from casecraft.timing.notice import Notice
+
+days_t = cast(Table, CalendarDay.__table__)  # a Table, typed as a FromClause by SQLAlchemy
 
 SEED_SOURCE = "chinesecalendar"
 ADMIN_SOURCE = "admin"
@@ -146,24 +158,34 @@ def _values(day: date, workday: bool, source: str, note: str | None, now: dateti
 
 
 def seed_calendar(store: Store, years: Iterable[int] | None = None, now: datetime | None = None) -> int:
-    """Fill in the dates of ``years`` the table does not have yet, from ``chinesecalendar``.
+    """Fill in the dates of ``years`` the table does not have yet: official where known, else provisional.
 
-    Dates already present are kept whatever their source, so an imported or
+    Official dates come from ``chinesecalendar``; a year after the package's
+    last one gets the provisional calendar (source ``provisional``), so next
+    year is always there, computed, before its official notice is out. Dates
+    already present are kept whatever their source, so an imported, notice or
     admin-set date is never overwritten.
 
     Args:
         store: the database.
-        years: the years wanted; ``None`` means every year the package covers.
-            Years the package does not cover are skipped.
-        now: the ``updated_at`` of the new rows (default: the system time).
+        years: the years wanted; ``None`` means every year the package covers plus
+            the provisional years after it up to the year after ``now``. Years
+            neither the package nor the provisional calendar covers are skipped.
+        now: the ``updated_at`` of the new rows and the seeding year (default: the system time).
 
     Returns:
         How many dates were inserted.
     """
-    rows = seed_rows(sorted(set(years)) if years is not None else None)
+    stamp = _now(now)
+    wanted = sorted(set(years)) if years is not None else None
+    rows = seed_rows(wanted)
+    official = seed_years()
+    extra = provisional_seed_years(stamp) if wanted is None else [
+        y for y in wanted if y > official.stop - 1 and y in covered_years()]
+    for year in extra:
+        rows.extend(provisional_rows(year))
     if not rows:
         return 0
-    stamp = _now(now)
     first, last = min(r.day for r in rows), max(r.day for r in rows)
     with store.write() as tx:
         present = set(tx.conn.execute(
@@ -175,10 +197,17 @@ def seed_calendar(store: Store, years: Iterable[int] | None = None, now: datetim
 
 
 def seed_years() -> range:
-    """The years the installed ``chinesecalendar`` package covers (what seeding can fill)."""
+    """The years the installed ``chinesecalendar`` package covers (what seeding can fill officially)."""
     import chinese_calendar as cc  # type: ignore[import-untyped]
 
     return range(min(cc.holidays).year, max(cc.holidays).year + 1)
+
+
+def provisional_seed_years(now: datetime | None = None) -> range:
+    """The years seeding fills provisionally by default: after the package's last, up to the year after ``now``."""
+    last = seed_years().stop - 1
+    covered = covered_years()
+    return range(max(last + 1, covered.start), min(_now(now).year + 1, covered.stop - 1) + 1)
 
 
 # reading --------------------------------------------------------------------
@@ -192,13 +221,17 @@ def calendar_days(store: Store, start: date, end: date) -> dict[date, bool]:
         return {d: bool(w) for d, w in rows}
 
 
-def load_working_calendar(store: Store, tz: str, periods: list[str]) -> WorkingCalendar:
-    """The whole working calendar (every date in the table, one query) with the daily working periods.
+def load_working_calendar(store: Store, tz: str, periods: list[str], since: date | None = None) -> WorkingCalendar:
+    """The working calendar (the table's dates, one query) with the daily working periods.
+
+    Stored provisional dates are marked provisional; a date the table lacks
+    falls back to the provisional rule (see :class:`WorkingCalendar`).
 
     Args:
         store: the database.
         tz: the IANA timezone the periods are expressed in (the workflow's timezone).
         periods: the daily working periods, e.g. ``["09:00-12:00", "13:30-17:30"]``.
+        since: load only the dates from this one on (default: every date).
 
     Raises:
         InputError: if a working period is malformed.
@@ -208,8 +241,31 @@ def load_working_calendar(store: Store, tz: str, periods: list[str]) -> WorkingC
     except ValueError as exc:
         raise InputError(str(exc)) from None
     with store.read() as tx:
-        days = {d: bool(w) for d, w in tx.conn.execute(select(days_t.c.day, days_t.c.workday))}
-    return WorkingCalendar(days, parsed, tz)
+        return read_working_calendar(tx.conn, tz, parsed, since)
+
+
+def read_working_calendar(conn: Connection, tz: str, periods: Sequence[WorkingPeriod],
+                          since: date | None = None) -> WorkingCalendar:
+    """:func:`load_working_calendar` inside the caller's transaction (it sees the transaction's own writes).
+
+    For recomputing deadlines right after :func:`apply_notice`, in the same transaction.
+
+    Args:
+        conn: the transaction's connection.
+        tz: the IANA timezone of the periods.
+        periods: the parsed daily working periods (:func:`casecraft.timing.calendar.parse_periods`).
+        since: read only the dates from this one on (default: every date).
+    """
+    query = select(days_t.c.day, days_t.c.workday, days_t.c.source)
+    if since is not None:
+        query = query.where(days_t.c.day >= since)
+    days: dict[date, bool] = {}
+    provisional: list[date] = []
+    for d, w, src in conn.execute(query):
+        days[d] = bool(w)
+        if src == PROVISIONAL_SOURCE:
+            provisional.append(d)
+    return WorkingCalendar(days, periods, tz, provisional_days=provisional)
 
 
 def year_rows(store: Store, year: int) -> list[DayRow]:
@@ -359,7 +415,72 @@ def import_days(store: Store, path: str | Path, now: datetime | None = None) -> 
     return len(rows)
 
 
+# the official notice -------------------------------------------------------------
+
+
+def apply_notice(conn: Connection, notice: Notice, now: datetime) -> list[date]:
+    """Write a checked notice's year inside the caller's transaction; see :func:`import_notice`.
+
+    For a caller that does more in the same transaction (recomputing the open
+    deadlines on or after the first changed date).
+
+    Returns:
+        The dates whose workday status changed, sorted.
+    """
+    year = notice.year
+    stored = {d: (bool(w), src) for d, w, src in conn.execute(
+        select(days_t.c.day, days_t.c.workday, days_t.c.source)
+        .where(days_t.c.day >= date(year, 1, 1), days_t.c.day <= date(year, 12, 31)))}
+    # a date the table lacks was worked out from the provisional rule (where it applies), so
+    # its status changes only if the notice differs from that
+    rule = provisional_workdays(year) if year in covered_years() else {}
+    changed: list[date] = []
+    rows: list[dict[str, Any]] = []
+    for r in notice.rows:
+        old = stored.get(r.day)
+        if old is not None and old[1] == ADMIN_SOURCE:
+            continue  # set by hand: kept (see notice_conflicts)
+        before = old[0] if old is not None else rule.get(r.day)
+        if before is None or before != r.workday:
+            changed.append(r.day)
+        rows.append(_values(r.day, r.workday, r.source, r.note, now))
+    _upsert(conn, rows)
+    return changed
+
+
+def import_notice(store: Store, notice: Notice, now: datetime | None = None) -> list[date]:
+    """Make a parsed notice the calendar of its year, in one transaction.
+
+    Every date of the year is replaced (source ``notice``), whatever its source
+    (provisional, chinesecalendar, an earlier notice or CSV import), except the
+    dates set by hand (source ``admin``): they are kept, since only an
+    administrator knows why they were set; :func:`notice_conflicts` lists those
+    that disagree with the notice.
+
+    Args:
+        store: the database.
+        notice: a notice from :func:`casecraft.timing.notice.parse_notice`.
+        now: the ``updated_at`` of the rows (default: the system time).
+
+    Returns:
+        The dates whose workday status changed, sorted (a date the table lacked
+        counts as changed when the notice differs from the provisional rule). The
+        open deadlines falling on or after the first of them need recomputing.
+    """
+    with store.write() as tx:
+        return apply_notice(tx.conn, notice, _now(now))
+
+
+def notice_conflicts(store: Store, notice: Notice) -> list[DayRow]:
+    """The dates set by hand (kept by :func:`import_notice`) whose workday status differs from the notice."""
+    wanted = notice.days
+    return [r for r in year_rows(store, notice.year)
+            if r.source == ADMIN_SOURCE and wanted.get(r.day, r.workday) != r.workday]
+
+
 __all__ = [
-    "RowProblem", "calendar_days", "import_days", "load_working_calendar", "parse_calendar_csv",
-    "parse_day", "parse_status", "seed_calendar", "seed_years", "set_day", "year_rows",
+    "PROVISIONAL_SOURCE", "RowProblem", "apply_notice", "calendar_days", "import_days",
+    "import_notice", "load_working_calendar", "notice_conflicts", "parse_calendar_csv", "parse_day",
+    "parse_status", "provisional_seed_years", "read_working_calendar", "seed_calendar", "seed_years", "set_day",
+    "year_rows",
 ]

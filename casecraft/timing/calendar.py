@@ -3,14 +3,18 @@
 Workdays come from a table of dates (seeded from the ``chinesecalendar``
 package, which knows the State Council's holidays and 调休 make-up working
 weekends); working hours are the office's daily periods, e.g. 09:00-12:00 and
-13:30-17:30, in the calendar's timezone. A date missing from the table is an
-error, never a guess: there is no Monday-Friday fallback.
+13:30-17:30, in the calendar's timezone. A date missing from the table falls
+back to the provisional calendar (:mod:`casecraft.timing.provisional`: weekends
+and the statutory holidays computed from the rules), computed once per year and
+marked provisional, so intake never stops at the end of the official data. A
+date outside the rule's years is an error, never a guess.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
@@ -27,6 +31,7 @@ MAX_IDLE_DAYS = 400
 _PERIOD = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*[-\u2013~]\s*(\d{1,2}):(\d{2})\s*$")
 _SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 _UTC = dt.UTC
+_DAY = dt.timedelta(days=1)
 
 
 def _check_periods(periods: Sequence[WorkingPeriod], labels: Sequence[str]) -> None:
@@ -124,35 +129,97 @@ class WorkingCalendar:
     """Workdays plus daily working periods in one timezone.
 
     Args:
-        days: whether each date is a workday; dates absent are unknown.
+        days: whether each date is a workday (the calendar table).
         periods: the daily working periods, in time order, not overlapping.
         tz: the IANA timezone the periods are expressed in.
+        provisional_days: dates of ``days`` that come from the provisional rule
+            (stored rows whose source is ``"provisional"``).
+        fallback: whether a date absent from ``days`` falls back to the
+            provisional rule; if not (or outside the rule's years) it is an error.
     """
 
     def __init__(
-        self, days: Mapping[dt.date, bool], periods: Sequence[WorkingPeriod], tz: str = "Asia/Shanghai"
+        self, days: Mapping[dt.date, bool], periods: Sequence[WorkingPeriod], tz: str = "Asia/Shanghai",
+        *, provisional_days: Iterable[dt.date] = (), fallback: bool = True,
     ) -> None:
         self.days = dict(days)
         self.periods = list(periods)
         _check_periods(self.periods, [f"{s:%H:%M}-{e:%H:%M}" for s, e in self.periods])
         self.tz = ZoneInfo(tz)
+        self.fallback = fallback
+        # Lookups go to _known: the table plus the provisional years filled in on first use, so a
+        # provisional date costs one dict hit like an official one. _provisional is always updated
+        # before _known, so a date found in _known is already marked.
+        self._known = dict(self.days)
+        self._provisional = {d for d in provisional_days if d in self.days}
+        self._filled: set[int] = set()
+        self._lock = threading.Lock()
 
     def is_workday(self, d: dt.date) -> bool:
-        """Whether ``d`` is a workday.
+        """Whether ``d`` is a workday (from the table, else from the provisional rule).
 
         Raises:
-            CalendarError: if the calendar has no entry for ``d``.
+            CalendarError: if the table has no entry for ``d`` and the provisional rule does not cover it.
         """
         try:
-            return self.days[d]
+            return self._known[d]
         except KeyError:
+            return self._fill(d)
+
+    def _fill(self, d: dt.date) -> bool:
+        """Add the provisional rows of ``d``'s year missing from the table, then answer for ``d``."""
+        from casecraft.timing import provisional
+
+        year = d.year
+        if not self.fallback or year not in provisional.covered_years():
+            years = provisional.covered_years()
             raise CalendarError(
-                f"the working calendar has no data for {d.isoformat()}: year {d.year} is missing; "
-                "add it: run `casecraft calendar import FILE` or "
-                "`casecraft calendar set DATE workday|holiday`",
-                year=d.year,
-                date=d.isoformat(),
-            ) from None
+                "the working calendar has no data for {date}: year {year} is missing"
+                + (" and the provisional calendar covers only {first}-{last}" if self.fallback else "")
+                + "; add it: run `casecraft calendar import FILE` or `casecraft calendar set DATE workday|holiday`",
+                year=year, date=d.isoformat(), first=years.start, last=years.stop - 1)
+        with self._lock:
+            if year not in self._filled:
+                rule = provisional.provisional_workdays(year)
+                missing = {day: work for day, work in rule.items() if day not in self.days}
+                self._provisional.update(missing)
+                self._known.update(missing)
+                self._filled.add(year)
+        return self._known[d]
+
+    def is_provisional(self, d: dt.date) -> bool:
+        """Whether ``d``'s workday status comes from the provisional rule (computed, or stored as provisional).
+
+        Raises:
+            CalendarError: as :meth:`is_workday`.
+        """
+        self.is_workday(d)
+        return d in self._provisional
+
+    def crosses_provisional(self, start: dt.datetime | dt.date, end: dt.datetime | dt.date) -> bool:
+        """Whether any date from ``start``'s to ``end``'s local date (both included) is provisional.
+
+        A deadline computed from ``start`` to ``end`` across such a date is
+        provisional: an official arrangement may move it. Datetimes are taken
+        in the calendar's timezone; the order of the two does not matter.
+
+        Raises:
+            CalendarError: as :meth:`is_workday`.
+        """
+        a, b = self._local_date(start), self._local_date(end)
+        if b < a:
+            a, b = b, a
+        d = a
+        while d <= b:
+            if d not in self._known:
+                self._fill(d)
+            if d in self._provisional:
+                return True
+            d += _DAY
+        return False
+
+    def _local_date(self, t: dt.datetime | dt.date) -> dt.date:
+        return self._date(_utc(t)) if isinstance(t, dt.datetime) else t
 
     def _at(self, d: dt.date, t: dt.time) -> dt.datetime:
         return dt.datetime.combine(d, t, tzinfo=self.tz).astimezone(_UTC)
