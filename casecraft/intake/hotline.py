@@ -313,9 +313,12 @@ class HotlineSource:
         reader = csv.reader(lines)
         try:
             header = next(reader, None)
-        except (_TooLong, csv.Error):
+        except _TooLong:
             raise InputError("{file}: the header line is longer than {limit} bytes; is this a work-order file?",
                              file=self.name, limit=self.limits.max_row_bytes) from None
+        except csv.Error as exc:
+            raise InputError("{file}: the header line cannot be read as CSV ({error})", file=self.name,
+                             error=str(exc)) from None
         if header is None or not any(h.strip() for h in header):
             raise InputError("{file} is empty; the first line is the header: {columns}", file=self.name,
                              columns=",".join(COLUMNS))
@@ -373,6 +376,9 @@ class HotlineSource:
                 reader = csv.reader(lines)  # the old one may be stuck inside a quoted field
                 if isinstance(exc, _TooLong):
                     yield self._too_long(start, end - offset)
+                elif "new-line" in str(exc):  # a lone CR; the csv module's own words name a Python argument
+                    yield Record(start, None, None, RowProblem.of(
+                        start, "-", "has a carriage return (CR) inside a field; quote the field or remove the CR"))
                 else:
                     yield Record(start, None, None, RowProblem.of(start, "-", "cannot be read as CSV: {error}",
                                                                   error=str(exc)))
@@ -410,9 +416,11 @@ class HotlineSource:
                 yield Record(no, None, text, RowProblem.of(no, "-", "not valid JSON: {error} at column {column}",
                                                            error=exc.msg, column=exc.colno))
                 continue
-            except (ValueError, RecursionError) as exc:  # a 5,000-digit number, nesting too deep
-                yield Record(no, None, text, RowProblem.of(no, "-", "not valid JSON: {error}",
-                                                           error=str(exc) or type(exc).__name__))
+            except ValueError:  # the only other one json raises: int() refuses over 4,300 digits
+                yield Record(no, None, text, RowProblem.of(no, "-", "has a number of more than 4300 digits"))
+                continue
+            except RecursionError:
+                yield Record(no, None, text, RowProblem.of(no, "-", "is nested too deeply to read"))
                 continue
             if not isinstance(obj, dict):
                 yield Record(no, None, text, RowProblem.of(no, "-", "each line must be one JSON object"))
@@ -454,8 +462,8 @@ def open_hotline(path: str | os.PathLike[str], *, fmt: str | None = None,
             without a needed column.
     """
     p, lim = Path(path), limits or Limits()
-    try:
-        fh = open(p, "rb")  # noqa: SIM115 - the source owns it
+    try:  # O_NONBLOCK: a FIFO is refused below instead of waited on; a regular file ignores it
+        fh = os.fdopen(os.open(p, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC), "rb")
     except OSError as exc:
         raise InputError("cannot read {file}: {reason}", file=str(p), reason=exc.strerror or str(exc)) from None
     try:
@@ -468,6 +476,9 @@ def open_hotline(path: str | os.PathLike[str], *, fmt: str | None = None,
                              limit=lim.max_bytes // MiB)
         prefix = fh.read(_PREFIX)
         text = _check_prefix(prefix, str(p), len(prefix) == st.st_size)
+        if b"\r" in prefix and b"\n" not in prefix:  # lines are read to LF: one CR-only "line" is the file
+            raise InputError("{file} ends its lines with CR only (old Mac style); save it with LF or CRLF line "
+                             "endings, e.g. `tr '\\r' '\\n' < {file} > fixed.csv`", file=str(p))
         bom = 3 if prefix.startswith(codecs.BOM_UTF8) else 0
         return HotlineSource(p, fh, detect_format(p, text, fmt), lim, bom)
     except BaseException:
