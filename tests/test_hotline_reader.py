@@ -329,10 +329,21 @@ def test_the_index_is_private_and_removed(tmp_path: Path) -> None:
     with open_hotline(src) as s:
         v = s.validate(categories=CATEGORIES, now=NOW, timezone="Asia/Shanghai", tmp_dir=work)
         (index_dir,) = work.iterdir()
-        assert stat.S_IMODE(index_dir.stat().st_mode) == 0o700
+        assert str(index_dir) == v.index_dir and stat.S_IMODE(index_dir.stat().st_mode) == 0o700
         assert {stat.S_IMODE(p.stat().st_mode) for p in index_dir.iterdir()} == {0o600}
         v.close()
     assert list(work.iterdir()) == []
+
+
+def test_one_pass_at_a_time(tmp_path: Path) -> None:
+    src = write(tmp_path / "o.csv", HEADER, row(1), row(2, cat="0999"))
+    with check(src) as v:
+        batches = v.iter_batches(1)
+        next(batches)
+        with pytest.raises(RuntimeError, match="one pass over a hotline file at a time"):
+            v.write_rejects(tmp_path / "r.csv")
+        batches.close()
+        assert v.write_rejects(tmp_path / "r.csv") == 1
 
 
 def test_a_file_changed_between_passes_is_refused(tmp_path: Path) -> None:

@@ -283,7 +283,7 @@ class HotlineSource:
     def __init__(self, path: Path, fh: IO[bytes], fmt: str, limits: Limits, bom: int) -> None:
         self.path, self.format, self.limits = path, fmt, limits
         self.header: list[str] = []
-        self._fh, self._bom = fh, bom
+        self._fh, self._bom, self._reading = fh, bom, False
         st = os.fstat(fh.fileno())
         self._stamp = (st.st_size, st.st_mtime_ns)
         if fmt == "csv":
@@ -336,20 +336,26 @@ class HotlineSource:
         return header, names, reader
 
     def records(self) -> Iterator[Record]:
-        """Every row that is not blank, in file order, read one at a time.
+        """Every row that is not blank, in file order, read one at a time; one pass at a time.
 
         Raises:
             InputError: the file is not UTF-8 further on, has more than ``max_rows`` rows, or changed.
         """
-        lines = self._lines()
-        rows = self._csv(lines) if self.format == "csv" else self._jsonl(lines)
-        for count, rec in enumerate(rows, 1):
-            if count > self.limits.max_rows:
-                raise InputError("{file} has more than {limit} rows; split it into files of at most {limit} rows "
-                                 "(each CSV part starting with the header line)", file=self.name,
-                                 limit=self.limits.max_rows)
-            yield rec
-        self._lines()  # the same file to the end
+        if self._reading:  # the passes share one file position
+            raise RuntimeError("one pass over a hotline file at a time")
+        self._reading = True
+        try:
+            lines = self._lines()
+            rows = self._csv(lines) if self.format == "csv" else self._jsonl(lines)
+            for count, rec in enumerate(rows, 1):
+                if count > self.limits.max_rows:
+                    raise InputError("{file} has more than {limit} rows; split it into files of at most {limit} "
+                                     "rows (each CSV part starting with the header line)", file=self.name,
+                                     limit=self.limits.max_rows)
+                yield rec
+            self._lines()  # the same file to the end
+        finally:
+            self._reading = False
 
     def _too_long(self, row: int, size: int) -> Record:
         return Record(row, None, None, RowProblem.of(
@@ -582,13 +588,14 @@ class Validation:
     Attributes:
         source: the file.
         rows: the rows read (blank lines not counted).
+        index_dir: the private directory of the index (gone after :meth:`close`).
     """
 
     def __init__(self, source: HotlineSource, categories: Mapping[str, Any], now: datetime, timezone: str,
                  tmp_dir: str | os.PathLike[str] | None) -> None:
         self.source, self.rows = source, 0
         self._rules = (categories, now, timezone)
-        where = tempfile.mkdtemp(prefix="casecraft-hotline-", dir=tmp_dir)
+        self.index_dir = where = tempfile.mkdtemp(prefix="casecraft-hotline-", dir=tmp_dir)  # 0700
         path = os.path.join(where, "index.sqlite")
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         self._db = sqlite3.connect(path, isolation_level=None)
@@ -784,8 +791,14 @@ def _write_rejects(source: HotlineSource, groups: Iterable[tuple[int, list[RowPr
         if force:
             os.replace(tmp, dest)
         else:
-            os.link(tmp, dest)  # fails if dest appeared meanwhile: nothing is overwritten
-            os.unlink(tmp)
+            try:
+                os.link(tmp, dest)  # fails if dest appeared meanwhile: nothing is overwritten
+            except FileExistsError:
+                raise
+            except OSError:  # no hard links here (FAT, some network file systems): a last look, then a rename
+                if os.path.lexists(dest):
+                    raise FileExistsError from None
+                os.rename(tmp, dest)
     except FileExistsError:
         raise InputError("the reject file {file} already exists; give another path, or force to replace it",
                          file=shown) from None
