@@ -1,8 +1,11 @@
-"""Hotline work orders (12345 citizen hotline, 96005 environment hotline) as CSV or JSON Lines.
+"""Hotline work orders (12345 citizen hotline, 96005 environment hotline) as CSV or JSON Lines, streamed.
 
-Pure parsing and row checks; no database. :meth:`casecraft.engine.Engine.import_hotline`
-adds the checks that need the organisation (grid, address, the operator's street)
-and writes the cases.
+Pure parsing and row checks; no casecraft database. The engine adds the checks
+that need the organisation (grid, address, the operator's street) and writes the
+cases. Memory stays flat whatever the file size: the file is read a row at a
+time, twice (:meth:`HotlineSource.validate`, then :meth:`Validation.iter_batches`),
+and what must outlive a row (ticket numbers, to find duplicates; the problems)
+goes to a private on-disk SQLite index that :class:`Validation` removes on close.
 
 The columns (CSV header names, or JSON keys; Chinese header names are accepted too):
 
@@ -23,17 +26,25 @@ Other columns are ignored, so a reject file (the rows plus ``rejected_row``,
 
 from __future__ import annotations
 
+import codecs
 import csv
-import io
 import json
+import os
 import re
-from collections.abc import Iterable, Mapping
+import shutil
+import sqlite3
+import stat
+import tempfile
+import weakref
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import groupby
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from casecraft.base.errors import InputError
+from casecraft.base.clock import parse_time
+from casecraft.base.errors import InputError, render
 
 COLUMNS = ("ticket", "channel", "received_at", "address", "grid", "category", "description", "contact")
 REQUIRED = ("ticket", "channel", "received_at", "category", "description")
@@ -47,19 +58,51 @@ ALIASES = {
 REJECT_COLUMNS = ("rejected_row", "rejected_field", "rejected_reason")
 LIMITS = {"ticket": 64, "address": 500, "description": 2000, "contact": 200}
 CLOCK_SKEW = timedelta(minutes=10)  # the hotline's clock may run a little ahead of ours
+MiB = 1024 * 1024
 _TICKET = re.compile(r"[^\s\x00-\x1f]+")
 _GRID = re.compile(r"\d{15}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")  # control characters other than tab and newline
+_PREFIX = 64 * 1024  # bytes read to tell the encoding and the format
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps on one work-order file; each refusal says which cap and how to get under it.
+
+    Attributes:
+        max_bytes: the file's size (default 512 MiB, some 3 million typical rows).
+        max_rows: rows, blank lines not counted (default 2,000,000).
+        max_row_bytes: one row (a CSV record, several lines if quoted, or a JSON line); a longer row
+            is a bad row, skipped without being held in memory (default 4 MiB, 2,000 times the
+            longest legal description).
+        max_listed: problems listed in :attr:`Validation.problems`, the first by row; all are counted
+            and all go to the reject file (default 1,000).
+    """
+
+    max_bytes: int = 512 * MiB
+    max_rows: int = 2_000_000
+    max_row_bytes: int = 4 * MiB
+    max_listed: int = 1000
 
 
 @dataclass(frozen=True)
 class RowProblem:
-    """A bad row: its row number (the line in the file where it starts), the field and why."""
+    """A bad row: its row number (the line in the file where it starts), the field and why.
+
+    ``reason`` is ``template`` formatted with ``details`` (kept for translation, as errors keep theirs).
+    """
 
     row: int
     field: str
     reason: str
     ticket: str | None = None
+    template: str = ""
+    details: tuple[tuple[str, Any], ...] = ()
+
+    @classmethod
+    def of(cls, row: int, fld: str, template: str, ticket: str | None = None, /, **details: Any) -> RowProblem:
+        """A problem whose reason is ``template`` formatted with ``details``."""
+        return cls(row, fld, render(template, details), ticket, template, tuple(details.items()))
 
     def __str__(self) -> str:
         return f"row {self.row}, {self.field}: {self.reason}"
@@ -83,17 +126,48 @@ class Ticket:
     contact: str | None
 
 
-@dataclass
-class ParsedFile:
-    """A parsed file: its good tickets, its problems, and the raw rows (for the reject file)."""
+@dataclass(frozen=True)
+class Record:
+    """One row as read: its fields by column name, or ``None`` and why it cannot be read.
 
-    path: Path
-    format: str
-    header: list[str] = field(default_factory=list)
-    tickets: list[Ticket] = field(default_factory=list)
-    problems: list[RowProblem] = field(default_factory=list)
-    raw: dict[int, Any] = field(default_factory=dict)
-    rows: int = 0
+    ``raw`` is the row as it was, for the reject file: CSV cells, the JSON object, the JSON line,
+    or ``None`` for a row too long to hold.
+    """
+
+    row: int
+    fields: dict[str, Any] | None
+    raw: Any
+    problem: RowProblem | None = None
+
+
+# --------------------------------------------------------------------------- encodings
+
+
+def _not_utf8(name: str, data: bytes, pos: int, line: int, offset: int) -> InputError:
+    gbk = True
+    try:
+        data[:data.rfind(b"\n", 0, pos + 64 * 1024) + 1 or None].decode("gb18030")
+    except UnicodeDecodeError:
+        gbk = False
+    return InputError(
+        "{file} is not UTF-8: invalid byte 0x{byte} at line {line} (offset {offset})"
+        + ("; it decodes as GBK/GB18030 (a Chinese Windows export)" if gbk else "")
+        + ". Convert it to UTF-8 first, e.g. `iconv -f GB18030 -t UTF-8 {file} > fixed.csv`",
+        file=name, byte=f"{data[pos]:02x}", line=line, offset=offset, encoding_error=True)
+
+
+def _check_prefix(data: bytes, name: str, final: bool) -> str:
+    """The text of the file's first bytes (BOM removed); UTF-16 and non-UTF-8 files are refused."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise InputError("{file} is UTF-16 (it starts with a UTF-16 byte-order mark); save it as UTF-8 "
+                         "(e.g. `iconv -f UTF-16 -t UTF-8 {file} > fixed.csv`)", file=name, encoding_error=True)
+    if len(data) >= 16 and data.count(b"\x00") * 4 >= len(data):  # ASCII in UTF-16 without a BOM
+        raise InputError("{file} looks like UTF-16 (every other byte is zero); save it as UTF-8 "
+                         "(e.g. `iconv -f UTF-16LE -t UTF-8 {file} > fixed.csv`)", file=name, encoding_error=True)
+    try:
+        return codecs.getincrementaldecoder("utf-8-sig")().decode(data, final)
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(name, data, exc.start, data.count(b"\n", 0, exc.start) + 1, exc.start) from None
 
 
 def decode_utf8(data: bytes, name: str) -> str:
@@ -102,29 +176,14 @@ def decode_utf8(data: bytes, name: str) -> str:
     Raises:
         InputError: the bytes are not UTF-8 (the message says what they look like and how to convert).
     """
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise InputError(f"{name} is UTF-16 (it starts with a UTF-16 byte-order mark); save it as UTF-8 "
-                         f"(e.g. `iconv -f UTF-16 -t UTF-8 {name} > fixed.csv`)")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        looks = ""
-        try:
-            data.decode("gb18030")
-            looks = "; it decodes as GBK/GB18030 (a Chinese Windows export)"
-        except UnicodeDecodeError:
-            pass
-        raise InputError(
-            f"{name} is not UTF-8: invalid byte 0x{data[exc.start]:02x} at line {line} (offset {exc.start})"
-            f"{looks}. Convert it to UTF-8 first, e.g. `iconv -f GB18030 -t UTF-8 {name} > fixed.csv`",
-            encoding_error=True) from None
+    return _check_prefix(data, name, True)
 
 
 def detect_format(path: Path, text: str, fmt: str | None) -> str:
+    """``csv`` or ``jsonl``: ``fmt`` if given, else by the suffix, else by the first character of ``text``."""
     if fmt is not None:
         if fmt not in ("csv", "jsonl"):
-            raise InputError(f"unknown format '{fmt}'; use csv or jsonl")
+            raise InputError("unknown format '{fmt}'; use csv or jsonl", fmt=fmt)
         return fmt
     suffix = path.suffix.lower()
     if suffix == ".csv":
@@ -134,57 +193,317 @@ def detect_format(path: Path, text: str, fmt: str | None) -> str:
     return "jsonl" if text.lstrip().startswith("{") else "csv"
 
 
-def _records(text: str, fmt: str, parsed: ParsedFile) -> Iterable[tuple[int, dict[str, Any] | None, str | None]]:
-    """(row number, fields by column name or None, a reason the row cannot be read)."""
-    if fmt == "jsonl":
-        for no, line in enumerate(text.splitlines(), 1):
+# --------------------------------------------------------------------------- reading
+
+
+class _TooLong(Exception):
+    """A row is longer than ``Limits.max_row_bytes``."""
+
+
+class _Lines:
+    """The file's physical lines, decoded; raises :class:`_TooLong` once a row would pass its byte budget.
+
+    An iterator object, not a generator, so it stays usable after raising; the csv reader pulls from it.
+    """
+
+    def __init__(self, fh: IO[bytes], name: str, budget: int, start: int) -> None:
+        self.fh, self.name, self.limit = fh, name, budget
+        self.line = 0  # the number of the last line returned
+        self.offset = start  # the byte offset after it
+        self.left = budget
+        self.cut = False
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        data = self.fh.readline(self.left + 1)
+        if not data:
+            raise StopIteration
+        if len(data) > self.left:
+            self.cut = data[-1:] != b"\n"  # the line goes on
+            raise _TooLong
+        self.left -= len(data)
+        self.line += 1
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise _not_utf8(self.name, data, exc.start, self.line, self.offset + exc.start) from None
+        self.offset += len(data)
+        return text
+
+    def new_row(self) -> None:
+        self.left = self.limit
+
+    def skip_to(self, offset: int, line: int) -> None:
+        """Go on after an unread row: at byte ``offset``, its last line being ``line``."""
+        self.fh.seek(offset)
+        self.offset, self.line = offset, line
+
+
+_CSV_STOP = re.compile(rb"[,\n]")
+
+
+def _csv_record_end(fh: IO[bytes], start: int) -> tuple[int, int]:
+    """The offset after the CSV record that starts at ``start``, and how many lines it spans.
+
+    The csv module's rules for its default dialect (a quote opens a quoted field only at the start
+    of a field; ``""`` inside one is a quote), read 1 MiB at a time so a huge row costs no memory.
+    """
+    fh.seek(start)
+    pos, lines, quoted, in_field = start, 0, False, False
+    while chunk := fh.read(MiB):
+        i, n = 0, len(chunk)
+        while i < n:
+            if quoted:
+                j = chunk.find(b'"', i)
+                j = n if j < 0 else j
+                lines += chunk.count(b"\n", i, j)
+                quoted, in_field, i = j == n, False, j + 1  # after the closing quote: a quote reopens
+            elif not in_field and chunk[i] == 0x22:
+                quoted, i = True, i + 1
+            else:
+                m = _CSV_STOP.search(chunk, i)
+                if m is None:
+                    in_field, i = True, n
+                elif m[0] == b",":
+                    in_field, i = False, m.end()
+                else:
+                    return pos + m.end(), lines + 1
+        pos += n
+    return pos, lines
+
+
+class HotlineSource:
+    """An open work-order file, read lazily; each :meth:`records` call is a new pass from the start.
+
+    Make one with :func:`open_hotline`; close it (or use ``with``) when done.
+    """
+
+    def __init__(self, path: Path, fh: IO[bytes], fmt: str, limits: Limits, bom: int) -> None:
+        self.path, self.format, self.limits = path, fmt, limits
+        self.header: list[str] = []
+        self._fh, self._bom, self._reading = fh, bom, False
+        st = os.fstat(fh.fileno())
+        self._stamp = (st.st_size, st.st_mtime_ns)
+        if fmt == "csv":
+            self.header = self._read_header(self._lines())[0]
+
+    @property
+    def name(self) -> str:
+        return str(self.path)
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self) -> HotlineSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _lines(self) -> _Lines:
+        st = os.fstat(self._fh.fileno())
+        if (st.st_size, st.st_mtime_ns) != self._stamp:
+            raise InputError("{file} changed while it was being read; import it again", file=self.name)
+        self._fh.seek(self._bom)
+        return _Lines(self._fh, self.name, self.limits.max_row_bytes, self._bom)
+
+    def _read_header(self, lines: _Lines) -> tuple[list[str], list[str], Iterator[list[str]]]:
+        reader = csv.reader(lines)
+        try:
+            header = next(reader, None)
+        except _TooLong:
+            raise InputError("{file}: the header line is longer than {limit} bytes; is this a work-order file?",
+                             file=self.name, limit=self.limits.max_row_bytes) from None
+        except csv.Error as exc:
+            raise InputError("{file}: the header line cannot be read as CSV ({error})", file=self.name,
+                             error=str(exc)) from None
+        if header is None or not any(h.strip() for h in header):
+            raise InputError("{file} is empty; the first line is the header: {columns}", file=self.name,
+                             columns=",".join(COLUMNS))
+        names = [ALIASES.get(h.strip(), h.strip().lower()) for h in header]
+        missing = [c for c in REQUIRED if c not in names] + (
+            [] if "address" in names or "grid" in names else ["address or grid"])
+        if missing:
+            raise InputError("{file}: the header lacks {missing}; the columns are {columns} (contact optional; "
+                             "address and/or grid)", file=self.name, missing=", ".join(missing),
+                             columns=",".join(COLUMNS))
+        dupes = sorted({n for n in names if names.count(n) > 1 and n in COLUMNS})
+        if dupes:
+            raise InputError("{file}: the header names {names} more than once", file=self.name,
+                             names=", ".join(dupes))
+        return header, names, reader
+
+    def records(self) -> Iterator[Record]:
+        """Every row that is not blank, in file order, read one at a time; one pass at a time.
+
+        Raises:
+            InputError: the file is not UTF-8 further on, has more than ``max_rows`` rows, or changed.
+        """
+        if self._reading:  # the passes share one file position
+            raise RuntimeError("one pass over a hotline file at a time")
+        self._reading = True
+        try:
+            lines = self._lines()
+            rows = self._csv(lines) if self.format == "csv" else self._jsonl(lines)
+            for count, rec in enumerate(rows, 1):
+                if count > self.limits.max_rows:
+                    raise InputError("{file} has more than {limit} rows; split it into files of at most {limit} "
+                                     "rows (each CSV part starting with the header line)", file=self.name,
+                                     limit=self.limits.max_rows)
+                yield rec
+            self._lines()  # the same file to the end
+        finally:
+            self._reading = False
+
+    def _too_long(self, row: int, size: int) -> Record:
+        return Record(row, None, None, RowProblem.of(
+            row, "-", "is {size} bytes long; a row may have at most {limit} bytes (a description at most "
+            "{description} characters), so it was not read", size=size, limit=self.limits.max_row_bytes,
+            description=LIMITS["description"]))
+
+    def _csv(self, lines: _Lines) -> Iterator[Record]:
+        # The reader must accept any field a row within the byte cap can hold, so that an over-long
+        # field is a row problem naming its column; bigger rows never reach it (_TooLong).
+        if csv.field_size_limit() < self.limits.max_row_bytes:
+            csv.field_size_limit(self.limits.max_row_bytes)
+        _, names, reader = self._read_header(lines)
+        while True:
+            lines.new_row()
+            start, offset = lines.line + 1, lines.offset
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except (_TooLong, csv.Error) as exc:
+                end, spans = _csv_record_end(self._fh, offset)
+                lines.skip_to(end, start - 1 + spans)
+                reader = csv.reader(lines)  # the old one may be stuck inside a quoted field
+                if isinstance(exc, _TooLong):
+                    yield self._too_long(start, end - offset)
+                elif "new-line" in str(exc):  # a lone CR; the csv module's own words name a Python argument
+                    yield Record(start, None, None, RowProblem.of(
+                        start, "-", "has a carriage return (CR) inside a field; quote the field or remove the CR"))
+                else:
+                    yield Record(start, None, None, RowProblem.of(start, "-", "cannot be read as CSV: {error}",
+                                                                  error=str(exc)))
+                continue
+            if not any(c.strip() for c in cells):
+                continue
+            if len(cells) > len(names):
+                yield Record(start, None, cells, RowProblem.of(
+                    start, "-", "has {count} fields, the header has {columns} (a stray comma? quote the text)",
+                    count=len(cells), columns=len(names)))
+                continue
+            yield Record(start, dict(zip(names, cells, strict=False)), cells)
+
+    def _jsonl(self, lines: _Lines) -> Iterator[Record]:
+        while True:
+            lines.new_row()
+            try:
+                line = next(lines)
+            except StopIteration:
+                return
+            except _TooLong:
+                while lines.cut and (part := self._fh.readline(MiB)) and part[-1:] != b"\n":
+                    pass  # to the end of the line, a MiB at a time
+                offset, end = lines.offset, self._fh.tell()
+                lines.skip_to(end, lines.line + 1)
+                yield self._too_long(lines.line, end - offset)
+                continue
+            no = lines.line
             if not line.strip():
                 continue
-            parsed.raw[no] = line
+            text = line.rstrip("\r\n")
             try:
-                obj = json.loads(line)
+                obj = json.loads(text)
             except json.JSONDecodeError as exc:
-                yield no, None, f"not valid JSON: {exc.msg} at column {exc.colno}"
+                yield Record(no, None, text, RowProblem.of(no, "-", "not valid JSON: {error} at column {column}",
+                                                           error=exc.msg, column=exc.colno))
+                continue
+            except ValueError:  # the only other one json raises: int() refuses over 4,300 digits
+                yield Record(no, None, text, RowProblem.of(no, "-", "has a number of more than 4300 digits"))
+                continue
+            except RecursionError:
+                yield Record(no, None, text, RowProblem.of(no, "-", "is nested too deeply to read"))
                 continue
             if not isinstance(obj, dict):
-                yield no, None, "each line must be one JSON object"
+                yield Record(no, None, text, RowProblem.of(no, "-", "each line must be one JSON object"))
                 continue
-            parsed.raw[no] = obj
-            yield no, {ALIASES.get(str(k).strip(), str(k).strip().lower()): v for k, v in obj.items()}, None
-        return
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, None)
-    if header is None or not any(h.strip() for h in header):
-        raise InputError(f"{parsed.path} is empty; the first line is the header: {','.join(COLUMNS)}")
-    parsed.header = header
-    names = [ALIASES.get(h.strip(), h.strip().lower()) for h in header]
-    missing = [c for c in REQUIRED if c not in names] + (
-        [] if "address" in names or "grid" in names else ["address or grid"])
-    if missing:
-        raise InputError(f"{parsed.path}: the header lacks {', '.join(missing)}; the columns are "
-                         f"{','.join(COLUMNS)} (contact optional; address and/or grid)")
-    dupes = sorted({n for n in names if names.count(n) > 1 and n in COLUMNS})
-    if dupes:
-        raise InputError(f"{parsed.path}: the header names {', '.join(dupes)} more than once")
-    last = reader.line_num
-    for cells in reader:
-        start, last = last + 1, reader.line_num
-        if not any(c.strip() for c in cells):
-            continue
-        parsed.raw[start] = cells
-        if len(cells) > len(names):
-            yield start, None, f"has {len(cells)} fields, the header has {len(names)} (a stray comma? quote the text)"
-            continue
-        yield start, dict(zip(names, cells, strict=False)), None
+            yield Record(no, {ALIASES.get(str(k).strip(), str(k).strip().lower()): v for k, v in obj.items()}, obj)
+
+    def validate(self, *, categories: Mapping[str, Any], now: datetime, timezone: str,
+                 tmp_dir: str | os.PathLike[str] | None = None) -> Validation:
+        """Check every row (fields, category, times, duplicate tickets) in one pass, keeping no row.
+
+        Args:
+            categories: the workflow's event catalogue, by code.
+            now: the import time; ``received_at`` may be at most 10 minutes after it.
+            timezone: the zone of times written without an offset.
+            tmp_dir: where the private index directory goes (default: the system's temporary directory).
+
+        Raises:
+            InputError: a file-level problem (encoding, row cap, the file changed); no row raises.
+        """
+        checked = Validation(self, categories, now, timezone, tmp_dir)
+        try:
+            checked._check()
+        except BaseException:
+            checked.close()
+            raise
+        return checked
 
 
-def _text(row: Mapping[str, Any], name: str, problems: list[tuple[str, str]]) -> str | None:
+def open_hotline(path: str | os.PathLike[str], *, fmt: str | None = None,
+                 limits: Limits | None = None) -> HotlineSource:
+    """Open a work-order file: its size, encoding, format and (CSV) header checked; no row read yet.
+
+    Args:
+        fmt: ``csv`` or ``jsonl``; default by the suffix, else by the first character.
+        limits: the caps (default :class:`Limits`).
+
+    Raises:
+        InputError: unreadable, not a regular file, over ``max_bytes``, not UTF-8, or a CSV header
+            without a needed column.
+    """
+    p, lim = Path(path), limits or Limits()
+    try:  # O_NONBLOCK: a FIFO is refused below instead of waited on; a regular file ignores it
+        fh = os.fdopen(os.open(p, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC), "rb")
+    except OSError as exc:
+        raise InputError("cannot read {file}: {reason}", file=str(p), reason=exc.strerror or str(exc)) from None
+    try:
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise InputError("cannot read {file}: not a regular file", file=str(p))
+        if st.st_size > lim.max_bytes:
+            raise InputError("{file} is {size} bytes; the limit is {limit} MiB: split it into smaller files "
+                             "(each CSV part starting with the header line)", file=str(p), size=st.st_size,
+                             limit=lim.max_bytes // MiB)
+        prefix = fh.read(_PREFIX)
+        text = _check_prefix(prefix, str(p), len(prefix) == st.st_size)
+        if b"\r" in prefix and b"\n" not in prefix:  # lines are read to LF: one CR-only "line" is the file
+            raise InputError("{file} ends its lines with CR only (old Mac style); save it with LF or CRLF line "
+                             "endings, e.g. `tr '\\r' '\\n' < {file} > fixed.csv`", file=str(p))
+        bom = 3 if prefix.startswith(codecs.BOM_UTF8) else 0
+        return HotlineSource(p, fh, detect_format(p, text, fmt), lim, bom)
+    except BaseException:
+        fh.close()
+        raise
+
+
+# --------------------------------------------------------------------------- row rules
+
+_Bad = list[tuple[str, str, dict[str, Any]]]  # (field, template, details)
+
+
+def _text(row: Mapping[str, Any], name: str, bad: _Bad) -> str | None:
     value = row.get(name)
     if value is None:
         return None
     if type(value) is not str:  # JSON Lines: a number is fine (channel 12345), anything else is not
         if isinstance(value, bool) or not isinstance(value, int):
-            problems.append((name, f"must be text, got {type(value).__name__}"))
+            bad.append((name, "must be text, got {kind}", {"kind": type(value).__name__}))
             return None
         value = str(value)
     value = value.strip()
@@ -192,10 +511,11 @@ def _text(row: Mapping[str, Any], name: str, problems: list[tuple[str, str]]) ->
         return None
     limit = LIMITS.get(name)
     if limit is not None and len(value) > limit:
-        problems.append((name, f"is {len(value)} characters; at most {limit} are allowed"))
+        bad.append((name, "is {length} characters; at most {limit} are allowed",
+                    {"length": len(value), "limit": limit}))
         return None
     if _CONTROL.search(value):
-        problems.append((name, "contains control characters"))
+        bad.append((name, "contains control characters", {}))
         return None
     return value
 
@@ -203,82 +523,243 @@ def _text(row: Mapping[str, Any], name: str, problems: list[tuple[str, str]]) ->
 def check_row(no: int, row: Mapping[str, Any], categories: Mapping[str, Any], now: datetime,
               timezone: str) -> tuple[Ticket | None, list[RowProblem]]:
     """Check one row's fields on their own (no database): a ticket, or its problems."""
-    from casecraft.base.clock import parse_time
-    from casecraft.workflows.validate import did_you_mean
-
-    bad: list[tuple[str, str]] = []
+    bad: _Bad = []
     v = {name: _text(row, name, bad) for name in COLUMNS}
     for name in REQUIRED:
-        if v[name] is None and not any(f == name for f, _ in bad):
-            bad.append((name, "is required"))
+        if v[name] is None and not any(f == name for f, _, _ in bad):
+            bad.append((name, "is required", {}))
     ticket = v["ticket"]
     if ticket is not None and not _TICKET.fullmatch(ticket):
-        bad.append(("ticket", f"{ticket!r} must not contain spaces"))
+        bad.append(("ticket", "{ticket!r} must not contain spaces", {"ticket": ticket}))
     if v["channel"] is not None and v["channel"] not in CHANNELS:
-        bad.append(("channel", f"'{v['channel']}' is not a hotline channel; use 12345 or 96005"))
+        bad.append(("channel", "'{channel}' is not a hotline channel; use 12345 or 96005", {"channel": v["channel"]}))
     received = None
     if v["received_at"] is not None:
         try:
             received = parse_time(v["received_at"], timezone)
         except InputError as exc:
-            bad.append(("received_at", exc.message))
+            bad.append(("received_at", exc.template, exc.details))
         else:
             if received > now + CLOCK_SKEW:
-                bad.append(("received_at", f"{v['received_at']} is after the import time"))
+                bad.append(("received_at", "{time} is after the import time", {"time": v["received_at"]}))
     if v["grid"] is not None and not _GRID.fullmatch(v["grid"]):
-        bad.append(("grid", f"'{v['grid']}' is not a grid code (15 digits)"))
-    if v["grid"] is None and v["address"] is None and not any(f in ("grid", "address") for f, _ in bad):
-        bad.append(("address", "give the address or the grid code"))
+        bad.append(("grid", "'{grid}' is not a grid code (15 digits)", {"grid": v["grid"]}))
+    if v["grid"] is None and v["address"] is None and not any(f in ("grid", "address") for f, _, _ in bad):
+        bad.append(("address", "give the address or the grid code", {}))
     cat = v["category"]
     if cat is not None and cat not in categories:
+        from casecraft.workflows.validate import did_you_mean
+
         hint = did_you_mean(cat, categories)
-        bad.append(("category", f"unknown category '{cat}'" + (f"; {hint}" if hint else "")
-                    + "; see `casecraft workflow show`"))
+        bad.append(("category", "unknown category '{category}'" + ("; {hint}" if hint else "")
+                    + "; see `casecraft workflow show`", {"category": cat, "hint": hint}))
     if bad:
-        return None, [RowProblem(no, f, r, ticket) for f, r in bad]
+        return None, [RowProblem.of(no, f, template, ticket, **details) for f, template, details in bad]
     assert ticket and v["channel"] and received and cat and v["description"]
     return Ticket(no, ticket, v["channel"], received, v["address"], v["grid"], cat, v["description"],
                   v["contact"]), []
 
 
-def read_tickets(path: str | Path, *, categories: Mapping[str, Any], now: datetime, timezone: str,
-                 fmt: str | None = None) -> ParsedFile:
-    """Read and check a work-order file; every bad row is reported, nothing is raised for rows.
+# --------------------------------------------------------------------------- the checked file
 
-    Raises:
-        InputError: the file cannot be read, is not UTF-8, or its header lacks a column.
+_SCHEMA = """
+PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA temp_store = FILE; PRAGMA cache_size = -4096;
+CREATE TABLE seen (ticket TEXT NOT NULL, row INTEGER NOT NULL);
+CREATE TABLE problems (id INTEGER PRIMARY KEY, row INTEGER NOT NULL, field TEXT NOT NULL, reason TEXT NOT NULL,
+                       ticket TEXT, template TEXT NOT NULL, details TEXT NOT NULL);
+CREATE INDEX problems_row ON problems (row, id);
+"""
+_FLUSH = 10_000  # rows per index transaction
+_LISTED_ROWS = 10  # rows named in a duplicate ticket's reason
+
+
+def _remove(db: sqlite3.Connection, where: str) -> None:
+    db.close()
+    shutil.rmtree(where, ignore_errors=True)
+
+
+class Validation:
+    """A checked file: its counts, its first problems, and passes over its good rows.
+
+    Made by :meth:`HotlineSource.validate`. The ticket numbers and the problems live in a private
+    SQLite file in a 0700 temporary directory (4 MiB of page cache), never a row's other fields:
+    close the validation (or use ``with``) to remove it.
+
+    Attributes:
+        source: the file.
+        rows: the rows read (blank lines not counted).
+        index_dir: the private directory of the index (gone after :meth:`close`).
     """
-    p = Path(path)
-    try:
-        data = p.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read {p}: {exc.strerror or exc}") from None
-    text = decode_utf8(data, str(p))
-    kind = detect_format(p, text, fmt)
-    parsed = ParsedFile(path=p, format=kind)
-    first: dict[str, list[int]] = {}
-    for no, row, why in _records(text, kind, parsed):
-        parsed.rows += 1
-        if row is None:
-            parsed.problems.append(RowProblem(no, "-", why or "unreadable"))
-            continue
-        raw_ticket = row.get("ticket")
-        if isinstance(raw_ticket, str | int) and str(raw_ticket).strip():
-            first.setdefault(str(raw_ticket).strip(), []).append(no)
-        ticket, problems = check_row(no, row, categories, now, timezone)
-        parsed.problems.extend(problems)
-        if ticket is not None:
-            parsed.tickets.append(ticket)
-    repeated = {t: rows for t, rows in first.items() if len(rows) > 1}
-    if repeated:
-        for t, rows in repeated.items():
-            listed = ", ".join(str(r) for r in rows)
-            for r in rows:
-                parsed.problems.append(RowProblem(r, "ticket", f"ticket {t} appears {len(rows)} times in the "
-                                                  f"file (rows {listed}); keep one", t))
-        parsed.tickets = [t for t in parsed.tickets if t.ticket not in repeated]
-    parsed.problems.sort(key=lambda p: p.row)
-    return parsed
+
+    def __init__(self, source: HotlineSource, categories: Mapping[str, Any], now: datetime, timezone: str,
+                 tmp_dir: str | os.PathLike[str] | None) -> None:
+        self.source, self.rows = source, 0
+        self._rules = (categories, now, timezone)
+        self.index_dir = where = tempfile.mkdtemp(prefix="casecraft-hotline-", dir=tmp_dir)  # 0700
+        path = os.path.join(where, "index.sqlite")
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        self._db = sqlite3.connect(path, isolation_level=None)
+        self._done = weakref.finalize(self, _remove, self._db, where)
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        """Remove the index (the file stays open: it is the source's)."""
+        self._done()
+
+    def __enter__(self) -> Validation:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _check(self) -> None:
+        categories, now, tz = self._rules
+        seen: list[tuple[str, int]] = []
+        bad: list[RowProblem] = []
+        for rec in self.source.records():
+            self.rows += 1
+            if rec.fields is None:
+                assert rec.problem is not None
+                bad.append(rec.problem)
+            else:
+                raw = rec.fields.get("ticket")
+                if isinstance(raw, str | int) and 0 < len(t := str(raw).strip()) <= LIMITS["ticket"]:
+                    seen.append((t, rec.row))
+                bad.extend(check_row(rec.row, rec.fields, categories, now, tz)[1])
+            if len(seen) >= _FLUSH or len(bad) >= _FLUSH:
+                self._store(seen, bad)
+                seen, bad = [], []
+        self._store(seen, bad)
+        self._duplicates()
+
+    def _store(self, seen: list[tuple[str, int]], bad: Iterable[RowProblem]) -> None:
+        self._db.execute("BEGIN")
+        self._db.executemany("INSERT INTO seen VALUES (?, ?)", seen)
+        self._db.executemany(
+            "INSERT INTO problems (row, field, reason, ticket, template, details) VALUES (?, ?, ?, ?, ?, ?)",
+            [(p.row, p.field, p.reason, p.ticket, p.template, json.dumps(p.details, ensure_ascii=False, default=str))
+             for p in bad])
+        self._db.execute("COMMIT")
+
+    def _duplicates(self) -> None:
+        """Every row of a ticket that appears more than once, naming the first rows of each."""
+        db = self._db
+        db.execute("CREATE INDEX seen_ticket ON seen (ticket, row)")  # built sorted, once: cheaper than kept
+        cur = db.execute("SELECT s.ticket, s.row, d.n FROM seen s JOIN (SELECT ticket, count(*) AS n FROM seen "
+                         "GROUP BY ticket HAVING count(*) > 1) d ON d.ticket = s.ticket ORDER BY s.ticket, s.row")
+        out: list[RowProblem] = []
+        ticket, first, reason, details = None, list[int](), "", {}
+        while chunk := cur.fetchmany(_FLUSH):
+            for t, row, n in chunk:
+                if t != ticket:
+                    ticket, first = t, []
+                if len(first) < _LISTED_ROWS:
+                    first.append(row)
+                    if len(first) < min(n, _LISTED_ROWS):
+                        continue  # the reason names these rows: wait for them
+                    listed = ", ".join(map(str, first)) + (", …" if n > _LISTED_ROWS else "")
+                    details = {"ticket": t, "count": n, "rows": listed}
+                    reason = "ticket {ticket} appears {count} times in the file (rows {rows}); keep one"
+                    out.extend(RowProblem.of(r, "ticket", reason, t, **details) for r in first)
+                else:
+                    out.append(RowProblem.of(row, "ticket", reason, t, **details))
+            self._store([], out)
+            out = []
+
+    def add_problems(self, problems: Iterable[RowProblem]) -> None:
+        """Record more problems (e.g. the engine's routing): their rows become bad rows."""
+        self._store([], list(problems))
+
+    @property
+    def problem_count(self) -> int:
+        """All problems found, listed or not."""
+        return int(self._db.execute("SELECT count(*) FROM problems").fetchone()[0])
+
+    @property
+    def bad_rows(self) -> int:
+        """Rows with at least one problem."""
+        return int(self._db.execute("SELECT count(DISTINCT row) FROM problems").fetchone()[0])
+
+    @property
+    def problems(self) -> list[RowProblem]:
+        """The first ``Limits.max_listed`` problems, by row."""
+        return list(self.iter_problems(self.source.limits.max_listed))
+
+    def iter_problems(self, limit: int = -1) -> Iterator[RowProblem]:
+        """Every problem (or the first ``limit``), by row, read a chunk at a time."""
+        cur = self._db.cursor().execute("SELECT row, field, reason, ticket, template, details FROM problems "
+                                        "ORDER BY row, id LIMIT ?", (limit,))
+        while chunk := cur.fetchmany(1000):
+            for row, fld, reason, ticket, template, details in chunk:
+                yield RowProblem(row, fld, reason, ticket, template, tuple(map(tuple, json.loads(details))))
+
+    def iter_batches(self, size: int = 500) -> Iterator[list[Ticket]]:
+        """The good tickets, ``size`` at a time, read again from the file; bad rows are skipped.
+
+        Problems added meanwhile (:meth:`add_problems`) skip their rows in later batches.
+
+        Raises:
+            InputError: the file changed since it was checked (when the pass ends at the latest).
+        """
+        if size < 1:
+            raise InputError("the batch size must be at least 1, not {size}", size=size)
+        chunk: list[Record] = []
+        ready: list[Ticket] = []
+        count = 0
+        for rec in self.source.records():
+            count += 1
+            chunk.append(rec)
+            if len(chunk) >= size:
+                ready += self._good(chunk)
+                chunk = []
+                while len(ready) >= size:
+                    yield ready[:size]
+                    ready = ready[size:]
+        ready += self._good(chunk)
+        if count != self.rows:
+            raise InputError("{file} changed while it was being read; import it again", file=self.source.name)
+        while ready:
+            yield ready[:size]
+            ready = ready[size:]
+
+    def _good(self, chunk: list[Record]) -> list[Ticket]:
+        if not chunk:
+            return []
+        bad = {r for (r,) in self._db.execute("SELECT DISTINCT row FROM problems WHERE row BETWEEN ? AND ?",
+                                              (chunk[0].row, chunk[-1].row))}
+        out = []
+        for rec in chunk:
+            if rec.row in bad:
+                continue
+            ticket = None if rec.fields is None else check_row(rec.row, rec.fields, *self._rules)[0]
+            if ticket is None:  # it was good in the first pass
+                raise InputError("{file} changed while it was being read; import it again", file=self.source.name)
+            out.append(ticket)
+        return out
+
+    def write_rejects(self, dest: str | os.PathLike[str], *, force: bool = False,
+                      protect: Iterable[str | os.PathLike[str]] = ()) -> int:
+        """Write the bad rows, as they were plus ``rejected_row/field/reason``, to a new 0600 file.
+
+        The file appears whole or not at all (written beside ``dest``, then moved into place).
+
+        Args:
+            dest: the reject file; ``.csv`` style for a CSV source, JSON Lines otherwise.
+            force: replace an existing file (never the source, nor a ``protect`` path).
+            protect: paths never to write, e.g. the live database and its ``-wal``/``-shm`` files.
+
+        Returns:
+            The number of rows written.
+
+        Raises:
+            InputError: ``dest`` exists (without ``force``), is protected, or cannot be written.
+        """
+        return _write_rejects(self.source, _by_row(self.iter_problems()), Path(dest), force, protect)
+
+
+def _by_row(problems: Iterable[RowProblem]) -> Iterator[tuple[int, list[RowProblem]]]:
+    for row, items in groupby(problems, key=lambda p: p.row):
+        yield row, list(items)
 
 
 def default_rejects_path(path: Path, fmt: str) -> Path:
@@ -286,29 +767,100 @@ def default_rejects_path(path: Path, fmt: str) -> Path:
     return path.with_name(f"{path.stem}.rejects.{'csv' if fmt == 'csv' else 'jsonl'}")
 
 
-def write_rejects(parsed: ParsedFile, problems: list[RowProblem], dest: Path) -> int:
-    """Write the bad rows, as they were plus why, to ``dest``. Returns the number of rows written."""
-    by_row: dict[int, list[RowProblem]] = {}
-    for p in problems:
-        by_row.setdefault(p.row, []).append(p)
+def _write_rejects(source: HotlineSource, groups: Iterable[tuple[int, list[RowProblem]]], dest: Path,
+                   force: bool, protect: Iterable[str | os.PathLike[str]]) -> int:
+    shown = str(dest)
+    for other in (source.path, *protect):
+        if os.path.abspath(dest) == os.path.abspath(other) or (dest.exists() and Path(other).exists()
+                                                                and os.path.samefile(dest, other)):
+            raise InputError("the reject file {file} would overwrite {other}; give another path",
+                             file=shown, other=str(other))
+    if dest.is_dir():
+        raise InputError("the reject file {file} is a directory; give a file path", file=shown)
+    if not force and os.path.lexists(dest):
+        raise InputError("the reject file {file} already exists; give another path, or force to replace it",
+                         file=shown)
     try:
-        if parsed.format == "csv":
-            with dest.open("w", encoding="utf-8-sig", newline="") as fh:
-                w = csv.writer(fh)
-                w.writerow([*parsed.header, *REJECT_COLUMNS])
-                for row, items in sorted(by_row.items()):
-                    cells = list(parsed.raw.get(row, []))
-                    cells += [""] * (len(parsed.header) - len(cells))
-                    w.writerow([*cells, row, ";".join(dict.fromkeys(i.field for i in items)),
-                                "; ".join(i.reason for i in items)])
-        else:
-            with dest.open("w", encoding="utf-8") as fh:
-                for row, items in sorted(by_row.items()):
-                    raw = parsed.raw.get(row)
-                    obj = dict(raw) if isinstance(raw, dict) else {"raw_line": raw}
-                    obj.update({"rejected_row": row, "rejected_field": ";".join(dict.fromkeys(i.field for i in items)),
-                                "rejected_reason": "; ".join(i.reason for i in items)})
-                    fh.write(json.dumps(obj, ensure_ascii=False) + "\n")
+        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)  # 0600, O_EXCL
     except OSError as exc:
-        raise InputError(f"cannot write the reject file {dest}: {exc.strerror or exc}") from None
-    return len(by_row)
+        raise InputError("cannot write the reject file {file}: {reason}", file=shown,
+                         reason=exc.strerror or str(exc)) from None
+    try:
+        with open(fd, "w", encoding="utf-8-sig" if source.format == "csv" else "utf-8", newline="") as fh:
+            written = _copy_rows(source, groups, fh)
+        if force:
+            os.replace(tmp, dest)
+        else:
+            try:
+                os.link(tmp, dest)  # fails if dest appeared meanwhile: nothing is overwritten
+            except FileExistsError:
+                raise
+            except OSError:  # no hard links here (FAT, some network file systems): a last look, then a rename
+                if os.path.lexists(dest):
+                    raise FileExistsError from None
+                os.rename(tmp, dest)
+    except FileExistsError:
+        raise InputError("the reject file {file} already exists; give another path, or force to replace it",
+                         file=shown) from None
+    except OSError as exc:
+        raise InputError("cannot write the reject file {file}: {reason}", file=shown,
+                         reason=exc.strerror or str(exc)) from None
+    finally:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+    return written
+
+
+def _copy_rows(source: HotlineSource, groups: Iterable[tuple[int, list[RowProblem]]], fh: IO[str]) -> int:
+    records = source.records()
+    out = csv.writer(fh) if source.format == "csv" else None
+    if out is not None:
+        out.writerow([*source.header, *REJECT_COLUMNS])
+    written = 0
+    for row, items in groups:
+        rec = next((r for r in records if r.row >= row), None)
+        if rec is None or rec.row != row:
+            raise InputError("{file} changed while it was being read; import it again", file=source.name)
+        why = {"rejected_row": row, "rejected_field": ";".join(dict.fromkeys(i.field for i in items)),
+               "rejected_reason": "; ".join(i.reason for i in items)}
+        if out is not None:
+            cells = list(rec.raw or [])
+            out.writerow([*cells, *[""] * (len(source.header) - len(cells)), *why.values()])
+        else:
+            obj = dict(rec.raw) if isinstance(rec.raw, dict) else {"raw_line": rec.raw}
+            fh.write(json.dumps({**obj, **why}, ensure_ascii=False) + "\n")
+        written += 1
+    return written
+
+
+# --------------------------------------------------------------------------- the whole-file form
+
+
+@dataclass
+class ParsedFile:
+    """A whole checked file in memory (the pre-streaming form; prefer :func:`open_hotline`)."""
+
+    path: Path
+    format: str
+    header: list[str] = field(default_factory=list)
+    tickets: list[Ticket] = field(default_factory=list)
+    problems: list[RowProblem] = field(default_factory=list)
+    rows: int = 0
+
+
+def read_tickets(path: str | Path, *, categories: Mapping[str, Any], now: datetime, timezone: str,
+                 fmt: str | None = None) -> ParsedFile:
+    """Read and check a work-order file, holding every good ticket and every problem.
+
+    Raises:
+        InputError: as :func:`open_hotline` and :meth:`HotlineSource.validate`.
+    """
+    with open_hotline(path, fmt=fmt) as src, src.validate(categories=categories, now=now, timezone=timezone) as v:
+        return ParsedFile(src.path, src.format, src.header, [t for b in v.iter_batches(1000) for t in b],
+                          list(v.iter_problems()), v.rows)
+
+
+def write_rejects(parsed: ParsedFile, problems: list[RowProblem], dest: Path, *, force: bool = False) -> int:
+    """Write the bad rows of a file read by :func:`read_tickets`; see :meth:`Validation.write_rejects`."""
+    with open_hotline(parsed.path, fmt=parsed.format) as src:
+        return _write_rejects(src, _by_row(sorted(problems, key=lambda p: p.row)), Path(dest), force, ())
