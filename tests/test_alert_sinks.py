@@ -388,6 +388,15 @@ def test_proxies_from_the_environment_are_ignored() -> None:
     assert len(server.requests) == 1
 
 
+def test_a_configured_proxy_is_used() -> None:
+    with serve(status(204)) as proxy:
+        sink = one([webhook(proxy_env="HOOK_PROXY")],
+                   {"HOOK_URL": "http://alerts.example.invalid/hook", "HOOK_PROXY": proxy.url("")})
+        sink.send(payload())
+    (req,) = proxy.requests
+    assert req["path"] == "http://alerts.example.invalid/hook"  # forwarded; the proxy resolves the name
+
+
 def test_no_secret_reaches_any_log_even_at_debug(caplog: pytest.LogCaptureFixture) -> None:
     url_path = f"/hook/{TOKEN}"
     with caplog.at_level(logging.DEBUG), serve(status(204)) as server, serve(status(500)) as failing:

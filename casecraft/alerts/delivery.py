@@ -15,7 +15,9 @@ this worker sends them, outside the sweep, with the guarantees the rows make pos
 * **a time budget per run**: no claim starts once the budget is spent, and deliveries claimed
   but not yet sent are handed back.
 
-Time comes from the injected clock; the worker itself never sleeps.
+Time comes from the injected clock; the worker itself never sleeps. This module holds the
+ports (:class:`Sink`, :class:`Outbox`) and imports no I/O library; the sinks themselves
+(log, webhook, apprise) are in :mod:`casecraft.alerts.sinks`.
 """
 
 from __future__ import annotations
@@ -25,17 +27,82 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from casecraft.alerts.sinks import DeliveryFailed, DeliveryPolicy, Sink
 from casecraft.base.clock import Clock
-from casecraft.base.errors import InputError
+from casecraft.base.errors import CasecraftError, InputError
+
+if TYPE_CHECKING:
+    from casecraft.workflows.model import Sink as SinkConfig
 
 log = logging.getLogger("casecraft.alerts.delivery")
+
+# The only reasons a send fails with (besides "HTTP <status>"): generic on purpose, since they are
+# stored with the delivery and shown; one that told a closed port (refused) from an open one (a
+# garbled answer) would make the sink a port scanner.
+TIMED_OUT = "timed out"
+CONNECTION_FAILED = "connection failed"
+REDIRECT_REFUSED = "redirect refused"
+RESPONSE_TOO_LARGE = "response too large"
+NOTIFY_FAILED = "notification failed"
 
 # Added to a run's budget and its slowest send to size a lease: a lease must outlive the run
 # that holds it, or a second worker would send the same delivery while the first still does.
 LEASE_MARGIN_SECONDS = 30.0
+
+
+class DeliveryFailed(CasecraftError):  # noqa: N818 - the name the outbox and its tests speak
+    """A send did not reach its sink; ``reason`` is generic and safe to store and show."""
+
+    code = "delivery_failed"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("delivery failed: {reason}", reason=reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    """How the delivery worker treats one sink's failures.
+
+    Attributes:
+        max_attempts: attempts before a delivery is given up (dead).
+        backoff_initial: seconds before the first retry; doubles per attempt, plus jitter.
+        backoff_max: the longest wait between attempts, in seconds.
+        breaker_threshold: consecutive failures after which the sink is skipped for a cool-down.
+        breaker_cooldown: seconds the sink is skipped; its deliveries stay pending meanwhile.
+        send_seconds: the longest one send may take (the sink's total deadline); sizes leases.
+    """
+
+    max_attempts: int = 10
+    backoff_initial: float = 30.0
+    backoff_max: float = 3600.0
+    breaker_threshold: int = 5
+    breaker_cooldown: float = 300.0
+    send_seconds: float = 10.0
+
+    @classmethod
+    def of(cls, config: SinkConfig) -> DeliveryPolicy:
+        """The policy a sink's workflow settings describe."""
+        return cls(max_attempts=config.max_attempts, backoff_initial=config.backoff_initial,
+                   backoff_max=config.backoff_max, breaker_threshold=config.breaker_threshold,
+                   breaker_cooldown=config.breaker_cooldown,
+                   send_seconds=0.0 if config.type == "log" else config.total_timeout)
+
+
+class Sink(Protocol):
+    """Something an alert can be sent to."""
+
+    name: str
+    policy: DeliveryPolicy
+
+    def send(self, payload: dict[str, Any]) -> None:
+        """Send one alert payload.
+
+        Raises:
+            DeliveryFailed: the sink did not accept it; the reason is generic.
+        """
+        ...
 
 
 @dataclass(frozen=True)
@@ -224,5 +291,6 @@ def _deliver_one(outbox: Outbox, sink: Sink | None, pending: PendingDelivery, cl
     return "delivered"
 
 
-__all__ = ["LEASE_MARGIN_SECONDS", "CircuitBreakers", "Outbox", "PendingDelivery", "deliver_pending",
-           "retry_delay"]
+__all__ = ["CONNECTION_FAILED", "LEASE_MARGIN_SECONDS", "NOTIFY_FAILED", "REDIRECT_REFUSED", "RESPONSE_TOO_LARGE",
+           "TIMED_OUT", "CircuitBreakers", "DeliveryFailed", "DeliveryPolicy", "Outbox", "PendingDelivery", "Sink",
+           "deliver_pending", "retry_delay"]

@@ -23,15 +23,24 @@ import re
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from casecraft.alerts.decisions import KIND_LABELS
+from casecraft.alerts.delivery import (
+    CONNECTION_FAILED,
+    NOTIFY_FAILED,
+    REDIRECT_REFUSED,
+    RESPONSE_TOO_LARGE,
+    TIMED_OUT,
+    DeliveryFailed,
+    DeliveryPolicy,
+    Sink,
+)
 from casecraft.base.clock import Clock, SystemClock
-from casecraft.base.errors import CasecraftError, InputError
+from casecraft.base.errors import InputError
 
 if TYPE_CHECKING:
     import httpx
@@ -40,73 +49,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("casecraft.alerts")
 
-# The only reasons a delivery can fail with: generic on purpose (see the module docstring).
-TIMED_OUT = "timed out"
-CONNECTION_FAILED = "connection failed"
-REDIRECT_REFUSED = "redirect refused"
-RESPONSE_TOO_LARGE = "response too large"
-NOTIFY_FAILED = "notification failed"
-
 MAX_URL_LENGTH = 2000
 _MAX_SECRET_LENGTH = 4096
 _USER_AGENT = "casecraft"
 _PAYLOAD_FIELDS = ("id", "key", "case_id", "kind", "level", "unit_code", "state", "due_at", "raised_at", "message")
 # visible ASCII only: a header value with CR/LF would be refused by httpx with an error quoting it
 _HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
-
-
-class DeliveryFailed(CasecraftError):  # noqa: N818 - the name the outbox and its tests speak
-    """A send did not reach its sink; ``reason`` is generic and safe to store and show."""
-
-    code = "delivery_failed"
-
-    def __init__(self, reason: str) -> None:
-        super().__init__("delivery failed: {reason}", reason=reason)
-        self.reason = reason
-
-
-@dataclass(frozen=True)
-class DeliveryPolicy:
-    """How the delivery worker treats one sink's failures.
-
-    Attributes:
-        max_attempts: attempts before a delivery is given up (dead).
-        backoff_initial: seconds before the first retry; doubles per attempt, plus jitter.
-        backoff_max: the longest wait between attempts, in seconds.
-        breaker_threshold: consecutive failures after which the sink is skipped for a cool-down.
-        breaker_cooldown: seconds the sink is skipped; its deliveries stay pending meanwhile.
-        send_seconds: the longest one send may take (the sink's total deadline); sizes leases.
-    """
-
-    max_attempts: int = 10
-    backoff_initial: float = 30.0
-    backoff_max: float = 3600.0
-    breaker_threshold: int = 5
-    breaker_cooldown: float = 300.0
-    send_seconds: float = 10.0
-
-    @classmethod
-    def of(cls, config: SinkConfig) -> DeliveryPolicy:
-        """The policy a sink's workflow settings describe."""
-        return cls(max_attempts=config.max_attempts, backoff_initial=config.backoff_initial,
-                   backoff_max=config.backoff_max, breaker_threshold=config.breaker_threshold,
-                   breaker_cooldown=config.breaker_cooldown,
-                   send_seconds=0.0 if config.type == "log" else config.total_timeout)
-
-
-class Sink(Protocol):
-    """Something an alert can be sent to."""
-
-    name: str
-    policy: DeliveryPolicy
-
-    def send(self, payload: dict[str, Any]) -> None:
-        """Send one alert payload.
-
-        Raises:
-            DeliveryFailed: the sink did not accept it; the reason is generic.
-        """
-        ...
 
 
 def build_payload(alert: Mapping[str, Any], *, timezone: str, unit_name: str | None = None) -> dict[str, Any]:
@@ -195,9 +143,6 @@ class _DeadlineBackend:
         return _DeadlineStream(self._inner.connect_tcp(host, port, _remaining(timeout, "connect"), local_address,
                                                        socket_options))
 
-    def connect_unix_socket(self, path: str, timeout: float | None = None, socket_options: Any = None) -> Any:
-        return _DeadlineStream(self._inner.connect_unix_socket(path, _remaining(timeout, "connect"), socket_options))
-
     def sleep(self, seconds: float) -> None:
         self._inner.sleep(seconds)
 
@@ -259,11 +204,6 @@ def _url_secrets(url: str) -> list[str]:
     return [p for p in pieces if p]
 
 
-def _backend() -> Any:
-    # duck-typed to httpcore.NetworkBackend, whose import (~0.1 s) waits until a webhook is built
-    return _DeadlineBackend()
-
-
 def _client(*, connect: float, read: float, proxy: str | None) -> httpx.Client:
     import httpcore
     import httpx
@@ -271,15 +211,17 @@ def _client(*, connect: float, read: float, proxy: str | None) -> httpx.Client:
     transport = httpx.HTTPTransport(trust_env=False)
     # httpx has no total deadline; its transport is rebuilt on a httpcore pool (public API) whose
     # network backend enforces one. `_pool` is the one private name used (httpx pinned <0.29).
-    ssl_context = httpx.create_ssl_context(trust_env=False)
+    # The backend is duck-typed to httpcore.NetworkBackend (cast: mypy wants the base class).
+    # SSL_CERT_FILE/SSL_CERT_DIR are honoured (an intranet CA); proxies from the environment are not
+    ssl_context, backend = httpx.create_ssl_context(trust_env=True), cast(Any, _DeadlineBackend())
     if proxy is None:
-        transport._pool = httpcore.ConnectionPool(ssl_context=ssl_context, network_backend=_backend())
+        transport._pool = httpcore.ConnectionPool(ssl_context=ssl_context, network_backend=backend)
     else:
         url = httpx.URL(proxy)
         transport._pool = httpcore.HTTPProxy(
             proxy_url=httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path),
             proxy_auth=(url.username, url.password) if url.username else None,
-            ssl_context=ssl_context, network_backend=_backend())
+            ssl_context=ssl_context, network_backend=backend)
     return httpx.Client(transport=transport, follow_redirects=False, trust_env=False,
                         timeout=httpx.Timeout(connect=connect, read=read, write=read, pool=connect),
                         headers={"User-Agent": _USER_AGENT})
@@ -360,7 +302,9 @@ class AppriseSink:
 
     apprise sends through ``requests``, which has no total deadline: the send runs on a helper
     thread and is abandoned when the deadline passes (at most one per sink at a time; a late
-    success only duplicates, which the alert key lets receivers ignore).
+    success only duplicates, which the alert key lets receivers ignore). Redirects are refused;
+    unlike the webhook, ``requests`` still honours HTTP(S)_PROXY from the environment, and
+    apprise may wait between two sends to one service (its own rate limit, up to 5.5 s).
     """
 
     def __init__(self, name: str, url: str, *, policy: DeliveryPolicy | None = None, connect_timeout: float = 3.0,
@@ -488,11 +432,14 @@ def _secret(environ: Mapping[str, str], env: str, sink: str, *, what: str, heade
 
 
 def _check_http_url(url: str, env: str, sink: str, allow_hosts: Sequence[str]) -> None:
+    import httpx
+
     try:
         parts = urlsplit(url)
         host = (parts.hostname or "").lower()
         _ = parts.port  # raises on a port that is not a number in range
-    except ValueError:
+        httpx.URL(url)  # what httpx would refuse at send time, with an error quoting the URL
+    except (ValueError, httpx.InvalidURL):
         raise InputError("the URL in {env} is not a valid URL", env=env) from None
     if parts.scheme.lower() not in ("http", "https"):
         raise InputError("the URL in {env} must start with http:// or https://", env=env)
