@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import socket
 import threading
 import time
@@ -373,8 +374,6 @@ def test_missing_long_or_unprintable_secrets_are_refused_and_all_reported_at_onc
 def test_proxies_from_the_environment_are_ignored() -> None:
     # HTTP_PROXY pointing at a dead port would break every send if httpx honoured it
     with serve(status(204)) as server, raw_server(None) as dead:
-        import os
-
         saved = {k: os.environ.get(k) for k in ("HTTP_PROXY", "http_proxy", "ALL_PROXY")}
         os.environ.update({k: f"http://127.0.0.1:{dead}" for k in saved})
         try:

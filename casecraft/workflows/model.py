@@ -41,10 +41,10 @@ _NETWORK_FIELDS = ("url_env", "allow_hosts", "connect_timeout", "read_timeout", 
 _WEBHOOK_FIELDS = ("token_env", "signing_secret_env", "proxy_env", "max_response_bytes")
 
 
+# One alert sink. Secrets (URLs, tokens) are never written here, only the names of the environment
+# variables that hold them, so they stay out of the file, the database and backups. (A comment,
+# not a docstring: pydantic would put a docstring into the JSON Schema, whose texts are Chinese.)
 class Sink(_Strict):
-    """One alert sink. Secrets (URLs, tokens) are never written here: only the names of the
-    environment variables that hold them, so they stay out of the file, the database and backups."""
-
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True, hide_input_in_errors=True)
 
     # Optional in the file (the validator below fills in the type), never empty once loaded.
