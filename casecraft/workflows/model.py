@@ -8,9 +8,10 @@ from them. Semantic checks (references, reachability, tier steps) live in
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 Requirement = Literal["note", "target", "outcome"]
 Source = Literal["patrol", "informant", "hotline", "order"]
@@ -24,11 +25,101 @@ class _Strict(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
 
+_ENV_NAME = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
+_ENV_FIELDS = ("url_env", "token_env", "signing_secret_env", "proxy_env")
+EnvName = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{0,63}$", description="环境变量名（大写字母、数字、下划线）")]
+HostName = Annotated[str, Field(pattern=r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$|^\[[0-9A-Fa-f:.]{2,45}\]$",
+                                description="主机名或 IP 地址，如 alerts.example.gov.cn")]
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+# Fields only a network sink takes; a log sink refuses them so a typo in `type` cannot hide.
+_NETWORK_FIELDS = ("url_env", "allow_hosts", "connect_timeout", "read_timeout", "total_timeout")
+_WEBHOOK_FIELDS = ("token_env", "signing_secret_env", "proxy_env", "max_response_bytes")
+
+
+# One alert sink. Secrets (URLs, tokens) are never written here, only the names of the environment
+# variables that hold them, so they stay out of the file, the database and backups. (A comment,
+# not a docstring: pydantic would put a docstring into the JSON Schema, whose texts are Chinese.)
 class Sink(_Strict):
-    type: Literal["log", "webhook"] = Field(description="投递方式")
-    url: str | None = Field(None, pattern=r"^https?://", description="webhook 地址")
-    timeout: float = Field(5.0, gt=0, le=60, description="每次请求超时（秒）")
-    retries: int = Field(3, ge=0, le=10, description="失败重试次数（指数退避）")
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, hide_input_in_errors=True)
+
+    # Optional in the file (the validator below fills in the type), never empty once loaded.
+    name: str = Field("", pattern=r"^[a-z][a-z0-9_-]{0,39}$", json_schema_extra=_no_default,
+                      description="投递渠道名称（英文小写，唯一；投递记录只保存名称，不保存地址）；省略时取 type")
+    type: Literal["log", "webhook", "apprise"] = Field(
+        description="投递方式：log 日志，webhook HTTP推送(JSON)，"
+                    "apprise 通知服务（企业微信/钉钉机器人、邮件、短信网关）")
+    url_env: EnvName | None = Field(None, description="保存地址的环境变量名（webhook 的 http(s) 地址或 apprise 地址）")
+    token_env: EnvName | None = Field(None, description="保存 Bearer 令牌的环境变量名（webhook，可选）")
+    signing_secret_env: EnvName | None = Field(
+        None, description="保存 HMAC-SHA256 签名密钥的环境变量名（webhook，可选）")
+    proxy_env: EnvName | None = Field(
+        None, description="保存代理地址的环境变量名（webhook，可选；不设则不使用任何代理）")
+    allow_hosts: list[HostName] = Field(
+        default_factory=list, max_length=32, description="允许的目标主机（可选；设置后地址的主机必须在列表中）")
+    connect_timeout: float = Field(3.0, gt=0, le=30, description="连接超时（秒）")
+    read_timeout: float = Field(5.0, gt=0, le=60, description="读取超时（秒，每次读取）")
+    total_timeout: float = Field(10.0, gt=0, le=120, description="单次投递的总时限（秒，含连接、发送和读取响应）")
+    max_response_bytes: int = Field(65536, ge=0, le=1048576,
+                                    description="响应体上限（字节，超出视为失败；响应内容丢弃）")
+    max_attempts: int = Field(10, ge=1, le=50, description="最多尝试次数，之后放弃（记为 dead）")
+    backoff_initial: float = Field(30.0, ge=1, le=3600, description="首次重试等待（秒，指数退避加随机抖动）")
+    backoff_max: float = Field(3600.0, ge=1, le=86400, description="重试等待上限（秒）")
+    breaker_threshold: int = Field(5, ge=1, le=100, description="连续失败多少次后暂停该渠道（熔断）")
+    breaker_cooldown: float = Field(300.0, ge=1, le=86400,
+                                    description="熔断后暂停多久（秒）；期间投递保持待发，不计尝试")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_and_secrets(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        for key in ("url", "token", "secret", "password"):
+            if key in data:
+                raise ValueError(f"a sink's {key} is a secret and is not written in the workflow file: put it in an "
+                                 f"environment variable and give that variable's name (url_env, token_env, "
+                                 f"signing_secret_env)")
+        for key in _ENV_FIELDS:
+            value = data.get(key)
+            # checked here, not by the field's pattern, so that an error never echoes the value: a URL
+            # pasted in place of the variable's name would otherwise be printed back with its token
+            if value is not None and not (isinstance(value, str) and _ENV_NAME.fullmatch(value)):
+                raise ValueError(f"{key} must be the NAME of an environment variable (A-Z, 0-9 and _, "
+                                 f"at most 64 characters, e.g. CASECRAFT_WEBHOOK_URL), not its value")
+        if "name" not in data and isinstance(data.get("type"), str):
+            data = {**data, "name": data["type"]}  # a stable default: old delivery rows named the log sink "log"
+        return data
+
+    @model_validator(mode="after")
+    def _fields_fit_type(self) -> Sink:
+        given = self.model_fields_set
+        if self.backoff_max < self.backoff_initial:
+            raise ValueError("backoff_max must be at least backoff_initial")
+        if self.type == "log":
+            wrong = [f for f in (*_NETWORK_FIELDS, *_WEBHOOK_FIELDS) if f in given]
+            if wrong:
+                raise ValueError(f"a log sink takes no {', '.join(wrong)}")
+            return self
+        if self.url_env is None:
+            raise ValueError(f"a {self.type} sink needs url_env: the name of the environment variable holding its URL")
+        if self.type == "apprise":
+            wrong = [f for f in _WEBHOOK_FIELDS if f in given]
+            if wrong:
+                raise ValueError(f"an apprise sink takes no {', '.join(wrong)} (webhook only)")
+        return self
+
+
+def _unique_sink_names(sinks: list[Sink]) -> list[Sink]:
+    seen: set[str] = set()
+    for sink in sinks:
+        if sink.name in seen:
+            raise ValueError(f"two sinks are named '{sink.name}': give each sink its own name")
+        seen.add(sink.name)
+    return sinks
 
 
 class Settings(_Strict):
@@ -48,7 +139,9 @@ class Settings(_Strict):
     urge_roles: list[str] = Field(
         default_factory=lambda: ["supervisor", "leader", "operator"],
         description="可督办的角色：督导员，或上级平台人员")
-    sinks: list[Sink] = Field(default_factory=list, description="告警投递：log 日志，webhook HTTP推送（数据库收件箱总是启用）")
+    sinks: Annotated[list[Sink], AfterValidator(_unique_sink_names)] = Field(
+        default_factory=list, max_length=16,
+        description="告警投递渠道：log 日志，webhook HTTP推送，apprise 通知服务（数据库收件箱总是启用）")
 
 
 class Tier(_Strict):
