@@ -94,8 +94,9 @@ class _StreamConsole:
         stream = sys.stderr if self._stderr else sys.stdout
         if self._console is None or stream is not self._stream:
             tty = _isatty(stream)
-            # a pipe gets no styling whatever FORCE_COLOR says, and no wrapping of messages
-            self._console = Console(file=stream, highlight=False, emoji=False, soft_wrap=not tty,
+            # a pipe gets no styling whatever FORCE_COLOR says; messages printed straight to stderr
+            # are not wrapped there (tables and trees on stdout still fit their labels to the width)
+            self._console = Console(file=stream, highlight=False, emoji=False, soft_wrap=self._stderr and not tty,
                                     width=None if tty else PIPE_WIDTH, force_terminal=None if tty else False,
                                     color_system="auto" if tty else None)
             self._stream = stream
@@ -160,6 +161,18 @@ def error(text: str, code: int) -> None:
     """An error message on stderr: ``refused:`` for a rule (exit 1), ``error:`` otherwise."""
     label = "refused" if code == 1 else "error"
     message((f"{label}:", "bold red"), " ", text, stderr=True)
+
+
+def print_table(table: Table) -> None:
+    """Print a table; a cell too long for its column folds onto more lines instead of ending in "…".
+
+    Rich counts East-Asian ambiguous characters such as "…" as one column, so they
+    stay out of table cells.
+    """
+    for column in table.columns:
+        if column.overflow == "ellipsis":
+            column.overflow = "fold"
+    out.print(table)
 
 
 def _local(dt: Any, tz: str) -> str:
@@ -240,7 +253,7 @@ def timeline(case: Any, title: str | None = None) -> None:
             note = (note + "; " if note else "") + f"附件 {files}"
         table.add_row(str(e.seq), _local(e.at, case.timezone)[5:], cell(step), cell(e.actor_name),
                       cell(e.to_state_label), cell(e.unit_name), cell(note))
-    out.print(table)
+    print_table(table)
 
 
 def case_list(cases: list[Any], deadlines: dict[int, Any] | None = None) -> None:
@@ -255,7 +268,7 @@ def case_list(cases: list[Any], deadlines: dict[int, Any] | None = None) -> None
         table.add_row(str(c.id), cell(f"{c.state_label} ({c.state})"), cell(c.tier_label), cell(c.unit_name),
                       cell(c.category_label), cell(c.source), _local(c.created_at, c.timezone), due,
                       cell(c.description[:30]))
-    out.print(table)
+    print_table(table)
     line(f"{len(cases)} case(s)")
 
 
@@ -279,7 +292,7 @@ def triggers(case: Any, options: list[Any], actor: str | None) -> None:
         if actor:
             row.append("yes" if o.allowed else f"no: {o.reason}")
         table.add_row(*[cell(x) for x in row])
-    out.print(table)
+    print_table(table)
 
 
 def workflow_tree(wf: Any) -> None:
@@ -440,7 +453,7 @@ def calendar_year(summary: dict[str, Any]) -> None:
         total.append(str(summary["missing_count"]))
     total.append(f"{len(summary['holidays'])} holiday run(s), {len(summary['makeup_workdays'])} 调休 day(s)")
     table.add_row(*total)
-    out.print(table)
+    print_table(table)
     sources = ", ".join(f"{k} {v}" for k, v in sorted(summary["sources"].items()))
     line(f"{summary['present']} of {summary['dates']} dates: {summary['workdays']} workdays 工作日, "
          f"{summary['rest_days']} rest days 休息日 (source: {sources})")
@@ -462,7 +475,7 @@ def alert_list(items: list[Any]) -> None:
         table.add_row(str(a.id), str(a.case), cell(a.kind_label, colour), cell(a.level), cell(a.unit_name),
                       _local(a.due_at, a.timezone)[5:], _local(a.raised_at, a.timezone)[5:], cell(acked),
                       cell(a.message))
-    out.print(table)
+    print_table(table)
     line(f"{len(items)} alert(s)")
 
 

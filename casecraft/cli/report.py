@@ -31,7 +31,7 @@ def _num(value: float | None, fmt: str = ".2f") -> str:
 def _ranking_table(report: Any) -> None:
     from rich.table import Table
 
-    from casecraft.cli.render import _local, cell, line, out
+    from casecraft.cli.render import _local, cell, line, print_table
 
     tz = report.period.timezone
     title = f"{report.month} {report.level_label}考评排名"
@@ -62,7 +62,7 @@ def _ranking_table(report: Any) -> None:
         change = NONE_CELL if r.change is None else f"{r.change:+.2f}"
         cells += [_num(r.score), r.grade or NONE_CELL, change]
         table.add_row(*[cell(c) for c in cells])
-    out.print(table)
+    print_table(table)
     span = f"{_local(report.period.start, tz)} to {_local(report.period.end, tz)}"
     state_note = "whole month" if report.period.complete else "running month, up to now"
     line(f"{len(report.rows)} unit(s); {span} ({state_note}); {report.workdays} working day(s) "
@@ -178,7 +178,7 @@ def case_stats(
         if t:
             table.add_section()
             table.add_row("合计", *[str(t[k]) for k, _c in cols])
-        render.out.print(table)
+        render.print_table(table)
 
 
 @app.command()
@@ -221,7 +221,7 @@ def history(
         rank = f"{r.rank}/{r.group_size}" if r.rank is not None else NONE_CELL
         cells += [_num(r.score), r.grade or NONE_CELL, rank]
         table.add_row(*[render.cell(c) for c in cells])
-    render.out.print(table)
+    render.print_table(table)
 
 
 def _level_indicators(ctx: typer.Context, level: str) -> list[str]:
