@@ -263,6 +263,11 @@ def test_nothing_written_means_no_file(place: Place) -> None:
     assert not (place.root / "rejects.csv").exists()
 
 
+def test_a_device_is_never_replaced_even_with_force(place: Place) -> None:
+    refused(place.run(["workflow", "schema", "-o", os.devnull, "--force"]), "not a regular file")
+    assert Path(os.devnull).is_char_device()
+
+
 def test_a_hard_link_to_the_database_is_refused(place: Place) -> None:
     os.link(place.db, place.root / "copy.db")
     with pytest.raises(InputError, match="live database"):

@@ -28,7 +28,7 @@ def export(
 
     st = state(ctx)
     files.require_database(st.db)  # a mistyped --db must not create an empty database
-    with files.output(file, db=st.db, force=force) as tmp:
+    with files.output(file, db=st.db, force=force, what="the backup") as tmp:
         result = backup.export(st.engine(), tmp)
     result = replace(result, path=file)
     if json_out:

@@ -6,7 +6,7 @@ exit 2, nothing written) when it is:
 * the live database, its ``-wal``, ``-shm`` or ``-journal`` file, or inside the
   attachment folder (``casecraft-data`` beside an SQLite file, ``$CASECRAFT_DATA``);
 * one of the command's own input files;
-* an existing file, unless the command was given ``--force``;
+* an existing file, unless the command was given ``--force`` (a device or pipe never);
 * a folder (``-o .``), or a path in a folder that is missing or not writable.
 
 The file is written in a private (0700) staging folder beside the target and
@@ -103,7 +103,7 @@ def _inside(path: Path, folder: Path) -> bool:
 
 
 def check_output(path: str | os.PathLike[str], *, db: str | None = None, force: bool = False,
-                 inputs: Sequence[str | os.PathLike[str]] = ()) -> Path:
+                 inputs: Sequence[str | os.PathLike[str]] = (), what: str = "the file") -> Path:
     """Check that ``path`` may be written; returns it absolute. Writes nothing.
 
     Args:
@@ -111,6 +111,7 @@ def check_output(path: str | os.PathLike[str], *, db: str | None = None, force: 
         db: the database URL the command runs on (``None``: ``$CASECRAFT_DB`` or the default).
         force: replace an existing file.
         inputs: the command's input files, which are never overwritten.
+        what: what the file is, for messages ("the backup", "the reject file").
 
     Raises:
         InputError: the path is the database, its journal, in the attachment folder,
@@ -142,13 +143,17 @@ def check_output(path: str | os.PathLike[str], *, db: str | None = None, force: 
                          path=shown, example=os.path.join(shown, "output" + Path(shown).suffix))
     folder = target.parent
     if not folder.exists():
-        raise InputError("cannot write {path!r}: folder {folder!r} does not exist; create it first or "
-                         "choose another folder", path=shown, folder=str(folder))
+        raise InputError("cannot write {what} {path!r}: folder {folder!r} does not exist; create it first or "
+                         "choose another folder", what=what, path=shown, folder=str(folder))
     if not folder.is_dir():
-        raise InputError("cannot write {path!r}: {folder!r} is not a folder", path=shown, folder=str(folder))
+        raise InputError("cannot write {what} {path!r}: {folder!r} is not a folder", what=what, path=shown,
+                         folder=str(folder))
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise InputError("cannot write {path!r}: folder {folder!r} is not writable; choose another folder",
-                         path=shown, folder=str(folder))
+        raise InputError("cannot write {what} {path!r}: folder {folder!r} is not writable; choose another folder",
+                         what=what, path=shown, folder=str(folder))
+    if target.exists() and not target.is_file():  # a device, a pipe, a socket: never replaced
+        raise InputError("cannot write {what} {path!r}: it is not a regular file; choose another file name",
+                         what=what, path=shown)
     if os.path.lexists(target) and not force:
         raise InputError("{path!r} already exists: add --force to replace it, or choose another file name",
                          path=shown)
@@ -157,7 +162,7 @@ def check_output(path: str | os.PathLike[str], *, db: str | None = None, force: 
 
 @contextmanager
 def output(path: str | os.PathLike[str], *, db: str | None = None, force: bool = False,
-           inputs: Sequence[str | os.PathLike[str]] = ()) -> Iterator[Path]:
+           inputs: Sequence[str | os.PathLike[str]] = (), what: str = "the file") -> Iterator[Path]:
     """Write one output file safely: check it, let the caller write a staging copy, move it into place.
 
     Yields a path with the same name inside a private staging folder beside the
@@ -169,33 +174,34 @@ def output(path: str | os.PathLike[str], *, db: str | None = None, force: bool =
             write_csv(report, tmp)
 
     Args:
-        path, db, force, inputs: as for :func:`check_output`, which runs first.
+        path, db, force, inputs, what: as for :func:`check_output`, which runs first.
 
     Raises:
         InputError: :func:`check_output` refused the path, or the file could not be written.
     """
-    target = check_output(path, db=db, force=force, inputs=inputs)
+    target = check_output(path, db=db, force=force, inputs=inputs, what=what)
     shown = os.fspath(path)
     try:
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name[:40]}.", suffix=".part", dir=target.parent))
     except OSError as exc:
-        raise InputError("cannot write {path!r}: {reason}", path=shown, reason=exc.strerror or str(exc)) from None
+        raise InputError("cannot write {what} {path!r}: {reason}", what=what, path=shown,
+                         reason=exc.strerror or str(exc)) from None
     try:
         os.chmod(staging, DIR_MODE)  # mkdtemp makes it 0700 already; say so whatever the platform
         tmp = staging / target.name
         yield tmp
         if os.path.lexists(tmp):
-            _publish(tmp, target, shown, force)
+            _publish(tmp, target, shown, force, what)
     except OSError as exc:
-        raise InputError("cannot write {path!r}: {reason}; nothing was written", path=shown,
+        raise InputError("cannot write {what} {path!r}: {reason}; nothing was written", what=what, path=shown,
                          reason=exc.strerror or str(exc)) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _publish(tmp: Path, target: Path, shown: str, force: bool) -> None:
+def _publish(tmp: Path, target: Path, shown: str, force: bool, what: str) -> None:
     if not stat.S_ISREG(os.lstat(tmp).st_mode):
-        raise InputError("cannot write {path!r}: the writer did not produce a file", path=shown)
+        raise InputError("cannot write {what} {path!r}: the writer did not produce a file", what=what, path=shown)
     os.chmod(tmp, FILE_MODE)
     with open(tmp, "rb") as fh:
         os.fsync(fh.fileno())

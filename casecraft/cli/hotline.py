@@ -72,8 +72,10 @@ def import_(
     reject_file = rejects_path(file, rejects, fmt) if skip_bad else None
     with ExitStack() as stack:
         # checked before anything is imported; written beside the target and moved into place at the end
-        staged = (stack.enter_context(files.output(reject_file, db=st.db, force=force, inputs=[file]))
-                  if reject_file else None)
+        staged = None
+        if reject_file:
+            staged = stack.enter_context(files.output(reject_file, db=st.db, force=force, inputs=[file],
+                                                      what="the reject file"))
         try:
             result = st.engine().import_hotline(file, actor=actor, skip_bad=skip_bad, rejects=staged, fmt=fmt,
                                                 progress=progress)

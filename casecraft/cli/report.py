@@ -97,7 +97,7 @@ def monthly(
     st = state(ctx)
     _require_database(ctx)
     paths = [p for p in (csv_file, xlsx_file, png_file) if p]
-    targets = [files.check_output(p, db=st.db, force=force) for p in paths]  # before any work
+    targets = [files.check_output(p, db=st.db, force=force, what="the report") for p in paths]  # before any work
     if len(set(targets)) < len(targets):
         raise InputError("--csv, --xlsx and --png name the same file; give each its own")
     eng = st.engine()
@@ -116,7 +116,7 @@ def monthly(
         jobs.append((png_file, lambda tmp: write_png(report, tmp)))
     with ExitStack() as stack:  # every file staged first: an error leaves none of them behind
         for path, write in jobs:
-            write(stack.enter_context(files.output(path, db=st.db, force=force)))
+            write(stack.enter_context(files.output(path, db=st.db, force=force, what="the report")))
     written = [path for path, _write in jobs]
     if json_out:
         render.print_json({**report.to_dict(), "files": written})

@@ -87,7 +87,7 @@ def schema(ctx: typer.Context,
     if output is None:
         typer.echo(schema_text(), nl=False)
         return
-    with files.output(output, db=state(ctx).db, force=force) as tmp:
+    with files.output(output, db=state(ctx).db, force=force, what="the schema") as tmp:
         tmp.write_text(schema_text(), encoding="utf-8")
 
 
@@ -110,7 +110,7 @@ def diagram(
     if output is None and fmt is None:
         raise InputError("give --format or -o FILE (e.g. -o workflow.png)")
     if output is not None:  # refuse a bad path before any work
-        files.check_output(output, db=state(ctx).db, force=force)
+        files.check_output(output, db=state(ctx).db, force=force, what="the diagram")
     kind = dg.format_for(output or "", fmt)
     wf = load_workflow(_path(ctx, path))
     if output is None:
@@ -125,7 +125,8 @@ def diagram(
 
             typer.echo(bpmn_xml(wf), nl=False)
         return
-    with files.output(output, db=state(ctx).db, force=force, inputs=[wf.path] if wf.path else []) as tmp:
+    with files.output(output, db=state(ctx).db, force=force, inputs=[wf.path] if wf.path else [],
+                      what="the diagram") as tmp:
         dg.write(wf, tmp, kind)
     render.line(f"{output}: {kind} diagram of {wf.id} ({len(wf.states)} states)", stderr=True)
 
