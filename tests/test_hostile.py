@@ -188,6 +188,41 @@ def test_bad_import_file(db: Prepared, name: str) -> None:
     assert db.snapshot() == before
 
 
+# --------------------------------------------------------------------------- from a long path (issue 19)
+
+# Messages name the file; a checkout or a folder with a long path must not change what they say
+LONG = "a-deliberately-long-folder-name-" * 4 + "/" + "and-another-one-" * 4
+
+
+@pytest.mark.parametrize(("kind", "name"), [("backup", "bad_checksum.jsonl"),
+                                            ("backup", "children_before_parents.jsonl"),
+                                            ("import", "gbk_encoded.csv"), ("import", "duplicate_tickets.csv")])
+def test_bad_files_from_a_long_path(db: Prepared, tmp_path: Path, kind: str, name: str) -> None:
+    where = tmp_path / LONG
+    where.mkdir(parents=True)
+    copy = where / name
+    shutil.copyfile(BAD / kind / name, copy)
+    assert len(str(copy)) > 200
+    if kind == "backup":
+        phrase = BACKUP_EXPECT[name]
+        empty = Prepared(tmp_path / "empty.db")
+        result = runner.invoke(app, ["--db", empty.url, "import-backup", str(copy)])
+        refused(result, 2, phrase)
+        assert not any(empty.snapshot().values())
+    else:
+        phrase = IMPORT_EXPECT[name]
+        before = db.snapshot()
+        result = db.run(["hotline", "import", str(copy), "--actor", "wujing"])
+        refused(result, 2, phrase)
+        assert db.snapshot() == before
+    # the message's first line is whole: the file's name, and what happened, unbroken
+    first = result.stderr.splitlines()[0]
+    assert str(copy) in first, result.stderr
+    assert any(phrase in line for line in result.stderr.splitlines()), result.stderr
+    if "nothing was imported" in result.stderr:
+        assert "nothing was imported" in first, result.stderr
+
+
 # --------------------------------------------------------------------------- the corpus size
 
 def test_the_corpus_holds_at_least_a_hundred_bad_inputs() -> None:

@@ -14,7 +14,12 @@ from casecraft.base.errors import CasecraftError
 
 
 def _translate(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Map a CasecraftError to a message on stderr and its exit code; never a traceback."""
+    """Map a CasecraftError to a message on stderr and its exit code; never a traceback.
+
+    A file the operating system refuses (a folder given for a file, a missing or
+    unreadable path) that no command turned into an InputError is reported the
+    same way, exit 2, naming the file.
+    """
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -26,14 +31,24 @@ def _translate(fn: Callable[..., Any]) -> Callable[..., Any]:
 
             if isinstance(exc, WorkflowError):
                 render.problems(exc.problems)
-                render.err.print(f"[red]{len(exc.problems)} problem(s)[/]; fix them and run "
-                                 "`casecraft workflow validate` again")
+                render.message((f"{len(exc.problems)} problem(s)", "red"),
+                               "; fix them and run `casecraft workflow validate` again", stderr=True)
             else:
                 from casecraft.base.errors import render as format_message
                 from casecraft.cli.words import cli_template
 
                 render.error(format_message(cli_template(exc.template), exc.details), exc.exit_code)
             raise typer.Exit(exc.exit_code) from None
+        except OSError as exc:
+            if isinstance(exc, BrokenPipeError) or exc.filename is None:
+                raise  # a closed pipe is Typer's to handle; an OSError without a file is not a user's mistake
+            from casecraft.base.errors import InputError
+            from casecraft.cli import render
+
+            err = InputError("cannot use {file!r}: {reason}", file=str(exc.filename),
+                             reason=exc.strerror or type(exc).__name__)
+            render.error(err.message, err.exit_code)
+            raise typer.Exit(err.exit_code) from None
 
     return wrapper
 

@@ -25,7 +25,9 @@ def verify(
     """
     from casecraft.audit import verify as audit
     from casecraft.cli import render
+    from casecraft.cli.files import require_database
 
+    require_database(state(ctx).db)  # checking evidence never creates an empty database
     report = audit.verify(state(ctx).engine(), case)
     if json_out:
         render.print_json(report.to_dict())
@@ -37,6 +39,6 @@ def verify(
         render.line(f"digest {report.digest}")
     if not report.ok:
         if not json_out:
-            render.err.print("[bold red]refused:[/] the timeline was changed out of band; restore from a "
-                             "backup or investigate the entries named above")
+            render.error("the timeline was changed out of band; restore from a backup or investigate the "
+                         "entries named above", 1)
         raise typer.Exit(1)

@@ -12,17 +12,25 @@ from casecraft.cli.app import state
 def export(
     ctx: typer.Context,
     file: Annotated[str, typer.Argument(metavar="FILE", help="The backup file to write (JSON Lines).")],
+    force: Annotated[bool, typer.Option("--force", help="Replace FILE if it exists.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
 ) -> None:
     """Write every row of every table (units, people, cases, timelines, alerts, calendar...) to FILE.
 
-    One consistent snapshot; the file ends with a checksum line. Attachments
-    (casecraft-data/) are files, not rows: copy that folder as well.
+    One consistent snapshot; the file ends with a checksum line and is readable by
+    its owner only. Attachments (casecraft-data/) are files, not rows: copy that
+    folder as well. Refuses the database itself and an existing FILE (unless --force).
     """
-    from casecraft.audit import backup as backup
-    from casecraft.cli import render
+    from dataclasses import replace
 
-    result = backup.export(state(ctx).engine(), file)
+    from casecraft.audit import backup as backup
+    from casecraft.cli import files, render
+
+    st = state(ctx)
+    files.require_database(st.db)  # a mistyped --db must not create an empty database
+    with files.output(file, db=st.db, force=force, what="the backup") as tmp:
+        result = backup.export(st.engine(), tmp)
+    result = replace(result, path=file)
     if json_out:
         render.print_json(result.to_dict())
         return

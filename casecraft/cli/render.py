@@ -1,36 +1,178 @@
-"""All terminal output. The only module that imports Rich."""
+"""All terminal output. The only module that imports Rich.
+
+User text (descriptions, notes, names, unit codes, file paths, anything read from a
+file or typed) is stored as given and printed through :func:`visible`: Rich markup
+and emoji codes stay inert, and every character that is invisible or steers the
+terminal (C0/C1 controls, DEL, bidi overrides, zero-width and other format
+characters) is shown as a ``\\u202e``-style sequence. Table cells are
+:class:`rich.text.Text` built by :func:`cell`, which Rich never parses as markup.
+
+On a terminal Rich wraps and styles. When a stream is not a terminal (a pipe, a
+file, cron, a test runner) every message is one plain line, however long — unless
+the message itself has line breaks — so scripts can match what casecraft says.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 import sys
-from typing import Any
+from typing import Any, cast
 
 from rich.console import Console
+from rich.markup import escape as _markup_escape
 from rich.table import Table
+from rich.text import Text
 from rich.tree import Tree
 
-out = Console(highlight=False, soft_wrap=False)
-if not out.is_terminal:  # piped or captured: do not squeeze tables into 80 columns
-    out = Console(highlight=False, soft_wrap=False, width=160)
-err = Console(stderr=True, highlight=False, width=None if Console(stderr=True).is_terminal else 160)
+PIPE_WIDTH = 160  # tables on a pipe: wide enough that Chinese columns are not squeezed into 80
+
+# Characters never written raw: C0 controls but the line feed, DEL, C1 controls, every Unicode
+# format character (Cf: soft hyphen, zero-width space/joiners, LRM/RLM/ALM, bidi embeddings,
+# overrides and isolates, word joiner and invisible operators, BOM, interlinear annotations,
+# tag characters), line and paragraph separators, and lone surrogates (which cannot even be encoded).
+# tests/test_cli_output.py checks this class against unicodedata over the whole code space.
+UNSAFE = re.compile(
+    "[\x00-\x09\x0b-\x1f\x7f-\x9f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e"
+    "\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ud800-\udfff\ufeff\ufff9-\ufffb"
+    "\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+    "\U000e0001\U000e0020-\U000e007f]"
+)
+
+
+def _shown(match: re.Match[str]) -> str:
+    cp = ord(match[0])
+    return f"\\u{cp:04x}" if cp <= 0xFFFF else f"\\U{cp:08x}"
+
+
+def visible(value: Any) -> str:
+    """``value`` as text a terminal shows as written: controls and invisible characters escaped.
+
+    Line feeds stay (a multi-line note is a multi-line cell); every other control,
+    DEL, C1, bidi and zero-width character becomes ``\\u202e``-style text. No markup
+    is escaped: use the result in a :class:`~rich.text.Text`, or :func:`safe` for markup.
+    ``None`` is the empty string.
+    """
+    if value is None:
+        return ""
+    return UNSAFE.sub(_shown, str(value))
+
+
+def safe(value: Any) -> str:
+    """:func:`visible` text escaped for a Rich markup string (``f"[bold]{safe(name)}[/]"``)."""
+    return _markup_escape(visible(value))
+
+
+_escape = safe  # the older name, still used by other command modules
+
+
+def cell(value: Any, style: str | None = None) -> Text:
+    """A table cell (or tree label) of user text: never parsed as markup, controls made visible."""
+    return Text(visible(value), style=style or "")
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):  # no isatty, or a closed stream
+        return False
+
+
+class _StreamConsole:
+    """A Rich Console for whatever ``sys.stdout``/``sys.stderr`` is when it is used.
+
+    Test runners and redirections swap the streams after import, so whether the
+    stream is a terminal is decided per stream, not once at import time.
+    """
+
+    def __init__(self, stderr: bool) -> None:
+        self._stderr = stderr
+        self._stream: Any = None
+        self._console: Console | None = None
+
+    def get(self) -> Console:
+        stream = sys.stderr if self._stderr else sys.stdout
+        if self._console is None or stream is not self._stream:
+            tty = _isatty(stream)
+            # a pipe gets no styling whatever FORCE_COLOR says; messages printed straight to stderr
+            # are not wrapped there (tables and trees on stdout still fit their labels to the width)
+            self._console = Console(file=stream, highlight=False, emoji=False, soft_wrap=self._stderr and not tty,
+                                    width=None if tty else PIPE_WIDTH, force_terminal=None if tty else False,
+                                    color_system="auto" if tty else None)
+            self._stream = stream
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.get(), name)
+
+
+_OUT = _StreamConsole(stderr=False)
+_ERR = _StreamConsole(stderr=True)
+out = cast(Console, _OUT)  # tables and messages on stdout
+err = cast(Console, _ERR)  # messages on stderr
+
+
+def console(*, stderr: bool = False) -> Console:
+    """The real Console of stdout (or stderr) now, for Rich objects that need one (a progress bar)."""
+    return (_ERR if stderr else _OUT).get()
+
+
+Part = str | tuple[str, str]
+
+
+def message(*parts: Part, stderr: bool = False) -> None:
+    """Print one message made of parts: plain text, or ``(text, style)``; every part is user-safe.
+
+    On a terminal Rich styles and wraps it; elsewhere it is written as one plain line.
+    """
+    text = Text.assemble(*((visible(p[0]), p[1]) if isinstance(p, tuple) else visible(p) for p in parts))
+    target = console(stderr=stderr)
+    if _isatty(target.file):
+        target.print(text)
+    else:
+        target.file.write(text.plain + "\n")
+        target.file.flush()
+
+
+def line(text: Any, *, stderr: bool = False, style: str | None = None) -> None:
+    """Print one message (user text allowed: it is printed as written, made visible)."""
+    message((str(text), style) if style else str(text), stderr=stderr)
 
 
 def print_json(data: Any) -> None:
-    """Only JSON on stdout, Chinese unescaped."""
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+    """Only JSON on stdout, Chinese unescaped; invisible and control characters as ``\\u`` escapes.
+
+    The escapes are JSON's own, so a parser reads back exactly what was stored.
+    """
+    text = json.dumps(data, ensure_ascii=False, indent=2, default=str)
+    sys.stdout.write(UNSAFE.sub(_json_escape, text) + "\n")
     sys.stdout.flush()
 
 
-def error(message: str, code: int) -> None:
+def _json_escape(match: re.Match[str]) -> str:
+    cp = ord(match[0])
+    if cp <= 0xFFFF:
+        return f"\\u{cp:04x}"
+    cp -= 0x10000  # a UTF-16 surrogate pair, as JSON spells characters beyond the BMP
+    return f"\\u{0xD800 + (cp >> 10):04x}\\u{0xDC00 + (cp & 0x3FF):04x}"
+
+
+def error(text: str, code: int) -> None:
+    """An error message on stderr: ``refused:`` for a rule (exit 1), ``error:`` otherwise."""
     label = "refused" if code == 1 else "error"
-    err.print(f"[bold red]{label}:[/] {_escape(message)}")
+    message((f"{label}:", "bold red"), " ", text, stderr=True)
 
 
-def _escape(text: Any) -> str:
-    from rich.markup import escape
+def print_table(table: Table) -> None:
+    """Print a table; a cell too long for its column folds onto more lines instead of ending in "…".
 
-    return escape(str(text)) if text is not None else ""
+    Rich counts East-Asian ambiguous characters such as "…" as one column, so they
+    stay out of table cells.
+    """
+    for column in table.columns:
+        if column.overflow == "ellipsis":
+            column.overflow = "fold"
+    out.print(table)
 
 
 def _local(dt: Any, tz: str) -> str:
@@ -41,10 +183,15 @@ def _local(dt: Any, tz: str) -> str:
     return dt.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
 
 
-def case_summary(case: Any, deadline: Any = None) -> None:
+def _grid() -> Table:
     t = Table.grid(padding=(0, 2))
     t.add_column(style="bold")
     t.add_column()
+    return t
+
+
+def case_summary(case: Any, deadline: Any = None) -> None:
+    """A case's fields, one per row."""
     rows = [
         ("案件 case", f"{case.id}  ({case.source}{' ' + case.ref if case.ref else ''})"),
         ("状态 state", f"{case.state_label} ({case.state})"),
@@ -77,13 +224,15 @@ def case_summary(case: Any, deadline: Any = None) -> None:
     if case.closed_at:
         rows.append(("结案 closed", _local(case.closed_at, case.timezone)))
     rows.append(("版本 version", f"{case.version} (workflow v{case.workflow_version})"))
+    t = _grid()
     for k, v in rows:
-        t.add_row(k, _escape(v))
+        t.add_row(k, cell(v))
     out.print(t)
 
 
 def timeline(case: Any, title: str | None = None) -> None:
-    table = Table(title=_escape(title) if title else None, show_lines=False, expand=False)
+    """A case's timeline as a table, one row per entry."""
+    table = Table(title=cell(title) if title else None, show_lines=False, expand=False)
     table.add_column("#", justify="right", no_wrap=True)
     table.add_column("时间", no_wrap=True)
     table.add_column("操作", no_wrap=True)
@@ -93,49 +242,47 @@ def timeline(case: Any, title: str | None = None) -> None:
     table.add_column("说明", overflow="fold", min_width=20)
     for e in case.timeline:
         step = f"{e.trigger_label} {e.trigger}"
-        state_label = e.to_state_label
         if e.outcome:
             step += f" ({e.outcome})"
         note = e.note or ""
         if e.target_names:
-            note = f"→ {e.target_names}" + (f"; {note}" if note else "")
+            # "->", not "→": Rich counts East-Asian ambiguous characters as one column
+            note = f"-> {e.target_names}" + (f"; {note}" if note else "")
         if e.attachments:
             files = ", ".join(f"{a['name']} ({a['type']}, {a['size']} B, {a['sha256'][:12]})" for a in e.attachments)
             note = (note + "; " if note else "") + f"附件 {files}"
-        table.add_row(str(e.seq), _local(e.at, case.timezone)[5:], _escape(step), _escape(e.actor_name),
-                      _escape(state_label), _escape(e.unit_name), _escape(note))
-    out.print(table)
+        table.add_row(str(e.seq), _local(e.at, case.timezone)[5:], cell(step), cell(e.actor_name),
+                      cell(e.to_state_label), cell(e.unit_name), cell(note))
+    print_table(table)
 
 
 def case_list(cases: list[Any], deadlines: dict[int, Any] | None = None) -> None:
+    """Cases as a table with their step deadline; overdue ones in red."""
     deadlines = deadlines or {}
     table = Table()
     for col in ("案件", "状态 state", "层级", "单位 unit", "类别", "来源", "上报时间", "时限 due", "描述"):
         table.add_column(col)
     for c in cases:
         d = deadlines.get(c.id)
-        due = deadline_line(d, c.timezone) if d else ""
-        if d is not None and d.overdue:
-            due = f"[red]{_escape(due)}[/]"
-        else:
-            due = _escape(due)
-        table.add_row(str(c.id), _escape(f"{c.state_label} ({c.state})"), c.tier_label, _escape(c.unit_name),
-                      _escape(c.category_label), c.source, _local(c.created_at, c.timezone), due,
-                      _escape(c.description[:30]))
-    out.print(table)
-    out.print(f"{len(cases)} case(s)")
+        due = cell(deadline_line(d, c.timezone) if d else "", "red" if d is not None and d.overdue else None)
+        table.add_row(str(c.id), cell(f"{c.state_label} ({c.state})"), cell(c.tier_label), cell(c.unit_name),
+                      cell(c.category_label), cell(c.source), _local(c.created_at, c.timezone), due,
+                      cell(c.description[:30]))
+    print_table(table)
+    line(f"{len(cases)} case(s)")
 
 
 def triggers(case: Any, options: list[Any], actor: str | None) -> None:
-    out.print(f"案件 {case.id}: {_escape(case.state_label)} ({case.state}) at {_escape(case.unit_name)}")
+    """What may happen next to a case, and (with an actor) whether that person may."""
+    line(f"案件 {case.id}: {case.state_label} ({case.state}) at {case.unit_name}")
     if not options:
-        out.print("nothing may happen next: the case is finished")
+        line("nothing may happen next: the case is finished")
         return
     table = Table()
     for col in ("操作 trigger", "去向 next state", "角色 roles", "须填 requires", "执行方"):
         table.add_column(col)
     if actor:
-        table.add_column(f"{actor}?")
+        table.add_column(cell(f"{actor}?"))
     for o in options:
         dests = ", ".join(f"{lbl} ({d})" for d, lbl in zip(o.dest, o.dest_labels, strict=False))
         if o.conditions:
@@ -144,26 +291,28 @@ def triggers(case: Any, options: list[Any], actor: str | None) -> None:
                "被派遣方" if o.actor == "assignee" else "本单位"]
         if actor:
             row.append("yes" if o.allowed else f"no: {o.reason}")
-        table.add_row(*[_escape(x) for x in row])
-    out.print(table)
+        table.add_row(*[cell(x) for x in row])
+    print_table(table)
 
 
 def workflow_tree(wf: Any) -> None:
+    """The workflow as a tree: tiers and their states with transitions, roles, categories."""
     from casecraft.base.duration import Duration
 
-    root = Tree(f"[bold]{_escape(wf.name)}[/] ({wf.id}, timezone {wf.timezone}, hash {wf.content_hash[:12]})")
+    root = Tree(Text.assemble((visible(wf.name), "bold"),
+                              visible(f" ({wf.id}, timezone {wf.timezone}, hash {wf.content_hash[:12]})")))
     settings = wf.file.workflow
-    root.add(f"工作时段 working hours: {', '.join(settings.working_hours)}; 预警 warn at "
-             f"{int(settings.warn_at * 100)}%; 再升级 re-escalate after {settings.reescalate_after}")
-    tiers = root.add("[bold]层级 tiers[/]")
+    root.add(cell(f"工作时段 working hours: {', '.join(settings.working_hours)}; 预警 warn at "
+                  f"{int(settings.warn_at * 100)}%; 再升级 re-escalate after {settings.reescalate_after}"))
+    tiers = root.add(cell("层级 tiers", "bold"))
     for tier in wf.file.tiers:
-        branch = tiers.add(f"{tier.label} ({tier.id})")
+        branch = tiers.add(cell(f"{tier.label} ({tier.id})"))
         for st in wf.file.states:
             if st.tier != tier.id:
                 continue
             limit = f"  时限 {Duration.parse(st.limit).label}" if st.limit else ""
             final = "  [终态 final]" if st.final else ""
-            sb = branch.add(f"{_escape(st.label)} ({st.id}){limit}{final}")
+            sb = branch.add(cell(f"{st.label} ({st.id}){limit}{final}"))
             for tr in wf.transitions_from(st.id):
                 roles = ", ".join(wf.roles[r].label for r in tr.roles if r in wf.roles)
                 extra = []
@@ -174,19 +323,20 @@ def workflow_tree(wf: Any) -> None:
                 if tr.actor == "assignee":
                     extra.append("by assignee")
                 suffix = f"  [{'; '.join(extra)}]" if extra else ""
-                sb.add(f"{wf.trigger_label(tr.trigger)} {tr.trigger} → {tr.dest}  ({_escape(roles)}){_escape(suffix)}")
-    roles = root.add("[bold]角色 roles[/]")
+                sb.add(cell(f"{wf.trigger_label(tr.trigger)} {tr.trigger} → {tr.dest}  ({roles}){suffix}"))
+    roles_branch = root.add(cell("角色 roles", "bold"))
     for r in wf.file.roles:
-        roles.add(f"{r.label} ({r.id}){'  scope: subtree' if r.scope == 'subtree' else ''}")
-    cats = root.add("[bold]事件目录 categories[/]")
+        roles_branch.add(cell(f"{r.label} ({r.id}){'  scope: subtree' if r.scope == 'subtree' else ''}"))
+    cats = root.add(cell("事件目录 categories", "bold"))
     for c in wf.file.categories:
         resp = ", ".join(f"{k}: {v}" for k, v in c.responsible.items())
         limit = Duration.parse(c.limit).label if c.limit else "-"
-        cats.add(_escape(f"{c.code} {c.label} ({c.event_class}, {c.urgency}) 时限 {limit}; 责任 {resp}"))
+        cats.add(cell(f"{c.code} {c.label} ({c.event_class}, {c.urgency}) 时限 {limit}; 责任 {resp}"))
     out.print(root)
 
 
 def org_tree(org: Any) -> None:
+    """The organisation as a tree of units with their people."""
     by_parent: dict[str | None, list[Any]] = {}
     for u in org.units.values():
         parent = u.parent if u.parent in org.units else None
@@ -194,15 +344,16 @@ def org_tree(org: Any) -> None:
     people_by_unit: dict[str, list[Any]] = {}
     for p in org.people.values():
         people_by_unit.setdefault(p.unit, []).append(p)
-    root = Tree("[bold]组织架构 organisation[/]")
+    root = Tree(cell("组织架构 organisation", "bold"))
 
     def add(branch: Any, unit: Any) -> None:
         kind = {"department": " 科室", "area_unit": " 地区单位"}.get(unit.kind, "")
         inactive = " [停用 inactive]" if not unit.active else ""
-        node = branch.add(f"[bold]{_escape(unit.name)}[/] ({unit.code}, {unit.tier}{kind}){inactive}")
+        node = branch.add(Text.assemble((visible(unit.name), "bold"),
+                                        visible(f" ({unit.code}, {unit.tier}{kind}){inactive}")))
         for p in sorted(people_by_unit.get(unit.code, []), key=lambda p: p.id):
             note = f" {p.note}" if p.note else ""
-            node.add(_escape(f"{p.name} ({p.id}) {', '.join(p.roles)}{note}{'' if p.active else ' [停用]'}"))
+            node.add(cell(f"{p.name} ({p.id}) {', '.join(p.roles)}{note}{'' if p.active else ' [停用]'}"))
         for child in sorted(by_parent.get(unit.code, []), key=lambda u: (u.kind != "department", u.code)):
             add(node, child)
 
@@ -212,24 +363,22 @@ def org_tree(org: Any) -> None:
 
 
 def problems(items: list[Any]) -> None:
+    """Workflow problems on stderr, one per line: FILE:LINE:COL: severity: message (hint)."""
     for p in items:
         colour = "yellow" if p.severity == "warning" else "red"
-        hint = f" [dim]({_escape(p.hint)})[/]" if p.hint else ""
-        err.print(f"{_escape(p.file)}:{p.line}:{p.column}: [{colour}]{p.severity}:[/] {_escape(p.message)}{hint}")
+        parts: list[Part] = [f"{p.file}:{p.line}:{p.column}: ", (f"{p.severity}:", colour), f" {p.message}"]
+        if p.hint:
+            parts.append((f" ({p.hint})", "dim"))
+        message(*parts, stderr=True)
 
 
 def kv(title: str, items: dict[str, Any]) -> None:
-    t = Table.grid(padding=(0, 2))
-    t.add_column(style="bold")
-    t.add_column()
+    """A title and key/value rows."""
+    t = _grid()
     for k, v in items.items():
-        t.add_row(_escape(k), _escape(v))
-    out.print(f"[bold]{_escape(title)}[/]")
+        t.add_row(cell(k), cell(v))
+    message((title, "bold"))
     out.print(t)
-
-
-def line(text: str) -> None:
-    out.print(_escape(text))
 
 
 _HOLIDAY_NAMES = {
@@ -237,6 +386,12 @@ _HOLIDAY_NAMES = {
     "Labour Day": "劳动节", "Dragon Boat Festival": "端午节", "National Day": "国庆节",
     "Mid-autumn Festival": "中秋节", "Anti-Fascist 70th Day": "抗战胜利70周年纪念日",
 }
+
+_CALENDAR_HINT = (
+    "add the dates:\n"
+    "  casecraft calendar import FILE                (CSV: date,status[,note]; status workday or holiday)\n"
+    "  casecraft calendar set DATE workday|holiday   (one date, e.g. 2027-01-01)\n"
+    "  casecraft calendar seed --year YEAR           (years the chinesecalendar package knows)")
 
 
 def calendar_year(summary: dict[str, Any]) -> None:
@@ -246,13 +401,9 @@ def calendar_year(summary: dict[str, Any]) -> None:
     without any date prints how to add it, on stderr.
     """
     year = summary["year"]
-    hint = ("add the dates:\n"
-            "  casecraft calendar import FILE                (CSV: date,status[,note]; status workday or holiday)\n"
-            "  casecraft calendar set DATE workday|holiday   (one date, e.g. 2027-01-01)\n"
-            "  casecraft calendar seed --year YEAR           (years the chinesecalendar package knows)")
     if not summary["present"]:
-        err.print(f"[bold red]no working calendar for {year}:[/] the calendar has no date of that year, so "
-                  f"deadlines reaching into it cannot be computed.\n{_escape(hint)}", soft_wrap=True)
+        message((f"no working calendar for {year}:", "bold red"), " the calendar has no date of that year, so "
+                f"deadlines reaching into it cannot be computed.\n{_CALENDAR_HINT}", stderr=True)
         return
 
     def short(iso: str) -> str:
@@ -262,24 +413,25 @@ def calendar_year(summary: dict[str, Any]) -> None:
         zh = _HOLIDAY_NAMES.get(n)
         return f"{zh} {n}" if zh else n
 
-    def source(sources: list[str]) -> str:
+    def source(sources: list[str]) -> Text:
         extra = [s for s in sources if s != "chinesecalendar"]
-        return f" [dim]({_escape(', '.join(extra))})[/]" if extra else ""
+        return cell(f" ({', '.join(extra)})", "dim") if extra else Text()
 
-    notes: dict[int, list[str]] = {m: [] for m in range(1, 13)}
+    notes: dict[int, list[Text]] = {m: [] for m in range(1, 13)}
     for h in summary["holidays"]:
-        span = short(h["from"]) if h["from"] == h["to"] else f"{short(h['from'])}–{short(h['to'])}"
+        # "～", not "–": Rich counts East-Asian ambiguous characters as one column
+        span = short(h["from"]) if h["from"] == h["to"] else f"{short(h['from'])}～{short(h['to'])}"
         label = " / ".join(name(n) for n in h["names"]) or "休息 holiday"
-        notes[int(h["from"][5:7])].append(
-            f"[red]{span}[/] {_escape(label)} ({h['days']} day{'s' if h['days'] != 1 else ''})"
-            + source(h["sources"]))
+        notes[int(h["from"][5:7])].append(Text.assemble(
+            cell(span, "red"), visible(f" {label} ({h['days']} day{'s' if h['days'] != 1 else ''})"),
+            source(h["sources"])))
     for d in summary["makeup_workdays"]:
         label = d["note"] or "调休"
         if "调休" not in label:
             label = f"调休 {label}"
-        notes[int(d["date"][5:7])].append(
-            f"[yellow]{short(d['date'])}[/] ({d['weekday']}) {_escape(label)} make-up working day"
-            + source([d["source"]]))
+        notes[int(d["date"][5:7])].append(Text.assemble(
+            cell(short(d["date"]), "yellow"), visible(f" ({d['weekday']}) {label} make-up working day"),
+            source([d["source"]])))
 
     show_missing = summary["missing_count"] > 0
     table = Table(title=f"{year} 工作日历 working calendar", expand=False)
@@ -290,10 +442,10 @@ def calendar_year(summary: dict[str, Any]) -> None:
         table.add_column("缺 missing", justify="right", no_wrap=True)
     table.add_column("节假日与调休 holidays and make-up working days", overflow="fold", min_width=30)
     for m in summary["months"]:
-        row = [str(m["month"]), str(m["workdays"]), str(m["rest_days"])]
+        row: list[str | Text] = [str(m["month"]), str(m["workdays"]), str(m["rest_days"])]
         if show_missing:
-            row.append(f"[yellow]{m['missing']}[/]" if m["missing"] else "")
-        row.append("; ".join(notes[m["month"]]))
+            row.append(cell(m["missing"] or "", "yellow"))
+        row.append(Text("; ").join(notes[m["month"]]))
         table.add_row(*row)
     table.add_section()
     total = ["total", str(summary["workdays"]), str(summary["rest_days"])]
@@ -301,33 +453,34 @@ def calendar_year(summary: dict[str, Any]) -> None:
         total.append(str(summary["missing_count"]))
     total.append(f"{len(summary['holidays'])} holiday run(s), {len(summary['makeup_workdays'])} 调休 day(s)")
     table.add_row(*total)
-    out.print(table)
+    print_table(table)
     sources = ", ".join(f"{k} {v}" for k, v in sorted(summary["sources"].items()))
-    out.print(f"{summary['present']} of {summary['dates']} dates: {summary['workdays']} workdays 工作日, "
-              f"{summary['rest_days']} rest days 休息日 (source: {_escape(sources)})")
+    line(f"{summary['present']} of {summary['dates']} dates: {summary['workdays']} workdays 工作日, "
+         f"{summary['rest_days']} rest days 休息日 (source: {sources})")
     if show_missing:
         ranges = summary["missing"]
         listed = ", ".join(ranges[:8]) + (f", … ({len(ranges) - 8} more)" if len(ranges) > 8 else "")
-        out.print(f"[yellow]warning:[/] {summary['missing_count']} date(s) missing: {_escape(listed)}; "
-                  f"deadlines reaching them cannot be computed;\n{_escape(hint)}", soft_wrap=True)
+        message(("warning:", "yellow"), f" {summary['missing_count']} date(s) missing: {listed}; "
+                f"deadlines reaching them cannot be computed;\n{_CALENDAR_HINT}")
 
 
 def alert_list(items: list[Any]) -> None:
+    """Alerts as a table, coloured by kind."""
     table = Table()
     for col in ("#", "案件", "类型", "级别", "单位 unit", "到期", "发出", "确认", "内容"):
         table.add_column(col)
     for a in items:
         acked = f"{a.acked_by} {_local(a.acked_at, a.timezone)[5:]}" if a.acked_at else "-"
         colour = {"warning": "yellow", "overdue": "red", "reescalation": "bold red"}.get(a.kind, "")
-        kind = f"[{colour}]{_escape(a.kind_label)}[/]" if colour else _escape(a.kind_label)
-        table.add_row(str(a.id), str(a.case), kind, str(a.level), _escape(a.unit_name),
-                      _local(a.due_at, a.timezone)[5:], _local(a.raised_at, a.timezone)[5:], _escape(acked),
-                      _escape(a.message))
-    out.print(table)
-    out.print(f"{len(items)} alert(s)")
+        table.add_row(str(a.id), str(a.case), cell(a.kind_label, colour), cell(a.level), cell(a.unit_name),
+                      _local(a.due_at, a.timezone)[5:], _local(a.raised_at, a.timezone)[5:], cell(acked),
+                      cell(a.message))
+    print_table(table)
+    line(f"{len(items)} alert(s)")
 
 
 def deadline_line(d: Any, tz: str) -> str:
+    """A step deadline as text: local time, time left or overdue, and the limit."""
     if d is None:
         return ""
     from casecraft.cases.deadlines import humanize

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -29,20 +31,20 @@ def _num(value: float | None, fmt: str = ".2f") -> str:
 def _ranking_table(report: Any) -> None:
     from rich.table import Table
 
-    from casecraft.cli.render import _escape, _local, out
+    from casecraft.cli.render import _local, cell, line, print_table
 
     tz = report.period.timezone
     title = f"{report.month} {report.level_label}考评排名"
     if report.org:
         title += f" ({report.org})"
     groups = list(dict.fromkeys(r.group for r in report.rows))
-    table = Table(title=_escape(title))
+    table = Table(title=cell(title))
     table.add_column("排名", justify="right", no_wrap=True)
     if len(groups) > 1:
         table.add_column("考评单位", no_wrap=True)
     table.add_column("单位", no_wrap=True)
     for ind in report.indicators:
-        table.add_column(_escape(ind.label), justify="right", no_wrap=True)
+        table.add_column(cell(ind.label), justify="right", no_wrap=True)
     for col in ("得分", "等级", "环比"):
         table.add_column(col, justify="right", no_wrap=True)
     last = None
@@ -52,20 +54,19 @@ def _ranking_table(report: Any) -> None:
         last = r.group
         cells = [str(r.rank) if r.rank is not None else NONE_CELL]
         if len(groups) > 1:
-            cells.append(_escape(r.group_name))
-        cells.append(_escape(f"{r.name} {r.unit}"))
+            cells.append(r.group_name)
+        cells.append(f"{r.name} {r.unit}")
         for ind in report.indicators:
             fig = r.figures[ind.id]
             cells.append(_cell_rate(fig) if ind.is_rate else str(fig["value"]))
         change = NONE_CELL if r.change is None else f"{r.change:+.2f}"
         cells += [_num(r.score), r.grade or NONE_CELL, change]
-        table.add_row(*cells)
-    out.print(table)
+        table.add_row(*[cell(c) for c in cells])
+    print_table(table)
     span = f"{_local(report.period.start, tz)} to {_local(report.period.end, tz)}"
     state_note = "whole month" if report.period.complete else "running month, up to now"
-    out.print(_escape(f"{len(report.rows)} unit(s); {span} ({state_note}); {report.workdays} working day(s) "
-                      f"counted for 民情日志; change against {report.previous_month}; "
-                      f"{NONE_CELL} = no denominator (not scored)"))
+    line(f"{len(report.rows)} unit(s); {span} ({state_note}); {report.workdays} working day(s) "
+         f"counted for 民情日志; change against {report.previous_month}; {NONE_CELL} = no denominator (not scored)")
 
 
 @app.command()
@@ -79,38 +80,56 @@ def monthly(
     xlsx_file: Annotated[str | None, typer.Option(
         "--xlsx", help="Also write an Excel workbook with a sheet per level.")] = None,
     png_file: Annotated[str | None, typer.Option("--png", help="Also write a ranking bar chart (PNG).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace the --csv/--xlsx/--png files if they exist.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """The month's ranking of every street, community or grid: indicators, score, grade, change."""
-    from casecraft.cli import render
-    from casecraft.evaluation import monthly_report, monthly_reports
+    """The month's ranking of every street, community or grid: indicators, score, grade, change.
 
-    eng = state(ctx).engine()
+    Files written with --csv, --xlsx and --png are readable by their owner only.
+    """
+    from contextlib import ExitStack
+
+    from casecraft.base.errors import InputError
+    from casecraft.cli import files, render
+    from casecraft.evaluation import monthly_report, monthly_reports
+    from casecraft.evaluation.export import write_csv, write_png, write_xlsx
+
+    st = state(ctx)
+    _require_database(ctx)
+    paths = [p for p in (csv_file, xlsx_file, png_file) if p]
+    targets = [files.check_output(p, db=st.db, force=force, what="the report") for p in paths]  # before any work
+    if len(set(targets)) < len(targets):
+        raise InputError("--csv, --xlsx and --png name the same file; give each its own")
+    eng = st.engine()
     if xlsx_file:  # a sheet per level: every level from one pass of the SQL
         sheets = monthly_reports(eng, month, [(lvl, org if lvl == level else _org_for(eng, org, lvl))
                                               for lvl in ("street", "community", "grid")])
         report = next(r for r in sheets if r.level == level)
     else:
         report = monthly_report(eng, month, level, org)
-    written = []
+    jobs: list[tuple[str, Callable[[Path], object]]] = []
     if csv_file:
-        from casecraft.evaluation.export import write_csv
-
-        written.append(write_csv(report, csv_file))
+        jobs.append((csv_file, lambda tmp: write_csv(report, tmp)))
     if xlsx_file:
-        from casecraft.evaluation.export import write_xlsx
-
-        written.append(write_xlsx(sheets, xlsx_file))
+        jobs.append((xlsx_file, lambda tmp: write_xlsx(sheets, tmp)))
     if png_file:
-        from casecraft.evaluation.export import write_png
-
-        written.append(write_png(report, png_file))
+        jobs.append((png_file, lambda tmp: write_png(report, tmp)))
+    with ExitStack() as stack:  # every file staged first: an error leaves none of them behind
+        for path, write in jobs:
+            write(stack.enter_context(files.output(path, db=st.db, force=force, what="the report")))
+    written = [path for path, _write in jobs]
     if json_out:
-        render.print_json({**report.to_dict(), "files": [str(p) for p in written]})
+        render.print_json({**report.to_dict(), "files": written})
         return
     _ranking_table(report)
     for p in written:
         render.line(f"wrote {p}")
+
+
+def _require_database(ctx: typer.Context) -> None:
+    from casecraft.cli.files import require_database
+
+    require_database(state(ctx).db)  # a report never creates an empty database
 
 
 def _org_for(eng: Any, org: str | None, level: str) -> str | None:
@@ -137,6 +156,7 @@ def case_stats(
     from casecraft.cli import render
     from casecraft.evaluation import case_stats as stats_of
 
+    _require_database(ctx)
     stats = stats_of(state(ctx).engine(), month, org)
     if json_out:
         render.print_json(stats)
@@ -145,7 +165,7 @@ def case_stats(
             ("closed_late", "超期结案"), ("open_at_end", "未结"), ("overdue_open", "超期未结"))
     for key, title, label in (("by_source", "来源 source", None), ("by_category", "类别 category", "label"),
                               ("by_resolved_tier", "办结层级 resolved at", "label")):
-        table = Table(title=f"{stats['month']} {title}")
+        table = Table(title=render.cell(f"{stats['month']} {title}"))
         table.add_column(title.split()[0], no_wrap=True)
         for _k, col in cols:
             table.add_column(col, justify="right", no_wrap=True)
@@ -153,12 +173,12 @@ def case_stats(
             name = r.get(label) if label else r["key"]
             if label == "label" and key == "by_category":
                 name = f"{r['key']} {r['label']}"
-            table.add_row(render._escape(name or ""), *[str(r[k]) for k, _c in cols])
+            table.add_row(render.cell(name), *[str(r[k]) for k, _c in cols])
         t = stats["total"]
         if t:
             table.add_section()
             table.add_row("合计", *[str(t[k]) for k, _c in cols])
-        render.out.print(table)
+        render.print_table(table)
 
 
 @app.command()
@@ -175,6 +195,7 @@ def history(
     from casecraft.evaluation import INDICATORS
     from casecraft.evaluation import history as history_of
 
+    _require_database(ctx)
     rows = history_of(state(ctx).engine(), org, limit=limit)
     if json_out:
         render.print_json([r.to_dict() for r in rows])
@@ -184,11 +205,11 @@ def history(
                     "or `casecraft report run --month YYYY-MM`")
         return
     shown = _level_indicators(ctx, rows[0].level)
-    table = Table(title=render._escape(f"{org} 月度考评记录"))
+    table = Table(title=render.cell(f"{org} 月度考评记录"))
     for col in ("月份", "层级"):
         table.add_column(col, no_wrap=True)
     for i in shown:
-        table.add_column(INDICATORS[i][2], justify="right", no_wrap=True)
+        table.add_column(render.cell(INDICATORS[i][2]), justify="right", no_wrap=True)
     for col in ("得分", "等级", "排名"):
         table.add_column(col, justify="right", no_wrap=True)
     for r in rows:
@@ -199,8 +220,8 @@ def history(
                                                          else str(fig["value"])))
         rank = f"{r.rank}/{r.group_size}" if r.rank is not None else NONE_CELL
         cells += [_num(r.score), r.grade or NONE_CELL, rank]
-        table.add_row(*cells)
-    render.out.print(table)
+        table.add_row(*[render.cell(c) for c in cells])
+    render.print_table(table)
 
 
 def _level_indicators(ctx: typer.Context, level: str) -> list[str]:
@@ -220,6 +241,7 @@ def run(
     from casecraft.cli import render
     from casecraft.evaluation import record_month
 
+    _require_database(ctx)
     result = record_month(state(ctx).engine(), month, trigger="manual")
     if json_out:
         render.print_json(result.to_dict())

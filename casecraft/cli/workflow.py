@@ -72,19 +72,23 @@ def show(ctx: typer.Context, path: PathArg = None,
         render.workflow_tree(wf)
 
 
-@app.command()
-def schema(output: Annotated[str | None, typer.Option(
-        "-o", "--output", help="Write to this file (default: stdout).")] = None) -> None:
-    """Print the JSON Schema (draft-07) of workflows.yaml, for editors that validate while typing."""
-    from pathlib import Path
+ForceOpt = Annotated[bool, typer.Option("--force", help="Replace the output file if it exists.")]
 
+
+@app.command()
+def schema(ctx: typer.Context,
+           output: Annotated[str | None, typer.Option(
+               "-o", "--output", help="Write to this file (default: stdout).")] = None,
+           force: ForceOpt = False) -> None:
+    """Print the JSON Schema (draft-07) of workflows.yaml, for editors that validate while typing."""
+    from casecraft.cli import files
     from casecraft.workflows.jsonschema import schema_text
 
-    text = schema_text()
-    if output:
-        Path(output).write_text(text, encoding="utf-8")
-    else:
-        typer.echo(text, nl=False)
+    if output is None:
+        typer.echo(schema_text(), nl=False)
+        return
+    with files.output(output, db=state(ctx).db, force=force, what="the schema") as tmp:
+        tmp.write_text(schema_text(), encoding="utf-8")
 
 
 @app.command()
@@ -95,19 +99,23 @@ def diagram(
         "--format", "-f", help="mermaid | dot | png | svg | bpmn (default: from the output file's suffix).")] = None,
     output: Annotated[str | None, typer.Option(
         "-o", "--output", help="Write to this file; mermaid, dot and bpmn may go to stdout.")] = None,
+    force: ForceOpt = False,
 ) -> None:
     """Draw the workflow: Mermaid, Graphviz DOT/PNG/SVG (tiers as clusters) or BPMN 2.0 XML."""
     from casecraft.base.errors import InputError
+    from casecraft.cli import files, render
     from casecraft.workflows import diagram as dg
     from casecraft.workflows import load_workflow
 
     if output is None and fmt is None:
         raise InputError("give --format or -o FILE (e.g. -o workflow.png)")
+    if output is not None:  # refuse a bad path before any work
+        files.check_output(output, db=state(ctx).db, force=force, what="the diagram")
     kind = dg.format_for(output or "", fmt)
     wf = load_workflow(_path(ctx, path))
     if output is None:
         if kind in ("png", "svg"):
-            raise InputError(f"{kind} is binary or large: write it to a file with -o FILE.{kind}")
+            raise InputError("{kind} is binary or large: write it to a file with -o FILE.{kind}", kind=kind)
         if kind == "mermaid":
             typer.echo(dg.mermaid(wf), nl=False)
         elif kind == "dot":
@@ -117,8 +125,10 @@ def diagram(
 
             typer.echo(bpmn_xml(wf), nl=False)
         return
-    dg.write(wf, output, kind)
-    typer.echo(f"{output}: {kind} diagram of {wf.id} ({len(wf.states)} states)", err=True)
+    with files.output(output, db=state(ctx).db, force=force, inputs=[wf.path] if wf.path else [],
+                      what="the diagram") as tmp:
+        dg.write(wf, tmp, kind)
+    render.line(f"{output}: {kind} diagram of {wf.id} ({len(wf.states)} states)", stderr=True)
 
 
 @app.command()

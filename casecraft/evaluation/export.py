@@ -50,6 +50,9 @@ def _change(value: float | None) -> str:
     return NONE if value is None else f"{value:+.2f}"
 
 
+USER_TEXT_COLUMNS = (1, 2, 3, -3)  # in text_row: unit code, unit name, group name; the grade
+
+
 def text_row(report: MonthlyReport, row: UnitRow) -> list[str]:
     """One row as text, in the order of :func:`headers`."""
     out = [str(row.rank) if row.rank is not None else NONE, row.unit, row.name, row.group_name]
@@ -60,6 +63,20 @@ def text_row(report: MonthlyReport, row: UnitRow) -> list[str]:
         else:
             out.append(str(fig["value"]))
     return out + [_score(row.score), row.grade or NONE, _score(row.previous_score), _change(row.change)]
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(text: str) -> str:
+    """A text cell for a CSV file that a spreadsheet will not run as a formula.
+
+    A cell starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return gets a
+    leading ``'`` (OWASP, CSV injection): Excel and LibreOffice then show the text
+    as written. Apply it to text that came from users or files, not to numbers
+    this module formats (a change of ``-0.50`` stays a number).
+    """
+    return "'" + text if text.startswith(FORMULA_START) else text
 
 
 def _open(path: str | os.PathLike[str], mode: str = "w") -> Any:
@@ -76,9 +93,12 @@ def write_csv(report: MonthlyReport, path: str | os.PathLike[str]) -> Path:
     """The ranking as CSV (UTF-8 with BOM, so Excel shows the Chinese headers)."""
     with _open(path) as fh:
         w = csv.writer(fh)
-        w.writerow(["月份", "层级", *headers(report)])
+        w.writerow([csv_cell(c) for c in ["月份", "层级", *headers(report)]])
         for row in report.rows:
-            w.writerow([report.month, report.level_label, *text_row(report, row)])
+            cells = text_row(report, row)
+            for j in USER_TEXT_COLUMNS:  # names from the organisation file, grades from the workflow file
+                cells[j] = csv_cell(cells[j])
+            w.writerow([report.month, csv_cell(report.level_label), *cells])
     return Path(path)
 
 
