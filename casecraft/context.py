@@ -287,10 +287,8 @@ class Context:
             with self.store.read() as tx:
                 days = tx.calendar_days(first, date(9999, 12, 31))
             cal = WorkingCalendar({d: v[0] for d, v in days.items()}, parse_periods(settings.working_hours),
-                                  settings.timezone)
-            provisional = {d for d, v in days.items() if v[1] == "provisional"}
-            if provisional and hasattr(cal, "mark_provisional"):
-                cal.mark_provisional(provisional)
+                                  settings.timezone,
+                                  provisional_days=[d for d, v in days.items() if v[1] == "provisional"])
             self._calendars[key] = cal
         return cal
 

@@ -324,11 +324,31 @@ class Engine:
         """One pass of the overdue sweep (alerts committed and queued for delivery, never sent inline)."""
         return self.supervision.sweep(batch=batch, max_batches=max_batches)
 
-    def deliver(self, *, budget_seconds: float = 30.0, batch: int = 100) -> dict[str, int]:
-        """Send queued alert deliveries to their sinks (the outbox worker's one pass)."""
+    def deliver(self, *, budget_seconds: float = 30.0, batch: int = 50) -> dict[str, int]:
+        """Send queued alert deliveries to their sinks (the outbox worker's one pass).
+
+        The sinks are built once per engine from the current workflow's settings and the
+        environment (URLs and secrets come only from environment variables); the circuit
+        breakers persist across passes.
+
+        Raises:
+            InputError: a sink's environment variable is unset or holds a bad URL.
+        """
         from casecraft.alerts.outbox import deliver_once
 
-        return deliver_once(self.ctx, budget_seconds=budget_seconds, batch=batch)
+        sinks, breakers = self._sinks()
+        return deliver_once(self.ctx, sinks, breakers, budget_seconds=budget_seconds, batch=batch)
+
+    def _sinks(self) -> tuple[Any, Any]:
+        from casecraft.alerts.delivery import CircuitBreakers
+        from casecraft.alerts.sinks import build_sinks
+
+        wf = self.workflow
+        cached = getattr(self, "_built_sinks", None)
+        if cached is None or cached[0] != wf.content_hash:
+            cached = (wf.content_hash, build_sinks(wf.file.workflow.sinks, os.environ), CircuitBreakers())
+            self._built_sinks = cached
+        return cached[1], cached[2]
 
     def alerts(self, *, org: str | None = None, only_open: bool = False, case_id: int | None = None,
                after_id: int | None = None, limit: int = 500) -> list[AlertView]:
@@ -354,10 +374,11 @@ class Engine:
     def import_hotline(self, path: str | os.PathLike[str], *, actor: str | None = None, skip_bad: bool = False,
                        rejects: str | os.PathLike[str] | None = None, fmt: str | None = None,
                        progress: Callable[[int, int], None] | None = None,
-                       batch_size: int = 500) -> ImportResult:
+                       batch_size: int = 500, rejects_force: bool = False) -> ImportResult:
         who, behalf = self._acting(actor)
         return self.intake.import_hotline(path, actor=who, skip_bad=skip_bad, rejects=rejects, fmt=fmt,
-                                          progress=progress, batch_size=batch_size, on_behalf_of=behalf)
+                                          progress=progress, batch_size=batch_size, on_behalf_of=behalf,
+                                          rejects_force=rejects_force)
 
     def add_log(self, *, grid: str, actor: str | None = None, text: str, photos: Sequence[str] = ()) -> LogView:
         who, behalf = self._acting(actor)
@@ -448,6 +469,31 @@ class Engine:
             raise DatabaseError("attachment {sha256} no longer has the bytes its hash names; run `casecraft audit "
                                 "verify`", sha256=sha)
         return found
+
+    # the working calendar ------------------------------------------------------------------------
+    def _calendar_admin(self) -> Any:
+        from casecraft.admin.calendar import CalendarAdmin
+
+        return CalendarAdmin(self.ctx)
+
+    def calendar_year(self, year: int) -> list[Any]:
+        """Every date of a year as deadlines count it (stored rows; the provisional rule for a year not yet known)."""
+        return self._calendar_admin().year(year)  # type: ignore[no-any-return]
+
+    def set_calendar_day(self, day: Any, workday: bool, *, note: str | None = None, actor: str | None = None) -> Any:
+        """Make one date a workday or a holiday (an admin's act; open deadlines after it are recomputed)."""
+        return self._calendar_admin().set_day(day, workday, note=note, actor=self._admin(actor))
+
+    def import_calendar(self, path: str | os.PathLike[str], *, actor: str | None = None) -> Any:
+        """Import the official notice (YAML) or a CSV of dates (an admin's act; open deadlines recomputed)."""
+        return self._calendar_admin().import_file(path, actor=self._admin(actor))
+
+    def seed_calendar(self, years: list[int] | None = None, *, actor: str | None = None) -> int:
+        return self._calendar_admin().seed(years, actor=self._admin(actor))  # type: ignore[no-any-return]
+
+    def check_calendar(self) -> dict[str, Any]:
+        """Next year stored (provisional until its notice), and from 1 December the district platforms told."""
+        return self._calendar_admin().check()  # type: ignore[no-any-return]
 
     def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
         """Every row of every table (for tests and audits that compare before/after)."""

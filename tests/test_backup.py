@@ -10,9 +10,8 @@ verify, and the engine must carry on there (new ids follow the restored ones).
 
 from __future__ import annotations
 
-import tempfile
-
 import json
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any

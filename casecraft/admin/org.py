@@ -380,26 +380,9 @@ class OrgAdmin:
         return result
 
     def _org_yaml(self, path: Path) -> tuple[list[OrgUnit], list[OrgPerson]]:
-        from pydantic import ValidationError
+        from casecraft.workflows.loader import load_organisation
 
-        from casecraft.base.errors import Problem, WorkflowError
-        from casecraft.workflows.loader import _pydantic_problems, organisation_from_file
-        from casecraft.workflows.model import OrganisationFile
-        from casecraft.workflows.validate import validate_organisation
-        from casecraft.workflows.yamlio import plain, read_yaml
-
-        raw, _ = read_yaml(path)
-        if not isinstance(raw, dict):
-            raise WorkflowError([Problem(str(path), 1, 1, "the organisation file must be a mapping with keys "
-                                         "units and people")])
-        try:
-            org_file = OrganisationFile.model_validate(plain(raw))
-        except ValidationError as exc:
-            raise WorkflowError(_pydantic_problems(exc, raw, str(path), OrganisationFile)) from None
-        problems = validate_organisation(org_file, raw, str(path), self.workflow.file)
-        if problems:
-            raise WorkflowError(problems)
-        org = organisation_from_file(org_file)
+        org = load_organisation(path, self.workflow)
         return list(org.units.values()), list(org.people.values())
 
     def _people_csv(self, path: Path) -> list[OrgPerson]:

@@ -8,7 +8,6 @@ sinks of :mod:`casecraft.alerts.sinks`. Nothing here does any I/O.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from casecraft.base.records import DeadlineRow
 

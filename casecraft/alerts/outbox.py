@@ -1,115 +1,69 @@
-"""The alert outbox's SQL side: claim pending deliveries under a lease, record what happened.
+"""The alert outbox's SQL side, and the worker pass that empties it.
 
-The sweep queues one pending delivery per alert and sink in the transaction
-that raises the alert; a worker (``casecraft alerts deliver``, or inside
-``scheduler run``) claims due rows under a lease, sends them (outside any
-transaction) and records each outcome. A worker killed mid-way loses nothing:
-its lease expires and another worker takes the rows. At least once: the
-payload carries the alert's unique key so receivers can de-duplicate.
+The sweep queues one pending delivery per alert and sink (with the payload the
+sink will receive) in the transaction that raises the alert. A worker
+(``casecraft alerts deliver``, or the delivery job of ``scheduler run``)
+claims due rows under a lease, sends them outside any transaction
+(:func:`casecraft.alerts.delivery.deliver_pending`) and records each outcome.
+A worker killed mid-way loses nothing: its lease expires and another worker
+takes the rows. At least once: the payload carries the alert's unique key.
 """
 
 from __future__ import annotations
 
-import time
-from datetime import timedelta
+from collections.abc import Collection, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
-from casecraft.alerts import decisions as al
+from casecraft.alerts.delivery import CircuitBreakers, PendingDelivery, deliver_pending
+from casecraft.alerts.sinks import Sink, build_payload
 from casecraft.context import Context
+from casecraft.workflows.org import Organisation
 from casecraft.workflows.spec import Workflow
-
-LEASE = timedelta(minutes=2)
-RETRY_BASE = 30.0  # seconds before the first retry; doubles each attempt
-MAX_ATTEMPTS = 8
-
-
-def deliver_once(ctx: Context, *, budget_seconds: float = 30.0, batch: int = 100) -> dict[str, int]:
-    """Send due deliveries until none are left or the time budget is spent; counts by outcome."""
-    wf = ctx.workflow
-    sinks = {name: s for name, s in zip(sink_names(wf), wf.file.workflow.sinks, strict=True)}
-    counts = {"delivered": 0, "retry": 0, "dead": 0}
-    started = time.monotonic()
-    while time.monotonic() - started < budget_seconds:
-        now = ctx.wall.now()
-        with ctx.store.write() as tx:
-            claimed = tx.claim_deliveries(now, batch, LEASE)  # type: ignore[attr-defined]
-            alerts = {a.id: a for a in tx.alerts(ids=[c["alert_id"] for c in claimed], limit=len(claimed) or 1)}
-        if not claimed:
-            break
-        org = ctx.org
-        results: list[tuple[dict[str, Any], str | None]] = []
-        for c in claimed:
-            sink = sinks.get(c["sink"])
-            a = alerts.get(c["alert_id"])
-            if sink is None or a is None:
-                results.append((c, "no such sink in the workflow any more"))
-                continue
-            body = _payload(_alert_dict(a), wf.timezone, org.label(a.unit_code))
-            results.append((c, _send(sink, body)))
-        now = ctx.wall.now()
-        with ctx.store.write() as tx:
-            for c, error in results:
-                if error is None:
-                    tx.finish_delivery(c["id"], now, status="delivered", error=None, retry_at=None)  # type: ignore[attr-defined]
-                    counts["delivered"] += 1
-                elif c["attempts"] + 1 >= MAX_ATTEMPTS:
-                    tx.finish_delivery(c["id"], now, status="dead", error=error, retry_at=None)  # type: ignore[attr-defined]
-                    counts["dead"] += 1
-                else:
-                    retry = now + timedelta(seconds=RETRY_BASE * 2 ** c["attempts"])
-                    tx.finish_delivery(c["id"], now, status="pending", error=error, retry_at=retry)  # type: ignore[attr-defined]
-                    counts["retry"] += 1
-    return counts
 
 
 def sink_names(wf: Workflow) -> list[str]:
     """The configured sinks' stable names (what delivery rows store; never a URL)."""
-    out: list[str] = []
-    for i, s in enumerate(wf.file.workflow.sinks):
-        name = getattr(s, "name", None) or (s.type if s.type == "log" else f"{s.type}-{i + 1}")
-        out.append(str(name))
-    return out
+    return [s.name or s.type for s in wf.file.workflow.sinks]
 
 
-def _alert_dict(a: Any) -> dict[str, Any]:
-    from dataclasses import asdict
-
-    return asdict(a)
-
-
-def _payload(alert: dict[str, Any], tz: str, unit_name: str) -> dict[str, Any]:
-    """What a sink receives: the alert with its unique key, times in the workflow's timezone; no personal data."""
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
-    zone = ZoneInfo(tz)
-    out = {k: (v.astimezone(zone).isoformat() if isinstance(v, datetime) else v) for k, v in alert.items()}
-    out["kind_label"] = al.KIND_LABELS.get(alert["kind"], alert["kind"])
-    out["unit_name"] = unit_name
-    return out
+def payloads(alerts: Sequence[dict[str, Any]], wf: Workflow, org: Organisation) -> dict[int, dict[str, Any]]:
+    """What each alert's sinks receive (by alert id): its fields, labels and local times; no personal data."""
+    return {a["id"]: build_payload(a, timezone=wf.timezone, unit_name=org.label(a["unit_code"])) for a in alerts}
 
 
-def _send(sink: Any, body: dict[str, Any]) -> str | None:
-    """Send one payload; None when delivered, else a short reason (never the URL)."""
-    import json
-    import logging
+class SqlOutbox:
+    """:class:`casecraft.alerts.delivery.Outbox` over the ``deliveries`` table; each call is its own transaction."""
 
-    if sink.type == "log":
-        logging.getLogger("casecraft.alerts").warning(json.dumps({"event": "alert", **body}, ensure_ascii=False))
-        return None
-    import urllib.error
-    import urllib.request
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
 
-    data = json.dumps(body, ensure_ascii=False).encode()
-    req = urllib.request.Request(sink.url or "", data=data, method="POST",
-                                 headers={"Content-Type": "application/json; charset=utf-8"})
-    try:
-        with urllib.request.urlopen(req, timeout=sink.timeout) as resp:  # noqa: S310 - admin-configured http(s)
-            return None if resp.status < 300 else f"HTTP {resp.status}"
-    except urllib.error.HTTPError as exc:
-        return f"HTTP {exc.code}"
-    except (urllib.error.URLError, OSError, ValueError):
-        return "connection failed"
+    def claim(self, now: datetime, *, sinks: Collection[str], limit: int,
+              lease_seconds: float) -> list[PendingDelivery]:
+        with self.ctx.store.write() as tx:
+            rows = tx.claim_deliveries(now, list(sinks), limit, now + timedelta(seconds=lease_seconds))
+        return [PendingDelivery(id=r["id"], alert_id=r["alert_id"], sink=r["sink"], attempts=r["attempts"],
+                                payload=r["payload"] or {}) for r in rows]
+
+    def delivered(self, delivery_id: int, now: datetime) -> None:
+        with self.ctx.store.write() as tx:
+            tx.mark_delivery(delivery_id, now, status="delivered", error=None, retry_at=None, attempt=True)
+
+    def failed(self, delivery_id: int, now: datetime, reason: str, retry_at: datetime | None) -> None:
+        with self.ctx.store.write() as tx:
+            tx.mark_delivery(delivery_id, now, status="pending" if retry_at else "dead", error=reason,
+                             retry_at=retry_at, attempt=True)
+
+    def release(self, delivery_id: int, now: datetime) -> None:
+        with self.ctx.store.write() as tx:
+            tx.mark_delivery(delivery_id, now, status="pending", error=None, retry_at=now, attempt=False)
 
 
-__all__ = ["LEASE", "deliver_once", "sink_names"]
+def deliver_once(ctx: Context, sinks: list[Sink], breakers: CircuitBreakers, *, budget_seconds: float = 30.0,
+                 batch: int = 50) -> dict[str, int]:
+    """One worker pass: send what is due to the built sinks; counts by outcome."""
+    return deliver_pending(SqlOutbox(ctx), sinks, ctx.wall, budget_seconds=budget_seconds, batch=batch,
+                           breakers=breakers)
+
+
+__all__ = ["SqlOutbox", "deliver_once", "payloads", "sink_names"]

@@ -16,18 +16,18 @@ from zoneinfo import ZoneInfo
 
 from casecraft import ledger
 from casecraft.alerts import decisions as al
-from casecraft.alerts.outbox import sink_names
+from casecraft.alerts.outbox import payloads, sink_names
 from casecraft.base.duration import Duration
 from casecraft.base.errors import ConflictError, InputError, NotFound, PermissionDenied
 from casecraft.base.records import AlertRow, CaseRow, DeadlineRow
 from casecraft.base.text import check_id
 from casecraft.base.views import CaseView
+from casecraft.cases import deadlines as dl
 from casecraft.cases import timeline as tl
 from casecraft.cases.rules import acting_person
 from casecraft.cases.service import CaseService
 from casecraft.context import Context
 from casecraft.store.base import Tx
-from casecraft.cases import deadlines as dl
 from casecraft.workflows.org import Organisation, OrgPerson
 from casecraft.workflows.spec import Workflow
 
@@ -144,9 +144,9 @@ class Supervision:
             a["id"] = i
         chained = [a for a in alerts if a["id"] is not None]
         ledger.append(tx, ledger.ALERTS, [("alert", "system", _alert_body(a)) for a in chained], when)
-        new_ids = [a["id"] for a in chained]
-        tx.insert_deliveries(new_ids, sinks, when.recorded_at)
-        return new_ids
+        bodies = payloads(chained, self.ctx.workflow, self.ctx.org_in(tx))
+        tx.insert_deliveries([(a["id"], s, bodies[a["id"]]) for a in chained for s in sinks], when.recorded_at)
+        return [a["id"] for a in chained]
 
     def calendar_notice(self) -> int:
         """From 1 December, while next year's calendar is provisional, one alert at each district platform

@@ -21,12 +21,12 @@ from casecraft.base.duration import Duration
 from casecraft.base.errors import ConflictError, InputError, PermissionDenied
 from casecraft.base.records import CaseRow
 from casecraft.base.views import CaseView
+from casecraft.cases import deadlines as dl
 from casecraft.cases import timeline as tl
 from casecraft.cases.rules import leader_check
 from casecraft.cases.service import CaseService
 from casecraft.context import Context
 from casecraft.store.base import Tx
-from casecraft.cases import deadlines as dl
 from casecraft.workflows.org import OrgPerson
 from casecraft.workflows.spec import Workflow
 

@@ -23,12 +23,12 @@ from casecraft.base.errors import (
 from casecraft.base.records import CaseRow, Entry
 from casecraft.base.text import check_id, clean_text
 from casecraft.base.views import CaseView, TimelineView, TriggerOption
+from casecraft.cases import deadlines as dl
 from casecraft.cases import timeline as tl
 from casecraft.cases.files import staged, store_staged
 from casecraft.cases.rules import ADMIN_ROLE, acting_person, actor_of, case_at, may_act, route
 from casecraft.context import Context
 from casecraft.store.base import DuplicateKey, Tx
-from casecraft.cases import deadlines as dl
 from casecraft.workflows.machine import ANY, MachineError
 from casecraft.workflows.model import OUTCOMES, SOURCES, Transition
 from casecraft.workflows.org import OrgPerson

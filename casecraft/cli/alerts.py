@@ -111,7 +111,7 @@ def scheduler_run(
     from casecraft.evaluation import record_due
 
     sched = build_scheduler(lambda: eng.sweep(), interval_seconds=interval, on_result=report,
-                            monthly=lambda: record_due(eng), on_monthly=recorded,
+                            monthly=lambda: (eng.check_calendar(), record_due(eng))[1], on_monthly=recorded,
                             deliver=lambda: eng.deliver(budget_seconds=max(interval / 2, 1.0)))
     render.line(f"sweeping every {interval:g} s; Ctrl-C to stop")
     try:

@@ -98,97 +98,91 @@ def show(
     year: Annotated[int, typer.Argument(metavar="YEAR", help="The year, e.g. 2026.")],
     json_out: JsonOpt = False,
 ) -> None:
-    """Show a year: workdays per month, holidays and 调休 make-up working days, dates missing.
-
-    Exits 1 if the calendar has no date of that year.
-    """
-    from casecraft.base.errors import InputError
+    """Show a year: workdays per month, holidays and 调休 make-up working days; a year without an official
+    arrangement is shown as the provisional calendar (weekends and the statutory holidays)."""
     from casecraft.cli import render
-    from casecraft.store.calendar_repo import year_rows
 
-    if not 1 <= year <= 9998:
-        raise InputError(f"bad year {year}: give a year such as 2026")
-    rows = year_rows(state(ctx).engine().store, year)
+    rows = state(ctx).engine().calendar_year(year)
     summary = year_summary(year, rows)
+    summary["provisional"] = bool(rows) and all(r.source == "provisional" for r in rows)
     if json_out:
         render.print_json(summary)
     else:
         render.calendar_year(summary)
+        if summary["provisional"]:
+            render.line(f"{year} is provisional: no official arrangement imported yet "
+                        "(`casecraft calendar import NOTICE.yaml`, see docs/calendar.md)")
     if not rows:
         raise typer.Exit(1)
+
+
+def _change(result: object, json_out: bool, what: str) -> None:
+    from casecraft.cli import render
+
+    data = result.to_dict()  # type: ignore[attr-defined]
+    if json_out:
+        render.print_json(data)
+        return
+    render.line(f"{what}: {data['days']} date(s); status changed on {len(data['changed'])}; "
+                f"open cases recomputed: {len(data['recomputed'])}")
+    for w in data["warnings"] + data["conflicts"]:
+        render.line(f"note: {w}")
 
 
 @app.command("set")
 def set_(
     ctx: typer.Context,
     day: Annotated[str, typer.Argument(metavar="DATE", help="The date, YYYY-MM-DD.")],
-    status: Annotated[str, typer.Argument(metavar="STATUS", help="workday or holiday (also 工作日 / 休息日 / 节假日).")],
+    status: Annotated[str, typer.Argument(metavar="STATUS", help="workday or holiday (工作日 / 休息日 / 节假日).")],
     note: Annotated[str | None, typer.Option("--note", help="Why, e.g. the holiday's name or 调休.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Make one date a workday or a holiday (replaces what the calendar had for it)."""
-    from casecraft.cli import render
-    from casecraft.store.calendar_repo import parse_day, parse_status, set_day
+    """Make one date a workday or a holiday (admin); open deadlines on or after it are recomputed."""
+    from casecraft.timing.days import parse_day, parse_status
 
     d, workday = parse_day(day), parse_status(status)
-    eng = state(ctx).engine()
-    row = set_day(eng.store, d, workday, note, eng.now())
-    if json_out:
-        render.print_json({"date": row.day.isoformat(), "workday": row.workday, "source": row.source,
-                           "note": row.note})
-        return
-    what = "a workday" if row.workday else "a holiday"
-    render.line(f"{row.day.isoformat()} ({row.day:%a}) is now {what}" + (f": {row.note}" if row.note else ""))
+    _change(state(ctx).engine().set_calendar_day(d, workday, note=note), json_out, f"{d.isoformat()} set")
 
 
 @app.command("import")
 def import_(
     ctx: typer.Context,
-    file: Annotated[str, typer.Argument(metavar="FILE", help="CSV, UTF-8, header date,status[,note].")],
+    file: Annotated[str, typer.Argument(
+        metavar="FILE", help="The State Council's notice as YAML (see docs/calendar.md), or a CSV date,status[,note].")],
     json_out: JsonOpt = False,
 ) -> None:
-    """Load dates from a CSV file: date,status[,note] with status workday or holiday.
-
-    The whole file is checked first; if any row is bad nothing is imported and
-    every bad row is listed. Imported dates replace what the calendar had.
-    """
-    from casecraft.cli import render
-    from casecraft.store.calendar_repo import import_days
-
-    eng = state(ctx).engine()
-    count = import_days(eng.store, file, eng.now())
-    if json_out:
-        render.print_json({"file": file, "imported": count})
-    else:
-        render.line(f"imported {count} date(s) from {file}")
+    """Import the year's official holiday arrangement (admin): it replaces the provisional days, and every
+    open deadline on or after a changed day is recomputed, each on its case's timeline."""
+    _change(state(ctx).engine().import_calendar(file), json_out, f"imported {file}")
 
 
 @app.command()
 def seed(
     ctx: typer.Context,
     year: Annotated[list[int] | None, typer.Option(
-        "--year", help="Only this year (repeatable); default every year the chinesecalendar package knows.")] = None,
+        "--year", help="Only this year (repeatable); default every year known, and next year provisionally.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Fill in dates from the chinesecalendar package (official holidays and 调休).
-
-    Only dates the calendar does not have yet are added: imported and
-    hand-set dates are kept.
-    """
+    """Fill in dates the calendar lacks (admin): official ones from the chinesecalendar package, later years
+    provisionally. Imported and hand-set dates are kept."""
     from casecraft.cli import render
-    from casecraft.store.calendar_repo import seed_calendar, seed_years
 
-    eng = state(ctx).engine()
-    count = seed_calendar(eng.store, year or None, eng.now())
-    known = seed_years()
-    unknown = sorted({y for y in (year or []) if y not in known})
+    count = state(ctx).engine().seed_calendar(year or None)
     if json_out:
-        render.print_json({"inserted": count, "years": sorted(set(year)) if year else list(known),
-                           "not_in_package": unknown})
+        render.print_json({"inserted": count, "years": sorted(set(year)) if year else None})
         return
-    render.line(f"added {count} date(s) from the chinesecalendar package "
-                f"(it covers {known.start}-{known.stop - 1})")
-    if unknown:
-        render.err.print(
-            f"[yellow]warning:[/] the package has no data for {', '.join(map(str, unknown))}: add "
-            "those dates with `casecraft calendar import FILE` or `casecraft calendar set DATE workday|holiday`")
+    render.line(f"added {count} date(s)")
+
+
+@app.command()
+def check(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """Keep next year in the calendar and, from 1 December while it is provisional, alert the district
+    platform (for cron; `scheduler run` does it daily)."""
+    from casecraft.cli import render
+
+    result = state(ctx).engine().check_calendar()
+    if json_out:
+        render.print_json(result)
+        return
+    state_ = "provisional" if result["provisional"] else "official"
+    render.line(f"{result['year']}: {state_}; dates added {result['days_added']}; alerts raised {result['raised']}")

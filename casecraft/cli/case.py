@@ -75,17 +75,21 @@ def show(
     diagram: Annotated[str | None, typer.Option(
         "--diagram", help="Also draw the workflow with the case's path highlighted to this file "
         "(.png, .svg, .dot, .mmd or .bpmn).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace the --diagram file if it exists.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Show a case's details and its whole timeline."""
-    from casecraft.cli import render
+    from casecraft.cli import files, render
 
+    if diagram:
+        files.check_output(diagram, db=state(ctx).db, force=force, what="the diagram")
     eng = state(ctx).engine()
     case = eng.get(case_id)
     if diagram:
         from casecraft.workflows.diagram import case_diagram
 
-        case_diagram(eng, case_id, diagram)
+        with files.output(diagram, db=state(ctx).db, force=force, what="the diagram") as tmp:
+            case_diagram(eng, case_id, str(tmp))
     deadline = eng.deadline(case_id)
     if json_out:
         render.print_json({**case.to_dict(), "deadline": deadline.to_dict(case.timezone) if deadline else None})

@@ -92,20 +92,14 @@ def demo(ctx: typer.Context,
 
     Uses ./casecraft-demo.db (recreated on each run) unless --db is given.
     """
-    from pathlib import Path
 
     from casecraft.base.clock import FixedClock
-    from casecraft.cli import render
+    from casecraft.cli import files, render
     from casecraft.demo import _at, run_demo
     from casecraft.engine import Engine
 
     st = state(ctx)
-    db = st.db
-    if db is None:
-        path = Path("casecraft-demo.db")
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(path) + suffix).unlink(missing_ok=True)
-        db = f"sqlite:///{path}"
+    db = st.db or files.demo_database()
     clock = FixedClock(_at(24, "08:30"))
     with Engine(db, st.workflow, clock) as eng:
         eng.init(sandbox=True)

@@ -19,13 +19,13 @@ from typing import Any
 
 from casecraft.base.errors import ConflictError, InputError, PermissionDenied, TriggerNotAllowed
 from casecraft.base.records import CaseRow
+from casecraft.cases import deadlines as dl
 from casecraft.cases import timeline as tl
 from casecraft.cases.rules import case_at, may_act
 from casecraft.cases.service import CaseService
 from casecraft.context import Context
 from casecraft.intake.hotline import RowProblem, Ticket
 from casecraft.store.base import DuplicateKey
-from casecraft.cases import deadlines as dl
 from casecraft.workflows.model import Transition
 from casecraft.workflows.org import Organisation, OrgPerson
 from casecraft.workflows.spec import Workflow
@@ -35,12 +35,14 @@ Progress = Callable[[int, int], None]
 
 
 class BadRowsError(InputError):
-    """A work-order file has bad rows and was refused whole; ``problems`` lists every one."""
+    """A work-order file has bad rows and was refused whole; ``problems`` lists them (the first 1,000)."""
 
-    def __init__(self, path: str, problems: list[RowProblem], rows: int) -> None:
+    def __init__(self, path: str, problems: list[RowProblem], rows: int, *, total: int | None = None,
+                 bad_rows: int | None = None) -> None:
         self.problems = problems
-        count = len({p.row for p in problems})
-        listed = "\n".join(f"  {p}" for p in problems)
+        count = bad_rows if bad_rows is not None else len({p.row for p in problems})
+        more = (total or len(problems)) - len(problems)
+        listed = "\n".join(f"  {p}" for p in problems) + (f"\n  ... and {more} more" if more > 0 else "")
         super().__init__("{file}: {count} bad row(s) of {rows}; nothing was imported. Fix them, or import the good "
                          "rows with --skip-bad (the bad ones go to a reject file):\n{listed}", file=path, count=count,
                          rows=rows, listed=listed, problems=[p.to_dict() for p in problems])
@@ -79,21 +81,24 @@ class Intake:
     def import_hotline(self, path: str | os.PathLike[str], *, actor: str, skip_bad: bool = False,
                        rejects: str | os.PathLike[str] | None = None, fmt: str | None = None,
                        progress: Progress | None = None, batch_size: int = BATCH,
-                       on_behalf_of: str | None = None) -> ImportResult:
+                       on_behalf_of: str | None = None, rejects_force: bool = False) -> ImportResult:
         """Import hotline work orders from CSV or JSON Lines as cases at the street platform.
 
         Idempotent by ticket: a ticket already imported is counted, never created
-        again. Rows are checked first; a file with bad rows is refused whole
-        unless ``skip_bad``, which imports the good rows and writes the bad ones
-        to ``rejects`` (default: beside the file, ``NAME.rejects.csv|jsonl``).
-        Every row is written in ONE transaction: a failure leaves nothing half-imported.
+        again. The file is streamed (memory stays flat whatever its size): a first
+        pass checks every row, a second routes them; a file with bad rows is refused
+        whole unless ``skip_bad``, which imports the good rows and writes the bad ones
+        to ``rejects`` (default: beside the file, ``NAME.rejects.csv|jsonl``, created
+        0600; an existing one only with ``rejects_force``). Every row is written in
+        ONE transaction: a failure leaves nothing half-imported.
 
         Raises:
             BadRowsError: bad rows and not ``skip_bad`` (nothing written).
-            InputError: an unreadable or non-UTF-8 file, a header without a needed column, an unknown actor.
+            InputError: an unreadable, oversized or non-UTF-8 file, a header without a needed column,
+                an unknown actor.
             PermissionDenied: the actor may not receive hotline cases.
         """
-        from casecraft.intake.hotline import default_rejects_path, read_tickets, write_rejects
+        from casecraft.intake.hotline import default_rejects_path, open_hotline
 
         started = time.perf_counter()
         if not 1 <= batch_size <= 10_000:
@@ -106,56 +111,79 @@ class Intake:
             raise TriggerNotAllowed("the workflow has no '{trigger}' for source 'hotline'",
                                     trigger=machine.report_trigger)
         dest, tr = picked
+        tier = wf.states[dest].tier
         now = self.ctx.now()
-        parsed = read_tickets(path, categories=wf.categories, now=now, timezone=wf.timezone, fmt=fmt)
-        problems = list(parsed.problems)
-        result = ImportResult(file=str(parsed.path), rows=parsed.rows)
-        with self.ctx.write() as tx:
-            person, who, when = self.cases.acting(tx, actor, on_behalf_of, tr.roles)
-            if not any(r in tr.roles for r in person.roles):
-                raise PermissionDenied("{name}({id}) has role(s) {roles}; receiving hotline orders needs one of: "
-                                       "{allowed}", name=person.name, id=person.id, roles=", ".join(person.roles),
-                                       allowed=", ".join(tr.roles), actor=actor)
-            org = self.ctx.org_in(tx).load_all()
-            routed = self._route_tickets(wf, org, tr, person, wf.states[dest].tier, parsed.tickets, problems)
-            if problems:
-                problems.sort(key=lambda p: p.row)
+        with open_hotline(path, fmt=fmt) as src, \
+                src.validate(categories=wf.categories, now=now, timezone=wf.timezone) as checked:
+            result = ImportResult(file=str(src.path), rows=checked.rows)
+            with self.ctx.read() as tx:  # who receives the orders, and where each goes (no writes yet)
+                person = self._receiver(tx, actor, tr)
+                org = self.ctx.org_in(tx).load_all()
+            for batch in checked.iter_batches(batch_size):
+                found: list[RowProblem] = []
+                self._route_tickets(wf, org, tr, person, tier, batch, found)
+                checked.add_problems(found)
+            if checked.problem_count:
                 if not skip_bad:
-                    raise BadRowsError(str(parsed.path), problems, parsed.rows)
-                result.bad = problems
-            cal = self.ctx.calendar(wf)
-            total = len(routed)
+                    raise BadRowsError(src.name, checked.problems, checked.rows, total=checked.problem_count,
+                                       bad_rows=checked.bad_rows)
+                result.bad = checked.problems
+            total = checked.rows - checked.bad_rows
             done = 0
             if progress:
                 progress(0, total)
-            for i in range(0, total, batch_size):
-                batch = routed[i:i + batch_size]
-                for _attempt in range(3):
-                    try:
-                        with tx.savepoint():
-                            found = tx.existing_refs("hotline", [t.ticket for t, _ in batch])
-                            todo = [(t, unit) for t, unit in batch if t.ticket not in found]
-                            ids = tx.reserve_case_ids(len(todo))
-                            cases, entries, deadlines = self._rows(wf, cal, vid, tr, dest, who, todo, ids, when)
-                            tx.insert_batch(cases, entries, deadlines)
-                        break
-                    except DuplicateKey:
-                        continue  # another importer took some of these tickets meanwhile: look again
-                else:
-                    raise ConflictError("another import of the same tickets kept getting in the way; nothing was "
-                                        "imported, run the import again (tickets already imported are skipped)")
-                result.case_ids.extend(ids)
-                result.new += len(ids)
-                result.existing += len(found)
-                done += len(batch)
-                if progress:
-                    progress(done, total)
-        if result.bad:
-            dest_path = Path(rejects) if rejects else default_rejects_path(parsed.path, parsed.format)
-            write_rejects(parsed, result.bad, dest_path)
-            result.rejects = str(dest_path)
+            with self.ctx.write() as tx:
+                person, who, when = self.cases.acting(tx, actor, on_behalf_of, tr.roles)
+                self._receiver(tx, actor, tr)
+                org = self.ctx.org_in(tx).load_all()
+                cal = self.ctx.calendar(wf)
+                for batch in checked.iter_batches(batch_size):
+                    late: list[RowProblem] = []
+                    routed = self._route_tickets(wf, org, tr, person, tier, batch, late)
+                    if late:
+                        raise ConflictError("the organisation changed while the file was imported; nothing was "
+                                            "imported, run the import again")
+                    self._write(tx, routed, wf, cal, vid, tr, dest, who, when, result)
+                    done += len(batch)
+                    if progress:
+                        progress(done, total)
+            if result.bad:
+                target = Path(rejects) if rejects else default_rejects_path(src.path, src.format)
+                checked.write_rejects(target, force=rejects_force)
+                result.rejects = str(target)
         result.seconds = time.perf_counter() - started
         return result
+
+    def _receiver(self, tx: Any, actor: str, tr: Transition) -> OrgPerson:
+        from casecraft.cases.rules import acting_person
+
+        person = acting_person(tx, actor)
+        if not any(r in tr.roles for r in person.roles):
+            raise PermissionDenied("{name}({id}) has role(s) {roles}; receiving hotline orders needs one of: "
+                                   "{allowed}", name=person.name, id=person.id, roles=", ".join(person.roles),
+                                   allowed=", ".join(tr.roles), actor=actor)
+        return person
+
+    def _write(self, tx: Any, routed: list[tuple[Ticket, str]], wf: Workflow, cal: Any, vid: int, tr: Transition,
+               dest: str, who: tl.Actor, when: tl.When, result: ImportResult) -> None:
+        """One batch inside the import's transaction; a ticket taken meanwhile retries the batch."""
+        for _attempt in range(3):
+            try:
+                with tx.savepoint():
+                    found = tx.existing_refs("hotline", [t.ticket for t, _ in routed])
+                    todo = [(t, unit) for t, unit in routed if t.ticket not in found]
+                    ids = tx.reserve_case_ids(len(todo))
+                    cases, entries, deadlines = self._rows(wf, cal, vid, tr, dest, who, todo, ids, when)
+                    tx.insert_batch(cases, entries, deadlines)
+                break
+            except DuplicateKey:
+                continue  # another importer took some of these tickets meanwhile: look again
+        else:
+            raise ConflictError("another import of the same tickets kept getting in the way; nothing was imported, "
+                                "run the import again (tickets already imported are skipped)")
+        result.case_ids.extend(ids)
+        result.new += len(ids)
+        result.existing += len(found)
 
     def _route_tickets(self, wf: Workflow, org: Organisation, tr: Transition, person: OrgPerson, tier: str,
                        tickets: list[Ticket], problems: list[RowProblem]) -> list[tuple[Ticket, str]]:

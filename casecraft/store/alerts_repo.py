@@ -11,7 +11,7 @@ delivery workers claim under a lease.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -191,36 +191,43 @@ class AlertQueries:
         return res.rowcount == 1
 
     # the outbox -------------------------------------------------------------------------
-    def insert_deliveries(self, alert_ids: Sequence[int], sinks: Sequence[str], now: datetime) -> None:
-        """One pending delivery per alert and sink, due at once."""
-        rows = [{"alert_id": a, "sink": s, "status": "pending", "attempts": 0, "last_error": None,
-                 "updated_at": now, "next_attempt_at": now, "leased_until": None}
-                for a in alert_ids for s in sinks]
+    def insert_deliveries(self, deliveries: Sequence[tuple[int, str, dict[str, Any]]], now: datetime) -> None:
+        """One pending delivery per (alert id, sink name, payload), due at once."""
+        rows = [{"alert_id": a, "sink": s, "status": "pending", "attempts": 0, "last_error": None, "updated_at": now,
+                 "next_attempt_at": now, "leased_until": None, "payload": body, "created_at": now,
+                 "delivered_at": None} for a, s, body in deliveries]
         if rows:
             self.conn.execute(insert(deliveries_t), rows)
 
-    def claim_deliveries(self, now: datetime, limit: int, lease: timedelta) -> list[dict[str, Any]]:
-        """Pending deliveries due now and not leased by another worker; leased to this one."""
-        q = (select(deliveries_t.c.id, deliveries_t.c.alert_id, deliveries_t.c.sink, deliveries_t.c.attempts)
-             .where(deliveries_t.c.status == "pending", deliveries_t.c.next_attempt_at <= now,
-                    or_(deliveries_t.c.leased_until.is_(None), deliveries_t.c.leased_until <= now))
-             .order_by(deliveries_t.c.next_attempt_at, deliveries_t.c.id).limit(limit))
+    def claim_deliveries(self, now: datetime, sinks: Sequence[str], limit: int,
+                         lease_until: datetime) -> list[dict[str, Any]]:
+        """Pending deliveries to ``sinks`` due now and not leased by another worker; leased to this one."""
+        d = deliveries_t.c
+        q = (select(d.id, d.alert_id, d.sink, d.attempts, d.payload)
+             .where(d.status == "pending", d.sink.in_(list(sinks)),
+                    or_(d.next_attempt_at.is_(None), d.next_attempt_at <= now),
+                    or_(d.leased_until.is_(None), d.leased_until <= now))
+             .order_by(d.next_attempt_at, d.id).limit(limit))
         if self.conn.dialect.name == "postgresql":
             q = q.with_for_update(skip_locked=True)
         rows = [dict(r) for r in self.conn.execute(q).mappings()]
         if rows:
-            self.conn.execute(update(deliveries_t).where(deliveries_t.c.id.in_([r["id"] for r in rows]))
-                              .values(leased_until=now + lease))
+            self.conn.execute(update(deliveries_t).where(d.id.in_([r["id"] for r in rows]))
+                              .values(leased_until=lease_until))
         return rows
 
-    def finish_delivery(self, delivery_id: int, now: datetime, *, status: str, error: str | None,
-                        retry_at: datetime | None, count_attempt: bool = True) -> None:
-        """Record a delivery's outcome: delivered, a retry at ``retry_at`` (pending), or dead."""
-        values: dict[str, Any] = {"status": status, "last_error": error, "updated_at": now, "leased_until": None,
+    def mark_delivery(self, delivery_id: int, now: datetime, *, status: str, error: str | None,
+                      retry_at: datetime | None, attempt: bool) -> None:
+        """Record what happened to a pending delivery (ignored once it is no longer pending)."""
+        d = deliveries_t.c
+        values: dict[str, Any] = {"status": status, "updated_at": now, "leased_until": None,
                                   "next_attempt_at": retry_at}
-        if count_attempt:
-            values["attempts"] = deliveries_t.c.attempts + 1
-        self.conn.execute(update(deliveries_t).where(deliveries_t.c.id == delivery_id).values(**values))
+        if attempt:
+            values["attempts"] = d.attempts + 1
+            values["last_error"] = error
+        if status == "delivered":
+            values["delivered_at"] = now
+        self.conn.execute(update(deliveries_t).where(d.id == delivery_id, d.status == "pending").values(**values))
 
     def deliveries(self, alert_id: int | None = None) -> list[dict[str, Any]]:
         q = select(deliveries_t).order_by(deliveries_t.c.id)

@@ -18,20 +18,18 @@ notice replaces every date of its year except those set by hand (``admin``).
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Connection, Insert, Table, insert, select, update
+from sqlalchemy import Connection, Insert, Table, func, insert, select, update
 
 from casecraft.base.errors import InputError
+from casecraft.store.base import Store
 from casecraft.store.models import CalendarDay
-from casecraft.store.repo import Store
 from casecraft.timing.calendar import DayRow, WorkingCalendar, WorkingPeriod, parse_periods, seed_rows
+from casecraft.timing.days import RowProblem, parse_calendar_csv, parse_day, parse_status, read_days_file  # noqa: F401
 from casecraft.timing.provisional import PROVISIONAL_SOURCE, covered_years, provisional_rows, provisional_workdays
 
 if TYPE_CHECKING:  # the notice module (and its YAML loader) is imported only by whoever parses a notice
@@ -45,45 +43,6 @@ IMPORT_SOURCE = "import"
 NOTE_MAX = 100  # the width of calendar_days.note
 _BATCH = 2000
 
-_STATUS = {
-    "workday": True, "工作日": True,
-    "holiday": False, "休息日": False, "节假日": False,
-}
-STATUS_HELP = "workday or holiday (also 工作日 / 休息日 / 节假日)"
-
-
-def parse_status(text: str) -> bool:
-    """``True`` for a workday, ``False`` for a holiday or rest day.
-
-    Raises:
-        InputError: if ``text`` is none of ``workday``, ``holiday``, ``工作日``, ``休息日``, ``节假日``.
-    """
-    value = _STATUS.get(str(text).strip().lower())
-    if value is None:
-        raise InputError(f"bad day status {text!r}: write {STATUS_HELP}", status=str(text))
-    return value
-
-
-def parse_day(text: str) -> date:
-    """A date written ``YYYY-MM-DD``.
-
-    Raises:
-        InputError: if ``text`` is not such a date.
-    """
-    try:
-        return _iso_date(text)
-    except ValueError as exc:
-        raise InputError(f"bad date {text!r}: {exc}", date=str(text)) from None
-
-
-def _iso_date(text: str) -> date:
-    s = str(text).strip()
-    if len(s) != 10 or s[4] != "-" or s[7] != "-":
-        raise ValueError("write the date as YYYY-MM-DD, e.g. 2026-10-01")
-    try:
-        return date.fromisoformat(s)
-    except ValueError:
-        raise ValueError("no such date; write YYYY-MM-DD, e.g. 2026-10-01") from None
 
 
 def _now(now: datetime | None) -> datetime:
@@ -299,90 +258,6 @@ def set_day(store: Store, day: date, workday: bool, note: str | None = None,
     return DayRow(day, bool(workday), ADMIN_SOURCE, text or "")
 
 
-@dataclass(frozen=True)
-class RowProblem:
-    """One bad row of a calendar CSV file (rows counted from 1, the header being row 1)."""
-
-    row: int
-    field: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"row {self.row}, {self.field}: {self.reason}"
-
-
-_HEADER = ("date", "status", "note")
-
-
-def _read_text(path: str | Path) -> str:
-    p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"no such file {str(p)!r}", file=str(p)) from None
-    except IsADirectoryError:
-        raise InputError(f"{str(p)!r} is a folder; give a CSV file", file=str(p)) from None
-    except OSError as exc:
-        raise InputError(f"cannot read {str(p)!r}: {exc.strerror or exc}", file=str(p)) from None
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"{str(p)!r} is not UTF-8 text (byte {exc.start + 1}); save it as CSV UTF-8 "
-            "(in Excel: Save As > CSV UTF-8)", file=str(p)) from None
-
-
-def parse_calendar_csv(text: str) -> tuple[list[tuple[date, bool, str | None]], list[RowProblem]]:
-    """Check a whole calendar CSV: the rows it gives and every problem found (nothing raised)."""
-    records = list(csv.reader(io.StringIO(text, newline="")))
-    problems: list[RowProblem] = []
-    out: list[tuple[date, bool, str | None]] = []
-    header_at = next((i for i, r in enumerate(records) if any(c.strip() for c in r)), None)
-    if header_at is None:
-        return [], [RowProblem(1, "header", "the file is empty; the first line must be date,status[,note]")]
-    header = tuple(c.strip().lower() for c in records[header_at])
-    if header not in (_HEADER[:2], _HEADER):
-        problems.append(RowProblem(header_at + 1, "header",
-                                   f"found {','.join(records[header_at])!r}; the first line must be "
-                                   "date,status or date,status,note"))
-        return [], problems
-    width = len(header)
-    seen: dict[date, int] = {}
-    for i, rec in enumerate(records[header_at + 1:], start=header_at + 2):
-        if not any(c.strip() for c in rec):
-            continue  # blank line
-        if len(rec) > width:
-            extra = ",".join(rec[width:])
-            problems.append(RowProblem(i, "row", f"{len(rec)} fields, expected at most {width} "
-                                                 f"(extra {extra!r}; quote a note that contains commas)"))
-        if len(rec) < 2:
-            problems.append(RowProblem(i, "status", "missing; write " + STATUS_HELP))
-        day: date | None = None
-        raw_day = rec[0] if rec else ""
-        try:
-            day = _iso_date(raw_day)
-        except ValueError as exc:
-            problems.append(RowProblem(i, "date", f"{raw_day.strip()!r}: {exc}"))
-        if day is not None:
-            if day in seen:
-                problems.append(RowProblem(i, "date", f"{day.isoformat()} is also on row {seen[day]}"))
-            else:
-                seen[day] = i
-        status: bool | None = None
-        if len(rec) >= 2:
-            status = _STATUS.get(rec[1].strip().lower())
-            if status is None:
-                problems.append(RowProblem(i, "status", f"{rec[1].strip()!r}: write {STATUS_HELP}"))
-        note = rec[2].strip() if width == 3 and len(rec) >= 3 else ""
-        if len(note) > NOTE_MAX:
-            problems.append(RowProblem(i, "note", f"{len(note)} characters; at most {NOTE_MAX} fit"))
-        if day is not None and status is not None:
-            out.append((day, status, note or None))
-    if not out and not problems:
-        problems.append(RowProblem(header_at + 1, "file", "no dates after the header"))
-    return out, problems
-
-
 def import_days(store: Store, path: str | Path, now: datetime | None = None) -> int:
     """Load a CSV file of dates (``date,status[,note]``), replacing any rows for those dates.
 
@@ -397,7 +272,7 @@ def import_days(store: Store, path: str | Path, now: datetime | None = None) -> 
         InputError: if the file cannot be read or any row is bad; ``details["problems"]``
             holds ``{"row", "field", "reason"}`` for each.
     """
-    text = _read_text(path)
+    text = read_days_file(path)
     rows, problems = parse_calendar_csv(text)
     if problems:
         count = len(problems)
@@ -484,3 +359,48 @@ __all__ = [
     "parse_status", "provisional_seed_years", "read_working_calendar", "seed_calendar", "seed_years", "set_day",
     "year_rows",
 ]
+
+
+class CalendarQueries:
+    """The calendar table inside the caller's transaction (administration is recorded with it)."""
+
+    conn: Connection
+
+    def calendar_year(self, year: int) -> list[DayRow]:
+        rows = self.conn.execute(
+            select(days_t.c.day, days_t.c.workday, days_t.c.source, days_t.c.note)
+            .where(days_t.c.day >= date(year, 1, 1), days_t.c.day <= date(year, 12, 31)).order_by(days_t.c.day))
+        return [DayRow(d, bool(w), s, n or "") for d, w, s, n in rows]
+
+    def calendar_write(self, rows: Sequence[tuple[date, bool, str | None]], source: str, now: datetime) -> list[date]:
+        """Replace the rows of these dates (``source`` admin or import); the dates whose status changed."""
+        if not rows:
+            return []
+        days = [d for d, _w, _n in rows]
+        stored = {d: bool(w) for d, w in self.conn.execute(
+            select(days_t.c.day, days_t.c.workday).where(days_t.c.day.in_(days)))}
+        changed = sorted(d for d, w, _n in rows if stored.get(d) is None or stored[d] != bool(w))
+        _upsert(self.conn, [_values(d, w, source, _note(n), now) for d, w, n in rows])
+        return changed
+
+    def calendar_apply_notice(self, notice: Notice, now: datetime) -> list[date]:
+        return apply_notice(self.conn, notice, now)
+
+    def calendar_conflicts(self, notice: Notice) -> list[DayRow]:
+        wanted = notice.days
+        return [r for r in self.calendar_year(notice.year)
+                if r.source == ADMIN_SOURCE and wanted.get(r.day, r.workday) != r.workday]
+
+    def calendar_working(self, tz: str, periods: Sequence[WorkingPeriod], since: date | None = None
+                         ) -> WorkingCalendar:
+        return read_working_calendar(self.conn, tz, periods, since)
+
+    def calendar_missing_years(self, years: Sequence[int]) -> list[int]:
+        """Of ``years``, those without a single stored date."""
+        out = []
+        for y in years:
+            n = self.conn.execute(select(func.count()).select_from(days_t)
+                                  .where(days_t.c.day >= date(y, 1, 1), days_t.c.day <= date(y, 12, 31))).scalar()
+            if not n:
+                out.append(y)
+        return out

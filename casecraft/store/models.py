@@ -268,6 +268,9 @@ class Delivery(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))  # what the sink receives
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class SentimentLog(Base):

@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from casecraft.base.records import CaseRow, Entry
 from casecraft.store.alerts_repo import AlertQueries, DeadlineQueries
 from casecraft.store.base import DuplicateKey
+from casecraft.store.calendar_repo import CalendarQueries
 from casecraft.store.db import ensure_schema, make_engine, translate_db_error
 from casecraft.store.intake_repo import IntakeQueries
 from casecraft.store.ledger_repo import LedgerQueries
@@ -176,7 +177,8 @@ class CaseQueries:
         return [tuple(r) for r in self.conn.execute(select(t).order_by(*t.primary_key.columns))]
 
 
-class Tx(CaseQueries, DeadlineQueries, AlertQueries, OrgQueries, IntakeQueries, LedgerQueries, LogQueries):
+class Tx(CaseQueries, DeadlineQueries, AlertQueries, OrgQueries, IntakeQueries, LedgerQueries, LogQueries,
+         CalendarQueries):
     """One open transaction and every query of the engine."""
 
     def __init__(self, conn: Connection) -> None:

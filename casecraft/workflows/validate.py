@@ -240,10 +240,6 @@ def _check_settings(c: _Collector, raw: dict[str, Any], states: dict[str, Any] |
         for j, role in enumerate(written if isinstance(written, list) else []):
             if isinstance(role, str):
                 c.unknown(("workflow", field_name, j), "role", role, roles)
-    sinks = s.get("sinks")
-    for j, sink in enumerate(sinks if isinstance(sinks, list) else []):
-        if isinstance(sink, dict) and sink.get("type") == "webhook" and not sink.get("url"):
-            c.add(("workflow", "sinks", j), "a webhook sink needs a url", "e.g. url: https://alerts.example/hook")
 
 
 def _sources(tr: dict[str, Any]) -> list[tuple[Loc, str]]:

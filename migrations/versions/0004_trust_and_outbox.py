@@ -86,6 +86,9 @@ def upgrade() -> None:
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
         batch_op.add_column(sa.Column('next_attempt_at', casecraft.store.types.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('leased_until', casecraft.store.types.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('payload', sa.JSON(none_as_null=True), nullable=True))
+        batch_op.add_column(sa.Column('created_at', casecraft.store.types.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('delivered_at', casecraft.store.types.UTCDateTime(timezone=True), nullable=True))
         batch_op.create_index('ix_deliveries_pending', ['next_attempt_at'], unique=False, postgresql_where=sa.text("status = 'pending'"), sqlite_where=sa.text("status = 'pending'"))
 
     with op.batch_alter_table('sentiment_logs', schema=None) as batch_op:
@@ -114,7 +117,10 @@ def upgrade() -> None:
     op.execute("UPDATE timeline SET recorded_at = at WHERE recorded_at IS NULL")
     op.execute("UPDATE timeline SET actor_name = (SELECT name FROM people WHERE people.id = timeline.actor_id) "
                "WHERE actor_name IS NULL")
+    # old rows named a webhook by its URL (which may hold a secret) and kept error texts that told open ports
+    # from closed ones: name them by type, keep no text, and give up the failed ones
     op.execute("UPDATE deliveries SET status = 'dead' WHERE status = 'failed'")
+    op.execute("UPDATE deliveries SET sink = 'webhook', last_error = NULL WHERE sink LIKE 'webhook:%'")
 
 
 def downgrade() -> None:
@@ -143,6 +149,9 @@ def downgrade() -> None:
 
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
         batch_op.drop_index('ix_deliveries_pending', postgresql_where=sa.text("status = 'pending'"), sqlite_where=sa.text("status = 'pending'"))
+        batch_op.drop_column('delivered_at')
+        batch_op.drop_column('created_at')
+        batch_op.drop_column('payload')
         batch_op.drop_column('leased_until')
         batch_op.drop_column('next_attempt_at')
 

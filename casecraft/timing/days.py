@@ -1,0 +1,141 @@
+"""Calendar dates typed by an admin: one date, one status, a CSV of dates (``date,status[,note]``).
+
+Parsing only; the store writes what these return.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from casecraft.base.errors import InputError
+
+_STATUS = {
+    "workday": True, "工作日": True,
+    "holiday": False, "休息日": False, "节假日": False,
+}
+STATUS_HELP = "workday or holiday (also 工作日 / 休息日 / 节假日)"
+NOTE_MAX = 100  # the width of calendar_days.note
+
+
+def parse_status(text: str) -> bool:
+    """``True`` for a workday, ``False`` for a holiday or rest day.
+
+    Raises:
+        InputError: if ``text`` is none of ``workday``, ``holiday``, ``工作日``, ``休息日``, ``节假日``.
+    """
+    value = _STATUS.get(str(text).strip().lower())
+    if value is None:
+        raise InputError(f"bad day status {text!r}: write {STATUS_HELP}", status=str(text))
+    return value
+
+
+def parse_day(text: str) -> date:
+    """A date written ``YYYY-MM-DD``.
+
+    Raises:
+        InputError: if ``text`` is not such a date.
+    """
+    try:
+        return _iso_date(text)
+    except ValueError as exc:
+        raise InputError(f"bad date {text!r}: {exc}", date=str(text)) from None
+
+
+def _iso_date(text: str) -> date:
+    s = str(text).strip()
+    if len(s) != 10 or s[4] != "-" or s[7] != "-":
+        raise ValueError("write the date as YYYY-MM-DD, e.g. 2026-10-01")
+    try:
+        return date.fromisoformat(s)
+    except ValueError:
+        raise ValueError("no such date; write YYYY-MM-DD, e.g. 2026-10-01") from None
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """One bad row of a calendar CSV file (rows counted from 1, the header being row 1)."""
+
+    row: int
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"row {self.row}, {self.field}: {self.reason}"
+
+
+_HEADER = ("date", "status", "note")
+
+
+def read_days_file(path: str | Path) -> str:
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"no such file {str(p)!r}", file=str(p)) from None
+    except IsADirectoryError:
+        raise InputError(f"{str(p)!r} is a folder; give a CSV file", file=str(p)) from None
+    except OSError as exc:
+        raise InputError(f"cannot read {str(p)!r}: {exc.strerror or exc}", file=str(p)) from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{str(p)!r} is not UTF-8 text (byte {exc.start + 1}); save it as CSV UTF-8 "
+            "(in Excel: Save As > CSV UTF-8)", file=str(p)) from None
+
+
+def parse_calendar_csv(text: str) -> tuple[list[tuple[date, bool, str | None]], list[RowProblem]]:
+    """Check a whole calendar CSV: the rows it gives and every problem found (nothing raised)."""
+    records = list(csv.reader(io.StringIO(text, newline="")))
+    problems: list[RowProblem] = []
+    out: list[tuple[date, bool, str | None]] = []
+    header_at = next((i for i, r in enumerate(records) if any(c.strip() for c in r)), None)
+    if header_at is None:
+        return [], [RowProblem(1, "header", "the file is empty; the first line must be date,status[,note]")]
+    header = tuple(c.strip().lower() for c in records[header_at])
+    if header not in (_HEADER[:2], _HEADER):
+        problems.append(RowProblem(header_at + 1, "header",
+                                   f"found {','.join(records[header_at])!r}; the first line must be "
+                                   "date,status or date,status,note"))
+        return [], problems
+    width = len(header)
+    seen: dict[date, int] = {}
+    for i, rec in enumerate(records[header_at + 1:], start=header_at + 2):
+        if not any(c.strip() for c in rec):
+            continue  # blank line
+        if len(rec) > width:
+            extra = ",".join(rec[width:])
+            problems.append(RowProblem(i, "row", f"{len(rec)} fields, expected at most {width} "
+                                                 f"(extra {extra!r}; quote a note that contains commas)"))
+        if len(rec) < 2:
+            problems.append(RowProblem(i, "status", "missing; write " + STATUS_HELP))
+        day: date | None = None
+        raw_day = rec[0] if rec else ""
+        try:
+            day = _iso_date(raw_day)
+        except ValueError as exc:
+            problems.append(RowProblem(i, "date", f"{raw_day.strip()!r}: {exc}"))
+        if day is not None:
+            if day in seen:
+                problems.append(RowProblem(i, "date", f"{day.isoformat()} is also on row {seen[day]}"))
+            else:
+                seen[day] = i
+        status: bool | None = None
+        if len(rec) >= 2:
+            status = _STATUS.get(rec[1].strip().lower())
+            if status is None:
+                problems.append(RowProblem(i, "status", f"{rec[1].strip()!r}: write {STATUS_HELP}"))
+        note = rec[2].strip() if width == 3 and len(rec) >= 3 else ""
+        if len(note) > NOTE_MAX:
+            problems.append(RowProblem(i, "note", f"{len(note)} characters; at most {NOTE_MAX} fit"))
+        if day is not None and status is not None:
+            out.append((day, status, note or None))
+    if not out and not problems:
+        problems.append(RowProblem(header_at + 1, "file", "no dates after the header"))
+    return out, problems
+
+
