@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from casecraft.base.acting import When
 from casecraft.base.clock import Clock, SystemClock
@@ -293,6 +293,23 @@ class Context:
         return cal
 
 
+class EngineView(Protocol):
+    """What the capabilities below the engine may use of it (evaluation, audit, backups): the engine
+    satisfies it, and so does anything with a store, a context and the same few reads."""
+
+    store: Any
+    ctx: Context
+
+    @property
+    def org(self) -> Organisation: ...
+    @property
+    def workflow(self) -> Workflow: ...
+    @property
+    def timezone(self) -> str: ...
+    def now(self) -> datetime: ...
+    def current_version(self) -> tuple[int, int]: ...
+
+
 def default_data_dir(url: str | None) -> Path:
     """Where files of older deployments lived: beside an SQLite database, else ``$CASECRAFT_DATA``."""
     env = os.environ.get("CASECRAFT_DATA")
@@ -306,4 +323,4 @@ def default_data_dir(url: str | None) -> Path:
     return Path("casecraft-data").resolve()
 
 
-__all__ = ["Context", "OrgView", "Version", "default_data_dir"]
+__all__ = ["Context", "EngineView", "OrgView", "Version", "default_data_dir"]

@@ -10,6 +10,7 @@ hands each call to its service; it holds no rules of its own.
 
 from __future__ import annotations
 
+import builtins
 import os
 from collections.abc import Callable, Sequence
 from datetime import timedelta
@@ -277,7 +278,7 @@ class Engine:
     def list(self, *, state: str | None = None, tier: str | None = None, org: str | None = None,
              is_open: bool | None = None, limit: int = 200, offset: int = 0, ids: Sequence[int] | None = None,
              parked: bool | None = None, category: str | None = None, source: str | None = None,
-             sort: str = "id") -> list[CaseView]:
+             sort: str = "id") -> builtins.list[CaseView]:
         """One page of cases (see :meth:`page` for the total)."""
         return self.page(state=state, tier=tier, org=org, is_open=is_open, limit=limit, offset=offset, ids=ids,
                          parked=parked, category=category, source=source, sort=sort).cases
@@ -286,7 +287,7 @@ class Engine:
         """Cases filtered and paged, with how many match in all."""
         return self.cases.page(**filters)
 
-    def triggers(self, case_id: int, actor: str | None = None) -> list[TriggerOption]:
+    def triggers(self, case_id: int, actor: str | None = None) -> builtins.list[TriggerOption]:
         """What may happen next to a case and who may do it (and whether ``actor`` may)."""
         return self.cases.triggers(case_id, actor)
 
@@ -316,7 +317,7 @@ class Engine:
         who, behalf = self._acting(actor)
         return self.supervision.urge(case_id, actor=who, note=note, on_behalf_of=behalf)
 
-    def parked(self, *, org: str | None = None, limit: int = 500) -> list[CaseView]:
+    def parked(self, *, org: str | None = None, limit: int = 500) -> builtins.list[CaseView]:
         """The problem register: parked cases (of ``org``'s subtree), oldest first."""
         return self.list(org=org, is_open=True, parked=True, limit=limit)
 
@@ -351,7 +352,7 @@ class Engine:
         return cached[1], cached[2]
 
     def alerts(self, *, org: str | None = None, only_open: bool = False, case_id: int | None = None,
-               after_id: int | None = None, limit: int = 500) -> list[AlertView]:
+               after_id: int | None = None, limit: int = 500) -> builtins.list[AlertView]:
         """Alerts raised at a unit's platform, oldest first."""
         return self.supervision.alerts(org=org, only_open=only_open, case_id=case_id, after_id=after_id,
                                        limit=limit)
@@ -363,11 +364,11 @@ class Engine:
     def deadline(self, case_id: int) -> DeadlineView | None:
         return self.supervision.deadline(case_id)
 
-    def deadlines(self, case_ids: list[int]) -> dict[int, DeadlineView]:
+    def deadlines(self, case_ids: builtins.list[int]) -> dict[int, DeadlineView]:
         return self.supervision.deadlines(case_ids)
 
     def due_cases(self, *, within: timedelta | None = None, include_overdue: bool = True,
-                  limit: int = 500) -> list[int]:
+                  limit: int = 500) -> builtins.list[int]:
         return self.supervision.due_cases(within=within, include_overdue=include_overdue, limit=limit)
 
     # intake and the logbook -------------------------------------------------------------------------
@@ -385,7 +386,7 @@ class Engine:
         return self.logbook.add(grid=grid, actor=who, text=text, photos=photos, on_behalf_of=behalf)
 
     def logs(self, *, grid: str | None = None, month: str | None = None, org: str | None = None,
-             limit: int = 500) -> list[LogView]:
+             limit: int = 500) -> builtins.list[LogView]:
         return self.logbook.list(grid=grid, month=month, org=org, limit=limit)
 
     # administration ----------------------------------------------------------------------------------
@@ -437,7 +438,7 @@ class Engine:
             load_workflow(workflow) if workflow is not None else self.source_workflow())
         return publish(self.ctx, wf, actor=self._admin(actor), note=note)
 
-    def versions(self) -> list[VersionInfo]:
+    def versions(self) -> builtins.list[VersionInfo]:
         from casecraft.admin.versions import list_versions
 
         return list_versions(self.ctx)
@@ -476,7 +477,7 @@ class Engine:
 
         return CalendarAdmin(self.ctx)
 
-    def calendar_year(self, year: int) -> list[Any]:
+    def calendar_year(self, year: int) -> builtins.list[Any]:
         """Every date of a year as deadlines count it (stored rows; the provisional rule for a year not yet known)."""
         return self._calendar_admin().year(year)  # type: ignore[no-any-return]
 
@@ -488,14 +489,14 @@ class Engine:
         """Import the official notice (YAML) or a CSV of dates (an admin's act; open deadlines recomputed)."""
         return self._calendar_admin().import_file(path, actor=self._admin(actor))
 
-    def seed_calendar(self, years: list[int] | None = None, *, actor: str | None = None) -> int:
+    def seed_calendar(self, years: builtins.list[int] | None = None, *, actor: str | None = None) -> int:
         return self._calendar_admin().seed(years, actor=self._admin(actor))  # type: ignore[no-any-return]
 
     def check_calendar(self) -> dict[str, Any]:
         """Next year stored (provisional until its notice), and from 1 December the district platforms told."""
         return self._calendar_admin().check()  # type: ignore[no-any-return]
 
-    def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
+    def snapshot(self) -> dict[str, builtins.list[tuple[Any, ...]]]:
         """Every row of every table (for tests and audits that compare before/after)."""
         with self.store.read() as tx:
             return {t: tx.table_rows(t) for t in ("workflow_versions", "units", "people", "cases", "timeline",

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from casecraft.base.errors import InputError, RuleError
 
 if TYPE_CHECKING:
-    from casecraft.engine import Engine
+    from casecraft.context import EngineView as Engine
 
 FORMAT = 1
 

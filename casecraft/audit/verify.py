@@ -37,7 +37,7 @@ from casecraft.base.records import DEADLINE_FACTS, FACT_FIELDS, CaseRow, Deadlin
 from casecraft.cases.timeline import as_entry, deadline_key, entry_hash
 
 if TYPE_CHECKING:
-    from casecraft.engine import Engine
+    from casecraft.context import EngineView as Engine
 
 
 @dataclass(frozen=True)

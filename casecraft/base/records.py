@@ -160,5 +160,27 @@ class LedgerEntry:
     id: int | None = None
 
 
+@dataclass(frozen=True)
+class OrgUnit:
+    code: str
+    name: str
+    tier: str | None
+    kind: str = "platform"
+    parent: str | None = None
+    active: bool = True
+    # keywords of addresses in this unit's area (routes hotline tickets without a grid code)
+    addresses: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class OrgPerson:
+    id: str
+    name: str
+    unit: str
+    roles: tuple[str, ...]
+    note: str | None = None
+    active: bool = True
+
+
 __all__ = ["AlertRow", "CASE_FIELDS", "CaseRow", "DEADLINE_FACTS", "DeadlineRow", "Entry", "FACT_FIELDS",
-           "LedgerEntry"]
+           "LedgerEntry", "OrgPerson", "OrgUnit"]

@@ -13,6 +13,7 @@ for rows written before these checks or by other tools.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from casecraft.base.errors import InputError, NotFound
 
@@ -83,7 +84,8 @@ def check_id(value: int, kind: str = "case") -> int:
         NotFound: ``value`` is out of range.
     """
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_ID:
-        raise NotFound(_NOT_FOUND[kind], **{kind: value})
+        details: dict[str, Any] = {kind: value}
+        raise NotFound(_NOT_FOUND[kind], **details)
     return value
 
 

@@ -56,7 +56,8 @@ def _translate(fn: Callable[..., Any]) -> Callable[..., Any]:
 class App(typer.Typer):
     """A Typer whose commands translate casecraft errors centrally."""
 
-    def command(self, *args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def command(  # type: ignore[override]
+            self, *args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         register = super().command(*args, **kwargs)
 
         def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:

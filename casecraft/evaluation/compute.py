@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from casecraft.base.errors import CalendarError, InputError
-from casecraft.evaluation import queries as q
+from casecraft.store import evaluation_repo as q
 from casecraft.evaluation import scoring as sc
 from casecraft.evaluation.period import Period, days_between, month_period
 from casecraft.workflows.model import PUBLIC_SOURCES
 
 if TYPE_CHECKING:
-    from casecraft.engine import Engine
+    from casecraft.context import EngineView as Engine
 
 GRID_SOURCES = ("patrol", "informant")
 """Reports made by the grid itself: its leader's patrol and its informants."""

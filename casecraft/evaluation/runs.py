@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from casecraft.base.errors import InputError
-from casecraft.evaluation import queries as q
+from casecraft.store import evaluation_repo as q
 from casecraft.evaluation import scoring as sc
 from casecraft.evaluation.compute import (
     MonthlyReport,
@@ -22,7 +22,7 @@ from casecraft.evaluation.compute import (
 from casecraft.evaluation.period import current_month, month_parts, month_period, previous_month
 
 if TYPE_CHECKING:
-    from casecraft.engine import Engine
+    from casecraft.context import EngineView as Engine
 
 
 def _check_org(engine: Engine, org: str | None, level: str) -> None:

@@ -13,17 +13,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, bindparam, case, insert, or_, select, update
+from sqlalchemy import Connection, Table, bindparam, case, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from casecraft.base.records import AlertRow, DeadlineRow
 from casecraft.store.models import Alert, Deadline, Delivery
 
-deadlines_t = Deadline.__table__
-alerts_t = Alert.__table__
-deliveries_t = Delivery.__table__
+deadlines_t = cast(Table, Deadline.__table__)
+alerts_t = cast(Table, Alert.__table__)
+deliveries_t = cast(Table, Delivery.__table__)
 
 _INSERT_DEADLINE = insert(deadlines_t).returning(deadlines_t.c.id)
 _DEADLINE_COLUMNS = [c.name for c in deadlines_t.columns]

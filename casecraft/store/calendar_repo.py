@@ -26,13 +26,13 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import Connection, Insert, Table, func, insert, select, update
 
 from casecraft.base.errors import InputError
-from casecraft.store.base import Store
 from casecraft.store.models import CalendarDay
 from casecraft.timing.calendar import DayRow, WorkingCalendar, WorkingPeriod, parse_periods, seed_rows
-from casecraft.timing.days import RowProblem, parse_calendar_csv, parse_day, parse_status, read_days_file  # noqa: F401
+from casecraft.timing.days import STATUS_HELP, parse_calendar_csv, read_days_file
 from casecraft.timing.provisional import PROVISIONAL_SOURCE, covered_years, provisional_rows, provisional_workdays
 
 if TYPE_CHECKING:  # the notice module (and its YAML loader) is imported only by whoever parses a notice
+    from casecraft.store.base import Store
     from casecraft.timing.notice import Notice
 
 days_t = cast(Table, CalendarDay.__table__)  # a Table, typed as a FromClause by SQLAlchemy

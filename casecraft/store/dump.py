@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import JSON, Connection, Integer, Table, func, insert, null, select, text
 from sqlalchemy.exc import DBAPIError, StatementError
@@ -19,10 +19,10 @@ from casecraft.base.records import CaseRow, DeadlineRow, Entry
 from casecraft.store.base import Store
 from casecraft.store.models import Case, Deadline, TimelineEntry, metadata
 
-cases_t = Case.__table__
-deadlines_t = Deadline.__table__
+cases_t = cast(Table, Case.__table__)
+deadlines_t = cast(Table, Deadline.__table__)
 _RESTORE_LOCK = 0x63617365726573  # pg_advisory_xact_lock key of a restore
-timeline_t = TimelineEntry.__table__
+timeline_t = cast(Table, TimelineEntry.__table__)
 
 
 class NotEmpty(Exception):

@@ -16,18 +16,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, func, insert, select, text
+from sqlalchemy import Connection, Table, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from casecraft.base.records import Entry
 from casecraft.store.base import DuplicateKey
 from casecraft.store.models import Case, Deadline, TimelineEntry
 
-cases_t = Case.__table__
-timeline_t = TimelineEntry.__table__
-deadlines_t = Deadline.__table__
+cases_t = cast(Table, Case.__table__)
+timeline_t = cast(Table, TimelineEntry.__table__)
+deadlines_t = cast(Table, Deadline.__table__)
 CHUNK = 500
 
 
@@ -41,7 +41,7 @@ class _Writer:
         compiled = insert(table).compile(dialect=dialect, column_keys=keys)
         self.sql = compiled.string
         self.positional = bool(compiled.positional)
-        self.names = list(compiled.positiontup) if self.positional else list(compiled.params)
+        self.names = list(compiled.positiontup or ()) if self.positional else list(compiled.params)
         self.defaults = {n: _default(table.c[n]) for n in self.names}
         self.procs = [table.c[n].type.dialect_impl(dialect).bind_processor(dialect) for n in self.names]
         self._memo: dict[tuple[int, Any], Any] = {}

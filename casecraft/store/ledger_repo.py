@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, func, insert, literal, select, text, update
+from sqlalchemy import Connection, Table, func, insert, literal, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from casecraft.base.records import LedgerEntry
@@ -26,13 +26,13 @@ from casecraft.store.models import (
     WorkflowVersion,
 )
 
-ledger_t = LedgerRow.__table__
-meta_t = Meta.__table__
-files_t = StoredFile.__table__
-versions_t = WorkflowVersion.__table__
-cases_t = Case.__table__
-days_t = CalendarDay.__table__
-credentials_t = Credential.__table__
+ledger_t = cast(Table, LedgerRow.__table__)
+meta_t = cast(Table, Meta.__table__)
+files_t = cast(Table, StoredFile.__table__)
+versions_t = cast(Table, WorkflowVersion.__table__)
+cases_t = cast(Table, Case.__table__)
+days_t = cast(Table, CalendarDay.__table__)
+credentials_t = cast(Table, Credential.__table__)
 _CHAIN_LOCKS = {"admin": 0x636301, "alerts": 0x636302, "logs": 0x636303}
 
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, Table, insert, select
 
 from casecraft.store.models import SentimentLog, Unit
 
-logs_t = SentimentLog.__table__
-units_t = Unit.__table__
+logs_t = cast(Table, SentimentLog.__table__)
+units_t = cast(Table, Unit.__table__)
 
 
 class LogQueries:

@@ -10,17 +10,17 @@ looked up (a rename never rewrites who did what).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, Table, func, insert, select, update
 
+from casecraft.base.records import OrgPerson, OrgUnit
 from casecraft.store.models import Case, OrgHistory, Person, Unit
-from casecraft.workflows.org import OrgPerson, OrgUnit
 
-units_t = Unit.__table__
-people_t = Person.__table__
-cases_t = Case.__table__
-history_t = OrgHistory.__table__
+units_t = cast(Table, Unit.__table__)
+people_t = cast(Table, Person.__table__)
+cases_t = cast(Table, Case.__table__)
+history_t = cast(Table, OrgHistory.__table__)
 
 
 def unit_from(r: Any) -> OrgUnit:

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from casecraft.base.records import CaseRow, Entry
@@ -28,9 +28,9 @@ from casecraft.store.logs_repo import LogQueries
 from casecraft.store.models import Case, TimelineEntry, Unit
 from casecraft.store.org_repo import OrgQueries
 
-cases_t = Case.__table__
-timeline_t = TimelineEntry.__table__
-units_t = Unit.__table__
+cases_t = cast(Table, Case.__table__)
+timeline_t = cast(Table, TimelineEntry.__table__)
+units_t = cast(Table, Unit.__table__)
 
 _CASE_BY_ID = select(cases_t).where(cases_t.c.id == bindparam("id"))
 _CASE_FOR_UPDATE = _CASE_BY_ID.with_for_update()

@@ -115,7 +115,7 @@ def bpmn_xml(wf: Workflow, highlight: Highlight | None = None) -> str:
     for s in wf.file.states:
         kind = "start" if s.id == wf.initial else ("end" if s.final else "task")
         node_id[s.id] = _nid({"start": "StartEvent_", "end": "EndEvent_", "task": "Task_"}[kind] + s.id)
-    outgoing: dict[str, list[tuple[str, str, object]]] = {}
+    outgoing: dict[str, list[tuple[str, str, Transition]]] = {}
     for tr in wf.file.transitions:
         for src in tr.sources:
             if src in wf.states and tr.dest in wf.states:
@@ -133,13 +133,13 @@ def bpmn_xml(wf: Workflow, highlight: Highlight | None = None) -> str:
         out_of.setdefault(src, []).append(fid)
         incoming.setdefault(dst, []).append(fid)
 
-    for s, outs in outgoing.items():
-        start = node_id[s]
-        if s in gateways:
-            add_flow(start, gateways[s], "", "", any((s, tr.trigger, d) in hl.edges for _, d, tr in outs))  # type: ignore[attr-defined]
-            start = gateways[s]
-        for _, d, tr in outs:
-            add_flow(start, node_id[d], wf.trigger_label(tr.trigger),  # type: ignore[attr-defined]
+    for sid, outs in outgoing.items():
+        start = node_id[sid]
+        if sid in gateways:
+            add_flow(start, gateways[sid], "", "", any((sid, t2.trigger, d) in hl.edges for _, d, t2 in outs))
+            start = gateways[sid]
+        for _, d, t2 in outs:
+            add_flow(start, node_id[d], wf.trigger_label(t2.trigger),
                      _expression(tr, with_trigger=s in gateways),  # type: ignore[arg-type]
                      (s, tr.trigger, d) in hl.edges)  # type: ignore[attr-defined]
 
@@ -243,12 +243,12 @@ def bpmn_xml(wf: Workflow, highlight: Highlight | None = None) -> str:
         if tb is not None:
             shape(tid, _Box(tb.x + tb.w - EVENT / 2 - 8, tb.y + tb.h - EVENT / 2, EVENT, EVENT))
     for n, (fid, src, dst, _name, _cond, on_path) in enumerate(flows):
-        a, b = boxes.get(src), boxes.get(dst)
-        if a is None or b is None:
+        box_a, box_b = boxes.get(src), boxes.get(dst)
+        if box_a is None or box_b is None:
             continue
         extra = {_t("bioc", "stroke"): PATH_EDGE} if on_path else {}
         edge = ET.SubElement(plane, _t("bpmndi", "BPMNEdge"), {"id": f"{fid}_di", "bpmnElement": fid, **extra})
-        for px, py in _route(a, b, n):
+        for px, py in _route(box_a, box_b, n):
             ET.SubElement(edge, _t("di", "waypoint"), {"x": _n(px), "y": _n(py)})
     ET.indent(defs, space="  ")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(defs, encoding="unicode") + "\n"

@@ -45,7 +45,7 @@ class Highlight:
     current: str | None = None
 
     @classmethod
-    def from_timeline(cls, entries: Iterable[object], current: str | None, initial: str | None = None) -> Highlight:
+    def from_timeline(cls, entries: Iterable[Any], current: str | None, initial: str | None = None) -> Highlight:
         """Build from a case's timeline entries (anything with from_state, trigger, to_state).
 
         The first entry (the report) has no from_state: the case left ``initial``.

@@ -48,7 +48,7 @@ def _condition(when: Condition) -> Callable[[EventData], bool]:
 
 def _picker(tr: Transition) -> Callable[[EventData], None]:
     def pick(event: EventData) -> None:
-        event.model.picked = tr
+        setattr(event.model, "picked", tr)  # noqa: B010 - the proxy is a plain object of this machine
 
     return pick
 

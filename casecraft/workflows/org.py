@@ -9,27 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-
-@dataclass(frozen=True)
-class OrgUnit:
-    code: str
-    name: str
-    tier: str | None
-    kind: str = "platform"
-    parent: str | None = None
-    active: bool = True
-    # keywords of addresses in this unit's area (routes hotline tickets without a grid code)
-    addresses: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class OrgPerson:
-    id: str
-    name: str
-    unit: str
-    roles: tuple[str, ...]
-    note: str | None = None
-    active: bool = True
+from casecraft.base.records import OrgPerson, OrgUnit
 
 
 @dataclass

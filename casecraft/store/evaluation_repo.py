@@ -10,12 +10,12 @@ are sums of their grids (every case count is additive), so one pass over
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from datetime import date, datetime
+from typing import Any, Protocol, cast
 
 from sqlalchemy import Table, and_, case, distinct, func, insert, or_, select, true
 from sqlalchemy.exc import IntegrityError
 
-from casecraft.evaluation.period import Period
 from casecraft.store.models import (
     CalendarDay,
     Case,
@@ -26,6 +26,19 @@ from casecraft.store.models import (
     Unit,
 )
 from casecraft.store.repo import Tx
+
+
+class Period(Protocol):
+    """The month evaluated, as the queries need it (see :class:`casecraft.evaluation.period.Period`)."""
+
+    @property
+    def start(self) -> datetime: ...
+    @property
+    def end(self) -> datetime: ...
+    @property
+    def first_day(self) -> date: ...
+    @property
+    def day_end(self) -> date: ...
 
 cases_t = cast(Table, Case.__table__)
 deadlines_t = cast(Table, Deadline.__table__)
