@@ -65,11 +65,13 @@ def _line(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), sort_keys=True) + "\n"
 
 
-def export(engine: Engine, path: str | os.PathLike[str]) -> BackupResult:
+def export(engine: Engine, path: str | os.PathLike[str], *, key: bytes | None = None) -> BackupResult:
     """Write every row of every table to ``path`` (JSON Lines) from one consistent snapshot.
 
     The file is written beside its destination and renamed into place, so a crash
-    never leaves a half-written backup under the final name.
+    never leaves a half-written backup under the final name. With ``key`` (the seal
+    key, :mod:`casecraft.audit.seal`) the end line is signed: an edited file, even
+    with its checksum recomputed, is refused on restore.
 
     Raises:
         InputError: the file cannot be written.
@@ -82,7 +84,8 @@ def export(engine: Engine, path: str | os.PathLike[str]) -> BackupResult:
     digest = hashlib.sha256()
     counts: dict[str, int] = {}
     try:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # personal data: the owner's only
+        with open(fd, "w", encoding="utf-8", newline="\n") as fh:
             def put(obj: Any) -> None:
                 text = _line(obj)
                 digest.update(text.encode("utf-8"))
@@ -100,7 +103,12 @@ def export(engine: Engine, path: str | os.PathLike[str]) -> BackupResult:
                             item["json_null"] = json_nulls
                         put(item)
                         counts[t.name] += 1
-            fh.write(_line({"end": {"rows": counts, "sha256": digest.hexdigest()}}))
+            end: dict[str, Any] = {"rows": counts, "sha256": digest.hexdigest()}
+            if key is not None:
+                import hmac
+
+                end["hmac_sha256"] = hmac.new(key, digest.hexdigest().encode(), hashlib.sha256).hexdigest()
+            fh.write(_line({"end": end}))
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
@@ -116,10 +124,11 @@ def export(engine: Engine, path: str | os.PathLike[str]) -> BackupResult:
 class _Reader:
     """Parses and checks a backup file line by line, for :func:`dump.restore` to consume."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, key: bytes | None = None) -> None:
         from casecraft.store import dump
 
         self.path = path
+        self.key = key
         self.kinds = {t.name: dump.column_kinds(t) for t in dump.tables()}
         self.order = [t.name for t in dump.tables()]
         self.counts: dict[str, int] = {}
@@ -171,6 +180,15 @@ class _Reader:
             raise InputError(f"{self.path}: the file is empty; nothing was imported")
         if end is None or not isinstance(end, dict):
             raise self.fail(lineno, "the file ends without its end line (truncated?)")
+        signature = end.get("hmac_sha256")
+        if self.key is not None:
+            import hmac
+
+            want = hmac.new(self.key, digest.hexdigest().encode(), hashlib.sha256).hexdigest()
+            if not isinstance(signature, str) or not hmac.compare_digest(want, signature):
+                raise self.fail(lineno, "the backup is not signed with this key (a wrong key, or a changed file)")
+        elif signature is not None:
+            raise self.fail(lineno, "the backup is signed: give its key (--key-file) to restore it")
         if end.get("sha256") != digest.hexdigest():
             raise self.fail(lineno, "the checksum does not match: the file was changed or damaged")
         expected = {k: v for k, v in (end.get("rows") or {}).items() if v}
@@ -219,22 +237,27 @@ class _Reader:
         return name, values, [c for c in json_nulls if isinstance(c, str)]
 
 
-def import_backup(engine: Engine, path: str | os.PathLike[str]) -> BackupResult:
+def import_backup(engine: Engine, path: str | os.PathLike[str], *, key: bytes | None = None) -> BackupResult:
     """Restore a backup into an empty database: every row, in one transaction, or nothing.
 
+    Before the transaction commits, every chain of what was restored is verified
+    (:func:`casecraft.audit.verify.verify_tx`): a backup whose histories were
+    edited is refused whole. A signed backup needs its key; with a key, an
+    unsigned or wrongly signed one is refused.
+
     Raises:
-        RuleError: the database already holds rows (nothing is written).
+        RuleError: the database already holds rows, or the restored chains do not verify (nothing is written).
         InputError: the file is not a complete, unchanged casecraft backup of this
             schema, or its rows do not fit (nothing is written).
     """
     from casecraft.store import dump
     from casecraft.store.db import safe_url
 
-    reader = _Reader(Path(path))
+    reader = _Reader(Path(path), key)
     if not reader.path.is_file():
         raise InputError(f"no backup file {str(reader.path)!r}")
     try:
-        counts = dump.restore(engine.store, reader.rows())
+        counts = dump.restore(engine.store, reader.rows(), check=_chains_intact)
     except dump.NotEmpty as exc:
         raise RuleError(f"the database {safe_url(str(engine.store.engine.url))} is not empty ({exc}); "
                         "import a backup only into a new, empty database; nothing was imported") from None
@@ -242,6 +265,16 @@ def import_backup(engine: Engine, path: str | os.PathLike[str]) -> BackupResult:
         raise InputError(f"{reader.path}: the database refused a row ({exc}); nothing was imported") from None
     engine.ctx.refresh_now()  # everything was just written underneath the engine's caches
     return BackupResult(str(reader.path), {k: v for k, v in counts.items()})
+
+
+def _chains_intact(tx: Any) -> None:
+    from casecraft.audit.verify import verify_tx
+
+    report = verify_tx(tx)
+    if not report.ok:
+        shown = "; ".join(f.message for f in report.findings[:5])
+        raise RuleError("the backup's histories do not verify ({count} problem(s): {shown}); nothing was imported",
+                        count=len(report.findings), shown=shown)
 
 
 __all__ = ["BackupResult", "export", "import_backup"]

@@ -138,6 +138,10 @@ def _logs(tx: Any, entries: list[LedgerEntry]) -> list[Finding]:
     for log_id, e in made.items():
         out.append(Finding(0, e.seq, "log", f"民情日志 entry {log_id} is in the logs chain but not in the database: "
                            "deleted"))
+    named = [a for e in entries if e.kind == "log" for a in (e.body.get("attachments") or [])]
+    for sha in missing_files(tx, named):
+        out.append(Finding(0, None, "file", f"a 民情日志 entry names attachment {sha[:12]}…, which is no longer "
+                           "stored: deleted"))
     return out
 
 

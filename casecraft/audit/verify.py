@@ -225,42 +225,52 @@ def verify(engine: Engine, case: int | None = None, *, batch: int = 1000) -> Aud
     Raises:
         NotFound: ``case`` has neither a case row nor timeline entries.
     """
+    from casecraft.base.text import check_id
+    from casecraft.store import dump
+
+    if case is not None:
+        check_id(case)
+    with dump.snapshot(engine.store) as tx:
+        return verify_tx(tx, case, batch=batch)
+
+
+def verify_tx(tx: Any, case: int | None = None, *, batch: int = 1000) -> AuditReport:
+    """:func:`verify` over an open transaction (a restore checks what it wrote before committing it)."""
     from casecraft.audit import chains
     from casecraft.store import dump
 
     report = AuditReport()
     digest = hashlib.sha256()
     attached: dict[str, tuple[int, int]] = {}  # sha256 -> (case, seq) naming it
-    with dump.snapshot(engine.store) as tx:
-        for cases, entries, deadlines in dump.chain_batches(tx, case, batch):
-            by_case: dict[int, list[Entry]] = {}
-            for e in entries:
-                by_case.setdefault(e.case_id, []).append(e)
-                if e.hv >= 2:
-                    for a in e.attachments:
-                        attached.setdefault(a.get("sha256", ""), (e.case_id, e.seq))
-            dl_by_case: dict[int, list[DeadlineRow]] = {}
-            for d in deadlines:
-                dl_by_case.setdefault(d.case_id, []).append(d)
-            rows = {c.id: c for c in cases}
-            for cid in sorted(set(rows) | set(by_case)):
-                row = rows.get(cid)
-                chain = by_case.get(cid, [])
-                report.findings.extend(check_case(row, chain, cid, dl_by_case.get(cid, [])))
-                report.entries += len(chain)
-                if row is not None:
-                    report.cases += 1
-                    digest.update(f"{cid}:{row.last_hash}\n".encode())
-        for sha in chains.missing_files(tx, [{"sha256": s} for s in attached]):
-            cid, seq = attached[sha]
-            report.findings.append(Finding(cid, seq, "file", f"case {cid} entry {seq} names attachment {sha[:12]}…, "
-                                           "which is no longer stored: deleted"))
-        if case is None:
-            report.findings.extend(chains.check_all(tx, report.chains))
+    for cases, entries, deadlines in dump.chain_batches(tx, case, batch):
+        by_case: dict[int, list[Entry]] = {}
+        for e in entries:
+            by_case.setdefault(e.case_id, []).append(e)
+            if e.hv >= 2:
+                for a in e.attachments:
+                    attached.setdefault(a.get("sha256", ""), (e.case_id, e.seq))
+        dl_by_case: dict[int, list[DeadlineRow]] = {}
+        for d in deadlines:
+            dl_by_case.setdefault(d.case_id, []).append(d)
+        rows = {c.id: c for c in cases}
+        for cid in sorted(set(rows) | set(by_case)):
+            row = rows.get(cid)
+            chain = by_case.get(cid, [])
+            report.findings.extend(check_case(row, chain, cid, dl_by_case.get(cid, [])))
+            report.entries += len(chain)
+            if row is not None:
+                report.cases += 1
+                digest.update(f"{cid}:{row.last_hash}\n".encode())
+    for sha in chains.missing_files(tx, [{"sha256": s} for s in attached]):
+        cid, seq = attached[sha]
+        report.findings.append(Finding(cid, seq, "file", f"case {cid} entry {seq} names attachment {sha[:12]}…, "
+                                       "which is no longer stored: deleted"))
+    if case is None:
+        report.findings.extend(chains.check_all(tx, report.chains))
     if case is not None and report.cases == 0 and report.entries == 0:
         raise NotFound("no case {case}", case=case)
     report.digest = digest.hexdigest()
     return report
 
 
-__all__ = ["AuditReport", "Finding", "check_case", "verify"]
+__all__ = ["AuditReport", "Finding", "check_case", "verify", "verify_tx"]

@@ -12,10 +12,55 @@ app = App(help="Check that no case history was edited, deleted or inserted out o
           no_args_is_help=True)
 
 
+KeyOpt = Annotated[str | None, typer.Option(
+    "--key-file", help="The seal key (default $CASECRAFT_SEAL_KEY_FILE); keep it away from the database's writers.")]
+
+
+@app.command()
+def keygen(
+    output: Annotated[str, typer.Option("-o", "--output", help="Write the new key to this file (0600).")],
+    force: Annotated[bool, typer.Option("--force", help="Replace the file if it exists.")] = False,
+) -> None:
+    """Make a seal key (256 random bits): it signs seals and backups; store it where the database's writers
+    cannot reach it."""
+    from casecraft.audit.seal import new_key
+    from casecraft.cli import files, render
+
+    with files.output(output, force=force, what="the key") as tmp:
+        tmp.write_text(new_key() + "\n", encoding="ascii")
+    render.line(f"wrote a seal key to {output}")
+
+
+@app.command()
+def seal(
+    ctx: typer.Context,
+    output: Annotated[str, typer.Option("-o", "--output", help="Write the signed seal to this file.")],
+    key_file: KeyOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace the file if it exists.")] = False,
+) -> None:
+    """Sign the head of every history (each case's timeline, the admin, alert and log chains) with the key.
+
+    Keep the seal with the key: `audit verify --against SEAL` later finds histories cut short, rewritten
+    whole, or deleted. The database must verify now."""
+    import json
+
+    from casecraft.audit import seal as sealing
+    from casecraft.cli import files, render
+
+    key = sealing.load_key(key_file)
+    doc = sealing.seal(state(ctx).engine(), key)
+    with files.output(output, db=state(ctx).db, force=force, what="the seal") as tmp:
+        tmp.write_text(json.dumps(doc, ensure_ascii=False, sort_keys=True), encoding="utf-8")
+    render.line(f"sealed {len(doc['cases'])} case(s) and {len(doc['chains'])} chains to {output}")
+
+
 @app.command()
 def verify(
     ctx: typer.Context,
     case: Annotated[int | None, typer.Option("--case", help="Only this case.")] = None,
+    against: Annotated[str | None, typer.Option(
+        "--against", help="Also check a seal (from `audit seal`): histories cut short, rewritten or deleted.")] = None,
+    key_file: KeyOpt = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
 ) -> None:
     """Recompute every case's hash chain; exit 1 and name each entry if any was tampered with.
@@ -28,7 +73,12 @@ def verify(
     from casecraft.cli.files import require_database
 
     require_database(state(ctx).db)  # checking evidence never creates an empty database
-    report = audit.verify(state(ctx).engine(), case)
+    eng = state(ctx).engine()
+    report = audit.verify(eng, case)
+    if against is not None:
+        from casecraft.audit import seal as sealing
+
+        report.findings.extend(sealing.check_against(eng, sealing.read_seal(against, sealing.load_key(key_file))))
     if json_out:
         render.print_json(report.to_dict())
     else:

@@ -13,6 +13,8 @@ def export(
     ctx: typer.Context,
     file: Annotated[str, typer.Argument(metavar="FILE", help="The backup file to write (JSON Lines).")],
     force: Annotated[bool, typer.Option("--force", help="Replace FILE if it exists.")] = False,
+    key_file: Annotated[str | None, typer.Option(
+        "--key-file", help="Sign the backup with the seal key (restoring then needs the key).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
 ) -> None:
     """Write every row of every table (units, people, cases, timelines, alerts, calendar...) to FILE.
@@ -28,8 +30,13 @@ def export(
 
     st = state(ctx)
     files.require_database(st.db)  # a mistyped --db must not create an empty database
+    key = None
+    if key_file is not None:
+        from casecraft.audit.seal import load_key
+
+        key = load_key(key_file)
     with files.output(file, db=st.db, force=force, what="the backup") as tmp:
-        result = backup.export(st.engine(), tmp)
+        result = backup.export(st.engine(), tmp, key=key)
     result = replace(result, path=file)
     if json_out:
         render.print_json(result.to_dict())
@@ -41,19 +48,26 @@ def export(
 def import_backup(
     ctx: typer.Context,
     file: Annotated[str, typer.Argument(metavar="FILE", help="A file written by `casecraft export`.")],
+    key_file: Annotated[str | None, typer.Option(
+        "--key-file", help="The key the backup was signed with (a signed backup needs it).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
 ) -> None:
     """Restore FILE into an empty database, in one transaction (also moves SQLite to PostgreSQL).
 
-    Refuses a database that already holds rows, and a truncated or changed
-    file; either way nothing is written. The hash chains are verified afterwards.
+    Refuses a database that already holds rows, a truncated, changed or wrongly signed file,
+    and a file whose histories do not verify; whatever the refusal, nothing is written.
     """
     from casecraft.audit import backup
     from casecraft.audit import verify as audit
     from casecraft.cli import render
 
+    key = None
+    if key_file is not None:
+        from casecraft.audit.seal import load_key
+
+        key = load_key(key_file)
     eng = state(ctx).engine()
-    result = backup.import_backup(eng, file)
+    result = backup.import_backup(eng, file, key=key)
     report = audit.verify(eng)
     if json_out:
         render.print_json({**result.to_dict(), "audit": report.to_dict()})

@@ -19,6 +19,7 @@ from casecraft.cli.backup import export as export_command
 from casecraft.cli.backup import import_backup as import_backup_command
 from casecraft.cli.calendar import app as calendar_app
 from casecraft.cli.case import app as case_app
+from casecraft.cli.db import app as db_app
 from casecraft.cli.hotline import app as hotline_app
 from casecraft.cli.log import app as log_app
 from casecraft.cli.org import app as org_app
@@ -44,6 +45,7 @@ app.add_typer(hotline_app, name="hotline")
 app.add_typer(report_app, name="report")
 app.add_typer(log_app, name="log")
 app.add_typer(audit_app, name="audit")
+app.add_typer(db_app, name="db")
 app.command("export")(export_command)
 app.command("import-backup")(import_backup_command)
 

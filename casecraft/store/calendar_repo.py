@@ -354,9 +354,9 @@ def notice_conflicts(store: Store, notice: Notice) -> list[DayRow]:
 
 
 __all__ = [
-    "PROVISIONAL_SOURCE", "RowProblem", "apply_notice", "calendar_days", "import_days",
-    "import_notice", "load_working_calendar", "notice_conflicts", "parse_calendar_csv", "parse_day",
-    "parse_status", "provisional_seed_years", "read_working_calendar", "seed_calendar", "seed_years", "set_day",
+    "PROVISIONAL_SOURCE", "CalendarQueries", "apply_notice", "calendar_days", "import_days",
+    "import_notice", "load_working_calendar", "notice_conflicts", "parse_calendar_csv",
+    "provisional_seed_years", "read_working_calendar", "seed_calendar", "seed_years", "set_day",
     "year_rows",
 ]
 

@@ -96,7 +96,8 @@ def row_counts(conn: Connection) -> dict[str, int]:
     return {t.name: int(conn.execute(select(func.count()).select_from(t)).scalar_one()) for t in tables()}
 
 
-def restore(store: Store, rows: Iterable[tuple[str, dict[str, Any], list[str]]], batch: int = 1000) -> dict[str, int]:
+def restore(store: Store, rows: Iterable[tuple[str, dict[str, Any], list[str]]], batch: int = 1000, *,
+            check: Any = None) -> dict[str, int]:
     """Insert rows (table name, values, JSON-null columns) into an empty database, in one transaction.
 
     Rows must come parents first (the order of :func:`tables`). On PostgreSQL the
@@ -110,14 +111,15 @@ def restore(store: Store, rows: Iterable[tuple[str, dict[str, Any], list[str]]],
         RowRefused: the database refused a row (nothing is written).
     """
     try:
-        return _restore(store, rows, batch)
+        return _restore(store, rows, batch, check)
     except (DBAPIError, StatementError) as exc:
         orig = getattr(exc, "orig", None) or exc
         text_ = str(orig).strip()
         raise RowRefused(text_.splitlines()[0] if text_ else type(orig).__name__) from None
 
 
-def _restore(store: Store, rows: Iterable[tuple[str, dict[str, Any], list[str]]], batch: int) -> dict[str, int]:
+def _restore(store: Store, rows: Iterable[tuple[str, dict[str, Any], list[str]]], batch: int,
+             check: Any) -> dict[str, int]:
     by_name = {t.name: t for t in tables()}
     counts = dict.fromkeys(by_name, 0)
     with store.engine.begin() as conn:  # not Store.write: the caller translates a refused row itself
@@ -151,6 +153,10 @@ def _restore(store: Store, rows: Iterable[tuple[str, dict[str, Any], list[str]]]
         flush()
         if store.dialect == "postgresql":
             fix_sequences(conn)
+        if check is not None:  # before the commit: a refusal rolls every row back
+            from casecraft.store.repo import Tx
+
+            check(Tx(conn))
     return counts
 
 
