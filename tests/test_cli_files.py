@@ -80,7 +80,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db = tmp_path_factory.mktemp("files") / "casecraft.db"
     runner = CliRunner()
     head = ["--db", f"sqlite:///{db}", "--workflow", str(WORKFLOW), "--at", AT]
-    for args in (["init"], ["case", "report", "--source", "patrol", "--grid", GRID5, "--category", "0101",
+    for args in (["init", "--sandbox"], ["case", "report", "--source", "patrol", "--grid", GRID5, "--category", "0101",
                             "--desc", "巡查发现小广告", "--actor", "wangjg"]):
         result = runner.invoke(app, [*head, *args])
         assert result.exit_code == 0, result.output

@@ -209,9 +209,11 @@ def test_unknown_level_org_and_missing_calendar(engine: tuple[Engine, FixedClock
         monthly_report(eng, "2026-11", "district")
     with pytest.raises(InputError, match="unknown unit"):
         monthly_report(eng, "2026-11", "grid", org="nope")
-    clock.set(datetime(2027, 2, 2, 4, 0, tzinfo=UTC))
+    # a month of a year no calendar covers (before chinesecalendar's data and the 2025 holiday rules);
+    # 2027 and later are never missing: the provisional calendar covers them (issue 13)
+    clock.set(datetime(2003, 2, 2, 4, 0, tzinfo=UTC))
     with pytest.raises(CalendarError, match="calendar import"):
-        monthly_report(eng, "2027-01", "grid")
+        monthly_report(eng, "2003-01", "grid")
 
 
 def test_a_parked_case_is_not_due_by_its_stopped_limit(engine: tuple[Engine, FixedClock]) -> None:

@@ -113,7 +113,10 @@ def show(
             render.line(f"{year} is provisional: no official arrangement imported yet "
                         "(`casecraft calendar import NOTICE.yaml`, see docs/calendar.md)")
     if not rows:
-        raise typer.Exit(1)
+        from casecraft.base.errors import NotFound
+
+        raise NotFound("no working calendar for {year}: add its dates with `casecraft calendar import FILE` or "
+                       "`casecraft calendar set DATE workday|holiday`", year=year)
 
 
 def _change(result: object, json_out: bool, what: str) -> None:
@@ -141,7 +144,9 @@ def set_(
     from casecraft.timing.days import parse_day, parse_status
 
     d, workday = parse_day(day), parse_status(status)
-    _change(state(ctx).engine().set_calendar_day(d, workday, note=note), json_out, f"{d.isoformat()} set")
+    what = "a workday" if workday else "a holiday"
+    _change(state(ctx).engine().set_calendar_day(d, workday, note=note), json_out,
+            f"{d.isoformat()} ({d:%a}) is now {what}" + (f": {note}" if note else ""))
 
 
 @app.command("import")

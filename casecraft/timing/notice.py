@@ -133,7 +133,7 @@ def _fail(name: str, problems: list[Problem]) -> NoReturn:
     raise InputError(
         "{file}: {count} problem(s) in the holiday notice, nothing imported:\n{listing}\n"
         "fix them and import the file again (the format is described in docs/calendar.md)",
-        code="notice_invalid", file=name, count=count,
+        error_code="notice_invalid", file=name, count=count,
         listing="\n".join(f"  {p}" for p in problems), problems=[str(p) for p in problems])
 
 
