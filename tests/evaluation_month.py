@@ -17,6 +17,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from casecraft import Engine, FixedClock
+
 from casecraft.workflows.org import Organisation, OrgPerson
 from tests.conftest import bj
 

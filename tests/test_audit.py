@@ -17,9 +17,9 @@ from typer.testing import CliRunner
 
 from casecraft import Engine, FixedClock, NotFound
 from casecraft.audit import verify as audit
-from casecraft.cases.timeline import entry_hash
 from casecraft.cli.main import app
 from casecraft.demo import run_demo
+from casecraft.cases.timeline import entry_hash
 from casecraft.store.models import TimelineEntry
 from tests.conftest import WORKFLOW, bj
 

@@ -21,8 +21,8 @@ from typer.testing import CliRunner
 
 from casecraft import ConflictError, Engine, FixedClock, InputError, NotFound, RuleError
 from casecraft.admin.versions import diff, list_versions, migrate, parse_mapping, resolve
-from casecraft.cases.timeline import entry_hash
 from casecraft.cli.main import app
+from casecraft.cases.timeline import entry_hash
 from casecraft.store import alerts_repo
 from tests.conftest import ROOT, WORKFLOW, bj
 

@@ -22,6 +22,7 @@ from casecraft.evaluation.scoring import (
     ranks,
     scheme_from,
 )
+
 from tests.conftest import WORKFLOW, bj
 
 G5, G11 = "110106004005005", "110106004001001"

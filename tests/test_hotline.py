@@ -15,8 +15,8 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from casecraft import Engine, FixedClock, InputError, PermissionDenied
-from casecraft.cases.timeline import entry_hash
 from casecraft.cli.main import app
+from casecraft.cases.timeline import entry_hash
 from casecraft.intake.service import BadRowsError
 from tests.conftest import ROOT, WORKFLOW, bj
 

@@ -11,6 +11,7 @@ from typer.testing import CliRunner, Result
 
 from casecraft import Engine, FixedClock, InputError, PermissionDenied
 from casecraft.cli.main import app
+
 from tests.conftest import WORKFLOW, bj
 
 G5, G51, COMM_E, STREET = "110106004005005", "110106004005001", "110106004005", "110106004"
