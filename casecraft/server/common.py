@@ -20,8 +20,19 @@ class JSON(JSONResponse):
 
 
 async def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run a synchronous engine call in the threadpool (the engine stays synchronous; see docs/server.md)."""
-    return await run_in_threadpool(fn, *args, **kwargs)
+    """Run a synchronous engine call in the threadpool (the engine stays synchronous; see docs/server.md).
+
+    An :class:`~casecraft.server.security.Acting` argument is replaced by its bound engine inside the worker
+    thread, so the request's token is checked in the same hop as the call.
+    """
+    from casecraft.server.security import Acting
+
+    def run() -> T:
+        real = [a.engine if isinstance(a, Acting) else a for a in args]
+        named = {k: (v.engine if isinstance(v, Acting) else v) for k, v in kwargs.items()}
+        return fn(*real, **named)
+
+    return await run_in_threadpool(run)
 
 
 def case_payload(case: Any, deadline: Any = None, *, timeline: bool = True, with_deadline: bool = False

@@ -27,12 +27,13 @@ from casecraft.base.errors import CasecraftError, InputError, PermissionDenied
 from casecraft.engine import Engine
 from casecraft.server.common import JSON, call, with_tz
 from casecraft.server.problems import problem_responses
+from casecraft.server.security import Acting as Proxy
 from casecraft.server.security import acting, log_refusal, principal_of
 
 router = APIRouter(tags=["alerts"], default_response_class=JSON,
                    responses=problem_responses(401, 403, 404, 409, 422, 429, 503))
 
-Acting = Annotated[Engine, Depends(acting)]
+Acting = Annotated[Proxy, Depends(acting)]
 Unit = Annotated[str, Path(description="The platform unit's code.")]
 
 
@@ -65,8 +66,11 @@ async def platform_alerts(unit: Unit, request: Request, eng: Acting,
                           open: Annotated[bool, Query(description="Only unacknowledged alerts.")] = False,
                           after_id: Annotated[int | None, Query(ge=0)] = None,
                           limit: Annotated[int, Query(ge=1, le=10_000)] = 500) -> JSON:
-    await call(_may_watch, eng, request.state.principal.person_id, unit)
-    items: Any = await call(eng.alerts, org=unit, only_open=open, after_id=after_id, limit=limit)
+    def look() -> Any:
+        _may_watch(eng.engine, eng.principal().person_id, unit)
+        return eng.engine.alerts(org=unit, only_open=open, after_id=after_id, limit=limit)
+
+    items: Any = await call(look)
     return JSON([with_tz(a) for a in items])
 
 

@@ -13,7 +13,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 
 from casecraft.base.errors import InputError
-from casecraft.engine import Engine
 from casecraft.server.bodies import (
     ExtensionIn,
     FireIn,
@@ -26,16 +25,17 @@ from casecraft.server.bodies import (
 )
 from casecraft.server.common import JSON, call, case_payload
 from casecraft.server.problems import problem_responses
+from casecraft.server.security import Acting as Proxy
 from casecraft.server.security import acting
 
 router = APIRouter(tags=["cases"], default_response_class=JSON,
                    responses=problem_responses(401, 403, 404, 409, 422, 429, 503))
 
-Acting = Annotated[Engine, Depends(acting)]
+Acting = Annotated[Proxy, Depends(acting)]
 CaseId = Annotated[int, Path(description="Case id.", ge=1)]
 
 
-async def _side_result(eng: Engine, case: Any) -> JSON:
+async def _side_result(eng: Proxy, case: Any) -> JSON:
     deadline = await call(eng.deadline, case.id)
     return JSON(case_payload(case, deadline, with_deadline=True))
 
@@ -113,8 +113,11 @@ async def show(case_id: CaseId, eng: Acting) -> JSON:
 
 @router.get("/cases/{case_id}/deadline", summary="The running step deadline of a case (null if none)")
 async def deadline(case_id: CaseId, eng: Acting) -> JSON:
-    d = await call(eng.deadline, case_id)
-    return JSON(d.to_dict(eng.timezone) if d is not None else None)
+    def look() -> Any:
+        d = eng.engine.deadline(case_id)
+        return d.to_dict(eng.engine.timezone) if d is not None else None
+
+    return JSON(await call(look))
 
 
 @router.get("/cases/{case_id}/triggers", summary="What may happen next, who may do it, and whether I may")
@@ -123,8 +126,11 @@ async def triggers(
     who: Annotated[str, Query(description="me (default): judged for the authenticated person; a person id: "
                                           "judged for them; anyone: not judged.")] = "me",
 ) -> JSON:
-    person = {"me": request.state.principal.person_id, "anyone": None}.get(who, who)
-    options: Any = await call(eng.triggers, case_id, person)
+    def look() -> Any:
+        person = {"me": eng.principal().person_id, "anyone": None}.get(who, who)
+        return eng.engine.triggers(case_id, person)
+
+    options: Any = await call(look)
     return JSON([o.to_dict() for o in options])
 
 
@@ -200,9 +206,12 @@ async def deadlines(eng: Acting, ids: Annotated[str, Query(description="Comma-se
         wanted = [int(x) for x in ids.split(",") if x.strip()]
     except ValueError:
         raise InputError("ids must be comma-separated case ids") from None
-    found = await call(eng.deadlines, wanted)
-    tz = eng.timezone
-    return JSON({str(k): v.to_dict(tz) for k, v in found.items()})
+    def look() -> dict[str, Any]:
+        found = eng.engine.deadlines(wanted)
+        tz = eng.engine.timezone
+        return {str(k): v.to_dict(tz) for k, v in found.items()}
+
+    return JSON(await call(look))
 
 
 @router.get("/deadlines/due", summary="Ids of open cases due within a time (and those overdue)")

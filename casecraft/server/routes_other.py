@@ -16,10 +16,11 @@ from casecraft.engine import Engine
 from casecraft.server.bodies import LogIn, body_doc, read_body
 from casecraft.server.common import JSON, call, with_tz
 from casecraft.server.problems import problem_responses
+from casecraft.server.security import Acting as Proxy
 from casecraft.server.security import acting
 
 router = APIRouter(default_response_class=JSON, responses=problem_responses(401, 403, 404, 422, 429, 503))
-Acting = Annotated[Engine, Depends(acting)]
+Acting = Annotated[Proxy, Depends(acting)]
 
 MEDIA = {"json": "application/json", "csv": "text/csv; charset=utf-8",
          "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "png": "image/png",
@@ -31,15 +32,14 @@ _render_lock = threading.Lock()
 
 # who am I --------------------------------------------------------------------------------------------
 @router.get("/me", tags=["identity"], summary="The authenticated person")
-async def me(request: Request, eng: Acting) -> JSON:
-    principal = request.state.principal
-
+async def me(eng: Acting) -> JSON:
     def look() -> dict[str, Any]:
-        with eng.ctx.read() as tx:
-            p = eng.ctx.org_in(tx).person(principal.person_id)
+        principal, e = eng.principal(), eng.engine
+        with e.ctx.read() as tx:
+            p = e.ctx.org_in(tx).person(principal.person_id)
         return {"id": principal.person_id, "name": p.name if p else None, "unit": p.unit if p else None,
                 "roles": list(p.roles) if p else [], "credential": principal.credential_id,
-                "method": principal.method, "timezone": eng.timezone, "sandbox": eng.sandbox}
+                "method": principal.method, "timezone": e.timezone, "sandbox": e.sandbox}
 
     return JSON(await call(look))
 
@@ -145,8 +145,8 @@ async def history(eng: Acting, org: str, limit: Annotated[int, Query(ge=1, le=60
 @router.get("/workflow", tags=["workflow"], summary="The workflow in force (the newest published version)")
 async def workflow(eng: Acting) -> JSON:
     def look() -> dict[str, Any]:
-        wf = eng.workflow
-        _vid, number = eng.current_version()
+        wf = eng.engine.workflow
+        _vid, number = eng.engine.current_version()
         return {"id": wf.id, "hash": wf.content_hash, "version": number, **wf.data}
 
     return JSON(await call(look))
@@ -184,7 +184,7 @@ DiagramFormat = Annotated[str, Query(description="mermaid | dot | svg | png | bp
 async def diagram(eng: Acting, format: DiagramFormat = "mermaid") -> Response:
     if format not in ("mermaid", "dot", "svg", "png", "bpmn"):
         raise InputError("unknown diagram format '{format}'; use one of: mermaid, dot, svg, png, bpmn", format=format)
-    data = await call(lambda: _draw(eng.workflow, format))
+    data = await call(lambda: _draw(eng.engine.workflow, format))
     return Response(data, media_type=MEDIA[format])
 
 
@@ -199,11 +199,12 @@ async def case_diagram(case_id: Annotated[int, Path(ge=1)], eng: Acting, format:
     def draw() -> bytes:
         from casecraft.workflows.diagram import Highlight
 
-        view = eng.get(case_id)
-        with eng.ctx.read() as tx:
+        e = eng.engine
+        view = e.get(case_id)
+        with e.ctx.read() as tx:
             row = tx.case(case_id)
-        assert row is not None  # eng.get found it
-        wf = eng.spec_for(row.workflow_version_id)
+        assert row is not None  # e.get found it
+        wf = e.spec_for(row.workflow_version_id)
         return _draw(wf, format, Highlight.from_timeline(view.timeline, view.state, wf.initial))
 
     return Response(await call(draw), media_type=MEDIA[format])
