@@ -367,7 +367,10 @@ def test_the_organisation_and_the_workflow(api: Any) -> None:
     assert {u["code"] for u in org["units"]} >= {GRID5, COMM_E, STREET, DISTRICT}
     assert any(p["id"] == "wangjg" and p["roles"] == ["grid_leader"] for p in org["people"])
     wf = api("wangjg", "GET", "/workflow").json()
-    assert wf["version"] == 1 and len(wf["hash"]) == 64 and wf["timezone"] if "timezone" in wf else True
+    assert (wf["version"], len(wf["hash"]), wf["timezone"]) == (1, 64, "Asia/Shanghai")
+    from casecraft.workflows.spec import Workflow
+
+    assert Workflow.from_data(wf["spec"]).content_hash == wf["hash"]  # the spec as published, whole
     versions = api("wangjg", "GET", "/workflow/versions").json()
     assert versions[0]["number"] == 1 and versions[0]["current"] is True
 

@@ -9,6 +9,7 @@ command, stdout, stderr and the exit code must be identical.
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -215,3 +216,28 @@ def test_a_client_command_imports_no_sqlalchemy(pair: Pair) -> None:
     assert r.returncode == 0, r.stderr
     assert "IMPORTED []" in r.stderr, r.stderr
     assert '"total"' in r.stdout
+
+
+@pytest.mark.xfail(strict=False, reason="casecraft.evaluation is still being adapted to the redesigned engine "
+                                        "(Engine._ensure_org is gone); the server answers 500 until it is")
+def test_reports_over_the_server_are_the_librarys(pair: Pair, tmp_path: Path) -> None:
+    """What `report monthly/case-stats/history` will render over the server (once cli/report.py calls the engine)."""
+    from casecraft import Engine
+    from casecraft.client.engine import RemoteEngine
+    from casecraft.evaluation import case_stats, history, monthly_report
+
+    direct = Engine(pair.direct_url, WORKFLOW, FixedClock(T0), token="")
+    try:
+        with RemoteEngine(pair.server_url, pair.toks["zhoumin"]) as remote:
+            for level in ("grid", "community", "street"):
+                mine, theirs = remote.monthly_report("2026-11", level), monthly_report(direct, "2026-11", level)
+                assert mine.to_dict() == json.loads(json.dumps(theirs.to_dict(), default=str))
+                assert [i.is_rate for i in mine.indicators] == [i.is_rate for i in theirs.indicators]
+                assert [(r.rank, r.change) for r in mine.rows] == [(r.rank, r.change) for r in theirs.rows]
+                assert mine.period.start == theirs.period.start and mine.period.complete == theirs.period.complete
+            assert remote.case_stats("2026-11") == json.loads(json.dumps(case_stats(direct, "2026-11"), default=str))
+            assert [r.to_dict() for r in remote.history(GRID5)] == [r.to_dict() for r in history(direct, GRID5)]
+            written = remote.export_report("csv", tmp_path / "r.csv", month="2026-11")
+            assert written.read_bytes().startswith("月份".encode("utf-8-sig"))
+    finally:
+        direct.close()

@@ -39,6 +39,7 @@ class RemoteEngine:
         self.server = server
         self.http = Http(server, token, timeout=timeout, transport=transport)
         self._me: dict[str, Any] | None = None
+        self._workflow: Any = None
         # deadlines that came with the last answers, so `case show`/`list` need no second round trip
         self._deadlines: dict[int, Any] = {}
 
@@ -260,6 +261,52 @@ class RemoteEngine:
                                    open_cases=v["open_cases"], current=v["current"], published_by=v["published_by"],
                                    timezone=self.timezone))
         return out
+
+    @property
+    def workflow(self) -> Any:
+        """The workflow in force, rebuilt from its published spec (for the report commands' labels)."""
+        if self._workflow is None:
+            from casecraft.workflows.spec import Workflow
+
+            self._workflow = Workflow.from_data(self.http.request("GET", "/workflow")["spec"])
+        return self._workflow
+
+    # reports ------------------------------------------------------------------------------------------
+    def monthly_report(self, month: str | None = None, level: str = "grid", org: str | None = None) -> Any:
+        """A level's monthly ranking (see :func:`casecraft.evaluation.monthly_report`)."""
+        from casecraft.client.reports import MonthlyReportView
+
+        data = self.http.request("GET", "/reports/monthly", params={"month": month, "level": level, "org": org})
+        return MonthlyReportView.from_dict(data, self.timezone)
+
+    def export_report(self, kind: str, path: str | os.PathLike[str], *, month: str | None = None,
+                      level: str = "grid", org: str | None = None) -> Path:
+        """Write the monthly ranking as ``kind`` (csv, xlsx with a sheet per level, png) to ``path``.
+
+        Raises:
+            InputError: an unknown kind, or a file that cannot be written.
+        """
+        if kind not in ("csv", "xlsx", "png"):
+            raise InputError("unknown report format '{format}'; use csv, xlsx or png", format=kind)
+        data = self.http.request("GET", "/reports/monthly", params={"month": month, "level": level, "org": org,
+                                                                     "format": kind}, raw=True)
+        target = Path(path)
+        try:
+            target.write_bytes(data)
+        except OSError as exc:
+            raise InputError("cannot write {path!r}: {reason}", path=str(target), reason=exc.strerror) from None
+        return target
+
+    def case_stats(self, month: str | None = None, org: str | None = None) -> dict[str, Any]:
+        """The month's case counts (see :func:`casecraft.evaluation.case_stats`)."""
+        return dict(self.http.request("GET", "/reports/case-stats", params={"month": month, "org": org}))
+
+    def history(self, org: str, *, limit: int = 36) -> builtins.list[Any]:
+        """A unit's recorded months, newest first (see :func:`casecraft.evaluation.history`)."""
+        from casecraft.client.reports import HistoryRowView
+
+        data = self.http.request("GET", "/reports/history", params={"org": org, "limit": limit})
+        return [HistoryRowView.from_dict(r, self.timezone) for r in data]
 
     @property
     def timezone(self) -> str:

@@ -118,7 +118,10 @@ async def monthly(request: Request, eng: Acting,
     kind = _format(request, format, ("json", "csv", "xlsx", "png"))
     report = await call(_monthly, eng, month, level, org, kind)
     if kind == "json":
-        return JSON(report.to_dict())
+        out = report.to_dict()
+        for item, spec in zip(out["indicators"], report.indicators, strict=True):
+            item["is_rate"] = spec.is_rate  # how the figure is shown (a rate with its fraction, or a count)
+        return JSON(out)
     data = await call(_export, report, kind)
     name = f"report-{level}.{kind}"
     return Response(data, media_type=MEDIA[kind], headers={"Content-Disposition": f'attachment; filename="{name}"'})
@@ -142,12 +145,13 @@ async def history(eng: Acting, org: str, limit: Annotated[int, Query(ge=1, le=60
 
 
 # the workflow ------------------------------------------------------------------------------------------
-@router.get("/workflow", tags=["workflow"], summary="The workflow in force (the newest published version)")
+@router.get("/workflow", tags=["workflow"], summary="The workflow in force (the newest published version): its id, "
+                                                   "hash, version number and spec (the published data)")
 async def workflow(eng: Acting) -> JSON:
     def look() -> dict[str, Any]:
         wf = eng.engine.workflow
         _vid, number = eng.engine.current_version()
-        return {"id": wf.id, "hash": wf.content_hash, "version": number, **wf.data}
+        return {"id": wf.id, "hash": wf.content_hash, "version": number, "timezone": wf.timezone, "spec": wf.data}
 
     return JSON(await call(look))
 
