@@ -191,8 +191,8 @@ def section_load(where: Path, clients: int, seconds: float, cases_per_client: in
             fired: dict[int, list[str]] = {c: [] for cs in owned for c in cs}
             errors: list[str] = []
             lock = threading.Lock()
-            stop = time.monotonic() + seconds
-            start_gate = threading.Barrier(clients + 1)
+            stop = [float("inf")]  # set when every client is connected and the run begins
+            start_gate = threading.Barrier(clients + 1, action=lambda: stop.__setitem__(0, time.monotonic() + seconds))
 
             def client(i: int) -> None:
                 base = (a, b)[i % 2]
@@ -203,7 +203,7 @@ def section_load(where: Path, clients: int, seconds: float, cases_per_client: in
                         "Authorization": f"Bearer {toks['wangjg']}"}) as c:
                     c.get("/me")
                     start_gate.wait()
-                    while time.monotonic() < stop:
+                    while time.monotonic() < stop[0]:
                         cid = mine[n % len(mine)]
                         kind = ("show", "fire", "list", "triggers", "show", "fire", "show", "list", "fire",
                                 "show")[n % 10]
