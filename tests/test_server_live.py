@@ -9,8 +9,6 @@ read timeout: a missing event fails the test instead of hanging it.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -24,10 +22,8 @@ from casecraft.server import Settings, create_app
 from tests.server_support import (
     COMM_E,
     GRID5,
-    ROOT,
-    SERVE_SHIM,
     T0,
-    clean_env,
+    cli_app,
     sandbox,
     serve_process,
     tokens,
@@ -90,19 +86,24 @@ def test_serve_answers_on_loopback_and_acts_as_the_token_holder(tmp_path: Any) -
     (["serve", "--workers", "0"], 2, "--workers"),
     (["serve", "--rate-limit", "fast"], 2, "RATE/BURST"),
 ])
-def test_serve_refuses_bad_options_before_starting(tmp_path: Any, args: list[str], code: int, text: str) -> None:
+def test_serve_refuses_bad_options_before_starting(tmp_path: Any, args: list[str], code: int, text: str,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    monkeypatch.delenv("CASECRAFT_NOW", raising=False)
     url = f"sqlite:///{tmp_path / 'x.db'}"
     sandbox(url, FixedClock(T0)).close()
-    r = subprocess.run([sys.executable, "-c", SERVE_SHIM, "--db", url, *args], cwd=ROOT, env=clean_env(),
-                       capture_output=True, text=True, timeout=60)
-    assert r.returncode == code, r.stderr
-    assert text in r.stderr and "Traceback" not in r.stderr
+    r = CliRunner().invoke(cli_app(), ["--db", url, *args])
+    assert r.exit_code == code, r.output
+    assert text in r.stderr and "Traceback" not in r.output
 
 
-def test_serve_on_a_database_without_a_workflow_says_to_init(tmp_path: Any) -> None:
-    r = subprocess.run([sys.executable, "-c", SERVE_SHIM, "--db", f"sqlite:///{tmp_path / 'empty.db'}", "serve"],
-                       cwd=ROOT, env=clean_env(), capture_output=True, text=True, timeout=60)
-    assert r.returncode == 2 and "casecraft init" in r.stderr and "Traceback" not in r.stderr
+def test_serve_on_a_database_without_a_workflow_says_to_init(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    monkeypatch.delenv("CASECRAFT_NOW", raising=False)
+    r = CliRunner().invoke(cli_app(), ["--db", f"sqlite:///{tmp_path / 'empty.db'}", "serve"])
+    assert r.exit_code == 2 and "casecraft init" in r.stderr and "Traceback" not in r.output
 
 
 # --------------------------------------------------------------------------- the alert stream
