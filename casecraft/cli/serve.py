@@ -60,7 +60,8 @@ def serve(
     render.line(f"serving {shown} (workflow v{number}{', sandbox' if sandbox else ''}) on http://{host}:{port} "
                 f"with {workers} worker(s); Ctrl-C to stop")
     uvicorn.run("casecraft.server.asgi:create_from_env", factory=True, host=host, port=port, workers=workers,
-                log_level=log_level, log_config=log_config, proxy_headers=True, server_header=False)
+                log_level=log_level, log_config=log_config, proxy_headers=True, server_header=False,
+                timeout_graceful_shutdown=10)  # open alert streams never end by themselves
 
 
 __all__ = ["serve"]
