@@ -50,6 +50,14 @@ class LogView:
                 "at": self.at.astimezone(ZoneInfo(self.timezone)).isoformat(), "text": self.text,
                 "attachments": list(self.attachments), "backfill": self.backfill}
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], timezone: str | None = None) -> LogView:
+        """The entry from :meth:`to_dict`'s fields; the timezone from ``timezone``, else ``d["timezone"]``."""
+        return cls(id=d["id"], grid=d["grid"], grid_name=d["grid_name"], actor=d["actor"],
+                   actor_name=d["actor_name"], day=date.fromisoformat(d["day"]), at=datetime.fromisoformat(d["at"]),
+                   text=d["text"], attachments=tuple(d["attachments"]),
+                   timezone=timezone or d.get("timezone") or "Asia/Shanghai", backfill=bool(d.get("backfill", False)))
+
 
 class Logbook:
     """民情日志: add and list entries, over the shared context."""

@@ -61,6 +61,19 @@ class AlertView:
                 "due_at": iso(self.due_at), "raised_at": iso(self.raised_at), "message": self.message,
                 "acked_by": self.acked_by, "acked_at": iso(self.acked_at)}
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], timezone: str | None = None) -> AlertView:
+        """The alert from :meth:`to_dict`'s fields; the timezone from ``timezone``, else ``d["timezone"]``."""
+        def dt(v: str | None) -> datetime | None:
+            return datetime.fromisoformat(v) if v is not None else None
+
+        raised = dt(d["raised_at"])
+        assert raised is not None
+        return cls(id=d["id"], case=d["case"], kind=d["kind"], kind_label=d["kind_label"], level=d["level"],
+                   unit=d["unit"], unit_name=d["unit_name"], state=d["state"], due_at=dt(d["due_at"]),
+                   raised_at=raised, message=d["message"], acked_by=d["acked_by"], acked_at=dt(d["acked_at"]),
+                   timezone=timezone or d.get("timezone") or "Asia/Shanghai", key=d.get("key", ""))
+
 
 @dataclass(frozen=True)
 class DeadlineView:
@@ -84,6 +97,17 @@ class DeadlineView:
                 "due_at": self.due_at.astimezone(z).isoformat(), "extended": self.extended,
                 "seconds_left": round(self.seconds_left), "overdue": self.overdue,
                 "left": dl.humanize(self.seconds_left), "provisional": self.provisional}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DeadlineView:
+        """The deadline from :meth:`to_dict`'s fields (``seconds_left`` as rounded there)."""
+        seconds = float(d["seconds_left"])
+        if d.get("overdue") and seconds >= 0:  # overdue by less than half a second, rounded to 0
+            seconds = -0.001
+        warn = d.get("warn_at")
+        return cls(state=d["state"], limit=d["limit"], started_at=datetime.fromisoformat(d["started_at"]),
+                   warn_at=datetime.fromisoformat(warn) if warn else None, due_at=datetime.fromisoformat(d["due_at"]),
+                   extended=d["extended"], seconds_left=seconds, provisional=bool(d.get("provisional", False)))
 
 
 class Supervision:

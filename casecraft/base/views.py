@@ -15,6 +15,11 @@ def iso(value: datetime | None, tz: str) -> str | None:
     return value.astimezone(ZoneInfo(tz)).isoformat() if value is not None else None
 
 
+def parse_iso(value: str | None) -> datetime | None:
+    """The datetime of an ISO 8601 text written by :func:`iso` (None stays None)."""
+    return datetime.fromisoformat(value) if value is not None else None
+
+
 @dataclass(frozen=True)
 class TimelineView:
     seq: int
@@ -53,6 +58,20 @@ class TimelineView:
             "attachments": list(self.attachments), "hash": self.hash,
             "recorded_at": iso(self.recorded_at, tz), "backfill": self.backfill, "on_behalf_of": self.on_behalf_of,
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TimelineView:
+        """The entry from :meth:`to_dict`'s fields (``target_names`` too when the API adds it)."""
+        at = parse_iso(d["at"])
+        assert at is not None
+        return cls(seq=d["seq"], at=at, actor=d["actor"], actor_name=d["actor_name"], actor_role=d["actor_role"],
+                   actor_unit=d["actor_unit"], trigger=d["trigger"], trigger_label=d["trigger_label"],
+                   from_state=d["from_state"], to_state=d["to_state"], to_state_label=d["to_state_label"],
+                   from_tier=d["from_tier"], to_tier=d["to_tier"], unit=d["unit"], unit_name=d["unit_name"],
+                   targets=tuple(d["targets"]), target_names=d.get("target_names", ""), outcome=d["outcome"],
+                   note=d["note"], attachments=tuple(d["attachments"]), hash=d["hash"],
+                   recorded_at=parse_iso(d.get("recorded_at")), backfill=bool(d.get("backfill", False)),
+                   on_behalf_of=d.get("on_behalf_of"))
 
 
 @dataclass(frozen=True)
@@ -113,6 +132,26 @@ class CaseView:
             out["timeline"] = [t.to_dict(tz) for t in self.timeline]
         return out
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], timezone: str | None = None) -> CaseView:
+        """The case from :meth:`to_dict`'s fields; the timezone from ``timezone``, else ``d["timezone"]``."""
+        created, updated = parse_iso(d["created_at"]), parse_iso(d["updated_at"])
+        assert created is not None and updated is not None
+        return cls(
+            id=d["id"], state=d["state"], state_label=d["state_label"], tier=d["tier"], tier_label=d["tier_label"],
+            unit=d["unit"], unit_name=d["unit_name"], grid=d["grid"], category=d["category"],
+            category_label=d["category_label"], urgency=d["urgency"], source=d["source"], ref=d["ref"],
+            description=d["description"], address=d["address"], reporter=d["reporter"],
+            assignees=tuple(d["assignees"]), resolved_tier=d["resolved_tier"], open=d["open"], created_at=created,
+            updated_at=updated, closed_at=parse_iso(d["closed_at"]), version=d["version"],
+            workflow_version=d["workflow_version"], deadline_at=parse_iso(d.get("deadline_at")),
+            timezone=timezone or d.get("timezone") or "Asia/Shanghai",
+            timeline=tuple(TimelineView.from_dict(t) for t in d.get("timeline") or ()),
+            parked=bool(d.get("parked", False)), feedback=dict(d.get("feedback") or {}),
+            extension_request=d.get("extension_request"), channel=d.get("channel"),
+            received_at=parse_iso(d.get("received_at")), contact=d.get("contact"),
+            registered_at=parse_iso(d.get("registered_at")))
+
 
 @dataclass(frozen=True)
 class TriggerOption:
@@ -138,3 +177,11 @@ class TriggerOption:
             "conditions": list(self.conditions), "actor": self.actor,
             "allowed": self.allowed, "reason": self.reason,
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TriggerOption:
+        """The option from :meth:`to_dict`'s fields."""
+        return cls(trigger=d["trigger"], label=d["label"], dest=tuple(d["dest"]), dest_labels=tuple(d["dest_labels"]),
+                   roles=tuple(d["roles"]), role_labels=tuple(d["role_labels"]), requires=tuple(d["requires"]),
+                   conditions=tuple(d["conditions"]), actor=d["actor"], allowed=d.get("allowed"),
+                   reason=d.get("reason"))

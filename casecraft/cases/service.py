@@ -49,6 +49,11 @@ class Page:
     limit: int
     offset: int
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Page:
+        """A page from the API's list answer (``total``, ``limit``, ``offset``, ``cases``)."""
+        return cls([CaseView.from_dict(c) for c in d["cases"]], d["total"], d["limit"], d["offset"])
+
 
 class CaseService:
     """Report, fire, triggers, get, list — over a shared :class:`Context`."""

@@ -74,6 +74,7 @@ class State:
     db: str | None = None
     workflow: str | None = None
     at: str | None = None
+    server: str | None = None
     _engine: Any = field(default=None, repr=False)
     _clock: Any = field(default=None, repr=False)
 
@@ -86,11 +87,21 @@ class State:
             self._clock = FixedClock(parse_time(at)) if at else SystemClock()
         return self._clock
 
+    def server_url(self) -> str | None:
+        """The server to talk to (``--server`` or ``CASECRAFT_SERVER``), or None for direct database mode."""
+        return self.server or os.environ.get("CASECRAFT_SERVER") or None
+
     def engine(self) -> Any:
         if self._engine is None:
-            from casecraft.engine import Engine
+            server = self.server_url()
+            if server:
+                from casecraft.client.connect import connect
 
-            self._engine = Engine(self.db, self.workflow, self.clock)
+                self._engine = connect(server, at=self.at or os.environ.get("CASECRAFT_NOW"))
+            else:
+                from casecraft.engine import Engine
+
+                self._engine = Engine(self.db, self.workflow, self.clock)
         return self._engine
 
     def close(self) -> None:

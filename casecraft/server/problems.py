@@ -1,0 +1,124 @@
+"""Errors as ``application/problem+json`` (RFC 9457), translated in one place.
+
+Every :class:`~casecraft.base.errors.CasecraftError` becomes one problem
+document carrying the library's stable ``code``, its message ``template`` and
+its ``details``, so a client (the CLI over ``--server``) can rebuild the very
+same error. The HTTP status follows the code:
+
+=====================  ======  ==================================================
+code                   status  why
+=====================  ======  ==================================================
+unauthenticated        401     no, malformed, unknown, revoked or wrong credential
+permission_denied      403     the person may not do this (role, unit)
+not_found              404     no such case, alert, unit, ...
+conflict               409     someone changed the case first (version check)
+trigger_not_allowed    409     the case's current state does not allow the trigger
+rule                   422     any other refusal by the rules
+bad_input, calendar,   422     the request is well-formed but its values are not
+workflow_invalid
+malformed              400     the body is not JSON / not a form at all
+rate_limited           429     too many requests for this token (``Retry-After``)
+unavailable, database  503     the database is busy or unreachable (``Retry-After``)
+error                  500     anything else
+=====================  ======  ==================================================
+
+``trigger_not_allowed`` is 409 rather than 422: the request is valid, but
+conflicts with the resource's present state (RFC 9110 §15.5.10); sent again
+after the case moved on, the same request may succeed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from casecraft.base.errors import CasecraftError
+
+PROBLEM_TYPE = "application/problem+json"
+TYPE_PREFIX = "urn:casecraft:problem:"
+
+STATUS: dict[str, int] = {
+    "unauthenticated": 401, "permission_denied": 403, "not_found": 404, "conflict": 409,
+    "trigger_not_allowed": 409, "rule": 422, "bad_input": 422, "calendar": 422, "workflow_invalid": 422,
+    "malformed": 400, "rate_limited": 429, "unavailable": 503, "database": 503, "error": 500,
+    "too_large": 413,
+}
+TITLES: dict[str, str] = {
+    "unauthenticated": "Authentication required", "permission_denied": "Permission denied",
+    "not_found": "Not found", "conflict": "Conflict", "trigger_not_allowed": "Trigger not allowed now",
+    "rule": "Refused by the rules", "bad_input": "Bad input", "calendar": "Working calendar incomplete",
+    "workflow_invalid": "Invalid workflow", "malformed": "Malformed request", "rate_limited": "Too many requests",
+    "unavailable": "Service unavailable", "database": "Database unavailable", "error": "Internal error",
+    "too_large": "Request too large",
+}
+
+
+def status_for(code: str) -> int:
+    """The HTTP status of an error code (500 for a code this table does not know)."""
+    return STATUS.get(code, 500)
+
+
+def message_for(exc: CasecraftError, request: Request | None) -> str:
+    """The human message of an error for this request.
+
+    The one place a message is produced: the i18n pass translates ``exc.template``
+    through the catalogue for the request's ``Accept-Language`` here and formats
+    it with ``exc.details``. Until then it is the library's English message.
+    """
+    return exc.message
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, ensure_ascii=False, default=str))
+
+
+def problem_body(exc: CasecraftError, request: Request | None) -> dict[str, Any]:
+    """The RFC 9457 document of an error: type, title, status, detail, plus code, template and details."""
+    code = exc.code
+    return {"type": TYPE_PREFIX + code, "title": TITLES.get(code, "Error"), "status": status_for(code),
+            "detail": message_for(exc, request), "code": code, "template": exc.template,
+            "details": _jsonable(exc.details)}
+
+
+def problem_response(exc: CasecraftError, request: Request | None, headers: dict[str, str] | None = None
+                     ) -> Response:
+    """The ``application/problem+json`` response of an error."""
+    body = problem_body(exc, request)
+    extra = dict(headers or {})
+    if body["status"] == 401:
+        extra.setdefault("WWW-Authenticate", 'Bearer realm="casecraft"')
+    if body["status"] == 503:
+        extra.setdefault("Retry-After", "2")
+    return Response(json.dumps(body, ensure_ascii=False), status_code=body["status"], headers=extra,
+                    media_type=PROBLEM_TYPE)
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail", "code"],
+    "properties": {
+        "type": {"type": "string", "description": "urn:casecraft:problem:<code>"},
+        "title": {"type": "string"}, "status": {"type": "integer"}, "detail": {"type": "string"},
+        "code": {"type": "string", "description": "the library's stable error code"},
+        "template": {"type": "string", "description": "the message template (the catalogue's id)"},
+        "details": {"type": "object", "additionalProperties": True},
+    },
+}
+"""The JSON Schema of a problem document (for the OpenAPI document)."""
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for these statuses, each a problem document."""
+    names = {400: "Malformed request", 401: "Missing, malformed, revoked or wrong token", 403: "Permission denied",
+             404: "Not found", 409: "Conflict with the case's present state or version", 413: "Request too large",
+             422: "Bad input or refused by the rules", 429: "Rate limit exceeded", 503: "Database unavailable"}
+    return {s: {"description": names.get(s, "Problem"),
+                "content": {PROBLEM_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+            for s in statuses}
+
+
+__all__ = ["PROBLEM_SCHEMA", "PROBLEM_TYPE", "STATUS", "message_for", "problem_body", "problem_response",
+           "problem_responses", "status_for"]
