@@ -17,14 +17,15 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from casecraft.base.errors import (
@@ -37,6 +38,7 @@ from casecraft.base.errors import (
     UnavailableError,
 )
 from casecraft.base.text import MAX_ID
+from casecraft.base.views import CaseView
 from casecraft.server import open311_schema as doc
 from casecraft.server.open311_format import errors, format_of, render
 from casecraft.server.open311_intake import OrderRefused, Submitted, case_by_ticket, find, submit
@@ -98,7 +100,7 @@ def _invalid(exc: RequestValidationError) -> tuple[int, list[str]]:
 class GeoReportRoute(APIRoute):
     """A route that answers every refusal and failure as GeoReport errors, never with a traceback."""
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def route(request: Request) -> Response:
@@ -229,7 +231,7 @@ def get_requests(
     return render(fmt, "service_requests", [service_request(v) for v in views], headers=headers)
 
 
-def _visible(engine: Engine, raw: str) -> Any:
+def _visible(engine: Engine, raw: str) -> CaseView:
     """The hotline case with this id; any other id (or case) is simply not there."""
     shown = raw[:24]
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_ID:

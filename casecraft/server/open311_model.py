@@ -212,9 +212,9 @@ def read_order(fields: Fields, wf: Workflow) -> Order:
                        service_code=code[:32], field="service_code")
     unknown = sorted({k for k in fields if k.startswith("attribute[")} - {f"attribute[{c}]" for c in ATTRIBUTE_CODES})
     if unknown:
-        raise InputError("unknown attribute {attribute}; the attributes are {allowed} (see services/{service_code}.json)",
-                         attribute=unknown[0][:40], allowed=", ".join(ATTRIBUTE_CODES), service_code=code,
-                         field="attribute")
+        raise InputError("unknown attribute {attribute}; the attributes are {allowed} "
+                         "(see services/{service_code}.json)", attribute=unknown[0][:40],
+                         allowed=", ".join(ATTRIBUTE_CODES), service_code=code, field="attribute")
     address = clean_text(one(fields, "address_string"), "address_string", LIMITS["address"])
     grid = one(fields, "attribute[grid]")
     if grid is not None and not _GRID.fullmatch(grid.strip()):
