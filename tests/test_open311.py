@@ -25,10 +25,10 @@ from jsonschema import Draft4Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
-from casecraft import Engine, FixedClock
+from casecraft import ConflictError, Engine, FixedClock
 from casecraft.admin.auth import issue_token, revoke
 from casecraft.server.open311 import router
-from tests.conftest import ROOT, WORKFLOW, _pg_schema_url, bj
+from tests.conftest import ROOT, TZ, WORKFLOW, _pg_schema_url, bj
 
 BASE = "/open311/v2"
 DATA = ROOT / "tests" / "data" / "open311"
@@ -44,6 +44,8 @@ def _registry() -> Registry:
     resources = [(p.name, Resource.from_contents(json.loads(p.read_text("utf-8")), default_specification=DRAFT4))
                  for p in DATA.glob("*.json") if p.name != "swagger.json"]
     swagger = json.loads((DATA / "swagger.json").read_text("utf-8"))["definitions"]
+    # the Swagger definitions of the POST and token answers; stricter than published: the id is
+    # required (the specification says so in prose) and nothing else may appear
     for name, definition in (("request-response.json", swagger["RequestResponse"]),
                              ("token-response.json", swagger["TokenResponse"])):
         array = {"type": "array", "minItems": 1, "items": {**definition, "required": list(definition["properties"])[:1],
@@ -257,6 +259,30 @@ def test_a_repeated_ticket_returns_the_same_request_not_a_new_case(client: TestC
     assert client.get(f"{BASE}/tokens/no-such-ticket.xml").status_code == 404
 
 
+def test_two_posts_of_one_ticket_at_once_make_one_case(client: TestClient, engine: Engine, api_key: str,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from casecraft.server import open311_intake
+
+    real = open311_intake._import
+
+    def beaten(eng: Engine, record: dict[str, Any]) -> Any:  # the other POST commits first, ours collides
+        real(eng, record)
+        raise ConflictError("another import of the same tickets got in the way")
+
+    monkeypatch.setattr(open311_intake, "_import", beaten)
+    before = hotline_cases(engine)
+    rid = report(client, api_key, "12345-race-1")
+    assert hotline_cases(engine) == before + 1 and engine.get(int(rid)).ref == "12345-race-1"
+
+    def lost(eng: Engine, record: dict[str, Any]) -> Any:  # a collision, and yet no case holds the ticket
+        raise ConflictError("another import of the same tickets got in the way")
+
+    monkeypatch.setattr(open311_intake, "_import", lost)
+    r = post(client, api_key=api_key, service_code="0101", address_string=ADDRESS5, description="小广告",
+             **{"attribute[ticket]": "12345-race-2"})
+    assert r.status_code == 409 and "send it again (with the same ticket)" in r.json()[0]["description"]
+
+
 def _refusals(api_key: str, grid_key: str, revoked_key: str) -> list[tuple[dict[str, str], int, str]]:
     good = {"api_key": api_key, "service_code": "0102", "address_string": ADDRESS5, "description": "占道经营",
             "phone": PHONE}
@@ -341,19 +367,19 @@ def test_status_notes_follow_the_case_through_the_engine(client: TestClient, eng
     rid = report(client, api_key, "12345-20261124-0010")
 
     def status() -> dict[str, Any]:
-        return valid("requests.json", client.get(f"{BASE}/requests/{rid}.json").json())[0]  # type: ignore[no-any-return]
+        return valid("requests.json", client.get(f"{BASE}/requests/{rid}.json").json())[0]
 
     assert (status()["status_notes"], status()["expected_datetime"]) == ("街道受理（东高地街道指挥分中心）", None)
-    steps = [("08:50", "assign", "wujing", {}), ("09:02", "assign", "zhoumin", {}), ("09:30", "verify", "wangjg", {})]
-    for hhmm, trigger, actor, extra in steps:
+    for hhmm, trigger, actor in (("08:50", "assign", "wujing"), ("09:02", "assign", "zhoumin"),
+                                 ("09:30", "verify", "wangjg")):  # street → Community E → grid 5, 立案
         clock.set(bj(24, hhmm))
-        engine.fire(int(rid), trigger, actor=actor, note="按地址下派", **extra)
+        engine.fire(int(rid), trigger, actor=actor, note="按地址下派")
     now = status()
     case = engine.get(int(rid))
     assert (now["status"], now["status_notes"], now["agency_responsible"]) == (
         "open", "网格处置中（E社区第5网格）", "E社区第5网格")
     assert case.deadline_at is not None  # 立案 at verify: the case limit (1 working day for 0102) starts
-    assert now["expected_datetime"] == case.deadline_at.astimezone(bj(24, "00:00").tzinfo).isoformat(timespec="seconds")
+    assert now["expected_datetime"] == case.deadline_at.astimezone(TZ).isoformat(timespec="seconds")
     assert now["requested_datetime"] == "2026-11-24T08:40:00+08:00"
     assert now["updated_datetime"] == "2026-11-24T09:30:00+08:00"
     for hhmm, trigger in (("10:00", "resolve"), ("10:30", "check"), ("10:40", "close")):
@@ -390,7 +416,7 @@ def test_paging_filters_and_updated_after(client: TestClient, engine: Engine, ap
     assert [x["service_request_id"] for x in xml_items(get("xml", page_size=2, page=2).content,
                                                        "service_requests", "request")] == newest_first[2:4]
     # updated_after: strictly after; a step on an old request brings it back
-    assert [x["service_request_id"] for x in get(updated_after="2026-11-25T09:20:00+08:00").json()] == ids[:2:-1]
+    assert [x["service_request_id"] for x in get(updated_after="2026-11-25T09:20:00+08:00").json()] == [ids[4], ids[3]]
     clock.set(bj(25, "11:00"))
     engine.fire(int(ids[0]), "assign", actor="wujing", note="下派E社区")
     assert [x["service_request_id"] for x in get(updated_after="2026-11-25T09:20:00+08:00").json()] == [
@@ -434,12 +460,20 @@ def test_bad_filters_are_400s(client: TestClient, params: dict[str, str], fragme
     assert r.status_code == 400 and fragment in r.json()[0]["description"], r.text
 
 
-@pytest.mark.parametrize("path", ["requests/abc.json", "requests/99999999.json", "requests/0.xml",
-                                  "requests/99999999999999999999999.json", "services.html", "requests/1.yaml"])
-def test_what_is_not_there_is_a_404(client: TestClient, path: str) -> None:
-    r = client.get(f"{BASE}/{path}")
-    assert r.status_code == 404
-    assert (ET.fromstring(r.content).tag == "errors") if path.endswith(".xml") else r.json()[0]["code"] == 404
+@pytest.mark.parametrize("method, path, status", [
+    ("GET", "requests/abc.json", 404), ("GET", "requests/99999999.json", 404), ("GET", "requests/0.xml", 404),
+    ("GET", "requests/99999999999999999999999.json", 404), ("GET", "services.html", 404),
+    ("GET", "requests/1.yaml", 404), ("GET", "nothing.json", 404), ("DELETE", "requests.xml", 405),
+    ("PUT", "services/0101.json", 405),
+])
+def test_what_is_not_there_is_a_georeport_404_or_405(client: TestClient, method: str, path: str,
+                                                     status: int) -> None:
+    r = client.request(method, f"{BASE}/{path}")
+    assert r.status_code == status
+    assert (ET.fromstring(r.content).findtext("error/code") if path.endswith(".xml") else r.json()[0]["code"]) in (
+        status, str(status))
+    if status == 405:
+        assert r.headers["allow"] == ("GET, POST" if path.startswith("requests") else "GET")
 
 
 # --------------------------------------------------------------------------- failures
@@ -463,7 +497,8 @@ def test_no_engine_is_a_503_and_a_failure_a_500_without_traceback_or_data(caplog
     assert r.status_code == 500
     assert r.json() == [{"code": 500, "description": "the service failed; try again later, and tell the "
                                                      "platform's administrator if it persists"}]
-    assert "RuntimeError" in caplog.text and "open311_format" not in r.text and PHONE not in caplog.text
+    assert "RuntimeError" in caplog.text and 'open311.py", line' in caplog.text  # the type and the frames
+    assert PHONE not in caplog.text  # never the message: it may hold request data
 
 
 def test_a_refusal_is_logged_without_the_api_key(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:

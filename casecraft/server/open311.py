@@ -257,4 +257,23 @@ def get_token(request: Request, token: str, fmt: Fmt, jurisdiction_id: Jurisdict
     return render(fmt, "service_requests", [{"service_request_id": str(case_id), "token": token}])
 
 
+# --------------------------------------------------------------------------- anything else under the prefix
+
+
+@router.api_route("/{rest:path}", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+                  include_in_schema=False, name="open311_elsewhere")
+def elsewhere(request: Request, rest: str) -> Response:
+    """What no route above answers, still as GeoReport errors: 405 for a known path, else 404."""
+    fmt = format_of(request.url.path)
+    here = f"{router.prefix}/{rest}"  # the path as this router's routes spell it, whatever prefix the app adds
+    allowed: set[str] = set()
+    for route in router.routes:
+        if isinstance(route, APIRoute) and route.name != "open311_elsewhere" and route.path_regex.match(here):
+            allowed |= route.methods
+    if allowed:
+        listed = ", ".join(sorted(allowed))
+        return errors(fmt, 405, [f"use {listed} here"], headers={"Allow": listed})
+    return errors(fmt, 404, ["no such Open311 resource; start at services.json"])
+
+
 __all__ = ["GeoReportRoute", "router", "status_of"]

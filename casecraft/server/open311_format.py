@@ -65,10 +65,11 @@ def render(fmt: Format, root: str, document: Mapping[str, Any] | Sequence[Any], 
     return Response(body, status_code=status, media_type=JSON_TYPE, headers=headers)
 
 
-def errors(fmt: Format, status: int, descriptions: Sequence[str]) -> Response:
+def errors(fmt: Format, status: int, descriptions: Sequence[str], *,
+           headers: Mapping[str, str] | None = None) -> Response:
     """GeoReport's error list: ``[{"code": status, "description": ...}]`` or ``<errors><error>...``."""
     items = [{"code": status, "description": d} for d in descriptions]
-    return render(fmt, "errors", items, status=status)
+    return render(fmt, "errors", items, status=status, headers=headers)
 
 
 def format_of(path: str) -> Format:
