@@ -269,7 +269,7 @@ def elsewhere(request: Request, rest: str) -> Response:
     allowed: set[str] = set()
     for route in router.routes:
         if isinstance(route, APIRoute) and route.name != "open311_elsewhere" and route.path_regex.match(here):
-            allowed |= route.methods
+            allowed |= route.methods or set()
     if allowed:
         listed = ", ".join(sorted(allowed))
         return errors(fmt, 405, [f"use {listed} here"], headers={"Allow": listed})
