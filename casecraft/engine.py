@@ -471,6 +471,50 @@ class Engine:
                                 "verify`", sha256=sha)
         return found
 
+    # evaluation and drawings --------------------------------------------------------------------------
+    def monthly_report(self, month: str | None = None, level: str = "grid", org: str | None = None) -> Any:
+        """A level's monthly ranking (see :func:`casecraft.evaluation.monthly_report`)."""
+        from casecraft.evaluation import monthly_report
+
+        return monthly_report(self, month, level, org)
+
+    def monthly_reports(self, month: str | None, levels: builtins.list[tuple[str, str | None]]) -> builtins.list[Any]:
+        """Several levels' rankings from one pass of the SQL (see :func:`casecraft.evaluation.monthly_reports`)."""
+        from casecraft.evaluation import monthly_reports
+
+        return monthly_reports(self, month, levels)
+
+    def case_stats(self, month: str | None = None, org: str | None = None) -> dict[str, Any]:
+        from casecraft.evaluation import case_stats
+
+        return case_stats(self, month, org)
+
+    def history(self, org: str, *, limit: int = 36) -> builtins.list[Any]:
+        from casecraft.evaluation import history
+
+        return history(self, org, limit=limit)
+
+    def record_month(self, month: str | None = None, *, trigger: str = "manual") -> Any:
+        from casecraft.evaluation import record_month
+
+        return record_month(self, month, trigger=trigger)
+
+    def diagram(self, fmt: str, case_id: int | None = None) -> bytes:
+        """The workflow in force (or a case's own version with its path highlighted) drawn in ``fmt``
+        (mermaid, dot, svg, png, bpmn)."""
+        import tempfile
+
+        from casecraft.workflows import diagram as dg
+
+        kind = dg.format_for("", fmt)
+        with tempfile.TemporaryDirectory(prefix="casecraft-") as folder:
+            target = Path(folder) / f"diagram.{ {'mermaid': 'mmd'}.get(kind, kind) }"
+            if case_id is not None:
+                dg.case_diagram(self, case_id, str(target))
+            else:
+                dg.write(self.workflow, str(target), kind)
+            return target.read_bytes()
+
     # the working calendar ------------------------------------------------------------------------
     def _calendar_admin(self) -> Any:
         from casecraft.admin.calendar import CalendarAdmin

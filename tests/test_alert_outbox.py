@@ -79,8 +79,9 @@ def hook(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 def _workflow_with_webhook(tmp_path: Path) -> Path:
     text = WORKFLOW.read_text(encoding="utf-8")
-    text = text.replace("    - {type: log}", "    - {type: log}\n    - {type: webhook, name: hook, url_env: CC_TEST_HOOK, "
-                        "total_timeout: 0.5, connect_timeout: 0.5, read_timeout: 0.5, breaker_threshold: 3}")
+    text = text.replace("    - {type: log}", "    - {type: log}\n    - {type: webhook, name: hook, "
+                        "url_env: CC_TEST_HOOK, total_timeout: 0.5, connect_timeout: 0.5, read_timeout: 0.5, "
+                        "breaker_threshold: 3}")
     text = text.replace("organisation: organisation.yaml", f"organisation: {ROOT / 'organisation.yaml'}")
     path = tmp_path / "hooked.yaml"
     path.write_text(text, encoding="utf-8")
@@ -114,15 +115,15 @@ def test_a_hanging_webhook_never_holds_the_sweep(hook: str, tmp_path: Path) -> N
     assert all("127.0.0.1" not in (r["last_error"] or "") for r in hooked)  # no oracle of the target
 
     _Hook.hang.clear()
+    import os
+
     from casecraft.alerts.outbox import SqlOutbox
     from casecraft.alerts.sinks import build_sinks
-
-    import os
     sinks = [s for s in build_sinks(eng.workflow.file.workflow.sinks, os.environ) if s.name == "hook"]
+    from datetime import UTC, datetime, timedelta
+
     from casecraft.alerts.delivery import deliver_pending
     from casecraft.base.clock import FixedClock as Clock
-
-    from datetime import UTC, datetime, timedelta
 
     # the outbox keeps the writing machine's time: an hour later, every retry and lease time has passed
     later = Clock(datetime.now(UTC) + timedelta(hours=1))

@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 from casecraft.base.duration import Duration
 from casecraft.base.errors import CalendarError, InputError
 from casecraft.store import calendar_repo as cr
-from casecraft.timing import days
 from casecraft.store.repo import Store
+from casecraft.timing import days
 from casecraft.timing.calendar import DayRow, parse_periods
 from casecraft.timing.notice import Notice, parse_notice
 from tests.conftest import WORKFLOW

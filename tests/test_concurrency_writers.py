@@ -73,7 +73,7 @@ def _scheduler(url: str, sid: int, barrier: Any, stop: Any, results: Any) -> Non
 
     from casecraft.scheduler import build_scheduler
 
-    logging.getLogger("casecraft.alerts.decisions").setLevel(logging.ERROR)  # the log sink's lines are noise here
+    logging.getLogger("casecraft.alerts").setLevel(logging.ERROR)  # the log sink's lines are noise here
     logging.getLogger("apscheduler").setLevel(logging.ERROR)  # "skipped: maximum number of running instances"
     eng = Engine(url, WORKFLOW, FixedClock(SWEEP_AT))
     totals: Counter[str] = Counter()

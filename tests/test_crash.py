@@ -134,7 +134,7 @@ def _worker(url: str, wf: Workflow, role: str, seed: int, fd: int) -> None:
     """The body of a forked worker; never returns into pytest."""
     code = 0
     try:
-        logging.getLogger("casecraft.alerts.decisions").setLevel(logging.CRITICAL)  # the log sink would flood the output
+        logging.getLogger("casecraft.alerts").setLevel(logging.CRITICAL)  # the log sink would flood the output
         rng = random.Random(seed)
         clock = FixedClock(START + timedelta(days=rng.randint(0, 18), minutes=rng.randint(0, 480)))
         eng = Engine(url, wf, clock)

@@ -30,7 +30,7 @@ def _sweeper(url: str, at: datetime, batch: int, barrier: Any, results: Any) -> 
     """One sweeper process: its own engine, its own connections, the same database."""
     import logging
 
-    logging.getLogger("casecraft.alerts.decisions").setLevel(logging.ERROR)  # 10,000 log-sink lines are noise here
+    logging.getLogger("casecraft.alerts").setLevel(logging.ERROR)  # 10,000 log-sink lines are noise here
     eng = Engine(url, WORKFLOW, FixedClock(at))
     try:
         _ = eng.workflow  # load the workflow before the start line, so both really sweep at once

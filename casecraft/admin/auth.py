@@ -82,7 +82,8 @@ def _info(r: dict[str, Any], tz: str) -> CredentialInfo:
                           timezone=tz)
 
 
-def issue_token(ctx: Context, person: str, *, actor: str | None, label: str | None = None) -> tuple[str, CredentialInfo]:
+def issue_token(ctx: Context, person: str, *, actor: str | None,
+                label: str | None = None) -> tuple[str, CredentialInfo]:
     """A new token for ``person`` (an admin's act, recorded); the token itself is returned only here.
 
     Raises:
@@ -174,7 +175,7 @@ def authenticate(ctx: Context, token: str) -> Principal:
     if m is None:
         raise _refused("the token is malformed (it starts with cct_)")
     cred_id, secret = m.group(1), m.group(2)
-    with ctx.read() as tx:
+    with ctx.store.read() as tx:  # no cache to refresh here: one short read per request
         row = tx.credential(cred_id)
         person = tx.person(row["person_id"]) if row else None
     if row is None or row["kind"] != "token":

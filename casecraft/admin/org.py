@@ -1,9 +1,10 @@
 """Organisation administration: add, move, deactivate, re-load units and people.
 
 Every change needs an admin, is an entry of the admin chain and a new row of
-the units' and people's effective-dated history. Nothing is ever deleted. Timeline entries store the acting person, their unit
-and the case's unit as they were at the time, so a move or a deactivation
-never rewrites history; a deactivated person can no longer act.
+the units' and people's effective-dated history. Nothing is ever deleted.
+Timeline entries store the acting person, their unit and the case's unit as
+they were at the time, so a move or a deactivation never rewrites history; a
+deactivated person can no longer act.
 """
 
 from __future__ import annotations

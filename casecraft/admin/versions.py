@@ -51,7 +51,8 @@ class VersionInfo:
         from zoneinfo import ZoneInfo
 
         return {"id": self.id, "workflow_id": self.workflow_id, "number": self.number,
-                "hash": self.content_hash, "created_at": self.created_at.astimezone(ZoneInfo(self.timezone)).isoformat(),
+                "hash": self.content_hash,
+                "created_at": self.created_at.astimezone(ZoneInfo(self.timezone)).isoformat(),
                 "published_by": self.published_by, "source_path": self.source_path, "open_cases": self.open_cases,
                 "current": self.current}
 

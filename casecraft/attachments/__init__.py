@@ -291,7 +291,8 @@ def _read_capped(stream: BinaryIO, shown: str, limits: Limits) -> bytes:
 
 def _unreadable(shown: str, exc: OSError) -> InputError:
     return InputError("cannot read attachment {file!r} ({reason}); check that the file is readable and attach "
-                      "it again", error_code="attachment_unreadable", file=shown, reason=exc.strerror or type(exc).__name__)
+                      "it again", error_code="attachment_unreadable", file=shown,
+                      reason=exc.strerror or type(exc).__name__)
 
 
 def _unaccepted(shown: str, kind: str | None) -> InputError:

@@ -142,7 +142,8 @@ def _padding_or_refuse(data: bytes, start: int, end: int, shown: str) -> int:
     if not set(data[start:end]) <= _PADDING:
         raise InputError("attachment {file!r} carries {extra} bytes of other data after the end of the picture "
                          "(a file hidden in a photo, or an edited file); open it in a photo viewer, save it "
-                         "again as JPEG and attach that", error_code="attachment_trailing", file=shown, extra=end - start)
+                         "again as JPEG and attach that", error_code="attachment_trailing", file=shown,
+                         extra=end - start)
     return end - start
 
 

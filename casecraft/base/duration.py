@@ -34,7 +34,8 @@ _ZH_UNITS: dict[str, tuple[Unit, bool]] = {
 }
 # A limit longer than about ten years is a typo, and would overflow date arithmetic.
 MAX_AMOUNT: dict[str, int] = {"minute": 10 * 366 * 24 * 60, "hour": 10 * 366 * 24, "day": 10 * 366}
-_EN_UNITS: dict[str, Unit] = {"minute": "minute", "min": "minute", "hour": "hour", "h": "hour", "day": "day", "d": "day"}
+_EN_UNITS: dict[str, Unit] = {"minute": "minute", "min": "minute", "hour": "hour", "h": "hour", "day": "day",
+                              "d": "day"}
 
 
 @dataclass(frozen=True)

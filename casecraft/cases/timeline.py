@@ -281,4 +281,5 @@ def append(tx: Tx, case: CaseRow, step: Step, actor: Actor, when: When, *,
 
 
 __all__ = ["SYSTEM", "Actor", "CloseDeadlines", "DeadlineOp", "HASH_VERSION", "OpenDeadline", "SetDeadline", "Step",
-           "When", "append", "as_entry", "build_entry", "create", "deadline_key", "entry_hash", "facts_of", "first_entry"]
+           "When", "append", "as_entry", "build_entry", "create", "deadline_key", "entry_hash", "facts_of",
+           "first_entry"]

@@ -153,7 +153,8 @@ def set_(
 def import_(
     ctx: typer.Context,
     file: Annotated[str, typer.Argument(
-        metavar="FILE", help="The State Council's notice as YAML (see docs/calendar.md), or a CSV date,status[,note].")],
+        metavar="FILE",
+        help="The State Council's notice as YAML (see docs/calendar.md), or a CSV date,status[,note].")],
     json_out: JsonOpt = False,
 ) -> None:
     """Import the year's official holiday arrangement (admin): it replaces the provisional days, and every

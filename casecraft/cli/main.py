@@ -22,8 +22,11 @@ from casecraft.cli.case import app as case_app
 from casecraft.cli.db import app as db_app
 from casecraft.cli.hotline import app as hotline_app
 from casecraft.cli.log import app as log_app
+from casecraft.cli.login import login as login_command
+from casecraft.cli.login import logout as logout_command
 from casecraft.cli.org import app as org_app
 from casecraft.cli.report import app as report_app
+from casecraft.cli.serve import serve as serve_command
 from casecraft.cli.workflow import app as workflow_app
 
 app = App(
@@ -48,6 +51,9 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(db_app, name="db")
 app.command("export")(export_command)
 app.command("import-backup")(import_backup_command)
+app.command("serve")(serve_command)
+app.command("login")(login_command)
+app.command("logout")(logout_command)
 
 
 @app.callback()
@@ -55,13 +61,18 @@ def _global(
     ctx: typer.Context,
     db: Annotated[str | None, typer.Option("--db", envvar="CASECRAFT_DB",
                                            help="Database URL (default sqlite:///casecraft.db).")] = None,
-    workflow: Annotated[str | None, typer.Option("--workflow", envvar="CASECRAFT_WORKFLOW",
-                                                 help="Workflow file (default ./workflows.yaml or the shipped one).")] = None,
-    at: Annotated[str | None, typer.Option("--at", envvar="CASECRAFT_NOW",
-                                           help="Act as if it were this time (ISO 8601; without an offset: Beijing time).")] = None,
+    workflow: Annotated[str | None, typer.Option(
+        "--workflow", envvar="CASECRAFT_WORKFLOW",
+        help="Workflow file to publish or check (default ./workflows.yaml or the shipped one).")] = None,
+    server: Annotated[str | None, typer.Option(
+        "--server", envvar="CASECRAFT_SERVER",
+        help="Talk to this casecraft server (URL) instead of the database; see `casecraft login`.")] = None,
+    at: Annotated[str | None, typer.Option(
+        "--at", envvar="CASECRAFT_NOW",
+        help="Act as if it were this time (ISO 8601; without an offset: Beijing time).")] = None,
 ) -> None:
     """Global options apply to every command."""
-    st = State(db=db, workflow=workflow, at=at)
+    st = State(db=db, workflow=workflow, at=at, server=server)
     ctx.obj = st
     ctx.call_on_close(st.close)
 

@@ -91,7 +91,6 @@ def monthly(
 
     from casecraft.base.errors import InputError
     from casecraft.cli import files, render
-    from casecraft.evaluation import monthly_report, monthly_reports
     from casecraft.evaluation.export import write_csv, write_png, write_xlsx
 
     st = state(ctx)
@@ -102,11 +101,11 @@ def monthly(
         raise InputError("--csv, --xlsx and --png name the same file; give each its own")
     eng = st.engine()
     if xlsx_file:  # a sheet per level: every level from one pass of the SQL
-        sheets = monthly_reports(eng, month, [(lvl, org if lvl == level else _org_for(eng, org, lvl))
-                                              for lvl in ("street", "community", "grid")])
+        sheets = eng.monthly_reports(month, [(lvl, org if lvl == level else _org_for(eng, org, lvl))
+                                             for lvl in ("street", "community", "grid")])
         report = next(r for r in sheets if r.level == level)
     else:
-        report = monthly_report(eng, month, level, org)
+        report = eng.monthly_report(month, level, org)
     jobs: list[tuple[str, Callable[[Path], object]]] = []
     if csv_file:
         jobs.append((csv_file, lambda tmp: write_csv(report, tmp)))
@@ -154,10 +153,9 @@ def case_stats(
     from rich.table import Table
 
     from casecraft.cli import render
-    from casecraft.evaluation import case_stats as stats_of
 
     _require_database(ctx)
-    stats = stats_of(state(ctx).engine(), month, org)
+    stats = state(ctx).engine().case_stats(month, org)
     if json_out:
         render.print_json(stats)
         return
@@ -193,10 +191,9 @@ def history(
 
     from casecraft.cli import render
     from casecraft.evaluation import INDICATORS
-    from casecraft.evaluation import history as history_of
 
     _require_database(ctx)
-    rows = history_of(state(ctx).engine(), org, limit=limit)
+    rows = state(ctx).engine().history(org, limit=limit)
     if json_out:
         render.print_json([r.to_dict() for r in rows])
         return
@@ -239,10 +236,9 @@ def run(
 ) -> None:
     """Record a finished month's evaluation (every level) once; the scheduler does this on the 1st."""
     from casecraft.cli import render
-    from casecraft.evaluation import record_month
 
     _require_database(ctx)
-    result = record_month(state(ctx).engine(), month, trigger="manual")
+    result = state(ctx).engine().record_month(month, trigger="manual")
     if json_out:
         render.print_json(result.to_dict())
     elif result.created:

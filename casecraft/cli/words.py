@@ -16,7 +16,6 @@ CLI_WORDS: dict[str, str] = {
     "denying an extension needs a note (the reason)": "denying an extension needs --note (the reason)",
     "urging needs a note (what is asked of the handling unit)":
         "urging needs --note (what is asked of the handling unit)",
-    "say who acts (--actor PERSON); see `casecraft org show`": "say who acts (--actor PERSON); see `casecraft org show`",
 }
 
 

@@ -154,7 +154,8 @@ def versions(ctx: typer.Context,
 @app.command()
 def publish(
     ctx: typer.Context,
-    path: Annotated[str | None, typer.Argument(help="The workflow file (default: --workflow, ./workflows.yaml).")] = None,
+    path: Annotated[str | None, typer.Argument(
+        help="The workflow file (default: --workflow, ./workflows.yaml).")] = None,
     note: Annotated[str | None, typer.Option("--note", help="Why, for the admin log.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
 ) -> None:

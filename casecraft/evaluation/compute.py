@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from casecraft.base.errors import CalendarError, InputError
-from casecraft.store import evaluation_repo as q
 from casecraft.evaluation import scoring as sc
 from casecraft.evaluation.period import Period, days_between, month_period
+from casecraft.store import evaluation_repo as q
 from casecraft.workflows.model import PUBLIC_SOURCES
 
 if TYPE_CHECKING:

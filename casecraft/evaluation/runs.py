@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from casecraft.base.errors import InputError
-from casecraft.store import evaluation_repo as q
 from casecraft.evaluation import scoring as sc
 from casecraft.evaluation.compute import (
     MonthlyReport,
@@ -20,6 +19,7 @@ from casecraft.evaluation.compute import (
     within,
 )
 from casecraft.evaluation.period import current_month, month_parts, month_period, previous_month
+from casecraft.store import evaluation_repo as q
 
 if TYPE_CHECKING:
     from casecraft.context import EngineView as Engine

@@ -185,7 +185,8 @@ class Transition(_Strict):
     source: str | list[str] = Field(description="起始状态（一个或多个）")
     dest: str = Field(description="目标状态")
     roles: list[str] = Field(min_length=1, description="可执行该操作的角色")
-    requires: list[Requirement] = Field(default_factory=list, description="必填项：note 说明、target 对象、outcome 结果")
+    requires: list[Requirement] = Field(default_factory=list,
+                                        description="必填项：note 说明、target 对象、outcome 结果")
     when: Condition | None = Field(None, description="条件")
     actor: Literal["unit", "assignee"] = Field(
         "unit", description="执行人：案件所在单位(unit)或被派遣方(assignee)"
