@@ -13,8 +13,13 @@ Names are imported lazily so that the command line starts fast.
 
 from __future__ import annotations
 
+import logging
 from importlib import import_module
 from typing import Any
+
+# A library logs, the application decides where it goes: without a handler the log sink's
+# lines stay off the operator's screen (`casecraft serve` sends them to the server's log).
+logging.getLogger("casecraft").addHandler(logging.NullHandler())
 
 __version__ = "0.1.0"
 

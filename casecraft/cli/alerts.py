@@ -61,7 +61,8 @@ def deliver(
     if json_out:
         render.print_json(result)
     else:
-        render.line(f"delivered {result['delivered']}, to retry {result['retry']}, given up {result['dead']}")
+        render.line(f"delivered {result['delivered']}, to retry {result['retrying']}, given up {result['dead']}, "
+                    f"left for later {result['released']}")
 
 
 def sweep(
@@ -98,15 +99,21 @@ def scheduler_run(
     eng = state(ctx).engine()
 
     ticks = [0]
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(eng.timezone)
+
+    def stamp() -> str:  # the workflow's timezone, as operators read it
+        return eng.now().astimezone(zone).isoformat(timespec="seconds")
 
     def report(result: dict[str, int]) -> None:
         ticks[0] += 1
         if result["raised"] or ticks[0] == 1:  # the first pass always reports what it caught up on
-            render.line(f"{eng.now().isoformat()} raised {result['raised']} alert(s)")
+            render.line(f"{stamp()} raised {result['raised']} alert(s)")
 
     def recorded(run: Any) -> None:
         if run.created:
-            render.line(f"{eng.now().isoformat()} recorded the {run.period} evaluation ({run.units} unit results)")
+            render.line(f"{stamp()} recorded the {run.period} evaluation ({run.units} unit results)")
 
     from casecraft.evaluation import record_due
 
