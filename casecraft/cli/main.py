@@ -21,6 +21,7 @@ from casecraft.cli.calendar import app as calendar_app
 from casecraft.cli.case import app as case_app
 from casecraft.cli.db import app as db_app
 from casecraft.cli.hotline import app as hotline_app
+from casecraft.cli.lang import LocalisedGroup
 from casecraft.cli.log import app as log_app
 from casecraft.cli.login import login as login_command
 from casecraft.cli.login import logout as logout_command
@@ -36,6 +37,7 @@ app = App(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    cls=LocalisedGroup,
 )
 app.add_typer(case_app, name="case")
 app.add_typer(workflow_app, name="workflow")
@@ -70,8 +72,17 @@ def _global(
     at: Annotated[str | None, typer.Option(
         "--at", envvar="CASECRAFT_NOW",
         help="Act as if it were this time (ISO 8601; without an offset: Beijing time).")] = None,
+    lang: Annotated[str | None, typer.Option(
+        "--lang", envvar="CASECRAFT_LANG",
+        help="Language of messages and help: zh (中文) or en (default: the locale, LANG=zh_CN.UTF-8 is Chinese).")
+    ] = None,
 ) -> None:
     """Global options apply to every command."""
+    from casecraft import i18n
+
+    if lang is not None and i18n.normalise(lang) is None:
+        raise typer.BadParameter(i18n._("{value!r} is not a language: use zh or en", value=lang),
+                                 param_hint="'--lang'")
     st = State(db=db, workflow=workflow, at=at, server=server)
     ctx.obj = st
     ctx.call_on_close(st.close)

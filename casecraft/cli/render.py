@@ -40,6 +40,16 @@ UNSAFE = re.compile(
 )
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def width(text: str) -> int:
+    """The columns ``text`` takes on a terminal: a Chinese character takes two; colour codes none."""
+    from rich.cells import cell_len
+
+    return cell_len(_ANSI.sub("", text))
+
+
 def _shown(match: re.Match[str]) -> str:
     cp = ord(match[0])
     return f"\\u{cp:04x}" if cp <= 0xFFFF else f"\\U{cp:08x}"
