@@ -173,6 +173,10 @@ ALERT_LEVELS = {0: N_("own level"), 1: N_("one level up"), 2: N_("two levels up"
 TIERS = {"grid": N_("grid"), "community": N_("community"), "street": N_("street"), "district": N_("district"),
          "joint": N_("joint meeting"), "city": N_("city")}
 
+REQUIREMENTS = {"note": N_("note"), "target": N_("target"), "outcome": N_("outcome"), "to": N_("to")}
+URGENCY = {"normal": N_("normal"), "urgent": N_("urgent")}
+SEVERITIES = {"error": N_("error"), "warning": N_("warning")}
+
 
 def word(vocabulary: Mapping[Any, str], key: Any, lang: str | None = None) -> str:
     """The label of ``key`` in a closed vocabulary, translated; the key itself when unknown."""

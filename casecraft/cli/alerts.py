@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from casecraft.i18n import _
+
 from typing import Annotated, Any
 
 import typer
@@ -45,7 +47,7 @@ def ack(
     if json_out:
         render.print_json(a.to_dict())
     else:
-        render.line(f"alert {a.id} acknowledged by {a.acked_by}")
+        render.line(_("alert {id} acknowledged by {person}", id=a.id, person=a.acked_by))
 
 
 @app.command()
@@ -61,8 +63,8 @@ def deliver(
     if json_out:
         render.print_json(result)
     else:
-        render.line(f"delivered {result['delivered']}, to retry {result['retrying']}, given up {result['dead']}, "
-                    f"left for later {result['released']}")
+        render.line(_("delivered {delivered}, to retry {retrying}, given up {dead}, left for later {released}",
+                      **result))
 
 
 def sweep(
@@ -79,8 +81,8 @@ def sweep(
     if json_out:
         render.print_json(result)
     else:
-        render.line(f"raised {result['raised']} alert(s): {result['warning']} warning, {result['overdue']} "
-                    f"overdue, {result['reescalation']} re-escalation ({result['claimed']} deadline rows checked)")
+        render.line(_("raised {raised} alert(s): {warning} warning, {overdue} overdue, {reescalation} re-escalation "
+                      "({claimed} deadline rows checked)", **result))
 
 
 @scheduler_app.command("run")
@@ -109,7 +111,7 @@ def scheduler_run(
     def report(result: dict[str, int]) -> None:
         ticks[0] += 1
         if result["raised"] or ticks[0] == 1:  # the first pass always reports what it caught up on
-            render.line(f"{stamp()} raised {result['raised']} alert(s)")
+            render.line(stamp() + " " + _("raised {raised} alert(s)", raised=result["raised"]))
 
     def recorded(run: Any) -> None:
         if run.created:
@@ -120,7 +122,7 @@ def scheduler_run(
     sched = build_scheduler(lambda: eng.sweep(), interval_seconds=interval, on_result=report,
                             monthly=lambda: (eng.check_calendar(), record_due(eng))[1], on_monthly=recorded,
                             deliver=lambda: eng.deliver(budget_seconds=max(interval / 2, 1.0)))
-    render.line(f"sweeping every {interval:g} s; Ctrl-C to stop")
+    render.line(_("sweeping every {interval} s; Ctrl-C to stop", interval=f"{interval:g}"))
     try:
         sched.start()
     except (KeyboardInterrupt, SystemExit):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from casecraft.i18n import _
+
 from typing import Annotated
 
 import typer
@@ -84,11 +86,12 @@ def verify(
     else:
         for f in report.findings:
             render.line(f"{f.kind}: {f.message}")
-        verdict = "intact" if report.ok else f"{len(report.findings)} problem(s) found"
-        render.line(f"{report.cases} case(s), {report.entries} timeline entries checked: {verdict}")
-        render.line(f"digest {report.digest}")
+        verdict = _("intact") if report.ok else _("{count} problem(s) found", count=len(report.findings))
+        render.line(_("{cases} case(s), {entries} timeline entries checked: {verdict}", cases=report.cases,
+                      entries=report.entries, verdict=verdict))
+        render.line(_("digest {digest}", digest=report.digest))
     if not report.ok:
         if not json_out:
-            render.error("the timeline was changed out of band; restore from a backup or investigate the "
-                         "entries named above", 1)
+            render.error(_("the timeline was changed out of band; restore from a backup or investigate the "
+                           "entries named above"), 1)
         raise typer.Exit(1)

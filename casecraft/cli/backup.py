@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from casecraft.i18n import _
+
 from typing import Annotated
 
 import typer
@@ -41,7 +43,7 @@ def export(
     if json_out:
         render.print_json(result.to_dict())
         return
-    render.line(f"exported {result.total} rows to {result.path}: "
+    render.line(_("exported {total} rows to {path}: ", total=result.total, path=result.path)
                 + ", ".join(f"{k} {v}" for k, v in result.rows.items() if v))
 
 

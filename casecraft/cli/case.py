@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from casecraft.i18n import _
+
 from typing import Annotated
 
 import typer
@@ -65,7 +67,8 @@ def fire(
     if json_out:
         render.print_json(case.to_dict())
     else:
-        render.line(f"case {case.id}: {case.state_label} ({case.state}) at {case.unit_name} ({case.unit})")
+        render.line(_("case {case}: {state_label} ({state}) at {unit_name} ({unit})", case=case.id,
+                      state_label=case.state_label, state=case.state, unit_name=case.unit_name, unit=case.unit))
 
 
 @app.command()
@@ -156,8 +159,9 @@ def list_cases(  # noqa: C901 - options map 1:1 to filters
     else:
         render.case_list(cases, deadlines)
         shown_from = result.offset + 1 if cases else 0
-        more = f"; next: --page {page + 1}" if result.offset + len(cases) < result.total else ""
-        render.line(f"{shown_from}-{result.offset + len(cases)} of {result.total}{more}")
+        more = _("; next: --page {page}", page=page + 1) if result.offset + len(cases) < result.total else ""
+        render.line(_("{first}-{last} of {total}", first=shown_from, last=result.offset + len(cases),
+                      total=result.total) + more)
 
 
 @app.command()
@@ -193,7 +197,7 @@ def urge(
     if json_out:
         render.print_json(case.to_dict())
     else:
-        render.line(f"case {case.id} urged; alert raised at {case.unit_name}")
+        render.line(_("case {case} urged; alert raised at {unit_name}", case=case.id, unit_name=case.unit_name))
 
 
 @app.command()

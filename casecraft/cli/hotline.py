@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from casecraft.i18n import _
+
 import os
 from contextlib import ExitStack
 from pathlib import Path
@@ -88,8 +90,9 @@ def import_(
         render.print_json(result.to_dict())
         return
     for p in result.bad:
-        render.line(f"skipped {p}", stderr=True)
+        render.line(_("skipped {problem}", problem=p), stderr=True)
     rate = f" ({result.rows / result.seconds:,.0f} rows/s)" if result.seconds and result.rows >= PROGRESS_FROM else ""
-    render.line(f"{result.new} new, {result.existing} already imported"
-                + (f", {result.bad_rows} bad row(s) written to {result.rejects}" if result.bad else "")
+    render.line(_("{new} new, {existing} already imported", new=result.new, existing=result.existing)
+                + (_(", {bad} bad row(s) written to {path}", bad=result.bad_rows, path=result.rejects)
+                   if result.bad else "")
                 + f"{rate}")

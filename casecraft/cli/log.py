@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from casecraft.i18n import _
+
 from typing import Annotated
 
 import typer
@@ -30,7 +32,8 @@ def add(
     if json_out:
         render.print_json(entry.to_dict())
     else:
-        render.line(f"log {entry.id}: {entry.grid_name} {entry.day.isoformat()} by {entry.actor_name}")
+        render.line(_("log {id}: {grid} {day} by {person}", id=entry.id, grid=entry.grid_name,
+                      day=entry.day.isoformat(), person=entry.actor_name))
 
 
 @app.command("list")
@@ -59,4 +62,4 @@ def list_entries(
         table.add_row(str(e.id), e.day.isoformat(), render._local(e.at, e.timezone)[11:], render._escape(e.grid_name),
                       render._escape(e.actor_name), render._escape(e.text), render._escape(files))
     render.out.print(table)
-    render.line(f"{len(items)} entr{'y' if len(items) == 1 else 'ies'}")
+    render.line(_("1 entry") if len(items) == 1 else _("{count} entries", count=len(items)))

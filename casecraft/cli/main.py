@@ -6,6 +6,8 @@ result. Heavy modules (SQLAlchemy, the engine) are imported inside commands.
 
 from __future__ import annotations
 
+from casecraft.i18n import _
+
 from typing import Annotated
 
 import typer
@@ -103,10 +105,12 @@ def init(ctx: typer.Context,
     if json_out:
         render.print_json(counts)
         return
-    render.line(f"database ready: {safe_url(str(eng.store.engine.url))}")
-    render.line(f"workflow {eng.workflow.id} version {counts['workflow_version']}; units added "
-                f"{counts['units_added']}, changed {counts['units_changed']}; people added "
-                f"{counts['people_added']}, changed {counts['people_changed']}")
+    render.line(_("database ready: {url}", url=safe_url(str(eng.store.engine.url))))
+    render.line(_("workflow {id} version {version}; units added {units_added}, changed {units_changed}; "
+                  "people added {people_added}, changed {people_changed}", id=eng.workflow.id,
+                  version=counts["workflow_version"], units_added=counts["units_added"],
+                  units_changed=counts["units_changed"], people_added=counts["people_added"],
+                  people_changed=counts["people_changed"]))
 
 
 @app.command()
@@ -135,13 +139,14 @@ def demo(ctx: typer.Context,
         titles = {"A": "案件A 非法小广告 — 网格自处置", "B": "案件B 店外经营 (96005热线) — 网格自协调处置",
                   "C": "案件C 消防安全隐患 — 社区、街道安全办协调处置"}
         for letter, case in cases.items():
-            render.timeline(case, f"{titles[letter]} (case {case.id}: {case.state_label})")
+            render.timeline(case, _("{title} (case {case}: {state})", title=titles[letter], case=case.id,
+                                    state=case.state_label))
         raised = eng.alerts()
         if raised:
-            render.line("告警 alerts raised during the morning (the superior platform sees overdue steps):")
+            render.line(_("告警 alerts raised during the morning (the superior platform sees overdue steps):"))
             render.alert_list(raised)
         closed = sum(1 for c in cases.values() if not c.open)
-        render.line(f"{closed} of {len(cases)} cases closed; database {db}")
+        render.line(_("{closed} of {total} cases closed; database {db}", closed=closed, total=len(cases), db=db))
 
 
 def main() -> None:

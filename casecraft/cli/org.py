@@ -25,7 +25,7 @@ def show(ctx: typer.Context,
         render.print_json({"units": [asdict(u) for u in org.units.values()],
                            "people": [asdict(p) for p in org.people.values()]})
     else:
-        render.org_tree(org)
+        render.org_tree(org, {r.id: r.label for r in eng.workflow.file.roles})
 
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only.")]
