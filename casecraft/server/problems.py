@@ -55,8 +55,9 @@ TITLES: dict[str, str] = {
     "workflow_invalid": N_("Invalid workflow"), "malformed": N_("Malformed request"),
     "rate_limited": N_("Too many requests"),
     "unavailable": N_("Service unavailable"), "database": N_("Database unavailable"), "error": N_("Internal error"),
-    "too_large": N_("Request too large"), "": N_("Error"),
+    "too_large": N_("Request too large"),
 }
+DEFAULT_TITLE = N_("Error")
 
 
 def status_for(code: str) -> int:
@@ -88,7 +89,7 @@ def _jsonable(value: Any) -> Any:
 def problem_body(exc: CasecraftError, request: Request | None) -> dict[str, Any]:
     """The RFC 9457 document of an error: type, title, status, detail, plus code, template and details."""
     code = exc.code
-    title = i18n.gettext(TITLES.get(code, "Error"), language(request))
+    title = i18n.gettext(TITLES.get(code, DEFAULT_TITLE), language(request))
     return {"type": TYPE_PREFIX + code, "title": title, "status": status_for(code),
             "detail": message_for(exc, request), "code": code, "template": exc.template,
             "details": _jsonable(exc.details)}
