@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gettext as _gettext
 import os
+import re
 from collections.abc import Mapping
 from contextvars import ContextVar
 from functools import lru_cache
@@ -149,19 +150,52 @@ def error_message(exc: Any, lang: str | None = None, template: str | None = None
 
 
 def _localised_details(details: dict[str, Any], lang: str | None) -> dict[str, Any]:
-    """Details whose values are words from a closed English vocabulary shown translated."""
+    """Details that are themselves library messages (a reason, a word) shown translated."""
     if not is_chinese(lang):
         return details
-    out: dict[str, Any] = {}
-    for key, value in details.items():
-        if isinstance(value, str) and key in _WORD_KEYS:
-            out[key] = gettext(value, lang)
-        else:
-            out[key] = value
-    return out
+    return {key: text(value, lang) if isinstance(value, str) and key in _MESSAGE_KEYS else value
+            for key, value in details.items()}
 
 
-_WORD_KEYS = frozenset({"reason", "kind", "what"})
+_MESSAGE_KEYS = frozenset({"reason", "kind", "what", "why"})
+
+
+def text(message: str, lang: str | None = None) -> str:
+    """A message the library already formatted (a reason nested in an error, a reason in a table) translated.
+
+    The catalogue's message ids are templates; the one whose fixed parts match ``message`` is
+    translated and filled with the values found in their place. A message that matches none stays.
+    """
+    lang = lang or current()
+    if lang == ENGLISH or not message:
+        return message
+    catalogue = translations(lang)
+    exact = catalogue.gettext(message)
+    if exact != message:
+        return exact
+    for msgid, pattern in _patterns(lang):
+        found = pattern.fullmatch(message)
+        if found:
+            return render(catalogue.gettext(msgid), found.groupdict())
+    return message
+
+
+@lru_cache(maxsize=4)
+def _patterns(lang: str) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """The catalogue's templates as patterns, most specific (longest fixed text) first."""
+    catalogue = translations(lang)
+    ids = [m for m in getattr(catalogue, "_catalog", {}) if isinstance(m, str) and "{" in m]
+    out: list[tuple[int, str, re.Pattern[str]]] = []
+    for msgid in ids:
+        parts = re.split(r"\{(\w+)(?:![rs])?(?::[^}]*)?\}", msgid)
+        fixed = "".join(parts[0::2])
+        names = parts[1::2]
+        if len(fixed.strip()) < 4 or len(set(names)) != len(names):
+            continue
+        regex = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" for i, p in enumerate(parts))
+        out.append((len(fixed), msgid, re.compile(regex, re.S)))
+    out.sort(key=lambda item: -item[0])
+    return tuple((msgid, pattern) for _n, msgid, pattern in out)
 
 
 # Closed vocabularies the CLI and the API show by label: the id stays in --json, the label goes beside it.
@@ -212,4 +246,4 @@ def person(name: str | None, ident: str | None) -> str:
 __all__ = ["ALERT_KINDS", "ALERT_LEVELS", "CHINESE", "DOMAIN", "ENGLISH", "LANGUAGES", "LOCALE_DIR", "N_",
            "OUTCOMES", "SOURCES", "TIERS", "_", "current", "detect", "duration", "error_message",
            "from_accept_language", "gettext", "is_chinese", "ngettext", "normalise", "person", "set_language",
-           "translations", "word"]
+           "text", "translations", "word"]

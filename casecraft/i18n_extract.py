@@ -4,7 +4,8 @@ Besides the usual ``_()``, ``N_()``, ``gettext()`` and ``ngettext()`` calls it f
 the messages casecraft writes without a marker, so no message is left out of the
 catalogue:
 
-* the template of every error (``NotFound("no case {case}", case=...)``: the first
+* the template of every message the library formats with ``render(template, details)``
+  (the reasons a person may not act, ...) and of every error (``NotFound("no case {case}", case=...)``: the first
   argument of a call to a class whose name ends in ``Error`` or is one of the
   error family below) — the library never translates, the edges do;
 * in ``casecraft/cli/``: every ``help=`` text and the docstring of every command
@@ -18,7 +19,7 @@ import ast
 from collections.abc import Iterator
 from typing import Any
 
-GETTEXT = frozenset({"_", "N_", "gettext"})
+GETTEXT = frozenset({"_", "N_", "gettext", "render"})
 NGETTEXT = frozenset({"ngettext"})
 ERRORS = frozenset({"NotFound", "PermissionDenied", "TriggerNotAllowed", "Malformed", "RateLimited", "TooLarge",
                     "DeliveryFailed", "OrderRefused"})

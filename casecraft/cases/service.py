@@ -19,6 +19,7 @@ from casecraft.base.errors import (
     PermissionDenied,
     RuleError,
     TriggerNotAllowed,
+    render,
 )
 from casecraft.base.records import CaseRow, Entry
 from casecraft.base.text import check_id, clean_text
@@ -408,7 +409,7 @@ class CaseService:
                 if person is not None:
                     reasons = [may_act(wf, org, t, person, case) for t in applicable]
                     if case.parked:
-                        reasons = ["the case is parked (挂账)"]
+                        reasons = [render("the case is parked (挂账)", {})]
                     allowed = any(r is None for r in reasons)
                     reason = None if allowed else reasons[0]
                 out.append(TriggerOption(

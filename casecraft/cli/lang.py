@@ -160,7 +160,7 @@ def _original(obj: Any, attr: str) -> Any:
     return store[attr]
 
 
-def _localise(command: click.Command, lang: str) -> None:
+def _localise(command: Any, lang: str) -> None:
     """Set every help text, metavar and usage word of ``command`` and its subcommands in ``lang``."""
     chinese = lang == i18n.CHINESE
     for attr in ("help", "short_help", "epilog"):
@@ -170,7 +170,8 @@ def _localise(command: click.Command, lang: str) -> None:
     metavar = _original(command, "options_metavar")
     if metavar:
         command.options_metavar = _METAVARS_ZH.get(metavar, metavar) if chinese else metavar
-    if isinstance(command, click.Group):
+    group = isinstance(getattr(command, "commands", None), dict)
+    if group:
         sub = _original(command, "subcommand_metavar")
         if sub:
             command.subcommand_metavar = _METAVARS_ZH.get(sub, sub) if chinese else sub
@@ -178,8 +179,8 @@ def _localise(command: click.Command, lang: str) -> None:
         text = _original(param, "help")
         if text:
             param.help = i18n.gettext(text, lang)  # type: ignore[attr-defined]
-    if isinstance(command, click.Group):
-        for sub_command in command.commands.values():
+    if group:
+        for sub_command in command.commands.values():  # type: ignore[attr-defined]
             _localise(sub_command, lang)
 
 
@@ -198,7 +199,7 @@ def requested(args: Sequence[str]) -> str | None:
 _VALUED = frozenset({"--db", "--workflow", "--server", "--at", "--lang"})
 
 
-def activate(command: click.Command, args: Sequence[str] | None) -> str:
+def activate(command: Any, args: Sequence[str] | None) -> str:
     """Choose the language of this run from ``args``, the environment and the locale; translate ``command``."""
     lang = i18n.detect(requested(list(sys.argv[1:] if args is None else args)))
     i18n.set_language(lang)

@@ -173,7 +173,7 @@ def _json_escape(match: re.Match[str]) -> str:
 def error(text: str, code: int) -> None:
     """An error message on stderr: ``refused:`` for a rule (exit 1), ``error:`` otherwise."""
     label = _("refused:") if code == 1 else _("error:")
-    message((label, "bold red"), " ", text, stderr=True)
+    message((label, "bold red"), "" if label.endswith("：") else " ", text, stderr=True)
 
 
 def print_table(table: Table) -> None:
@@ -333,7 +333,7 @@ def triggers(case: Any, options: list[Any], actor: str | None) -> None:
         row = [f"{o.label} {o.trigger}", dests, ", ".join(o.role_labels), requires or "-",
                "被派遣方" if o.actor == "assignee" else "本单位"]
         if actor:
-            row.append(_("yes") if o.allowed else _("no: {reason}", reason=i18n.gettext(o.reason or "")))
+            row.append(_("yes") if o.allowed else _("no: {reason}", reason=i18n.text(o.reason or "")))
         table.add_row(*[cell(x) for x in row])
     print_table(table)
 
