@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from casecraft.i18n import _
-
 from typing import Annotated, Any
 
 import typer
 
 from casecraft.cli.app import App, state
+from casecraft.i18n import _
 
 app = App(help="Warnings and overdue alerts at each platform.", no_args_is_help=True)
 scheduler_app = App(help="Run the overdue sweep on a schedule.", no_args_is_help=True)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from casecraft.i18n import _
-
 from typing import Annotated
 
 import typer
 
 from casecraft.cli.app import App, state
+from casecraft.i18n import _
 
 app = App(help="Check that no case history was edited, deleted or inserted out of band.",
           no_args_is_help=True)

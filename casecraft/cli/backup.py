@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from casecraft.i18n import _
-
 from typing import Annotated
 
 import typer
 
 from casecraft.cli.app import state
+from casecraft.i18n import _
 
 
 def export(

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from casecraft.i18n import _
-
 from typing import Annotated
 
 import typer
 
 from casecraft.cli.app import App, state
+from casecraft.i18n import _
 
 app = App(help="Report cases, act on them, look at them.", no_args_is_help=True)
 
@@ -221,7 +220,7 @@ def _side(ctx: typer.Context, case: object, json_out: bool) -> None:
         d = eng.deadline(case.id)  # type: ignore[attr-defined]
         render.print_json({**case.to_dict(), "deadline": d.to_dict(case.timezone) if d else None})  # type: ignore[attr-defined]
     else:
-        render.line(f"case {case.id}: {case.timeline[-1].note}")  # type: ignore[attr-defined]
+        render.line(_("case {case}: {note}", case=case.id, note=case.timeline[-1].note))  # type: ignore[attr-defined]
 
 
 @app.command("request-extension")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from casecraft.i18n import _
-
 import os
 from contextlib import ExitStack
 from pathlib import Path
@@ -12,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from casecraft.cli.app import App, state
+from casecraft.i18n import _
 
 app = App(help="Hotline work orders (12345, 96005): import them as street cases.", no_args_is_help=True)
 

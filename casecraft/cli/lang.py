@@ -19,10 +19,9 @@ import gettext as _gettext
 import re
 import sys
 from collections.abc import Sequence
-from functools import lru_cache
+from functools import cache
 from typing import IO, Any
 
-import click
 import typer.core
 
 from casecraft import i18n
@@ -58,7 +57,7 @@ VENDORED = (
 )
 
 
-@lru_cache(maxsize=None)
+@cache
 def _pattern(msgid: str) -> re.Pattern[str]:
     parts = re.split(r"\{(\w+)(?:![rs])?\}", msgid)
     regex = "".join(re.escape(part) if i % 2 == 0 else f"(?P<{part}>.+?)" for i, part in enumerate(parts))
@@ -100,11 +99,11 @@ def _patch_click() -> None:
     for cls in (typer.core.TyperArgument, typer.core.TyperOption):
         original = cls.display_type
 
-        def display_type(self: Any, ctx: click.Context, _original: Any = original) -> str:
+        def display_type(self: Any, ctx: Any, _original: Any = original) -> str:
             text = _original(self, ctx)
             return _TYPES_ZH.get(text, text) if i18n.is_chinese() else text
 
-        cls.display_type = display_type  # type: ignore[method-assign]
+        cls.display_type = display_type  # type: ignore[method-assign,assignment]
     _patch_vendored()
     _PATCHED = True
 
@@ -117,7 +116,7 @@ def _patch_vendored() -> None:
         return
     from casecraft.cli.render import width
 
-    formatting.term_len = width  # type: ignore[attr-defined]
+    formatting.term_len = width  # type: ignore[assignment]
     write_usage = formatting.HelpFormatter.write_usage
 
     def localised_usage(self: Any, prog: str, args: str = "", prefix: str | None = None) -> None:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from casecraft.i18n import _
-
 from typing import Annotated
 
 import typer
 
 from casecraft.cli.app import App, state
+from casecraft.i18n import _
 
 app = App(help="民情日志: the grid leader's daily log of visits and residents' concerns.", no_args_is_help=True)
 

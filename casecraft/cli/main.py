@@ -6,8 +6,6 @@ result. Heavy modules (SQLAlchemy, the engine) are imported inside commands.
 
 from __future__ import annotations
 
-from casecraft.i18n import _
-
 from typing import Annotated
 
 import typer
@@ -31,6 +29,7 @@ from casecraft.cli.org import app as org_app
 from casecraft.cli.report import app as report_app
 from casecraft.cli.serve import serve as serve_command
 from casecraft.cli.workflow import app as workflow_app
+from casecraft.i18n import _
 
 app = App(
     name="casecraft",

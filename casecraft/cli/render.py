@@ -157,9 +157,32 @@ def print_json(data: Any) -> None:
 
     The escapes are JSON's own, so a parser reads back exactly what was stored.
     """
-    text = json.dumps(data, ensure_ascii=False, indent=2, default=str)
+    text = json.dumps(labelled(data), ensure_ascii=False, indent=2, default=str)
     sys.stdout.write(UNSAFE.sub(_json_escape, text) + "\n")
     sys.stdout.flush()
+
+
+_LABELLED = (("source", i18n.SOURCES), ("outcome", i18n.OUTCOMES), ("urgency", i18n.URGENCY))
+
+
+def labelled(data: Any) -> Any:
+    """``data`` with a ``*_label`` beside each closed-vocabulary id (source, outcome, urgency, alert level).
+
+    Keys and ids stay as they are (scripts rely on them); the labels are in the chosen language.
+    """
+    if isinstance(data, list):
+        return [labelled(x) for x in data]
+    if not isinstance(data, dict):
+        return data
+    out = {k: labelled(v) for k, v in data.items()}
+    for key, vocabulary in _LABELLED:
+        value = data.get(key)
+        if isinstance(value, str) and value in vocabulary and f"{key}_label" not in data:
+            out[f"{key}_label"] = i18n.word(vocabulary, value)
+    level = data.get("level")
+    if "kind" in data and isinstance(level, int) and level in i18n.ALERT_LEVELS and "level_label" not in data:
+        out["level_label"] = i18n.word(i18n.ALERT_LEVELS, level)
+    return out
 
 
 def _json_escape(match: re.Match[str]) -> str:
@@ -214,7 +237,7 @@ def case_summary(case: Any, deadline: Any = None) -> None:
         (_("层级 tier"), f"{case.tier_label} ({case.tier})"),
         (_("单位 unit"), unit),
         (_("网格 grid"), case.grid or ""),
-        (_("类别 category"), f"{case.category_label} ({case.category}, {i18n.word(i18n.URGENCY, case.urgency) if zh else case.urgency})"),
+        (_("类别 category"), f"{case.category_label} ({case.category}, {_w(i18n.URGENCY, case.urgency)})"),
         (_("描述 description"), case.description),
     ]
     if case.address:
@@ -248,6 +271,11 @@ def case_summary(case: Any, deadline: Any = None) -> None:
     for k, v in rows:
         t.add_row(k, cell(v))
     out.print(t)
+
+
+def _w(vocabulary: dict[Any, str], key: Any) -> str:
+    """The label of a closed-vocabulary id in Chinese; the id itself in English (as it always was)."""
+    return i18n.word(vocabulary, key) if i18n.is_chinese() else str(key)
 
 
 def _extension_label(req: dict[str, Any]) -> str:
@@ -300,14 +328,13 @@ def case_list(cases: list[Any], deadlines: dict[int, Any] | None = None) -> None
     """Cases as a table with their step deadline; overdue ones in red."""
     deadlines = deadlines or {}
     table = Table()
-    zh = i18n.is_chinese()
     for col in ("案件", _("状态 state"), "层级", _("单位 unit"), "类别", "来源", "上报时间", _("时限 due"), "描述"):
         table.add_column(col)
     for c in cases:
         d = deadlines.get(c.id)
         due = cell(deadline_line(d, c.timezone) if d else "", "red" if d is not None and d.overdue else None)
         table.add_row(str(c.id), cell(f"{c.state_label} ({c.state})"), cell(c.tier_label), cell(c.unit_name),
-                      cell(c.category_label), cell(i18n.word(i18n.SOURCES, c.source) if zh else c.source), _local(c.created_at, c.timezone), due,
+                      cell(c.category_label), cell(_w(i18n.SOURCES, c.source)), _local(c.created_at, c.timezone), due,
                       cell(c.description[:30]))
     print_table(table)
     line(_("{count} case(s)", count=len(cases)))
@@ -329,7 +356,7 @@ def triggers(case: Any, options: list[Any], actor: str | None) -> None:
         dests = ", ".join(f"{lbl} ({d})" for d, lbl in zip(o.dest, o.dest_labels, strict=False))
         if o.conditions:
             dests += "  [" + ", ".join(o.conditions) + "]"
-        requires = ", ".join(i18n.word(i18n.REQUIREMENTS, r) for r in o.requires) if i18n.is_chinese() else ", ".join(o.requires)
+        requires = ", ".join(_w(i18n.REQUIREMENTS, r) for r in o.requires)
         row = [f"{o.label} {o.trigger}", dests, ", ".join(o.role_labels), requires or "-",
                "被派遣方" if o.actor == "assignee" else "本单位"]
         if actor:
@@ -364,7 +391,7 @@ def workflow_tree(wf: Any) -> None:
                 if tr.when:
                     extra += [f"{k}={v}" for k, v in tr.when.model_dump().items() if v is not None]
                 if tr.requires:
-                    extra.append(_("requires {fields}", fields="+".join(i18n.word(i18n.REQUIREMENTS, r) for r in tr.requires)))
+                    extra.append(_("requires {fields}", fields="+".join(_w(i18n.REQUIREMENTS, r) for r in tr.requires)))
                 if tr.actor == "assignee":
                     extra.append(_("by assignee"))
                 suffix = f"  [{'; '.join(extra)}]" if extra else ""

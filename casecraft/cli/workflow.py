@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from casecraft.i18n import _
-
 from typing import Annotated
 
 import typer
 
 from casecraft.cli.app import App, state
+from casecraft.i18n import _
 
 app = App(help="Check, show, draw and version workflow definitions.", no_args_is_help=True)
 PathArg = Annotated[str | None, typer.Argument(metavar="[PATH]", help="Workflow file (default: the current one).")]
