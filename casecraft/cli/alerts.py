@@ -114,7 +114,8 @@ def scheduler_run(
 
     def recorded(run: Any) -> None:
         if run.created:
-            render.line(f"{stamp()} recorded the {run.period} evaluation ({run.units} unit results)")
+            render.line(stamp() + " " + _("recorded the {period} evaluation ({units} unit results)",
+                                          period=run.period, units=run.units))
 
     from casecraft.evaluation import record_due
 

@@ -29,7 +29,7 @@ def keygen(
 
     with files.output(output, force=force, what="the key") as tmp:
         tmp.write_text(new_key() + "\n", encoding="ascii")
-    render.line(f"wrote a seal key to {output}")
+    render.line(_("wrote a seal key to {path}", path=output))
 
 
 @app.command()
@@ -52,7 +52,8 @@ def seal(
     doc = sealing.seal(state(ctx).engine(), key)
     with files.output(output, db=state(ctx).db, force=force, what="the seal") as tmp:
         tmp.write_text(json.dumps(doc, ensure_ascii=False, sort_keys=True), encoding="utf-8")
-    render.line(f"sealed {len(doc['cases'])} case(s) and {len(doc['chains'])} chains to {output}")
+    render.line(_("sealed {cases} case(s) and {chains} chains to {path}", cases=len(doc["cases"]),
+                  chains=len(doc["chains"]), path=output))
 
 
 @app.command()

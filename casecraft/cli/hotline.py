@@ -64,7 +64,7 @@ def import_(
         if bar is None:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-            bar = Progress("导入 importing", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+            bar = Progress(_("导入 importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                            console=render.console(stderr=True), transient=True)
             bar.start()
             task = bar.add_task("import", total=total)
@@ -90,7 +90,8 @@ def import_(
         return
     for p in result.bad:
         render.line(_("skipped {problem}", problem=p), stderr=True)
-    rate = f" ({result.rows / result.seconds:,.0f} rows/s)" if result.seconds and result.rows >= PROGRESS_FROM else ""
+    fast = result.seconds and result.rows >= PROGRESS_FROM
+    rate = _(" ({rate} rows/s)", rate=f"{result.rows / result.seconds:,.0f}") if fast else ""
     render.line(_("{new} new, {existing} already imported", new=result.new, existing=result.existing)
                 + (_(", {bad} bad row(s) written to {path}", bad=result.bad_rows, path=result.rejects)
                    if result.bad else "")

@@ -26,7 +26,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from casecraft import i18n
-from casecraft.i18n import _
+from casecraft.i18n import N_, _
 
 PIPE_WIDTH = 160  # tables on a pipe: wide enough that Chinese columns are not squeezed into 80
 
@@ -465,7 +465,9 @@ _HOLIDAY_NAMES = {
     "Mid-autumn Festival": "中秋节", "Anti-Fascist 70th Day": "抗战胜利70周年纪念日",
 }
 
-_CALENDAR_HINT = (
+_WEEKDAYS = {"Mon": "周一", "Tue": "周二", "Wed": "周三", "Thu": "周四", "Fri": "周五", "Sat": "周六", "Sun": "周日"}
+
+_CALENDAR_HINT = N_(
     "add the dates:\n"
     "  casecraft calendar import FILE                (CSV: date,status[,note]; status workday or holiday)\n"
     "  casecraft calendar set DATE workday|holiday   (one date, e.g. 2027-01-01)\n"
@@ -480,15 +482,21 @@ def calendar_year(summary: dict[str, Any]) -> None:
     """
     year = summary["year"]
     if not summary["present"]:
-        message((f"no working calendar for {year}:", "bold red"), " the calendar has no date of that year, so "
-                f"deadlines reaching into it cannot be computed.\n{_CALENDAR_HINT}", stderr=True)
+        message((_("no working calendar for {year}:", year=year), "bold red"),
+                _(" the calendar has no date of that year, so deadlines reaching into it cannot be computed."),
+                "\n" + _(_CALENDAR_HINT), stderr=True)
         return
 
     def short(iso: str) -> str:
         return iso[5:]
 
+    def weekday(day: str) -> str:
+        return _WEEKDAYS.get(day, day) if i18n.is_chinese() else day
+
     def name(n: str) -> str:
         zh = _HOLIDAY_NAMES.get(n)
+        if zh and i18n.is_chinese():
+            return zh
         return f"{zh} {n}" if zh else n
 
     def source(sources: list[str]) -> Text:
@@ -499,26 +507,27 @@ def calendar_year(summary: dict[str, Any]) -> None:
     for h in summary["holidays"]:
         # "～", not "–": Rich counts East-Asian ambiguous characters as one column
         span = short(h["from"]) if h["from"] == h["to"] else f"{short(h['from'])}～{short(h['to'])}"
-        label = " / ".join(name(n) for n in h["names"]) or "休息 holiday"
+        label = " / ".join(name(n) for n in h["names"]) or _("休息 holiday")
+        days = _("1 day") if h["days"] == 1 else _("{count} days", count=h["days"])
         notes[int(h["from"][5:7])].append(Text.assemble(
-            cell(span, "red"), visible(f" {label} ({h['days']} day{'s' if h['days'] != 1 else ''})"),
-            source(h["sources"])))
+            cell(span, "red"), visible(f" {label} ({days})"), source(h["sources"])))
     for d in summary["makeup_workdays"]:
         label = d["note"] or "调休"
         if "调休" not in label:
             label = f"调休 {label}"
         notes[int(d["date"][5:7])].append(Text.assemble(
-            cell(short(d["date"]), "yellow"), visible(f" ({d['weekday']}) {label} make-up working day"),
+            cell(short(d["date"]), "yellow"),
+            visible(f" ({weekday(d['weekday'])}) {label}" + _(" make-up working day")),
             source([d["source"]])))
 
     show_missing = summary["missing_count"] > 0
-    table = Table(title=f"{year} 工作日历 working calendar", expand=False)
-    table.add_column("月 month", justify="right", no_wrap=True)
-    table.add_column("工作日 workdays", justify="right", no_wrap=True)
-    table.add_column("休息日 rest days", justify="right", no_wrap=True)
+    table = Table(title=f"{year} " + _("工作日历 working calendar"), expand=False)
+    table.add_column(_("月 month"), justify="right", no_wrap=True)
+    table.add_column(_("工作日 workdays"), justify="right", no_wrap=True)
+    table.add_column(_("休息日 rest days"), justify="right", no_wrap=True)
     if show_missing:
-        table.add_column("缺 missing", justify="right", no_wrap=True)
-    table.add_column("节假日与调休 holidays and make-up working days", overflow="fold", min_width=30)
+        table.add_column(_("缺 missing"), justify="right", no_wrap=True)
+    table.add_column(_("节假日与调休 holidays and make-up working days"), overflow="fold", min_width=30)
     for m in summary["months"]:
         row: list[str | Text] = [str(m["month"]), str(m["workdays"]), str(m["rest_days"])]
         if show_missing:
@@ -526,20 +535,23 @@ def calendar_year(summary: dict[str, Any]) -> None:
         row.append(Text("; ").join(notes[m["month"]]))
         table.add_row(*row)
     table.add_section()
-    total = ["total", str(summary["workdays"]), str(summary["rest_days"])]
+    total = [_("total"), str(summary["workdays"]), str(summary["rest_days"])]
     if show_missing:
         total.append(str(summary["missing_count"]))
-    total.append(f"{len(summary['holidays'])} holiday run(s), {len(summary['makeup_workdays'])} 调休 day(s)")
+    total.append(_("{holidays} holiday run(s), {makeup} 调休 day(s)", holidays=len(summary["holidays"]),
+                   makeup=len(summary["makeup_workdays"])))
     table.add_row(*total)
     print_table(table)
-    sources = ", ".join(f"{k} {v}" for k, v in sorted(summary["sources"].items()))
-    line(f"{summary['present']} of {summary['dates']} dates: {summary['workdays']} workdays 工作日, "
-         f"{summary['rest_days']} rest days 休息日 (source: {sources})")
+    sources = ", ".join(f"{i18n.gettext(k)} {v}" for k, v in sorted(summary["sources"].items()))
+    line(_("{present} of {dates} dates: {workdays} workdays 工作日, {rest} rest days 休息日 (source: {sources})",
+           present=summary["present"], dates=summary["dates"], workdays=summary["workdays"],
+           rest=summary["rest_days"], sources=sources))
     if show_missing:
         ranges = summary["missing"]
-        listed = ", ".join(ranges[:8]) + (f", … ({len(ranges) - 8} more)" if len(ranges) > 8 else "")
-        message(("warning:", "yellow"), f" {summary['missing_count']} date(s) missing: {listed}; "
-                f"deadlines reaching them cannot be computed;\n{_CALENDAR_HINT}")
+        listed = ", ".join(ranges[:8]) + (_(", … ({count} more)", count=len(ranges) - 8) if len(ranges) > 8 else "")
+        message((_("warning:"), "yellow"), _(" {count} date(s) missing: {listed}; deadlines reaching them cannot be "
+                                             "computed;", count=summary["missing_count"], listed=listed),
+                "\n" + _(_CALENDAR_HINT))
 
 
 def alert_list(items: list[Any]) -> None:

@@ -124,7 +124,7 @@ def monthly(
         return
     _ranking_table(report)
     for p in written:
-        render.line(f"wrote {p}")
+        render.line(_("wrote {path}", path=p))
 
 
 def _require_database(ctx: typer.Context) -> None:
@@ -202,8 +202,8 @@ def history(
         render.print_json([r.to_dict() for r in rows])
         return
     if not rows:
-        render.line(f"no recorded month for {org}; months are recorded by `casecraft scheduler run` "
-                    "or `casecraft report run --month YYYY-MM`")
+        render.line(_("no recorded month for {org}; months are recorded by `casecraft scheduler run` "
+                      "or `casecraft report run --month YYYY-MM`", org=org))
         return
     shown = _level_indicators(ctx, rows[0].level)
     table = Table(title=render.cell(f"{org} 月度考评记录"))
@@ -246,7 +246,8 @@ def run(
     if json_out:
         render.print_json(result.to_dict())
     elif result.created:
-        render.line(f"recorded {result.period}: {result.units} unit result(s) ({result.key})")
+        render.line(_("recorded {period}: {units} unit result(s) ({key})", period=result.period, units=result.units,
+                      key=result.key))
     else:
-        render.line(f"{result.period} was already recorded ({result.trigger}, {result.units} unit result(s)); "
-                    "nothing changed")
+        render.line(_("{period} was already recorded ({trigger}, {units} unit result(s)); nothing changed",
+                      period=result.period, trigger=result.trigger, units=result.units))

@@ -214,8 +214,9 @@ def migrate(
     if json_out:
         render.print_json(result.to_dict())
         return
-    verb = "would move" if dry_run else "moved"
-    render.line(f"v{result.from_version} → v{result.to_version}: {verb} {len(result.moves)} open case(s)")
+    text = _("v{old} → v{new}: would move {count} open case(s)") if dry_run else \
+        _("v{old} → v{new}: moved {count} open case(s)")
+    render.line(text.format(old=result.from_version, new=result.to_version, count=len(result.moves)))
     for m in result.moves:
         change = m.from_state if m.from_state == m.to_state else f"{m.from_state} → {m.to_state}"
-        render.line(f"  case {m.case_id}: {change}")
+        render.line("  " + _("case {case}: {note}", case=m.case_id, note=change))
