@@ -210,6 +210,17 @@ TIERS = {"grid": N_("grid"), "community": N_("community"), "street": N_("street"
 REQUIREMENTS = {"note": N_("note"), "target": N_("target"), "outcome": N_("outcome"), "to": N_("to")}
 URGENCY = {"normal": N_("normal"), "urgent": N_("urgent")}
 SEVERITIES = {"error": N_("error"), "warning": N_("warning")}
+CONDITIONS = {"source": (N_("source"), SOURCES), "outcome": (N_("outcome"), OUTCOMES),
+              "resolved_tier": (N_("resolved at"), TIERS)}
+
+
+def condition(text: str, lang: str | None = None) -> str:
+    """A transition's condition (``source=patrol``) in the chosen language (``来源=巡查发现``)."""
+    key, sep, value = text.partition("=")
+    if not sep or key not in CONDITIONS or not is_chinese(lang):
+        return text
+    label, vocabulary = CONDITIONS[key]
+    return f"{gettext(label, lang)}={word(vocabulary, value, lang)}"
 
 
 def word(vocabulary: Mapping[Any, str], key: Any, lang: str | None = None) -> str:
@@ -243,7 +254,7 @@ def person(name: str | None, ident: str | None) -> str:
     return f"{name} ({ident})"
 
 
-__all__ = ["ALERT_KINDS", "ALERT_LEVELS", "CHINESE", "DOMAIN", "ENGLISH", "LANGUAGES", "LOCALE_DIR", "N_",
-           "OUTCOMES", "SOURCES", "TIERS", "_", "current", "detect", "duration", "error_message",
+__all__ = ["ALERT_KINDS", "ALERT_LEVELS", "CHINESE", "CONDITIONS", "DOMAIN", "ENGLISH", "LANGUAGES", "LOCALE_DIR", "N_",
+           "OUTCOMES", "SOURCES", "TIERS", "_", "condition", "current", "detect", "duration", "error_message",
            "from_accept_language", "gettext", "is_chinese", "ngettext", "normalise", "person", "set_language",
            "text", "translations", "word"]

@@ -76,6 +76,7 @@ def english(text: str) -> list[str]:
     """English words in ``text`` that are not ids, codes or units."""
     text = re.sub(r"`[^`]*`", " ", text)  # a command to type
     text = re.sub(r"\w+://\S*", " ", text)  # URLs
+    text = re.sub(r"\b[A-Z][a-z]+/[A-Za-z_]+", " ", text)  # time zones (Asia/Shanghai)
     text = re.sub(r"'[^'\s]*'|\"[^\"\s]*\"", " ", text)  # a quoted value ('--db', 'CASE', "1")
     text = re.sub(r"(?<![\w])--?[A-Za-z][\w-]*", " ", text)  # option names
     text = re.sub(r"\$?\b[A-Z][A-Z0-9_]{1,}\b(\.\.\.)?", " ", text)  # env vars and metavars (CASE, FILE, ...)
@@ -307,3 +308,13 @@ def test_the_api_answers_in_the_language_asked(sandbox: CliRunner) -> None:
     assert problem_body(exc, request(None))["detail"] == "no case 7"
     response = problem_response(exc, request("zh"))
     assert response.headers["content-language"] == "zh-CN" and "Accept-Language" in response.headers["vary"]
+
+
+@pytest.mark.parametrize("args", [
+    ("calendar", "show", "2026"), ("calendar", "show", "2031"), ("workflow", "show"), ("org", "show"),
+    ("workflow", "versions"), ("audit", "verify"), ("alerts", "list"), ("case", "list"), ("log", "list"),
+])
+def test_other_pages_are_chinese(sandbox: CliRunner, args: tuple[str, ...]) -> None:
+    result = run(sandbox, *args, env={"CASECRAFT_NOW": "2026-11-24T09:00"})
+    assert result.exit_code == 0, result.output
+    assert not english(result.output), english(result.output)

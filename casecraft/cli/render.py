@@ -355,7 +355,7 @@ def triggers(case: Any, options: list[Any], actor: str | None) -> None:
     for o in options:
         dests = ", ".join(f"{lbl} ({d})" for d, lbl in zip(o.dest, o.dest_labels, strict=False))
         if o.conditions:
-            dests += "  [" + ", ".join(o.conditions) + "]"
+            dests += "  [" + ", ".join(i18n.condition(c) for c in o.conditions) + "]"
         requires = ", ".join(_w(i18n.REQUIREMENTS, r) for r in o.requires)
         row = [f"{o.label} {o.trigger}", dests, ", ".join(o.role_labels), requires or "-",
                "被派遣方" if o.actor == "assignee" else "本单位"]
@@ -389,7 +389,7 @@ def workflow_tree(wf: Any) -> None:
                 roles = ", ".join(wf.roles[r].label for r in tr.roles if r in wf.roles)
                 extra = []
                 if tr.when:
-                    extra += [f"{k}={v}" for k, v in tr.when.model_dump().items() if v is not None]
+                    extra += [i18n.condition(f"{k}={v}") for k, v in tr.when.model_dump().items() if v is not None]
                 if tr.requires:
                     extra.append(_("requires {fields}", fields="+".join(_w(i18n.REQUIREMENTS, r) for r in tr.requires)))
                 if tr.actor == "assignee":
@@ -500,7 +500,7 @@ def calendar_year(summary: dict[str, Any]) -> None:
         return f"{zh} {n}" if zh else n
 
     def source(sources: list[str]) -> Text:
-        extra = [s for s in sources if s != "chinesecalendar"]
+        extra = [i18n.gettext(s) for s in sources if s != "chinesecalendar"]
         return cell(f" ({', '.join(extra)})", "dim") if extra else Text()
 
     notes: dict[int, list[Text]] = {m: [] for m in range(1, 13)}
