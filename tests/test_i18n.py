@@ -163,3 +163,22 @@ def test_an_error_is_translated_at_the_edge_with_its_details() -> None:
                               case=1, why=why)
     assert i18n.error_message(nested, "zh_CN") == ("周敏 不能对案件 1 执行 'resolve'：周敏(zhoumin) 的角色为 operator；"
                                                    "此处 'resolve' 需要以下角色之一：grid_leader(网格长)")
+
+
+def _tour_commands(name: str) -> list[list[str]]:
+    import shlex
+
+    text = (ROOT / name).read_text(encoding="utf-8")
+    block = text.split("<!-- tour -->", 1)[1].split("<!-- /tour -->", 1)[0]
+    script = re.findall(r"```bash\n(.*?)```", block, flags=re.S)[0].replace("\\\n", " ")
+    return [shlex.split(line, comments=True) for line in script.splitlines() if shlex.split(line, comments=True)]
+
+
+def test_the_chinese_readme_has_install_the_two_commands_and_the_same_tour() -> None:
+    text = (ROOT / "README.zh-CN.md").read_text(encoding="utf-8")
+    assert "## 安装" in text and "## 两条命令快速上手" in text
+    quick = text.split("## 两条命令快速上手", 1)[1].split("\n## ", 1)[0]
+    commands = re.findall(r"```bash\n(.*?)```", quick, flags=re.S)
+    assert len(commands) == 2 and "casecraft demo" in commands[0] and "pytest" in commands[1]
+    assert _tour_commands("README.zh-CN.md") == _tour_commands("README.md")  # the same commands, comments translated
+    assert len(_tour_commands("README.md")) > 50
