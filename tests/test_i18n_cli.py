@@ -233,7 +233,7 @@ def test_chinese_case_details_names_durations_and_json_labels(sandbox: CliRunner
     run(sandbox, "case", "report", "--source", "patrol", "--grid", "110106004005005", "--category", "0102",
         "--desc", "店外经营", "--actor", "wangjg", env={"CASECRAFT_NOW": "2026-11-24T08:40"})
     shown = run(sandbox, "case", "show", "1", env={"CASECRAFT_NOW": "2026-11-24T08:41"}).stdout
-    assert "巡查发现" in shown and "王建国 (wangjg)" in shown
+    assert "巡查发现" in shown and "上报人 王建国 (wangjg)" in shown
     assert "（剩余5小时49分，时限 4工作时）" in shown
     data = json.loads(run(sandbox, "case", "show", "1", "--json").stdout)
     assert data["source"] == "patrol" and data["source_label"] == "巡查发现" and data["urgency_label"] == "一般"

@@ -28,7 +28,7 @@ def list_alerts(
     if json_out:
         render.print_json([a.to_dict() for a in items])
     else:
-        render.alert_list(items)
+        render.alert_list(items, names=render.names_of(state(ctx).engine()))
 
 
 @app.command()

@@ -96,7 +96,7 @@ def show(
     if json_out:
         render.print_json({**case.to_dict(), "deadline": deadline.to_dict(case.timezone) if deadline else None})
         return
-    render.case_summary(case, deadline)
+    render.case_summary(case, deadline, names=render.names_of(state(ctx).engine()))
     render.timeline(case)
 
 

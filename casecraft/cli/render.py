@@ -226,8 +226,26 @@ def _grid() -> Table:
     return t
 
 
-def case_summary(case: Any, deadline: Any = None) -> None:
-    """A case's fields, one per row."""
+def names_of(engine: Any) -> dict[str, str]:
+    """Names by person id and unit code, for showing ``王建国 (wangjg)`` in Chinese; nothing in English.
+
+    English output stays as it was (ids), so no organisation is read for it.
+    """
+    if not i18n.is_chinese():
+        return {}
+    org = engine.organisation()
+    names = {code: u.name for code, u in org.units.items()}
+    names.update({pid: p.name for pid, p in org.people.items()})
+    return names
+
+
+def _named(ident: Any, names: dict[str, str]) -> str:
+    return i18n.person(names.get(str(ident)), str(ident)) if ident else ""
+
+
+def case_summary(case: Any, deadline: Any = None, names: dict[str, str] | None = None) -> None:
+    """A case's fields, one per row; with ``names``, people and units as ``王建国 (wangjg)``."""
+    names = names or {}
     zh = i18n.is_chinese()
     source = i18n.word(i18n.SOURCES, case.source) if zh else case.source
     unit = i18n.person(case.unit_name, case.unit) if zh else f"{case.unit_name} ({case.unit})"
@@ -243,7 +261,7 @@ def case_summary(case: Any, deadline: Any = None) -> None:
     if case.address:
         rows.append((_("地址 address"), case.address))
     if case.assignees:
-        rows.append((_("派遣 assignees"), ", ".join(case.assignees)))
+        rows.append((_("派遣 assignees"), ", ".join(_named(a, names) for a in case.assignees)))
     if getattr(case, "feedback", None):
         rows.append((_("反馈 feedback"), ", ".join(
             f"{k}: {i18n.word(i18n.OUTCOMES, v) if zh else v}" for k, v in case.feedback.items())))
@@ -251,13 +269,13 @@ def case_summary(case: Any, deadline: Any = None) -> None:
         rows.append((_("热线 hotline"), f"{case.channel} {case.ref}"
                      + (_(", received {at}", at=_local(case.received_at, case.timezone)) if case.received_at else "")))
     rows.append((_("上报 reported"), _("{at} by {person}", at=_local(case.created_at, case.timezone),
-                                      person=case.reporter)))
+                                      person=_named(case.reporter, names))))
     if getattr(case, "parked", False):
         rows.append((_("挂账 parked"), _("yes: in the problem register, clock stopped")))
     req = getattr(case, "extension_request", None)
     if req:
         rows.append((_("延期申请 extension"), _("{by} asked by {person}, awaiting the leader: {note}",
-                                             by=_extension_label(req), person=req.get("actor"),
+                                             by=_extension_label(req), person=_named(req.get("actor"), names),
                                              note=req.get("note", ""))))
     if deadline is not None:
         rows.append((_("时限 step due"), deadline_line(deadline, case.timezone)))
@@ -554,14 +572,15 @@ def calendar_year(summary: dict[str, Any]) -> None:
                 "\n" + _(_CALENDAR_HINT))
 
 
-def alert_list(items: list[Any]) -> None:
-    """Alerts as a table, coloured by kind."""
+def alert_list(items: list[Any], names: dict[str, str] | None = None) -> None:
+    """Alerts as a table, coloured by kind; with ``names``, who acknowledged as ``吴静 (wujing)``."""
+    names = names or {}
     table = Table()
     zh = i18n.is_chinese()
     for col in ("#", "案件", "类型", "级别", _("单位 unit"), "到期", "发出", "确认", "内容"):
         table.add_column(col)
     for a in items:
-        acked = f"{a.acked_by} {_local(a.acked_at, a.timezone)[5:]}" if a.acked_at else "-"
+        acked = f"{_named(a.acked_by, names)} {_local(a.acked_at, a.timezone)[5:]}" if a.acked_at else "-"
         level = i18n.word(i18n.ALERT_LEVELS, a.level) if zh else a.level
         colour = {"warning": "yellow", "overdue": "red", "reescalation": "bold red"}.get(a.kind, "")
         table.add_row(str(a.id), str(a.case), cell(a.kind_label, colour), cell(level), cell(a.unit_name),
