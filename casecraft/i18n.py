@@ -173,19 +173,31 @@ def text(message: str, lang: str | None = None) -> str:
     exact = catalogue.gettext(message)
     if exact != message:
         return exact
-    for msgid, pattern in _patterns(lang):
+    for msgid, pattern, quoted in _patterns(lang):
         found = pattern.fullmatch(message)
         if found:
-            return render(catalogue.gettext(msgid), found.groupdict())
+            values = {k: _unquote(v) if k in quoted else v for k, v in found.groupdict().items()}
+            return render(catalogue.gettext(msgid), values)
     return message
 
 
+def _unquote(value: str) -> str:
+    """The text a ``{field!r}`` was made from: ``'1 day'`` → ``1 day`` (so it is quoted once again, not twice)."""
+    import ast
+
+    try:
+        found = ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return value
+    return found if isinstance(found, str) else value
+
+
 @lru_cache(maxsize=4)
-def _patterns(lang: str) -> tuple[tuple[str, re.Pattern[str]], ...]:
+def _patterns(lang: str) -> tuple[tuple[str, re.Pattern[str], frozenset[str]], ...]:
     """The catalogue's templates as patterns, most specific (longest fixed text) first."""
     catalogue = translations(lang)
     ids = [m for m in getattr(catalogue, "_catalog", {}) if isinstance(m, str) and "{" in m]
-    out: list[tuple[int, str, re.Pattern[str]]] = []
+    out: list[tuple[int, str, re.Pattern[str], frozenset[str]]] = []
     for msgid in ids:
         parts = re.split(r"\{(\w+)(?:![rs])?(?::[^}]*)?\}", msgid)
         fixed = "".join(parts[0::2])
@@ -193,9 +205,10 @@ def _patterns(lang: str) -> tuple[tuple[str, re.Pattern[str]], ...]:
         if len(fixed.strip()) < 4 or len(set(names)) != len(names):
             continue
         regex = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" for i, p in enumerate(parts))
-        out.append((len(fixed), msgid, re.compile(regex, re.S)))
+        quoted = frozenset(re.findall(r"\{(\w+)!r", msgid))
+        out.append((len(fixed), msgid, re.compile(regex, re.S), quoted))
     out.sort(key=lambda item: -item[0])
-    return tuple((msgid, pattern) for _n, msgid, pattern in out)
+    return tuple((msgid, pattern, quoted) for _n, msgid, pattern, quoted in out)
 
 
 # Closed vocabularies the CLI and the API show by label: the id stays in --json, the label goes beside it.

@@ -194,6 +194,9 @@ def test_the_readme_tour_speaks_chinese(sandbox: CliRunner, tmp_path: Path) -> N
     (("nope",), 2, "没有命令 'nope'"),
     (("--lang", "xx", "case", "list"), 2, "不是可用的语言"),
     (("case", "fire", "1", "x", "y", "z"), 2, "多余的参数"),
+    (("--at", "yesterday", "case", "list"), 2, "时间 'yesterday' 有误"),
+    (("case", "request-extension", "1", "--actor", "wangjg", "--by", "0工作日", "--note", "需配合"), 2, "必须大于零"),
+    (("case", "fire", "1", "dispatch", "--actor", "wangjg", "--to", "nobody"), 2, "未知人员或单位 'nobody'"),
 ])
 def test_refusals_are_chinese(sandbox: CliRunner, args: tuple[str, ...], code: int, expected: str) -> None:
     report = run(sandbox, "case", "report", "--source", "patrol", "--grid", "110106004005005", "--category", "0101",
@@ -313,6 +316,7 @@ def test_the_api_answers_in_the_language_asked(sandbox: CliRunner) -> None:
 @pytest.mark.parametrize("args", [
     ("calendar", "show", "2026"), ("calendar", "show", "2031"), ("workflow", "show"), ("org", "show"),
     ("workflow", "versions"), ("audit", "verify"), ("alerts", "list"), ("case", "list"), ("log", "list"),
+    ("demo",),
 ])
 def test_other_pages_are_chinese(sandbox: CliRunner, args: tuple[str, ...]) -> None:
     result = run(sandbox, *args, env={"CASECRAFT_NOW": "2026-11-24T09:00"})
