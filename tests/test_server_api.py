@@ -20,7 +20,6 @@ from casecraft.server import RateLimit, Settings, create_app
 from tests.server_support import COMM_E, DISTRICT, GRID5, STREET, T0, sandbox, tokens
 
 
-
 def _png(colour: tuple[int, int, int]) -> bytes:
     """A small well-formed PNG photo (attachments are decoded before they are stored)."""
     import io

@@ -163,7 +163,8 @@ async def _fields(request: Request) -> dict[str, list[str]]:
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_BODY:
-            raise InputError("the request body is larger than {limit} KiB", limit=MAX_BODY // 1024, error_code="too_large")
+            raise InputError("the request body is larger than {limit} KiB", limit=MAX_BODY // 1024,
+                             error_code="too_large")
     if body and media != FORM:
         raise InputError("send the fields as {form} (UTF-8)", form=FORM, error_code="unsupported_media_type")
     try:
