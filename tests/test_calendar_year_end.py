@@ -78,7 +78,8 @@ def test_reporting_on_the_30th_of_december_works_and_is_marked_provisional(sandb
                                             "--json"]).stdout)
     (row,) = listed["cases"]
     assert row["deadline"]["provisional"] is True
-    table = runner.invoke(app, ["--db", sandbox_url, "--at", "2026-12-31T17:05", "case", "list"], env={"COLUMNS": "250"})
+    table = runner.invoke(app, ["--db", sandbox_url, "--at", "2026-12-31T17:05", "case", "list"],
+                          env={"COLUMNS": "250"})
     assert "provisional" in table.stdout, table.stdout
 
 
