@@ -596,6 +596,9 @@ def deadline_line(d: Any, tz: str) -> str:
         return ""
     from casecraft.cases.deadlines import humanize
 
+    provisional = getattr(d, "provisional", False)
     if i18n.is_chinese():
-        return f"{_local(d.due_at, tz)}（{i18n.duration(d.seconds_left)}，时限 {limit_label(d.limit)}）"
-    return f"{_local(d.due_at, tz)} ({humanize(d.seconds_left)}, 时限 {d.limit})"
+        mark = "［暂定日历］" if provisional else ""
+        return f"{_local(d.due_at, tz)}（{i18n.duration(d.seconds_left)}，时限 {limit_label(d.limit)}）{mark}"
+    mark = " [暂定日历 provisional calendar]" if provisional else ""
+    return f"{_local(d.due_at, tz)} ({humanize(d.seconds_left)}, 时限 {d.limit}){mark}"

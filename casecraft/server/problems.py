@@ -36,7 +36,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from casecraft import i18n
-from casecraft.base.errors import CasecraftError
+from casecraft.base.errors import CasecraftError, DatabaseError, InputError, RuleError, UnavailableError
 from casecraft.i18n import N_
 
 PROBLEM_TYPE = "application/problem+json"
@@ -60,9 +60,16 @@ TITLES: dict[str, str] = {
 DEFAULT_TITLE = N_("Error")
 
 
-def status_for(code: str) -> int:
-    """The HTTP status of an error code (500 for a code this table does not know)."""
-    return STATUS.get(code, 500)
+def status_for(code: str, exc: CasecraftError | None = None) -> int:
+    """The HTTP status of an error code; for a code this table does not know, by the error's kind
+    (bad input or a rule: 422, database or service unavailable: 503), else 500."""
+    if code in STATUS:
+        return STATUS[code]
+    if isinstance(exc, (DatabaseError, UnavailableError)):
+        return 503
+    if isinstance(exc, (InputError, RuleError)):
+        return 422
+    return 500
 
 
 def message_for(exc: CasecraftError, request: Request | None) -> str:
@@ -89,8 +96,9 @@ def _jsonable(value: Any) -> Any:
 def problem_body(exc: CasecraftError, request: Request | None) -> dict[str, Any]:
     """The RFC 9457 document of an error: type, title, status, detail, plus code, template and details."""
     code = exc.code
-    title = i18n.gettext(TITLES.get(code, DEFAULT_TITLE), language(request))
-    return {"type": TYPE_PREFIX + code, "title": title, "status": status_for(code),
+    status = status_for(code, exc)
+    title = TITLES.get(code) or {422: TITLES["bad_input"], 503: TITLES["unavailable"]}.get(status, DEFAULT_TITLE)
+    return {"type": TYPE_PREFIX + code, "title": i18n.gettext(title, language(request)), "status": status,
             "detail": message_for(exc, request), "code": code, "template": exc.template,
             "details": _jsonable(exc.details)}
 
