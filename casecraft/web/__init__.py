@@ -1,0 +1,33 @@
+"""The web workbench served by ``casecraft serve`` at ``/web``: pages for each platform over the same engine.
+
+Server-rendered (Jinja2) with htmx for partial updates (vendored in ``static/``
+with its licence, never loaded from a CDN). A person logs in with their
+password; a signed session cookie (HttpOnly, SameSite) is checked against the
+database on every request, every POST carries a CSRF token, and every page acts
+through ``engine.bound(person)``, so the rules are the API's. See docs/web.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from casecraft.web.common import PREFIX, install_translations
+
+HERE = __import__("pathlib").Path(__file__).resolve().parent
+
+
+def mount(app: Any) -> None:
+    """Add the workbench's pages and static files to the server's app under ``/web``."""
+    from fastapi import APIRouter
+    from starlette.staticfiles import StaticFiles
+
+    from casecraft.web import board, cases, login, more
+
+    router = APIRouter(include_in_schema=False)
+    for part in (login.router, cases.router, board.router, more.router):
+        router.include_router(part)
+    app.include_router(router, prefix=PREFIX)
+    app.mount(f"{PREFIX}/static", StaticFiles(directory=str(HERE / "static")), name="web-static")
+
+
+__all__ = ["PREFIX", "install_translations", "mount"]
