@@ -32,6 +32,7 @@ DESKTOP = {"width": 1920, "height": 1080}
 @dataclass
 class Site:
     url: str
+    db: str
     engine: Any
     clock: Any
     shots: Path
@@ -57,7 +58,8 @@ def live_site(tmp: Path) -> Iterator[Site]:
     from casecraft.server.app import Settings
 
     clock = FixedClock(T0)
-    eng = sandbox(f"sqlite:///{tmp / 'web.db'}", clock)
+    db = f"sqlite:///{tmp / 'web.db'}"
+    eng = sandbox(db, clock)
     for p in PEOPLE:
         set_password(eng.ctx, p, PASSWORD, actor=None)
     app = create_app(eng, rate_limit=None, settings=Settings(sse_poll=0.2, sse_heartbeat=2.0))
@@ -65,7 +67,7 @@ def live_site(tmp: Path) -> Iterator[Site]:
     shots.mkdir()
     try:
         with uvicorn_thread(app) as url:
-            yield Site(url, eng, clock, shots)
+            yield Site(url, db, eng, clock, shots)
     finally:
         eng.close()
         out = os.environ.get("CASECRAFT_SCREENSHOTS")  # keep them beyond pytest's tmp dir when asked

@@ -26,8 +26,9 @@ def mount(app: Any) -> None:
     router = APIRouter(include_in_schema=False)
     for part in (login.router, cases.router, board.router, more.router):
         router.include_router(part)
+    router.add_api_route("/{rest:path}", cases.not_found, methods=["GET", "POST"])  # last: the rest is HTML 404
+    app.mount(f"{PREFIX}/static", StaticFiles(directory=str(HERE / "static")), name="web-static")  # before the 404
     app.include_router(router, prefix=PREFIX)
-    app.mount(f"{PREFIX}/static", StaticFiles(directory=str(HERE / "static")), name="web-static")
 
 
 __all__ = ["PREFIX", "install_translations", "mount"]

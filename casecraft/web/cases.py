@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
-from casecraft.base.errors import InputError
+from casecraft.base.errors import InputError, NotFound
 from casecraft.engine import Engine
 from casecraft.web.common import PREFIX, Page, Raw, Redirect, handle, read_form, text
 from casecraft.web.session import Viewer
@@ -193,9 +193,7 @@ async def fire(request: Request, case_id: CaseId, trigger: Annotated[str, Path(p
 @router.post("/cases/{case_id}/{step}")
 async def side_step(request: Request, case_id: CaseId, step: str) -> Response:
     if step not in ("urge", "park", "unpark"):
-        from starlette.exceptions import HTTPException
-
-        raise HTTPException(404)
+        return await not_found(request)
     async with read_form(request) as (form, _photos):
         note = text(form, "note")
 
@@ -255,4 +253,13 @@ async def attachment(request: Request, sha256: Annotated[str, Path(pattern=r"^[0
     return await handle(request, look)
 
 
-__all__ = ["light", "limit_label", "router"]
+async def not_found(request: Request) -> Response:
+    """A page of the workbench that does not exist (an HTML page, not the API's problem document)."""
+    return await handle(request, lambda v, eng: _missing(request.url.path))
+
+
+def _missing(path: str) -> Page:
+    raise NotFound("no such page: {path}", path=path)
+
+
+__all__ = ["light", "limit_label", "not_found", "router"]

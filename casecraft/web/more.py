@@ -148,10 +148,13 @@ def _org(v: Viewer, eng: Engine) -> Page:
     for p in org.people.values():
         people.setdefault(p.unit, []).append(p)
 
+    mine = {v.unit, *org.ancestors(v.unit)}  # the way to my unit is open; large branches elsewhere are folded
+
     def node(u: Any) -> dict[str, Any]:
-        return {"unit": u, "tier": wf.tier_labels.get(u.tier, u.tier),
+        children = org.children(u.code)
+        return {"unit": u, "tier": wf.tier_labels.get(u.tier, u.tier), "open": u.code in mine or len(children) < 8,
                 "people": [(p, "、".join(roles.get(r, r) for r in p.roles)) for p in people.get(u.code, [])],
-                "children": [node(c) for c in org.children(u.code)]}
+                "children": [node(c) for c in children]}
 
     return Page("org.html", {"tree": [node(r) for r in org.roots()]})
 
