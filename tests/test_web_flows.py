@@ -174,7 +174,7 @@ def test_an_overdue_alert_appears_on_the_board_without_reload_and_is_acknowledge
     desk.goto(site.page_url("/alerts"))
     desk.wait_for_function("() => document.getElementById('live-status').textContent.includes('实时')")
     desk.evaluate("() => { window.notReloaded = true; }")
-    before = desk.locator(f"#alert-rows tr[data-alert]").count()
+    before = desk.locator("#alert-rows tr[data-alert]").count()
     at(site, 0, days=2)
     eng.sweep()
     raised = [a for a in eng.alerts(org=STREET, only_open=True) if a.case == case.id]
