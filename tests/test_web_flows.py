@@ -183,6 +183,8 @@ def test_an_overdue_alert_appears_on_the_board_without_reload_and_is_acknowledge
     row.wait_for(timeout=15_000)  # pushed by server-sent events
     assert desk.evaluate("() => window.notReloaded === true")
     assert desk.locator("#alert-rows tr[data-alert]").count() > before
+    ids = desk.eval_on_selector_all("#alert-rows tr[data-alert]", "rows => rows.map(r => r.id)")
+    assert len(ids) == len(set(ids)), f"an alert shown twice: {ids}"
     check_page(desk, site, "alerts")
     row.locator("form[action$='/ack'] button").click()
     desk.locator(f"#alert-{raised[-1].id} .ack-done").wait_for()
@@ -264,6 +266,14 @@ def test_the_monthly_page_matches_report_monthly_json(site: Site, desk: Any, tmp
     want = [{"unit": r["unit"], "rank": r["rank"], "grade": str(r["grade"]), "score": str(r["score"])}
             for r in expected["rows"]]
     assert shown == want
+    figures = {(r.get_attribute("data-unit"), c.get_attribute("data-indicator")):
+               (c.get_attribute("data-num"), c.get_attribute("data-den"))
+               for r in rows.all() for c in r.locator("td[data-indicator]").all()}
+    assert figures == {(r["unit"], i): (str(f["num"]), str(f["den"])) for r in expected["rows"]
+                       for i, f in r["figures"].items() if i in {x["id"] for x in expected["indicators"]}}
+    assert "100.0% (2/2)" in desk.inner_text("#monthly")  # rates shown as the CLI shows them
+    desk.wait_for_function("() => { const i = document.querySelector(\"img[src*='monthly.png']\"); "
+                           "return i && i.complete && i.naturalWidth > 0; }")  # the chart drawn
     assert any(r["score"] not in ("None", "0", "0.0") for r in want), "the month has no scored unit"
     with desk.expect_download() as dl:
         desk.click("a[href*='monthly.xlsx']")

@@ -55,6 +55,22 @@ async def monthly_xlsx(request: Request, month: str | None = None) -> Response:
     return await handle(request, build)
 
 
+@router.get("/reports/monthly.png")
+async def monthly_png(request: Request, month: str | None = None, level: str = "grid") -> Response:
+    def build(v: Viewer, eng: Engine) -> Raw:
+        from casecraft.evaluation import export
+
+        if level not in LEVELS:
+            raise InputError("unknown level '{level}'; use street, community or grid", level=level)
+        report = eng.monthly_report(month or None, level)
+        with tempfile.TemporaryDirectory(prefix="casecraft-web-") as tmp:
+            path = FsPath(tmp) / "report.png"
+            export.write_png(report, path)
+            return Raw(path.read_bytes(), "image/png")
+
+    return await handle(request, build)
+
+
 # 民情日志 ------------------------------------------------------------------------------------------------------
 def _logs(v: Viewer, eng: Engine, month: str | None, message: str | None = None) -> Page:
     org = eng.organisation()
