@@ -71,8 +71,8 @@ def fire(page: Any, trigger: str, note: str | None = None, to: str | None = None
         form.locator("select[name=outcome]").select_option(outcome)
     if note is not None:
         form.locator("textarea[name=note]").fill(note)
-    form.locator("button[type=submit]").click()
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        form.locator("button[type=submit]").click()
 
 
 def test_login_refuses_a_wrong_password_and_pages_need_a_session(site: Site, desk: Any) -> None:
@@ -91,6 +91,42 @@ def test_login_refuses_a_wrong_password_and_pages_need_a_session(site: Site, des
     logout(desk)
     desk.goto(site.page_url("/org"))
     assert desk.url.startswith(site.page_url("/login"))
+
+
+def test_the_workbench_is_usable_with_the_keyboard_alone(site: Site, desk: Any) -> None:
+    eng = site.engine
+    at(site, -30)
+    case = eng.report(source="patrol", grid=GRID5, category="0101", desc="键盘测试", actor="wangjg")
+    desk.goto(site.page_url("/login"))
+    desk.keyboard.press("Tab")  # the skip link first
+    assert desk.evaluate("() => document.activeElement.className") == "skip"
+    desk.keyboard.press("Tab")
+    assert desk.evaluate("() => document.activeElement.id") == "person"
+    desk.keyboard.type("wangjg")
+    desk.keyboard.press("Tab")
+    desk.keyboard.type("correct-horse-battery")
+    desk.keyboard.press("Enter")
+    desk.wait_for_url(site.page_url("/"))
+    for _ in range(60):  # tab through the page to the case's link, then open it with Enter
+        desk.keyboard.press("Tab")
+        if desk.evaluate("() => document.activeElement.getAttribute('href')") == f"/web/cases/{case.id}":
+            break
+    else:
+        pytest.fail("the case's link cannot be reached with Tab")
+    desk.keyboard.press("Enter")
+    desk.wait_for_url(f"**/web/cases/{case.id}")
+    desk.focus("form[data-trigger=resolve] textarea[name=note]")
+    desk.keyboard.type("已清除")
+    for _ in range(5):  # past the photo input to the button
+        desk.keyboard.press("Tab")
+        if desk.evaluate("() => document.activeElement.tagName") == "BUTTON":
+            break
+    assert desk.evaluate("() => document.activeElement.closest('form').dataset.trigger") == "resolve"
+    with desk.expect_navigation():
+        desk.keyboard.press("Enter")
+    assert eng.get(case.id).state == "to_check"
+    eng.fire(case.id, "check", actor="wangjg")
+    eng.fire(case.id, "close", actor="wangjg")
 
 
 def test_grid_leader_reports_case_a_with_a_photo_on_a_phone_and_closes_it(site: Site, phone: Any) -> None:
