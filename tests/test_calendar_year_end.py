@@ -98,6 +98,7 @@ def test_importing_the_notice_recomputes_open_deadlines_on_their_timelines(sandb
     long = eng.report(source="patrol", grid="110106004005005", category="0105", desc="私搭乱建", actor="wangjg")
     early = eng.report(source="patrol", grid="110106004005005", category="0101", desc="小广告", actor="wangjg")
     before = eng.get(long.id).deadline_at
+    early_due = eng.get(early.id).deadline_at
     assert before is not None
     clock.set(bj(1, "16:00", month=2, year=2027))
     eng.sweep()  # the short case's alerts are raised before the import
@@ -112,6 +113,7 @@ def test_importing_the_notice_recomputes_open_deadlines_on_their_timelines(sandb
     assert change["changed"][:3] == ["2027-02-09", "2027-02-10", "2027-02-11"] and "2027-02-14" in change["changed"]
     assert change["recomputed"] == [long.id]  # the 4-hour case's limit fell before the changed days
     eng.ctx.refresh_now()
+    assert eng.get(early.id).deadline_at == early_due  # its limit fell before the changed days
     view = eng.get(long.id)
     last = view.timeline[-1]
     assert last.trigger == "recompute" and "工作日历更正" in (last.note or "")
