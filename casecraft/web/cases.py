@@ -154,12 +154,16 @@ def _case(v: Viewer, eng: Engine, case_id: int, message: str | None = None) -> P
     wf = eng.spec_for(eng.version_id(case.workflow_version))
     state = wf.states.get(case.state)
     leader = "leader" in v.roles and eng.org.within(case.unit, v.unit) and case.open
+    handling = case.open and (v.unit == case.unit or v.person_id in case.assignees or v.unit in case.assignees)
     return Page("case.html", {
         "case": case, "deadline": deadline, "light": light(deadline, now), "light_labels": LIGHT_LABELS,
         "story": _story(eng, case), "options": options, "outcomes": OUTCOMES, "message": message,
         "current_limit": limit_label(state.limit) if state else "", "since": now - case.timeline[-1].at
         if case.timeline else None, "may_urge": _may_urge(eng, v, case), "may_park": leader and not case.parked,
-        "may_unpark": leader and case.parked, "tz": eng.timezone, "sources": SOURCES, "parties": _parties(eng, v),
+        "may_unpark": leader and case.parked, "may_ask_extension": handling and not case.extension_request
+        and deadline is not None, "may_decide_extension": leader and bool(case.extension_request),
+        "extensions": [(e, limit_label(e)) for e in EXTENSIONS], "tz": eng.timezone, "sources": SOURCES,
+        "parties": _parties(eng, v),
     })
 
 
@@ -177,6 +181,8 @@ def _parties(eng: Engine, v: Viewer) -> list[tuple[str, str]]:
 
 
 CaseId = Annotated[int, Path(ge=1, le=2**62)]
+SIDE_STEPS = ("urge", "park", "unpark", "extension-request", "extension-approve", "extension-deny")
+EXTENSIONS = ("1 working day", "2 working days", "4 working hours", "1 working hour")
 
 
 @router.get("/cases/{case_id}")
@@ -213,7 +219,7 @@ async def fire(request: Request, case_id: CaseId, trigger: Annotated[str, Path(p
 
 @router.post("/cases/{case_id}/{step}")
 async def side_step(request: Request, case_id: CaseId, step: str) -> Response:
-    if step not in ("urge", "park", "unpark"):
+    if step not in SIDE_STEPS:
         return await not_found(request)
     async with read_form(request) as (form, _photos):
         note = text(form, "note")
@@ -223,8 +229,12 @@ async def side_step(request: Request, case_id: CaseId, step: str) -> Response:
                 eng.urge(case_id, note=note or "")
             elif step == "park":
                 eng.park(case_id, note=note or "")
-            else:
+            elif step == "unpark":
                 eng.unpark(case_id, note=note)
+            elif step == "extension-request":
+                eng.request_extension(case_id, by=text(form, "by") or "", note=note or "")
+            else:
+                eng.decide_extension(case_id, approve=step == "extension-approve", note=note)
             back = text(form, "back")
             return Redirect(back if back and back.startswith(PREFIX + "/") else f"{PREFIX}/cases/{case_id}")
 
