@@ -396,6 +396,19 @@ def test_the_monthly_page_matches_report_monthly_json(site: Site, desk: Any, tmp
         desk.click("a[href*='monthly.xlsx']")
     from openpyxl import load_workbook
 
+    desk.locator("#monthly tbody tr[data-unit] a").first.click()
+    desk.wait_for_url("**/web/reports/history?org=*")
+    check_page(desk, site, "history")
+    # a bulk action from the street's inbox, and its result page
+    desk.goto(site.page_url("/"))
+    assert desk.locator("#inbox input[name=ids]").count() > 0
+    desk.locator("#inbox input[name=ids]").first.check()
+    desk.select_option("#bulk select[name=action]", "urge")
+    desk.fill("#bulk input[name=note]", "请今日办结")
+    with desk.expect_navigation():
+        desk.click("#bulk button[type=submit]")
+    assert desk.locator("#bulk-results tr[data-case]").count() == 1
+    check_page(desk, site, "bulk")
     assert dl.value.suggested_filename == "monthly-2026-11.xlsx"
     with open(dl.value.path(), "rb") as f:
         book = load_workbook(f, read_only=True)

@@ -172,3 +172,33 @@ def test_unknown_pages_and_files_are_html_refusals(world: dict[str, Any]) -> Non
     static = c.get("/web/static/htmx.min.js")
     assert static.status_code == 200 and "htmx" in static.text[:2000]
     assert (Path(__file__).resolve().parents[1] / "casecraft" / "web" / "static" / "htmx.LICENSE").exists()
+
+
+def test_bulk_actions_act_on_each_case_under_the_rules(world: dict[str, Any]) -> None:
+    eng, clock = world["engine"], world["clock"]
+    clock.set(clock.now() + timedelta(minutes=5))
+    street = [eng.report(source="hotline", grid=GRID5, category="0102", desc=f"批量{i}", actor="wujing",
+                         ref=f"12345-BULK-{i}").id for i in range(2)]
+    grid = eng.report(source="patrol", grid=GRID5, category="0101", desc="网格的案件", actor="wangjg").id
+    c = client(world, "wujing")
+    page = c.get("/web/").text
+    assert all(f'value="{i}" form="bulk"' in page for i in street)
+    r = c.post("/web/bulk", data={"csrf": csrf(page), "action": "assign", "ids": [str(i) for i in (*street, grid)]})
+    assert r.status_code == 200
+    done = dict(re.findall(r'data-case="(\d+)" data-ok="(\d)"', r.text))
+    assert done == {str(street[0]): "1", str(street[1]): "1", str(grid): "0"}
+    assert all(eng.get(i).unit == "110106004005" for i in street)  # down to Community E by address
+    assert len(eng.get(grid).timeline) == 1  # refused: nothing written
+    assert c.post("/web/bulk", data={"csrf": csrf(page), "action": "close", "ids": [str(grid)]}).status_code == 422
+
+
+def test_a_units_history_page(world: dict[str, Any]) -> None:
+    eng, clock = world["engine"], world["clock"]
+    c = client(world, "wujing")
+    empty = c.get(f"/web/reports/history?org={GRID5}")
+    assert empty.status_code == 200 and "还没有记录的月份" in empty.text
+    clock.set(T0 + timedelta(days=7))  # December: November can be recorded
+    eng.record_month("2026-11")
+    rows = c.get(f"/web/reports/history?org={GRID5}").text
+    assert 'data-period="2026-11"' in rows
+    assert c.get("/web/reports/history?org=nope").status_code == 404

@@ -11,8 +11,9 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
-from casecraft.base.errors import InputError, NotFound
+from casecraft.base.errors import CasecraftError, InputError, NotFound
 from casecraft.engine import Engine
+from casecraft.server.problems import message_for
 from casecraft.web.common import PREFIX, Page, Raw, Redirect, handle, read_form, text
 from casecraft.web.session import Viewer
 
@@ -109,7 +110,7 @@ def _inbox(v: Viewer, eng: Engine, q: dict[str, Any]) -> Page:
         "prev": link(number - 1) if number > 1 else None, "next": link(number + 1) if number < pages else None,
         "states": [(s.id, s.label) for s in wf.states.values() if not s.final],
         "categories": [(c.code, c.label) for c in wf.categories.values()], "sources": SOURCES,
-        "light_labels": LIGHT_LABELS, "tz": eng.timezone, "now": now,
+        "light_labels": LIGHT_LABELS, "tz": eng.timezone, "now": now, "bulk": BULK,
     })
 
 
@@ -119,6 +120,40 @@ async def inbox(request: Request, scope: str = "mine", state: str = "", category
     q = {"scope": scope if scope in ("mine", "all") else "mine", "state": state, "category": category,
          "source": source, "parked": parked if parked in ("1", "0") else "", "overdue": overdue == "1", "page": page}
     return await handle(request, lambda v, eng: _inbox(v, eng, q))
+
+
+BULK = {"assign": "下派", "dispatch": "派遣", "verify": "核实立案", "urge": "督办"}
+
+
+@router.post("/bulk")
+async def bulk(request: Request) -> Response:
+    """One action on several cases of the inbox: each case is its own step, judged by the rules on its own."""
+    async with read_form(request) as (form, _photos):
+        ids = sorted({int(x) for x in form.getlist("ids") if isinstance(x, str) and x.isdigit()})
+        action, note = text(form, "action") or "", text(form, "note")
+        to = [t.strip() for t in re.split(r"[,，\s]+", text(form, "to") or "") if t.strip()]
+
+        def work(v: Viewer, eng: Engine) -> Page:
+            if action not in BULK:
+                raise InputError("unknown bulk action '{action}'; use one of: {allowed}", action=action,
+                                 allowed=", ".join(BULK))
+            if not ids:
+                raise InputError("choose at least one case")
+            if len(ids) > PAGE_SIZE * 5:
+                raise InputError("at most {n} cases at once", n=PAGE_SIZE * 5)
+            results = []
+            for case_id in ids:
+                try:
+                    if action == "urge":
+                        eng.urge(case_id, note=note or "")
+                    else:
+                        eng.fire(case_id, action, note=note, to=to)
+                    results.append((case_id, True, "已完成"))
+                except CasecraftError as exc:  # each case on its own: one refusal does not stop the others
+                    results.append((case_id, False, message_for(exc, request)))
+            return Page("bulk.html", {"results": results, "action": BULK[action]})
+
+        return await handle(request, work, csrf=text(form, "csrf"), post=True)
 
 
 def _story(eng: Engine, case: Any) -> list[dict[str, Any]]:

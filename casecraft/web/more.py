@@ -55,6 +55,17 @@ async def monthly_xlsx(request: Request, month: str | None = None) -> Response:
     return await handle(request, build)
 
 
+@router.get("/reports/history")
+async def unit_history(request: Request, org: str) -> Response:
+    def look(v: Viewer, eng: Engine) -> Page:
+        if eng.org.unit(org) is None:
+            raise NotFound("unknown unit '{unit}'", unit=org)
+        return Page("history.html", {"rows": eng.history(org, limit=36), "unit": org, "unit_name": eng.org.label(org),
+                                     "levels": LEVELS})
+
+    return await handle(request, look)
+
+
 @router.get("/reports/monthly.png")
 async def monthly_png(request: Request, month: str | None = None, level: str = "grid") -> Response:
     def build(v: Viewer, eng: Engine) -> Raw:
