@@ -176,9 +176,11 @@ def test_a_hotline_case_goes_street_community_grid_through_the_inboxes(site: Sit
     login(desk, site, "wujing")
     desk.goto(site.page_url("/hotline"))
     desk.set_input_files("#hotline-file", str(HOTLINE))
+    desk.evaluate("() => { window.notReloaded = true; }")
     desk.click("#hotline-form button[type=submit]")
     desk.wait_for_selector("#hotline-result")
     assert desk.inner_text("#hotline-new") == "3"
+    assert desk.evaluate("() => window.notReloaded === true")  # uploaded by XHR with its progress bar
     check_page(desk, site, "hotline")
     ticket = "96005-20261124-0031"
     case_id = next(c.id for c in site.engine.list(source="hotline") if c.ref == ticket)
@@ -413,3 +415,28 @@ def test_the_monthly_page_matches_report_monthly_json(site: Site, desk: Any, tmp
     with open(dl.value.path(), "rb") as f:
         book = load_workbook(f, read_only=True)
     assert len(book.sheetnames) == 3
+
+
+def test_the_boards_stream_ends_when_the_session_does(site: Site) -> None:
+    import httpx
+
+    from casecraft.admin.auth import set_password
+    from tests.web_support import PASSWORD
+
+    with httpx.Client(base_url=site.url, timeout=15) as c:
+        assert c.get("/web/alerts/stream").status_code == 303  # no session: to the login page
+        form = c.get("/web/login").text
+        token = re.search(r'name="csrf" value="([^"]+)"', form)
+        assert token is not None
+        c.post("/web/login", data={"person": "lixia", "password": PASSWORD, "csrf": token.group(1)})
+        with c.stream("GET", "/web/alerts/stream") as r:
+            assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+            lines = r.iter_lines()
+            assert next(lines).startswith("retry:")
+            set_password(site.engine.ctx, "lixia", PASSWORD + "-new", actor=None)  # an admin's new password
+            seen = []
+            for line in lines:  # ends within one heartbeat (2 s in this module)
+                seen.append(line)
+                if line.startswith("data:") and seen[-2:-1] == ["event: error"]:
+                    break
+            assert seen[-2] == "event: error" and json.loads(seen[-1][5:])["code"] == "unauthenticated", seen
