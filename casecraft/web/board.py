@@ -62,9 +62,10 @@ async def stream(request: Request, unit: str | None = None,
                  after_id: Annotated[int | None, Query(ge=0)] = None) -> Response:
     engine: Engine = request.app.state.engine
     cookie = request.cookies.get(session.COOKIE)
+    oidc = request.app.state.oidc
 
     def admit() -> str:
-        v = session.viewer(engine, cookie)
+        v = session.viewer(engine, cookie, oidc=oidc)
         where = _unit(v, unit)
         may_watch(engine, v.person_id, where)
         return where
@@ -75,7 +76,7 @@ async def stream(request: Request, unit: str | None = None,
         return error_page(request, exc)
 
     async def recheck() -> None:
-        await run_in_threadpool(session.viewer, engine, cookie)
+        await run_in_threadpool(lambda: session.viewer(engine, cookie, oidc=oidc))
 
     return StreamingResponse(alert_events(request, engine, where, after_id, recheck), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

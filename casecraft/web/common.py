@@ -128,7 +128,7 @@ async def handle(request: Request, work: Callable[[Viewer, Engine], Page | Redir
     seen: list[Viewer] = []
 
     def run() -> Page | Redirect | Raw:
-        v = session.viewer(engine, cookie)
+        v = session.viewer(engine, cookie, oidc=request.app.state.oidc)
         seen.append(v)
         if post:
             session.check_csrf(v, csrf)

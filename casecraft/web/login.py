@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -30,7 +32,8 @@ def _next(value: str | None) -> str:
 def _form(request: Request, error: str | None = None, status: int = 200, person: str = "") -> Response:
     token = session.login_token()
     out = render(request, "login.html", {"viewer": None, "csrf": token, "error": error, "person": person,
-                                         "next": _next(request.query_params.get("next"))}, status=status)
+                                         "next": _next(request.query_params.get("next")),
+                                         "oidc": _oidc(request) is not None}, status=status)
     out.set_cookie(session.LOGIN_COOKIE, token, max_age=3600, httponly=True, samesite="strict",
                    secure=_secure(request), path=PREFIX)
     return out
@@ -66,6 +69,46 @@ async def login(request: Request) -> Response:
     out.set_cookie(session.COOKIE, cookie, max_age=session.MAX_AGE, httponly=True, samesite="lax",
                    secure=_secure(request), path=PREFIX)
     out.delete_cookie(session.LOGIN_COOKIE, path=PREFIX)
+    return out
+
+
+def _oidc(request: Request) -> Any:
+    oidc = request.app.state.oidc
+    return oidc if oidc is not None and getattr(oidc, "client_secret", None) else None
+
+
+@router.get("/login/oidc")
+async def oidc_login(request: Request) -> Response:
+    """Log in through the organisation's identity provider (when the server is configured for one)."""
+    oidc = _oidc(request)
+    if oidc is None:
+        return _form(request, "未配置统一身份认证", 404)
+    callback = str(request.url_for("web_oidc_callback"))
+    try:
+        target = await run_in_threadpool(oidc.login_url, callback)
+    except CasecraftError:
+        return _form(request, "统一身份认证暂不可用，请用密码登录", 503)
+    return RedirectResponse(target, status_code=303)
+
+
+@router.get("/login/oidc/callback", name="web_oidc_callback")
+async def oidc_callback(request: Request, code: str = "", state: str = "") -> Response:
+    oidc, engine = _oidc(request), request.app.state.engine
+    if oidc is None:
+        return _form(request, "未配置统一身份认证", 404)
+
+    def finish() -> str:
+        done = oidc.finish(code, state, str(request.url_for("web_oidc_callback")))
+        principal = oidc.authenticate(engine, done["id_token"])  # a person of the organisation, active
+        return session.issue_oidc(oidc, principal.person_id, done.get("expires_at"))
+
+    try:
+        cookie = await run_in_threadpool(finish)
+    except CasecraftError:
+        return _form(request, "统一身份认证登录失败，请重试或用密码登录", 401)
+    out = RedirectResponse(PREFIX + "/", status_code=303)
+    out.set_cookie(session.COOKIE, cookie, max_age=session.MAX_AGE, httponly=True, samesite="lax",
+                   secure=_secure(request), path=PREFIX)
     return out
 
 

@@ -65,6 +65,30 @@ class Viewer:
     credential_id: str
 
 
+def _person(engine: Engine, pid: str) -> Any:
+    with engine.ctx.store.read() as tx:
+        person = tx.person(pid)
+    if person is None or not person.active:
+        raise _refused("the person is deactivated")
+    return person
+
+
+def _oidc_key(oidc: Any) -> bytes:
+    secret = getattr(oidc, "client_secret", None) if oidc is not None else None
+    if not secret:
+        raise _refused("the session is not valid; log in again")
+    return _key("oidc:" + secret)
+
+
+def issue_oidc(oidc: Any, person_id: str, expires_at: Any, now: float | None = None) -> str:
+    """A session cookie value after an OpenID Connect login: valid until the ID token expires (8 hours at most)."""
+    issued = int(now if now is not None else time.time())
+    until = min(int(expires_at) if isinstance(expires_at, int | float) else issued + MAX_AGE, issued + MAX_AGE)
+    body = _b64(json.dumps({"k": "o", "p": person_id, "i": issued, "x": until}, separators=(",", ":")).encode())
+    sig = _b64(hmac.new(_oidc_key(oidc), body.encode(), hashlib.sha256).digest())
+    return f"{body}.{sig}"
+
+
 def _credential(engine: Engine, cred_id: str) -> tuple[dict[str, Any], Any]:
     with engine.ctx.store.read() as tx:
         row = tx.credential(cred_id)
@@ -91,7 +115,7 @@ def _csrf(key: bytes, cred_id: str, issued: int) -> str:
     return _b64(hmac.new(key, f"csrf:{cred_id}:{issued}".encode(), hashlib.sha256).digest())[:32]
 
 
-def viewer(engine: Engine, cookie: str | None, now: float | None = None) -> Viewer:
+def viewer(engine: Engine, cookie: str | None, now: float | None = None, oidc: Any = None) -> Viewer:
     """The person a session cookie belongs to, checked in the database now (synchronous: run off the loop).
 
     Raises:
@@ -102,15 +126,22 @@ def viewer(engine: Engine, cookie: str | None, now: float | None = None) -> View
     body, sig = cookie.split(".")
     try:
         data = json.loads(_unb64(body))
-        cred_id, pid, issued = str(data["c"]), str(data["p"]), int(data["i"])
-    except (ValueError, KeyError, TypeError):
+        pid, issued = str(data["p"]), int(data["i"])
+        kind = data.get("k", "p")
+        cred_id = str(data["c"]) if kind == "p" else "oidc:" + pid
+        until = int(data["x"]) if kind == "o" else issued + MAX_AGE
+    except (ValueError, KeyError, TypeError, AttributeError):
         raise _refused("the session cookie is malformed; log in again") from None
-    row, person = _credential(engine, cred_id)
-    key = _key(row["secret_hash"])
+    if kind == "o":  # an OpenID Connect login: signed under the client secret; the person read now
+        key = _oidc_key(oidc)
+        person = _person(engine, pid)
+    else:
+        row, person = _credential(engine, cred_id)
+        key = _key(row["secret_hash"])
     expected = _b64(hmac.new(key, body.encode(), hashlib.sha256).digest())
     if not hmac.compare_digest(expected, sig) or person.id != pid:
         raise _refused("the session cookie is not valid; log in again")
-    if (now if now is not None else time.time()) - issued > MAX_AGE:
+    if (now if now is not None else time.time()) > min(until, issued + MAX_AGE):
         raise _refused("the session has expired; log in again")
     wf = engine.workflow
     with engine.ctx.read() as tx:
@@ -140,4 +171,4 @@ def check_login_token(cookie: str | None, sent: str | None) -> None:
 
 
 __all__ = ["COOKIE", "LOGIN_COOKIE", "MAX_AGE", "Viewer", "check_csrf", "check_login_token", "issue",
-           "login_token", "viewer"]
+           "issue_oidc", "login_token", "viewer"]
