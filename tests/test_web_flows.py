@@ -155,6 +155,16 @@ def test_grid_leader_reports_case_a_with_a_photo_on_a_phone_and_closes_it(site: 
     phone.reload()
     assert phone.locator("#timeline img").count() == 1  # the photo as a thumbnail
     assert phone.locator("#timeline img").evaluate("img => img.naturalWidth") > 0
+    phone.wait_for_function("() => { const i = document.getElementById('case-diagram'); "
+                            "return i.complete && i.naturalWidth > 0; }")  # the workflow drawn with the path
+    for name in ("case", "inbox"):  # readable at 360 px: nothing scrolls sideways
+        width = phone.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], f"the {name} page scrolls sideways on a phone ({width} px)"
+        if name == "case":
+            phone.goto(site.page_url("/"))
+            assert phone.locator(f"#inbox tr[data-case='{case_id}'] .light-green").count() == 1
+            check_page(phone, site, "inbox-phone-with-case")
+    phone.goto(site.page_url(f"/cases/{case_id}"))
     check_page(phone, site, "case-phone")
     fire(phone, "resolve", note="已清除")
     at(site, -14)
