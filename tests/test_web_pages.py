@@ -168,6 +168,12 @@ def test_unknown_pages_and_files_are_html_refusals(world: dict[str, Any]) -> Non
     assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html")
     assert c.get("/web/files/" + "0" * 64).status_code == 404
     assert c.get("/web/cases/999999").status_code == 404
+    for bad, status in (("/web/cases/abc", 422), ("/web/files/nothex", 422)):
+        r = c.get(bad)
+        assert r.status_code == status and r.headers["content-type"].startswith("text/html"), (bad, r.status_code)
+    wrong_method = c.put("/web/logout")
+    assert wrong_method.status_code == 405 and wrong_method.headers["content-type"].startswith("text/html")
+    assert c.get("/cases/abc").headers["content-type"].startswith("application/problem+json")  # the API unchanged
     assert c.get("/web/alerts?unit=110106004005001").status_code == 403  # another grid's board
     static = c.get("/web/static/htmx.min.js")
     assert static.status_code == 200 and "htmx" in static.text[:2000]

@@ -27,8 +27,39 @@ def mount(app: Any) -> None:
     for part in (login.router, cases.router, board.router, more.router):
         router.include_router(part)
     router.add_api_route("/{rest:path}", cases.not_found, methods=["GET", "POST"])  # last: the rest is HTML 404
+    _html_errors(app)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=str(HERE / "static")), name="web-static")  # before the 404
     app.include_router(router, prefix=PREFIX)
+
+
+def _html_errors(app: Any) -> None:
+    """Under /web, malformed requests (a bad id, a wrong method) are answered with a page, not a problem document."""
+    from fastapi.exceptions import RequestValidationError
+    from starlette.exceptions import HTTPException
+
+    from casecraft.base.errors import InputError, NotFound
+    from casecraft.web.common import error_page
+
+    for kind in (RequestValidationError, HTTPException):
+        api_handler = app.exception_handlers.get(kind)
+
+        async def handler(request: Any, exc: Exception, _api: Any = api_handler) -> Any:
+            path = request.url.path
+            if not path.startswith(PREFIX + "/") or path.startswith(PREFIX + "/static/") or _api is None:
+                return await _api(request, exc)
+            if isinstance(exc, HTTPException) and exc.status_code == 404:
+                err: Any = NotFound("no such page: {path}", path=path)
+            elif isinstance(exc, HTTPException):
+                err = InputError("{detail}", detail=str(exc.detail))
+                err.code = "http_" + str(exc.status_code)
+            else:
+                err = InputError("this address is not valid: {path}", path=path)
+            out = error_page(request, err)
+            if isinstance(exc, HTTPException) and exc.status_code != 404:
+                out.status_code = exc.status_code
+            return out
+
+        app.add_exception_handler(kind, handler)
 
 
 __all__ = ["PREFIX", "install_translations", "mount"]
