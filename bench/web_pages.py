@@ -55,8 +55,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"sample database: {args.cases} cases (+1 with a photo), built in {time.perf_counter() - started:.1f} s; "
               f"load average {os.getloadavg()[0]:.1f}")
         pages = {
-            "wangjg": ["/web/", f"/web/cases/{case.id}", f"/web/cases/{case.id}/diagram.svg", "/web/report", "/web/logs",
-                   "/web/org"],
+            "wangjg": ["/web/", f"/web/cases/{case.id}", f"/web/cases/{case.id}/diagram.svg", "/web/report",
+                       "/web/logs", "/web/org"],
             "wujing": ["/web/?scope=all", "/web/?scope=all&overdue=1", "/web/alerts", "/web/reports/monthly",
                        "/web/hotline"],
         }
