@@ -164,6 +164,7 @@ def test_text_is_escaped_and_the_catalogue_can_translate_the_templates(world: di
 
 def test_unknown_pages_and_files_are_html_refusals(world: dict[str, Any]) -> None:
     c = client(world, "wangjg")
+    assert c.get("/web").headers["location"] == "/web/"
     missing = c.get("/web/no/such/page")
     assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html")
     assert c.get("/web/files/" + "0" * 64).status_code == 404

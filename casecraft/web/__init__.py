@@ -9,16 +9,18 @@ through ``engine.bound(person)``, so the rules are the API's. See docs/web.md.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from casecraft.web.common import PREFIX, install_translations
 
-HERE = __import__("pathlib").Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parent
 
 
 def mount(app: Any) -> None:
     """Add the workbench's pages and static files to the server's app under ``/web``."""
     from fastapi import APIRouter
+    from starlette.responses import RedirectResponse
     from starlette.staticfiles import StaticFiles
 
     from casecraft.web import board, cases, login, more
@@ -30,6 +32,11 @@ def mount(app: Any) -> None:
     _html_errors(app)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=str(HERE / "static")), name="web-static")  # before the 404
     app.include_router(router, prefix=PREFIX)
+
+    async def home() -> RedirectResponse:
+        return RedirectResponse(PREFIX + "/", status_code=307)
+
+    app.add_api_route(PREFIX, home, methods=["GET"], include_in_schema=False)
 
 
 def _html_errors(app: Any) -> None:

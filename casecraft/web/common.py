@@ -41,7 +41,6 @@ env = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=s
                   extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
 # the message catalogue (another part of casecraft) installs real translations; until then the Chinese source
 env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
-_NULL = gettext.NullTranslations()
 
 
 def install_translations(translations: gettext.NullTranslations) -> None:
