@@ -67,6 +67,8 @@ def test_reporting_on_the_30th_of_december_works_and_is_marked_provisional(sandb
                                            str(case.id), "--json"]).stdout)
     assert shown["deadline_at"].startswith("2027-01-")
     assert shown["deadline"]["provisional"] is True
+    human = runner.invoke(app, ["--db", sandbox_url, "--at", "2026-12-30T16:05", "case", "show", str(case.id)])
+    assert "provisional calendar" in human.stdout, human.stdout
     # a step deadline that runs into 2027 is marked in the list, too
     clock = FixedClock(bj(31, "17:00", month=12))
     eng = Engine(sandbox_url, WORKFLOW, clock)
@@ -76,6 +78,9 @@ def test_reporting_on_the_30th_of_december_works_and_is_marked_provisional(sandb
                                             "--json"]).stdout)
     (row,) = listed["cases"]
     assert row["deadline"]["provisional"] is True
+    table = runner.invoke(app, ["--db", sandbox_url, "--at", "2026-12-31T17:05", "case", "list"],
+                          env={"COLUMNS": "250"})
+    assert "provisional" in table.stdout, table.stdout
 
 
 def test_the_district_platform_is_told_once_from_the_first_of_december(sandbox_url: str) -> None:
