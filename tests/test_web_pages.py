@@ -209,3 +209,16 @@ def test_a_units_history_page(world: dict[str, Any]) -> None:
     rows = c.get(f"/web/reports/history?org={GRID5}").text
     assert 'data-period="2026-11"' in rows
     assert c.get("/web/reports/history?org=nope").status_code == 404
+
+
+def test_logout_needs_the_form_token_and_forgets_the_session(world: dict[str, Any]) -> None:
+    c = client(world, "zhoumin")
+    token = csrf(c.get("/web/").text)
+    assert c.post("/web/logout", data={"csrf": "forged"}).status_code == 403
+    assert c.get("/web/").status_code == 200  # still logged in
+    out = c.post("/web/logout", data={"csrf": token})
+    assert out.status_code == 303 and out.headers["location"] == "/web/login"
+    assert 'casecraft_session=""' in out.headers["set-cookie"] or "Max-Age=0" in out.headers["set-cookie"]
+    assert c.get("/web/").headers["location"].startswith("/web/login")
+    bare = TestClient(world["app"], base_url="http://testserver", follow_redirects=False)
+    assert bare.post("/web/logout", data={}).headers["location"] == "/web/login"  # no session: nothing to end

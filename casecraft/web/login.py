@@ -119,6 +119,8 @@ async def logout(request: Request) -> Response:
 
         response = await handle(request, lambda v, eng: Redirect(f"{PREFIX}/login"), csrf=text(form, "csrf"),
                                 post=True)
+    if response.status_code == 401:  # the session had ended already: nothing to protect, just forget it
+        response = RedirectResponse(f"{PREFIX}/login", status_code=303)
     if response.status_code == 303:
         response.delete_cookie(session.COOKIE, path=PREFIX)
     return response

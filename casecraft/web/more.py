@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import stat
 import tempfile
 import time
 from pathlib import Path as FsPath
@@ -117,6 +118,9 @@ async def add_log(request: Request) -> Response:
 def _reject_dir() -> FsPath:
     base = FsPath(tempfile.gettempdir()) / f"casecraft-web-rejects-{os.getuid()}"
     base.mkdir(mode=0o700, exist_ok=True)
+    st = os.lstat(base)  # a shared /tmp: refuse a folder someone else made (or a link to one)
+    if stat.S_ISLNK(st.st_mode) or st.st_uid != os.getuid():
+        raise InputError("the folder for reject files ({path}) is not this server's own; remove it", path=str(base))
     os.chmod(base, 0o700)
     now = time.time()
     for old in base.iterdir():  # reject files are kept an hour
