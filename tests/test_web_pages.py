@@ -105,7 +105,10 @@ def test_every_post_needs_the_sessions_csrf_token(world: dict[str, Any]) -> None
         r = c.post(f"/web/cases/{case.id}/fire/resolve", data=data)
         assert r.status_code == 403 and "security token" in r.text
     assert eng.get(case.id).version == case.version
-    token = csrf(c.get(f"/web/cases/{case.id}").text)
+    page = c.get(f"/web/cases/{case.id}").text
+    assert '<option value="liuqiang">' in page  # the grid's dispatched member suggested as a target
+    assert 'data-trigger="dispatch"' in page and 'data-trigger="resolve"' in page
+    token = csrf(page)
     assert c.post(f"/web/cases/{case.id}/fire/resolve", data={"note": "已清除", "csrf": token}).status_code == 303
     assert eng.get(case.id).state == "to_check"
     # another person's token is not mine

@@ -203,15 +203,13 @@ def _case(v: Viewer, eng: Engine, case_id: int, message: str | None = None) -> P
 
 
 def _parties(eng: Engine, v: Viewer) -> list[tuple[str, str]]:
-    """People and units a target may name, from my unit down (suggestions; the engine judges)."""
+    """Who a target usually names: the people of my unit and my unit's own sub-units (suggestions; the engine
+    judges). Kept to one level so a district's page does not list every grid."""
     org = eng.organisation()
-    out = []
-    for p in org.people.values():
-        if p.active and org.within(p.unit, v.unit) and p.id != v.person_id:
-            out.append((p.id, f"{p.name}（{org.label(p.unit)}）"))
-    for u in org.units.values():
-        if u.code != v.unit and org.within(u.code, v.unit):
-            out.append((u.code, u.name))
+    below = org.children(v.unit)
+    out = [(p.id, f"{p.name}（{org.label(p.unit)}）") for p in org.people.values()
+           if p.active and p.unit == v.unit and p.id != v.person_id]
+    out += [(u.code, u.name) for u in below]
     return out
 
 
