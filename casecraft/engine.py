@@ -34,6 +34,10 @@ if TYPE_CHECKING:
     from casecraft.admin.org import ReloadResult
     from casecraft.admin.versions import Migration, VersionInfo
 
+FIRST_ADMIN_NEEDED = ("a new database needs its first admin: `casecraft init --admin PERSON` (a person with the admin "
+                      "role in the organisation file) for real work, or `casecraft init --sandbox` for training, "
+                      "demos and tests (no logins)")
+
 
 class Engine:
     """The casecraft engine over one database.
@@ -101,22 +105,35 @@ class Engine:
         self._workflow_arg = wf
         return wf
 
-    def init(self, *, load_org: bool = True, sandbox: bool = False) -> dict[str, Any]:
+    def init(self, *, load_org: bool = True, sandbox: bool = False, admin: str | None = None) -> dict[str, Any]:
         """Create or upgrade the database; on an empty one, publish the workflow, load the organisation
         and seed the calendar.
 
         Args:
             sandbox: make a new database a sandbox (demo, tests, training): no authentication, any
                 clock, every command says so. Only when the database is new.
+            admin: the first admin of a new production database (a person with the ``admin`` role in
+                the organisation file); then :meth:`bootstrap_admin` issues their token. A new database
+                needs either this or ``sandbox``.
 
         Returns:
             counts of what changed and the current version number.
+
+        Raises:
+            InputError: a new database with neither ``sandbox`` nor ``admin``, both, or an ``admin`` the
+                organisation file does not list as an admin.
         """
         from casecraft.admin import log as adminlog
         from casecraft.admin.org import OrgAdmin
         from casecraft.admin.versions import publish
 
+        if sandbox and admin:
+            raise InputError("--sandbox and --admin exclude each other: a sandbox database has no logins")
         counts: dict[str, Any] = {"units_added": 0, "units_changed": 0, "people_added": 0, "people_changed": 0}
+        with self.store.read() as tx:
+            fresh = tx.latest_version() is None and tx.count_units() == 0
+        if fresh and not sandbox:
+            self._check_first_admin(admin, load_org)
         with self.store.write() as tx:
             fresh = tx.latest_version() is None and tx.count_units() == 0
             if fresh and sandbox:
@@ -140,7 +157,40 @@ class Engine:
         counts["workflow_version"] = version.number
         counts["workflow_version_id"] = version.id
         counts["sandbox"] = self.ctx.sandbox
+        if admin:
+            counts["admin"] = admin
         return counts
+
+    def _check_first_admin(self, admin: str | None, load_org: bool) -> None:
+        """Refuse to create a production database nobody could administer."""
+        from casecraft.cases.rules import ADMIN_ROLE
+
+        if not admin:
+            raise InputError(FIRST_ADMIN_NEEDED)
+        org = self.source_workflow().org if load_org else None
+        if org is None:
+            return  # the organisation comes later: bootstrap_admin checks the person then
+        person = org.person(admin)
+        if person is None:
+            raise InputError("unknown person '{person}': the first admin must be in the organisation file",
+                             person=admin)
+        if ADMIN_ROLE not in person.roles:
+            raise InputError("{name}({id}) does not have the admin role; give the first admin `roles: [admin]` "
+                             "in the organisation file", name=person.name, id=person.id)
+
+    def bootstrap_admin(self, person: str, *, label: str | None = None) -> tuple[str, Any]:
+        """Issue the first admin's token on a production database (only while no admin holds one).
+
+        Returns:
+            the token (shown only here) and its :class:`~casecraft.admin.auth.CredentialInfo`.
+
+        Raises:
+            PermissionDenied: an admin holds credentials already.
+            InputError: a sandbox database; a person who is not an active admin.
+        """
+        from casecraft.admin.auth import bootstrap_admin
+
+        return bootstrap_admin(self.ctx, person, label=label)
 
     @property
     def sandbox(self) -> bool:
@@ -471,6 +521,45 @@ class Engine:
                                 "verify`", sha256=sha)
         return found
 
+    # credentials and the admin log ----------------------------------------------------------
+    def issue_token(self, person: str, *, actor: str | None = None,
+                    label: str | None = None) -> tuple[str, Any]:
+        """A new token for ``person`` (an admin's act, recorded); the token is returned only here."""
+        from casecraft.admin.auth import issue_token
+
+        return issue_token(self.ctx, person, actor=self._admin(actor), label=label)
+
+    def revoke_credentials(self, ref: str, *, actor: str | None = None) -> builtins.list[str]:
+        """Revoke a credential by id, or every credential of a person (an admin's act); the revoked ids."""
+        from casecraft.admin.auth import revoke
+
+        return revoke(self.ctx, ref, actor=self._admin(actor))
+
+    def set_password(self, person: str, password: str, *, actor: str | None = None) -> Any:
+        """Set a person's web password (an admin's act, recorded; earlier passwords revoked)."""
+        from casecraft.admin.auth import set_password
+
+        return set_password(self.ctx, person, password, actor=self._admin(actor))
+
+    def credentials(self, person: str | None = None, *, actor: str | None = None) -> builtins.list[Any]:
+        """Credentials (never their secrets), oldest first; an admin's view.
+
+        Raises:
+            PermissionDenied: outside a sandbox, the authenticated person is not an admin.
+        """
+        from casecraft.admin.auth import credentials, is_admin
+
+        who = self._admin(actor)
+        if not self.ctx.sandbox and (who is None or not is_admin(self.ctx, who)):
+            raise PermissionDenied("listing credentials needs the admin role")
+        return credentials(self.ctx, person)
+
+    def admin_log(self, *, after: int = 0, limit: int = 1000) -> builtins.list[Any]:
+        """The admin chain's entries (every administrative act and contact reveal), oldest first."""
+        from casecraft.admin.log import entries
+
+        return entries(self.ctx, after=after, limit=limit)
+
     # evaluation and drawings --------------------------------------------------------------------------
     def monthly_report(self, month: str | None = None, level: str = "grid", org: str | None = None) -> Any:
         """A level's monthly ranking (see :func:`casecraft.evaluation.monthly_report`)."""
@@ -549,4 +638,4 @@ class Engine:
                                                   "ledger", "meta", "files", "credentials", "org_history")}
 
 
-__all__ = ["Engine"]
+__all__ = ["FIRST_ADMIN_NEEDED", "Engine"]

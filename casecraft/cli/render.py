@@ -486,3 +486,13 @@ def deadline_line(d: Any, tz: str) -> str:
     from casecraft.cases.deadlines import humanize
 
     return f"{_local(d.due_at, tz)} ({humanize(d.seconds_left)}, 时限 {d.limit})"
+
+
+def rows(columns: list[str], items: list[list[Any]]) -> None:
+    """A plain table of user text: one row per item, every cell made visible."""
+    table = Table()
+    for col in columns:
+        table.add_column(col)
+    for item in items:
+        table.add_row(*[cell(x) for x in item])
+    print_table(table)
