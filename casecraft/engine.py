@@ -321,9 +321,29 @@ class Engine:
         return self.cases.fire(case_id, trigger, actor=who, note=note, to=to, outcome=outcome, photos=photos,
                                expected_version=expected_version, on_behalf_of=behalf)
 
-    def get(self, case_id: int) -> CaseView:
-        """A case with its whole timeline."""
-        return self.cases.get(case_id)
+    def get(self, case_id: int, *, reveal_contact: bool = False, actor: str | None = None) -> CaseView:
+        """A case with its whole timeline; the citizen's contact masked (``138****5678``).
+
+        Args:
+            reveal_contact: show the contact in full, to a person whose role is in the case's
+                workflow ``contact_roles`` (the authenticated person; on a sandbox, ``actor``).
+                Each reveal is recorded in the admin chain.
+
+        Raises:
+            PermissionDenied: a reveal by someone not allowed (or nobody authenticated).
+        """
+        if not reveal_contact:
+            return self.cases.get(case_id)
+        from dataclasses import replace
+
+        from casecraft.admin.privacy import reveal_contact as reveal
+
+        who, behalf = self._acting(actor)
+        if behalf is not None:
+            raise PermissionDenied("a contact is revealed only to the person asking ({principal}), never on behalf "
+                                   "of {actor}", principal=behalf, actor=who)
+        contact = reveal(self.ctx, case_id, actor=who)
+        return replace(self.cases.get(case_id), contact=contact)
 
     def list(self, *, state: str | None = None, tier: str | None = None, org: str | None = None,
              is_open: bool | None = None, limit: int = 200, offset: int = 0, ids: Sequence[int] | None = None,

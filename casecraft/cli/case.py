@@ -76,15 +76,25 @@ def show(
         "--diagram", help="Also draw the workflow with the case's path highlighted to this file "
         "(.png, .svg, .dot, .mmd or .bpmn).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace the --diagram file if it exists.")] = False,
+    reveal_contact: Annotated[bool, typer.Option(
+        "--reveal-contact", help="Show the citizen's contact in full (roles in the workflow's contact_roles only; "
+        "recorded in the admin log).")] = False,
+    actor: Annotated[str | None, typer.Option(
+        "--actor", help="Who asks, for --reveal-contact on a sandbox (elsewhere the person logged in).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Show a case's details and its whole timeline."""
+    """Show a case's details and its whole timeline (the citizen's contact masked unless revealed)."""
     from casecraft.cli import files, render
 
     if diagram:
         files.check_output(diagram, db=state(ctx).db, force=force, what="the diagram")
+    if reveal_contact and state(ctx).server_url():
+        from casecraft.base.errors import InputError
+
+        raise InputError("--reveal-contact works on the database itself (run it without --server, with "
+                         "CASECRAFT_TOKEN set to your token)")
     eng = state(ctx).engine()
-    case = eng.get(case_id)
+    case = eng.get(case_id, reveal_contact=True, actor=actor) if reveal_contact else eng.get(case_id)
     if diagram:
         from casecraft.workflows.diagram import case_diagram
 

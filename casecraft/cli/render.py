@@ -210,6 +210,8 @@ def case_summary(case: Any, deadline: Any = None) -> None:
     if getattr(case, "ref", None) and getattr(case, "channel", None):
         rows.append(("热线 hotline", f"{case.channel} {case.ref}"
                      + (f", received {_local(case.received_at, case.timezone)}" if case.received_at else "")))
+    if getattr(case, "contact", None):
+        rows.append(("联系方式 contact", case.contact))  # masked unless revealed
     rows.append(("上报 reported", f"{_local(case.created_at, case.timezone)} by {case.reporter}"))
     if getattr(case, "parked", False):
         rows.append(("挂账 parked", "yes: in the problem register, clock stopped"))
