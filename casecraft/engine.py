@@ -580,6 +580,39 @@ class Engine:
 
         return entries(self.ctx, after=after, limit=limit)
 
+    def case_attachment(self, case_id: int, sha256: str) -> tuple[dict[str, Any], bytes]:
+        """An attachment of a case's timeline and its bytes, checked against their hash.
+
+        Args:
+            sha256: the attachment's SHA-256 as ``case show`` lists it: in full, or its first 8 or more
+                hex digits when they name one attachment of the case.
+
+        Returns:
+            the attachment's description (``sha256``, ``name``, ``size``, ``type``) and its bytes.
+
+        Raises:
+            InputError: not hex, or a prefix shorter than 8 digits.
+            NotFound: no such case, or no attachment of the case with that hash (or several: give more digits).
+            DatabaseError: the stored bytes no longer match their hash.
+        """
+        from casecraft.base.errors import NotFound
+
+        ref = sha256.strip().lower()
+        if not 8 <= len(ref) <= 64 or any(c not in "0123456789abcdef" for c in ref):
+            raise InputError("{value!r} is not an attachment id: give the sha256 (or its first 12 digits) that "
+                             "`casecraft case show {case}` lists", value=sha256[:80], case=case_id)
+        found: dict[str, dict[str, Any]] = {}
+        for e in self.get(case_id).timeline:
+            for a in e.attachments:
+                if str(a.get("sha256", "")).startswith(ref):
+                    found.setdefault(a["sha256"], dict(a))
+        if len(found) != 1:
+            raise NotFound("case {case} has {how} attachment {sha256}; see `casecraft case show {case}`",
+                           case=case_id, sha256=ref, how="more than one" if found else "no")
+        (full, info), = found.items()
+        _media, data = self.attachment(full)
+        return info, data
+
     # evaluation and drawings --------------------------------------------------------------------------
     def monthly_report(self, month: str | None = None, level: str = "grid", org: str | None = None) -> Any:
         """A level's monthly ranking (see :func:`casecraft.evaluation.monthly_report`)."""

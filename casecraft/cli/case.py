@@ -289,3 +289,28 @@ def unpark(
 ) -> None:
     """解除挂账: take a case out of the problem register; its clock resumes with the time left."""
     _side(ctx, state(ctx).engine().unpark(case_id, actor=actor, note=note), json_out)
+
+
+@app.command()
+def photo(
+    ctx: typer.Context,
+    case_id: CaseArg,
+    sha256: Annotated[str, typer.Argument(metavar="SHA256", help="The attachment's sha256 as `case show` lists it "
+                                          "(in full, or its first 12 digits).")],
+    output: Annotated[str, typer.Option("-o", "--output", help="Write the attachment to this file (mode 0600).")],
+    force: Annotated[bool, typer.Option("--force", help="Replace the file if it exists.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Get an attachment of a case back from the database (its bytes checked against their hash)."""
+    from casecraft.cli import files, render
+
+    st = state(ctx)
+    files.check_output(output, db=st.db, force=force, what="the attachment")
+    files.require_database(st.db)
+    info, data = st.engine().case_attachment(case_id, sha256)
+    with files.output(output, db=st.db, force=force, what="the attachment") as tmp:
+        tmp.write_bytes(data)
+    if json_out:
+        render.print_json({"case": case_id, **info, "file": output})
+    else:
+        render.line(f"wrote {info.get('name')} ({info.get('type')}, {len(data)} B) of case {case_id} to {output}")
