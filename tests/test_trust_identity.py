@@ -195,3 +195,37 @@ def test_the_sandbox_administers_without_logins(tmp_path: Path, monkeypatch: pyt
     assert json.loads(issued.stdout)["created_by"] == "sandbox"
     refused = run(db, "init", "--admin", "liming")
     assert refused.exit_code == 2 and "sandbox" in refused.stderr
+
+
+# --------------------------------------------------------------------------- back-fills
+
+
+def test_an_admins_back_fill_is_stored_flagged_and_counted_apart(prod: tuple[Path, str], tmp_path: Path) -> None:
+    db, admin = prod
+    assert run(db, "auth", "token", "issue", "wangjg", "--token-file", "w.tok", token=admin).exit_code == 0
+    wang = (tmp_path / "w.tok").read_text().strip()
+    report = ("case", "report", "--source", "patrol", "--grid", GRID5, "--category", "0101", "--desc", "小广告")
+    # a grid leader cannot set the clock on a production database
+    refused = run(db, "--at", "2026-11-24T09:15", *report, token=wang)
+    assert refused.exit_code == 1 and "back-fill" in refused.stderr
+    # the admin enters it for him, for the time it happened: both times kept, flagged
+    done = run(db, "--at", "2026-11-24T09:15", *report, "--actor", "wangjg", "--json", token=admin)
+    assert done.exit_code == 0, done.output
+    entry = json.loads(done.stdout)["timeline"][0]
+    assert entry["at"] == "2026-11-24T09:15:00+08:00" and entry["backfill"] is True
+    assert entry["recorded_at"] != entry["at"] and entry["actor"] == "wangjg" and entry["on_behalf_of"] == "liming"
+    shown = run(db, "case", "show", "1")
+    assert "补录 back-fill, recorded" in shown.stdout and "代录 entered by liming" in shown.stdout
+    assert "补录 back-filled" in shown.stdout and "1 entry (#1)" in shown.stdout
+    # a back-filled 民情日志 entry is counted apart, never toward the 登记率
+    logged = run(db, "--at", "2026-11-24T18:00", "log", "add", "--grid", GRID5, "--actor", "wangjg", "--text",
+                 "补录走访记录", token=admin)
+    assert logged.exit_code == 0, logged.output
+    stats = run(db, "report", "case-stats", "--month", "2026-11", "--json")
+    assert stats.exit_code == 0, stats.output
+    assert json.loads(stats.stdout)["backfilled"] == {"cases": 1, "entries": 1, "logs": 1}
+    assert "补录 back-filled by an admin" in run(db, "report", "case-stats", "--month", "2026-11").stdout
+    monthly = run(db, "report", "monthly", "--month", "2026-11", "--level", "grid", "--json")
+    assert monthly.exit_code == 0, monthly.output
+    row = next(r for r in json.loads(monthly.stdout)["rows"] if r["unit"] == GRID5)
+    assert row["figures"]["log_rate"]["num"] == 0
