@@ -229,3 +229,59 @@ def test_an_admins_back_fill_is_stored_flagged_and_counted_apart(prod: tuple[Pat
     assert monthly.exit_code == 0, monthly.output
     row = next(r for r in json.loads(monthly.stdout)["rows"] if r["unit"] == GRID5)
     assert row["figures"]["log_rate"]["num"] == 0
+
+
+# --------------------------------------------------------------------------- the sandbox says so
+
+
+def _stderr_on_a_terminal(args: list[str], cwd: Path) -> tuple[int, str, str]:
+    """Run ``python -m casecraft ARGS`` with stderr on a pseudo-terminal and stdout on a pipe."""
+    import pty
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CASECRAFT_")}
+    env.update(PYTHONPATH=str(ROOT), CASECRAFT_SQLITE_SYNC="NORMAL")
+    proc = subprocess.Popen([sys.executable, "-m", "casecraft", *args], cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=slave, stdin=subprocess.DEVNULL)
+    os.close(slave)
+    out, _ = proc.communicate(timeout=120)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the terminal closed with the process
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    return proc.returncode, out.decode(), b"".join(chunks).decode(errors="replace")
+
+
+def test_a_sandbox_says_so_on_a_terminal_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    sandbox, prod = tmp_path / "s.db", tmp_path / "p.db"
+    assert run(sandbox, "init", "--sandbox").exit_code == 0
+    assert run(prod, "init", "--admin", "liming", "--token-file", "a.tok").exit_code == 0
+    base = ["--workflow", str(WORKFLOW)]
+    code, out, err = _stderr_on_a_terminal(["--db", f"sqlite:///{sandbox}", *base, "case", "list", "--json"],
+                                           tmp_path)
+    assert code == 0 and "sandbox database" in err
+    assert json.loads(out)["total"] == 0  # stdout untouched
+    code, _out, err = _stderr_on_a_terminal(["--db", f"sqlite:///{prod}", *base, "case", "list"], tmp_path)
+    assert code == 0 and "sandbox" not in err
+    # in a pipe (scripts, cron, tests) nothing is added
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CASECRAFT_")}
+    env.update(PYTHONPATH=str(ROOT))
+    piped = subprocess.run([sys.executable, "-m", "casecraft", "--db", f"sqlite:///{sandbox}", *base, "case",
+                            "list"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert piped.returncode == 0 and piped.stderr == ""
