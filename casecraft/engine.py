@@ -34,11 +34,6 @@ if TYPE_CHECKING:
     from casecraft.admin.org import ReloadResult
     from casecraft.admin.versions import Migration, VersionInfo
 
-FIRST_ADMIN_NEEDED = ("a new database needs its first admin: `casecraft init --admin PERSON` (a person with the admin "
-                      "role in the organisation file) for real work, or `casecraft init --sandbox` for training, "
-                      "demos and tests (no logins)")
-
-
 class Engine:
     """The casecraft engine over one database.
 
@@ -133,7 +128,9 @@ class Engine:
         with self.store.read() as tx:
             fresh = tx.latest_version() is None and tx.count_units() == 0
         if fresh and not sandbox:
-            self._check_first_admin(admin, load_org)
+            from casecraft.admin.auth import check_first_admin
+
+            check_first_admin(admin, self.source_workflow().org if load_org else None)
         with self.store.write() as tx:
             fresh = tx.latest_version() is None and tx.count_units() == 0
             if fresh and sandbox:
@@ -160,23 +157,6 @@ class Engine:
         if admin:
             counts["admin"] = admin
         return counts
-
-    def _check_first_admin(self, admin: str | None, load_org: bool) -> None:
-        """Refuse to create a production database nobody could administer."""
-        from casecraft.cases.rules import ADMIN_ROLE
-
-        if not admin:
-            raise InputError(FIRST_ADMIN_NEEDED)
-        org = self.source_workflow().org if load_org else None
-        if org is None:
-            return  # the organisation comes later: bootstrap_admin checks the person then
-        person = org.person(admin)
-        if person is None:
-            raise InputError("unknown person '{person}': the first admin must be in the organisation file",
-                             person=admin)
-        if ADMIN_ROLE not in person.roles:
-            raise InputError("{name}({id}) does not have the admin role; give the first admin `roles: [admin]` "
-                             "in the organisation file", name=person.name, id=person.id)
 
     def bootstrap_admin(self, person: str, *, label: str | None = None) -> tuple[str, Any]:
         """Issue the first admin's token on a production database (only while no admin holds one).
@@ -595,21 +575,9 @@ class Engine:
             NotFound: no such case, or no attachment of the case with that hash (or several: give more digits).
             DatabaseError: the stored bytes no longer match their hash.
         """
-        from casecraft.base.errors import NotFound
+        from casecraft.cases.files import attachment_of
 
-        ref = sha256.strip().lower()
-        if not 8 <= len(ref) <= 64 or any(c not in "0123456789abcdef" for c in ref):
-            raise InputError("{value!r} is not an attachment id: give the sha256 (or its first 12 digits) that "
-                             "`casecraft case show {case}` lists", value=sha256[:80], case=case_id)
-        found: dict[str, dict[str, Any]] = {}
-        for e in self.get(case_id).timeline:
-            for a in e.attachments:
-                if str(a.get("sha256", "")).startswith(ref):
-                    found.setdefault(a["sha256"], dict(a))
-        if len(found) != 1:
-            raise NotFound("case {case} has {how} attachment {sha256}; see `casecraft case show {case}`",
-                           case=case_id, sha256=ref, how="more than one" if found else "no")
-        (full, info), = found.items()
+        full, info = attachment_of(self.get(case_id), sha256)
         _media, data = self.attachment(full)
         return info, data
 
@@ -691,4 +659,4 @@ class Engine:
                                                   "ledger", "meta", "files", "credentials", "org_history")}
 
 
-__all__ = ["FIRST_ADMIN_NEEDED", "Engine"]
+__all__ = ["Engine"]

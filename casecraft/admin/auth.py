@@ -26,6 +26,7 @@ from casecraft.base.errors import InputError, NotFound, PermissionDenied
 from casecraft.base.text import clean_text
 from casecraft.cases.rules import ADMIN_ROLE
 from casecraft.context import Context
+from casecraft.workflows.org import Organisation
 
 _TOKEN = re.compile(r"^cct_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
 MIN_PASSWORD = 12
@@ -128,6 +129,30 @@ def admin_holders(tx: Any) -> list[str]:
         if p is not None and p.active and ADMIN_ROLE in p.roles:
             held.append(p.id)
     return held
+
+
+FIRST_ADMIN_NEEDED = ("a new database needs its first admin: `casecraft init --admin PERSON` (a person with the admin "
+                      "role in the organisation file) for real work, or `casecraft init --sandbox` for training, "
+                      "demos and tests (no logins)")
+
+
+def check_first_admin(admin: str | None, org: Organisation | None) -> None:
+    """Refuse to create a production database nobody could administer (before anything is written).
+
+    Raises:
+        InputError: no ``admin``, or one the organisation to be loaded does not list as an active admin.
+    """
+    if not admin:
+        raise InputError(FIRST_ADMIN_NEEDED)
+    if org is None:
+        return  # the organisation comes later: bootstrap_admin checks the person then
+    person = org.person(admin)
+    if person is None:
+        raise InputError("unknown person '{person}': the first admin must be in the organisation file",
+                         person=admin)
+    if ADMIN_ROLE not in person.roles:
+        raise InputError("{name}({id}) does not have the admin role; give the first admin `roles: [admin]` "
+                         "in the organisation file", name=person.name, id=person.id)
 
 
 def bootstrap_admin(ctx: Context, person: str, *, label: str | None = None) -> tuple[str, CredentialInfo]:
@@ -281,5 +306,5 @@ def is_admin(ctx: Context, person: str) -> bool:
     return p is not None and p.active and ADMIN_ROLE in p.roles
 
 
-__all__ = ["CredentialInfo", "Principal", "admin_holders", "authenticate", "bootstrap_admin", "check_password",
-           "credentials", "is_admin", "issue_token", "revoke", "set_password"]
+__all__ = ["FIRST_ADMIN_NEEDED", "CredentialInfo", "Principal", "admin_holders", "authenticate", "bootstrap_admin",
+           "check_first_admin", "check_password", "credentials", "is_admin", "issue_token", "revoke", "set_password"]

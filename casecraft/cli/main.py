@@ -112,7 +112,7 @@ def init(ctx: typer.Context,
 
         file = files.database_file(state(ctx).db)
         if file is not None and not file.exists():  # refuse before the file is made
-            from casecraft.engine import FIRST_ADMIN_NEEDED
+            from casecraft.admin.auth import FIRST_ADMIN_NEEDED
 
             raise InputError(FIRST_ADMIN_NEEDED)
     eng = state(ctx).engine()
