@@ -154,6 +154,13 @@ def test_tokens_issued_listed_and_revoked_by_the_admin(prod: tuple[Path, str], t
     assert run(db, "auth", "token", "revoke", "nosuch", token=admin).exit_code == 1
 
 
+def test_credentials_are_administered_on_the_database_not_through_a_server(prod: tuple[Path, str]) -> None:
+    db, admin = prod
+    for args in (("auth", "token", "list"), ("auth", "token", "issue", "wangjg"), ("auth", "token", "revoke", "x")):
+        result = run(db, "--server", "http://127.0.0.1:9", *args, token=admin)
+        assert result.exit_code == 2 and "on the database itself" in result.stderr, result.output
+
+
 def test_passwords_are_set_by_the_admin_from_stdin(prod: tuple[Path, str]) -> None:
     db, admin = prod
     short = run(db, "auth", "password", "set", "wujing", "--password-stdin", token=admin, stdin="short\n")

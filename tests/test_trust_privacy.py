@@ -217,3 +217,26 @@ def test_a_masked_contact_keeps_no_run_of_five_digits(value: str) -> None:
     out = mask_contact(value)
     assert out is not None and not re.search(r"\d{5}", out)
     assert mask_contact(out) == out or not re.search(r"\d{5}", mask_contact(out) or "")
+
+
+def test_the_server_shows_the_contact_masked(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from casecraft.base.clock import FixedClock
+    from casecraft.server import create_app
+    from tests.server_support import T0, sandbox, tokens
+
+    (tmp_path / "h.csv").write_text(HOTLINE, encoding="utf-8")
+    eng = sandbox(f"sqlite:///{tmp_path / 'api.db'}", FixedClock(T0))
+    try:
+        eng.import_hotline(tmp_path / "h.csv", actor="wujing")
+        toks = tokens(eng, ("wujing",))
+        with TestClient(create_app(eng, rate_limit=None), raise_server_exceptions=False) as client:
+            auth = {"Authorization": f"Bearer {toks['wujing']}"}
+            one, many = client.get("/cases/1", headers=auth), client.get("/cases", headers=auth)
+        assert one.status_code == 200 and many.status_code == 200, (one.text, many.text)
+        assert one.json()["contact"] == MASKED and many.json()["cases"][0]["contact"] == MASKED
+        for secret in SECRETS:
+            assert secret not in one.text + many.text
+    finally:
+        eng.close()
