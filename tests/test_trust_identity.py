@@ -191,6 +191,8 @@ def test_the_admin_log_shows_every_administrative_act(prod: tuple[Path, str]) ->
     text = run(db, "admin", "log", "--after", str(len(entries) - 1))
     assert text.exit_code == 0 and "auth.revoke" in text.stdout and "1 entry" in text.stdout
     assert run(db, "admin", "log", "--limit", "0").exit_code == 2
+    audit = run(db, "audit", "verify")  # every credential was issued and revoked by an admin-chain entry
+    assert audit.exit_code == 0 and "intact" in audit.stdout, audit.output
 
 
 def test_the_sandbox_administers_without_logins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
