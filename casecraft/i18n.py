@@ -157,7 +157,8 @@ def _localised_details(details: dict[str, Any], lang: str | None) -> dict[str, A
             for key, value in details.items()}
 
 
-_MESSAGE_KEYS = frozenset({"reason", "kind", "what", "why"})
+_MESSAGE_KEYS = frozenset({"reason", "kind", "what", "why", "how"})
+_NESTED_WORDS = (N_("more than one"), N_("no"))  # the "how" of an attachment not found
 
 
 def text(message: str, lang: str | None = None) -> str:

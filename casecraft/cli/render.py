@@ -268,6 +268,8 @@ def case_summary(case: Any, deadline: Any = None, names: dict[str, str] | None =
     if getattr(case, "ref", None) and getattr(case, "channel", None):
         rows.append((_("热线 hotline"), f"{case.channel} {case.ref}"
                      + (_(", received {at}", at=_local(case.received_at, case.timezone)) if case.received_at else "")))
+    if getattr(case, "contact", None):
+        rows.append((_("联系方式 contact"), case.contact))  # masked unless revealed
     rows.append((_("上报 reported"), _("{at} by {person}", at=_local(case.created_at, case.timezone),
                                       person=_named(case.reporter, names))))
     if getattr(case, "parked", False):
@@ -283,6 +285,12 @@ def case_summary(case: Any, deadline: Any = None, names: dict[str, str] | None =
         rows.append((_("案件时限 case due"), _local(case.deadline_at, case.timezone)))
     if case.closed_at:
         rows.append((_("结案 closed"), _local(case.closed_at, case.timezone)))
+    backfills = [e for e in getattr(case, "timeline", ()) if getattr(e, "backfill", False)]
+    if backfills:
+        entries = _("1 entry") if len(backfills) == 1 else _("{count} entries", count=len(backfills))
+        rows.append((_("补录 back-filled"), _("{entries} (#{seqs}) entered by an admin for a past time: claimed time "
+                                            "shown, recording time kept", entries=entries,
+                                            seqs=", #".join(str(e.seq) for e in backfills))))
     rows.append((_("版本 version"), _("{version} (workflow v{workflow_version})", version=case.version,
                                       workflow_version=case.workflow_version)))
     t = _grid()
@@ -336,6 +344,11 @@ def timeline(case: Any, title: str | None = None) -> None:
         if e.attachments:
             files = ", ".join(f"{a['name']} ({a['type']}, {a['size']} B, {a['sha256'][:12]})" for a in e.attachments)
             note = (note + "; " if note else "") + f"附件 {files}"
+        if getattr(e, "on_behalf_of", None):
+            note = (note + "; " if note else "") + _("代录 entered by {person}", person=e.on_behalf_of)
+        if getattr(e, "backfill", False):
+            recorded = _(", recorded {at}", at=_local(e.recorded_at, case.timezone)) if e.recorded_at else ""
+            note = (note + "; " if note else "") + _("补录 back-fill{recorded}", recorded=recorded)
         actor = i18n.person(e.actor_name, e.actor) if zh else e.actor_name
         table.add_row(str(e.seq), _local(e.at, case.timezone)[5:], cell(step), cell(actor),
                       cell(e.to_state_label), cell(e.unit_name), cell(note))
@@ -602,3 +615,13 @@ def deadline_line(d: Any, tz: str) -> str:
         return f"{_local(d.due_at, tz)}（{i18n.duration(d.seconds_left)}，时限 {limit_label(d.limit)}）{mark}"
     mark = " [暂定日历 provisional calendar]" if provisional else ""
     return f"{_local(d.due_at, tz)} ({humanize(d.seconds_left)}, 时限 {d.limit}){mark}"
+
+
+def rows(columns: list[str], items: list[list[Any]]) -> None:
+    """A plain table of user text: one row per item, every cell made visible."""
+    table = Table()
+    for col in columns:
+        table.add_column(col)
+    for item in items:
+        table.add_row(*[cell(x) for x in item])
+    print_table(table)
