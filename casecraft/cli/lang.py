@@ -134,18 +134,21 @@ def _patch_vendored() -> None:
     core.Command.get_help_option = localised_help_option  # type: ignore[method-assign]
 
     def show(self: Any, file: IO[Any] | None = None) -> None:
+        from typer._click._compat import get_text_stderr
         from typer._click.utils import echo
 
-        stream = file if file is not None else sys.stderr
+        stream = file if file is not None else get_text_stderr()
         ctx = getattr(self, "ctx", None)
+        color = getattr(self, "show_color", None)
         if ctx is not None and isinstance(self, exceptions.UsageError):
+            color = ctx.color
             hint = ""
             if ctx.command.get_help_option(ctx) is not None:
                 hint = i18n.gettext("Try '{command} {option}' for help.").format(
                     command=ctx.command_path, option=ctx.help_option_names[0]) + "\n"
-            echo(f"{ctx.get_usage()}\n{hint}", file=stream, color=ctx.color)
+            echo(f"{ctx.get_usage()}\n{hint}", file=stream, color=color)
         echo(i18n.gettext("Error: {message}").format(message=translate_click(self.format_message())),
-             file=stream, color=getattr(self, "show_color", None))
+             file=stream, color=color)
 
     exceptions.ClickException.show = show  # type: ignore[method-assign]
     exceptions.UsageError.show = show  # type: ignore[method-assign]
