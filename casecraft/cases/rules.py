@@ -29,7 +29,7 @@ def acting_person(tx: Tx, actor: str) -> OrgPerson:
     """
     p = tx.person(actor)
     if p is None:
-        raise InputError("unknown person '{actor}'; see `casecraft org show`", actor=actor)
+        raise InputError("unknown person '{actor}'", actor=actor)
     if not p.active:
         raise PermissionDenied("person '{actor}' is deactivated", actor=actor)
     return p
@@ -106,8 +106,8 @@ def route(wf: Workflow, org: Organisation, tr: Transition, case: CaseRow, to_tie
             if not picked and grid:
                 picked = [c for c in [org.at_tier(grid, to_tier)] if c]
             if len(picked) != 1:
-                raise InputError("'{trigger}' needs --to with one {tier} unit (a unit code, see `casecraft org "
-                                 "show`)", trigger=tr.trigger, tier=to_tier)
+                raise InputError("'{trigger}' needs one {tier} unit to send the case to (a unit code)",
+                                 trigger=tr.trigger, tier=to_tier)
             target = org.unit(picked[0])
             if target is None or target.kind != "platform" or target.tier != to_tier or target.parent != unit:
                 raise InputError("'{target}' is not a {tier_label} unit under {unit_name}({unit})",
@@ -130,7 +130,7 @@ def route(wf: Workflow, org: Organisation, tr: Transition, case: CaseRow, to_tie
             cat = wf.categories.get(case.category_code)
             routed = cat.responsible.get(from_tier) if cat else None
             if not routed:
-                raise InputError("'{trigger}' needs --to (a person id or a department code); the catalogue names "
+                raise InputError("'{trigger}' needs a target (a person id or a department code); the catalogue names "
                                  "no responsible department at {tier} for category {category}",
                                  trigger=tr.trigger, tier=from_tier, category=case.category_code)
             picked = [routed]
@@ -138,7 +138,7 @@ def route(wf: Workflow, org: Organisation, tr: Transition, case: CaseRow, to_tie
         for ref in picked:
             kind = org.resolve_party(ref)
             if kind is None:
-                raise InputError("unknown person or unit '{ref}'; see `casecraft org show`", ref=ref)
+                raise InputError("unknown person or unit '{ref}'", ref=ref)
             if kind[0] == "person":
                 p = org.person(ref)
                 assert p is not None
