@@ -144,7 +144,7 @@ def test_migration_refusals(engines: tuple[Engine, Engine]) -> None:
     v1, v2 = engines
     a = patrol(v1)
     v2.publish()
-    with pytest.raises(InputError, match="same version"):
+    with pytest.raises(InputError, match="versions are the same"):
         migrate(v2, 2, 2, actor="wujing")
     with pytest.raises(NotFound, match="no version 7"):
         migrate(v2, 1, 7, actor="wujing")

@@ -82,7 +82,7 @@ def test_feedback_needs_an_outcome_and_only_from_assignees(engine: Engine) -> No
     case_id = patrol_case(engine)
     engine.fire(case_id, "dispatch", actor="wangjg", to=["liuqiang"])
     snap = engine.snapshot()
-    with pytest.raises(InputError, match="--outcome"):
+    with pytest.raises(InputError, match="needs an outcome: solved or unsolved"):
         engine.fire(case_id, "feedback", actor="liuqiang")
     with pytest.raises(PermissionDenied):
         engine.fire(case_id, "feedback", actor="zhangwei", outcome="solved")  # not dispatched to him

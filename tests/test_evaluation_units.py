@@ -212,7 +212,7 @@ def test_unknown_level_org_and_missing_calendar(engine: tuple[Engine, FixedClock
     # a month of a year no calendar covers (before chinesecalendar's data and the 2025 holiday rules);
     # 2027 and later are never missing: the provisional calendar covers them (issue 13)
     clock.set(datetime(2003, 2, 2, 4, 0, tzinfo=UTC))
-    with pytest.raises(CalendarError, match="calendar import"):
+    with pytest.raises(CalendarError, match="import the year's arrangement"):
         monthly_report(eng, "2003-01", "grid")
 
 

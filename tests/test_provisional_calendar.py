@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from casecraft.base.duration import Duration
 from casecraft.base.errors import CalendarError, InputError
+from casecraft.cli.words import cli_template
 from casecraft.timing import provisional
 from casecraft.timing.calendar import WorkingCalendar, parse_periods, seed_rows
 from casecraft.timing.notice import parse_notice, parse_notice_text
@@ -159,7 +160,8 @@ def test_years_outside_the_rule_are_refused(year: int) -> None:
         with pytest.raises(CalendarError, match="apply from 2025") as info:
             f(year)
         assert info.value.details["year"] == year
-        assert "casecraft calendar import" in info.value.message
+        assert "import the year's arrangement" in info.value.message and "casecraft" not in info.value.message
+        assert "casecraft calendar import" in cli_template(info.value.template)
 
 
 @settings(max_examples=60, deadline=None)
