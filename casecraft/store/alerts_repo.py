@@ -16,7 +16,6 @@ from functools import lru_cache
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, bindparam, case, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from casecraft.base.records import AlertRow, DeadlineRow
 from casecraft.store.models import Alert, Deadline, Delivery
@@ -52,11 +51,15 @@ def _close_stmt(kinds: tuple[str, ...], fixed_outcome: bool, keep_next: bool) ->
 
 
 def _dialect_insert(conn: Connection) -> Any:
-    name = conn.dialect.name
+    name = conn.dialect.name  # the other dialect's module is not imported: start-up time
     if name == "postgresql":
-        return postgresql.insert
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
     if name == "sqlite":
-        return sqlite.insert
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert
     raise NotImplementedError(name)  # pragma: no cover - only the two supported dialects
 
 
