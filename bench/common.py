@@ -1,7 +1,7 @@
 """What every benchmark shares: rows of the results table, databases, timing, memory.
 
 Every figure is printed beside its peer or raw limit measured in the same run,
-with the ratio and the target from issue 6, so a slow machine shows as a slow
+with the ratio and the target from issues 6 and 16, and the load average, so a slow machine shows as a slow
 machine on both sides and a missed target shows as missed.
 """
 
@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -44,14 +44,16 @@ class Row:
     target: str = ""
     met: bool | None = None
     note: str = ""
+    # the 1-minute load average when the row's figures were taken (2 cores: above 2, nothing is idle)
+    load: float = field(default_factory=lambda: os.getloadavg()[0])
 
     def cells(self) -> list[str]:
         return [self.item, self.backend, _fmt(self.figure, self.unit), _fmt(self.peer, self.unit),
                 self.peer_label, "" if self.ratio is None else f"{self.ratio:.2f}", self.target,
-                {True: "met", False: "MISSED", None: "-"}[self.met], self.note]
+                {True: "met", False: "MISSED", None: "-"}[self.met], f"{self.load:.1f}", self.note]
 
 
-HEADER = ["item", "db", "casecraft", "peer/limit", "peer is", "ratio", "target", "verdict", "note"]
+HEADER = ["item", "db", "casecraft", "peer/limit", "peer is", "ratio", "target", "verdict", "load", "note"]
 
 
 def _fmt(v: float | None, unit: str) -> str:

@@ -19,7 +19,7 @@ from casecraft.alerts import decisions as al
 from casecraft.alerts.outbox import payloads, sink_names
 from casecraft.base.duration import Duration
 from casecraft.base.errors import ConflictError, InputError, NotFound, PermissionDenied
-from casecraft.base.records import AlertRow, CaseRow, DeadlineRow
+from casecraft.base.records import AlertRow, CaseRow, DueDeadline
 from casecraft.base.text import check_id
 from casecraft.base.views import CaseView
 from casecraft.cases import deadlines as dl
@@ -211,7 +211,7 @@ class Supervision:
             cur_unit, cur_tier = nxt, up
         return cur_unit
 
-    def _message(self, wf: Workflow, org: Organisation, d: DeadlineRow, kind: str) -> str:
+    def _message(self, wf: Workflow, org: Organisation, d: DueDeadline, kind: str) -> str:
         due = d.due_at.astimezone(ZoneInfo(wf.timezone)).strftime("%m-%d %H:%M")
         what = {"warning": "即将超期", "overdue": "已超期", "reescalation": "超期未办结，升级告警"}[kind]
         return (f"案件{d.case_id} {wf.state_label(d.state)} {what}（时限 {Duration.parse(d.limit_text).label}，"
