@@ -483,6 +483,6 @@ def deadline_line(d: Any, tz: str) -> str:
     """A step deadline as text: local time, time left or overdue, and the limit."""
     if d is None:
         return ""
-    from casecraft.cases.deadlines import humanize
+    from casecraft.base.duration import humanize
 
     return f"{_local(d.due_at, tz)} ({humanize(d.seconds_left)}, 时限 {d.limit})"
