@@ -165,3 +165,26 @@ def test_the_command_line_as_far_as_needed_says_what_the_whole_one_says(argv: li
     assert (part.exit_code, part.output) == (whole.exit_code, whole.output)
     if argv[-1:] == ["--help"] and len(argv) > 1:
         assert cli_main._for(argv) is not cli_main.app  # the shortcut was taken
+
+
+def test_the_entry_hash_is_the_canonical_text_of_the_entry(db: tuple[dict[str, str], Path, Path]) -> None:
+    """Hashing encodes times by the encoder's fallback instead of a pass over the entry: the same hash."""
+    import hashlib
+
+    from casecraft import Engine
+    from casecraft.cases import timeline as tl
+
+    env, _, _ = db
+    r = _run(env, "case", "fire", "1", "resolve", "--note", "已清除", "--actor", "wangjg")
+    assert r.returncode == 0, r.stderr
+    with Engine(env["CASECRAFT_DB"]) as eng, eng.store.read() as tx:
+        rows = tx.timeline(1)
+    assert len(rows) == 2 and rows[1].facts and rows[1].deadline_facts
+    for e in rows:
+        assert tl.entry_hash(e) == e.hash
+        fields_ = {k: getattr(e, k) for k in (
+            "hv", "case_id", "seq", "at", "recorded_at", "actor_id", "actor_name", "actor_role", "actor_unit",
+            "on_behalf_of", "backfill", "trigger", "from_state", "to_state", "from_tier", "to_tier", "unit_code",
+            "targets", "outcome", "note", "attachments", "facts", "deadline_facts", "prev_hash")}
+        blob = json.dumps(tl._plain(fields_), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        assert hashlib.sha256(blob.encode()).hexdigest() == e.hash

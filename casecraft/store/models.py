@@ -224,12 +224,9 @@ class Deadline(_Model):
         Column("outcome", String(16), nullable=True),  # met | late | paused | cancelled
         # computed across a day of the provisional calendar (no official arrangement for that year yet)
         Column("provisional", Boolean, default=False, server_default=false(), nullable=False),
-        Index("ix_deadlines_next_alert", "next_alert_at",
-              postgresql_where=text("closed_at IS NULL AND next_alert_at IS NOT NULL"),
-              sqlite_where=text("closed_at IS NULL AND next_alert_at IS NOT NULL")),
+        Index("ix_deadlines_next_alert", "next_alert_at"),  # partial: see PARTIAL_INDEXES
         Index("ix_deadlines_case", "case_id"),
-        Index("ix_deadlines_open_due", "due_at",
-              postgresql_where=text("closed_at IS NULL"), sqlite_where=text("closed_at IS NULL")),
+        Index("ix_deadlines_open_due", "due_at"),  # partial
     )
 
 
@@ -280,8 +277,7 @@ class Delivery(_Model):
         Column("created_at", UTCDateTime(), nullable=True),
         Column("delivered_at", UTCDateTime(), nullable=True),
         UniqueConstraint("alert_id", "sink", name="uq_deliveries_alert_sink"),
-        Index("ix_deliveries_pending", "next_attempt_at",
-              postgresql_where=text("status = 'pending'"), sqlite_where=text("status = 'pending'")),
+        Index("ix_deliveries_pending", "next_attempt_at"),  # partial
     )
 
 
@@ -419,3 +415,25 @@ class OrgHistory(_Model):
         Column("admin_seq", Integer, nullable=True),  # the admin-chain entry that made it
         Index("ix_org_history_ref", "kind", "ref", "valid_from"),
     )
+
+
+# The partial indexes' WHERE clauses. Named as dialect options (postgresql_where=, sqlite_where=) in the
+# tables above they would import both dialects' packages whenever this module is imported, a third of
+# SQLAlchemy's own import time again; so each engine gives them its dialect's options when it is made.
+PARTIAL_INDEXES = {
+    "ix_deadlines_next_alert": "closed_at IS NULL AND next_alert_at IS NOT NULL",
+    "ix_deadlines_open_due": "closed_at IS NULL",
+    "ix_deliveries_pending": "status = 'pending'",
+}
+
+
+def partial_indexes(dialect: str) -> None:
+    """Give the partial indexes their WHERE clause for ``dialect`` (``sqlite`` or ``postgresql``); idempotent."""
+    if dialect not in ("sqlite", "postgresql"):
+        return
+    for table in metadata.tables.values():
+        for ix in table.indexes:
+            where = PARTIAL_INDEXES.get(str(ix.name))
+            if where is not None and ix.dialect_options[dialect].get("where") is None:
+                ix.dialect_options[dialect]["where"] = text(where)
+
