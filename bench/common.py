@@ -204,3 +204,21 @@ def cached_sqlite(name: str, tag: str) -> tuple[str, bool]:
 
 def mark_sqlite_built(name: str, tag: str) -> None:
     (DATA / f"{name}.tag").write_text(tag)
+
+
+def fsync_rate(n: int = 30) -> float:
+    """fsyncs/s of this machine's disk where the SQLite files live: each a 4 KiB write then ``os.fsync``
+    (a commit at WAL+FULL does at least one; no engine commits durably faster)."""
+    DATA.mkdir(parents=True, exist_ok=True)
+    path = DATA / "tmp-fsync"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        start = time.perf_counter()
+        for i in range(n):
+            os.pwrite(fd, b"x" * 4096, i * 4096)
+            os.fsync(fd)
+        return n / (time.perf_counter() - start)
+    finally:
+        os.close(fd)
+        path.unlink(missing_ok=True)
+
