@@ -49,9 +49,12 @@ def _pair(runs: int, mine: Callable[[int], float], peer: list[str]) -> tuple[flo
     return min(a), min(b)
 
 
-def help_pair(runs: int) -> tuple[float, float]:
+def help_pair(runs: int) -> tuple[float, float, float]:
+    """``casecraft --help``, ``import typer``, and a process importing only the command line's modules."""
     cc = casecraft_cmd()
-    return _pair(runs, lambda i: _wall([*cc, "--help"]), ["-c", "import typer"])
+    mine, peer = _pair(runs, lambda i: _wall([*cc, "--help"]), ["-c", "import typer"])
+    imports = min(_wall([sys.executable, "-c", "import casecraft.cli.main"]) for _ in range(runs))
+    return mine, peer, imports
 
 
 def _env(url: str) -> dict[str, str]:
@@ -70,8 +73,15 @@ def _prepare(url: str) -> dict[str, str]:
     return env
 
 
-def fire_pair(url: str, runs: int) -> tuple[float, float]:
-    """``casecraft case fire`` on an initialised sandbox database (resolve and rework in turn)."""
+# What `casecraft case fire` cannot run without, imported and nothing done: SQLAlchemy with its SQLite
+# dialect, Typer (whose parameter conversion builds pydantic TypeAdapters), Rich for the output, casecraft.
+FIRE_IMPORTS = ("import sqlalchemy.dialects.sqlite, typer._adapters, rich.console, casecraft.cli.main, "
+                "casecraft.cli.case, casecraft.engine, casecraft.store.repo, casecraft.workflows.machine")
+
+
+def fire_pair(url: str, runs: int) -> tuple[float, float, float]:
+    """``casecraft case fire`` on an initialised sandbox database (resolve and rework in turn): its best time,
+    ``import sqlalchemy``'s, and the best time of a process that only imports what the command needs."""
     env = _prepare(url)
     cc = casecraft_cmd()
 
@@ -79,7 +89,9 @@ def fire_pair(url: str, runs: int) -> tuple[float, float]:
         step = ["resolve", "--note", "已清除"] if i % 2 == 0 else ["rework", "--note", "未清除干净"]
         return _wall([*cc, "case", "fire", "1", step[0], "--actor", "wangjg", *step[1:]], env)
 
-    return _pair(runs, fire, ["-c", "import sqlalchemy"])
+    mine, sqla = _pair(runs, fire, ["-c", "import sqlalchemy"])
+    imports = min(_wall([sys.executable, "-c", FIRE_IMPORTS], env) for _ in range(runs))
+    return mine, sqla, imports
 
 
 def _free_port() -> int:
@@ -88,7 +100,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def client_pair(url: str, runs: int) -> tuple[float, float]:
+# What a client command cannot run without: httpx, Typer with its pydantic parameter conversion, Rich, casecraft.
+CLIENT_IMPORTS = ("import httpx, typer._adapters, rich.console, casecraft.cli.main, casecraft.cli.case, "
+                  "casecraft.client.engine, casecraft.alerts.views")
+
+
+def client_pair(url: str, runs: int) -> tuple[float, float, float]:
     """``casecraft --server URL case show 1`` against a ``casecraft serve`` on a sandbox database."""
     env = _prepare(url)
     token = subprocess.run(
@@ -114,7 +131,9 @@ def client_pair(url: str, runs: int) -> tuple[float, float]:
         cenv.pop("CASECRAFT_DB")
         cc = casecraft_cmd()
         subprocess.run([*cc, "case", "show", "1"], check=True, env=cenv, stdout=subprocess.DEVNULL)
-        return _pair(runs, lambda i: _wall([*cc, "case", "show", "1"], cenv), ["-c", "import httpx"])
+        mine, peer = _pair(runs, lambda i: _wall([*cc, "case", "show", "1"], cenv), ["-c", "import httpx"])
+        imports = min(_wall([sys.executable, "-c", CLIENT_IMPORTS]) for _ in range(runs))
+        return mine, peer, imports
     finally:
         server.terminate()
         server.wait(timeout=30)
