@@ -82,6 +82,9 @@ def translate_db_error(engine: Engine) -> Iterator[None]:
                 or "canceling statement due to lock" in text_:
             raise UnavailableError("the database is busy: another process held a lock for longer than {seconds} s; "
                                    "nothing was changed, try again later", seconds=lock_timeout()) from None
+        if "deadlock detected" in text_:
+            raise UnavailableError("two writers waited for each other and the database stopped this one; nothing "
+                                   "was changed, try again") from None
         if "readonly" in text_ or "read-only" in text_ or "read only" in text_:
             raise DatabaseError("the database {db} is read-only here; this command needs to write to it",
                                 db=where) from None
