@@ -1,7 +1,7 @@
 """What every benchmark shares: rows of the results table, databases, timing, memory.
 
 Every figure is printed beside its peer or raw limit measured in the same run,
-with the ratio and the target from issue 6, so a slow machine shows as a slow
+with the ratio and the target from issues 6 and 16, and the load average, so a slow machine shows as a slow
 machine on both sides and a missed target shows as missed.
 """
 
@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -44,14 +44,16 @@ class Row:
     target: str = ""
     met: bool | None = None
     note: str = ""
+    # the 1-minute load average when the row's figures were taken (2 cores: above 2, nothing is idle)
+    load: float = field(default_factory=lambda: os.getloadavg()[0])
 
     def cells(self) -> list[str]:
         return [self.item, self.backend, _fmt(self.figure, self.unit), _fmt(self.peer, self.unit),
                 self.peer_label, "" if self.ratio is None else f"{self.ratio:.2f}", self.target,
-                {True: "met", False: "MISSED", None: "-"}[self.met], self.note]
+                {True: "met", False: "MISSED", None: "-"}[self.met], f"{self.load:.1f}", self.note]
 
 
-HEADER = ["item", "db", "casecraft", "peer/limit", "peer is", "ratio", "target", "verdict", "note"]
+HEADER = ["item", "db", "casecraft", "peer/limit", "peer is", "ratio", "target", "verdict", "load", "note"]
 
 
 def _fmt(v: float | None, unit: str) -> str:
@@ -202,3 +204,21 @@ def cached_sqlite(name: str, tag: str) -> tuple[str, bool]:
 
 def mark_sqlite_built(name: str, tag: str) -> None:
     (DATA / f"{name}.tag").write_text(tag)
+
+
+def fsync_rate(n: int = 30) -> float:
+    """fsyncs/s of this machine's disk where the SQLite files live: each a 4 KiB write then ``os.fsync``
+    (a commit at WAL+FULL does at least one; no engine commits durably faster)."""
+    DATA.mkdir(parents=True, exist_ok=True)
+    path = DATA / "tmp-fsync"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        start = time.perf_counter()
+        for i in range(n):
+            os.pwrite(fd, b"x" * 4096, i * 4096)
+            os.fsync(fd)
+        return n / (time.perf_counter() - start)
+    finally:
+        os.close(fd)
+        path.unlink(missing_ok=True)
+

@@ -251,11 +251,12 @@ class Context:
         vid = int(row["id"])
         spec = self._specs.get(vid)
         if spec is None:
-            spec = Workflow.from_data(json.loads(row["spec"]))
-            if spec.content_hash != row["content_hash"]:
+            try:  # validated when published; the hash proves it is that data, so it is not validated again
+                spec = Workflow.from_published(json.loads(row["spec"]), row["content_hash"])
+            except ValueError as exc:
                 raise DatabaseError("workflow version {number} was changed in the database (its rules no longer match "
                                     "their hash); nothing is done under altered rules: restore the database from a "
-                                    "backup and verify it", number=row["number"])
+                                    "backup and verify it", number=row["number"]) from exc
             self._specs[vid] = spec
             self._numbers[vid] = int(row["number"])
         return spec

@@ -14,18 +14,16 @@ import builtins
 import os
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from casecraft.alerts.supervision import AlertView, DeadlineView, Supervision
 from casecraft.base.clock import Clock
 from casecraft.base.errors import InputError, PermissionDenied
 from casecraft.base.views import CaseView, TriggerOption
 from casecraft.cases.fieldloop import FieldLoop
 from casecraft.cases.service import CaseService, Page
 from casecraft.context import Context, Version, default_data_dir
-from casecraft.intake.service import ImportResult, Intake
-from casecraft.sentiment import Logbook, LogView
 from casecraft.workflows.machine import CompiledMachine
 from casecraft.workflows.org import Organisation, OrgPerson, OrgUnit
 from casecraft.workflows.spec import Workflow
@@ -33,6 +31,9 @@ from casecraft.workflows.spec import Workflow
 if TYPE_CHECKING:
     from casecraft.admin.org import ReloadResult
     from casecraft.admin.versions import Migration, VersionInfo
+    from casecraft.alerts.supervision import AlertView, DeadlineView, Supervision
+    from casecraft.intake.service import ImportResult, Intake
+    from casecraft.sentiment import Logbook, LogView
 
 class Engine:
     """The casecraft engine over one database.
@@ -66,11 +67,27 @@ class Engine:
         self.ctx = Context(self.store, clock, data_dir=Path(data_dir) if data_dir else default_data_dir(db))
         self.cases = CaseService(self.ctx)
         self.fieldloop = FieldLoop(self.ctx, self.cases)
-        self.supervision = Supervision(self.ctx, self.cases)
-        self.intake = Intake(self.ctx, self.cases)
-        self.logbook = Logbook(self.ctx, self.cases)
         self._token = token if token is not None else os.environ.get("CASECRAFT_TOKEN") or None
         self._principal: str | None = None
+
+    # the services a case action does not need are made (and imported) on first use: start-up time
+    @cached_property
+    def supervision(self) -> Supervision:
+        from casecraft.alerts.supervision import Supervision
+
+        return Supervision(self.ctx, self.cases)
+
+    @cached_property
+    def intake(self) -> Intake:
+        from casecraft.intake.service import Intake
+
+        return Intake(self.ctx, self.cases)
+
+    @cached_property
+    def logbook(self) -> Logbook:
+        from casecraft.sentiment import Logbook
+
+        return Logbook(self.ctx, self.cases)
 
     # setup ---------------------------------------------------------------------------------
     @property

@@ -89,3 +89,30 @@ def test_claim_due_uses_the_partial_index(db_url: str) -> None:
             or "Bitmap Index Scan on ix_deadlines_next_alert" in plan, plan
         assert "Seq Scan" not in plan, plan
         assert "LockRows" in plan, plan  # FOR UPDATE SKIP LOCKED
+
+
+def test_claimed_records_are_the_stored_rows(db_url: str) -> None:
+    """The claim reads only the sweep's columns and converts timestamps itself: the values must be the
+    stored rows' as the full row reader gives them (aware UTC datetimes), oldest next alert first."""
+    from casecraft.base.records import DueDeadline
+
+    eng = Engine(db_url, WORKFLOW, FixedClock(NOW))
+    try:
+        eng.init(sandbox=True)
+        _fill(eng)
+        dt = Deadline.__table__
+        with eng.store.write() as tx:
+            claimed = tx.claim_due(NOW, 50)
+            full = {r.id: r for r in tx.conn.execute(sa.select(dt).where(dt.c.id.in_([d.id for d in claimed])))}
+            tx.conn.rollback()
+    finally:
+        eng.close()
+    assert len(claimed) == 50
+    assert all(isinstance(d, DueDeadline) for d in claimed)
+    for d in claimed:
+        row = full[d.id]
+        assert d == tuple(getattr(row, name) for name in DueDeadline._fields)
+        assert d.due_at.utcoffset() == timedelta(0) and d.next_alert_at is not None
+        assert d.next_alert_at <= NOW
+    nexts = [d.next_alert_at for d in claimed]
+    assert nexts == sorted(nexts)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from casecraft.base.records import DeadlineRow
+from casecraft.base.records import DeadlineRow, DueDeadline
 
 KIND_LABELS = {"warning": "黄灯预警", "overdue": "红灯超期", "reescalation": "超期升级", "urge": "督办",
                "calendar": "日历提示"}
 
 
-def due_alerts(deadline: DeadlineRow, now: datetime) -> tuple[list[tuple[str, datetime]], datetime | None]:
+def due_alerts(deadline: DeadlineRow | DueDeadline,
+               now: datetime) -> tuple[list[tuple[str, datetime]], datetime | None]:
     """Which alerts of a deadline are due now (level-triggered), and the next one's time.
 
     Every alert whose time lies in [next_alert_at, now] is due, so a sweep after

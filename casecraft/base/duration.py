@@ -95,3 +95,15 @@ class Duration:
         if self.working:
             return f"{n}{'工作日' if self.unit == 'day' else '工作时'}"
         return f"{n}{ {'minute': '分钟', 'hour': '小时', 'day': '天'}[self.unit] }"
+
+
+def humanize(delta_seconds: float) -> str:
+    """'3h 20m left' / '1d 2h overdue' style text for a signed number of seconds."""
+    late = delta_seconds < 0
+    s = int(abs(delta_seconds))
+    d, rem = divmod(s, 86400)
+    h, rem = divmod(rem, 3600)
+    m = rem // 60
+    parts = ([f"{d}d"] if d else []) + ([f"{h}h"] if h else []) + ([f"{m}m"] if m and not d else [])
+    text = " ".join(parts) or "0m"
+    return f"{text} overdue" if late else f"{text} left"

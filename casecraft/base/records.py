@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +80,22 @@ class DeadlineRow:
     closed_at: datetime | None = None
     outcome: str | None = None
     provisional: bool = False
+
+
+class DueDeadline(NamedTuple):
+    """What the sweep reads of a claimed deadline: no more (a batch of 500 is claimed per transaction)."""
+
+    id: int
+    case_id: int
+    state: str
+    tier: str
+    unit_code: str
+    limit_text: str
+    warn_at: datetime | None
+    due_at: datetime
+    escalate_at: datetime | None
+    next_alert_at: datetime | None
+    extended: int
 
 
 DEADLINE_FACTS: tuple[str, ...] = (

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from casecraft.base.duration import Duration
+from casecraft.base.duration import Duration, humanize  # noqa: F401 - its home was here
 from casecraft.base.records import DeadlineRow
 from casecraft.cases.timeline import OpenDeadline
 from casecraft.timing.calendar import WorkingCalendar
@@ -130,14 +130,3 @@ def extended(wf: Workflow, cal: WorkingCalendar, row: DeadlineRow, by: Duration,
             "next_alert_at": warn_at or p.due_at, "extended": row.extended + 1,
             "provisional": row.provisional or _provisional(cal, now, p.escalate_at or p.due_at)}
 
-
-def humanize(delta_seconds: float) -> str:
-    """'3h 20m left' / '1d 2h overdue' style text for a signed number of seconds."""
-    late = delta_seconds < 0
-    s = int(abs(delta_seconds))
-    d, rem = divmod(s, 86400)
-    h, rem = divmod(rem, 3600)
-    m = rem // 60
-    parts = ([f"{d}d"] if d else []) + ([f"{h}h"] if h else []) + ([f"{m}m"] if m and not d else [])
-    text = " ".join(parts) or "0m"
-    return f"{text} overdue" if late else f"{text} left"

@@ -14,24 +14,37 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from casecraft.attachments import Staging
 from casecraft.base.errors import InputError, NotFound
 from casecraft.base.views import CaseView
 from casecraft.store.base import Tx
 
+if TYPE_CHECKING:
+    from casecraft.attachments import Staged, Staging
+
+
+class _NoFiles:
+    """A step without attachments: nothing to stage (and the image libraries stay unloaded)."""
+
+    items: tuple[Staged, ...] = ()
+
 
 @contextmanager
-def staged(paths: Sequence[str]) -> Iterator[Staging]:
+def staged(paths: Sequence[str]) -> Iterator[Staging | _NoFiles]:
     """Check and normalise every file before the transaction (refusing the step if one is bad)."""
+    if not paths:
+        yield _NoFiles()
+        return
+    from casecraft.attachments import Staging
+
     with Staging() as staging:
         for path in paths:
             staging.add_path(path)
         yield staging
 
 
-def store_staged(tx: Tx, staging: Staging, now: datetime) -> tuple[dict[str, Any], ...]:
+def store_staged(tx: Tx, staging: Staging | _NoFiles, now: datetime) -> tuple[dict[str, Any], ...]:
     """Insert the staged files' bytes in ``tx``; their descriptions (sha256, name, size, type) for the entry."""
     out: list[dict[str, Any]] = []
     for item in staging.items:

@@ -34,11 +34,17 @@ from casecraft.workflows.machine import ANY, MachineError
 from casecraft.workflows.model import OUTCOMES, SOURCES, Transition
 from casecraft.workflows.org import OrgPerson
 from casecraft.workflows.spec import Workflow
-from casecraft.workflows.validate import did_you_mean
 
 MAX_TEXT = 2000
 MAX_NOTE = 2000
 LIST_LIMIT = 100_000
+
+
+def did_you_mean(word: str, choices: Any) -> str | None:
+    """A "did you mean X?" hint (the workflow validator is loaded only when an action is refused)."""
+    from casecraft.workflows.validate import did_you_mean as hint
+
+    return hint(word, choices)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,9 @@ result. Heavy modules (SQLAlchemy, the engine) are imported inside commands.
 
 from __future__ import annotations
 
-from typing import Annotated
+import copy
+import sys
+from typing import Annotated, Any
 
 import typer
 
@@ -33,7 +35,7 @@ from casecraft.cli.serve import serve as serve_command
 from casecraft.cli.workflow import app as workflow_app
 from casecraft.i18n import _
 
-app = App(
+_SETTINGS: dict[str, Any] = dict(
     name="casecraft",
     help="Tiered case management for urban grid governance (网格化社会服务管理).",
     no_args_is_help=True,
@@ -42,6 +44,7 @@ app = App(
     rich_markup_mode=None,
     cls=LocalisedGroup,
 )
+app = App(**_SETTINGS)
 app.add_typer(case_app, name="case")
 app.add_typer(workflow_app, name="workflow")
 app.add_typer(org_app, name="org")
@@ -194,9 +197,68 @@ def demo(ctx: typer.Context,
         render.line(_("{closed} of {total} cases closed; database {db}", closed=closed, total=len(cases), db=db))
 
 
+_VALUED = ("--db", "--workflow", "--server", "--at")  # the global options that take a value
+
+
+def _command_name(argv: list[str]) -> str | None:
+    """The command or group named on the command line after the global options (None: anything else)."""
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in _VALUED:
+            i += 2
+        elif arg.startswith(tuple(f"{o}=" for o in _VALUED)):
+            i += 1
+        elif arg.startswith("-"):
+            return None
+        else:
+            return arg
+    return None
+
+
+def _for(argv: list[str]) -> App:
+    """The application as far as this command line needs it.
+
+    Typer turns every registered command into a Click command (reading each signature) before it
+    dispatches; with well over a hundred commands that is a noticeable share of a command's start-up.
+    So the command line's own group or command is registered alone beside the global options, and
+    ``casecraft --help`` lists the groups without building their commands; every other command line
+    (a mistyped name, options before it that are not global) gets the whole application. The help
+    and messages are the same either way (tests/test_startup.py compares them).
+    """
+    name = _command_name(argv)
+    if name is None:
+        return _overview() if argv in ([], ["--help"]) else app
+    groups = [g for g in app.registered_groups if g.name == name]
+    commands = [c for c in app.registered_commands
+                if (c.name or typer.main.get_command_name(c.callback.__name__ if c.callback else "")) == name]
+    if not groups and not commands:
+        return app
+    small = App(**_SETTINGS)
+    small.registered_callback = app.registered_callback
+    small.registered_groups = groups
+    small.registered_commands = commands
+    return small
+
+
+def _overview() -> App:
+    """The application for ``casecraft --help``: each group with its help text but without its commands."""
+    small = App(**_SETTINGS)
+    small.registered_callback = app.registered_callback
+    small.registered_commands = app.registered_commands
+    for g in app.registered_groups:
+        stub = App()
+        if g.typer_instance is not None:
+            stub.info = g.typer_instance.info
+        listed = copy.copy(g)
+        listed.typer_instance = stub
+        small.registered_groups.append(listed)
+    return small
+
+
 def main() -> None:
     """Entry point of the `casecraft` command."""
-    app()
+    _for(sys.argv[1:])()
 
 
 __all__ = ["State", "app", "main"]

@@ -607,7 +607,7 @@ def deadline_line(d: Any, tz: str) -> str:
     """A step deadline as text: local time, time left or overdue, and the limit."""
     if d is None:
         return ""
-    from casecraft.cases.deadlines import humanize
+    from casecraft.base.duration import humanize
 
     provisional = getattr(d, "provisional", False)
     if i18n.is_chinese():

@@ -183,7 +183,7 @@ class RemoteEngine:
 
     # deadlines and alerts --------------------------------------------------------------------------
     def deadline(self, case_id: int) -> Any:
-        from casecraft.alerts.supervision import DeadlineView
+        from casecraft.alerts.views import DeadlineView
 
         if case_id in self._deadlines:
             d = self._deadlines.pop(case_id)
@@ -192,7 +192,7 @@ class RemoteEngine:
         return DeadlineView.from_dict(d) if d is not None else None
 
     def deadlines(self, case_ids: builtins.list[int]) -> dict[int, Any]:
-        from casecraft.alerts.supervision import DeadlineView
+        from casecraft.alerts.views import DeadlineView
 
         missing = [i for i in case_ids if i not in self._deadlines]
         fetched: dict[str, Any] = {}
@@ -213,14 +213,14 @@ class RemoteEngine:
 
     def alerts(self, *, org: str | None = None, only_open: bool = False, case_id: int | None = None,
                after_id: int | None = None, limit: int = 500) -> builtins.list[Any]:
-        from casecraft.alerts.supervision import AlertView
+        from casecraft.alerts.views import AlertView
 
         data = self.http.request("GET", "/alerts", params={"org": org, "open": _q(only_open), "case": case_id,
                                                            "after_id": after_id, "limit": limit})
         return [AlertView.from_dict(a) for a in data]
 
     def ack(self, alert_id: int, *, actor: str | None = None) -> Any:
-        from casecraft.alerts.supervision import AlertView
+        from casecraft.alerts.views import AlertView
 
         self._as_me(actor)
         return AlertView.from_dict(self.http.request("POST", f"/alerts/{int(alert_id)}/ack"))

@@ -15,10 +15,9 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, case, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, DateTime, String, Table, bindparam, case, insert, or_, select, type_coerce, update
 
-from casecraft.base.records import AlertRow, DeadlineRow
+from casecraft.base.records import AlertRow, DeadlineRow, DueDeadline
 from casecraft.store.models import Alert, Deadline, Delivery
 
 deadlines_t = cast(Table, Deadline.__table__)
@@ -27,6 +26,26 @@ deliveries_t = cast(Table, Delivery.__table__)
 
 _INSERT_DEADLINE = insert(deadlines_t).returning(deadlines_t.c.id)
 _DEADLINE_COLUMNS = [c.name for c in deadlines_t.columns]
+
+# The sweep's claim, built once: only the columns the sweep reads (DueDeadline's), through the partial
+# index ix_deadlines_next_alert; PostgreSQL locks the rows it returns and skips those another sweeper holds.
+# A batch is 500 rows of four timestamps each, so the timestamps skip UTCDateTime's per-value processing:
+# PostgreSQL returns them aware already; SQLite's naive-UTC text is read by one C call per value.
+_TIMES = ("warn_at", "due_at", "escalate_at", "next_alert_at")
+
+
+def _claim(time_type: Any) -> Any:
+    cols = [type_coerce(deadlines_t.c[n], time_type).label(n) if n in _TIMES else deadlines_t.c[n]
+            for n in DueDeadline._fields]
+    return (select(*cols)
+            .where(deadlines_t.c.closed_at.is_(None), deadlines_t.c.next_alert_at.is_not(None),
+                   deadlines_t.c.next_alert_at <= bindparam("now", type_=deadlines_t.c.next_alert_at.type))
+            .order_by(deadlines_t.c.next_alert_at)
+            .limit(bindparam("limit")))
+
+
+_CLAIM_SQLITE = _claim(String())
+_CLAIM_PG = _claim(DateTime(timezone=True)).with_for_update(skip_locked=True)
 
 
 def deadline_row(r: Any) -> DeadlineRow:
@@ -52,11 +71,15 @@ def _close_stmt(kinds: tuple[str, ...], fixed_outcome: bool, keep_next: bool) ->
 
 
 def _dialect_insert(conn: Connection) -> Any:
-    name = conn.dialect.name
+    name = conn.dialect.name  # the other dialect's module is not imported: start-up time
     if name == "postgresql":
-        return postgresql.insert
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
     if name == "sqlite":
-        return sqlite.insert
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert
     raise NotImplementedError(name)  # pragma: no cover - only the two supported dialects
 
 
@@ -116,18 +139,24 @@ class DeadlineQueries:
                                       deadlines_t.c.kind.in_(list(kinds))).order_by(deadlines_t.c.id)
         return [deadline_row(r) for r in self.conn.execute(q).mappings()]
 
-    def claim_due(self, now: datetime, limit: int) -> list[DeadlineRow]:
+    def claim_due(self, now: datetime, limit: int) -> list[DueDeadline]:
         """Open deadlines whose next alert is due, oldest first, locked for this sweeper."""
-        q = (
-            select(deadlines_t)
-            .where(deadlines_t.c.closed_at.is_(None), deadlines_t.c.next_alert_at.is_not(None),
-                   deadlines_t.c.next_alert_at <= now)
-            .order_by(deadlines_t.c.next_alert_at)
-            .limit(limit)
-        )
-        if self.conn.dialect.name == "postgresql":
-            q = q.with_for_update(skip_locked=True)
-        return [deadline_row(r) for r in self.conn.execute(q).mappings()]
+        pg = self.conn.dialect.name == "postgresql"
+        result = self.conn.execute(_CLAIM_PG if pg else _CLAIM_SQLITE, {"now": now, "limit": limit})
+        try:
+            # the driver's own tuples: none of these columns has a result processor (see _claim), so
+            # SQLAlchemy's rows would only be copied into the records again
+            rows = result.cursor.fetchall()
+        finally:
+            result.close()
+        new = tuple.__new__
+        if pg:
+            return [new(DueDeadline, r) for r in rows]
+        at, utc = datetime.fromisoformat, "+00:00"  # one C call per value, no Python frame
+        return [new(DueDeadline, (i, case_id, state, tier, unit, limit_text, None if warn is None else at(warn + utc),
+                                  at(due + utc), None if esc is None else at(esc + utc),
+                                  None if nxt is None else at(nxt + utc), extended))
+                for i, case_id, state, tier, unit, limit_text, warn, due, esc, nxt, extended in rows]
 
     def set_next_alerts(self, updates: Sequence[tuple[int, datetime | None]]) -> None:
         if not updates:

@@ -124,7 +124,7 @@ def make_engine(url: str | None = None, *, read_only: bool = False, **kwargs: An
                             "or postgresql+psycopg://user@host/db") from None
     try:
         if parsed.get_backend_name() == "sqlite":
-            return _sqlite_engine(url, read_only=read_only, **kwargs)
+            return _with_partial_indexes(_sqlite_engine(url, read_only=read_only, **kwargs))
         if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
         engine = create_engine(parsed, json_serializer=_dumps, pool_pre_ping=True, **kwargs)
@@ -139,9 +139,16 @@ def make_engine(url: str | None = None, *, read_only: bool = False, **kwargs: An
             cur.close()
             dbapi_conn.commit()
 
-        return engine
+        return _with_partial_indexes(engine)
     except (NoSuchModuleError, ImportError) as exc:
         raise DatabaseError(f"no driver for {safe_url(url)!r}: {exc}") from None
+
+
+def _with_partial_indexes(engine: Engine) -> Engine:
+    from casecraft.store.models import partial_indexes
+
+    partial_indexes(engine.dialect.name)  # the schema as this dialect creates and compares it
+    return engine
 
 
 def _sqlite_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:

@@ -1,4 +1,4 @@
-"""The schema, as SQLAlchemy 2 typed models.
+"""The schema, as SQLAlchemy Core tables (one class per table names it: ``Case.__table__``).
 
 Changes go through Alembic only (``migrations/``); a test checks that the
 models and the migrations agree. The engine's hot path uses these tables
@@ -8,13 +8,11 @@ operator action).
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any
-
 from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Column,
     Date,
     Float,
     ForeignKey,
@@ -23,12 +21,12 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
     false,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from casecraft.store.types import UTCDateTime
 
@@ -41,149 +39,163 @@ NAMING = {
 }
 
 
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING)
+metadata = MetaData(naming_convention=NAMING)
 
 
-class WorkflowVersion(Base):
+class _Model:
+    """Names one table: ``Model.__table__`` (plain Core tables: the ORM is never imported)."""
+
+    __table__: Table
+    metadata = metadata
+
+
+class WorkflowVersion(_Model):
     """One registered version of a workflow definition (content-hashed)."""
 
-    __tablename__ = "workflow_versions"
-    __table_args__ = (
+    __table__ = Table(
+        "workflow_versions", metadata,
+        Column("id", Integer, primary_key=True),
+        Column("workflow_id", String(64), nullable=False),
+        Column("number", Integer, nullable=False),
+        Column("content_hash", String(64), nullable=False),
+        Column("spec", Text, nullable=False),
+        Column("source_path", Text, nullable=True),
+        Column("created_at", UTCDateTime(), nullable=False),
+        # who published it (`casecraft workflow publish`); a version comes into force only by publishing
+        Column("published_by", String(64), nullable=True),
         UniqueConstraint("workflow_id", "content_hash", name="uq_workflow_versions_hash"),
         UniqueConstraint("workflow_id", "number", name="uq_workflow_versions_number"),
     )
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    workflow_id: Mapped[str] = mapped_column(String(64))
-    number: Mapped[int] = mapped_column(Integer)
-    content_hash: Mapped[str] = mapped_column(String(64))
-    spec: Mapped[str] = mapped_column(Text)
-    source_path: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    # who published it (`casecraft workflow publish`); a version comes into force only by publishing
-    published_by: Mapped[str | None] = mapped_column(String(64))
 
 
-class Unit(Base):
+class Unit(_Model):
     """A unit of the organisation: platform (grid … joint meeting), department, area unit."""
 
-    __tablename__ = "units"
-    code: Mapped[str] = mapped_column(String(64), primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
-    tier: Mapped[str | None] = mapped_column(String(32))
-    kind: Mapped[str] = mapped_column(String(16), default="platform")
-    parent_code: Mapped[str | None] = mapped_column(String(64), index=True)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    # address keywords that route a hotline ticket without a grid code to this unit
-    addresses: Mapped[list[str] | None] = mapped_column(JSON)
+    __table__ = Table(
+        "units", metadata,
+        Column("code", String(64), primary_key=True),
+        Column("name", String(200), nullable=False),
+        Column("tier", String(32), nullable=True),
+        Column("kind", String(16), default="platform", nullable=False),
+        Column("parent_code", String(64), index=True, nullable=True),
+        Column("active", Boolean, default=True, nullable=False),
+        Column("updated_at", UTCDateTime(), nullable=False),
+        # address keywords that route a hotline ticket without a grid code to this unit
+        Column("addresses", JSON, nullable=True),
+    )
 
 
-class Person(Base):
+class Person(_Model):
     """A person who acts on cases, with roles, in one unit."""
 
-    __tablename__ = "people"
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    name: Mapped[str] = mapped_column(String(100))
-    unit_code: Mapped[str] = mapped_column(String(64), index=True)
-    roles: Mapped[list[str]] = mapped_column(JSON)
-    note: Mapped[str | None] = mapped_column(Text)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    __table__ = Table(
+        "people", metadata,
+        Column("id", String(64), primary_key=True),
+        Column("name", String(100), nullable=False),
+        Column("unit_code", String(64), index=True, nullable=False),
+        Column("roles", JSON, nullable=False),
+        Column("note", Text, nullable=True),
+        Column("active", Boolean, default=True, nullable=False),
+        Column("updated_at", UTCDateTime(), nullable=False),
+    )
 
 
-class Case(Base):
+class Case(_Model):
     """A case: its current state, tier, unit and assignees; ``version`` guards updates."""
 
-    __tablename__ = "cases"
-    __table_args__ = (
+    __table__ = Table(
+        "cases", metadata,
+        Column("id", Integer, primary_key=True),
+        Column("workflow_version_id", Integer, ForeignKey("workflow_versions.id"), nullable=False),
+        Column("state", String(64), nullable=False),
+        Column("tier", String(32), nullable=False),
+        Column("unit_code", String(64), nullable=False),
+        Column("grid_code", String(64), nullable=True),
+        Column("category_code", String(32), nullable=False),
+        Column("urgency", String(32), nullable=False),
+        Column("source", String(16), nullable=False),
+        Column("ref", String(64), nullable=True),
+        Column("description", Text, nullable=False),
+        Column("address", Text, nullable=True),
+        Column("reporter_id", String(64), nullable=False),
+        Column("assignees", JSON, default=list, nullable=False),
+        Column("resolved_tier", String(32), nullable=True),
+        Column("is_open", Boolean, default=True, nullable=False),
+        Column("created_at", UTCDateTime(), nullable=False),
+        Column("updated_at", UTCDateTime(), nullable=False),
+        Column("closed_at", UTCDateTime(), nullable=True),
+        Column("version", Integer, default=1, nullable=False),
+        Column("last_hash", String(64), nullable=True),
+        Column("deadline_at", UTCDateTime(), nullable=True),  # the whole case's limit
+        Column("registered_at", UTCDateTime(), nullable=True),
+        Column("parked", Boolean, default=False, nullable=False),
+        # hotline work orders: channel (12345/96005), when the hotline received it, caller contact
+        Column("channel", String(16), nullable=True),
+        Column("received_at", UTCDateTime(), nullable=True),
+        Column("contact", String(200), nullable=True),
+        # each dispatched party's feedback so far: {party: outcome}
+        Column("feedback", JSON(none_as_null=True), nullable=True),
+        # a pending extension (延期) request awaiting the leader's approval
+        Column("extension_request", JSON(none_as_null=True), nullable=True),
         Index("ix_cases_unit_open", "unit_code", "state"),
         Index("ix_cases_grid", "grid_code"),
         Index("ix_cases_created", "created_at"),
         UniqueConstraint("source", "ref", name="uq_cases_source_ref"),
         CheckConstraint("closed_at IS NULL OR closed_at >= created_at", name="closed_after_created"),
     )
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    workflow_version_id: Mapped[int] = mapped_column(ForeignKey("workflow_versions.id"))
-    state: Mapped[str] = mapped_column(String(64))
-    tier: Mapped[str] = mapped_column(String(32))
-    unit_code: Mapped[str] = mapped_column(String(64))
-    grid_code: Mapped[str | None] = mapped_column(String(64))
-    category_code: Mapped[str] = mapped_column(String(32))
-    urgency: Mapped[str] = mapped_column(String(32))
-    source: Mapped[str] = mapped_column(String(16))
-    ref: Mapped[str | None] = mapped_column(String(64))
-    description: Mapped[str] = mapped_column(Text)
-    address: Mapped[str | None] = mapped_column(Text)
-    reporter_id: Mapped[str] = mapped_column(String(64))
-    assignees: Mapped[list[str]] = mapped_column(JSON, default=list)
-    resolved_tier: Mapped[str | None] = mapped_column(String(32))
-    is_open: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    version: Mapped[int] = mapped_column(Integer, default=1)
-    last_hash: Mapped[str | None] = mapped_column(String(64))
-    deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # the whole case's limit
-    registered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    parked: Mapped[bool] = mapped_column(Boolean, default=False)
-    # hotline work orders: channel (12345/96005), when the hotline received it, caller contact
-    channel: Mapped[str | None] = mapped_column(String(16))
-    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    contact: Mapped[str | None] = mapped_column(String(200))
-    # each dispatched party's feedback so far: {party: outcome}
-    feedback: Mapped[dict[str, str] | None] = mapped_column(JSON(none_as_null=True))
-    # a pending extension (延期) request awaiting the leader's approval
-    extension_request: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
 
-class TimelineEntry(Base):
+class TimelineEntry(_Model):
     """One append-only step of a case's history, chained by hash."""
 
-    __tablename__ = "timeline"
-    __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_timeline_case_seq"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
-    seq: Mapped[int] = mapped_column(Integer)
-    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
-    actor_id: Mapped[str] = mapped_column(String(64))
-    actor_role: Mapped[str | None] = mapped_column(String(32))
-    actor_unit: Mapped[str | None] = mapped_column(String(64))
-    trigger: Mapped[str] = mapped_column(String(32))
-    from_state: Mapped[str | None] = mapped_column(String(64))
-    to_state: Mapped[str] = mapped_column(String(64))
-    from_tier: Mapped[str | None] = mapped_column(String(32))
-    to_tier: Mapped[str] = mapped_column(String(32))
-    unit_code: Mapped[str] = mapped_column(String(64))
-    targets: Mapped[list[str]] = mapped_column(JSON, default=list)
-    outcome: Mapped[str | None] = mapped_column(String(16))
-    note: Mapped[str | None] = mapped_column(Text)
-    attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
-    prev_hash: Mapped[str | None] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64))
-    # since 0004 (hash version 2): when the writing machine recorded it, the actor's name as it was,
-    # the case fields and deadline rows the step set, and an admin's back-fill or entry on behalf
-    recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    actor_name: Mapped[str | None] = mapped_column(String(100))
-    facts: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
-    deadline_facts: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
-    on_behalf_of: Mapped[str | None] = mapped_column(String(64))
-    backfill: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    hv: Mapped[int] = mapped_column(Integer, default=2, server_default="1")
+    __table__ = Table(
+        "timeline", metadata,
+        Column("id", Integer, primary_key=True),
+        Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
+        Column("seq", Integer, nullable=False),
+        Column("at", UTCDateTime(), index=True, nullable=False),
+        Column("actor_id", String(64), nullable=False),
+        Column("actor_role", String(32), nullable=True),
+        Column("actor_unit", String(64), nullable=True),
+        Column("trigger", String(32), nullable=False),
+        Column("from_state", String(64), nullable=True),
+        Column("to_state", String(64), nullable=False),
+        Column("from_tier", String(32), nullable=True),
+        Column("to_tier", String(32), nullable=False),
+        Column("unit_code", String(64), nullable=False),
+        Column("targets", JSON, default=list, nullable=False),
+        Column("outcome", String(16), nullable=True),
+        Column("note", Text, nullable=True),
+        Column("attachments", JSON, default=list, nullable=False),
+        Column("prev_hash", String(64), nullable=True),
+        Column("hash", String(64), nullable=False),
+        # since 0004 (hash version 2): when the writing machine recorded it, the actor's name as it was,
+        # the case fields and deadline rows the step set, and an admin's back-fill or entry on behalf
+        Column("recorded_at", UTCDateTime(), nullable=True),
+        Column("actor_name", String(100), nullable=True),
+        Column("facts", JSON(none_as_null=True), nullable=True),
+        Column("deadline_facts", JSON(none_as_null=True), nullable=True),
+        Column("on_behalf_of", String(64), nullable=True),
+        Column("backfill", Boolean, default=False, server_default=false(), nullable=False),
+        Column("hv", Integer, default=2, server_default="1", nullable=False),
+        UniqueConstraint("case_id", "seq", name="uq_timeline_case_seq"),
+    )
 
 
-class CalendarDay(Base):
+class CalendarDay(_Model):
     """One date of the working calendar: workday or holiday, with where that came from."""
 
-    __tablename__ = "calendar_days"
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
-    workday: Mapped[bool] = mapped_column(Boolean)
-    source: Mapped[str] = mapped_column(String(32))
-    note: Mapped[str | None] = mapped_column(String(100))
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    __table__ = Table(
+        "calendar_days", metadata,
+        Column("day", Date, primary_key=True),
+        Column("workday", Boolean, nullable=False),
+        Column("source", String(32), nullable=False),
+        Column("note", String(100), nullable=True),
+        Column("updated_at", UTCDateTime(), nullable=False),
+    )
 
 
-class Deadline(Base):
+class Deadline(_Model):
     """The time limit of one step of a case (or of the whole case), computed once on entry.
 
     ``next_alert_at`` is the earliest alert still to raise (warning, overdue,
@@ -191,61 +203,58 @@ class Deadline(Base):
     open deadlines.
     """
 
-    __tablename__ = "deadlines"
-    __table_args__ = (
-        Index("ix_deadlines_next_alert", "next_alert_at",
-              postgresql_where=text("closed_at IS NULL AND next_alert_at IS NOT NULL"),
-              sqlite_where=text("closed_at IS NULL AND next_alert_at IS NOT NULL")),
+    __table__ = Table(
+        "deadlines", metadata,
+        Column("id", Integer, primary_key=True),
+        Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
+        Column("kind", String(8), nullable=False),  # step | case
+        Column("seq", Integer, nullable=False),  # the timeline entry that started it
+        Column("state", String(64), nullable=False),
+        Column("tier", String(32), nullable=False),
+        Column("unit_code", String(64), nullable=False),
+        Column("limit_text", String(64), nullable=False),
+        Column("calendar", String(64), nullable=False),
+        Column("started_at", UTCDateTime(), nullable=False),
+        Column("warn_at", UTCDateTime(), nullable=True),
+        Column("due_at", UTCDateTime(), nullable=False),
+        Column("escalate_at", UTCDateTime(), nullable=True),
+        Column("next_alert_at", UTCDateTime(), nullable=True),
+        Column("extended", Integer, default=0, nullable=False),
+        Column("closed_at", UTCDateTime(), nullable=True),
+        Column("outcome", String(16), nullable=True),  # met | late | paused | cancelled
+        # computed across a day of the provisional calendar (no official arrangement for that year yet)
+        Column("provisional", Boolean, default=False, server_default=false(), nullable=False),
+        Index("ix_deadlines_next_alert", "next_alert_at"),  # partial: see PARTIAL_INDEXES
         Index("ix_deadlines_case", "case_id"),
-        Index("ix_deadlines_open_due", "due_at",
-              postgresql_where=text("closed_at IS NULL"), sqlite_where=text("closed_at IS NULL")),
+        Index("ix_deadlines_open_due", "due_at"),  # partial
     )
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
-    kind: Mapped[str] = mapped_column(String(8))  # step | case
-    seq: Mapped[int] = mapped_column(Integer)  # the timeline entry that started it
-    state: Mapped[str] = mapped_column(String(64))
-    tier: Mapped[str] = mapped_column(String(32))
-    unit_code: Mapped[str] = mapped_column(String(64))
-    limit_text: Mapped[str] = mapped_column(String(64))
-    calendar: Mapped[str] = mapped_column(String(64))
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    escalate_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    next_alert_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    extended: Mapped[int] = mapped_column(Integer, default=0)
-    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    outcome: Mapped[str | None] = mapped_column(String(16))  # met | late | paused | cancelled
-    # computed across a day of the provisional calendar (no official arrangement for that year yet)
-    provisional: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
-class Alert(Base):
+class Alert(_Model):
     """A warning, overdue alert, re-escalation or urge raised at a unit's platform."""
 
-    __tablename__ = "alerts"
-    __table_args__ = (
+    __table__ = Table(
+        "alerts", metadata,
+        Column("id", Integer, primary_key=True),
+        Column("key", String(100), nullable=False),
+        Column("case_id", Integer, ForeignKey("cases.id"), nullable=True),  # None: about the calendar, not a case
+        Column("deadline_id", Integer, ForeignKey("deadlines.id"), nullable=True),
+        Column("kind", String(16), nullable=False),  # warning | overdue | reescalation | urge
+        Column("level", Integer, nullable=False),  # 0 own platform, 1 superior, 2 one more tier up
+        Column("unit_code", String(64), nullable=False),
+        Column("state", String(64), nullable=False),
+        Column("due_at", UTCDateTime(), nullable=True),
+        Column("raised_at", UTCDateTime(), nullable=False),
+        Column("message", Text, nullable=False),
+        Column("acked_by", String(64), nullable=True),
+        Column("acked_at", UTCDateTime(), nullable=True),
         UniqueConstraint("key", name="uq_alerts_key"),
         Index("ix_alerts_unit_open", "unit_code", "acked_at"),
         Index("ix_alerts_case", "case_id"),
     )
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    key: Mapped[str] = mapped_column(String(100))
-    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))  # None: about the calendar, not a case
-    deadline_id: Mapped[int | None] = mapped_column(ForeignKey("deadlines.id"))
-    kind: Mapped[str] = mapped_column(String(16))  # warning | overdue | reescalation | urge
-    level: Mapped[int] = mapped_column(Integer)  # 0 own platform, 1 superior, 2 one more tier up
-    unit_code: Mapped[str] = mapped_column(String(64))
-    state: Mapped[str] = mapped_column(String(64))
-    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    raised_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    message: Mapped[str] = mapped_column(Text)
-    acked_by: Mapped[str | None] = mapped_column(String(64))
-    acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-class Delivery(Base):
+class Delivery(_Model):
     """The outbox: one alert's delivery to one sink (by the sink's name), pending until sent.
 
     The sweep inserts a pending row per configured sink in the transaction that
@@ -253,76 +262,79 @@ class Delivery(Base):
     under a lease and mark them delivered, or schedule a retry, or give up (dead).
     """
 
-    __tablename__ = "deliveries"
-    __table_args__ = (
+    __table__ = Table(
+        "deliveries", metadata,
+        Column("id", Integer, primary_key=True),
+        Column("alert_id", Integer, ForeignKey("alerts.id"), nullable=False),
+        Column("sink", String(200), nullable=False),
+        Column("status", String(16), nullable=False),  # pending | delivered | dead
+        Column("attempts", Integer, default=0, nullable=False),
+        Column("last_error", Text, nullable=True),
+        Column("updated_at", UTCDateTime(), nullable=False),
+        Column("next_attempt_at", UTCDateTime(), nullable=True),
+        Column("leased_until", UTCDateTime(), nullable=True),
+        Column("payload", JSON(none_as_null=True), nullable=True),  # what the sink receives
+        Column("created_at", UTCDateTime(), nullable=True),
+        Column("delivered_at", UTCDateTime(), nullable=True),
         UniqueConstraint("alert_id", "sink", name="uq_deliveries_alert_sink"),
-        Index("ix_deliveries_pending", "next_attempt_at",
-              postgresql_where=text("status = 'pending'"), sqlite_where=text("status = 'pending'")),
+        Index("ix_deliveries_pending", "next_attempt_at"),  # partial
     )
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"))
-    sink: Mapped[str] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(16))  # pending | delivered | dead
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    last_error: Mapped[str | None] = mapped_column(Text)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))  # what the sink receives
-    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-class SentimentLog(Base):
+class SentimentLog(_Model):
     """One 民情日志 entry: a grid leader's record of a day's visits and residents' concerns."""
 
-    __tablename__ = "sentiment_logs"
-    __table_args__ = (Index("ix_sentiment_logs_grid_day", "grid_code", "day"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    grid_code: Mapped[str] = mapped_column(String(64))
-    actor_id: Mapped[str] = mapped_column(String(64))
-    day: Mapped[date] = mapped_column(Date)  # the local (workflow timezone) date it records
-    at: Mapped[datetime] = mapped_column(UTCDateTime())
-    text: Mapped[str] = mapped_column(Text)
-    attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
-    recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    backfill: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    __table__ = Table(
+        "sentiment_logs", metadata,
+        Column("id", Integer, primary_key=True),
+        Column("grid_code", String(64), nullable=False),
+        Column("actor_id", String(64), nullable=False),
+        Column("day", Date, nullable=False),  # the local (workflow timezone) date it records
+        Column("at", UTCDateTime(), nullable=False),
+        Column("text", Text, nullable=False),
+        Column("attachments", JSON, default=list, nullable=False),
+        Column("recorded_at", UTCDateTime(), nullable=True),
+        Column("backfill", Boolean, default=False, server_default=false(), nullable=False),
+        Index("ix_sentiment_logs_grid_day", "grid_code", "day"),
+    )
 
 
-class EvaluationRun(Base):
+class EvaluationRun(_Model):
     """One computed evaluation period (e.g. the monthly run for 2026-11); ``key`` makes it unique."""
 
-    __tablename__ = "evaluation_runs"
-    __table_args__ = (UniqueConstraint("key", name="uq_evaluation_runs_key"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    key: Mapped[str] = mapped_column(String(64))  # e.g. monthly:2026-11
-    period: Mapped[str] = mapped_column(String(16))  # 2026-11
-    workflow_version_id: Mapped[int | None] = mapped_column(ForeignKey("workflow_versions.id"))
-    computed_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    trigger: Mapped[str] = mapped_column(String(16))  # scheduler | manual
+    __table__ = Table(
+        "evaluation_runs", metadata,
+        Column("id", Integer, primary_key=True),
+        Column("key", String(64), nullable=False),  # e.g. monthly:2026-11
+        Column("period", String(16), nullable=False),  # 2026-11
+        Column("workflow_version_id", Integer, ForeignKey("workflow_versions.id"), nullable=True),
+        Column("computed_at", UTCDateTime(), nullable=False),
+        Column("trigger", String(16), nullable=False),  # scheduler | manual
+        UniqueConstraint("key", name="uq_evaluation_runs_key"),
+    )
 
 
-class EvaluationResult(Base):
+class EvaluationResult(_Model):
     """One unit's figures, score, grade and rank in one evaluation run."""
 
-    __tablename__ = "evaluation_results"
-    __table_args__ = (
+    __table__ = Table(
+        "evaluation_results", metadata,
+        Column("id", Integer, primary_key=True),
+        Column("run_id", Integer, ForeignKey("evaluation_runs.id"), nullable=False),
+        Column("period", String(16), nullable=False),
+        Column("level", String(32), nullable=False),  # street | community | grid
+        Column("unit_code", String(64), nullable=False),
+        Column("parent_code", String(64), nullable=True),
+        Column("figures", JSON, nullable=False),  # indicator -> {num, den, value}
+        Column("score", Float, nullable=True),
+        Column("grade", String(8), nullable=True),
+        Column("rank", Integer, nullable=True),
         UniqueConstraint("run_id", "unit_code", name="uq_evaluation_results_run_unit"),
         Index("ix_evaluation_results_unit", "unit_code", "period"),
     )
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    run_id: Mapped[int] = mapped_column(ForeignKey("evaluation_runs.id"))
-    period: Mapped[str] = mapped_column(String(16))
-    level: Mapped[str] = mapped_column(String(32))  # street | community | grid
-    unit_code: Mapped[str] = mapped_column(String(64))
-    parent_code: Mapped[str | None] = mapped_column(String(64))
-    figures: Mapped[dict[str, Any]] = mapped_column(JSON)  # indicator -> {num, den, value}
-    score: Mapped[float | None] = mapped_column(Float)
-    grade: Mapped[str | None] = mapped_column(String(8))
-    rank: Mapped[int | None] = mapped_column(Integer)
 
 
-class LedgerRow(Base):
+class LedgerRow(_Model):
     """An append-only, hash-chained entry of a chain other than a case's own timeline.
 
     Chains: ``admin`` (every administrative act: organisation, calendar,
@@ -332,67 +344,96 @@ class LedgerRow(Base):
     its cached organisation, workflow and calendar are current.
     """
 
-    __tablename__ = "ledger"
-    __table_args__ = (UniqueConstraint("chain", "seq", name="uq_ledger_chain_seq"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    chain: Mapped[str] = mapped_column(String(32))
-    seq: Mapped[int] = mapped_column(Integer)
-    at: Mapped[datetime] = mapped_column(UTCDateTime())
-    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    actor_id: Mapped[str] = mapped_column(String(64))
-    kind: Mapped[str] = mapped_column(String(32))
-    body: Mapped[dict[str, Any]] = mapped_column(JSON)
-    prev_hash: Mapped[str | None] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64))
+    __table__ = Table(
+        "ledger", metadata,
+        Column("id", Integer, primary_key=True),
+        Column("chain", String(32), nullable=False),
+        Column("seq", Integer, nullable=False),
+        Column("at", UTCDateTime(), nullable=False),
+        Column("recorded_at", UTCDateTime(), nullable=False),
+        Column("actor_id", String(64), nullable=False),
+        Column("kind", String(32), nullable=False),
+        Column("body", JSON, nullable=False),
+        Column("prev_hash", String(64), nullable=True),
+        Column("hash", String(64), nullable=False),
+        UniqueConstraint("chain", "seq", name="uq_ledger_chain_seq"),
+    )
 
 
-class Meta(Base):
+class Meta(_Model):
     """Database-wide settings (e.g. ``sandbox``), each change also an admin-chain entry."""
 
-    __tablename__ = "meta"
-    key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    value: Mapped[Any] = mapped_column(JSON)
+    __table__ = Table(
+        "meta", metadata,
+        Column("key", String(64), primary_key=True),
+        Column("value", JSON, nullable=False),
+    )
 
 
-class StoredFile(Base):
+class StoredFile(_Model):
     """An attachment's normalised bytes, by their SHA-256 (shared by every process and in every backup)."""
 
-    __tablename__ = "files"
-    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
-    type: Mapped[str] = mapped_column(String(64))
-    size: Mapped[int] = mapped_column(Integer)
-    data: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    __table__ = Table(
+        "files", metadata,
+        Column("sha256", String(64), primary_key=True),
+        Column("type", String(64), nullable=False),
+        Column("size", Integer, nullable=False),
+        Column("data", LargeBinary, nullable=False),
+        Column("created_at", UTCDateTime(), nullable=False),
+    )
 
 
-class Credential(Base):
+class Credential(_Model):
     """A person's credential: an API token or a web password, stored only as an argon2 hash."""
 
-    __tablename__ = "credentials"
-    __table_args__ = (Index("ix_credentials_person", "person_id"),)
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    person_id: Mapped[str] = mapped_column(String(64))
-    kind: Mapped[str] = mapped_column(String(16))  # token | password
-    secret_hash: Mapped[str] = mapped_column(Text)
-    label: Mapped[str | None] = mapped_column(String(100))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    created_by: Mapped[str] = mapped_column(String(64))
-    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    revoked_by: Mapped[str | None] = mapped_column(String(64))
+    __table__ = Table(
+        "credentials", metadata,
+        Column("id", String(32), primary_key=True),
+        Column("person_id", String(64), nullable=False),
+        Column("kind", String(16), nullable=False),  # token | password
+        Column("secret_hash", Text, nullable=False),
+        Column("label", String(100), nullable=True),
+        Column("created_at", UTCDateTime(), nullable=False),
+        Column("created_by", String(64), nullable=False),
+        Column("revoked_at", UTCDateTime(), nullable=True),
+        Column("revoked_by", String(64), nullable=True),
+        Index("ix_credentials_person", "person_id"),
+    )
 
 
-class OrgHistory(Base):
+class OrgHistory(_Model):
     """Effective-dated history of units and people: one row per version of each, never updated but to close it."""
 
-    __tablename__ = "org_history"
-    __table_args__ = (Index("ix_org_history_ref", "kind", "ref", "valid_from"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(8))  # unit | person
-    ref: Mapped[str] = mapped_column(String(64))
-    valid_from: Mapped[datetime] = mapped_column(UTCDateTime())
-    valid_to: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    data: Mapped[dict[str, Any]] = mapped_column(JSON)
-    admin_seq: Mapped[int | None] = mapped_column(Integer)  # the admin-chain entry that made it
+    __table__ = Table(
+        "org_history", metadata,
+        Column("id", Integer, primary_key=True),
+        Column("kind", String(8), nullable=False),  # unit | person
+        Column("ref", String(64), nullable=False),
+        Column("valid_from", UTCDateTime(), nullable=False),
+        Column("valid_to", UTCDateTime(), nullable=True),
+        Column("data", JSON, nullable=False),
+        Column("admin_seq", Integer, nullable=True),  # the admin-chain entry that made it
+        Index("ix_org_history_ref", "kind", "ref", "valid_from"),
+    )
 
 
-metadata = Base.metadata
+# The partial indexes' WHERE clauses. Named as dialect options (postgresql_where=, sqlite_where=) in the
+# tables above they would import both dialects' packages whenever this module is imported, a third of
+# SQLAlchemy's own import time again; so each engine gives them its dialect's options when it is made.
+PARTIAL_INDEXES = {
+    "ix_deadlines_next_alert": "closed_at IS NULL AND next_alert_at IS NOT NULL",
+    "ix_deadlines_open_due": "closed_at IS NULL",
+    "ix_deliveries_pending": "status = 'pending'",
+}
+
+
+def partial_indexes(dialect: str) -> None:
+    """Give the partial indexes their WHERE clause for ``dialect`` (``sqlite`` or ``postgresql``); idempotent."""
+    if dialect not in ("sqlite", "postgresql"):
+        return
+    for table in metadata.tables.values():
+        for ix in table.indexes:
+            where = PARTIAL_INDEXES.get(str(ix.name))
+            if where is not None and ix.dialect_options[dialect].get("where") is None:
+                ix.dialect_options[dialect]["where"] = text(where)
+

@@ -15,8 +15,17 @@ from pathlib import Path
 from typing import Any
 
 from casecraft.base.duration import Duration
-from casecraft.workflows.model import Category, Role, State, Transition, Trigger, WorkflowFile
+from casecraft.workflows.model import Category, Role, State, Transition, Trigger, WorkflowFile, construct
 from casecraft.workflows.org import Organisation
+
+
+def _canonical(data: dict[str, Any]) -> str:
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def spec_hash(data: dict[str, Any]) -> str:
+    """The content hash of a workflow's data (what a published version is stored and verified under)."""
+    return hashlib.sha256(_canonical(data).encode()).hexdigest()
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,7 +48,7 @@ class Workflow:
 
     @cached_property
     def spec_json(self) -> str:
-        return json.dumps(self.data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return _canonical(self.data)
 
     @cached_property
     def content_hash(self) -> str:
@@ -129,5 +138,20 @@ class Workflow:
 
     @classmethod
     def from_data(cls, data: dict[str, Any], path: Path | None = None) -> Workflow:
-        """Rebuild a stored version (already validated when it was first loaded)."""
+        """Rebuild a stored version (already validated when it was first loaded), validating it again."""
         return cls(file=WorkflowFile.model_validate(data), data=data, path=path)
+
+    @classmethod
+    def from_published(cls, data: dict[str, Any], content_hash: str) -> Workflow:
+        """Rebuild a published version without validating it again, once its data matches its hash.
+
+        Its data was validated when it was published; the hash (of the same canonical JSON the
+        version was stored under) proves it is that data. Parsing no YAML and building no
+        validator is what lets an operator command start at once.
+
+        Raises:
+            ValueError: the data does not match ``content_hash``.
+        """
+        if spec_hash(data) != content_hash:
+            raise ValueError("the stored workflow does not match its hash")
+        return cls(file=construct(WorkflowFile, data), data=data)

@@ -1,0 +1,191 @@
+"""Start-up: an operator command runs on the published version, never on the YAML files, and loads only what it uses.
+
+The published version stored in ``workflow_versions`` is the validated workflow's cache, keyed by
+its content hash: a command rebuilds it from the stored data once the hash matches (without
+parsing YAML or building a validator); a stored spec that no longer matches its hash is refused;
+a changed file is validated again when it is published, and the next command runs on the new
+version. These tests go through the command line (``python -m casecraft`` and the Typer app) and
+the library; none times anything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from casecraft.base.errors import WorkflowError
+from casecraft.cli import main as cli_main
+from casecraft.workflows.loader import load_workflow
+from casecraft.workflows.model import WorkflowFile, construct
+
+ROOT = Path(__file__).resolve().parents[1]
+GRID5 = "110106004005005"
+NOW = "2026-11-24T10:00"
+
+
+def _run(env: dict[str, str], *args: str, importtime: bool = False) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, *(["-X", "importtime"] if importtime else []), "-m", "casecraft", *args]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> tuple[dict[str, str], Path, Path]:
+    """A sandbox database with one reported case; the workflow file is a copy the test may change."""
+    wf = tmp_path / "workflows.yaml"
+    shutil.copy(ROOT / "workflows.yaml", wf)
+    shutil.copy(ROOT / "organisation.yaml", tmp_path / "organisation.yaml")
+    path = tmp_path / "cc.db"
+    env = {**os.environ, "CASECRAFT_DB": f"sqlite:///{path}", "CASECRAFT_WORKFLOW": str(wf),
+           "CASECRAFT_NOW": NOW, "PYTHONPATH": str(ROOT)}
+    env.pop("CASECRAFT_SERVER", None)
+    env.pop("CASECRAFT_TOKEN", None)
+    assert _run(env, "init", "--sandbox").returncode == 0
+    r = _run(env, "case", "report", "--source", "patrol", "--grid", GRID5, "--category", "0101",
+             "--desc", "楼门张贴小广告", "--actor", "wangjg")
+    assert r.returncode == 0, r.stderr
+    return env, wf, path
+
+
+def _imported(stderr: str) -> set[str]:
+    return {line.split("|")[-1].strip() for line in stderr.splitlines() if line.startswith("import time:")}
+
+
+def test_case_fire_runs_on_the_stored_version_without_the_files(db: tuple[dict[str, str], Path, Path]) -> None:
+    env, wf, _ = db
+    wf.write_text("this: [is not a workflow", encoding="utf-8")  # a command that read it would fail
+    (wf.parent / "organisation.yaml").unlink()
+    r = _run(env, "case", "fire", "1", "resolve", "--note", "已清除", "--actor", "wangjg", importtime=True)
+    assert r.returncode == 0, r.stderr
+    assert "case 1: 待核查 (to_check)" in r.stdout
+    mods = _imported(r.stderr)
+    # no YAML reader, no validator of workflow files, no ORM, no image library, no alert delivery
+    unused = {"ruamel.yaml", "casecraft.workflows.loader", "casecraft.workflows.validate", "sqlalchemy.orm",
+              "PIL", "casecraft.alerts.supervision", "casecraft.intake.service", "httpx"}
+    assert mods, "no import list: -X importtime did not run"
+    assert not unused & mods, unused & mods
+
+
+def test_help_imports_neither_the_database_nor_the_engine(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    r = _run(env, "--help", importtime=True)
+    assert r.returncode == 0
+    mods = _imported(r.stderr)
+    assert "casecraft.cli.main" in mods
+    assert not {"sqlalchemy", "casecraft.engine", "pydantic", "rich", "casecraft.store.repo"} & mods
+
+
+def test_the_published_version_is_rebuilt_without_validation(db: tuple[dict[str, str], Path, Path]) -> None:
+    env, _, _ = db
+    script = ("from casecraft import Engine\n"
+              "from casecraft.workflows.model import WorkflowFile\n"
+              "with Engine() as eng:\n"
+              "    eng.fire(1, 'resolve', actor='wangjg', note='x')\n"
+              "    print(eng.workflow.id, WorkflowFile.__pydantic_complete__)\n")
+    r = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    # the validator was never built: the stored version was the cache
+    assert r.stdout.split() == ["dongaodi-grid", "False"]
+
+
+def test_a_stored_spec_that_no_longer_matches_its_hash_is_refused(db: tuple[dict[str, str], Path, Path]) -> None:
+    env, _, path = db
+    with sqlite3.connect(path) as conn:
+        before = conn.execute("SELECT state, version FROM cases WHERE id = 1").fetchone()
+        spec = json.loads(conn.execute("SELECT spec FROM workflow_versions WHERE number = 1").fetchone()[0])
+        spec["workflow"]["warn_at"] = 0.99  # a quiet change to the rules, hash left as it was
+        conn.execute("UPDATE workflow_versions SET spec = ? WHERE number = 1", (json.dumps(spec),))
+    r = _run(env, "case", "fire", "1", "resolve", "--note", "已清除", "--actor", "wangjg")
+    assert r.returncode != 0
+    assert "was changed in the database" in r.stderr and "Traceback" not in r.stderr
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT state, version FROM cases WHERE id = 1").fetchone() == before
+
+
+def test_a_changed_file_is_validated_when_published_and_then_in_force(
+        db: tuple[dict[str, str], Path, Path]) -> None:
+    env, wf, path = db
+    text = wf.read_text(encoding="utf-8")
+    assert "warn_at: 0.8" in text
+    wf.write_text(text.replace("warn_at: 0.8", "warn_at: 1.5"), encoding="utf-8")  # out of range
+    r = _run(env, "workflow", "publish")
+    assert r.returncode != 0 and "warn_at" in r.stderr  # validated again: the change is refused
+    wf.write_text(text.replace("warn_at: 0.8", "warn_at: 0.7"), encoding="utf-8")
+    r = _run(env, "workflow", "publish")
+    assert r.returncode == 0, r.stderr
+    assert " v2 is in force" in r.stdout
+    r = _run(env, "case", "report", "--source", "patrol", "--grid", GRID5, "--category", "0101",
+             "--desc", "又见小广告", "--actor", "wangjg")
+    assert r.returncode == 0, r.stderr
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute("SELECT c.id, v.number FROM cases c JOIN workflow_versions v "
+                            "ON v.id = c.workflow_version_id ORDER BY c.id").fetchall()
+    assert rows == [(1, 1), (2, 2)]
+
+
+def _workflow_files() -> list[Path]:
+    return [ROOT / "workflows.yaml", *sorted((ROOT / "tests" / "data" / "workflows").glob("*.yaml")),
+            *sorted((ROOT / "tests" / "data" / "authoring").glob("*.yaml"))]
+
+
+@pytest.mark.parametrize("path", _workflow_files(), ids=lambda p: p.name)
+def test_construct_gives_what_validation_gives(path: Path) -> None:
+    try:
+        wf = load_workflow(path)
+    except WorkflowError:  # an organisation file: not a workflow that could be published
+        pytest.skip("not a valid workflow file")
+    built = construct(WorkflowFile, json.loads(json.dumps(wf.data)))
+    assert built == wf.file
+    assert repr(built) == repr(wf.file)  # the same types too (a float stays a float)
+    assert built.model_fields_set == wf.file.model_fields_set
+
+
+def test_construct_with_sinks_and_evaluation() -> None:
+    data = json.loads(json.dumps(load_workflow(ROOT / "workflows.yaml").data))
+    data["workflow"]["sinks"] = [{"type": "log"}, {"type": "webhook", "name": "city", "url_env": "CITY_URL",
+                                                   "allow_hosts": ["alerts.example.gov.cn"], "read_timeout": 7}]
+    data["workflow"]["warn_at"] = 0.75
+    assert construct(WorkflowFile, data) == WorkflowFile.model_validate(data)
+    assert repr(construct(WorkflowFile, data)) == repr(WorkflowFile.model_validate(data))
+
+
+@pytest.mark.parametrize("argv", [["--help"], [], ["case", "--help"], ["case", "fire", "--help"],
+                                  ["--db", "sqlite:///x.db", "case", "--help"], ["nosuch"], ["case", "nosuch"],
+                                  ["init", "--help"], ["--at=2026-11-24T10:00", "alerts", "--help"]])
+def test_the_command_line_as_far_as_needed_says_what_the_whole_one_says(argv: list[str]) -> None:
+    runner = CliRunner()
+    whole = runner.invoke(cli_main.app, argv, prog_name="casecraft")
+    part = runner.invoke(cli_main._for(argv), argv, prog_name="casecraft")
+    assert (part.exit_code, part.output) == (whole.exit_code, whole.output)
+    if argv[-1:] == ["--help"] and len(argv) > 1:
+        assert cli_main._for(argv) is not cli_main.app  # the shortcut was taken
+
+
+def test_the_entry_hash_is_the_canonical_text_of_the_entry(db: tuple[dict[str, str], Path, Path]) -> None:
+    """Hashing encodes times by the encoder's fallback instead of a pass over the entry: the same hash."""
+    import hashlib
+
+    from casecraft import Engine
+    from casecraft.cases import timeline as tl
+
+    env, _, _ = db
+    r = _run(env, "case", "fire", "1", "resolve", "--note", "已清除", "--actor", "wangjg")
+    assert r.returncode == 0, r.stderr
+    with Engine(env["CASECRAFT_DB"]) as eng, eng.store.read() as tx:
+        rows = tx.timeline(1)
+    assert len(rows) == 2 and rows[1].facts and rows[1].deadline_facts
+    for e in rows:
+        assert tl.entry_hash(e) == e.hash
+        fields_ = {k: getattr(e, k) for k in (
+            "hv", "case_id", "seq", "at", "recorded_at", "actor_id", "actor_name", "actor_role", "actor_unit",
+            "on_behalf_of", "backfill", "trigger", "from_state", "to_state", "from_tier", "to_tier", "unit_code",
+            "targets", "outcome", "note", "attachments", "facts", "deadline_facts", "prev_hash")}
+        blob = json.dumps(tl._plain(fields_), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        assert hashlib.sha256(blob.encode()).hexdigest() == e.hash
