@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -31,12 +32,24 @@ def bj(day: int, hhmm: str, month: int = 11, year: int = 2026) -> datetime:
     return datetime(year, month, day, int(h), int(m), tzinfo=TZ)
 
 
+def _admin() -> Any:
+    import sqlalchemy as sa
+
+    return sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+
+
+def _schema_url(schema: str) -> str:
+    sep = "&" if "?" in PG_URL else "?"
+    return f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+
+
 def _pg_schema_url() -> Iterator[str]:
+    """A new, empty schema of its own (dropped afterwards) in the database of CASECRAFT_TEST_PG."""
     if os.environ.get("CASECRAFT_SKIP_PG") == "1":
         pytest.skip("CASECRAFT_SKIP_PG=1: PostgreSQL tests skipped on request")
     import sqlalchemy as sa
 
-    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    admin = _admin()
     schema = f"t_{uuid.uuid4().hex[:12]}"
     try:
         with admin.connect() as conn:
@@ -45,13 +58,215 @@ def _pg_schema_url() -> Iterator[str]:
         admin.dispose()
         pytest.fail(f"PostgreSQL at {PG_URL} is unreachable: {exc.orig}. Start it with "
                     "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`")
-    sep = "&" if "?" in PG_URL else "?"
+    url = _schema_url(schema)
+    _FRESH_PG[url] = schema
     try:
-        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+        yield url
     finally:
+        _FRESH_PG.pop(url, None)
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+# Template databases ---------------------------------------------------------------------------
+# A new sandbox costs a second or two (the migrations, the workflow published, the organisation
+# loaded, twenty-odd years of calendar seeded); a copy of one made earlier in the session costs a
+# few milliseconds on SQLite (a file copy) and a fraction of a second on PostgreSQL (the template
+# schema's DDL, as pg_dump writes it, replayed into the test's schema, then its rows copied).
+# A template is made by the very same `Engine(url, workflow, clock).init(sandbox=True)` on the
+# first use of each (backend, workflow file and content, organisation content, clock time): a
+# copy holds what that call would have written. tests/test_templates.py compares the two, row by row.
+
+_FRESH_PG: dict[str, str] = {}  # URL → schema of each schema made by _pg_schema_url, until filled
+
+
+@dataclass
+class _Template:
+    where: str  # the SQLite file, or the PostgreSQL schema
+    ddl: str = ""  # PostgreSQL: the schema's DDL, its name written as SCHEMA_MARK
+    tables: tuple[str, ...] = ()  # PostgreSQL: the tables, parents first
+    sequences: tuple[str, ...] = ()
+
+
+_TEMPLATES: dict[tuple[Any, ...], _Template | None] = {}  # None: this template cannot be copied here
+_TEMPLATE_DIR: list[Path] = []
+SCHEMA_MARK = "@@schema@@"
+
+
+def _template_key(backend: str, workflow: Any, clock: Any) -> tuple[Any, ...] | None:
+    """What a new sandbox's rows depend on: the backend, the workflow and organisation, the clock.
+
+    The system clock (no clock given) is keyed by the day: its sandboxes are stamped with the moment
+    their template was made, earlier that day, as if ``init`` had run then. None: another kind of clock.
+    """
+    import hashlib
+    from datetime import UTC
+
+    from casecraft import FixedClock
+    from casecraft.base.clock import SystemClock
+    from casecraft.workflows.loader import load_workflow
+    from casecraft.workflows.spec import Workflow
+
+    if isinstance(clock, FixedClock):
+        moment = clock.now().isoformat()
+    elif clock is None or isinstance(clock, SystemClock):
+        moment = f"system {datetime.now(UTC).date()}"
+    else:
+        return None
+    wf = workflow if isinstance(workflow, Workflow) else load_workflow(workflow)
+    org = hashlib.sha256(wf.org_path.read_bytes()).hexdigest() if wf.org_path is not None else None
+    return backend, wf.path.name if wf.path else None, wf.content_hash, org, moment
+
+
+def _make_template(backend: str, workflow: Any, clock: Any) -> _Template | None:
+    import sqlalchemy as sa
+
+    from casecraft import Engine, FixedClock
+
+    fixed = FixedClock(clock.now()) if isinstance(clock, FixedClock) else None
+    if backend == "sqlite":
+        if not _TEMPLATE_DIR:
+            import tempfile
+
+            _TEMPLATE_DIR.append(Path(tempfile.mkdtemp(prefix="casecraft-templates-")))
+        where = _TEMPLATE_DIR[0] / f"template{len(_TEMPLATES)}.db"
+        with Engine(f"sqlite:///{where}", workflow, fixed) as eng:
+            eng.init(sandbox=True)
+        import sqlite3
+
+        conn = sqlite3.connect(where)
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # every page in the main file: a copy needs no -wal
+        conn.close()
+        return _Template(str(where))
+    import shutil
+    import subprocess
+
+    from casecraft.store.models import metadata
+
+    schema = f"cctpl_{uuid.uuid4().hex[:12]}"
+    admin = _admin()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    template = _Template(schema)
+    _TEMPLATES[("postgresql schema", schema)] = template  # dropped at the end of the session
+    with Engine(_schema_url(schema), workflow, fixed) as eng:
+        eng.init(sandbox=True)
+    pg_dump = shutil.which("pg_dump")
+    if pg_dump is None:
+        return None
+    dsn = sa.engine.make_url(PG_URL).set(drivername="postgresql").render_as_string(hide_password=False)
+    done = subprocess.run([pg_dump, "--schema-only", "--no-owner", "--no-privileges", "--schema", schema, dsn],
+                          capture_output=True, text=True, timeout=120)
+    if done.returncode != 0 or f"CREATE SCHEMA {schema};" not in done.stdout:
+        return None  # e.g. a pg_dump older than the server
+    lines = [line for line in done.stdout.splitlines()
+             if not line.startswith("\\") and line != f"CREATE SCHEMA {schema};"]  # psql commands; it exists
+    template.ddl = "\n".join(lines).replace(f"{schema}.", f"{SCHEMA_MARK}.")
+    with admin.connect() as conn:
+        present = set(conn.execute(sa.text("SELECT tablename FROM pg_tables WHERE schemaname = :s"),
+                                   {"s": schema}).scalars())
+        template.sequences = tuple(conn.execute(sa.text(
+            "SELECT sequencename FROM pg_sequences WHERE schemaname = :s"), {"s": schema}).scalars())
+    ordered = [t.name for t in metadata.sorted_tables if t.name in present]
+    template.tables = (*ordered, *sorted(present - set(ordered)))
+    admin.dispose()
+    return template
+
+
+def _copy_template(template: _Template, schema: str) -> None:
+    """Fill the empty ``schema`` with the template's tables, rows and sequence positions, in one transaction."""
+    admin = _admin()
+    with admin.begin() as conn:
+        conn.exec_driver_sql(template.ddl.replace(f"{SCHEMA_MARK}.", f'"{schema}".'))
+        for table in template.tables:  # parents before children: every foreign key holds as rows arrive
+            conn.exec_driver_sql(f'INSERT INTO "{schema}"."{table}" SELECT * FROM "{template.where}"."{table}"')
+        for seq in template.sequences:
+            conn.exec_driver_sql(f"SELECT setval('\"{schema}\".\"{seq}\"', last_value, is_called) "
+                                 f'FROM "{template.where}"."{seq}"')
+    admin.dispose()
+
+
+def _drop_templates() -> None:
+    import shutil
+
+    import sqlalchemy as sa
+
+    schemas = [k[1] for k in _TEMPLATES if k[0] == "postgresql schema"]
+    if schemas:
+        admin = _admin()
+        with admin.connect() as conn:
+            for schema in schemas:
+                conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+    _TEMPLATES.clear()
+    for where in _TEMPLATE_DIR:
+        shutil.rmtree(where, ignore_errors=True)
+    _TEMPLATE_DIR.clear()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _template_databases() -> Iterator[None]:
+    """The session's template databases are removed at its end."""
+    yield
+    _drop_templates()
+
+
+def _pg_empty(schema: str) -> bool:
+    """Whether the schema holds nothing yet (nothing a test wrote would be lost or mixed)."""
+    import sqlalchemy as sa
+
+    admin = _admin()
+    with admin.connect() as conn:
+        found = conn.execute(sa.text("SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON "
+                                     "n.oid = c.relnamespace WHERE n.nspname = :s)"), {"s": schema}).scalar_one()
+    admin.dispose()
+    return not found
+
+
+def sandbox_db(url: str, clock: Any, workflow: Any = WORKFLOW) -> str:
+    """Make the new, empty database at ``url`` what ``Engine(url, workflow, clock).init(sandbox=True)`` makes.
+
+    From a template when it can (``url`` is a new database of this suite's fixtures: an SQLite file
+    not created yet, or an untouched schema of :func:`_pg_schema_url`; the clock is a FixedClock or
+    the system's), else by that very call. Returns ``url``.
+    """
+    from casecraft import Engine
+
+    if url.startswith("sqlite:///"):
+        backend, path = "sqlite", Path(url[len("sqlite:///"):])
+        fresh = path.parent.is_dir() and not any(Path(f"{path}{s}").exists() for s in ("", "-wal", "-shm"))
+    else:
+        backend, path = "postgresql", None
+        fresh = url in _FRESH_PG and _pg_empty(_FRESH_PG[url])
+    key = _template_key(backend, workflow, clock) if fresh else None
+    if key is not None and key not in _TEMPLATES:
+        _TEMPLATES[key] = _make_template(backend, workflow, clock)
+    template = _TEMPLATES.get(key) if key is not None else None
+    if template is None:
+        with Engine(url, workflow, clock) as eng:
+            eng.init(sandbox=True)
+    elif path is not None:
+        import shutil
+
+        shutil.copyfile(template.where, path)
+        os.chmod(path, 0o600)
+    else:
+        _copy_template(template, _FRESH_PG.pop(url))
+    return url
+
+
+def sandbox(url: str, clock: Any = None, workflow: Any = WORKFLOW, **kwargs: Any) -> Any:
+    """``Engine(url, workflow, clock, **kwargs)`` after ``init(sandbox=True)``, from a template when it can.
+
+    ``init`` still runs on the copy: it finds the database ready and changes nothing.
+    """
+    from casecraft import Engine
+
+    sandbox_db(url, clock, workflow)
+    eng = Engine(url, workflow, clock, **kwargs)
+    eng.init(sandbox=True)
+    return eng
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -76,10 +291,7 @@ def pg_url() -> Iterator[str]:
 @pytest.fixture
 def engine(db_url: str, clock: Any) -> Iterator[Any]:
     """An initialised engine on ``db_url`` with the test module's ``clock`` fixture (a FixedClock)."""
-    from casecraft import Engine
-
-    eng = Engine(db_url, WORKFLOW, clock)
-    eng.init(sandbox=True)
+    eng = sandbox(db_url, clock)
     yield eng
     eng.close()
 
@@ -87,9 +299,4 @@ def engine(db_url: str, clock: Any) -> Iterator[Any]:
 @pytest.fixture
 def sandbox_url(tmp_path: Path) -> str:
     """A new SQLite sandbox database (``casecraft init --sandbox``): no logins, any clock."""
-    from casecraft import Engine
-
-    url = f"sqlite:///{tmp_path / 'casecraft.db'}"
-    with Engine(url, WORKFLOW) as eng:
-        eng.init(sandbox=True)
-    return url
+    return sandbox_db(f"sqlite:///{tmp_path / 'casecraft.db'}", None)

@@ -21,7 +21,7 @@ from casecraft.cases.timeline import entry_hash
 from casecraft.cli.main import app
 from casecraft.demo import run_demo
 from casecraft.store.models import TimelineEntry
-from tests.conftest import WORKFLOW, bj
+from tests.conftest import WORKFLOW, bj, sandbox
 
 runner = CliRunner()
 
@@ -29,8 +29,7 @@ runner = CliRunner()
 @pytest.fixture
 def demo(db_url: str) -> Iterator[tuple[Engine, dict[str, int]]]:
     clock = FixedClock(bj(24, "08:30"))
-    eng = Engine(db_url, WORKFLOW, clock)
-    eng.init(sandbox=True)
+    eng = sandbox(db_url, clock)
     cases = run_demo(eng, clock)
     yield eng, {k: v.id for k, v in cases.items()}
     eng.close()

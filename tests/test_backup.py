@@ -27,7 +27,7 @@ from casecraft.cli.main import app
 from casecraft.demo import run_demo
 from casecraft.store import db as dbmod
 from casecraft.store import models
-from tests.conftest import WORKFLOW, bj
+from tests.conftest import WORKFLOW, bj, sandbox
 
 runner = CliRunner()
 GRID5 = "110106004005005"
@@ -47,8 +47,7 @@ def url_of(eng: Engine) -> str:
 def fill(url: str) -> Engine:
     """The worked example, plus one row in each table it leaves empty and a JSON null."""
     clock = FixedClock(bj(24, "08:30"))
-    eng = Engine(url, WORKFLOW, clock)
-    eng.init(sandbox=True)
+    eng = sandbox(url, clock)
     cases = run_demo(eng, clock)
     from casecraft.admin.auth import issue_token
 

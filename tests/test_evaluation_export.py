@@ -15,7 +15,7 @@ from casecraft import Engine, FixedClock
 from casecraft.cli.main import app
 from casecraft.evaluation import monthly_report, record_due
 from casecraft.evaluation.export import display_width, write_csv, write_png, write_xlsx
-from tests.conftest import WORKFLOW, bj
+from tests.conftest import WORKFLOW, bj, sandbox
 from tests.evaluation_month import COMM_D, G5, G11, G12, G51, STREET, build
 
 AT = "2026-12-02T12:00"
@@ -25,8 +25,7 @@ AT = "2026-12-02T12:00"
 def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = f"sqlite:///{tmp_path_factory.mktemp('month') / 'casecraft.db'}"
     clock = FixedClock(bj(30, "08:00", month=10))
-    eng = Engine(url, WORKFLOW, clock)
-    eng.init(sandbox=True)
+    eng = sandbox(url, clock)
     build(eng, clock)
     eng.close()
     yield url
@@ -173,8 +172,7 @@ def test_run_and_history_cli_and_the_monthly_job(tmp_path: Path) -> None:
     # a month of its own, so the recorded run does not leak into the other tests
     url = f"sqlite:///{tmp_path / 'run.db'}"
     clock = FixedClock(bj(30, "08:00", month=10))
-    eng = Engine(url, WORKFLOW, clock)
-    eng.init(sandbox=True)
+    eng = sandbox(url, clock)
     build(eng, clock)
     # the scheduler's monthly job, run by hand: the first call on Dec 2 records November, later ones nothing
     sched = build_scheduler(lambda: {}, blocking=False, monthly=lambda: record_due(eng))

@@ -26,7 +26,7 @@ from casecraft.audit import verify as audit
 from casecraft.cases.timeline import entry_hash
 from casecraft.cli.main import app
 from casecraft.demo import run_demo
-from tests.conftest import WORKFLOW, bj
+from tests.conftest import WORKFLOW, bj, sandbox
 
 runner = CliRunner()
 
@@ -34,8 +34,7 @@ runner = CliRunner()
 @pytest.fixture
 def demo(db_url: str, tmp_path: Path) -> Iterator[tuple[Engine, dict[str, int]]]:
     clock = FixedClock(bj(24, "08:30"))
-    eng = Engine(db_url, WORKFLOW, clock)
-    eng.init(sandbox=True)
+    eng = sandbox(db_url, clock)
     cases = run_demo(eng, clock)
     photo = tmp_path / "after.png"
     from PIL import Image
@@ -137,8 +136,7 @@ def test_a_backfilled_log_day_inserted_by_sql_is_found(demo: tuple[Engine, dict[
 
 
 def test_the_sandbox_flag_set_by_sql_is_found(db_url: str) -> None:
-    eng = Engine(db_url, WORKFLOW, FixedClock(bj(24, "09:00")))
-    eng.init(sandbox=True)
+    eng = sandbox(db_url, FixedClock(bj(24, "09:00")))
     sql(eng, "DELETE FROM ledger WHERE chain = 'admin' AND kind = 'db.sandbox'")
     assert "meta" in kinds(eng)
     eng.close()
