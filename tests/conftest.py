@@ -8,6 +8,7 @@ explicitly by a developer without a server.
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,11 +19,28 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+# pytest imports this file as the module `conftest`; test modules import it as `tests.conftest`.
+# One module under both names, so that its registries (the fresh databases, the templates) are one.
+if __name__ == "conftest":
+    sys.modules.setdefault("tests.conftest", sys.modules[__name__])
+
 os.environ.setdefault("CASECRAFT_SQLITE_SYNC", "NORMAL")
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW = ROOT / "workflows.yaml"
-PG_URL = os.environ.get("CASECRAFT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+SERVER_PG_URL = os.environ.get("CASECRAFT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+# Under pytest-xdist each worker has a database of its own on that server (made at the start of its
+# session, dropped at the end), so that nothing database-wide (advisory locks, the migration lock)
+# is shared between tests running at the same time; each test still has a schema of its own in it.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+PG_URL = SERVER_PG_URL
+_WORKER_DB_ERROR: list[str] = []
+if _WORKER:
+    from sqlalchemy.engine import make_url as _make_url
+
+    _server = _make_url(SERVER_PG_URL)
+    PG_URL = _server.set(database=f"{_server.database}_{_WORKER}_{uuid.uuid4().hex[:8]}").render_as_string(
+        hide_password=False)
 TZ = ZoneInfo("Asia/Shanghai")
 
 
@@ -56,7 +74,8 @@ def _pg_schema_url() -> Iterator[str]:
             conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     except sa.exc.OperationalError as exc:
         admin.dispose()
-        pytest.fail(f"PostgreSQL at {PG_URL} is unreachable: {exc.orig}. Start it with "
+        reason = _WORKER_DB_ERROR[0] if _WORKER_DB_ERROR else exc.orig
+        pytest.fail(f"PostgreSQL at {SERVER_PG_URL} is unreachable: {reason}. Start it with "
                     "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`")
     url = _schema_url(schema)
     _FRESH_PG[url] = schema
@@ -91,6 +110,7 @@ class _Template:
 
 _TEMPLATES: dict[tuple[Any, ...], _Template | None] = {}  # None: this template cannot be copied here
 _TEMPLATE_DIR: list[Path] = []
+COPIED: list[str] = []  # the URLs filled from a template (tests/test_templates.py checks it was one)
 SCHEMA_MARK = "@@schema@@"
 
 
@@ -206,10 +226,26 @@ def _drop_templates() -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _template_databases() -> Iterator[None]:
-    """The session's template databases are removed at its end."""
+def _session_databases() -> Iterator[None]:
+    """This worker's own database (under pytest-xdist) first; the session's templates removed at its end."""
+    import sqlalchemy as sa
+
+    name = sa.engine.make_url(PG_URL).database if PG_URL != SERVER_PG_URL else None
+    server = None
+    if name and os.environ.get("CASECRAFT_SKIP_PG") != "1":
+        server = sa.create_engine(SERVER_PG_URL, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+        try:
+            with server.connect() as conn:
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        except sa.exc.OperationalError as exc:  # the PostgreSQL tests fail, saying why
+            _WORKER_DB_ERROR.append(str(exc.orig))
+            server = None
     yield
     _drop_templates()
+    if server is not None:
+        with server.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        server.dispose()
 
 
 def _pg_empty(schema: str) -> bool:
@@ -253,6 +289,8 @@ def sandbox_db(url: str, clock: Any, workflow: Any = WORKFLOW) -> str:
         os.chmod(path, 0o600)
     else:
         _copy_template(template, _FRESH_PG.pop(url))
+    if template is not None:
+        COPIED.append(url)
     return url
 
 

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from casecraft import Engine, FixedClock
 from casecraft.audit import verify as audit
 from casecraft.store.models import metadata
-from tests.conftest import WORKFLOW, _pg_schema_url, bj, sandbox, sandbox_db
+from tests.conftest import COPIED, WORKFLOW, _pg_schema_url, bj, sandbox, sandbox_db
 
 # when the system recorded an act (the wall clock, not the sandbox's), and the hashes over it
 WALL_CLOCK = {"recorded_at", "hash", "prev_hash"}
@@ -54,6 +54,7 @@ def test_a_copy_of_the_template_is_what_init_writes(two_fresh: tuple[str, str], 
     with Engine(made, WORKFLOW, FixedClock(at)) as eng:
         eng.init(sandbox=True)
     eng = sandbox(copied, FixedClock(at))
+    assert copied in COPIED  # a copy indeed, not made by init
     assert eng.sandbox and eng.init(sandbox=True)["workflow_version"] == 1
     assert audit.verify(eng).ok  # the chains of the copy are whole
     eng.close()
@@ -66,6 +67,7 @@ def test_templates_follow_the_clock(tmp_path: Path) -> None:
     # a sandbox made at another moment is stamped with that moment, not with an earlier template's
     first = sandbox_db(f"sqlite:///{tmp_path / 'a.db'}", FixedClock(bj(24, "09:00")))
     later = sandbox_db(f"sqlite:///{tmp_path / 'b.db'}", FixedClock(bj(24, "09:00") + timedelta(hours=1)))
+    assert first in COPIED and later in COPIED
     assert _rows(first)["ledger"] != _rows(later)["ledger"]
     with Engine(f"sqlite:///{tmp_path / 'c.db'}", WORKFLOW, FixedClock(bj(24, "09:00") + timedelta(hours=1))) as eng:
         eng.init(sandbox=True)
