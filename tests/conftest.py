@@ -26,6 +26,37 @@ if __name__ == "conftest":
 
 os.environ.setdefault("CASECRAFT_SQLITE_SYNC", "NORMAL")
 
+
+def _build_cli_once() -> None:
+    """Let typer's CliRunner build the click commands of a Typer app once, not on every ``invoke``.
+
+    ``CliRunner.invoke(app, ...)`` calls ``typer.main.get_command(app)``, which walks every command
+    of every group and evaluates their annotations: three quarters of an in-process CLI call. A click
+    command is built to be invoked any number of times (the installed ``casecraft`` builds it once
+    per process too), so each app's is kept, and built again if commands were added to the app since.
+    """
+    import typer.testing
+
+    build = typer.testing._get_command
+    built: dict[int, tuple[Any, tuple[int, ...], Any]] = {}
+
+    def shape(app: Any) -> tuple[int, ...]:
+        groups = [g.typer_instance for g in app.registered_groups if g.typer_instance is not None]
+        return (len(app.registered_commands), len(app.registered_groups), *(n for g in groups for n in shape(g)))
+
+    def get_command(app: Any) -> Any:
+        hit = built.get(id(app))
+        now = shape(app)
+        if hit is None or hit[0] is not app or hit[1] != now:
+            hit = (app, now, build(app))  # the app held, so its id is never another's
+            built[id(app)] = hit
+        return hit[2]
+
+    typer.testing._get_command = get_command
+
+
+_build_cli_once()
+
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW = ROOT / "workflows.yaml"
 SERVER_PG_URL = os.environ.get("CASECRAFT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

@@ -140,9 +140,13 @@ def run_module(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subp
             head = [a for a in args[:args.index("--db") + 2]]
             if "--workflow" in args:
                 head += ["--workflow", args[args.index("--workflow") + 1]]
-            subprocess.run([sys.executable, "-m", "casecraft", *head, "init", "--sandbox"], cwd=cwd,
-                           env={k: v for k, v in full_env.items() if k != "CASECRAFT_NOW"}, capture_output=True,
-                           timeout=120, check=True)
+            if Path(url[len("sqlite:///"):]).is_absolute() and "--workflow" in args and not any(
+                    k.startswith("CASECRAFT_") for k in (env or {})):  # what that init would make: a copy
+                sandbox_db(url, None, cwd / args[args.index("--workflow") + 1])
+            else:
+                subprocess.run([sys.executable, "-m", "casecraft", *head, "init", "--sandbox"], cwd=cwd,
+                               env={k: v for k, v in full_env.items() if k != "CASECRAFT_NOW"}, capture_output=True,
+                               timeout=120, check=True)
     return subprocess.run([sys.executable, "-m", "casecraft", *args], cwd=cwd, env=full_env,
                           capture_output=True, text=True, encoding="utf-8", timeout=120)
 
