@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -170,18 +170,32 @@ def _template_key(backend: str, workflow: Any, clock: Any) -> tuple[Any, ...] | 
     return backend, wf.path.name if wf.path else None, wf.content_hash, org, moment
 
 
-def _make_template(backend: str, workflow: Any, clock: Any) -> _Template | None:
+def _template_dir() -> Path:
+    if not _TEMPLATE_DIR:
+        import tempfile
+
+        _TEMPLATE_DIR.append(Path(tempfile.mkdtemp(prefix="casecraft-templates-")))
+    return _TEMPLATE_DIR[0]
+
+
+def _new_template_schema() -> str:
     import sqlalchemy as sa
 
+    schema = f"cctpl_{uuid.uuid4().hex[:12]}"
+    admin = _admin()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    admin.dispose()
+    _TEMPLATES[("postgresql schema", schema)] = None  # dropped at the end of the session
+    return schema
+
+
+def _make_template(backend: str, workflow: Any, clock: Any) -> _Template | None:
     from casecraft import Engine, FixedClock
 
     fixed = FixedClock(clock.now()) if isinstance(clock, FixedClock) else None
     if backend == "sqlite":
-        if not _TEMPLATE_DIR:
-            import tempfile
-
-            _TEMPLATE_DIR.append(Path(tempfile.mkdtemp(prefix="casecraft-templates-")))
-        where = _TEMPLATE_DIR[0] / f"template{len(_TEMPLATES)}.db"
+        where = _template_dir() / f"template{len(_TEMPLATES)}.db"
         with Engine(f"sqlite:///{where}", workflow, fixed) as eng:
             eng.init(sandbox=True)
         import sqlite3
@@ -190,19 +204,21 @@ def _make_template(backend: str, workflow: Any, clock: Any) -> _Template | None:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # every page in the main file: a copy needs no -wal
         conn.close()
         return _Template(str(where))
+    schema = _new_template_schema()
+    with Engine(_schema_url(schema), workflow, fixed) as eng:
+        eng.init(sandbox=True)
+    return _describe(schema)
+
+
+def _describe(schema: str) -> _Template | None:
+    """A PostgreSQL schema as a template: its DDL (from pg_dump), tables and sequences; None without pg_dump."""
     import shutil
     import subprocess
 
+    import sqlalchemy as sa
+
     from casecraft.store.models import metadata
 
-    schema = f"cctpl_{uuid.uuid4().hex[:12]}"
-    admin = _admin()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    template = _Template(schema)
-    _TEMPLATES[("postgresql schema", schema)] = template  # dropped at the end of the session
-    with Engine(_schema_url(schema), workflow, fixed) as eng:
-        eng.init(sandbox=True)
     pg_dump = shutil.which("pg_dump")
     if pg_dump is None:
         return None
@@ -213,15 +229,16 @@ def _make_template(backend: str, workflow: Any, clock: Any) -> _Template | None:
         return None  # e.g. a pg_dump older than the server
     lines = [line for line in done.stdout.splitlines()
              if not line.startswith("\\") and line != f"CREATE SCHEMA {schema};"]  # psql commands; it exists
-    template.ddl = "\n".join(lines).replace(f"{schema}.", f"{SCHEMA_MARK}.")
+    template = _Template(schema, "\n".join(lines).replace(f"{schema}.", f"{SCHEMA_MARK}."))
+    admin = _admin()
     with admin.connect() as conn:
         present = set(conn.execute(sa.text("SELECT tablename FROM pg_tables WHERE schemaname = :s"),
                                    {"s": schema}).scalars())
         template.sequences = tuple(conn.execute(sa.text(
             "SELECT sequencename FROM pg_sequences WHERE schemaname = :s"), {"s": schema}).scalars())
+    admin.dispose()
     ordered = [t.name for t in metadata.sorted_tables if t.name in present]
     template.tables = (*ordered, *sorted(present - set(ordered)))
-    admin.dispose()
     return template
 
 
@@ -244,6 +261,7 @@ def _drop_templates() -> None:
     import sqlalchemy as sa
 
     schemas = [k[1] for k in _TEMPLATES if k[0] == "postgresql schema"]
+    _SNAPSHOTS.clear()
     if schemas:
         admin = _admin()
         with admin.connect() as conn:
@@ -300,29 +318,80 @@ def sandbox_db(url: str, clock: Any, workflow: Any = WORKFLOW) -> str:
     """
     from casecraft import Engine
 
-    if url.startswith("sqlite:///"):
-        backend, path = "sqlite", Path(url[len("sqlite:///"):])
-        fresh = path.parent.is_dir() and not any(Path(f"{path}{s}").exists() for s in ("", "-wal", "-shm"))
-    else:
-        backend, path = "postgresql", None
-        fresh = url in _FRESH_PG and _pg_empty(_FRESH_PG[url])
-    key = _template_key(backend, workflow, clock) if fresh else None
+    backend = "sqlite" if url.startswith("sqlite:///") else "postgresql"
+    key = _template_key(backend, workflow, clock) if _is_fresh(url) else None
     if key is not None and key not in _TEMPLATES:
         _TEMPLATES[key] = _make_template(backend, workflow, clock)
     template = _TEMPLATES.get(key) if key is not None else None
     if template is None:
         with Engine(url, workflow, clock) as eng:
             eng.init(sandbox=True)
-    elif path is not None:
+    else:
+        _fill_from(template, url)
+        COPIED.append(url)
+    return url
+
+
+T = TypeVar("T")
+_SNAPSHOTS: dict[tuple[Any, ...], tuple[_Template, Any]] = {}
+
+
+def snapshot(url: str, key: tuple[Any, ...], build: Callable[[], T]) -> T:
+    """``build()`` fills the new database at ``url`` and returns plain data; once per session and backend.
+
+    The database it leaves is kept as a template: a later call with the same ``key`` on another new
+    database gets a copy of it (the rows ``build`` wrote, byte for byte, but the wall-clock
+    ``recorded_at`` of the chains) and ``build``'s result, without running it. For set-ups that take
+    seconds and that every test of a module repeats identically (the worked example played, ...).
+    """
+    import sqlite3
+
+    backend = "sqlite" if url.startswith("sqlite:///") else "postgresql"
+    fresh = _is_fresh(url)
+    pg_schema = _FRESH_PG.get(url)  # build() fills it (and forgets it was new)
+    full_key = (backend, *key)
+    if fresh and full_key in _SNAPSHOTS:
+        template, result = _SNAPSHOTS[full_key]
+        _fill_from(template, url)
+        COPIED.append(url)
+        return result  # type: ignore[no-any-return]
+    result = build()
+    if not fresh:
+        return result
+    if backend == "sqlite":
+        where = _template_dir() / f"snapshot{len(_SNAPSHOTS)}.db"
+        source, target = sqlite3.connect(url[len("sqlite:///"):]), sqlite3.connect(where)
+        source.backup(target)  # a consistent copy, whatever the engines still hold open
+        source.close()
+        target.close()
+        _SNAPSHOTS[full_key] = (_Template(str(where)), result)
+    else:
+        described = _describe(pg_schema) if pg_schema is not None else None
+        if described is not None:
+            schema = _new_template_schema()
+            _copy_template(described, schema)
+            _SNAPSHOTS[full_key] = (_Template(schema, described.ddl, described.tables, described.sequences), result)
+        _FRESH_PG.pop(url, None)
+    return result
+
+
+def _is_fresh(url: str) -> bool:
+    """Whether ``url`` is a new database of this suite's fixtures, still empty."""
+    if url.startswith("sqlite:///"):
+        path = Path(url[len("sqlite:///"):])
+        return path.parent.is_dir() and not any(Path(f"{path}{s}").exists() for s in ("", "-wal", "-shm"))
+    return url in _FRESH_PG and _pg_empty(_FRESH_PG[url])
+
+
+def _fill_from(template: _Template, url: str) -> None:
+    if url.startswith("sqlite:///"):
         import shutil
 
+        path = Path(url[len("sqlite:///"):])
         shutil.copyfile(template.where, path)
         os.chmod(path, 0o600)
     else:
         _copy_template(template, _FRESH_PG.pop(url))
-    if template is not None:
-        COPIED.append(url)
-    return url
 
 
 def sandbox(url: str, clock: Any = None, workflow: Any = WORKFLOW, **kwargs: Any) -> Any:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from casecraft.cli.main import app
 from casecraft.demo import run_demo
 from casecraft.store import db as dbmod
 from casecraft.store import models
-from tests.conftest import WORKFLOW, bj, sandbox
+from tests.conftest import WORKFLOW, bj, sandbox, snapshot
 
 runner = CliRunner()
 GRID5 = "110106004005005"
@@ -80,7 +81,13 @@ def sql_nulls(eng: Engine) -> tuple[int, int]:
 
 @pytest.fixture
 def source(db_url: str) -> Iterator[Engine]:
-    eng = fill(db_url)
+    def filled() -> datetime:
+        eng = fill(db_url)
+        eng.close()
+        return eng.clock.now()
+
+    now = snapshot(db_url, ("backup source",), filled)  # filled once per backend, then copied
+    eng = Engine(db_url, WORKFLOW, FixedClock(now))
     yield eng
     eng.close()
 

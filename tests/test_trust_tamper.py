@@ -26,24 +26,29 @@ from casecraft.audit import verify as audit
 from casecraft.cases.timeline import entry_hash
 from casecraft.cli.main import app
 from casecraft.demo import run_demo
-from tests.conftest import WORKFLOW, bj, sandbox
+from tests.conftest import WORKFLOW, bj, sandbox, snapshot
 
 runner = CliRunner()
 
 
 @pytest.fixture
 def demo(db_url: str, tmp_path: Path) -> Iterator[tuple[Engine, dict[str, int]]]:
-    clock = FixedClock(bj(24, "08:30"))
-    eng = sandbox(db_url, clock)
-    cases = run_demo(eng, clock)
-    photo = tmp_path / "after.png"
-    from PIL import Image
+    def play() -> dict[str, int]:
+        clock = FixedClock(bj(24, "08:30"))
+        with sandbox(db_url, clock) as eng:
+            cases = run_demo(eng, clock)
+            photo = tmp_path / "after.png"
+            from PIL import Image
 
-    Image.new("RGB", (16, 16), (10, 200, 60)).save(photo, "PNG")
-    clock.set(bj(25, "09:00"))
-    eng.add_log(grid="110106004005005", actor="wangjg", text="走访商户", photos=[str(photo)])
-    eng.sweep()
-    yield eng, {k: v.id for k, v in cases.items()}
+            Image.new("RGB", (16, 16), (10, 200, 60)).save(photo, "PNG")
+            clock.set(bj(25, "09:00"))
+            eng.add_log(grid="110106004005005", actor="wangjg", text="走访商户", photos=[str(photo)])
+            eng.sweep()
+        return {k: v.id for k, v in cases.items()}
+
+    ids = snapshot(db_url, ("the worked example, a log, a sweep",), play)  # once per backend, then copied
+    eng = Engine(db_url, WORKFLOW, FixedClock(bj(25, "09:00")))
+    yield eng, ids
     eng.close()
 
 
