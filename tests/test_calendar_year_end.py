@@ -67,6 +67,8 @@ def test_reporting_on_the_30th_of_december_works_and_is_marked_provisional(sandb
                                            str(case.id), "--json"]).stdout)
     assert shown["deadline_at"].startswith("2027-01-")
     assert shown["deadline"]["provisional"] is True
+    human = runner.invoke(app, ["--db", sandbox_url, "--at", "2026-12-30T16:05", "case", "show", str(case.id)])
+    assert "provisional calendar" in human.stdout, human.stdout
     # a step deadline that runs into 2027 is marked in the list, too
     clock = FixedClock(bj(31, "17:00", month=12))
     eng = Engine(sandbox_url, WORKFLOW, clock)
@@ -76,6 +78,9 @@ def test_reporting_on_the_30th_of_december_works_and_is_marked_provisional(sandb
                                             "--json"]).stdout)
     (row,) = listed["cases"]
     assert row["deadline"]["provisional"] is True
+    table = runner.invoke(app, ["--db", sandbox_url, "--at", "2026-12-31T17:05", "case", "list"],
+                          env={"COLUMNS": "250"})
+    assert "provisional" in table.stdout, table.stdout
 
 
 def test_the_district_platform_is_told_once_from_the_first_of_december(sandbox_url: str) -> None:
@@ -98,6 +103,7 @@ def test_importing_the_notice_recomputes_open_deadlines_on_their_timelines(sandb
     long = eng.report(source="patrol", grid="110106004005005", category="0105", desc="私搭乱建", actor="wangjg")
     early = eng.report(source="patrol", grid="110106004005005", category="0101", desc="小广告", actor="wangjg")
     before = eng.get(long.id).deadline_at
+    early_due = eng.get(early.id).deadline_at
     assert before is not None
     clock.set(bj(1, "16:00", month=2, year=2027))
     eng.sweep()  # the short case's alerts are raised before the import
@@ -112,6 +118,7 @@ def test_importing_the_notice_recomputes_open_deadlines_on_their_timelines(sandb
     assert change["changed"][:3] == ["2027-02-09", "2027-02-10", "2027-02-11"] and "2027-02-14" in change["changed"]
     assert change["recomputed"] == [long.id]  # the 4-hour case's limit fell before the changed days
     eng.ctx.refresh_now()
+    assert eng.get(early.id).deadline_at == early_due  # its limit fell before the changed days
     view = eng.get(long.id)
     last = view.timeline[-1]
     assert last.trigger == "recompute" and "工作日历更正" in (last.note or "")

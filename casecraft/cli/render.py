@@ -485,4 +485,5 @@ def deadline_line(d: Any, tz: str) -> str:
         return ""
     from casecraft.cases.deadlines import humanize
 
-    return f"{_local(d.due_at, tz)} ({humanize(d.seconds_left)}, 时限 {d.limit})"
+    mark = " [暂定日历 provisional calendar]" if getattr(d, "provisional", False) else ""
+    return f"{_local(d.due_at, tz)} ({humanize(d.seconds_left)}, 时限 {d.limit}){mark}"

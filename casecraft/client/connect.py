@@ -21,7 +21,7 @@ def connect(server: str, *, at: str | None = None) -> RemoteEngine:
     token = config.token_for(url)
     if not token:
         raise PermissionDenied("no token for {server}: run `casecraft --server {server} login`, or set "
-                               "CASECRAFT_TOKEN", server=url, code="unauthenticated")
+                               "CASECRAFT_TOKEN", server=url, error_code="unauthenticated")
     return RemoteEngine(url, token)
 
 

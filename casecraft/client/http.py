@@ -34,7 +34,7 @@ def error_from(problem: dict[str, Any], status: int) -> E.CasecraftError:
     template = problem.get("template") or problem.get("detail") or problem.get("title") or f"HTTP {status}"
     raw = problem.get("details")
     details = {k: v for k, v in raw.items() if k not in ("code", "message")} if isinstance(raw, dict) else {}
-    return cls(str(template), code=code, **details)
+    return cls(str(template), error_code=code, **details)
 
 
 class Http:

@@ -92,6 +92,12 @@ class Period:
         return self.end >= self.month_end
 
     @property
+    def until(self) -> datetime:
+        """The exclusive upper bound of the events counted: the month's end, or, for a running month,
+        just after now (what happened at this very moment has happened)."""
+        return self.month_end if self.complete else self.end + timedelta(microseconds=1)
+
+    @property
     def key(self) -> str:
         """The unique key of this month's recorded run."""
         return f"monthly:{self.month}"

@@ -120,7 +120,7 @@ def _handlers(app: FastAPI) -> None:
         if exc.status_code == 404:
             err: CasecraftError = NotFound("no such resource: {path}", path=request.url.path)
         else:
-            err = CasecraftError("{detail}", detail=str(exc.detail), code="http_" + str(exc.status_code))
+            err = CasecraftError("{detail}", detail=str(exc.detail), error_code="http_" + str(exc.status_code))
         response = problem_response(err, request)
         response.status_code = exc.status_code
         return response

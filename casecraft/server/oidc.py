@@ -48,7 +48,7 @@ STATE_TTL = 600.0
 
 
 def refused(reason: str) -> PermissionDenied:
-    return PermissionDenied("authentication failed: {reason}", reason=reason, code="unauthenticated")
+    return PermissionDenied("authentication failed: {reason}", reason=reason, error_code="unauthenticated")
 
 
 def _b64(data: bytes) -> str:

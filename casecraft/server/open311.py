@@ -163,9 +163,10 @@ async def _fields(request: Request) -> dict[str, list[str]]:
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_BODY:
-            raise InputError("the request body is larger than {limit} KiB", limit=MAX_BODY // 1024, code="too_large")
+            raise InputError("the request body is larger than {limit} KiB", limit=MAX_BODY // 1024,
+                             error_code="too_large")
     if body and media != FORM:
-        raise InputError("send the fields as {form} (UTF-8)", form=FORM, code="unsupported_media_type")
+        raise InputError("send the fields as {form} (UTF-8)", form=FORM, error_code="unsupported_media_type")
     try:
         pairs = list(request.query_params.multi_items()) + parse_qsl(
             body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS)
@@ -183,13 +184,13 @@ def _create(engine: Engine, fields: Fields) -> Submitted:
     api_key = one(fields, "api_key")
     if api_key is None:
         raise PermissionDenied("an api_key is required to create a service request: an admin issues one to the "
-                               "street platform's intake account", code="unauthenticated")
+                               "street platform's intake account", error_code="unauthenticated")
     try:
         principal = engine.authenticate(api_key)
     except PermissionDenied:
         # one answer for unknown, wrong, revoked and deactivated: no oracle for guessing keys
         raise PermissionDenied("the api_key is not valid (unknown, revoked, or its account deactivated); ask the "
-                               "platform's administrator for a new one", code="unauthenticated") from None
+                               "platform's administrator for a new one", error_code="unauthenticated") from None
     order = read_order(fields, engine.workflow)
     return submit(engine, principal.person_id, order)
 

@@ -35,7 +35,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from casecraft.base.errors import CasecraftError
+from casecraft.base.errors import CasecraftError, DatabaseError, InputError, RuleError, UnavailableError
 
 PROBLEM_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:casecraft:problem:"
@@ -56,9 +56,16 @@ TITLES: dict[str, str] = {
 }
 
 
-def status_for(code: str) -> int:
-    """The HTTP status of an error code (500 for a code this table does not know)."""
-    return STATUS.get(code, 500)
+def status_for(code: str, exc: CasecraftError | None = None) -> int:
+    """The HTTP status of an error code; for a code this table does not know, by the error's kind
+    (bad input or a rule: 422, database or service unavailable: 503), else 500."""
+    if code in STATUS:
+        return STATUS[code]
+    if isinstance(exc, (DatabaseError, UnavailableError)):
+        return 503
+    if isinstance(exc, (InputError, RuleError)):
+        return 422
+    return 500
 
 
 def message_for(exc: CasecraftError, request: Request | None) -> str:
@@ -78,7 +85,9 @@ def _jsonable(value: Any) -> Any:
 def problem_body(exc: CasecraftError, request: Request | None) -> dict[str, Any]:
     """The RFC 9457 document of an error: type, title, status, detail, plus code, template and details."""
     code = exc.code
-    return {"type": TYPE_PREFIX + code, "title": TITLES.get(code, "Error"), "status": status_for(code),
+    status = status_for(code, exc)
+    title = TITLES.get(code) or {422: "Bad input", 503: "Service unavailable"}.get(status, "Error")
+    return {"type": TYPE_PREFIX + code, "title": title, "status": status,
             "detail": message_for(exc, request), "code": code, "template": exc.template,
             "details": _jsonable(exc.details)}
 

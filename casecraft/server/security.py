@@ -97,11 +97,11 @@ def bearer(conn: HTTPConnection) -> str:
     header = conn.headers.get("authorization")
     if not header:
         raise PermissionDenied("authentication failed: {reason}", reason="no Authorization: Bearer token was sent",
-                               code="unauthenticated")
+                               error_code="unauthenticated")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise PermissionDenied("authentication failed: {reason}", reason="the Authorization header is not "
-                               "'Bearer <token>'", code="unauthenticated")
+                               "'Bearer <token>'", error_code="unauthenticated")
     return token.strip()
 
 

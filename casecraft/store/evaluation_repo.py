@@ -36,6 +36,8 @@ class Period(Protocol):
     @property
     def end(self) -> datetime: ...
     @property
+    def until(self) -> datetime: ...
+    @property
     def first_day(self) -> date: ...
     @property
     def day_end(self) -> date: ...
@@ -67,7 +69,7 @@ def case_sums(tx: Tx, p: Period, *, public: Sequence[str], own: Sequence[str], g
               grid_tier: str) -> dict[str, dict[str, int]]:
     """Per grid: the case counts behind every case-based indicator (see docs/indicators.md)."""
     c = cases_t.c
-    s, e = p.start, p.end
+    s, e = p.start, p.until
     registered_in = and_(c.registered_at >= s, c.registered_at < e)
     closed_in = and_(c.registered_at.is_not(None), c.closed_at >= s, c.closed_at < e)  # 结案 in the month
     # due by its limit only if still open when the month began: a case closed early, in an earlier month, was
@@ -188,7 +190,7 @@ def case_stats(tx: Tx, p: Period, grids: Sequence[str] | None) -> dict[str, list
     ``grids`` limits the counts to cases of those grids (None: every case).
     """
     c = cases_t.c
-    s, e = p.start, p.end
+    s, e = p.start, p.until
     made_in = and_(c.created_at >= s, c.created_at < e)
     registered_in = and_(c.registered_at >= s, c.registered_at < e)
     closed_in = and_(c.registered_at.is_not(None), c.closed_at >= s, c.closed_at < e)
