@@ -7,6 +7,7 @@ database; these tests hold the copy to the real thing, row by row, on both backe
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,9 @@ import sqlalchemy as sa
 
 from casecraft import Engine, FixedClock
 from casecraft.audit import verify as audit
+from casecraft.demo import run_demo
 from casecraft.store.models import metadata
-from tests.conftest import COPIED, WORKFLOW, _pg_schema_url, bj, sandbox, sandbox_db
+from tests.conftest import COPIED, WORKFLOW, _pg_schema_url, bj, sandbox, sandbox_db, snapshot
 
 # when the system recorded an act (the wall clock, not the sandbox's), and the hashes over it
 WALL_CLOCK = {"recorded_at", "hash", "prev_hash"}
@@ -72,3 +74,24 @@ def test_templates_follow_the_clock(tmp_path: Path) -> None:
     with Engine(f"sqlite:///{tmp_path / 'c.db'}", WORKFLOW, FixedClock(bj(24, "09:00") + timedelta(hours=1))) as eng:
         eng.init(sandbox=True)
     assert _rows(later) == _rows(f"sqlite:///{tmp_path / 'c.db'}")
+
+
+def test_a_snapshot_is_what_its_set_up_left(two_fresh: tuple[str, str]) -> None:
+    # the first call runs the set-up; the second, on another new database, copies what it left
+    first, second = two_fresh
+    key = ("test_templates", uuid.uuid4().hex)  # built here, by this test
+
+    def play() -> dict[str, int]:
+        clock = FixedClock(bj(24, "08:30"))
+        with sandbox(first, clock) as eng:
+            return {k: v.id for k, v in run_demo(eng, clock).items()}
+
+    def never() -> dict[str, int]:
+        raise AssertionError("a snapshot is copied, its set-up not run again")
+
+    ids = snapshot(first, key, play)
+    assert snapshot(second, key, never) == ids == {"A": 2, "B": 1, "C": 3}
+    assert second in COPIED
+    assert _rows(second) == _rows(first)
+    with Engine(second, WORKFLOW) as eng:
+        assert audit.verify(eng).ok and {c.state for c in eng.list()} == {"closed"}
