@@ -394,6 +394,17 @@ def _fill_from(template: _Template, url: str) -> None:
         _copy_template(template, _FRESH_PG.pop(url))
 
 
+def migrated(url: str, clock: Any = None, workflow: Any = WORKFLOW, **kwargs: Any) -> Any:
+    """``Engine(url, workflow, clock, **kwargs)`` on a new database: migrated, empty (no ``init``), from a template."""
+    from casecraft import Engine
+
+    def migrate() -> None:
+        Engine(url).close()  # the schema, created on first use
+
+    snapshot(url, ("migrated",), migrate)
+    return Engine(url, workflow, clock, **kwargs)
+
+
 def sandbox(url: str, clock: Any = None, workflow: Any = WORKFLOW, **kwargs: Any) -> Any:
     """``Engine(url, workflow, clock, **kwargs)`` after ``init(sandbox=True)``, from a template when it can.
 

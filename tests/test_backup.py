@@ -28,7 +28,7 @@ from casecraft.cli.main import app
 from casecraft.demo import run_demo
 from casecraft.store import db as dbmod
 from casecraft.store import models
-from tests.conftest import WORKFLOW, bj, sandbox, snapshot
+from tests.conftest import WORKFLOW, bj, migrated, sandbox, snapshot
 
 runner = CliRunner()
 GRID5 = "110106004005005"
@@ -94,14 +94,14 @@ def source(db_url: str) -> Iterator[Engine]:
 
 @pytest.fixture
 def target_sqlite(tmp_path: Path) -> Iterator[Engine]:
-    eng = Engine(f"sqlite:///{tmp_path / 'restored.db'}", WORKFLOW, FixedClock(bj(26, "09:00")))
+    eng = migrated(f"sqlite:///{tmp_path / 'restored.db'}", FixedClock(bj(26, "09:00")))
     yield eng
     eng.close()
 
 
 @pytest.fixture
 def target_pg(pg_url: str) -> Iterator[Engine]:
-    eng = Engine(pg_url, WORKFLOW, FixedClock(bj(26, "09:00")))
+    eng = migrated(pg_url, FixedClock(bj(26, "09:00")))
     yield eng
     eng.close()
 

@@ -26,7 +26,7 @@ from casecraft.audit import verify as audit
 from casecraft.cases.timeline import entry_hash
 from casecraft.cli.main import app
 from casecraft.demo import run_demo
-from tests.conftest import WORKFLOW, bj, sandbox, snapshot
+from tests.conftest import WORKFLOW, bj, migrated, sandbox, snapshot
 
 runner = CliRunner()
 
@@ -242,7 +242,7 @@ def test_a_forged_backup_never_restores(demo: tuple[Engine, dict[str, int]], tmp
     backup.export(eng, good)
     forged = tmp_path / "forged.jsonl"
     _forge(good, forged, _edit_note)
-    target = Engine(f"sqlite:///{tmp_path / 'target.db'}", WORKFLOW)
+    target = migrated(f"sqlite:///{tmp_path / 'target.db'}")
     with pytest.raises(RuleError, match="do not verify"):
         backup.import_backup(target, forged)
     with target.store.read() as tx:  # rolled back whole: nothing at all was kept
@@ -274,11 +274,11 @@ def test_signed_backups_need_their_key_and_refuse_a_recomputed_checksum(demo: tu
     for name, path, with_key, phrase in [("wrong key", signed, bytes.fromhex(sealing.new_key()), "not signed with"),
                                          ("no key", signed, None, "is signed"),
                                          ("forged", forged, key, "not signed with")]:
-        target = Engine(f"sqlite:///{tmp_path / (name.replace(' ', '_') + '.db')}", WORKFLOW)
+        target = migrated(f"sqlite:///{tmp_path / (name.replace(' ', '_') + '.db')}")
         with pytest.raises(InputError, match=phrase):
             backup.import_backup(target, path, key=with_key)
         target.close()
-    target = Engine(f"sqlite:///{tmp_path / 'ok.db'}", WORKFLOW)
+    target = migrated(f"sqlite:///{tmp_path / 'ok.db'}")
     backup.import_backup(target, signed, key=key)
     assert audit.verify(target).ok
     target.close()
