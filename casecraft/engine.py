@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from casecraft.admin.org import ReloadResult
     from casecraft.admin.versions import Migration, VersionInfo
 
-
 class Engine:
     """The casecraft engine over one database.
 
@@ -101,22 +100,37 @@ class Engine:
         self._workflow_arg = wf
         return wf
 
-    def init(self, *, load_org: bool = True, sandbox: bool = False) -> dict[str, Any]:
+    def init(self, *, load_org: bool = True, sandbox: bool = False, admin: str | None = None) -> dict[str, Any]:
         """Create or upgrade the database; on an empty one, publish the workflow, load the organisation
         and seed the calendar.
 
         Args:
             sandbox: make a new database a sandbox (demo, tests, training): no authentication, any
                 clock, every command says so. Only when the database is new.
+            admin: the first admin of a new production database (a person with the ``admin`` role in
+                the organisation file); then :meth:`bootstrap_admin` issues their token. A new database
+                needs either this or ``sandbox``.
 
         Returns:
             counts of what changed and the current version number.
+
+        Raises:
+            InputError: a new database with neither ``sandbox`` nor ``admin``, both, or an ``admin`` the
+                organisation file does not list as an admin.
         """
         from casecraft.admin import log as adminlog
         from casecraft.admin.org import OrgAdmin
         from casecraft.admin.versions import publish
 
+        if sandbox and admin:
+            raise InputError("--sandbox and --admin exclude each other: a sandbox database has no logins")
         counts: dict[str, Any] = {"units_added": 0, "units_changed": 0, "people_added": 0, "people_changed": 0}
+        with self.store.read() as tx:
+            fresh = tx.latest_version() is None and tx.count_units() == 0
+        if fresh and not sandbox:
+            from casecraft.admin.auth import check_first_admin
+
+            check_first_admin(admin, self.source_workflow().org if load_org else None)
         with self.store.write() as tx:
             fresh = tx.latest_version() is None and tx.count_units() == 0
             if fresh and sandbox:
@@ -140,7 +154,23 @@ class Engine:
         counts["workflow_version"] = version.number
         counts["workflow_version_id"] = version.id
         counts["sandbox"] = self.ctx.sandbox
+        if admin:
+            counts["admin"] = admin
         return counts
+
+    def bootstrap_admin(self, person: str, *, label: str | None = None) -> tuple[str, Any]:
+        """Issue the first admin's token on a production database (only while no admin holds one).
+
+        Returns:
+            the token (shown only here) and its :class:`~casecraft.admin.auth.CredentialInfo`.
+
+        Raises:
+            PermissionDenied: an admin holds credentials already.
+            InputError: a sandbox database; a person who is not an active admin.
+        """
+        from casecraft.admin.auth import bootstrap_admin
+
+        return bootstrap_admin(self.ctx, person, label=label)
 
     @property
     def sandbox(self) -> bool:
@@ -271,9 +301,29 @@ class Engine:
         return self.cases.fire(case_id, trigger, actor=who, note=note, to=to, outcome=outcome, photos=photos,
                                expected_version=expected_version, on_behalf_of=behalf)
 
-    def get(self, case_id: int) -> CaseView:
-        """A case with its whole timeline."""
-        return self.cases.get(case_id)
+    def get(self, case_id: int, *, reveal_contact: bool = False, actor: str | None = None) -> CaseView:
+        """A case with its whole timeline; the citizen's contact masked (``138****5678``).
+
+        Args:
+            reveal_contact: show the contact in full, to a person whose role is in the case's
+                workflow ``contact_roles`` (the authenticated person; on a sandbox, ``actor``).
+                Each reveal is recorded in the admin chain.
+
+        Raises:
+            PermissionDenied: a reveal by someone not allowed (or nobody authenticated).
+        """
+        if not reveal_contact:
+            return self.cases.get(case_id)
+        from dataclasses import replace
+
+        from casecraft.admin.privacy import reveal_contact as reveal
+
+        who, behalf = self._acting(actor)
+        if behalf is not None:
+            raise PermissionDenied("a contact is revealed only to the person asking ({principal}), never on behalf "
+                                   "of {actor}", principal=behalf, actor=who)
+        contact = reveal(self.ctx, case_id, actor=who)
+        return replace(self.cases.get(case_id), contact=contact)
 
     def list(self, *, state: str | None = None, tier: str | None = None, org: str | None = None,
              is_open: bool | None = None, limit: int = 200, offset: int = 0, ids: Sequence[int] | None = None,
@@ -470,6 +520,66 @@ class Engine:
             raise DatabaseError("attachment {sha256} no longer has the bytes its hash names; run `casecraft audit "
                                 "verify`", sha256=sha)
         return found
+
+    # credentials and the admin log ----------------------------------------------------------
+    def issue_token(self, person: str, *, actor: str | None = None,
+                    label: str | None = None) -> tuple[str, Any]:
+        """A new token for ``person`` (an admin's act, recorded); the token is returned only here."""
+        from casecraft.admin.auth import issue_token
+
+        return issue_token(self.ctx, person, actor=self._admin(actor), label=label)
+
+    def revoke_credentials(self, ref: str, *, actor: str | None = None) -> builtins.list[str]:
+        """Revoke a credential by id, or every credential of a person (an admin's act); the revoked ids."""
+        from casecraft.admin.auth import revoke
+
+        return revoke(self.ctx, ref, actor=self._admin(actor))
+
+    def set_password(self, person: str, password: str, *, actor: str | None = None) -> Any:
+        """Set a person's web password (an admin's act, recorded; earlier passwords revoked)."""
+        from casecraft.admin.auth import set_password
+
+        return set_password(self.ctx, person, password, actor=self._admin(actor))
+
+    def credentials(self, person: str | None = None, *, actor: str | None = None) -> builtins.list[Any]:
+        """Credentials (never their secrets), oldest first; an admin's view.
+
+        Raises:
+            PermissionDenied: outside a sandbox, the authenticated person is not an admin.
+        """
+        from casecraft.admin.auth import credentials, is_admin
+
+        who = self._admin(actor)
+        if not self.ctx.sandbox and (who is None or not is_admin(self.ctx, who)):
+            raise PermissionDenied("listing credentials needs the admin role")
+        return credentials(self.ctx, person)
+
+    def admin_log(self, *, after: int = 0, limit: int = 1000) -> builtins.list[Any]:
+        """The admin chain's entries (every administrative act and contact reveal), oldest first."""
+        from casecraft.admin.log import entries
+
+        return entries(self.ctx, after=after, limit=limit)
+
+    def case_attachment(self, case_id: int, sha256: str) -> tuple[dict[str, Any], bytes]:
+        """An attachment of a case's timeline and its bytes, checked against their hash.
+
+        Args:
+            sha256: the attachment's SHA-256 as ``case show`` lists it: in full, or its first 8 or more
+                hex digits when they name one attachment of the case.
+
+        Returns:
+            the attachment's description (``sha256``, ``name``, ``size``, ``type``) and its bytes.
+
+        Raises:
+            InputError: not hex, or a prefix shorter than 8 digits.
+            NotFound: no such case, or no attachment of the case with that hash (or several: give more digits).
+            DatabaseError: the stored bytes no longer match their hash.
+        """
+        from casecraft.cases.files import attachment_of
+
+        full, info = attachment_of(self.get(case_id), sha256)
+        _media, data = self.attachment(full)
+        return info, data
 
     # evaluation and drawings --------------------------------------------------------------------------
     def monthly_report(self, month: str | None = None, level: str = "grid", org: str | None = None) -> Any:

@@ -270,7 +270,7 @@ def test_a_connected_engine_hides_the_password(pg_url: str) -> None:
     url = make_url(pg_url).set(password=SECRET).render_as_string(hide_password=False)
     with Engine(url, WORKFLOW, FixedClock(bj(24, "09:00"))) as eng:
         assert SECRET not in repr(eng.store.engine) and SECRET not in str(eng.store.engine.url)
-    result = CliRunner().invoke(app, ["--db", url, "--workflow", str(WORKFLOW), "init"])
+    result = CliRunner().invoke(app, ["--db", url, "--workflow", str(WORKFLOW), "init", "--sandbox"])
     assert result.exit_code == 0, result.output
     assert "database ready" in result.stdout and SECRET not in result.output
 

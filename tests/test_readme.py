@@ -56,7 +56,7 @@ def test_readme_tour_runs_top_to_bottom(tmp_path: Path) -> None:
     env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8",
            "CASECRAFT_SQLITE_SYNC": "NORMAL", "COLUMNS": "200"}
     proc = subprocess.run(["bash", "-x", "tour.sh"], cwd=tmp_path, capture_output=True, text=True, env=env,
-                          timeout=600)
+                          stdin=subprocess.DEVNULL, timeout=900)
     assert proc.returncode == 0, proc.stderr[-4000:]
     # nothing but the commands' own messages on stderr: no log lines, no tracebacks
     assert "Traceback" not in proc.stderr and '"event": "alert"' not in proc.stderr + proc.stdout

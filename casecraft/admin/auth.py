@@ -20,11 +20,13 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from casecraft import ledger
 from casecraft.admin import log as adminlog
 from casecraft.base.errors import InputError, NotFound, PermissionDenied
 from casecraft.base.text import clean_text
 from casecraft.cases.rules import ADMIN_ROLE
 from casecraft.context import Context
+from casecraft.workflows.org import Organisation
 
 _TOKEN = re.compile(r"^cct_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
 MIN_PASSWORD = 12
@@ -82,6 +84,20 @@ def _info(r: dict[str, Any], tz: str) -> CredentialInfo:
                           timezone=tz)
 
 
+def _issue(tx: Any, person: str, admin: str, label: str | None, when: Any, *,
+           bootstrap: bool = False) -> tuple[str, dict[str, Any]]:
+    cred_id = secrets.token_hex(8)
+    secret = secrets.token_urlsafe(32)
+    values = {"id": cred_id, "person_id": person, "kind": "token", "secret_hash": _hasher("token").hash(secret),
+              "label": label, "created_at": when.at, "created_by": admin, "revoked_at": None, "revoked_by": None}
+    tx.insert_credential(values)
+    body: dict[str, Any] = {"credential": cred_id, "person": person, "kind": "token", "label": label}
+    if bootstrap:
+        body["bootstrap"] = True
+    adminlog.record(tx, admin, "auth.issue", body, when)
+    return f"cct_{cred_id}_{secret}", values
+
+
 def issue_token(ctx: Context, person: str, *, actor: str | None,
                 label: str | None = None) -> tuple[str, CredentialInfo]:
     """A new token for ``person`` (an admin's act, recorded); the token itself is returned only here.
@@ -91,8 +107,6 @@ def issue_token(ctx: Context, person: str, *, actor: str | None,
         InputError: no such person, or a deactivated one.
     """
     label = clean_text(label, "the label", 100, single_line=True)
-    cred_id = secrets.token_hex(8)
-    secret = secrets.token_urlsafe(32)
     with ctx.write() as tx:
         admin = adminlog.require_admin(ctx, tx, actor)
         when = ctx.when()
@@ -101,13 +115,79 @@ def issue_token(ctx: Context, person: str, *, actor: str | None,
             raise InputError("unknown person '{person}'; see `casecraft org show`", person=person)
         if not p.active:
             raise InputError("person '{person}' is deactivated; activate them first", person=person)
-        values = {"id": cred_id, "person_id": person, "kind": "token", "secret_hash": _hasher("token").hash(secret),
-                  "label": label, "created_at": when.at, "created_by": admin, "revoked_at": None,
-                  "revoked_by": None}
-        tx.insert_credential(values)
-        adminlog.record(tx, admin, "auth.issue", {"credential": cred_id, "person": person, "kind": "token",
-                                                  "label": label}, when)
-    return f"cct_{cred_id}_{secret}", _info(values, ctx.timezone)
+        token, values = _issue(tx, person, admin, label, when)
+    return token, _info(values, ctx.timezone)
+
+
+def admin_holders(tx: Any) -> list[str]:
+    """The active admins holding a credential that still works (read in ``tx``)."""
+    held: list[str] = []
+    for c in tx.credentials():
+        if c["revoked_at"] is not None or c["person_id"] in held:
+            continue
+        p = tx.person(c["person_id"])
+        if p is not None and p.active and ADMIN_ROLE in p.roles:
+            held.append(p.id)
+    return held
+
+
+FIRST_ADMIN_NEEDED = ("a new database needs its first admin: `casecraft init --admin PERSON` (a person with the admin "
+                      "role in the organisation file) for real work, or `casecraft init --sandbox` for training, "
+                      "demos and tests (no logins)")
+
+
+def check_first_admin(admin: str | None, org: Organisation | None) -> None:
+    """Refuse to create a production database nobody could administer (before anything is written).
+
+    Raises:
+        InputError: no ``admin``, or one the organisation to be loaded does not list as an active admin.
+    """
+    if not admin:
+        raise InputError(FIRST_ADMIN_NEEDED)
+    if org is None:
+        return  # the organisation comes later: bootstrap_admin checks the person then
+    person = org.person(admin)
+    if person is None:
+        raise InputError("unknown person '{person}': the first admin must be in the organisation file",
+                         person=admin)
+    if ADMIN_ROLE not in person.roles:
+        raise InputError("{name}({id}) does not have the admin role; give the first admin `roles: [admin]` "
+                         "in the organisation file", name=person.name, id=person.id)
+
+
+def bootstrap_admin(ctx: Context, person: str, *, label: str | None = None) -> tuple[str, CredentialInfo]:
+    """The first admin's token on a production database (``casecraft init --admin PERSON``).
+
+    Allowed only while no active admin holds a working credential; the check and the
+    issue are one write transaction that first takes the admin chain's lock, so two
+    processes bootstrapping at once cannot both succeed. Recorded in the admin chain
+    as issued by ``init``.
+
+    Raises:
+        InputError: a sandbox database (it needs no logins); an unknown, deactivated or non-admin person.
+        PermissionDenied: an admin holds credentials already (they issue tokens from now on).
+    """
+    label = clean_text(label, "the label", 100, single_line=True) or "first admin"
+    with ctx.write() as tx:
+        tx.ledger_head(ledger.ADMIN, lock=True)  # serialise with every administrative act until commit
+        if tx.meta("sandbox"):
+            raise InputError("a sandbox database needs no admin: nobody logs in there")
+        holders = admin_holders(tx)
+        if holders:
+            raise PermissionDenied("an admin already holds credentials ({holders}): the first admin exists; an "
+                                   "admin issues tokens with `casecraft auth token issue PERSON`",
+                                   holders=", ".join(holders))
+        p = tx.person(person)
+        if p is None:
+            raise InputError("unknown person '{person}'; the first admin must be in the organisation (see "
+                             "`casecraft org show`)", person=person)
+        if not p.active:
+            raise InputError("person '{person}' is deactivated; the first admin must be active", person=person)
+        if ADMIN_ROLE not in p.roles:
+            raise InputError("{name}({id}) does not have the admin role; give the first admin `roles: [admin]` in "
+                             "the organisation file", name=p.name, id=p.id)
+        token, values = _issue(tx, person, "init", label, ctx.when(), bootstrap=True)
+    return token, _info(values, ctx.timezone)
 
 
 def set_password(ctx: Context, person: str, password: str, *, actor: str | None) -> CredentialInfo:
@@ -226,5 +306,5 @@ def is_admin(ctx: Context, person: str) -> bool:
     return p is not None and p.active and ADMIN_ROLE in p.roles
 
 
-__all__ = ["CredentialInfo", "Principal", "authenticate", "check_password", "credentials", "is_admin",
-           "issue_token", "revoke", "set_password"]
+__all__ = ["FIRST_ADMIN_NEEDED", "CredentialInfo", "Principal", "admin_holders", "authenticate", "bootstrap_admin",
+           "check_first_admin", "check_password", "credentials", "is_admin", "issue_token", "revoke", "set_password"]

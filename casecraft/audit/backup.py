@@ -65,13 +65,29 @@ def _line(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), sort_keys=True) + "\n"
 
 
-def export(engine: Engine, path: str | os.PathLike[str], *, key: bytes | None = None) -> BackupResult:
+def _redacted(table: str, row: dict[str, Any]) -> dict[str, Any]:
+    """A row with citizens' contacts masked (the case column and the facts its timeline committed to)."""
+    from casecraft.base.views import mask_contact
+
+    if table == "cases" and row.get("contact"):
+        return {**row, "contact": mask_contact(row["contact"])}
+    if table == "timeline" and isinstance(row.get("facts"), dict) and row["facts"].get("contact"):
+        return {**row, "facts": {**row["facts"], "contact": mask_contact(row["facts"]["contact"])}}
+    return row
+
+
+def export(engine: Engine, path: str | os.PathLike[str], *, key: bytes | None = None,
+           redact: bool = False) -> BackupResult:
     """Write every row of every table to ``path`` (JSON Lines) from one consistent snapshot.
 
     The file is written beside its destination and renamed into place, so a crash
     never leaves a half-written backup under the final name. With ``key`` (the seal
     key, :mod:`casecraft.audit.seal`) the end line is signed: an edited file, even
     with its checksum recomputed, is refused on restore.
+
+    With ``redact`` citizens' contacts are masked (``138****5678``): a file to hand to
+    someone who may not see them. Its histories no longer match their hashes, so it
+    is marked as redacted and never restored.
 
     Raises:
         InputError: the file cannot be written.
@@ -93,11 +109,16 @@ def export(engine: Engine, path: str | os.PathLike[str], *, key: bytes | None = 
 
             with dump.snapshot_connection(engine.store) as conn:
                 tables = dump.tables()
-                put({"casecraft_backup": FORMAT, "schema": HEAD, "dialect": engine.store.dialect,
-                     "exported_at": _encode(engine.now()), "tables": [t.name for t in tables]})
+                header: dict[str, Any] = {"casecraft_backup": FORMAT, "schema": HEAD, "dialect": engine.store.dialect,
+                                          "exported_at": _encode(engine.now()), "tables": [t.name for t in tables]}
+                if redact:
+                    header["redacted"] = True
+                put(header)
                 for t in tables:
                     counts[t.name] = 0
                     for row, json_nulls in dump.iter_rows(conn, t):
+                        if redact:
+                            row = _redacted(t.name, row)
                         item: dict[str, Any] = {"table": t.name, "row": {k: _encode(v) for k, v in row.items()}}
                         if json_nulls:
                             item["json_null"] = json_nulls
@@ -161,6 +182,9 @@ class _Reader:
                 if lineno == 1:
                     if obj.get("casecraft_backup") != FORMAT:
                         raise self.fail(1, "not a casecraft backup (no header line)")
+                    if obj.get("redacted"):
+                        raise self.fail(1, "a redacted export (contacts masked, `export --redact`) is for reading, "
+                                           "not for restoring; restore a full export")
                     if obj.get("schema") != HEAD:
                         raise self.fail(1, f"the backup has schema {obj.get('schema')!r}; this casecraft "
                                            f"restores schema {HEAD} only (restore with the matching version)")

@@ -177,7 +177,7 @@ def check_case(case: CaseRow | Mapping[str, Any] | None, entries: Sequence[Entry
         differ.insert(0, "state")
         facts.setdefault("state", last.to_state)
     if differ and not structural:
-        shown = ", ".join(f"{f} {_plain(_get(case, f))} (timeline: {_plain(facts.get(f, last.to_state))})"
+        shown = ", ".join(f"{f} {_shown(f, _get(case, f))} (timeline: {_shown(f, facts.get(f, last.to_state))})"
                           for f in differ)
         out.append(Finding(case_id, None, "case", f"case {case_id} is in state {_get(case, 'state')} but its "
                            f"timeline says otherwise: {shown}; the case row was changed out of band"
@@ -186,6 +186,13 @@ def check_case(case: CaseRow | Mapping[str, Any] | None, entries: Sequence[Entry
     if deadlines is not None and not structural:
         out.extend(_check_deadlines(case_id, deadlines, dfacts, complete, {e.seq for e in in_range if e.hv >= 2}))
     return out
+
+
+def _shown(name: str, value: Any) -> Any:
+    """A field's value for a finding: a citizen's contact masked, like every other output."""
+    from casecraft.base.views import mask_contact
+
+    return mask_contact(str(value)) if name == "contact" and value is not None else _plain(value)
 
 
 def _check_deadlines(case_id: int, rows: Sequence[DeadlineRow], dfacts: dict[str, dict[str, Any]],

@@ -11,6 +11,29 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 
+def _mask_token(token: str) -> str:
+    if any(ch.isdigit() for ch in token):
+        # a number keeps its first 3 and last 4 characters: 13812345678 -> 138****5678
+        return f"{token[:3]}****{token[-4:]}" if len(token) >= 8 else "****"
+    if "@" in token:
+        local, _, domain = token.partition("@")
+        return f"{local[:1]}***@{domain}"
+    return token[:1] + "*" * max(1, len(token) - 1)  # a name keeps its first character: 张女士 -> 张**
+
+
+def mask_contact(value: str | None) -> str | None:
+    """A citizen's contact as every output shows it by default: numbers, names and e-mail masked.
+
+    ``13912345678 张女士`` → ``139****5678 张**``; an already masked ``138****5678`` stays as it is.
+    None stays None; anything else is masked word by word (separated by whitespace, commas, semicolons).
+    """
+    if value is None:
+        return None
+    import re
+
+    return re.sub(r"[^\s,;，；、/]+", lambda m: _mask_token(m[0]), value)
+
+
 def iso(value: datetime | None, tz: str) -> str | None:
     return value.astimezone(ZoneInfo(tz)).isoformat() if value is not None else None
 
@@ -110,7 +133,7 @@ class CaseView:
     extension_request: dict[str, Any] | None = None  # a pending 延期 request: by, note, actor, at
     channel: str | None = None
     received_at: datetime | None = None
-    contact: str | None = None
+    contact: str | None = None  # masked (mask_contact) unless revealed to a role the workflow allows
     registered_at: datetime | None = None  # 立案: when the case clock started
 
     def to_dict(self, *, timeline: bool = True) -> dict[str, Any]:

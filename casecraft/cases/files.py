@@ -17,6 +17,8 @@ from datetime import datetime
 from typing import Any
 
 from casecraft.attachments import Staging
+from casecraft.base.errors import InputError, NotFound
+from casecraft.base.views import CaseView
 from casecraft.store.base import Tx
 
 
@@ -38,4 +40,29 @@ def store_staged(tx: Tx, staging: Staging, now: datetime) -> tuple[dict[str, Any
     return tuple(out)
 
 
-__all__ = ["staged", "store_staged"]
+def attachment_of(case: CaseView, ref: str) -> tuple[str, dict[str, Any]]:
+    """The attachment of ``case``'s timeline named by ``ref``: its full SHA-256 and its description.
+
+    ``ref`` is the SHA-256 in full, or its first 8 or more hex digits when they name one attachment
+    of the case (``case show`` prints 12).
+
+    Raises:
+        InputError: not hex, or fewer than 8 digits.
+        NotFound: no attachment of the case with that hash (or several: give more digits).
+    """
+    value = ref.strip().lower()
+    if not 8 <= len(value) <= 64 or any(c not in "0123456789abcdef" for c in value):
+        raise InputError("{value!r} is not an attachment id: give the sha256 (or its first 12 digits) that "
+                         "`casecraft case show {case}` lists", value=ref[:80], case=case.id)
+    found: dict[str, dict[str, Any]] = {}
+    for e in case.timeline:
+        for a in e.attachments:
+            if str(a.get("sha256", "")).startswith(value):
+                found.setdefault(a["sha256"], dict(a))
+    if len(found) != 1:
+        raise NotFound("case {case} has {how} attachment {sha256}; see `casecraft case show {case}`",
+                       case=case.id, sha256=value, how="more than one" if found else "no")
+    return next(iter(found.items()))
+
+
+__all__ = ["attachment_of", "staged", "store_staged"]

@@ -22,7 +22,7 @@ from casecraft.base.errors import (
 )
 from casecraft.base.records import CaseRow, Entry
 from casecraft.base.text import check_id, clean_text
-from casecraft.base.views import CaseView, TimelineView, TriggerOption
+from casecraft.base.views import CaseView, TimelineView, TriggerOption, mask_contact
 from casecraft.cases import deadlines as dl
 from casecraft.cases import timeline as tl
 from casecraft.cases.files import staged, store_staged
@@ -446,7 +446,7 @@ class CaseService:
             workflow_version=self.ctx.version_number(case.workflow_version_id), deadline_at=case.deadline_at,
             timezone=wf.timezone, timeline=timeline, parked=case.parked, feedback=dict(case.feedback or {}),
             extension_request=case.extension_request, channel=case.channel, received_at=case.received_at,
-            contact=case.contact, registered_at=case.registered_at)
+            contact=mask_contact(case.contact), registered_at=case.registered_at)
 
     # side steps (the state stays) ----------------------------------------------------------------------
     def side_step(self, case_id: int, trigger: str, *, actor: str, note: str | None,

@@ -102,12 +102,36 @@ class State:
                 from casecraft.engine import Engine
 
                 self._engine = Engine(self.db, self.workflow, self.clock)
+            _say_if_sandbox(self._engine)
         return self._engine
 
     def close(self) -> None:
         if self._engine is not None:
             self._engine.close()
             self._engine = None
+
+
+def _say_if_sandbox(engine: Any) -> None:
+    """On a terminal, say on stderr that the database is a sandbox (no logins, any clock).
+
+    Only when stderr is a terminal: in pipes, cron and tests every output stays as it was.
+    """
+    import sys
+
+    try:
+        if not sys.stderr.isatty():
+            return
+    except (AttributeError, ValueError, OSError):
+        return
+    try:
+        sandbox = bool(engine.sandbox)
+    except CasecraftError:
+        return  # the command itself will say what is wrong with the database
+    if sandbox:
+        from casecraft.cli import render
+
+        render.line("sandbox database: nobody logs in and --at/CASECRAFT_NOW set the clock; not for real work "
+                    "(a real database is made with `casecraft init --admin PERSON`)", stderr=True, style="yellow")
 
 
 def state(ctx: typer.Context) -> State:

@@ -15,6 +15,8 @@ def export(
     force: Annotated[bool, typer.Option("--force", help="Replace FILE if it exists.")] = False,
     key_file: Annotated[str | None, typer.Option(
         "--key-file", help="Sign the backup with the seal key (restoring then needs the key).")] = None,
+    redact: Annotated[bool, typer.Option(
+        "--redact", help="Mask citizens' contacts (138****5678): a file to share; it cannot be restored.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
 ) -> None:
     """Write every row of every table (units, people, cases, timelines, alerts, calendar...) to FILE.
@@ -36,7 +38,7 @@ def export(
 
         key = load_key(key_file)
     with files.output(file, db=st.db, force=force, what="the backup") as tmp:
-        result = backup.export(st.engine(), tmp, key=key)
+        result = backup.export(st.engine(), tmp, key=key, redact=redact)
     result = replace(result, path=file)
     if json_out:
         render.print_json(result.to_dict())

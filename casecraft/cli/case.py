@@ -76,15 +76,25 @@ def show(
         "--diagram", help="Also draw the workflow with the case's path highlighted to this file "
         "(.png, .svg, .dot, .mmd or .bpmn).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace the --diagram file if it exists.")] = False,
+    reveal_contact: Annotated[bool, typer.Option(
+        "--reveal-contact", help="Show the citizen's contact in full (roles in the workflow's contact_roles only; "
+        "recorded in the admin log).")] = False,
+    actor: Annotated[str | None, typer.Option(
+        "--actor", help="Who asks, for --reveal-contact on a sandbox (elsewhere the person logged in).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Show a case's details and its whole timeline."""
+    """Show a case's details and its whole timeline (the citizen's contact masked unless revealed)."""
     from casecraft.cli import files, render
 
     if diagram:
         files.check_output(diagram, db=state(ctx).db, force=force, what="the diagram")
+    if reveal_contact and state(ctx).server_url():
+        from casecraft.base.errors import InputError
+
+        raise InputError("--reveal-contact works on the database itself (run it without --server, with "
+                         "CASECRAFT_TOKEN set to your token)")
     eng = state(ctx).engine()
-    case = eng.get(case_id)
+    case = eng.get(case_id, reveal_contact=True, actor=actor) if reveal_contact else eng.get(case_id)
     if diagram:
         from casecraft.workflows.diagram import case_diagram
 
@@ -279,3 +289,28 @@ def unpark(
 ) -> None:
     """解除挂账: take a case out of the problem register; its clock resumes with the time left."""
     _side(ctx, state(ctx).engine().unpark(case_id, actor=actor, note=note), json_out)
+
+
+@app.command()
+def photo(
+    ctx: typer.Context,
+    case_id: CaseArg,
+    sha256: Annotated[str, typer.Argument(metavar="SHA256", help="The attachment's sha256 as `case show` lists it "
+                                          "(in full, or its first 12 digits).")],
+    output: Annotated[str, typer.Option("-o", "--output", help="Write the attachment to this file (mode 0600).")],
+    force: Annotated[bool, typer.Option("--force", help="Replace the file if it exists.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Get an attachment of a case back from the database (its bytes checked against their hash)."""
+    from casecraft.cli import files, render
+
+    st = state(ctx)
+    files.check_output(output, db=st.db, force=force, what="the attachment")
+    files.require_database(st.db)
+    info, data = st.engine().case_attachment(case_id, sha256)
+    with files.output(output, db=st.db, force=force, what="the attachment") as tmp:
+        tmp.write_bytes(data)
+    if json_out:
+        render.print_json({"case": case_id, **info, "file": output})
+    else:
+        render.line(f"wrote {info.get('name')} ({info.get('type')}, {len(data)} B) of case {case_id} to {output}")

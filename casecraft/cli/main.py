@@ -10,11 +10,13 @@ from typing import Annotated
 
 import typer
 
+from casecraft.cli.admin import app as admin_app
 from casecraft.cli.alerts import app as alerts_app
 from casecraft.cli.alerts import scheduler_app
 from casecraft.cli.alerts import sweep as sweep_command
 from casecraft.cli.app import App, State, state
 from casecraft.cli.audit import app as audit_app
+from casecraft.cli.auth import app as auth_app
 from casecraft.cli.backup import export as export_command
 from casecraft.cli.backup import import_backup as import_backup_command
 from casecraft.cli.calendar import app as calendar_app
@@ -49,6 +51,8 @@ app.add_typer(report_app, name="report")
 app.add_typer(log_app, name="log")
 app.add_typer(audit_app, name="audit")
 app.add_typer(db_app, name="db")
+app.add_typer(auth_app, name="auth")
+app.add_typer(admin_app, name="admin")
 app.command("export")(export_command)
 app.command("import-backup")(import_backup_command)
 app.command("serve")(serve_command)
@@ -82,20 +86,61 @@ def init(ctx: typer.Context,
          sandbox: Annotated[bool, typer.Option(
              "--sandbox", help="A sandbox database (training, demos, tests): no logins, --at allowed; "
              "every command says so. Only for a new database.")] = False,
+         admin: Annotated[str | None, typer.Option(
+             "--admin", metavar="PERSON", help="The first admin of a new (production) database: a person with "
+             "the admin role in the organisation file; their token is issued once (only while no admin holds "
+             "one).")] = None,
+         token_file: Annotated[str | None, typer.Option(
+             "--token-file", help="Write the first admin's token to this file (mode 0600) instead of printing "
+             "it.")] = None,
+         force: Annotated[bool, typer.Option("--force", help="Replace the --token-file if it exists.")] = False,
          json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False) -> None:
-    """Create or upgrade the database; on a new one publish the workflow and load the organisation."""
+    """Create or upgrade the database; on a new one publish the workflow and load the organisation.
+
+    A new database is either a sandbox (--sandbox) or gets its first admin (--admin PERSON).
+    """
+    from casecraft.base.errors import InputError
     from casecraft.cli import render
+    from casecraft.cli.auth import check_token_file, write_token
     from casecraft.store.db import safe_url
 
+    if token_file is not None and not admin:
+        raise InputError("--token-file goes with --admin PERSON")
+    check_token_file(ctx, token_file, force)
+    if not sandbox and not admin and not state(ctx).server_url():
+        from casecraft.cli import files
+
+        file = files.database_file(state(ctx).db)
+        if file is not None and not file.exists():  # refuse before the file is made
+            from casecraft.admin.auth import FIRST_ADMIN_NEEDED
+
+            raise InputError(FIRST_ADMIN_NEEDED)
     eng = state(ctx).engine()
-    counts = eng.init(sandbox=sandbox)
+    counts = eng.init(sandbox=sandbox, admin=admin)
+    token = info = None
+    if admin:
+        token, info = eng.bootstrap_admin(admin)
     if json_out:
+        if info is not None and token is not None:
+            counts["credential"] = info.id
+            if token_file is None:
+                counts["token"] = token
+            else:
+                write_token(ctx, token, token_file, force)
+                counts["token_file"] = token_file
         render.print_json(counts)
         return
     render.line(f"database ready: {safe_url(str(eng.store.engine.url))}")
     render.line(f"workflow {eng.workflow.id} version {counts['workflow_version']}; units added "
                 f"{counts['units_added']}, changed {counts['units_changed']}; people added "
                 f"{counts['people_added']}, changed {counts['people_changed']}")
+    if info is not None and token is not None:
+        if token_file is None:
+            render.line(f"first admin {admin}: token {info.id} (shown once; keep it, e.g. in CASECRAFT_TOKEN):",
+                        stderr=True)
+        write_token(ctx, token, token_file, force)
+        if token_file is not None:
+            render.line(f"first admin {admin}: token {info.id} written to {token_file} (mode 0600)")
 
 
 @app.command()

@@ -210,6 +210,8 @@ def case_summary(case: Any, deadline: Any = None) -> None:
     if getattr(case, "ref", None) and getattr(case, "channel", None):
         rows.append(("热线 hotline", f"{case.channel} {case.ref}"
                      + (f", received {_local(case.received_at, case.timezone)}" if case.received_at else "")))
+    if getattr(case, "contact", None):
+        rows.append(("联系方式 contact", case.contact))  # masked unless revealed
     rows.append(("上报 reported", f"{_local(case.created_at, case.timezone)} by {case.reporter}"))
     if getattr(case, "parked", False):
         rows.append(("挂账 parked", "yes: in the problem register, clock stopped"))
@@ -223,6 +225,11 @@ def case_summary(case: Any, deadline: Any = None) -> None:
         rows.append(("案件时限 case due", _local(case.deadline_at, case.timezone)))
     if case.closed_at:
         rows.append(("结案 closed", _local(case.closed_at, case.timezone)))
+    backfills = [e for e in getattr(case, "timeline", ()) if getattr(e, "backfill", False)]
+    if backfills:
+        rows.append(("补录 back-filled", f"{len(backfills)} entr{'y' if len(backfills) == 1 else 'ies'} (#"
+                     + ", #".join(str(e.seq) for e in backfills) + ") entered by an admin for a past time: "
+                     "claimed time shown, recording time kept"))
     rows.append(("版本 version", f"{case.version} (workflow v{case.workflow_version})"))
     t = _grid()
     for k, v in rows:
@@ -251,6 +258,11 @@ def timeline(case: Any, title: str | None = None) -> None:
         if e.attachments:
             files = ", ".join(f"{a['name']} ({a['type']}, {a['size']} B, {a['sha256'][:12]})" for a in e.attachments)
             note = (note + "; " if note else "") + f"附件 {files}"
+        if getattr(e, "on_behalf_of", None):
+            note = (note + "; " if note else "") + f"代录 entered by {e.on_behalf_of}"
+        if getattr(e, "backfill", False):
+            recorded = f", recorded {_local(e.recorded_at, case.timezone)}" if e.recorded_at else ""
+            note = (note + "; " if note else "") + f"补录 back-fill{recorded}"
         table.add_row(str(e.seq), _local(e.at, case.timezone)[5:], cell(step), cell(e.actor_name),
                       cell(e.to_state_label), cell(e.unit_name), cell(note))
     print_table(table)
@@ -487,3 +499,13 @@ def deadline_line(d: Any, tz: str) -> str:
 
     mark = " [暂定日历 provisional calendar]" if getattr(d, "provisional", False) else ""
     return f"{_local(d.due_at, tz)} ({humanize(d.seconds_left)}, 时限 {d.limit}){mark}"
+
+
+def rows(columns: list[str], items: list[list[Any]]) -> None:
+    """A plain table of user text: one row per item, every cell made visible."""
+    table = Table()
+    for col in columns:
+        table.add_column(col)
+    for item in items:
+        table.add_row(*[cell(x) for x in item])
+    print_table(table)

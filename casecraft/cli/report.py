@@ -177,6 +177,10 @@ def case_stats(
             table.add_section()
             table.add_row("合计", *[str(t[k]) for k, _c in cols])
         render.print_table(table)
+    b = stats.get("backfilled") or {}
+    if any(b.values()):
+        render.line(f"补录 back-filled by an admin (counted apart; 民情日志 back-fills not in 登记率): "
+                    f"{b['entries']} timeline entries of {b['cases']} case(s), {b['logs']} 民情日志 entries")
 
 
 @app.command()

@@ -233,6 +233,7 @@ def case_stats(engine: Engine, month: str | None = None, org: str | None = None)
         grids = [c for c, u in units.items() if u["tier"] == grid_tier and within(units, c, org)]
     with engine.store.read() as tx:
         stats = q.case_stats(tx, period, grids)
+        backfilled = q.backfills(tx, period, grids)
     wf = engine.workflow
     for r in stats["by_category"]:
         cat = wf.categories.get(r["key"])
@@ -243,4 +244,5 @@ def case_stats(engine: Engine, month: str | None = None, org: str | None = None)
     return {"month": period.month, "org": org, "from": period.start.astimezone(tz).isoformat(),
             "to": period.end.astimezone(tz).isoformat(), "complete": period.complete,
             "total": stats["total"][0] if stats["total"] else {}, "by_source": stats["by_source"],
-            "by_category": stats["by_category"], "by_resolved_tier": stats["by_resolved_tier"]}
+            "by_category": stats["by_category"], "by_resolved_tier": stats["by_resolved_tier"],
+            "backfilled": backfilled}

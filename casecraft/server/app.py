@@ -160,7 +160,7 @@ DEFAULT_RATE_LIMIT = RateLimit()
 
 
 def create_app(engine: Engine, *, rate_limit: RateLimit | None = DEFAULT_RATE_LIMIT, oidc: Any = None,
-               settings: Settings | None = None, close_engine: bool = False) -> FastAPI:
+               settings: Settings | None = None, close_engine: bool = False, web: bool = True) -> FastAPI:
     """The API over ``engine`` (one per process; each request acts through ``engine.bound(person)``).
 
     Args:
@@ -169,6 +169,7 @@ def create_app(engine: Engine, *, rate_limit: RateLimit | None = DEFAULT_RATE_LI
         oidc: an :class:`casecraft.server.oidc.OIDC` to accept a provider's ID tokens, or None.
         settings: stream and body tunables.
         close_engine: close the engine when the app shuts down (the app owns it: ``casecraft serve``).
+        web: mount the web workbench (:mod:`casecraft.web`) at ``/web``.
     """
 
     @asynccontextmanager
@@ -209,6 +210,9 @@ def create_app(engine: Engine, *, rate_limit: RateLimit | None = DEFAULT_RATE_LI
         from casecraft.server.open311 import router as open311_router
 
         app.include_router(open311_router)
+    if web and importlib.util.find_spec("casecraft.web") is not None:
+        # the workbench sits above the server (it reuses the server's helpers): a plug-in, found at run time
+        importlib.import_module("casecraft.web").mount(app)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     app.add_middleware(BodyLimit, limit=app.state.settings.max_body)
     logging.getLogger("casecraft.server").debug("app ready")

@@ -6,16 +6,16 @@ file row would be: the same checks, the same routing by address to a grid, the
 same permission (the intake account must be allowed to receive hotline cases
 at the street the address belongs to), the same idempotency by ticket.
 
-Interim: the engine takes work orders only from a file, so the order is handed
-over as one JSON Lines record through an anonymous pipe (``/dev/fd/N``, POSIX)
-— never a file on disk, since it carries the caller's contact. When the engine
-offers a one-order intake, :func:`submit` calls it instead (docs/open311.md).
+The import reads a work-order file twice (check every row, then route), so it takes
+regular files only; the order is handed over as a one-line JSON Lines file in a private
+temporary folder (0700; the file 0600), removed as soon as the import returns.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 SOURCE = "hotline"
 SCAN_CHUNK = 500
-PIPE_SAFE = 16 * 1024  # an order is written whole before it is read: it must fit a pipe's smallest buffer
+MAX_RECORD = 64 * 1024  # one work order, as JSON: far above the fields' limits
 # the names of the work-order columns as a GeoReport client knows them
 PARAMS = {"address": "address_string", "grid": "attribute[grid]", "ticket": "attribute[ticket]",
           "channel": "attribute[channel]", "category": "service_code", "description": "description",
@@ -62,16 +62,21 @@ def case_by_ticket(engine: Engine, ticket: str) -> int | None:
 
 
 def _import(engine: Engine, record: dict[str, Any]) -> ImportResult:
+    """The one work order through the hotline import (one write path, one set of checks).
+
+    The record goes over as a one-line JSON Lines file in a private temporary folder (0700, the file
+    0600, removed at once): the import reads regular files only, so that a device or a pipe can never
+    stand in for a work-order file.
+    """
     data = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
-    if len(data) > PIPE_SAFE:  # cannot happen within the field limits; a guard against a blocked write
+    if len(data) > MAX_RECORD:  # cannot happen within the field limits
         raise InputError("the request is too large")
-    read_fd, write_fd = os.pipe()
-    try:
-        with os.fdopen(write_fd, "wb") as fh:
+    with tempfile.TemporaryDirectory(prefix="casecraft-open311-") as folder:
+        path = os.path.join(folder, "order.jsonl")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-        return engine.import_hotline(f"/dev/fd/{read_fd}", fmt="jsonl")
-    finally:
-        os.close(read_fd)
+        return engine.import_hotline(path, fmt="jsonl")
 
 
 def submit(engine: Engine, person_id: str, order: Order) -> Submitted:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 import anyio
@@ -48,7 +48,7 @@ async def list_alerts(eng: Acting,
     return JSON([with_tz(a) for a in items])
 
 
-def _may_watch(engine: Engine, person_id: str, unit: str) -> None:
+def may_watch(engine: Engine, person_id: str, unit: str) -> None:
     """Refuse unless the person works at ``unit`` or at a unit above it (read in one transaction)."""
     with engine.ctx.read() as tx:
         org = engine.ctx.org_in(tx)
@@ -67,7 +67,7 @@ async def platform_alerts(unit: Unit, request: Request, eng: Acting,
                           after_id: Annotated[int | None, Query(ge=0)] = None,
                           limit: Annotated[int, Query(ge=1, le=10_000)] = 500) -> JSON:
     def look() -> Any:
-        _may_watch(eng.engine, eng.principal().person_id, unit)
+        may_watch(eng.engine, eng.principal().person_id, unit)
         return eng.engine.alerts(org=unit, only_open=open, after_id=after_id, limit=limit)
 
     items: Any = await call(look)
@@ -96,8 +96,7 @@ async def stream(unit: Unit, request: Request, principal: Annotated[Any, Depends
                                                                           "that cannot set Last-Event-ID).")] = None,
                  ) -> StreamingResponse:
     engine: Engine = request.app.state.engine
-    settings = request.app.state.settings
-    await call(_may_watch, engine, principal.person_id, unit)
+    await call(may_watch, engine, principal.person_id, unit)
     start: int | None = after_id
     if last_event_id:
         try:
@@ -106,43 +105,55 @@ async def stream(unit: Unit, request: Request, principal: Annotated[Any, Depends
             raise InputError("Last-Event-ID must be an alert id") from None
     token = request.headers.get("authorization", "").partition(" ")[2].strip()
 
-    async def events() -> AsyncIterator[str]:
-        yield f"retry: {int(settings.sse_retry * 1000)}\n\n"
-        if start is None:
-            # a new subscriber: first the platform's unacknowledged alerts, then whatever comes; walking the
-            # unit's alerts once (pages of 1000) finds where "now" is
-            after = 0
-            while True:
-                page: Any = await call(engine.alerts, org=unit, after_id=after, limit=1000)
-                for a in page:
-                    after = a.id
-                    if a.acked_at is None:
-                        yield _event(a)
-                if len(page) < 1000:
-                    break
-        else:
-            after = start
-        beat = time.monotonic()
-        while True:
-            batch: Any = await call(engine.alerts, org=unit, after_id=after, limit=100)
-            for a in batch:
-                after = a.id
-                yield _event(a)
-            if len(batch) == 100:
-                continue
-            if time.monotonic() - beat >= settings.sse_heartbeat:
-                beat = time.monotonic()
-                try:
-                    await _recheck(request, engine, token)
-                except CasecraftError as exc:
-                    log_refusal(request, exc)
-                    yield f"event: error\ndata: {json.dumps({'code': exc.code, 'detail': exc.message})}\n\n"
-                    return
-                yield ": keep-alive\n\n"
-            await anyio.sleep(settings.sse_poll)
+    async def recheck() -> None:
+        await _recheck(request, engine, token)
 
-    return StreamingResponse(events(), media_type="text/event-stream",
+    return StreamingResponse(alert_events(request, engine, unit, start, recheck), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+async def alert_events(request: Request, engine: Engine, unit: str, start: int | None,
+                       recheck: Callable[[], Awaitable[None]]) -> AsyncIterator[str]:
+    """The server-sent events of a platform's alerts (the API's stream and the workbench's board share it).
+
+    A new subscriber (``start`` None) first gets the unit's unacknowledged alerts; then every alert after
+    the last one sent, polled every ``sse_poll`` seconds. ``recheck`` runs at every heartbeat and ends the
+    stream with ``event: error`` when it raises (a revoked token, an ended session).
+    """
+    settings = request.app.state.settings
+    yield f"retry: {int(settings.sse_retry * 1000)}\n\n"
+    if start is None:
+        # a new subscriber: first the platform's unacknowledged alerts, then whatever comes; walking the
+        # unit's alerts once (pages of 1000) finds where "now" is
+        after = 0
+        while True:
+            page: Any = await call(engine.alerts, org=unit, after_id=after, limit=1000)
+            for a in page:
+                after = a.id
+                if a.acked_at is None:
+                    yield _event(a)
+            if len(page) < 1000:
+                break
+    else:
+        after = start
+    beat = time.monotonic()
+    while True:
+        batch: Any = await call(engine.alerts, org=unit, after_id=after, limit=100)
+        for a in batch:
+            after = a.id
+            yield _event(a)
+        if len(batch) == 100:
+            continue
+        if time.monotonic() - beat >= settings.sse_heartbeat:
+            beat = time.monotonic()
+            try:
+                await recheck()
+            except CasecraftError as exc:
+                log_refusal(request, exc)
+                yield f"event: error\ndata: {json.dumps({'code': exc.code, 'detail': exc.message})}\n\n"
+                return
+            yield ": keep-alive\n\n"
+        await anyio.sleep(settings.sse_poll)
 
 
 async def _recheck(request: Request, engine: Engine, token: str) -> None:
@@ -153,4 +164,4 @@ async def _recheck(request: Request, engine: Engine, token: str) -> None:
         await call(engine.authenticate, token)
 
 
-__all__ = ["router"]
+__all__ = ["alert_events", "may_watch", "router"]

@@ -23,6 +23,7 @@ from casecraft.store.models import (
     EvaluationResult,
     EvaluationRun,
     SentimentLog,
+    TimelineEntry,
     Unit,
 )
 from casecraft.store.repo import Tx
@@ -45,6 +46,7 @@ class Period(Protocol):
 cases_t = cast(Table, Case.__table__)
 deadlines_t = cast(Table, Deadline.__table__)
 logs_t = cast(Table, SentimentLog.__table__)
+timeline_t = cast(Table, TimelineEntry.__table__)
 calendar_t = cast(Table, CalendarDay.__table__)
 units_t = cast(Table, Unit.__table__)
 runs_t = cast(Table, EvaluationRun.__table__)
@@ -121,13 +123,33 @@ def step_sums(tx: Tx, p: Period, *, verify_states: Sequence[str], check_states: 
 
 
 def log_days(tx: Tx, p: Period) -> dict[str, int]:
-    """Per grid: working days of the window with at least one 民情日志 entry."""
+    """Per grid: working days of the window with at least one 民情日志 entry written on the day.
+
+    An admin's back-fill (an entry recorded later for a past day) is counted apart (:func:`backfills`),
+    never toward the 登记率.
+    """
     lg, cal = logs_t.c, calendar_t.c
     q = (select(lg.grid_code, func.count(distinct(lg.day)).label("days"))
          .select_from(logs_t.join(calendar_t, cal.day == lg.day))
-         .where(cal.workday == true(), lg.day >= p.first_day, lg.day < p.day_end)
+         .where(cal.workday == true(), lg.day >= p.first_day, lg.day < p.day_end, lg.backfill.is_not(True))
          .group_by(lg.grid_code))
     return {r["grid_code"]: int(r["days"]) for r in tx.conn.execute(q).mappings()}
+
+
+def backfills(tx: Tx, p: Period, grids: Sequence[str] | None = None) -> dict[str, int]:
+    """Admins' back-fills of the window, counted apart: timeline entries (and their cases) whose claimed
+    time falls in it, and 民情日志 entries for its days (``grids``: only those grids' cases and logs)."""
+    t, c, lg = timeline_t.c, cases_t.c, logs_t.c
+    q = (select(func.count(), func.count(distinct(t.case_id)))
+         .select_from(timeline_t.join(cases_t, c.id == t.case_id))
+         .where(t.backfill.is_(True), t.at >= p.start, t.at < p.end))
+    lq = select(func.count()).where(lg.backfill.is_(True), lg.day >= p.first_day, lg.day < p.day_end)
+    if grids is not None:
+        q = q.where(c.grid_code.in_(list(grids)))
+        lq = lq.where(lg.grid_code.in_(list(grids)))
+    entries, case_count = tx.conn.execute(q).one()
+    return {"cases": int(case_count or 0), "entries": int(entries or 0),
+            "logs": int(tx.conn.execute(lq).scalar_one() or 0)}
 
 
 def workdays(tx: Tx, p: Period) -> tuple[int, int]:

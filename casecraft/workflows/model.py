@@ -139,6 +139,9 @@ class Settings(_Strict):
     urge_roles: list[str] = Field(
         default_factory=lambda: ["supervisor", "leader", "operator"],
         description="可督办的角色：督导员，或上级平台人员")
+    contact_roles: list[str] = Field(
+        default_factory=lambda: ["operator", "leader"],
+        description="可查看市民完整联系方式的角色（本单位及下级案件；每次查看记入管理日志），其余输出一律脱敏")
     sinks: Annotated[list[Sink], AfterValidator(_unique_sink_names)] = Field(
         default_factory=list, max_length=16,
         description="告警投递渠道：log 日志，webhook HTTP推送，apprise 通知服务（数据库收件箱总是启用）")

@@ -234,7 +234,7 @@ def _check_settings(c: _Collector, raw: dict[str, Any], states: dict[str, Any] |
             c.unknown(("workflow", "initial"), "state", initial, states)
         elif states[initial].get("final") is True:
             c.add(("workflow", "initial"), f"the initial state '{initial}' is final")
-    for field_name in ("extension_roles", "urge_roles"):
+    for field_name in ("extension_roles", "urge_roles", "contact_roles"):
         # the defaults name roles a workflow may not have; only check what the admin wrote
         written = s.get(field_name)
         for j, role in enumerate(written if isinstance(written, list) else []):

@@ -1,0 +1,199 @@
+"""What the workbench's pages share: templates, the session check in the engine's hop, forms, error pages.
+
+Every page runs one function in the threadpool: the session cookie is checked
+against the database there (:func:`casecraft.web.session.viewer`), then the
+page's engine calls are made by ``engine.bound(person)``, so every page is
+judged by the same rules as the API (the engine refuses with the same errors).
+"""
+
+from __future__ import annotations
+
+import gettext
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData, UploadFile
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from casecraft.attachments import MAX_BYTES, MAX_PER_STEP, clean_name
+from casecraft.base.errors import CasecraftError, InputError
+from casecraft.engine import Engine
+from casecraft.server.problems import message_for, status_for
+from casecraft.web import session
+from casecraft.web.session import Viewer
+
+HERE = Path(__file__).resolve().parent
+PREFIX = "/web"
+CHUNK = 1 << 16
+
+env = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=select_autoescape(["html"]),
+                  extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
+# the message catalogue (another part of casecraft) installs real translations; until then the Chinese source
+env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+
+
+def install_translations(translations: gettext.NullTranslations) -> None:
+    """Use a message catalogue for the templates' ``_()`` strings."""
+    env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
+
+
+def local(value: datetime | None, tz: str = "Asia/Shanghai", fmt: str = "%m-%d %H:%M") -> str:
+    """A stored (UTC) time shown in the workflow's timezone."""
+    if value is None:
+        return ""
+    return value.astimezone(ZoneInfo(tz)).strftime(fmt)
+
+
+def span(seconds: float | timedelta | None) -> str:
+    """A duration in Chinese: 2天3小时, 45分钟."""
+    if seconds is None:
+        return ""
+    s = int(abs(seconds.total_seconds() if isinstance(seconds, timedelta) else seconds))
+    d, rest = divmod(s, 86400)
+    h, rest = divmod(rest, 3600)
+    m = rest // 60
+    parts = [f"{d}天" if d else "", f"{h}小时" if h else "", f"{m}分钟" if m and not d else ""]
+    return "".join(parts) or "不足1分钟"
+
+
+env.filters["local"] = local
+env.filters["span"] = span
+env.globals["PREFIX"] = PREFIX
+
+
+@dataclass
+class Page:
+    """What a page function returns: a template and its context (status for refusals shown as pages)."""
+
+    template: str
+    context: dict[str, Any] = field(default_factory=dict)
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Redirect:
+    url: str
+
+
+@dataclass
+class Raw:
+    body: bytes
+    media_type: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def render(request: Request, template: str, context: dict[str, Any], status: int = 200,
+           headers: dict[str, str] | None = None) -> HTMLResponse:
+    html = env.get_template(template).render(request=request, **context)
+    out = HTMLResponse(html, status_code=status, headers=headers)
+    out.headers["Cache-Control"] = "no-store"
+    out.headers["X-Content-Type-Options"] = "nosniff"
+    out.headers["X-Frame-Options"] = "DENY"
+    out.headers["Referrer-Policy"] = "same-origin"
+    return out
+
+
+def error_page(request: Request, exc: CasecraftError, viewer: Viewer | None = None) -> Response:
+    """A refusal or failure as a page (the same status the API gives)."""
+    code = exc.code
+    if code == "unauthenticated" and request.method == "GET":
+        return RedirectResponse(f"{PREFIX}/login?next={quote(request.url.path)}", status_code=303)
+    status = 403 if code == "csrf" else status_for(code)
+    return render(request, "error.html", {"viewer": viewer, "status": status, "message": message_for(exc, request),
+                                          "code": code}, status=status)
+
+
+def engine_of(request: Request) -> Engine:
+    return request.app.state.engine  # type: ignore[no-any-return]
+
+
+async def handle(request: Request, work: Callable[[Viewer, Engine], Page | Redirect | Raw], *,
+                 csrf: str | None = None, post: bool = False) -> Response:
+    """Check the session (and on a POST its CSRF token), run ``work`` as the person, answer with its page."""
+    engine = engine_of(request)
+    cookie = request.cookies.get(session.COOKIE)
+    seen: list[Viewer] = []
+
+    def run() -> Page | Redirect | Raw:
+        v = session.viewer(engine, cookie, oidc=request.app.state.oidc)
+        seen.append(v)
+        if post:
+            session.check_csrf(v, csrf)
+        return work(v, engine.bound(v.person_id))
+
+    try:
+        out = await run_in_threadpool(run)
+    except CasecraftError as exc:
+        return error_page(request, exc, seen[0] if seen else None)
+    if isinstance(out, Redirect):
+        return RedirectResponse(out.url, status_code=303)
+    if isinstance(out, Raw):
+        return Response(out.body, media_type=out.media_type, headers={"Cache-Control": "no-store", **out.headers})
+    ctx = {"viewer": seen[0], **out.context}
+    return render(request, out.template, ctx, status=out.status, headers=out.headers)
+
+
+@asynccontextmanager
+async def read_form(request: Request) -> AsyncIterator[tuple[FormData, list[str]]]:
+    """The posted form and the paths of its non-empty uploads (a private 0700 directory, removed afterwards)."""
+    tmp: str | None = None
+    try:
+        try:
+            form = await request.form(max_files=MAX_PER_STEP + 1, max_fields=200)
+        except Exception as exc:  # starlette's own errors for broken or oversized forms
+            raise InputError("the form cannot be read: {reason}", reason=str(exc)) from None
+        paths: list[str] = []
+        uploads = [u for k in ("photos", "file") for u in form.getlist(k)
+                   if isinstance(u, UploadFile) and u.filename]
+        if len(uploads) > MAX_PER_STEP:
+            raise InputError("at most {limit} attachments per step", limit=MAX_PER_STEP)
+        if uploads:
+            tmp = tempfile.mkdtemp(prefix="casecraft-web-")
+            for i, up in enumerate(uploads):
+                paths.append(await _save(up, Path(tmp), i))
+        yield form, paths
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+async def _save(upload: UploadFile, directory: Path, index: int) -> str:
+    import os
+
+    name = clean_name(upload.filename or "attachment")
+    target = directory / str(index)
+    target.mkdir(mode=0o700)
+    path = target / name
+    size = 0
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
+        while chunk := await upload.read(CHUNK):
+            size += len(chunk)
+            if size > MAX_BYTES:
+                raise InputError("attachment {file!r} is larger than the limit of {limit} MiB", file=name,
+                                 limit=MAX_BYTES // (1024 * 1024))
+            out.write(chunk)
+    return str(path)
+
+
+def text(form: FormData, key: str) -> str | None:
+    """A form field's text, None when absent or blank."""
+    value = form.get(key)
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return value.strip()
+
+
+__all__ = ["PREFIX", "Page", "Raw", "Redirect", "env", "error_page", "handle", "install_translations", "local",
+           "read_form", "render", "span", "text"]

@@ -1,0 +1,30 @@
+// The hotline upload with its progress: the file is sent with XHR (upload progress), the result replaces <main>.
+(function () {
+  function bind() {
+    var form = document.getElementById("hotline-form");
+    if (!form || !window.FormData || !window.DOMParser) { return; }
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var bar = document.getElementById("hotline-progress"), status = document.getElementById("hotline-status");
+      bar.hidden = false; bar.max = 100; bar.value = 0;
+      var xhr = new XMLHttpRequest();
+      xhr.open("POST", form.action);
+      xhr.upload.addEventListener("progress", function (e) {
+        if (e.lengthComputable) {
+          bar.value = Math.round(e.loaded * 100 / e.total);
+          status.textContent = "上传中 " + bar.value + "%";
+        }
+      });
+      xhr.upload.addEventListener("load", function () { bar.removeAttribute("value"); status.textContent = "导入中…"; });
+      xhr.addEventListener("load", function () {
+        var doc = new DOMParser().parseFromString(xhr.responseText, "text/html");
+        var main = doc.querySelector("main");
+        if (main) { document.querySelector("main").replaceWith(main); bind(); }
+        else { status.textContent = "导入失败（" + xhr.status + "）"; }
+      });
+      xhr.addEventListener("error", function () { status.textContent = "网络错误，请重试"; });
+      xhr.send(new FormData(form));
+    });
+  }
+  bind();
+})();
