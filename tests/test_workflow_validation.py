@@ -569,7 +569,7 @@ def test_the_cli_refuses_a_deeply_nested_file_with_its_place(tmp_path: Path) -> 
     path = tmp_path / "deep.yaml"
     path.write_text(DEEP_10KB["flow list"][0], encoding="utf-8")
     for args in (["workflow", "validate", str(path)],
-                 ["--db", f"sqlite:///{tmp_path / 'c.db'}", "--workflow", str(path), "init"]):
+                 ["--db", f"sqlite:///{tmp_path / 'c.db'}", "--workflow", str(path), "init", "--sandbox"]):
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 2, result.output
         assert result.exception is None or isinstance(result.exception, SystemExit)
