@@ -50,9 +50,9 @@ def two_fresh(db_url: str, tmp_path: Path) -> Any:
         other.close()
 
 
-@pytest.mark.parametrize("at", [bj(24, "09:00"), bj(30, "16:00", month=12)], ids=["november", "year-end"])
-def test_a_copy_of_the_template_is_what_init_writes(two_fresh: tuple[str, str], at: Any) -> None:
+def test_a_copy_of_the_template_is_what_init_writes(two_fresh: tuple[str, str]) -> None:
     made, copied = two_fresh
+    at = bj(30, "16:00", month=12)  # the provisional year seeded too
     with Engine(made, WORKFLOW, FixedClock(at)) as eng:
         eng.init(sandbox=True)
     eng = sandbox(copied, FixedClock(at))
