@@ -214,7 +214,7 @@ class Context:
         with self.store.read() as tx:
             row = tx.latest_version()
         if row is None:
-            raise InputError("the database has no published workflow yet: run `casecraft init` first")
+            raise InputError("the database has no published workflow yet: initialise it first")
         version = Version(int(row["id"]), int(row["number"]), self._verified(row))
         with self._lock:
             self._current = version
@@ -253,9 +253,9 @@ class Context:
         if spec is None:
             spec = Workflow.from_data(json.loads(row["spec"]))
             if spec.content_hash != row["content_hash"]:
-                raise DatabaseError("workflow version {number} was changed in the database (its rules no longer "
-                                    "match their hash); nothing is done under altered rules: restore the database "
-                                    "from a backup and run `casecraft audit verify`", number=row["number"])
+                raise DatabaseError("workflow version {number} was changed in the database (its rules no longer match "
+                                    "their hash); nothing is done under altered rules: restore the database from a "
+                                    "backup and verify it", number=row["number"])
             self._specs[vid] = spec
             self._numbers[vid] = int(row["number"])
         return spec

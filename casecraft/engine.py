@@ -123,7 +123,7 @@ class Engine:
         from casecraft.admin.versions import publish
 
         if sandbox and admin:
-            raise InputError("--sandbox and --admin exclude each other: a sandbox database has no logins")
+            raise InputError("a sandbox database has no logins, so it has no first admin")
         counts: dict[str, Any] = {"units_added": 0, "units_changed": 0, "people_added": 0, "people_changed": 0}
         with self.store.read() as tx:
             fresh = tx.latest_version() is None and tx.count_units() == 0
@@ -137,7 +137,7 @@ class Engine:
                 tx.set_meta("sandbox", True)
                 adminlog.record(tx, adminlog.SANDBOX_ACTOR, "db.sandbox", {"sandbox": True}, self.ctx.when())
             elif sandbox and not tx.meta("sandbox"):
-                raise InputError("--sandbox is only for a new database; this one holds data already")
+                raise InputError("a sandbox is only made from a new database; this one holds data already")
         self.ctx.refresh_now()
         if fresh:
             wf = self.source_workflow()
@@ -230,11 +230,10 @@ class Engine:
         if principal is None:
             if self.ctx.sandbox:
                 if not actor:
-                    raise InputError("say who acts (--actor PERSON); see `casecraft org show`")
+                    raise InputError("say who acts (a person id)")
                 return actor, None
-            raise PermissionDenied("this database needs an authenticated person: run `casecraft login` or set "
-                                   "CASECRAFT_TOKEN (a sandbox database made with `casecraft init --sandbox` does "
-                                   "not)")
+            raise PermissionDenied("this database needs an authenticated person (a token); only a sandbox database "
+                                   "does not")
         if not actor or actor == principal:
             return principal, None
         return actor, principal
@@ -244,8 +243,7 @@ class Engine:
         if principal is None:
             if self.ctx.sandbox:
                 return actor
-            raise PermissionDenied("administration needs an authenticated admin: run `casecraft login` or set "
-                                   "CASECRAFT_TOKEN")
+            raise PermissionDenied("administration needs an authenticated admin (a token)")
         if actor and actor != principal:
             raise PermissionDenied("an admin acts as themself ({principal}), not as {actor}", principal=principal,
                                    actor=actor)
@@ -517,8 +515,8 @@ class Engine:
         if found is None:
             raise NotFound("no attachment {sha256}", sha256=sha)
         if not verify(sha, found[1]):
-            raise DatabaseError("attachment {sha256} no longer has the bytes its hash names; run `casecraft audit "
-                                "verify`", sha256=sha)
+            raise DatabaseError("attachment {sha256} no longer has the bytes its hash names; verify the database",
+                                sha256=sha)
         return found
 
     # credentials and the admin log ----------------------------------------------------------

@@ -85,7 +85,7 @@ class Logbook:
             org = self.ctx.org_in(tx)
             unit = org.unit(grid)
             if unit is None or unit.kind != "platform" or unit.tier != wf.tiers[0]:
-                raise InputError("unknown grid '{grid}'; give a grid code (15 digits), see `casecraft org show`",
+                raise InputError("unknown grid '{grid}'; give a grid code (15 digits)",
                                  grid=grid)
             if not unit.active:
                 raise PermissionDenied("grid {grid} ({name}) is deactivated", grid=grid, name=unit.name)
@@ -115,7 +115,7 @@ class Logbook:
         from casecraft.evaluation.period import parse_month
 
         if not 1 <= limit <= 100_000:
-            raise InputError("--limit must be between 1 and 100000")
+            raise InputError("the number of entries must be between 1 and 100000")
         start = end = None
         if month is not None:
             y, m = parse_month(month)
@@ -124,9 +124,9 @@ class Logbook:
         with self.ctx.read() as tx:
             view_org = self.ctx.org_in(tx)
             if grid is not None and view_org.unit(grid) is None:
-                raise InputError("unknown grid '{grid}'; see `casecraft org show`", grid=grid)
+                raise InputError("unknown grid '{grid}'", grid=grid)
             if org is not None and view_org.unit(org) is None:
-                raise InputError("unknown unit '{unit}'; see `casecraft org show`", unit=org)
+                raise InputError("unknown unit '{unit}'", unit=org)
             rows = tx.logs(grid=grid, org=org, start=start, end=end, limit=limit)
             return [self._view(view_org, r, tz) for r in rows]
 

@@ -101,6 +101,14 @@ def _scheduler(url: str, sid: int, barrier: Any, stop: Any, results: Any) -> Non
         eng.close()
 
 
+@pytest.fixture(autouse=True)
+def _patient_writers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ten processes take turns at one lock: on a loaded 2-core machine a writer can wait longer than the
+    30 s an operator waits. This test is about lost and duplicated steps, not waiting, so it waits longer
+    (the time-out itself is tested in tests/test_hostile.py)."""
+    monkeypatch.setenv("CASECRAFT_LOCK_TIMEOUT", "180")
+
+
 def _run(url: str) -> None:
     setup = sandbox(url, FixedClock(WRITE_AT))
     ids = [setup.report(source="patrol", grid=GRID5, category="0101", desc=f"小广告{i}", actor="wangjg").id
@@ -199,13 +207,13 @@ def _check(url: str, ids: list[int], logs: list[list[tuple[str, int, str, str]]]
     # the hot case really was contended
     assert any(c == ids[0] for _, c, _, _ in conflicts)
 
-    # no duplicate alert: one per deadline and kind (and extension), each counted once, delivered once
+    # no duplicate alert: one per deadline and kind (and extension), each counted once, queued once for the one sink
     assert len(alerts) == n_alerts > 0
     assert max(Counter((d, k) for d, k, _ in alerts).values()) == 1
     assert len({key for _, _, key in alerts}) == n_alerts
     assert sum(s.get("raised", 0) for s in swept) == n_alerts
     assert sum(s.get(k, 0) for s in swept for k in ("warning", "overdue", "reescalation")) == n_alerts
-    assert sum(s.get("delivered", 0) for s in swept) == n_alerts
+    assert sum(s.get("queued", 0) for s in swept) == n_alerts
     assert len(deliveries) == n_alerts and max(deliveries.values()) == 1
     assert left_due == 0  # nothing that is due was left unswept
 

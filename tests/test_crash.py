@@ -240,7 +240,7 @@ def _check(url: str, wf: Workflow, committed: list[tuple[int, int, str]], ticket
             assert (full.state, full.version, [e.seq for e in full.timeline]) == (
                 last.to_state, last.seq, list(range(1, last.seq + 1))), c.id
             with eng.store.read() as tx:
-                assert tx.case(c.id)["last_hash"] == last.hash
+                assert tx.case(c.id).last_hash == last.hash
             for e in full.timeline:
                 hashes[(c.id, e.seq)] = e.hash
             mine = open_deadlines.get(c.id, [])
@@ -272,7 +272,10 @@ def _check(url: str, wf: Workflow, committed: list[tuple[int, int, str]], ticket
                 want = {k for k, t in (("warning", d["warn_at"]), ("overdue", d["due_at"]),
                                        ("reescalation", d["escalate_at"])) if t is not None and t <= FINAL}
                 got = {k for (i, k) in per_key if i == d["id"]}
-                assert got == want, (d["id"], got, want)
+                # a yellow warning is raised only by a sweep before the limit itself passed: whether one of
+                # the killed workers' sweeps came in time is a matter of the kills; every other alert is exact
+                optional = {"warning"} if d["due_at"] <= FINAL else set()
+                assert want - optional <= got <= want, (d["id"], got, want)
         return {"cases": len(cases), "entries": report.entries, "final_sweep_raised": first["raised"]}
     finally:
         eng.close()

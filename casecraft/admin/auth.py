@@ -112,7 +112,7 @@ def issue_token(ctx: Context, person: str, *, actor: str | None,
         when = ctx.when()
         p = tx.person(person)
         if p is None:
-            raise InputError("unknown person '{person}'; see `casecraft org show`", person=person)
+            raise InputError("unknown person '{person}'", person=person)
         if not p.active:
             raise InputError("person '{person}' is deactivated; activate them first", person=person)
         token, values = _issue(tx, person, admin, label, when)
@@ -174,13 +174,12 @@ def bootstrap_admin(ctx: Context, person: str, *, label: str | None = None) -> t
             raise InputError("a sandbox database needs no admin: nobody logs in there")
         holders = admin_holders(tx)
         if holders:
-            raise PermissionDenied("an admin already holds credentials ({holders}): the first admin exists; an "
-                                   "admin issues tokens with `casecraft auth token issue PERSON`",
+            raise PermissionDenied("an admin already holds credentials ({holders}): the first admin exists; an admin "
+                                   "issues the others' tokens",
                                    holders=", ".join(holders))
         p = tx.person(person)
         if p is None:
-            raise InputError("unknown person '{person}'; the first admin must be in the organisation (see "
-                             "`casecraft org show`)", person=person)
+            raise InputError("unknown person '{person}'; the first admin must be in the organisation", person=person)
         if not p.active:
             raise InputError("person '{person}' is deactivated; the first admin must be active", person=person)
         if ADMIN_ROLE not in p.roles:
@@ -203,7 +202,7 @@ def set_password(ctx: Context, person: str, password: str, *, actor: str | None)
         admin = adminlog.require_admin(ctx, tx, actor)
         when = ctx.when()
         if tx.person(person) is None:
-            raise InputError("unknown person '{person}'; see `casecraft org show`", person=person)
+            raise InputError("unknown person '{person}'", person=person)
         old = [c["id"] for c in tx.credentials(person) if c["kind"] == "password" and c["revoked_at"] is None]
         tx.revoke_credentials(old, admin, when.at)
         values = {"id": cred_id, "person_id": person, "kind": "password",

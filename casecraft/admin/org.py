@@ -101,7 +101,7 @@ class OrgAdmin:
 
         clean = tuple(dict.fromkeys(r.strip() for r in roles if r and r.strip()))
         if not clean:
-            raise InputError("give at least one role (--role), see `casecraft workflow show`")
+            raise InputError("give at least one role of the workflow")
         known = self.workflow.roles
         for r in clean:
             if r not in known:
@@ -119,10 +119,10 @@ class OrgAdmin:
     def _live_unit(self, tx: Tx, code: str, what: str = "unit") -> OrgUnit:
         u = tx.unit(code)
         if u is None:
-            raise InputError(f"unknown {what} '{code}'; see `casecraft org show`")
+            raise InputError("unknown {what} '{code}'", what=what, code=code)
         if not u.active:
-            raise RuleError(f"{what} {u.name}({code}) is deactivated; activate it first with "
-                            f"`casecraft org activate {code}`")
+            raise RuleError("{what} {name}({code}) is deactivated; activate it first", what=what, name=u.name,
+                            code=code)
         return u
 
     def _placed(self, code: str, parent: OrgUnit, tier: str | None, kind: str) -> str:
@@ -185,7 +185,7 @@ class OrgAdmin:
             admin = adminlog.require_admin(self.ctx, tx, actor)
             when = self.ctx.when()
             if tx.unit(code) is None:
-                raise InputError("unknown unit '{code}'; see `casecraft org show`", code=code)
+                raise InputError("unknown unit '{code}'", code=code)
             tx.set_addresses(code, list(dict.fromkeys(kws)), when.at)
             u = tx.unit(code)
             assert u is not None
@@ -210,8 +210,8 @@ class OrgAdmin:
             when = self.ctx.when()
             old = tx.person(pid)
             if old is not None:
-                raise InputError("person {id} already exists ({name} at {unit}); use `casecraft org move-person "
-                                 "{id} --to UNIT` to move them", id=pid, name=old.name, unit=old.unit)
+                raise InputError("person {id} already exists ({name} at {unit}); move them instead",
+                                 id=pid, name=old.name, unit=old.unit)
             self._live_unit(tx, unit)
             person = OrgPerson(id=pid, name=name, unit=unit, roles=checked, note=note)
             tx.save_person(person, when.at)
@@ -234,7 +234,7 @@ class OrgAdmin:
             when = self.ctx.when()
             old = tx.person(pid)
             if old is None:
-                raise NotFound("no person '{id}'; see `casecraft org show`", id=pid)
+                raise NotFound("no person '{id}'", id=pid)
             self._live_unit(tx, unit)
             new = OrgPerson(id=old.id, name=old.name, unit=unit, roles=checked or old.roles,
                             note=self._name(note, "the note", 500) if note else old.note, active=old.active)
@@ -278,7 +278,7 @@ class OrgAdmin:
                 return p2
             u = tx.unit(ref)
             if u is None:
-                raise NotFound("no person or unit '{ref}'; see `casecraft org show`", ref=ref)
+                raise NotFound("no person or unit '{ref}'", ref=ref)
             if not active:
                 self._check_unused(tx, u)
             elif u.parent is not None:

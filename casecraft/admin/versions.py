@@ -91,8 +91,8 @@ def publish(ctx: Context, wf: Workflow, *, actor: str | None = None, note: str |
                 vid, number = tx.insert_version(wf.id, wf.content_hash, wf.spec_json,
                                                 wf.path.name if wf.path else None, when.at, admin)
             except DuplicateKey:
-                raise ConflictError("another admin published a version at the same moment; look with `casecraft "
-                                    "workflow versions` and publish again if needed") from None
+                raise ConflictError("another admin published a version at the same moment; look at the versions and "
+                                    "publish again if needed") from None
             adminlog.record(tx, admin, "workflow.publish", {"workflow": wf.id, "version": number, "hash":
                                                             wf.content_hash, "note": note}, when)
     ctx.forget_versions()
@@ -113,8 +113,7 @@ def resolve(source: Any, ref: str | int) -> VersionInfo:
         return next(v for v in versions if v.current)
     m = re.fullmatch(r"v?(\d{1,9})", text)
     if not m:
-        raise InputError(f"bad version '{ref}': give a version number such as 1 or v1 (see `casecraft workflow "
-                         "versions`)")
+        raise InputError("bad version '{ref}': give a version number such as 1 or v1", ref=ref)
     number = int(m.group(1))
     wid = ctx.workflow.id
     found = next((v for v in versions if v.workflow_id == wid and v.number == number), None)
@@ -264,9 +263,10 @@ def parse_mapping(items: list[str] | None) -> dict[str, str]:
         old, sep, new = item.partition("=")
         old, new = old.strip(), new.strip()
         if not sep or not old or not new:
-            raise InputError(f"bad --map '{item}': write OLD_STATE=NEW_STATE")
+            raise InputError("bad state mapping '{item}': write OLD_STATE=NEW_STATE", item=item)
         if old in out and out[old] != new:
-            raise InputError(f"--map maps '{old}' twice ({out[old]}, {new})")
+            raise InputError("the state mapping maps '{old}' twice ({first}, {second})", old=old, first=out[old],
+                             second=new)
         out[old] = new
     return out
 
@@ -284,12 +284,12 @@ def plan_migration(old: Workflow, new: Workflow, cases: list[Any],
     for src, dst in mapping.items():
         if src not in old.states:
             hint = did_you_mean(src, old.states)
-            raise InputError(f"--map {src}={dst}: '{src}' is not a state of the old version"
-                             + (f"; {hint}" if hint else ""))
+            raise InputError("state mapping {src}={dst}: '{src}' is not a state of the old version{suggestion}",
+                             src=src, dst=dst, suggestion=f"; {hint}" if hint else "")
         if dst not in new.states:
             hint = did_you_mean(dst, new.states)
-            raise InputError(f"--map {src}={dst}: '{dst}' is not a state of the new version"
-                             + (f"; {hint}" if hint else ""))
+            raise InputError("state mapping {src}={dst}: '{dst}' is not a state of the new version{suggestion}",
+                             src=src, dst=dst, suggestion=f"; {hint}" if hint else "")
     moves: list[Move] = []
     unmapped: dict[str, list[int]] = {}
     wrong: list[str] = []
@@ -339,7 +339,7 @@ def migrate(source: Any, from_ref: str | int, to_ref: str | int, *, actor: str |
     ctx = _context(source)
     va, vb = resolve(ctx, from_ref), resolve(ctx, to_ref)
     if va.id == vb.id:
-        raise InputError("--from and --to are the same version (v{number})", number=va.number)
+        raise InputError("the two versions are the same (v{number})", number=va.number)
     old, new = ctx.spec(va.id), ctx.spec(vb.id)
     mapping = mapping or {}
     with ctx.read() as tx:

@@ -233,7 +233,7 @@ class Supervision:
         with self.ctx.read() as tx:
             view_org = self.ctx.org_in(tx)
             if org is not None and view_org.unit(org) is None:
-                raise InputError("unknown unit '{unit}'; see `casecraft org show`", unit=org)
+                raise InputError("unknown unit '{unit}'", unit=org)
             rows = tx.alerts(units=[org] if org else None, only_open=only_open, case_id=case_id,
                              after_id=after_id, limit=limit)
             return [self.alert_view(a, view_org, tz) for a in rows]

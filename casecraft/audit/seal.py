@@ -49,7 +49,7 @@ def load_key(path: str | os.PathLike[str] | None) -> bytes:
     """
     where = path or os.environ.get(KEY_ENV)
     if not where:
-        raise InputError("give the seal key: --key-file FILE (or set {env}); make one with `casecraft audit keygen`",
+        raise InputError("no seal key was given (set {env}, or give the key's file)",
                          env=KEY_ENV)
     try:
         text = Path(where).read_text(encoding="ascii").strip()
@@ -60,7 +60,7 @@ def load_key(path: str | os.PathLike[str] | None) -> bytes:
     except ValueError:
         key = b""
     if len(key) < 32:
-        raise InputError("{path} is not a seal key (64 hex digits, as `casecraft audit keygen` writes)",
+        raise InputError("{path} is not a seal key (64 hex digits)",
                          path=str(where))
     return key
 
@@ -81,8 +81,8 @@ def seal(engine: Engine, key: bytes) -> dict[str, Any]:
     with dump.snapshot(engine.store) as tx:
         report = verify_tx(tx)
         if not report.ok:
-            raise RuleError("the database does not verify ({count} problem(s)); run `casecraft audit verify` and "
-                            "resolve them before sealing", count=len(report.findings))
+            raise RuleError("the database does not verify ({count} problem(s)); resolve them before sealing",
+                            count=len(report.findings))
         cases: dict[str, list[Any]] = {}
         for rows, _entries, _dl in dump.chain_batches(tx, None, 5000):
             for c in rows:
@@ -102,9 +102,9 @@ def read_seal(path: str | os.PathLike[str], key: bytes) -> dict[str, Any]:
     try:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
-        raise InputError("{path} is not a seal written by `casecraft audit seal`", path=str(path)) from None
+        raise InputError("{path} is not a casecraft seal", path=str(path)) from None
     if not isinstance(doc, dict) or doc.get("casecraft_seal") != FORMAT or "hmac_sha256" not in doc:
-        raise InputError("{path} is not a seal written by `casecraft audit seal`", path=str(path))
+        raise InputError("{path} is not a casecraft seal", path=str(path))
     body = {k: v for k, v in doc.items() if k != "hmac_sha256"}
     if not hmac.compare_digest(sign(key, body), str(doc["hmac_sha256"])):
         raise InputError("the seal {path} does not match its signature: a wrong key, or the seal was edited",

@@ -35,7 +35,7 @@ class FixedClock:
 
     def __init__(self, at: datetime) -> None:
         if at.tzinfo is None:
-            raise InputError(f"time {at.isoformat()} has no timezone; give an offset such as +08:00")
+            raise InputError("time {time} has no timezone; give an offset such as +08:00", time=at.isoformat())
         self._now = at.astimezone(UTC)
 
     def now(self) -> datetime:
@@ -43,7 +43,7 @@ class FixedClock:
 
     def set(self, at: datetime) -> None:
         if at.tzinfo is None:
-            raise InputError(f"time {at.isoformat()} has no timezone; give an offset such as +08:00")
+            raise InputError("time {time} has no timezone; give an offset such as +08:00", time=at.isoformat())
         self._now = at.astimezone(UTC)
 
     def advance(self, delta: timedelta | None = None, **kwargs: float) -> datetime:
@@ -64,11 +64,11 @@ def parse_time(text: str, default_tz: str = "Asia/Shanghai") -> datetime:
         value = datetime.fromisoformat(raw.replace("Z", "+00:00") if raw.endswith("Z") else raw)
     except ValueError:
         raise InputError(
-            f"bad time {text!r}: use ISO 8601, e.g. 2026-11-27T09:30 or 2026-11-27T09:30:00+08:00"
+            "bad time {text!r}: use ISO 8601, e.g. 2026-11-27T09:30 or 2026-11-27T09:30:00+08:00", text=text
         ) from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=ZoneInfo(default_tz))
     try:
         return value.astimezone(UTC)
     except OverflowError:
-        raise InputError(f"bad time {text!r}: out of range") from None
+        raise InputError("bad time {text!r}: out of range", text=text) from None

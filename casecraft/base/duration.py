@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from casecraft.base.errors import render
+
 Unit = Literal["minute", "hour", "day"]
 
 _EN = re.compile(
@@ -54,32 +56,31 @@ class Duration:
             ValueError: with a message saying which forms are accepted.
         """
         if not isinstance(text, str):
-            raise ValueError(
-                f"a duration must be text such as '4 working hours', got {text!r}"
-            )
+            raise ValueError(render("a duration must be text such as '4 working hours', got {text!r}", {"text": text}))
         m = _EN.match(text)
         if m:
             unit = _EN_UNITS[m["unit"].lower()]
             working = bool(m["working"])
             if working and unit == "minute":
-                raise ValueError(f"bad duration {text!r}: working minutes are not a unit; use working hours")
+                raise ValueError(render("bad duration {text!r}: working minutes are not a unit; use working hours",
+                                        {"text": text}))
             amount = float(m["n"])
         else:
             z = _ZH.match(text)
             if not z:
-                raise ValueError(
-                    f"bad duration {text!r}: write a number and a unit, e.g. '30 minutes', "
-                    "'2 hours', '3 days', '4 working hours', '1 working day' (or 4工作时, 1工作日)"
-                )
+                raise ValueError(render(
+                    "bad duration {text!r}: write a number and a unit, e.g. '30 minutes', "
+                    "'2 hours', '3 days', '4 working hours', '1 working day' (or 4工作时, 1工作日)", {"text": text}))
             unit, working = _ZH_UNITS[z["unit"]]
             amount = float(z["n"])
         if amount <= 0:
-            raise ValueError(f"bad duration {text!r}: it must be longer than zero")
+            raise ValueError(render("bad duration {text!r}: it must be longer than zero", {"text": text}))
         if amount > MAX_AMOUNT[unit]:
-            raise ValueError(f"bad duration {text!r}: at most {MAX_AMOUNT[unit]} {unit}s (about ten years) "
-                             "are allowed")
+            raise ValueError(render("bad duration {text!r}: at most {limit} {unit}s (about ten years) are allowed",
+                                    {"text": text, "limit": MAX_AMOUNT[unit], "unit": unit}))
         if working and unit == "day" and amount != int(amount):
-            raise ValueError(f"bad duration {text!r}: working days must be whole; use working hours")
+            raise ValueError(render("bad duration {text!r}: working days must be whole; use working hours",
+                                    {"text": text}))
         return cls(amount, unit, working)
 
     def __str__(self) -> str:

@@ -52,15 +52,15 @@ def attachment_of(case: CaseView, ref: str) -> tuple[str, dict[str, Any]]:
     """
     value = ref.strip().lower()
     if not 8 <= len(value) <= 64 or any(c not in "0123456789abcdef" for c in value):
-        raise InputError("{value!r} is not an attachment id: give the sha256 (or its first 12 digits) that "
-                         "`casecraft case show {case}` lists", value=ref[:80], case=case.id)
+        raise InputError("{value!r} is not an attachment id: give the sha256 (or its first 12 digits) the case lists",
+                         value=ref[:80], case=case.id)
     found: dict[str, dict[str, Any]] = {}
     for e in case.timeline:
         for a in e.attachments:
             if str(a.get("sha256", "")).startswith(value):
                 found.setdefault(a["sha256"], dict(a))
     if len(found) != 1:
-        raise NotFound("case {case} has {how} attachment {sha256}; see `casecraft case show {case}`",
+        raise NotFound("case {case} has {how} attachment {sha256}",
                        case=case.id, sha256=value, how="more than one" if found else "no")
     return next(iter(found.items()))
 

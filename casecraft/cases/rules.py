@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from casecraft.base.errors import InputError, PermissionDenied
+from casecraft.base.errors import InputError, PermissionDenied, render
 from casecraft.base.records import CaseRow
 from casecraft.cases.timeline import Actor
 from casecraft.store.base import Tx
@@ -29,7 +29,7 @@ def acting_person(tx: Tx, actor: str) -> OrgPerson:
     """
     p = tx.person(actor)
     if p is None:
-        raise InputError("unknown person '{actor}'; see `casecraft org show`", actor=actor)
+        raise InputError("unknown person '{actor}'", actor=actor)
     if not p.active:
         raise PermissionDenied("person '{actor}' is deactivated", actor=actor)
     return p
@@ -46,20 +46,24 @@ def may_act(wf: Workflow, org: Organisation, tr: Transition, person: OrgPerson, 
     roles = [r for r in person.roles if r in tr.roles]
     if not roles:
         allowed = ", ".join(f"{r}({wf.roles[r].label})" if r in wf.roles else r for r in tr.roles)
-        return (f"{person.name}({person.id}) has role(s) {', '.join(person.roles)}; "
-                f"'{tr.trigger}' here needs one of: {allowed}")
+        return render("{name}({id}) has role(s) {roles}; '{trigger}' here needs one of: {allowed}",
+                      {"name": person.name, "id": person.id, "roles": ", ".join(person.roles),
+                       "trigger": tr.trigger, "allowed": allowed})
     if tr.actor == "assignee":
         if person.id in case.assignees or person.unit in case.assignees:
             return None
-        return (f"'{tr.trigger}' is for the parties the case was dispatched to "
-                f"({org.names(list(case.assignees)) or 'none'}); {person.name} is not one of them")
+        return render("'{trigger}' is for the parties the case was dispatched to ({parties}); "
+                      "{name} is not one of them",
+                      {"trigger": tr.trigger, "parties": org.names(list(case.assignees)) or "none",
+                       "name": person.name})
     unit = case.unit_code
     if person.unit == unit:
         return None
     if any(wf.roles[r].scope == "subtree" for r in roles if r in wf.roles) and org.within(unit, person.unit):
         return None
-    return (f"the case is at {org.label(unit)}({unit}); {person.name} works at "
-            f"{org.label(person.unit)}({person.unit}) and may act only on that unit's cases")
+    return render("the case is at {unit_name}({unit}); {name} works at {own_name}({own}) and may act only on "
+                  "that unit's cases", {"unit_name": org.label(unit), "unit": unit, "name": person.name,
+                                        "own_name": org.label(person.unit), "own": person.unit})
 
 
 def case_at(unit: str) -> CaseRow:
@@ -102,8 +106,8 @@ def route(wf: Workflow, org: Organisation, tr: Transition, case: CaseRow, to_tie
             if not picked and grid:
                 picked = [c for c in [org.at_tier(grid, to_tier)] if c]
             if len(picked) != 1:
-                raise InputError("'{trigger}' needs --to with one {tier} unit (a unit code, see `casecraft org "
-                                 "show`)", trigger=tr.trigger, tier=to_tier)
+                raise InputError("'{trigger}' needs one {tier} unit to send the case to (a unit code)",
+                                 trigger=tr.trigger, tier=to_tier)
             target = org.unit(picked[0])
             if target is None or target.kind != "platform" or target.tier != to_tier or target.parent != unit:
                 raise InputError("'{target}' is not a {tier_label} unit under {unit_name}({unit})",
@@ -126,7 +130,7 @@ def route(wf: Workflow, org: Organisation, tr: Transition, case: CaseRow, to_tie
             cat = wf.categories.get(case.category_code)
             routed = cat.responsible.get(from_tier) if cat else None
             if not routed:
-                raise InputError("'{trigger}' needs --to (a person id or a department code); the catalogue names "
+                raise InputError("'{trigger}' needs a target (a person id or a department code); the catalogue names "
                                  "no responsible department at {tier} for category {category}",
                                  trigger=tr.trigger, tier=from_tier, category=case.category_code)
             picked = [routed]
@@ -134,7 +138,7 @@ def route(wf: Workflow, org: Organisation, tr: Transition, case: CaseRow, to_tie
         for ref in picked:
             kind = org.resolve_party(ref)
             if kind is None:
-                raise InputError("unknown person or unit '{ref}'; see `casecraft org show`", ref=ref)
+                raise InputError("unknown person or unit '{ref}'", ref=ref)
             if kind[0] == "person":
                 p = org.person(ref)
                 assert p is not None

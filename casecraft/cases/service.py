@@ -19,6 +19,7 @@ from casecraft.base.errors import (
     PermissionDenied,
     RuleError,
     TriggerNotAllowed,
+    render,
 )
 from casecraft.base.records import CaseRow, Entry
 from casecraft.base.text import check_id, clean_text
@@ -85,8 +86,8 @@ class CaseService:
         else:
             on_behalf_of = None
         if when.backfill and ADMIN_ROLE not in authority.roles:
-            raise PermissionDenied("a time other than now (--at, CASECRAFT_NOW) is allowed only on a sandbox "
-                                   "database or for an admin's back-fill; {name}({id}) is not an admin",
+            raise PermissionDenied("a time other than now is allowed only on a sandbox database or for an admin's "
+                                   "back-fill; {name}({id}) is not an admin",
                                    name=authority.name, id=authority.id)
         return person, actor_of(person, roles, on_behalf_of), when
 
@@ -113,7 +114,7 @@ class CaseService:
         cat = wf.categories.get(category)
         if cat is None:
             hint = did_you_mean(category, wf.categories)
-            raise InputError("unknown category '{category}'{hint}; see `casecraft workflow show`", category=category,
+            raise InputError("unknown category '{category}'{hint}", category=category,
                              hint=f"; {hint}" if hint else "")
         urgency = urgency or cat.urgency
         if urgency not in {u.id for u in wf.file.urgencies}:
@@ -130,7 +131,7 @@ class CaseService:
             org = self.ctx.org_in(tx)
             unit = org.unit(grid)
             if unit is None or unit.tier != wf.tiers[0] or unit.kind != "platform":
-                raise InputError("unknown grid '{grid}'; give a grid code (15 digits), see `casecraft org show`",
+                raise InputError("unknown grid '{grid}'; give a grid code (15 digits)",
                                  grid=grid)
             if not unit.active:
                 raise InputError("grid '{grid}' ({name}) is deactivated; report it on the grid that covers the place "
@@ -228,7 +229,7 @@ class CaseService:
             if picked is None:
                 needs = machine.candidates(case.state, trigger, **{**ctx, "outcome": ANY})
                 if needs and outcome is None and any(t.when and t.when.outcome for t in needs):
-                    raise InputError("'{trigger}' needs --outcome {allowed}", case=case_id, trigger=trigger,
+                    raise InputError("'{trigger}' needs an outcome: {allowed}", case=case_id, trigger=trigger,
                                      allowed=" or ".join(OUTCOMES))
                 raise TriggerNotAllowed("no '{trigger}' transition from {state} applies to this case (source "
                                         "{source}, outcome {outcome}, resolved at {resolved})", case=case_id,
@@ -244,7 +245,7 @@ class CaseService:
                 raise InputError("'{trigger}' needs a note (a reason or a record of what was done)", case=case_id,
                                  trigger=trigger)
             if "outcome" in tr.requires and outcome is None:
-                raise InputError("'{trigger}' needs --outcome {allowed}", case=case_id, trigger=trigger,
+                raise InputError("'{trigger}' needs an outcome: {allowed}", case=case_id, trigger=trigger,
                                  allowed=" or ".join(OUTCOMES))
             joint = _joint_feedback(tr, case, person, outcome, org)
             files = store_staged(tx, staging, when.recorded_at)
@@ -364,9 +365,9 @@ class CaseService:
         and ids, in a stable order (``id``, ``-id`` newest first, ``updated``, ``-updated``), one page at a time."""
         wf = self.ctx.workflow
         if not 1 <= limit <= LIST_LIMIT:
-            raise InputError("--limit must be between 1 and {max}", max=LIST_LIMIT)
+            raise InputError("the page size must be between 1 and {max}", max=LIST_LIMIT)
         if offset < 0:
-            raise InputError("--offset must be 0 or more")
+            raise InputError("the offset must be 0 or more")
         if sort not in ("id", "-id", "updated", "-updated"):
             raise InputError("unknown sort '{sort}'; use id, -id (newest first), updated or -updated", sort=sort)
         if tier is not None and tier not in wf.tiers:
@@ -380,7 +381,7 @@ class CaseService:
         with self.ctx.read() as tx:
             view_org = self.ctx.org_in(tx)
             if org is not None and view_org.unit(org) is None:
-                raise InputError("unknown unit '{unit}'; see `casecraft org show`", unit=org)
+                raise InputError("unknown unit '{unit}'", unit=org)
             rows, total = tx.list_cases(states=[state] if state else None, tier=tier, org=org, is_open=is_open,
                                         limit=limit, offset=offset, ids=ids, parked=parked, category=category,
                                         source=source, sort=sort)
@@ -408,7 +409,7 @@ class CaseService:
                 if person is not None:
                     reasons = [may_act(wf, org, t, person, case) for t in applicable]
                     if case.parked:
-                        reasons = ["the case is parked (挂账)"]
+                        reasons = [render("the case is parked (挂账)", {})]
                     allowed = any(r is None for r in reasons)
                     reason = None if allowed else reasons[0]
                 out.append(TriggerOption(

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from casecraft.cli.app import App, state
+from casecraft.i18n import _
 
 app = App(help="Administration: the admin log (its own hash chain).", no_args_is_help=True)
 
@@ -35,11 +36,11 @@ def log(
         d = e.to_dict()
         at = d["at"][:16].replace("T", " ")
         if d["recorded_at"][:16] != d["at"][:16]:
-            at += f" (recorded {d['recorded_at'][:16].replace('T', ' ')})"
+            at += _(" (recorded {at})", at=d["recorded_at"][:16].replace("T", " "))
         body = json.dumps(d["body"], ensure_ascii=False, sort_keys=True)
         items.append([str(e.seq), at, e.actor, e.kind, body, e.hash[:12]])
-    render.rows(["#", "时间 at", "人员 actor", "kind", "内容 body", "hash"], items)
-    render.line(f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}")
+    render.rows(["#", _("时间 at"), _("人员 actor"), _("kind"), _("内容 body"), _("hash")], items)
+    render.line(_("1 entry") if len(entries) == 1 else _("{count} entries", count=len(entries)))
 
 
 __all__ = ["app"]

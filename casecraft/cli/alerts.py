@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from casecraft.cli.app import App, state
+from casecraft.i18n import _
 
 app = App(help="Warnings and overdue alerts at each platform.", no_args_is_help=True)
 scheduler_app = App(help="Run the overdue sweep on a schedule.", no_args_is_help=True)
@@ -27,7 +28,7 @@ def list_alerts(
     if json_out:
         render.print_json([a.to_dict() for a in items])
     else:
-        render.alert_list(items)
+        render.alert_list(items, names=render.names_of(state(ctx).engine()))
 
 
 @app.command()
@@ -45,7 +46,7 @@ def ack(
     if json_out:
         render.print_json(a.to_dict())
     else:
-        render.line(f"alert {a.id} acknowledged by {a.acked_by}")
+        render.line(_("alert {id} acknowledged by {person}", id=a.id, person=a.acked_by))
 
 
 @app.command()
@@ -61,8 +62,8 @@ def deliver(
     if json_out:
         render.print_json(result)
     else:
-        render.line(f"delivered {result['delivered']}, to retry {result['retrying']}, given up {result['dead']}, "
-                    f"left for later {result['released']}")
+        render.line(_("delivered {delivered}, to retry {retrying}, given up {dead}, left for later {released}",
+                      **result))
 
 
 def sweep(
@@ -79,8 +80,8 @@ def sweep(
     if json_out:
         render.print_json(result)
     else:
-        render.line(f"raised {result['raised']} alert(s): {result['warning']} warning, {result['overdue']} "
-                    f"overdue, {result['reescalation']} re-escalation ({result['claimed']} deadline rows checked)")
+        render.line(_("raised {raised} alert(s): {warning} warning, {overdue} overdue, {reescalation} re-escalation "
+                      "({claimed} deadline rows checked)", **result))
 
 
 @scheduler_app.command("run")
@@ -109,18 +110,19 @@ def scheduler_run(
     def report(result: dict[str, int]) -> None:
         ticks[0] += 1
         if result["raised"] or ticks[0] == 1:  # the first pass always reports what it caught up on
-            render.line(f"{stamp()} raised {result['raised']} alert(s)")
+            render.line(stamp() + " " + _("raised {raised} alert(s)", raised=result["raised"]))
 
     def recorded(run: Any) -> None:
         if run.created:
-            render.line(f"{stamp()} recorded the {run.period} evaluation ({run.units} unit results)")
+            render.line(stamp() + " " + _("recorded the {period} evaluation ({units} unit results)",
+                                          period=run.period, units=run.units))
 
     from casecraft.evaluation import record_due
 
     sched = build_scheduler(lambda: eng.sweep(), interval_seconds=interval, on_result=report,
                             monthly=lambda: (eng.check_calendar(), record_due(eng))[1], on_monthly=recorded,
                             deliver=lambda: eng.deliver(budget_seconds=max(interval / 2, 1.0)))
-    render.line(f"sweeping every {interval:g} s; Ctrl-C to stop")
+    render.line(_("sweeping every {interval} s; Ctrl-C to stop", interval=f"{interval:g}"))
     try:
         sched.start()
     except (KeyboardInterrupt, SystemExit):

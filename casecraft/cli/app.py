@@ -26,28 +26,29 @@ def _translate(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except CasecraftError as exc:
+            from casecraft import i18n
             from casecraft.base.errors import WorkflowError
             from casecraft.cli import render
 
             if isinstance(exc, WorkflowError):
                 render.problems(exc.problems)
-                render.message((f"{len(exc.problems)} problem(s)", "red"),
-                               "; fix them and run `casecraft workflow validate` again", stderr=True)
+                render.message((i18n._("{count} problem(s)", count=len(exc.problems)), "red"),
+                               i18n._("; fix them and run `casecraft workflow validate` again"), stderr=True)
             else:
-                from casecraft.base.errors import render as format_message
                 from casecraft.cli.words import cli_template
 
-                render.error(format_message(cli_template(exc.template), exc.details), exc.exit_code)
+                render.error(i18n.error_message(exc, template=cli_template(exc.template)), exc.exit_code)
             raise typer.Exit(exc.exit_code) from None
         except OSError as exc:
             if isinstance(exc, BrokenPipeError) or exc.filename is None:
                 raise  # a closed pipe is Typer's to handle; an OSError without a file is not a user's mistake
+            from casecraft import i18n
             from casecraft.base.errors import InputError
             from casecraft.cli import render
 
             err = InputError("cannot use {file!r}: {reason}", file=str(exc.filename),
                              reason=exc.strerror or type(exc).__name__)
-            render.error(err.message, err.exit_code)
+            render.error(i18n.error_message(err), err.exit_code)
             raise typer.Exit(err.exit_code) from None
 
     return wrapper

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from casecraft.cli.app import App, state
+from casecraft.i18n import _
 
 app = App(help="Check that no case history was edited, deleted or inserted out of band.",
           no_args_is_help=True)
@@ -28,7 +29,7 @@ def keygen(
 
     with files.output(output, force=force, what="the key") as tmp:
         tmp.write_text(new_key() + "\n", encoding="ascii")
-    render.line(f"wrote a seal key to {output}")
+    render.line(_("wrote a seal key to {path}", path=output))
 
 
 @app.command()
@@ -51,7 +52,8 @@ def seal(
     doc = sealing.seal(state(ctx).engine(), key)
     with files.output(output, db=state(ctx).db, force=force, what="the seal") as tmp:
         tmp.write_text(json.dumps(doc, ensure_ascii=False, sort_keys=True), encoding="utf-8")
-    render.line(f"sealed {len(doc['cases'])} case(s) and {len(doc['chains'])} chains to {output}")
+    render.line(_("sealed {cases} case(s) and {chains} chains to {path}", cases=len(doc["cases"]),
+                  chains=len(doc["chains"]), path=output))
 
 
 @app.command()
@@ -84,11 +86,12 @@ def verify(
     else:
         for f in report.findings:
             render.line(f"{f.kind}: {f.message}")
-        verdict = "intact" if report.ok else f"{len(report.findings)} problem(s) found"
-        render.line(f"{report.cases} case(s), {report.entries} timeline entries checked: {verdict}")
-        render.line(f"digest {report.digest}")
+        verdict = _("intact") if report.ok else _("{count} problem(s) found", count=len(report.findings))
+        render.line(_("{cases} case(s), {entries} timeline entries checked: {verdict}", cases=report.cases,
+                      entries=report.entries, verdict=verdict))
+        render.line(_("digest {digest}", digest=report.digest))
     if not report.ok:
         if not json_out:
-            render.error("the timeline was changed out of band; restore from a backup or investigate the "
-                         "entries named above", 1)
+            render.error(_("the timeline was changed out of band; restore from a backup or investigate the "
+                           "entries named above"), 1)
         raise typer.Exit(1)

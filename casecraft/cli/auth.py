@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from casecraft.cli.app import App, state
+from casecraft.i18n import _
 
 app = App(help="Credentials: issue and revoke tokens, set web passwords (the admin role; recorded).",
           no_args_is_help=True)
@@ -82,11 +83,12 @@ def issue(
         render.print_json(data)
         return
     if token_file is None:
-        render.line(f"token {info.id} for {person} (shown once; hand it over, then `casecraft login` or "
-                    "CASECRAFT_TOKEN):", stderr=True)
+        render.line(_("token {id} for {person} (shown once; hand it over, then `casecraft login` or "
+                      "CASECRAFT_TOKEN):", id=info.id, person=person), stderr=True)
     write_token(ctx, token, token_file, force)
     if token_file is not None:
-        render.line(f"token {info.id} for {person} written to {token_file} (mode 0600)")
+        render.line(_("token {id} for {person} written to {path} (mode 0600)", id=info.id, person=person,
+                      path=token_file))
 
 
 @token_app.command("revoke")
@@ -103,7 +105,7 @@ def revoke(
     if json_out:
         render.print_json({"revoked": ids})
     else:
-        render.line(f"revoked {len(ids)} credential(s): {', '.join(ids)}")
+        render.line(_("revoked {count} credential(s): {ids}", count=len(ids), ids=", ".join(ids)))
 
 
 @token_app.command("list")
@@ -122,10 +124,10 @@ def list_tokens(
         render.print_json([c.to_dict() for c in items])
         return
     shown = [c.to_dict() for c in items]
-    render.rows(["id", "person", "kind", "label", "issued", "by", "revoked"],
+    render.rows([_("id"), _("person"), _("kind"), _("label"), _("issued"), _("by"), _("revoked")],
                 [[d["id"], d["person"], d["kind"], d["label"] or "", d["created_at"][:16].replace("T", " "),
                   d["created_by"], (d["revoked_at"] or "")[:16].replace("T", " ")] for d in shown])
-    render.line(f"{len(items)} credential(s)")
+    render.line(_("{count} credential(s)", count=len(items)))
 
 
 @password_app.command("set")
@@ -152,7 +154,8 @@ def set_password(
     if json_out:
         render.print_json(info.to_dict())
     else:
-        render.line(f"password set for {person} (credential {info.id}); earlier passwords revoked")
+        render.line(_("password set for {person} (credential {id}); earlier passwords revoked", person=person,
+                      id=info.id))
 
 
 __all__ = ["app", "check_token_file", "write_token"]

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from casecraft.cli.app import state
+from casecraft.i18n import _
 
 
 def export(
@@ -43,7 +44,7 @@ def export(
     if json_out:
         render.print_json(result.to_dict())
         return
-    render.line(f"exported {result.total} rows to {result.path}: "
+    render.line(_("exported {total} rows to {path}: ", total=result.total, path=result.path)
                 + ", ".join(f"{k} {v}" for k, v in result.rows.items() if v))
 
 
@@ -74,10 +75,11 @@ def import_backup(
     if json_out:
         render.print_json({**result.to_dict(), "audit": report.to_dict()})
     else:
-        render.line(f"imported {result.total} rows from {result.path}: "
+        render.line(_("imported {total} rows from {path}: ", total=result.total, path=result.path)
                     + ", ".join(f"{k} {v}" for k, v in result.rows.items() if v))
-        render.line(f"audit: {report.cases} case(s), {report.entries} timeline entries, "
-                    + ("every chain intact" if report.ok else f"{len(report.findings)} problem(s); "
-                       "run `casecraft audit verify`"))
+        render.line(_("audit: {cases} case(s), {entries} timeline entries, ", cases=report.cases,
+                      entries=report.entries)
+                    + (_("every chain intact") if report.ok else _("{count} problem(s); run `casecraft audit verify`",
+                                                                 count=len(report.findings))))
     if not report.ok:
         raise typer.Exit(1)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from casecraft.cli.app import App, state
+from casecraft.i18n import _
 
 if TYPE_CHECKING:
     from casecraft.timing.calendar import DayRow
@@ -110,8 +111,8 @@ def show(
     else:
         render.calendar_year(summary)
         if summary["provisional"]:
-            render.line(f"{year} is provisional: no official arrangement imported yet "
-                        "(`casecraft calendar import NOTICE.yaml`, see docs/calendar.md)")
+            render.line(_("{year} is provisional: no official arrangement imported yet "
+                          "(`casecraft calendar import NOTICE.yaml`, see docs/calendar.md)", year=year))
     if not rows:
         from casecraft.base.errors import NotFound
 
@@ -126,10 +127,10 @@ def _change(result: object, json_out: bool, what: str) -> None:
     if json_out:
         render.print_json(data)
         return
-    render.line(f"{what}: {data['days']} date(s); status changed on {len(data['changed'])}; "
-                f"open cases recomputed: {len(data['recomputed'])}")
+    render.line(_("{what}: {days} date(s); status changed on {changed}; open cases recomputed: {recomputed}",
+                  what=what, days=data["days"], changed=len(data["changed"]), recomputed=len(data["recomputed"])))
     for w in data["warnings"] + data["conflicts"]:
-        render.line(f"note: {w}")
+        render.line(_("note: {text}", text=w))
 
 
 @app.command("set")
@@ -159,7 +160,7 @@ def import_(
 ) -> None:
     """Import the year's official holiday arrangement (admin): it replaces the provisional days, and every
     open deadline on or after a changed day is recomputed, each on its case's timeline."""
-    _change(state(ctx).engine().import_calendar(file), json_out, f"imported {file}")
+    _change(state(ctx).engine().import_calendar(file), json_out, _("imported {file}", file=file))
 
 
 @app.command()
@@ -177,7 +178,7 @@ def seed(
     if json_out:
         render.print_json({"inserted": count, "years": sorted(set(year)) if year else None})
         return
-    render.line(f"added {count} date(s)")
+    render.line(_("added {count} date(s)", count=count))
 
 
 @app.command()
@@ -190,5 +191,6 @@ def check(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     if json_out:
         render.print_json(result)
         return
-    state_ = "provisional" if result["provisional"] else "official"
-    render.line(f"{result['year']}: {state_}; dates added {result['days_added']}; alerts raised {result['raised']}")
+    state_ = _("provisional") if result["provisional"] else _("official")
+    render.line(_("{year}: {state}; dates added {added}; alerts raised {raised}", year=result["year"], state=state_,
+                  added=result["days_added"], raised=result["raised"]))

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from casecraft.cli.app import App, state
+from casecraft.i18n import _
 
 app = App(help="Report cases, act on them, look at them.", no_args_is_help=True)
 
@@ -65,7 +66,8 @@ def fire(
     if json_out:
         render.print_json(case.to_dict())
     else:
-        render.line(f"case {case.id}: {case.state_label} ({case.state}) at {case.unit_name} ({case.unit})")
+        render.line(_("case {case}: {state_label} ({state}) at {unit_name} ({unit})", case=case.id,
+                      state_label=case.state_label, state=case.state, unit_name=case.unit_name, unit=case.unit))
 
 
 @app.command()
@@ -104,7 +106,7 @@ def show(
     if json_out:
         render.print_json({**case.to_dict(), "deadline": deadline.to_dict(case.timezone) if deadline else None})
         return
-    render.case_summary(case, deadline)
+    render.case_summary(case, deadline, names=render.names_of(state(ctx).engine()))
     render.timeline(case)
 
 
@@ -166,8 +168,9 @@ def list_cases(  # noqa: C901 - options map 1:1 to filters
     else:
         render.case_list(cases, deadlines)
         shown_from = result.offset + 1 if cases else 0
-        more = f"; next: --page {page + 1}" if result.offset + len(cases) < result.total else ""
-        render.line(f"{shown_from}-{result.offset + len(cases)} of {result.total}{more}")
+        more = _("; next: --page {page}", page=page + 1) if result.offset + len(cases) < result.total else ""
+        render.line(_("{first}-{last} of {total}", first=shown_from, last=result.offset + len(cases),
+                      total=result.total) + more)
 
 
 @app.command()
@@ -203,7 +206,7 @@ def urge(
     if json_out:
         render.print_json(case.to_dict())
     else:
-        render.line(f"case {case.id} urged; alert raised at {case.unit_name}")
+        render.line(_("case {case} urged; alert raised at {unit_name}", case=case.id, unit_name=case.unit_name))
 
 
 @app.command()
@@ -227,7 +230,7 @@ def _side(ctx: typer.Context, case: object, json_out: bool) -> None:
         d = eng.deadline(case.id)  # type: ignore[attr-defined]
         render.print_json({**case.to_dict(), "deadline": d.to_dict(case.timezone) if d else None})  # type: ignore[attr-defined]
     else:
-        render.line(f"case {case.id}: {case.timeline[-1].note}")  # type: ignore[attr-defined]
+        render.line(_("case {case}: {note}", case=case.id, note=case.timeline[-1].note))  # type: ignore[attr-defined]
 
 
 @app.command("request-extension")

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from casecraft.cli.app import App, state
+from casecraft.i18n import _
 
 app = App(help="The database itself: roles for the application (PostgreSQL).", no_args_is_help=True)
 
@@ -38,4 +39,5 @@ def roles(
         return
     for s in done:
         render.line(s)
-    render.line(f"role {role} ready: point the operators' processes at postgresql+psycopg://{role}:PASSWORD@HOST/DB")
+    render.line(_("role {role} ready: point the operators' processes at {url}", role=role,
+                  url=f"postgresql+psycopg://{role}:PASSWORD@HOST/DB"))

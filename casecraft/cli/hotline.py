@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from casecraft.cli.app import App, state
+from casecraft.i18n import _
 
 app = App(help="Hotline work orders (12345, 96005): import them as street cases.", no_args_is_help=True)
 
@@ -63,7 +64,7 @@ def import_(
         if bar is None:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-            bar = Progress("导入 importing", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+            bar = Progress(_("导入 importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                            console=render.console(stderr=True), transient=True)
             bar.start()
             task = bar.add_task("import", total=total)
@@ -88,8 +89,10 @@ def import_(
         render.print_json(result.to_dict())
         return
     for p in result.bad:
-        render.line(f"skipped {p}", stderr=True)
-    rate = f" ({result.rows / result.seconds:,.0f} rows/s)" if result.seconds and result.rows >= PROGRESS_FROM else ""
-    render.line(f"{result.new} new, {result.existing} already imported"
-                + (f", {result.bad_rows} bad row(s) written to {result.rejects}" if result.bad else "")
+        render.line(_("skipped {problem}", problem=p), stderr=True)
+    fast = result.seconds and result.rows >= PROGRESS_FROM
+    rate = _(" ({rate} rows/s)", rate=f"{result.rows / result.seconds:,.0f}") if fast else ""
+    render.line(_("{new} new, {existing} already imported", new=result.new, existing=result.existing)
+                + (_(", {bad} bad row(s) written to {path}", bad=result.bad_rows, path=result.rejects)
+                   if result.bad else "")
                 + f"{rate}")

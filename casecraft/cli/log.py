@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from casecraft.cli.app import App, state
+from casecraft.i18n import _
 
 app = App(help="民情日志: the grid leader's daily log of visits and residents' concerns.", no_args_is_help=True)
 
@@ -30,7 +31,8 @@ def add(
     if json_out:
         render.print_json(entry.to_dict())
     else:
-        render.line(f"log {entry.id}: {entry.grid_name} {entry.day.isoformat()} by {entry.actor_name}")
+        render.line(_("log {id}: {grid} {day} by {person}", id=entry.id, grid=entry.grid_name,
+                      day=entry.day.isoformat(), person=entry.actor_name))
 
 
 @app.command("list")
@@ -59,4 +61,4 @@ def list_entries(
         table.add_row(str(e.id), e.day.isoformat(), render._local(e.at, e.timezone)[11:], render._escape(e.grid_name),
                       render._escape(e.actor_name), render._escape(e.text), render._escape(files))
     render.out.print(table)
-    render.line(f"{len(items)} entr{'y' if len(items) == 1 else 'ies'}")
+    render.line(_("1 entry") if len(items) == 1 else _("{count} entries", count=len(items)))

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from casecraft.cli.app import state
+from casecraft.i18n import _
 
 
 def _server(ctx: typer.Context) -> str:
@@ -51,8 +52,8 @@ def login(
         render.print_json({"server": url, "person": me["id"], "name": me.get("name"), "unit": me.get("unit"),
                            "file": str(path)})
     else:
-        render.line(f"logged in to {url} as {me.get('name')} ({me['id']}, unit {me.get('unit')}); the token is "
-                    f"kept in {path}")
+        render.line(_("logged in to {url} as {name} ({id}, unit {unit}); the token is kept in {path}", url=url,
+                      name=me.get("name"), id=me["id"], unit=me.get("unit"), path=path))
 
 
 def logout(ctx: typer.Context) -> None:
@@ -62,9 +63,9 @@ def logout(ctx: typer.Context) -> None:
 
     url = _server(ctx)
     if config.forget(url):
-        render.line(f"logged out of {url}; the token is no longer kept on this machine")
+        render.line(_("logged out of {url}; the token is no longer kept on this machine", url=url))
     else:
-        render.line(f"no token was kept for {url}")
+        render.line(_("no token was kept for {url}", url=url))
 
 
 __all__ = ["login", "logout"]

@@ -23,6 +23,7 @@ from casecraft.cli.calendar import app as calendar_app
 from casecraft.cli.case import app as case_app
 from casecraft.cli.db import app as db_app
 from casecraft.cli.hotline import app as hotline_app
+from casecraft.cli.lang import LocalisedGroup
 from casecraft.cli.log import app as log_app
 from casecraft.cli.login import login as login_command
 from casecraft.cli.login import logout as logout_command
@@ -30,6 +31,7 @@ from casecraft.cli.org import app as org_app
 from casecraft.cli.report import app as report_app
 from casecraft.cli.serve import serve as serve_command
 from casecraft.cli.workflow import app as workflow_app
+from casecraft.i18n import _
 
 app = App(
     name="casecraft",
@@ -38,6 +40,7 @@ app = App(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    cls=LocalisedGroup,
 )
 app.add_typer(case_app, name="case")
 app.add_typer(workflow_app, name="workflow")
@@ -74,8 +77,17 @@ def _global(
     at: Annotated[str | None, typer.Option(
         "--at", envvar="CASECRAFT_NOW",
         help="Act as if it were this time (ISO 8601; without an offset: Beijing time).")] = None,
+    lang: Annotated[str | None, typer.Option(
+        "--lang", envvar="CASECRAFT_LANG",
+        help="Language of messages and help: zh (中文) or en (default: the locale, LANG=zh_CN.UTF-8 is Chinese).")
+    ] = None,
 ) -> None:
     """Global options apply to every command."""
+    from casecraft import i18n
+
+    if lang is not None and i18n.normalise(lang) is None:
+        raise typer.BadParameter(i18n._("{value!r} is not a language: use zh or en", value=lang),
+                                 param_hint="'--lang'")
     st = State(db=db, workflow=workflow, at=at, server=server)
     ctx.obj = st
     ctx.call_on_close(st.close)
@@ -130,17 +142,20 @@ def init(ctx: typer.Context,
                 counts["token_file"] = token_file
         render.print_json(counts)
         return
-    render.line(f"database ready: {safe_url(str(eng.store.engine.url))}")
-    render.line(f"workflow {eng.workflow.id} version {counts['workflow_version']}; units added "
-                f"{counts['units_added']}, changed {counts['units_changed']}; people added "
-                f"{counts['people_added']}, changed {counts['people_changed']}")
+    render.line(_("database ready: {url}", url=safe_url(str(eng.store.engine.url))))
+    render.line(_("workflow {id} version {version}; units added {units_added}, changed {units_changed}; "
+                  "people added {people_added}, changed {people_changed}", id=eng.workflow.id,
+                  version=counts["workflow_version"], units_added=counts["units_added"],
+                  units_changed=counts["units_changed"], people_added=counts["people_added"],
+                  people_changed=counts["people_changed"]))
     if info is not None and token is not None:
         if token_file is None:
-            render.line(f"first admin {admin}: token {info.id} (shown once; keep it, e.g. in CASECRAFT_TOKEN):",
-                        stderr=True)
+            render.line(_("first admin {admin}: token {id} (shown once; keep it, e.g. in CASECRAFT_TOKEN):",
+                          admin=admin, id=info.id), stderr=True)
         write_token(ctx, token, token_file, force)
         if token_file is not None:
-            render.line(f"first admin {admin}: token {info.id} written to {token_file} (mode 0600)")
+            render.line(_("first admin {admin}: token {id} written to {path} (mode 0600)", admin=admin, id=info.id,
+                          path=token_file))
 
 
 @app.command()
@@ -169,13 +184,14 @@ def demo(ctx: typer.Context,
         titles = {"A": "案件A 非法小广告 — 网格自处置", "B": "案件B 店外经营 (96005热线) — 网格自协调处置",
                   "C": "案件C 消防安全隐患 — 社区、街道安全办协调处置"}
         for letter, case in cases.items():
-            render.timeline(case, f"{titles[letter]} (case {case.id}: {case.state_label})")
+            render.timeline(case, _("{title} (case {case}: {state})", title=titles[letter], case=case.id,
+                                    state=case.state_label))
         raised = eng.alerts()
         if raised:
-            render.line("告警 alerts raised during the morning (the superior platform sees overdue steps):")
+            render.line(_("告警 alerts raised during the morning (the superior platform sees overdue steps):"))
             render.alert_list(raised)
         closed = sum(1 for c in cases.values() if not c.open)
-        render.line(f"{closed} of {len(cases)} cases closed; database {db}")
+        render.line(_("{closed} of {total} cases closed; database {db}", closed=closed, total=len(cases), db=db))
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from casecraft.cli.app import App, state
+from casecraft.i18n import _
 
 app = App(help="The organisation: units and people.", no_args_is_help=True)
 
@@ -25,7 +26,7 @@ def show(ctx: typer.Context,
         render.print_json({"units": [asdict(u) for u in org.units.values()],
                            "people": [asdict(p) for p in org.people.values()]})
     else:
-        render.org_tree(org)
+        render.org_tree(org, {r.id: r.label for r in eng.workflow.file.roles})
 
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only.")]
@@ -56,7 +57,8 @@ def add_unit(
 ) -> None:
     """Add a unit: a platform one tier below its parent, or a department or area unit inside it."""
     u = state(ctx).engine().add_unit(code, name, parent, tier=tier, kind=kind, addresses=address or [])
-    _done(u, json_out, f"added unit {u.name} ({u.code}, {u.tier} {u.kind}) under {u.parent}")
+    _done(u, json_out, _("added unit {name} ({code}, {tier} {kind}) under {parent}", name=u.name, code=u.code,
+                                  tier=u.tier, kind=u.kind, parent=u.parent))
 
 
 @app.command("set-addresses")
@@ -84,7 +86,8 @@ def add_person(
 ) -> None:
     """Add a person to a unit with one or more roles."""
     p = state(ctx).engine().add_person(pid, name, unit, role, note=note)
-    _done(p, json_out, f"added {p.name} ({p.id}) at {p.unit}: {', '.join(p.roles)}")
+    _done(p, json_out, _("added {name} ({id}) at {unit}: {roles}", name=p.name, id=p.id, unit=p.unit,
+                                  roles=", ".join(p.roles)))
 
 
 @app.command("move-person")
@@ -98,7 +101,8 @@ def move_person(
 ) -> None:
     """Move a person to another unit; their past timeline entries keep the unit they acted from."""
     p = state(ctx).engine().move_person(pid, to, roles=role, note=note)
-    _done(p, json_out, f"moved {p.name} ({p.id}) to {p.unit}: {', '.join(p.roles)}")
+    _done(p, json_out, _("moved {name} ({id}) to {unit}: {roles}", name=p.name, id=p.id, unit=p.unit,
+                                  roles=", ".join(p.roles)))
 
 
 @app.command()
@@ -109,7 +113,7 @@ def deactivate(
 ) -> None:
     """Deactivate a person (they can no longer act) or an unused unit; nothing is deleted."""
     x = state(ctx).engine().deactivate(ref)
-    _done(x, json_out, f"deactivated {x.name} ({ref})")
+    _done(x, json_out, _("deactivated {name} ({ref})", name=x.name, ref=ref))
 
 
 @app.command()
@@ -120,7 +124,7 @@ def activate(
 ) -> None:
     """Re-activate a deactivated person or unit."""
     x = state(ctx).engine().activate(ref)
-    _done(x, json_out, f"activated {x.name} ({ref})")
+    _done(x, json_out, _("activated {name} ({ref})", name=x.name, ref=ref))
 
 
 @app.command()
@@ -141,8 +145,10 @@ def reload(
     if json_out:
         render.print_json(r.to_dict())
         return
-    render.line(f"{r.source}: units added {r.units_added}, changed {r.units_changed}; people added "
-                f"{r.people_added}, changed {r.people_changed}"
-                + (f"; deactivated {', '.join(r.deactivated)}" if r.deactivated else ""))
+    render.line(_("{source}: units added {units_added}, changed {units_changed}; people added {people_added}, "
+                  "changed {people_changed}", source=r.source, units_added=r.units_added,
+                  units_changed=r.units_changed, people_added=r.people_added, people_changed=r.people_changed)
+                + (_("; deactivated {list}", list=", ".join(r.deactivated)) if r.deactivated else ""))
     if r.not_in_file:
-        render.line(f"not in the file (kept; --deactivate-missing deactivates them): {', '.join(r.not_in_file)}")
+        render.line(_("not in the file (kept; --deactivate-missing deactivates them): {list}",
+                      list=", ".join(r.not_in_file)))

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from casecraft.cli.app import App, state
+from casecraft.i18n import _
 
 app = App(help="Monthly evaluation (绩效考评): rankings, exports, case statistics, history.", no_args_is_help=True)
 
@@ -63,10 +64,11 @@ def _ranking_table(report: Any) -> None:
         cells += [_num(r.score), r.grade or NONE_CELL, change]
         table.add_row(*[cell(c) for c in cells])
     print_table(table)
-    span = f"{_local(report.period.start, tz)} to {_local(report.period.end, tz)}"
-    state_note = "whole month" if report.period.complete else "running month, up to now"
-    line(f"{len(report.rows)} unit(s); {span} ({state_note}); {report.workdays} working day(s) "
-         f"counted for 民情日志; change against {report.previous_month}; {NONE_CELL} = no denominator (not scored)")
+    state_note = _("whole month") if report.period.complete else _("running month, up to now")
+    line(_("{units} unit(s); {start} to {end} ({state}); {workdays} working day(s) counted for 民情日志; "
+           "change against {previous}; {none} = no denominator (not scored)", units=len(report.rows),
+           start=_local(report.period.start, tz), end=_local(report.period.end, tz), state=state_note,
+           workdays=report.workdays, previous=report.previous_month, none=NONE_CELL))
 
 
 @app.command()
@@ -122,7 +124,7 @@ def monthly(
         return
     _ranking_table(report)
     for p in written:
-        render.line(f"wrote {p}")
+        render.line(_("wrote {path}", path=p))
 
 
 def _require_database(ctx: typer.Context) -> None:
@@ -161,14 +163,16 @@ def case_stats(
         return
     cols = (("reported", "上报"), ("registered", "立案"), ("rejected", "不予立案"), ("closed", "结案"),
             ("closed_late", "超期结案"), ("open_at_end", "未结"), ("overdue_open", "超期未结"))
-    for key, title, label in (("by_source", "来源 source", None), ("by_category", "类别 category", "label"),
-                              ("by_resolved_tier", "办结层级 resolved at", "label")):
+    from casecraft import i18n
+
+    for key, title, label in (("by_source", _("来源 source"), None), ("by_category", _("类别 category"), "label"),
+                              ("by_resolved_tier", _("办结层级 resolved at"), "label")):
         table = Table(title=render.cell(f"{stats['month']} {title}"))
         table.add_column(title.split()[0], no_wrap=True)
         for _k, col in cols:
             table.add_column(col, justify="right", no_wrap=True)
         for r in stats[key]:
-            name = r.get(label) if label else r["key"]
+            name = r.get(label) if label else (i18n.word(i18n.SOURCES, r["key"]) if i18n.is_chinese() else r["key"])
             if label == "label" and key == "by_category":
                 name = f"{r['key']} {r['label']}"
             table.add_row(render.cell(name), *[str(r[k]) for k, _c in cols])
@@ -202,8 +206,8 @@ def history(
         render.print_json([r.to_dict() for r in rows])
         return
     if not rows:
-        render.line(f"no recorded month for {org}; months are recorded by `casecraft scheduler run` "
-                    "or `casecraft report run --month YYYY-MM`")
+        render.line(_("no recorded month for {org}; months are recorded by `casecraft scheduler run` "
+                      "or `casecraft report run --month YYYY-MM`", org=org))
         return
     shown = _level_indicators(ctx, rows[0].level)
     table = Table(title=render.cell(f"{org} 月度考评记录"))
@@ -246,7 +250,8 @@ def run(
     if json_out:
         render.print_json(result.to_dict())
     elif result.created:
-        render.line(f"recorded {result.period}: {result.units} unit result(s) ({result.key})")
+        render.line(_("recorded {period}: {units} unit result(s) ({key})", period=result.period, units=result.units,
+                      key=result.key))
     else:
-        render.line(f"{result.period} was already recorded ({result.trigger}, {result.units} unit result(s)); "
-                    "nothing changed")
+        render.line(_("{period} was already recorded ({trigger}, {units} unit result(s)); nothing changed",
+                      period=result.period, trigger=result.trigger, units=result.units))

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from casecraft.cli.app import state
+from casecraft.i18n import _
 
 
 def serve(
@@ -57,8 +58,9 @@ def serve(
 
     log_config = {**LOGGING_CONFIG, "loggers": {**LOGGING_CONFIG["loggers"], "casecraft": {
         "handlers": ["default"], "level": log_level.upper(), "propagate": False}}}
-    render.line(f"serving {shown} (workflow v{number}{', sandbox' if sandbox else ''}) on http://{host}:{port} "
-                f"with {workers} worker(s); Ctrl-C to stop")
+    render.line(_("serving {db} (workflow v{number}{sandbox}) on http://{host}:{port} with {workers} worker(s); "
+                  "Ctrl-C to stop", db=shown, number=number, sandbox=_(", sandbox") if sandbox else "", host=host,
+                  port=port, workers=workers))
     uvicorn.run("casecraft.server.asgi:create_from_env", factory=True, host=host, port=port, workers=workers,
                 log_level=log_level, log_config=log_config, proxy_headers=True, server_header=False,
                 timeout_graceful_shutdown=10)  # open alert streams never end by themselves

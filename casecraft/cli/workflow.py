@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from casecraft.cli.app import App, state
+from casecraft.i18n import _
 
 app = App(help="Check, show, draw and version workflow definitions.", no_args_is_help=True)
 PathArg = Annotated[str | None, typer.Argument(metavar="[PATH]", help="Workflow file (default: the current one).")]
@@ -51,9 +52,9 @@ def validate(ctx: typer.Context, path: PathArg = None,
         render.print_json(summary)
     else:
         render.problems(warnings)
-        render.line(f"{wf.path}: valid — {summary['states']} states, {summary['transitions']} transitions, "
-                    f"{summary['categories']} categories, {summary['units']} units, {summary['people']} people"
-                    + (f"; {len(warnings)} warning(s)" if warnings else ""))
+        render.line(_("{path}: valid — {states} states, {transitions} transitions, {categories} categories, "
+                      "{units} units, {people} people", path=wf.path, **summary)
+                    + (_("; {count} warning(s)", count=len(warnings)) if warnings else ""))
     if strict and warnings:
         raise typer.Exit(1)
 
@@ -128,7 +129,8 @@ def diagram(
     with files.output(output, db=state(ctx).db, force=force, inputs=[wf.path] if wf.path else [],
                       what="the diagram") as tmp:
         dg.write(wf, tmp, kind)
-    render.line(f"{output}: {kind} diagram of {wf.id} ({len(wf.states)} states)", stderr=True)
+    render.line(_("{output}: {kind} diagram of {id} ({states} states)", output=output, kind=kind, id=wf.id,
+                  states=len(wf.states)), stderr=True)
 
 
 @app.command()
@@ -146,9 +148,9 @@ def versions(ctx: typer.Context,
     for v in items:
         mark = "*" if v.current else " "
         local = v.created_at.astimezone(ZoneInfo(v.timezone)).strftime("%Y-%m-%d %H:%M")
-        render.line(f"{mark} {v.workflow_id} v{v.number}  {v.content_hash[:12]}  {local}  "
-                    f"published by {v.published_by or '-'}  open cases: {v.open_cases}  "
-                    f"{v.source_path or ''}".rstrip())
+        render.line((f"{mark} {v.workflow_id} v{v.number}  {v.content_hash[:12]}  {local}  "
+                     + _("published by {person}  open cases: {count}", person=v.published_by or "-",
+                         count=v.open_cases) + f"  {v.source_path or ''}").rstrip())
 
 
 @app.command()
@@ -166,7 +168,8 @@ def publish(
     if json_out:
         render.print_json(v.to_dict())
     else:
-        render.line(f"{v.workflow_id} v{v.number} is in force ({v.content_hash[:12]})")
+        render.line(_("{id} v{number} is in force ({hash})", id=v.workflow_id, number=v.number,
+                      hash=v.content_hash[:12]))
 
 
 @app.command()
@@ -185,7 +188,7 @@ def diff(
         render.print_json({"from": va.number, "to": vb.number, **d.to_dict()})
         return
     render.line(f"{va.workflow_id} v{va.number} → v{vb.number}")
-    for text in d.lines() or ["(no changes)"]:
+    for text in d.lines() or [_("(no changes)")]:
         render.line(text)
 
 
@@ -211,8 +214,9 @@ def migrate(
     if json_out:
         render.print_json(result.to_dict())
         return
-    verb = "would move" if dry_run else "moved"
-    render.line(f"v{result.from_version} → v{result.to_version}: {verb} {len(result.moves)} open case(s)")
+    text = _("v{old} → v{new}: would move {count} open case(s)") if dry_run else \
+        _("v{old} → v{new}: moved {count} open case(s)")
+    render.line(text.format(old=result.from_version, new=result.to_version, count=len(result.moves)))
     for m in result.moves:
         change = m.from_state if m.from_state == m.to_state else f"{m.from_state} → {m.to_state}"
-        render.line(f"  case {m.case_id}: {change}")
+        render.line("  " + _("case {case}: {note}", case=m.case_id, note=change))

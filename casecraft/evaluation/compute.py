@@ -115,8 +115,8 @@ def count(engine: Engine, period: Period) -> Counts:
         work, known = q.workdays(tx, period)
     needed = days_between(period.first_day, period.day_end)
     if known < needed:
-        raise CalendarError("the working calendar lacks {missing} date(s) of {month}; add them with "
-                            "`casecraft calendar import FILE` or `casecraft calendar set DATE workday|holiday`",
+        raise CalendarError("the working calendar lacks {missing} date(s) of {month}; import the year's arrangement "
+                            "or set the dates",
                             missing=needed - known, month=period.month)
     grids: dict[str, dict[str, int]] = {}
     for code, u in units.items():

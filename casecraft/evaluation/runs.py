@@ -30,10 +30,10 @@ def _check_org(engine: Engine, org: str | None, level: str) -> None:
         return
     unit = engine.org.unit(org)
     if unit is None or unit.kind != "platform":
-        raise InputError("unknown unit {unit!r}; give a platform unit code, see `casecraft org show`", unit=org)
+        raise InputError("unknown unit {unit!r}; give a platform unit code", unit=org)
     tiers = engine.workflow.tiers
     if unit.tier in tiers and tiers.index(unit.tier) < tiers.index(level):
-        raise InputError("{unit!r} is a {tier} unit; a {level} ranking needs --org at the {level} tier or above",
+        raise InputError("{unit!r} is a {tier} unit; a {level} ranking needs a unit at the {level} tier or above",
                          unit=org, tier=engine.workflow.tier_labels.get(unit.tier or "", unit.tier), level=level)
 
 
@@ -127,8 +127,8 @@ def record_month(engine: Engine, month: str | None = None, *, trigger: str = "ma
         raise InputError("{month} has not started yet; a recorded run is of a finished month: give one up to {last}",
                          month=asked, last=last)
     if asked == running:
-        raise InputError("{month} is not over yet; a recorded run is final: give a finished month, up to {last}. "
-                         "Use `casecraft report monthly --month {month}` for the running figures",
+        raise InputError("{month} is not over yet; a recorded run is final: give a finished month, up to {last} (the "
+                         "running figures are the month's report)",
                          month=asked, last=last)
     period = month_period(asked, engine.timezone, now)
     with engine.store.read() as tx:
@@ -204,10 +204,10 @@ def history(engine: Engine, org: str, *, limit: int = 36) -> list[HistoryRow]:
         InputError: an unknown unit, or a limit outside 1 to HISTORY_LIMIT.
     """
     if not 1 <= limit <= HISTORY_LIMIT:
-        raise InputError("--limit {limit} is out of range: give from 1 to {max} months", limit=limit,
+        raise InputError("{limit} months is out of range: give from 1 to {max} months", limit=limit,
                          max=HISTORY_LIMIT)
     if engine.org.unit(org) is None:
-        raise InputError("unknown unit {unit!r}; see `casecraft org show`", unit=org)
+        raise InputError("unknown unit {unit!r}", unit=org)
     with engine.store.read() as tx:
         rows = q.unit_history(tx, org, limit)
     return [HistoryRow(period=r["period"], level=r["level"], unit=r["unit_code"], figures=r["figures"],
@@ -226,7 +226,7 @@ def case_stats(engine: Engine, month: str | None = None, org: str | None = None)
     if org is not None:
         unit = engine.org.unit(org)
         if unit is None:
-            raise InputError("unknown unit {unit!r}; see `casecraft org show`", unit=org)
+            raise InputError("unknown unit {unit!r}", unit=org)
         with engine.store.read() as tx:
             units = {u["code"]: u for u in q.platform_units(tx)}
         grid_tier = engine.workflow.tiers[0]

@@ -35,7 +35,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from casecraft import i18n
 from casecraft.base.errors import CasecraftError, DatabaseError, InputError, RuleError, UnavailableError
+from casecraft.i18n import N_
 
 PROBLEM_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:casecraft:problem:"
@@ -47,13 +49,15 @@ STATUS: dict[str, int] = {
     "too_large": 413,
 }
 TITLES: dict[str, str] = {
-    "unauthenticated": "Authentication required", "permission_denied": "Permission denied",
-    "not_found": "Not found", "conflict": "Conflict", "trigger_not_allowed": "Trigger not allowed now",
-    "rule": "Refused by the rules", "bad_input": "Bad input", "calendar": "Working calendar incomplete",
-    "workflow_invalid": "Invalid workflow", "malformed": "Malformed request", "rate_limited": "Too many requests",
-    "unavailable": "Service unavailable", "database": "Database unavailable", "error": "Internal error",
-    "too_large": "Request too large",
+    "unauthenticated": N_("Authentication required"), "permission_denied": N_("Permission denied"),
+    "not_found": N_("Not found"), "conflict": N_("Conflict"), "trigger_not_allowed": N_("Trigger not allowed now"),
+    "rule": N_("Refused by the rules"), "bad_input": N_("Bad input"), "calendar": N_("Working calendar incomplete"),
+    "workflow_invalid": N_("Invalid workflow"), "malformed": N_("Malformed request"),
+    "rate_limited": N_("Too many requests"),
+    "unavailable": N_("Service unavailable"), "database": N_("Database unavailable"), "error": N_("Internal error"),
+    "too_large": N_("Request too large"),
 }
+DEFAULT_TITLE = N_("Error")
 
 
 def status_for(code: str, exc: CasecraftError | None = None) -> int:
@@ -71,11 +75,18 @@ def status_for(code: str, exc: CasecraftError | None = None) -> int:
 def message_for(exc: CasecraftError, request: Request | None) -> str:
     """The human message of an error for this request.
 
-    The one place a message is produced: the i18n pass translates ``exc.template``
-    through the catalogue for the request's ``Accept-Language`` here and formats
-    it with ``exc.details``. Until then it is the library's English message.
+    The one place a message is produced: ``exc.template`` is translated through the
+    catalogue for the request's ``Accept-Language`` (English by default) and formatted
+    with ``exc.details``. ``code``, ``template`` and ``details`` stay as they are.
     """
-    return exc.message
+    return i18n.error_message(exc, language(request))
+
+
+def language(request: Request | None) -> str:
+    """The language a request asks for in ``Accept-Language`` (English when it asks for none we have)."""
+    if request is None:
+        return i18n.ENGLISH
+    return i18n.from_accept_language(request.headers.get("accept-language"))
 
 
 def _jsonable(value: Any) -> Any:
@@ -86,8 +97,8 @@ def problem_body(exc: CasecraftError, request: Request | None) -> dict[str, Any]
     """The RFC 9457 document of an error: type, title, status, detail, plus code, template and details."""
     code = exc.code
     status = status_for(code, exc)
-    title = TITLES.get(code) or {422: "Bad input", 503: "Service unavailable"}.get(status, "Error")
-    return {"type": TYPE_PREFIX + code, "title": title, "status": status,
+    title = TITLES.get(code) or {422: TITLES["bad_input"], 503: TITLES["unavailable"]}.get(status, DEFAULT_TITLE)
+    return {"type": TYPE_PREFIX + code, "title": i18n.gettext(title, language(request)), "status": status,
             "detail": message_for(exc, request), "code": code, "template": exc.template,
             "details": _jsonable(exc.details)}
 
@@ -97,6 +108,8 @@ def problem_response(exc: CasecraftError, request: Request | None, headers: dict
     """The ``application/problem+json`` response of an error."""
     body = problem_body(exc, request)
     extra = dict(headers or {})
+    extra.setdefault("Content-Language", "zh-CN" if language(request) == i18n.CHINESE else "en")
+    extra.setdefault("Vary", "Accept-Language")
     if body["status"] == 401:
         extra.setdefault("WWW-Authenticate", 'Bearer realm="casecraft"')
     if body["status"] == 503:
@@ -130,4 +143,4 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 __all__ = ["PROBLEM_SCHEMA", "PROBLEM_TYPE", "STATUS", "message_for", "problem_body", "problem_response",
-           "problem_responses", "status_for"]
+           "problem_responses", "language", "status_for"]

@@ -82,12 +82,15 @@ def translate_db_error(engine: Engine) -> Iterator[None]:
                 or "canceling statement due to lock" in text_:
             raise UnavailableError("the database is busy: another process held a lock for longer than {seconds} s; "
                                    "nothing was changed, try again later", seconds=lock_timeout()) from None
+        if "deadlock detected" in text_:
+            raise UnavailableError("two writers waited for each other and the database stopped this one; nothing "
+                                   "was changed, try again") from None
         if "readonly" in text_ or "read-only" in text_ or "read only" in text_:
             raise DatabaseError("the database {db} is read-only here; this command needs to write to it",
                                 db=where) from None
         if "malformed" in text_ or "not a database" in text_:
-            raise DatabaseError("the database {db} is damaged or not a casecraft database; restore it from a "
-                                "backup (`casecraft import-backup`)", db=where) from None
+            raise DatabaseError("the database {db} is damaged or not a casecraft database; restore it from a backup",
+                                db=where) from None
         raise UnavailableError("lost the connection to the database {db}; nothing was changed, try again later",
                                db=where) from None
     except IntegrityError as exc:
@@ -154,7 +157,8 @@ def _sqlite_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engin
         parent = file.parent
         if read_only:
             if not file.is_file():
-                raise DatabaseError("no database at {path}: check --db (a read-only command never creates one)",
+                raise DatabaseError("no database at {path}: check the database URL (a read-only opening never creates "
+                                    "one)",
                                     path=str(file))
             # an evidence copy in a folder nobody may write: read it as immutable (no -shm, no locks)
             immutable = "&immutable=1" if not os.access(parent, os.W_OK) else ""

@@ -33,7 +33,11 @@ timeline_t = cast(Table, TimelineEntry.__table__)
 units_t = cast(Table, Unit.__table__)
 
 _CASE_BY_ID = select(cases_t).where(cases_t.c.id == bindparam("id"))
-_CASE_FOR_UPDATE = _CASE_BY_ID.with_for_update()
+# FOR NO KEY UPDATE: a step changes the case's columns, never its id, so it must not block (nor be blocked
+# by) the FOR KEY SHARE lock PostgreSQL takes on the case row when a sweep inserts an alert that refers to it;
+# with a plain FOR UPDATE a writer (case locked, waiting for a deadline row the sweep claimed) and the sweep
+# (deadline claimed, waiting for the case row's key share) deadlock.
+_CASE_FOR_UPDATE = _CASE_BY_ID.with_for_update(key_share=True)
 _INSERT_CASE = insert(cases_t).returning(cases_t.c.id)
 _INSERT_TIMELINE = insert(timeline_t)
 _TIMELINE_OF = select(timeline_t).where(timeline_t.c.case_id == bindparam("case_id")).order_by(timeline_t.c.seq)

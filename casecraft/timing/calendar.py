@@ -173,11 +173,13 @@ class WorkingCalendar:
         year = d.year
         if not self.fallback or year not in provisional.covered_years():
             years = provisional.covered_years()
-            raise CalendarError(
-                "the working calendar has no data for {date}: year {year} is missing"
-                + (" and the provisional calendar covers only {first}-{last}" if self.fallback else "")
-                + "; add it: run `casecraft calendar import FILE` or `casecraft calendar set DATE workday|holiday`",
-                year=year, date=d.isoformat(), first=years.start, last=years.stop - 1)
+            if self.fallback:
+                raise CalendarError("the working calendar has no data for {date}: year {year} is missing and the "
+                                    "provisional calendar covers only {first}-{last}; import the year's "
+                                    "arrangement or set its dates", year=year, date=d.isoformat(),
+                                    first=years.start, last=years.stop - 1)
+            raise CalendarError("the working calendar has no data for {date}: year {year} is missing; import the "
+                                "year's arrangement or set its dates", year=year, date=d.isoformat())
         with self._lock:
             if year not in self._filled:
                 rule = provisional.provisional_workdays(year)
@@ -241,11 +243,8 @@ class WorkingCalendar:
             else:
                 idle += 1
                 if idle > MAX_IDLE_DAYS:
-                    raise CalendarError(
-                        f"no workday in the {MAX_IDLE_DAYS} days before {d.isoformat()}; "
-                        "check the working calendar (`casecraft calendar set DATE workday`)",
-                        year=d.year,
-                    )
+                    raise CalendarError("no workday in the {days} days before {date}; check the working calendar",
+                                        days=MAX_IDLE_DAYS, date=d.isoformat(), year=d.year)
             d += dt.timedelta(days=1)
 
     def next_working_moment(self, t: dt.datetime) -> dt.datetime:

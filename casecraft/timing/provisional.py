@@ -97,9 +97,8 @@ def _check_year(year: int) -> None:
     years = covered_years()
     if year not in years:
         raise CalendarError(
-            "no provisional calendar for {year}: the rules on public holidays it follows apply from "
-            "{first} and the lunar library reaches {last}; add the year's dates with "
-            "`casecraft calendar import FILE` or `casecraft calendar set DATE workday|holiday`",
+            "no provisional calendar for {year}: the rules on public holidays it follows apply from {first} and the "
+            "lunar library reaches {last}; import the year's arrangement or set its dates",
             year=year, first=years.start, last=years.stop - 1)
 
 

@@ -74,8 +74,8 @@ def format_for(path: str | os.PathLike[str], fmt: str | None = None) -> str:
         return fmt
     guessed = SUFFIXES.get(Path(path).suffix.lower())
     if guessed is None:
-        raise InputError(f"cannot tell the diagram format from '{path}'; name the file .mmd, .dot, .png, "
-                         ".svg or .bpmn, or give --format")
+        raise InputError("cannot tell the diagram format from '{path}'; name the file .mmd, .dot, .png, .svg or "
+                         ".bpmn, or give the format", path=str(path))
     return guessed
 
 
@@ -228,8 +228,8 @@ def render(dot_text: str, fmt: str, path: str | os.PathLike[str]) -> None:
     try:
         import pygraphviz
     except ImportError:
-        raise InputError("PNG and SVG need pygraphviz: `pip install 'casecraft[diagrams]'` "
-                         "(or write --format dot and run Graphviz yourself)") from None
+        raise InputError("PNG and SVG need pygraphviz: `pip install 'casecraft[diagrams]'` (or draw the DOT format "
+                         "and run Graphviz yourself)") from None
     graph = pygraphviz.AGraph(string=dot_text)
     with _quiet_fontconfig():
         graph.draw(str(path), format=fmt, prog="dot")

@@ -1,0 +1,184 @@
+"""The message catalogues: complete, consistent with the sources, compiled, and the language choice."""
+
+from __future__ import annotations
+
+import gettext
+import re
+from pathlib import Path
+
+import pytest
+
+babel = pytest.importorskip("babel")
+
+from babel.messages.extract import extract_from_dir  # noqa: E402
+from babel.messages.mofile import read_mo  # noqa: E402
+from babel.messages.pofile import read_po  # noqa: E402
+
+from casecraft import i18n  # noqa: E402
+from casecraft.i18n_extract import messages  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "casecraft"
+LOCALE = PACKAGE / "locale"
+ZH = LOCALE / "zh_CN" / "LC_MESSAGES"
+FIELD = re.compile(r"\{(\w*)(?:![rs])?(?::[^}]*)?\}")
+
+
+def _extracted() -> set[str]:
+    """Every message id in the sources, as `pybabel extract -F babel.cfg` finds them."""
+    found = extract_from_dir(str(PACKAGE), method_map=[("**.py", "casecraft.i18n_extract.extract")])
+    return {msg[0] if isinstance(msg, tuple) else msg for _file, _line, msg, _comments, _ctx in found}
+
+
+def _po(domain: str) -> dict[str, str]:
+    with open(ZH / f"{domain}.po", "rb") as f:
+        catalogue = read_po(f)
+    out: dict[str, str] = {}
+    for m in catalogue:
+        if not m.id:
+            continue
+        key = m.id[0] if isinstance(m.id, tuple) else m.id
+        out[key] = m.string[0] if isinstance(m.string, tuple) else m.string
+    return out
+
+
+def test_every_message_in_the_sources_has_a_chinese_translation() -> None:
+    """A new message without a translation fails here: run the pybabel steps in CONTRIBUTING.md."""
+    ids = _extracted()
+    assert len(ids) > 500  # the extraction really ran over the sources
+    translated = _po("casecraft")
+    missing = sorted(m for m in ids if not translated.get(m, "").strip())
+    assert not missing, f"{len(missing)} message(s) without a zh_CN translation, e.g. {missing[:5]}"
+
+
+def test_the_template_is_the_extraction() -> None:
+    """casecraft.pot is what extraction gives now (no stale or missing ids)."""
+    with open(LOCALE / "casecraft.pot", "rb") as f:
+        template = {m.id[0] if isinstance(m.id, tuple) else m.id for m in read_po(f) if m.id}
+    assert template == _extracted()
+
+
+@pytest.mark.parametrize("domain", ["casecraft", "click"])
+def test_translations_keep_every_field_and_the_compiled_catalogue_is_current(domain: str) -> None:
+    po = _po(domain)
+    with open(ZH / f"{domain}.po", "rb") as f:
+        for m in read_po(f):
+            if not m.id:
+                continue
+            ids = m.id if isinstance(m.id, tuple) else (m.id,)
+            text = m.string[0] if isinstance(m.string, tuple) else m.string
+            assert text.strip(), f"{domain}: {ids[0]!r} untranslated"
+            fields = set(FIELD.findall(text))
+            if len(ids) == 1:  # the same fields; a plural's one Chinese form takes its fields from either
+                assert sorted(FIELD.findall(ids[0])) == sorted(FIELD.findall(text)), f"{ids[0]!r} -> {text!r}"
+            else:
+                assert fields <= {f for i in ids for f in FIELD.findall(i)}, f"{ids!r} -> {text!r}"
+    with open(ZH / f"{domain}.mo", "rb") as f:
+        compiled = {m.id[0] if isinstance(m.id, (tuple, list)) else m.id:
+                    m.string[0] if isinstance(m.string, (tuple, list)) else m.string for m in read_mo(f) if m.id}
+    assert compiled == po, f"{domain}.mo is stale: run `pybabel compile -d casecraft/locale -D {domain}`"
+
+
+def test_click_catalogue_covers_typers_own_texts() -> None:
+    """Typer's gettext texts (section titles, [required], defaults) all have a translation."""
+    import typer
+
+    typer_dir = Path(typer.__file__).parent
+    found = extract_from_dir(str(typer_dir), method_map=[("*.py", "python")])
+    ids = {msg[0] if isinstance(msg, tuple) else msg for _f, _l, msg, _c, _x in found}
+    po = _po("click")
+    assert ids and not sorted(ids - po.keys())
+
+
+def test_the_wheel_ships_the_compiled_catalogues() -> None:
+    """Hatch packages everything under casecraft/ that git tracks; the .mo files are committed, not ignored."""
+    ignore = (ROOT / ".gitignore").read_text()
+    assert "*.mo" not in ignore and "locale" not in ignore
+    for domain in ("casecraft", "click"):
+        assert (ZH / f"{domain}.mo").stat().st_size > 1000
+    t = gettext.translation("casecraft", localedir=str(LOCALE), languages=["zh_CN"])
+    assert t.gettext("no case {case}") == "没有案件 {case}"
+
+
+def test_extraction_finds_help_docstrings_and_error_templates() -> None:
+    source = '''
+import typer
+app = typer.Typer(help="The group.")
+
+@app.command()
+def show(ctx, case: int = typer.Option(1, help="Case id.")) -> None:
+    """Show a case."""
+    raise NotFound("no case {case}", case=case)
+
+def _helper(ctx) -> None:
+    """Not a command."""
+'''
+    found = {m for _line, m in messages(source, cli=True)}
+    assert found == {"The group.", "Case id.", "Show a case.", "no case {case}"}
+    assert {m for _line, m in messages(source, cli=False)} == {"no case {case}"}
+
+
+@pytest.mark.parametrize(("env", "explicit", "expected"), [
+    ({}, None, "en"),
+    ({"LANG": "zh_CN.UTF-8"}, None, "zh_CN"),
+    ({"LANG": "C"}, None, "en"),
+    ({"LANG": "zh_CN.UTF-8", "LC_ALL": "C"}, None, "en"),  # LC_ALL wins over LANG
+    ({"LANG": "en_US.UTF-8", "LC_MESSAGES": "zh_TW.UTF-8"}, None, "zh_CN"),
+    ({"LANG": "zh_CN.UTF-8", "CASECRAFT_LANG": "en"}, None, "en"),
+    ({"LANG": "C", "CASECRAFT_LANG": "zh"}, None, "zh_CN"),
+    ({"CASECRAFT_LANG": "zh"}, "en", "en"),  # --lang wins
+    ({"LANG": "fr_FR.UTF-8"}, None, "en"),
+    ({"CASECRAFT_LANG": "klingon", "LANG": "zh_CN.UTF-8"}, None, "zh_CN"),
+])
+def test_language_choice(env: dict[str, str], explicit: str | None, expected: str) -> None:
+    assert i18n.detect(explicit, env) == expected
+
+
+@pytest.mark.parametrize(("header", "expected"), [
+    (None, "en"), ("", "en"), ("zh-CN", "zh_CN"), ("zh-Hans-CN,zh;q=0.9", "zh_CN"),
+    ("en-US,en;q=0.9,zh;q=0.8", "en"), ("fr;q=1, zh;q=0.5", "zh_CN"), ("zh;q=0, en", "en"), ("*", "en"),
+    ("fr, de", "en"), ("zh;q=abc, en;q=0.1", "en"),
+])
+def test_accept_language(header: str | None, expected: str) -> None:
+    assert i18n.from_accept_language(header) == expected
+
+
+def test_durations_and_people_in_both_languages() -> None:
+    assert i18n.duration(23 * 3600 + 59 * 60, "zh_CN") == "剩余23小时59分"
+    assert i18n.duration(-(2 * 86400 + 3600), "zh_CN") == "超时2天1小时"
+    assert i18n.duration(23 * 3600 + 59 * 60, "en") == "23h 59m left"
+    assert i18n.person("王建国", "wangjg") == "王建国 (wangjg)"
+    assert i18n.person(None, "wangjg") == "wangjg"
+
+
+def test_an_error_is_translated_at_the_edge_with_its_details() -> None:
+    from casecraft.base.errors import NotFound, PermissionDenied
+
+    exc = NotFound("no case {case}", case=42)
+    assert exc.message == "no case 42"  # the library stays English
+    assert i18n.error_message(exc, "zh_CN") == "没有案件 42"
+    assert i18n.error_message(exc, "en") == "no case 42"
+    why = "周敏(zhoumin) has role(s) operator; 'resolve' here needs one of: grid_leader(网格长)"
+    nested = PermissionDenied("{name} may not '{trigger}' case {case}: {why}", name="周敏", trigger="resolve",
+                              case=1, why=why)
+    assert i18n.error_message(nested, "zh_CN") == ("周敏 不能对案件 1 执行 'resolve'：周敏(zhoumin) 的角色为 operator；"
+                                                   "此处 'resolve' 需要以下角色之一：grid_leader(网格长)")
+
+
+def _tour_commands(name: str) -> list[list[str]]:
+    import shlex
+
+    text = (ROOT / name).read_text(encoding="utf-8")
+    block = text.split("<!-- tour -->", 1)[1].split("<!-- /tour -->", 1)[0]
+    script = re.findall(r"```bash\n(.*?)```", block, flags=re.S)[0].replace("\\\n", " ")
+    return [shlex.split(line, comments=True) for line in script.splitlines() if shlex.split(line, comments=True)]
+
+
+def test_the_chinese_readme_has_install_the_two_commands_and_the_same_tour() -> None:
+    text = (ROOT / "README.zh-CN.md").read_text(encoding="utf-8")
+    assert "## 安装" in text and "## 两条命令快速上手" in text
+    quick = text.split("## 两条命令快速上手", 1)[1].split("\n## ", 1)[0]
+    commands = re.findall(r"```bash\n(.*?)```", quick, flags=re.S)
+    assert len(commands) == 2 and "casecraft demo" in commands[0] and "pytest" in commands[1]
+    assert _tour_commands("README.zh-CN.md") == _tour_commands("README.md")  # the same commands, comments translated
+    assert len(_tour_commands("README.md")) > 50
