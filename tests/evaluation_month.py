@@ -14,12 +14,12 @@ Each case below lists what the indicators see; tests/test_evaluation.py adds the
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from casecraft import Engine, FixedClock
 from casecraft.workflows.org import Organisation, OrgPerson
-from tests.conftest import bj
+from tests.conftest import bj, sandbox, snapshot
 
 G5, G51, G11, G12 = "110106004005005", "110106004005001", "110106004001001", "110106004001002"
 COMM_E, COMM_D, STREET, DISTRICT = "110106004005", "110106004001", "110106004", "110106"
@@ -57,6 +57,20 @@ class Month:
     def log(self, day: int, grid: str, actor: str, month: int = 11, hhmm: str = "17:00") -> None:
         self.at(day, hhmm, month)
         self.engine.add_log(grid=grid, actor=actor, text=f"{month}月{day}日走访居民")
+
+
+def built(url: str) -> tuple[dict[str, int], datetime]:
+    """The month built on the new sandbox at ``url``: the case ids, and the time its clock ends at (Dec 2 12:00).
+
+    Built once per session and backend; later databases get a copy (see ``tests.conftest.snapshot``).
+    """
+    def play() -> tuple[dict[str, int], datetime]:
+        clock = FixedClock(bj(30, "08:00", month=10))
+        with sandbox(url, clock) as eng:
+            ids = build(eng, clock)
+        return ids, clock.now()
+
+    return snapshot(url, ("the evaluation month",), play)
 
 
 def build(engine: Engine, clock: FixedClock) -> dict[str, int]:

@@ -36,11 +36,9 @@ PEOPLE = ("wangjg", "lixia", "liuqiang", "zhoumin", "zhangwei", "chengang", "sun
 
 def sandbox(url: str, clock: Any) -> Any:
     """An initialised sandbox engine on ``url`` (never acting with ``$CASECRAFT_TOKEN``)."""
-    from casecraft import Engine
+    from tests.conftest import sandbox as from_template
 
-    eng = Engine(url, WORKFLOW, clock, token="")
-    eng.init(sandbox=True)
-    return eng
+    return from_template(url, clock, token="")
 
 
 def tokens(engine: Any, people: tuple[str, ...] = PEOPLE) -> dict[str, str]:

@@ -21,7 +21,7 @@ import pytest
 
 from casecraft import Engine, FixedClock
 from casecraft.alerts.outbox import SqlOutbox
-from tests.conftest import ROOT, WORKFLOW, bj
+from tests.conftest import ROOT, WORKFLOW, bj, sandbox
 from tests.test_delivery_worker import T0, Seed, outbox_contract
 
 
@@ -29,8 +29,7 @@ def test_the_sql_outbox_keeps_the_workers_contract(tmp_path: Path) -> None:
     made: list[Engine] = []
 
     def factory(seed: Seed) -> SqlOutbox:
-        eng = Engine(f"sqlite:///{tmp_path / f'o{len(made)}.db'}", WORKFLOW, FixedClock(T0))
-        eng.init(sandbox=True)
+        eng = sandbox(f"sqlite:///{tmp_path / f'o{len(made)}.db'}", FixedClock(T0))
         made.append(eng)
         with eng.store.write() as tx:
             ids = sorted({a for a, _s, _p in seed})
@@ -93,8 +92,7 @@ def test_a_hanging_webhook_never_holds_the_sweep(hook: str, tmp_path: Path) -> N
 
     logging.getLogger("casecraft.alerts").setLevel(logging.ERROR)
     clock = FixedClock(bj(24, "10:00"))
-    eng = Engine(f"sqlite:///{tmp_path / 'h.db'}", _workflow_with_webhook(tmp_path), clock)
-    eng.init(sandbox=True)
+    eng = sandbox(f"sqlite:///{tmp_path / 'h.db'}", clock, _workflow_with_webhook(tmp_path))
     for i in range(500):
         eng.report(source="patrol", grid="110106004005005", category="0101", desc=f"小广告{i}", actor="wangjg")
     _Hook.hang.set()
@@ -135,8 +133,7 @@ def test_a_hanging_webhook_never_holds_the_sweep(hook: str, tmp_path: Path) -> N
 
 def test_urges_reach_the_sinks(hook: str, tmp_path: Path) -> None:
     clock = FixedClock(bj(24, "10:00"))
-    eng = Engine(f"sqlite:///{tmp_path / 'u.db'}", _workflow_with_webhook(tmp_path), clock)
-    eng.init(sandbox=True)
+    eng = sandbox(f"sqlite:///{tmp_path / 'u.db'}", clock, _workflow_with_webhook(tmp_path))
     case = eng.report(source="patrol", grid="110106004005005", category="0101", desc="小广告", actor="wangjg")
     clock.set(bj(24, "10:30"))
     eng.urge(case.id, actor="duyan", note="请今日办结")
@@ -150,8 +147,7 @@ def test_a_sink_with_its_url_unset_is_a_clear_error(tmp_path: Path, monkeypatch:
     from casecraft import InputError
 
     monkeypatch.delenv("CC_TEST_HOOK", raising=False)
-    eng = Engine(f"sqlite:///{tmp_path / 'e.db'}", _workflow_with_webhook(tmp_path), FixedClock(bj(24, "10:00")))
-    eng.init(sandbox=True)
+    eng = sandbox(f"sqlite:///{tmp_path / 'e.db'}", FixedClock(bj(24, "10:00")), _workflow_with_webhook(tmp_path))
     with pytest.raises(InputError, match="CC_TEST_HOOK"):
         eng.deliver()
     eng.close()

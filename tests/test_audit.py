@@ -9,6 +9,7 @@ what happened; the CLI exits 1 and prints the same.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -21,18 +22,22 @@ from casecraft.cases.timeline import entry_hash
 from casecraft.cli.main import app
 from casecraft.demo import run_demo
 from casecraft.store.models import TimelineEntry
-from tests.conftest import WORKFLOW, bj
+from tests.conftest import WORKFLOW, bj, sandbox, snapshot
 
 runner = CliRunner()
 
 
 @pytest.fixture
 def demo(db_url: str) -> Iterator[tuple[Engine, dict[str, int]]]:
-    clock = FixedClock(bj(24, "08:30"))
-    eng = Engine(db_url, WORKFLOW, clock)
-    eng.init(sandbox=True)
-    cases = run_demo(eng, clock)
-    yield eng, {k: v.id for k, v in cases.items()}
+    def play() -> tuple[dict[str, int], datetime]:
+        clock = FixedClock(bj(24, "08:30"))
+        with sandbox(db_url, clock) as eng:
+            cases = run_demo(eng, clock)
+        return {k: v.id for k, v in cases.items()}, clock.now()
+
+    ids, now = snapshot(db_url, ("the worked example",), play)  # played once per backend, then copied
+    eng = Engine(db_url, WORKFLOW, FixedClock(now))
+    yield eng, ids
     eng.close()
 
 

@@ -23,7 +23,7 @@ from casecraft import ConflictError, Engine, FixedClock, InputError, NotFound, R
 from casecraft.admin.versions import diff, list_versions, migrate, parse_mapping, resolve
 from casecraft.cases.timeline import entry_hash
 from casecraft.cli.main import app
-from tests.conftest import ROOT, WORKFLOW, bj
+from tests.conftest import ROOT, WORKFLOW, bj, sandbox
 
 GRID5 = "110106004005005"
 
@@ -47,8 +47,7 @@ def clock() -> FixedClock:
 @pytest.fixture
 def engines(db_url: str, clock: FixedClock, tmp_path: Path) -> Iterator[tuple[Engine, Engine]]:
     """An engine on version 1 (the default workflow) and one on version 2, over one database."""
-    v1 = Engine(db_url, WORKFLOW, clock)
-    v1.init(sandbox=True)
+    v1 = sandbox(db_url, clock)
     v2 = Engine(db_url, write_v2(tmp_path / "v2"), clock)
     yield v1, v2
     v1.close()

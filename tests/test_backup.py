@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from casecraft.cli.main import app
 from casecraft.demo import run_demo
 from casecraft.store import db as dbmod
 from casecraft.store import models
-from tests.conftest import WORKFLOW, bj
+from tests.conftest import WORKFLOW, bj, migrated, sandbox, snapshot
 
 runner = CliRunner()
 GRID5 = "110106004005005"
@@ -47,8 +48,7 @@ def url_of(eng: Engine) -> str:
 def fill(url: str) -> Engine:
     """The worked example, plus one row in each table it leaves empty and a JSON null."""
     clock = FixedClock(bj(24, "08:30"))
-    eng = Engine(url, WORKFLOW, clock)
-    eng.init(sandbox=True)
+    eng = sandbox(url, clock)
     cases = run_demo(eng, clock)
     from casecraft.admin.auth import issue_token
 
@@ -81,21 +81,27 @@ def sql_nulls(eng: Engine) -> tuple[int, int]:
 
 @pytest.fixture
 def source(db_url: str) -> Iterator[Engine]:
-    eng = fill(db_url)
+    def filled() -> datetime:
+        eng = fill(db_url)
+        eng.close()
+        return eng.clock.now()
+
+    now = snapshot(db_url, ("backup source",), filled)  # filled once per backend, then copied
+    eng = Engine(db_url, WORKFLOW, FixedClock(now))
     yield eng
     eng.close()
 
 
 @pytest.fixture
 def target_sqlite(tmp_path: Path) -> Iterator[Engine]:
-    eng = Engine(f"sqlite:///{tmp_path / 'restored.db'}", WORKFLOW, FixedClock(bj(26, "09:00")))
+    eng = migrated(f"sqlite:///{tmp_path / 'restored.db'}", FixedClock(bj(26, "09:00")))
     yield eng
     eng.close()
 
 
 @pytest.fixture
 def target_pg(pg_url: str) -> Iterator[Engine]:
-    eng = Engine(pg_url, WORKFLOW, FixedClock(bj(26, "09:00")))
+    eng = migrated(pg_url, FixedClock(bj(26, "09:00")))
     yield eng
     eng.close()
 

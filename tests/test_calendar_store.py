@@ -21,7 +21,7 @@ from casecraft.store.repo import Store
 from casecraft.timing import days
 from casecraft.timing.calendar import DayRow, parse_periods
 from casecraft.timing.notice import Notice, parse_notice
-from tests.conftest import WORKFLOW
+from tests.conftest import WORKFLOW, sandbox_db
 
 SH = ZoneInfo("Asia/Shanghai")
 NOW = dt.datetime(2026, 9, 1, 8, 0, tzinfo=dt.UTC)
@@ -381,7 +381,7 @@ def cli(db_url: str, *args: str) -> object:
 
     runner = CliRunner()
     if db_url not in _SANDBOXES:  # the calendar is administered: these run on a sandbox database
-        runner.invoke(app, ["--db", db_url, "--workflow", str(WORKFLOW), "init", "--sandbox"])
+        sandbox_db(db_url, None)
         _SANDBOXES.add(db_url)
     return runner.invoke(app, ["--db", db_url, "--workflow", str(WORKFLOW), "calendar", *args])
 

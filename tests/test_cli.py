@@ -8,6 +8,7 @@ has its own SQLite database in ``tmp_path``; global options (``--db``,
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -21,7 +22,9 @@ import pytest
 import typer
 from typer.testing import CliRunner, Result
 
+from casecraft import CasecraftError
 from casecraft.cli.main import app
+from tests.conftest import sandbox_db
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW = ROOT / "workflows.yaml"
@@ -75,7 +78,8 @@ class CLI:
                  env: dict[str, str] | None = None) -> Result:
         head = ["--db", self.db, "--workflow", str(workflow or self.workflow)]
         if not self.db_path.exists() and args[:1] != ("init",) and "--help" not in args:  # a sandbox database
-            self.runner.invoke(app, [*head, "init", "--sandbox"])
+            with contextlib.suppress(CasecraftError):  # a bad workflow: the command itself says why
+                sandbox_db(self.db, None, workflow or self.workflow)
         if args[:1] == ("init",) and not self.db_path.exists() and "--sandbox" not in args:
             args = (*args, "--sandbox")
         if at is not None:
@@ -136,9 +140,13 @@ def run_module(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subp
             head = [a for a in args[:args.index("--db") + 2]]
             if "--workflow" in args:
                 head += ["--workflow", args[args.index("--workflow") + 1]]
-            subprocess.run([sys.executable, "-m", "casecraft", *head, "init", "--sandbox"], cwd=cwd,
-                           env={k: v for k, v in full_env.items() if k != "CASECRAFT_NOW"}, capture_output=True,
-                           timeout=120, check=True)
+            if Path(url[len("sqlite:///"):]).is_absolute() and "--workflow" in args and not any(
+                    k.startswith("CASECRAFT_") for k in (env or {})):  # what that init would make: a copy
+                sandbox_db(url, None, cwd / args[args.index("--workflow") + 1])
+            else:
+                subprocess.run([sys.executable, "-m", "casecraft", *head, "init", "--sandbox"], cwd=cwd,
+                               env={k: v for k, v in full_env.items() if k != "CASECRAFT_NOW"}, capture_output=True,
+                               timeout=120, check=True)
     return subprocess.run([sys.executable, "-m", "casecraft", *args], cwd=cwd, env=full_env,
                           capture_output=True, text=True, encoding="utf-8", timeout=120)
 

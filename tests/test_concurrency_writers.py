@@ -28,7 +28,7 @@ import sqlalchemy as sa
 
 from casecraft import Engine, FixedClock
 from casecraft.cases.timeline import entry_hash
-from tests.conftest import WORKFLOW, bj
+from tests.conftest import WORKFLOW, bj, sandbox
 
 GRID5 = "110106004005005"
 WRITERS = 8
@@ -110,8 +110,7 @@ def _patient_writers(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _run(url: str) -> None:
-    setup = Engine(url, WORKFLOW, FixedClock(WRITE_AT))
-    setup.init(sandbox=True)
+    setup = sandbox(url, FixedClock(WRITE_AT))
     ids = [setup.report(source="patrol", grid=GRID5, category="0101", desc=f"小广告{i}", actor="wangjg").id
            for i in range(1 + OTHER_CASES)]
     setup.close()

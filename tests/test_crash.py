@@ -43,7 +43,7 @@ from casecraft import CasecraftError, Engine, FixedClock
 from casecraft.audit import verify as audit
 from casecraft.store.models import Alert, Deadline
 from casecraft.workflows.spec import Workflow
-from tests.conftest import WORKFLOW, bj
+from tests.conftest import bj, sandbox
 
 GRID5 = "110106004005005"
 ROUNDS = int(os.environ.get("CASECRAFT_CRASH_ROUNDS", "20"))
@@ -283,8 +283,7 @@ def _check(url: str, wf: Workflow, committed: list[tuple[int, int, str]], ticket
 
 @pytest.mark.slow
 def test_kill_workers_at_random_moments(db_url: str) -> None:
-    eng = Engine(db_url, WORKFLOW, FixedClock(START))
-    eng.init(sandbox=True)
+    eng = sandbox(db_url, FixedClock(START))
     wf = eng.workflow
     eng.close()  # no connection of the parent's crosses the fork
     started = time.monotonic()

@@ -18,7 +18,7 @@ from casecraft import Engine, FixedClock
 from casecraft.audit import verify as audit
 from casecraft.cli.main import app
 from casecraft.demo import run_demo
-from tests.conftest import PG_URL, WORKFLOW, bj
+from tests.conftest import PG_URL, WORKFLOW, bj, sandbox
 
 pytestmark = pytest.mark.postgres
 
@@ -26,8 +26,7 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture
 def owner_and_role(pg_url: str) -> Iterator[tuple[str, str, str]]:
     role = f"cc_app_{uuid.uuid4().hex[:8]}"
-    owner = Engine(pg_url, WORKFLOW, FixedClock(bj(24, "08:30")))
-    owner.init(sandbox=True)
+    owner = sandbox(pg_url, FixedClock(bj(24, "08:30")))
     owner.close()
     result = CliRunner().invoke(app, ["--db", pg_url, "db", "roles", "--role", role, "--json"])
     assert result.exit_code == 0, result.output

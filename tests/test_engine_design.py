@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 from casecraft import Engine, FixedClock, NotFound, PermissionDenied
 from casecraft.cli.main import app
 from casecraft.demo import run_demo
-from tests.conftest import ROOT, WORKFLOW, bj
+from tests.conftest import ROOT, WORKFLOW, bj, sandbox, sandbox_db
 
 SIDE_STEPS = {"extend", "request_extension", "approve_extension", "deny_extension", "park", "unpark", "urge"}
 
@@ -72,8 +72,7 @@ def test_renamed_triggers_run_the_worked_example_identically(tmp_path: Path) -> 
     stories = []
     for name, wf, remap in (("plain", WORKFLOW, {}), ("renamed", renamed, mapping)):
         clock = FixedClock(bj(24, "08:30"))
-        eng = Engine(f"sqlite:///{tmp_path / (name + '.db')}", wf, clock)
-        eng.init(sandbox=True)
+        eng = sandbox(f"sqlite:///{tmp_path / (name + '.db')}", clock, wf)
         cases = run_demo(_Renaming(eng, remap), clock)  # type: ignore[arg-type]
         ids = [c.id for c in cases.values()]
         stories.append(_story(eng, ids, {v: k for k, v in remap.items()}))
@@ -85,8 +84,7 @@ def test_renamed_triggers_run_the_worked_example_identically(tmp_path: Path) -> 
 
 def test_a_deactivation_in_one_engine_is_obeyed_at_once_by_another(db_url: str) -> None:
     clock = FixedClock(bj(24, "09:00"))
-    one = Engine(db_url, WORKFLOW, clock)
-    one.init(sandbox=True)
+    one = sandbox(db_url, clock)
     two = Engine(db_url, WORKFLOW, clock)
     case = two.report(source="patrol", grid="110106004005005", category="0101", desc="小广告", actor="wangjg")
     one.deactivate("lixia")
@@ -116,10 +114,7 @@ CASE_COMMANDS = [
 
 @pytest.fixture(scope="module")
 def shared_sandbox(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = f"sqlite:///{tmp_path_factory.mktemp('ids') / 'casecraft.db'}"
-    with Engine(url, WORKFLOW) as eng:
-        eng.init(sandbox=True)
-    return url
+    return sandbox_db(f"sqlite:///{tmp_path_factory.mktemp('ids') / 'casecraft.db'}", None)
 
 
 def test_every_command_taking_an_id_refuses_an_impossible_one(shared_sandbox: str) -> None:

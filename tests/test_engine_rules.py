@@ -16,15 +16,14 @@ from casecraft import (
     PermissionDenied,
     TriggerNotAllowed,
 )
-from tests.conftest import WORKFLOW, bj
+from tests.conftest import WORKFLOW, bj, sandbox
 
 GRID5 = "110106004005005"
 
 
 @pytest.fixture
 def engine(db_url: str) -> Iterator[Engine]:
-    eng = Engine(db_url, WORKFLOW, FixedClock(bj(24, "09:00")))
-    eng.init(sandbox=True)
+    eng = sandbox(db_url, FixedClock(bj(24, "09:00")))
     yield eng
     eng.close()
 
@@ -124,8 +123,7 @@ def test_duplicate_ticket_refused(engine: Engine) -> None:
 
 def test_two_sessions_on_one_case_one_conflicts(db_url: str) -> None:
     clock = FixedClock(bj(24, "09:00"))
-    one = Engine(db_url, WORKFLOW, clock)
-    one.init(sandbox=True)
+    one = sandbox(db_url, clock)
     two = Engine(db_url, WORKFLOW, clock)
     case_id = patrol_case(one)
     # both operators look at the case (version 1) and act on what they saw

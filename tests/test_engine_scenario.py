@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 
 from casecraft import Engine, FixedClock
-from tests.conftest import WORKFLOW, bj
+from tests.conftest import WORKFLOW, bj, sandbox, sandbox_db
 
 GRID5 = "110106004005005"
 COMM_E = "110106004005"
@@ -61,6 +61,7 @@ SCENARIO: list[tuple[str, int, str, str, str, dict[str, object], str, str, str, 
 
 def run(db_url: str, engine_for: Callable[[FixedClock], Engine]) -> tuple[Engine, dict[str, int]]:
     clock = FixedClock(bj(24, "08:00"))
+    sandbox_db(db_url, clock)
     engine = engine_for(clock)
     engine.init(sandbox=True)
     ids: dict[str, int] = {}
@@ -136,7 +137,6 @@ def test_three_cases_reloaded_between_every_step(db_url: str) -> None:
 @pytest.fixture
 def engine(db_url: str) -> Engine:
     clock = FixedClock(bj(24, "09:00"))
-    eng = Engine(db_url, WORKFLOW, clock)
-    eng.init(sandbox=True)
+    eng = sandbox(db_url, clock)
     yield eng
     eng.close()

@@ -18,15 +18,14 @@ import pytest
 from casecraft import Engine, FixedClock, InputError
 from casecraft.evaluation import case_stats, history, monthly_report, record_due, record_month
 from tests.conftest import WORKFLOW, bj
-from tests.evaluation_month import COMM_D, COMM_E, DISTRICT, G5, G11, G12, G51, STREET, build
+from tests.evaluation_month import COMM_D, COMM_E, DISTRICT, G5, G11, G12, G51, STREET, built
 
 
 @pytest.fixture
 def month(db_url: str) -> Iterator[tuple[Engine, FixedClock, dict[str, int]]]:
-    clock = FixedClock(bj(30, "08:00", month=10))
+    ids, now = built(db_url)  # the clock ends at Dec 2 12:00
+    clock = FixedClock(now)
     eng = Engine(db_url, WORKFLOW, clock)
-    eng.init(sandbox=True)
-    ids = build(eng, clock)  # the clock ends at Dec 2 12:00
     yield eng, clock, ids
     eng.close()
 

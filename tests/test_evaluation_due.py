@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from casecraft import Engine, FixedClock
 from casecraft.cli.main import app
 from casecraft.evaluation import monthly_report
-from tests.conftest import WORKFLOW, bj
+from tests.conftest import WORKFLOW, bj, sandbox
 
 G5, G11, G12 = "110106004005005", "110106004001001", "110106004001002"
 COMM_D, STREET = "110106004001", "110106004"
@@ -88,8 +88,7 @@ def test_a_case_closed_before_the_month_is_not_due_in_it(engine: Engine, clock: 
 
 
 def test_the_issue_reproduction_through_the_cli(db_url: str, clock: FixedClock) -> None:
-    eng = Engine(db_url, WORKFLOW, clock)
-    eng.init(sandbox=True)
+    eng = sandbox(db_url, clock)
     early_closure(eng, clock)
     eng.close()
     args = ["--db", db_url, "--workflow", str(WORKFLOW), "--at", "2026-12-01T10:00",

@@ -16,7 +16,7 @@ from casecraft.cli.main import app
 from casecraft.evaluation import monthly_report, record_due
 from casecraft.evaluation.export import display_width, write_csv, write_png, write_xlsx
 from tests.conftest import WORKFLOW, bj
-from tests.evaluation_month import COMM_D, G5, G11, G12, G51, STREET, build
+from tests.evaluation_month import COMM_D, G5, G11, G12, G51, STREET, built
 
 AT = "2026-12-02T12:00"
 
@@ -24,11 +24,7 @@ AT = "2026-12-02T12:00"
 @pytest.fixture(scope="module")
 def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = f"sqlite:///{tmp_path_factory.mktemp('month') / 'casecraft.db'}"
-    clock = FixedClock(bj(30, "08:00", month=10))
-    eng = Engine(url, WORKFLOW, clock)
-    eng.init(sandbox=True)
-    build(eng, clock)
-    eng.close()
+    built(url)
     yield url
 
 
@@ -172,10 +168,8 @@ def test_run_and_history_cli_and_the_monthly_job(tmp_path: Path) -> None:
 
     # a month of its own, so the recorded run does not leak into the other tests
     url = f"sqlite:///{tmp_path / 'run.db'}"
-    clock = FixedClock(bj(30, "08:00", month=10))
-    eng = Engine(url, WORKFLOW, clock)
-    eng.init(sandbox=True)
-    build(eng, clock)
+    _, now = built(url)
+    eng = Engine(url, WORKFLOW, FixedClock(now))
     # the scheduler's monthly job, run by hand: the first call on Dec 2 records November, later ones nothing
     sched = build_scheduler(lambda: {}, blocking=False, monthly=lambda: record_due(eng))
     job = sched.get_job("monthly-evaluation")

@@ -22,7 +22,7 @@ from casecraft.evaluation.scoring import (
     ranks,
     scheme_from,
 )
-from tests.conftest import WORKFLOW, bj
+from tests.conftest import WORKFLOW, bj, sandbox
 
 G5, G11 = "110106004005005", "110106004001001"
 STREET = "110106004"
@@ -150,8 +150,7 @@ def test_rates_and_scores_stay_in_range(c: dict[str, int]) -> None:
 @pytest.fixture
 def engine(db_url: str) -> Iterator[tuple[Engine, FixedClock]]:
     clock = FixedClock(bj(30, "08:00", month=10))
-    eng = Engine(db_url, WORKFLOW, clock)
-    eng.init(sandbox=True)
+    eng = sandbox(db_url, clock)
     yield eng, clock
     eng.close()
 

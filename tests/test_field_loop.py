@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from casecraft import ConflictError, Engine, FixedClock, InputError, PermissionDenied, TriggerNotAllowed
-from tests.conftest import ROOT, bj
+from tests.conftest import ROOT, bj, sandbox
 
 GRID5 = "110106004005005"
 COMMUNITY_E = "110106004005"
@@ -240,8 +240,7 @@ def paused_workflow(tmp_path: Path) -> Path:
 
 
 def test_a_paused_state_stops_the_case_clock(sqlite_url: str, clock: FixedClock, paused_workflow: Path) -> None:
-    with Engine(sqlite_url, paused_workflow, clock) as engine:
-        engine.init(sandbox=True)
+    with sandbox(sqlite_url, clock, paused_workflow) as engine:
         case_id = to_street(engine, clock)  # case limit from Tue 10:00: Fri 27 10:00
         at(clock, 24, "11:00")
         view = engine.fire(case_id, "refer", actor="wujing", note="责任不清")

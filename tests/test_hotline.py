@@ -18,7 +18,7 @@ from casecraft import Engine, FixedClock, InputError, PermissionDenied
 from casecraft.cases.timeline import entry_hash
 from casecraft.cli.main import app
 from casecraft.intake.service import BadRowsError
-from tests.conftest import ROOT, WORKFLOW, bj
+from tests.conftest import ROOT, WORKFLOW, bj, sandbox_db
 
 GRID5 = "110106004005005"
 GRID1 = "110106004005001"
@@ -265,7 +265,7 @@ def test_file_level_problems(engine: Engine, tmp_path: Path) -> None:
 
 def cc(db: Path, *args: str, at: str = "2026-11-24T08:40") -> Result:
     if not db.exists() and args[:1] != ("init",) and "--help" not in args:  # a sandbox database
-        CliRunner().invoke(app, ["--db", f"sqlite:///{db}", "--workflow", str(WORKFLOW), "init", "--sandbox"])
+        sandbox_db(f"sqlite:///{db}", None)
     res = CliRunner().invoke(app, ["--db", f"sqlite:///{db}", "--workflow", str(WORKFLOW), "--at", at, *args])
     assert "Traceback" not in res.output
     return res

@@ -28,7 +28,7 @@ from referencing.jsonschema import DRAFT4
 from casecraft import ConflictError, Engine, FixedClock
 from casecraft.admin.auth import issue_token, revoke
 from casecraft.server.open311 import router
-from tests.conftest import ROOT, TZ, WORKFLOW, _pg_schema_url, bj
+from tests.conftest import ROOT, TZ, _pg_schema_url, bj, sandbox
 
 BASE = "/open311/v2"
 DATA = ROOT / "tests" / "data" / "open311"
@@ -102,8 +102,7 @@ def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     else:
         pg = _pg_schema_url()
         url = next(pg)
-    eng = Engine(url, WORKFLOW, clock)
-    eng.init(sandbox=True)
+    eng = sandbox(url, clock)
     yield eng
     eng.close()
     if pg is not None:
@@ -525,8 +524,7 @@ def test_times_are_written_in_the_workflow_zone_to_the_second(client: TestClient
 
 @pytest.fixture(scope="module")
 def fuzz_engine(tmp_path_factory: pytest.TempPathFactory, clock: FixedClock) -> Iterator[Engine]:
-    eng = Engine(f"sqlite:///{tmp_path_factory.mktemp('open311-fuzz') / 'casecraft.db'}", WORKFLOW, clock)
-    eng.init(sandbox=True)
+    eng = sandbox(f"sqlite:///{tmp_path_factory.mktemp('open311-fuzz') / 'casecraft.db'}", clock)
     yield eng
     eng.close()
 

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from casecraft import Engine, FixedClock, InputError, NotFound, PermissionDenied, RuleError, WorkflowError
-from tests.conftest import ROOT, WORKFLOW, bj
+from tests.conftest import ROOT, WORKFLOW, bj, sandbox_db
 
 GRID5 = "110106004005005"
 GRID1 = "110106004005001"
@@ -192,7 +192,7 @@ def test_reload_people_csv(engine: Engine, tmp_path: Path) -> None:
 
 def cc(db: Path, *args: str) -> Result:
     if not db.exists() and "--help" not in args:  # a sandbox database
-        CliRunner().invoke(app_(), ["--db", f"sqlite:///{db}", "--workflow", str(WORKFLOW), "init", "--sandbox"])
+        sandbox_db(f"sqlite:///{db}", None)
     res = CliRunner().invoke(app_(), ["--db", f"sqlite:///{db}", "--workflow", str(WORKFLOW),
                                       "--at", "2026-11-24T09:00", *args])
     assert "Traceback" not in res.output

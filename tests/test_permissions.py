@@ -29,7 +29,7 @@ from casecraft import DatabaseError, Engine, FixedClock, PermissionDenied
 from casecraft.cli.main import app
 from casecraft.store.db import safe_url
 from casecraft.workflows.org import Organisation, OrgPerson
-from tests.conftest import ROOT, WORKFLOW, bj
+from tests.conftest import ROOT, WORKFLOW, bj, sandbox
 
 GRID5 = "110106004005005"
 COMM_E = "110106004005"
@@ -92,8 +92,7 @@ def oracle(org: Organisation, roles: set[str], subtree: set[str], person: OrgPer
 
 @pytest.fixture
 def engine(db_url: str) -> Iterator[Engine]:
-    eng = Engine(db_url, WORKFLOW, FixedClock(bj(24, "09:00")))
-    eng.init(sandbox=True)
+    eng = sandbox(db_url, FixedClock(bj(24, "09:00")))
     yield eng
     eng.close()
 

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from casecraft import Engine, FixedClock
-from tests.conftest import WORKFLOW, bj
+from tests.conftest import WORKFLOW, bj, sandbox
 
 GRID5 = "110106004005005"
 
@@ -46,8 +46,7 @@ def _run_scheduler(db: str, now: str, wait_for: str, timeout: float = 60.0) -> l
 def test_scheduler_run_raises_due_alerts_once(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'c.db'}"
     clock = FixedClock(bj(24, "10:00"))
-    with Engine(db, WORKFLOW, clock) as eng:
-        eng.init(sandbox=True)
+    with sandbox(db, clock) as eng:
         case_ids = [eng.report(source="patrol", grid=GRID5, category="0101", desc=f"小广告{i}",
                                actor="wangjg").id for i in range(3)]
     # Wednesday morning: each grid_handling step (due Tue 15:30) is overdue (its warning came too late to raise)

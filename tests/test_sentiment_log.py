@@ -12,7 +12,7 @@ from typer.testing import CliRunner, Result
 from casecraft import Engine, FixedClock, InputError, PermissionDenied
 from casecraft.attachments import verify
 from casecraft.cli.main import app
-from tests.conftest import WORKFLOW, bj
+from tests.conftest import WORKFLOW, bj, sandbox
 
 G5, G51, COMM_E, STREET = "110106004005005", "110106004005001", "110106004005", "110106004"
 def _png() -> bytes:
@@ -31,8 +31,7 @@ PNG = _png()
 @pytest.fixture
 def engine(db_url: str, tmp_path: Path) -> Iterator[tuple[Engine, FixedClock]]:
     clock = FixedClock(bj(24, "17:00"))
-    eng = Engine(db_url, WORKFLOW, clock, data_dir=tmp_path / "data")
-    eng.init(sandbox=True)
+    eng = sandbox(db_url, clock, data_dir=tmp_path / "data")
     yield eng, clock
     eng.close()
 

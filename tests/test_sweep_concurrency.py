@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from casecraft import Engine, FixedClock
-from tests.conftest import WORKFLOW, bj
+from tests.conftest import WORKFLOW, bj, sandbox
 
 GRID5 = "110106004005005"
 N_CASES = 5000
@@ -58,8 +58,7 @@ def _reporter(url: str, start: int, n: int, results: Any) -> None:
 def _build(url: str, n: int, processes: int) -> float:
     """Report ``n`` cases through the engine, split over ``processes`` builder processes."""
     started = time.perf_counter()
-    eng = Engine(url, WORKFLOW, FixedClock(REPORTED_AT))
-    eng.init(sandbox=True)
+    eng = sandbox(url, FixedClock(REPORTED_AT))
     eng.close()
     ctx = mp.get_context("spawn")
     results = ctx.Queue()

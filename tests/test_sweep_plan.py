@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from casecraft import Engine, FixedClock
 from casecraft.store.models import Deadline
-from tests.conftest import WORKFLOW, bj
+from tests.conftest import bj, sandbox
 
 GRID5 = "110106004005005"
 NOW = bj(24, "17:00")
@@ -70,9 +70,8 @@ def _explain(eng: Engine, statement: str, params: Any) -> str:
 
 
 def test_claim_due_uses_the_partial_index(db_url: str) -> None:
-    eng = Engine(db_url, WORKFLOW, FixedClock(NOW))
+    eng = sandbox(db_url, FixedClock(NOW))
     try:
-        eng.init(sandbox=True)
         _fill(eng)
         statement, params, claimed = _claim_statement(eng)
         assert claimed == 500  # 601 rows are due (600 + the reported case): one full batch

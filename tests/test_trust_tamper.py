@@ -26,25 +26,29 @@ from casecraft.audit import verify as audit
 from casecraft.cases.timeline import entry_hash
 from casecraft.cli.main import app
 from casecraft.demo import run_demo
-from tests.conftest import WORKFLOW, bj
+from tests.conftest import WORKFLOW, bj, migrated, sandbox, snapshot
 
 runner = CliRunner()
 
 
 @pytest.fixture
 def demo(db_url: str, tmp_path: Path) -> Iterator[tuple[Engine, dict[str, int]]]:
-    clock = FixedClock(bj(24, "08:30"))
-    eng = Engine(db_url, WORKFLOW, clock)
-    eng.init(sandbox=True)
-    cases = run_demo(eng, clock)
-    photo = tmp_path / "after.png"
-    from PIL import Image
+    def play() -> dict[str, int]:
+        clock = FixedClock(bj(24, "08:30"))
+        with sandbox(db_url, clock) as eng:
+            cases = run_demo(eng, clock)
+            photo = tmp_path / "after.png"
+            from PIL import Image
 
-    Image.new("RGB", (16, 16), (10, 200, 60)).save(photo, "PNG")
-    clock.set(bj(25, "09:00"))
-    eng.add_log(grid="110106004005005", actor="wangjg", text="走访商户", photos=[str(photo)])
-    eng.sweep()
-    yield eng, {k: v.id for k, v in cases.items()}
+            Image.new("RGB", (16, 16), (10, 200, 60)).save(photo, "PNG")
+            clock.set(bj(25, "09:00"))
+            eng.add_log(grid="110106004005005", actor="wangjg", text="走访商户", photos=[str(photo)])
+            eng.sweep()
+        return {k: v.id for k, v in cases.items()}
+
+    ids = snapshot(db_url, ("the worked example, a log, a sweep",), play)  # once per backend, then copied
+    eng = Engine(db_url, WORKFLOW, FixedClock(bj(25, "09:00")))
+    yield eng, ids
     eng.close()
 
 
@@ -137,8 +141,7 @@ def test_a_backfilled_log_day_inserted_by_sql_is_found(demo: tuple[Engine, dict[
 
 
 def test_the_sandbox_flag_set_by_sql_is_found(db_url: str) -> None:
-    eng = Engine(db_url, WORKFLOW, FixedClock(bj(24, "09:00")))
-    eng.init(sandbox=True)
+    eng = sandbox(db_url, FixedClock(bj(24, "09:00")))
     sql(eng, "DELETE FROM ledger WHERE chain = 'admin' AND kind = 'db.sandbox'")
     assert "meta" in kinds(eng)
     eng.close()
@@ -239,7 +242,7 @@ def test_a_forged_backup_never_restores(demo: tuple[Engine, dict[str, int]], tmp
     backup.export(eng, good)
     forged = tmp_path / "forged.jsonl"
     _forge(good, forged, _edit_note)
-    target = Engine(f"sqlite:///{tmp_path / 'target.db'}", WORKFLOW)
+    target = migrated(f"sqlite:///{tmp_path / 'target.db'}")
     with pytest.raises(RuleError, match="do not verify"):
         backup.import_backup(target, forged)
     with target.store.read() as tx:  # rolled back whole: nothing at all was kept
@@ -271,11 +274,11 @@ def test_signed_backups_need_their_key_and_refuse_a_recomputed_checksum(demo: tu
     for name, path, with_key, phrase in [("wrong key", signed, bytes.fromhex(sealing.new_key()), "not signed with"),
                                          ("no key", signed, None, "is signed"),
                                          ("forged", forged, key, "not signed with")]:
-        target = Engine(f"sqlite:///{tmp_path / (name.replace(' ', '_') + '.db')}", WORKFLOW)
+        target = migrated(f"sqlite:///{tmp_path / (name.replace(' ', '_') + '.db')}")
         with pytest.raises(InputError, match=phrase):
             backup.import_backup(target, path, key=with_key)
         target.close()
-    target = Engine(f"sqlite:///{tmp_path / 'ok.db'}", WORKFLOW)
+    target = migrated(f"sqlite:///{tmp_path / 'ok.db'}")
     backup.import_backup(target, signed, key=key)
     assert audit.verify(target).ok
     target.close()

@@ -531,3 +531,73 @@ def _read(parse: object, text: str) -> object:
     except WorkflowError as exc:
         return [str(p) for p in exc.problems]
     return repr(doc.data), doc.values, doc.keys, doc.sources, [str(p) for p in doc.problems]
+
+
+# --- nesting depth is bounded before the parser recurses: milliseconds, not seconds ------------
+
+DEEP_10KB = {  # ten kilobytes of nesting each: (text, line, column of the 65th level)
+    "flow list": ("workflow: " + "[" * 10_000 + "\n", 1, 11 + 63),
+    "flow mapping": ("workflow: " + "{a: " * 2_500 + "\n", 1, 11 + 4 * 63),
+    "block list": ("workflow:\n" + "".join("  " * i + "- \n" for i in range(1, 100)), 65, 129),
+    "block mapping": ("workflow:\n" + "".join(" " * i + f"k{i}:\n" for i in range(1, 140)), 65, 65),
+}
+
+
+@pytest.mark.parametrize("shape", DEEP_10KB)
+def test_a_deeply_nested_10_kb_file_is_refused_in_milliseconds(tmp_path: Path, parser: str, shape: str) -> None:
+    # a recursive parser would take seconds (and end in RecursionError): the depth is checked as it is read
+    text, line, column = DEEP_10KB[shape]
+    assert 9_000 < len(text.encode()) < 11_000
+    path = tmp_path / "deep.yaml"
+    path.write_text(text, encoding="utf-8")
+    yamlio.parse_text("warm: [up]\n", "warm.yaml")  # the parser's modules imported before the clock starts
+    started = time.process_time()  # CPU time of this process: the same on a busy machine
+    with pytest.raises(WorkflowError) as info:
+        load_workflow(path)
+    spent = time.process_time() - started
+    (p,) = info.value.problems
+    assert (p.file, p.line, p.column) == (str(path), line, column)
+    assert p.message == "YAML: the document is nested too deeply (more than 64 levels)" and p.hint
+    assert spent < 0.1, f"{spent:.3f} s of CPU to refuse the {shape}"
+
+
+def test_the_cli_refuses_a_deeply_nested_file_with_its_place(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from casecraft.cli.main import app
+
+    path = tmp_path / "deep.yaml"
+    path.write_text(DEEP_10KB["flow list"][0], encoding="utf-8")
+    for args in (["workflow", "validate", str(path)],
+                 ["--db", f"sqlite:///{tmp_path / 'c.db'}", "--workflow", str(path), "init", "--sandbox"]):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 2, result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+        assert result.stderr.startswith(f"{path}:1:74: error: YAML: the document is nested too deeply "
+                                        "(more than 64 levels)"), result.stderr
+        assert "Traceback" not in result.output
+
+
+# --- each file content is parsed once per process --------------------------------------------
+
+
+def test_a_file_is_parsed_once_per_content(tmp_path: Path, parser: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _variant(tmp_path)
+    parsed: list[str] = []
+    real = yamlio.parse_text
+    monkeypatch.setattr(yamlio, "parse_text", lambda text, name: parsed.append(name) or real(text, name))
+    yamlio.clear_cache()
+    first = load_workflow(path)
+    again = load_workflow(path)
+    assert [Path(n).name for n in parsed] == ["variant.yaml", "minimal-org.yaml"]  # not again
+    assert again.content_hash == first.content_hash and again.org == first.org
+    # an edited file is read afresh, never the cached copy of its old content
+    path.write_text(path.read_text(encoding="utf-8").replace("name: 最小流程", "name: 改过的流程"), encoding="utf-8")
+    edited = load_workflow(path)
+    assert edited.name == "改过的流程" and edited.content_hash != first.content_hash
+    assert [Path(n).name for n in parsed] == ["variant.yaml", "minimal-org.yaml", "variant.yaml"]
+    # and a problem found while parsing is found again, whatever was cached
+    path.write_text("workflow: [\n", encoding="utf-8")
+    for _ in range(2):
+        with pytest.raises(WorkflowError, match="YAML"):
+            load_workflow(path)

@@ -18,7 +18,10 @@ ahead of them.
 
 from __future__ import annotations
 
+import hashlib
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -39,8 +42,16 @@ from casecraft.workflows.yamlevents import (
 
 MAX_BYTES = 2 * 1024 * 1024  # a workflow is a few hundred lines; refuse absurd files early
 
+# Parsed documents by (file name, SHA-256 of the bytes read, the parser): a file is parsed once per content in a
+# process (a server, a test session running the CLI in-process many times), whatever reads it. A
+# document is never changed once built: callers read its data and positions, and copy its problems.
+_PARSED: OrderedDict[tuple[str, bytes, bool], YamlDocument] = OrderedDict()
+_CACHED_FILES = 32
+_CACHED_BYTES = 256 * 1024  # larger files (none a real workflow) are parsed every time, never held
+_LOCK = threading.Lock()
+
 __all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_NODES", "REJECTED", "Loc", "Located", "Position", "Rejected",
-           "YamlDocument", "locate", "parse_text", "plain", "read_document", "read_yaml"]
+           "YamlDocument", "clear_cache", "locate", "parse_text", "plain", "read_document", "read_yaml"]
 
 # What libyaml (YAML 1.1) reads otherwise than ruamel's pure scanner (YAML 1.2), found by the
 # property tests in tests/test_fuzz.py: a tab (libyaml allows some that ruamel refuses), an anchor
@@ -60,7 +71,9 @@ class Located(dict[str, Any]):
 
 
 def read_document(path: Path) -> YamlDocument:
-    """Read and parse one YAML file.
+    """Read and parse one YAML file; the same content under the same name is parsed once per process.
+
+    The document returned may be shared with other callers: read it, never change it.
 
     Raises:
         WorkflowError: the file is missing, too large, not UTF-8, not valid YAML, nested too
@@ -77,6 +90,13 @@ def read_document(path: Path) -> YamlDocument:
             [Problem(name, 1, 1, f"file is more than {MAX_BYTES} bytes; a workflow file may be at most {MAX_BYTES} "
                      "bytes")]
         )
+    key = (name, hashlib.sha256(raw).digest(), _c_parser() is not None) if len(raw) <= _CACHED_BYTES else None
+    if key is not None:
+        with _LOCK:
+            doc = _PARSED.get(key)
+            if doc is not None:
+                _PARSED.move_to_end(key)
+                return doc
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -84,7 +104,19 @@ def read_document(path: Path) -> YamlDocument:
         raise WorkflowError(
             [Problem(name, line, 1, "file is not UTF-8 text", hint="save it as UTF-8")]
         ) from None
-    return parse_text(text, name)
+    doc = parse_text(text, name)
+    if key is not None:
+        with _LOCK:
+            _PARSED[key] = doc
+            while len(_PARSED) > _CACHED_FILES:
+                _PARSED.popitem(last=False)
+    return doc
+
+
+def clear_cache() -> None:
+    """Forget every parsed file (:func:`read_document` parses each file content once per process)."""
+    with _LOCK:
+        _PARSED.clear()
 
 
 def parse_text(text: str, name: str) -> YamlDocument:
