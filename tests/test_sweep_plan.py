@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from casecraft import Engine, FixedClock
 from casecraft.store.models import Deadline
-from tests.conftest import bj, sandbox
+from tests.conftest import WORKFLOW, bj, sandbox
 
 GRID5 = "110106004005005"
 NOW = bj(24, "17:00")
