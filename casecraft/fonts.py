@@ -27,7 +27,7 @@ def cjk_font() -> Path:
     env = os.environ.get("CASECRAFT_CJK_FONT")
     if env:
         if not Path(env).is_file():
-            raise InputError(f"CASECRAFT_CJK_FONT={env} is not a font file")
+            raise InputError("CASECRAFT_CJK_FONT={file} is not a font file", file=env)
         return Path(env)
     for cand in CANDIDATES:
         if Path(cand).is_file():

@@ -9,6 +9,7 @@ deactivated person can no longer act.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from dataclasses import dataclass, field
@@ -97,17 +98,17 @@ class OrgAdmin:
         return counts
 
     def _check_roles(self, roles: list[str] | tuple[str, ...]) -> tuple[str, ...]:
-        from casecraft.workflows.validate import did_you_mean
-
         clean = tuple(dict.fromkeys(r.strip() for r in roles if r and r.strip()))
         if not clean:
             raise InputError("give at least one role of the workflow")
         known = self.workflow.roles
         for r in clean:
             if r not in known:
-                hint = did_you_mean(r, known)
-                raise InputError(f"unknown role '{r}'" + (f"; {hint}" if hint else "")
-                                 + f"; roles: {', '.join(known)}")
+                close = difflib.get_close_matches(r, list(known), n=1, cutoff=0.6)  # as did_you_mean
+                if close:
+                    raise InputError("unknown role '{role}'; did you mean {suggestion}?; roles: {roles}", role=r,
+                                     suggestion=close[0], roles=", ".join(known))
+                raise InputError("unknown role '{role}'; roles: {roles}", role=r, roles=", ".join(known))
         return clean
 
     @staticmethod
@@ -129,25 +130,29 @@ class OrgAdmin:
         """The tier of a new unit under ``parent``; raises if the place breaks the tier ladder."""
         tiers = self.workflow.tiers
         if kind not in ("platform", "department", "area_unit"):
-            raise InputError(f"unknown kind '{kind}'; use platform, department or area_unit")
+            raise InputError("unknown kind '{kind}'; use platform, department or area_unit", kind=kind)
         if parent.kind != "platform":
-            raise InputError(f"{parent.name}({parent.code}) is a {parent.kind}; units sit under platform units")
+            raise InputError("{name}({unit}) is a {kind}; units sit under platform units", name=parent.name,
+                             unit=parent.code, kind=parent.kind)
         if tier is not None and tier not in tiers:
-            raise InputError(f"unknown tier '{tier}'; use one of: {', '.join(tiers)}")
+            raise InputError("unknown tier '{tier}'; use one of: {tiers}", tier=tier, tiers=", ".join(tiers))
         if kind != "platform":
             if tier is not None and tier != parent.tier:
-                raise InputError(f"a {kind} shares its platform's tier ({parent.tier}), not {tier}")
+                raise InputError("a {kind} shares its platform's tier ({parent}), not {tier}", kind=kind,
+                                 parent=parent.tier, tier=tier)
             return parent.tier or ""
         idx = tiers.index(parent.tier) if parent.tier in tiers else -1
         if idx <= 0:
-            raise InputError(f"{parent.name}({parent.code}) is at the lowest tier; no platform unit goes below it")
+            raise InputError("{name}({unit}) is at the lowest tier; no platform unit goes below it", name=parent.name,
+                             unit=parent.code)
         below = tiers[idx - 1]
         if tier is not None and tier != below:
-            raise InputError(f"a platform unit under {parent.name}({parent.code}, {parent.tier}) is at tier "
-                             f"{below}, exactly one below; not {tier}")
+            raise InputError("a platform unit under {name}({unit}, {parent}) is at tier {below}, exactly one below; "
+                             "not {tier}", name=parent.name, unit=parent.code, parent=parent.tier, below=below,
+                             tier=tier)
         if below == tiers[0] and not GRID_CODE.fullmatch(code):
-            raise InputError(f"a grid's code is 15 digits (6 district + 3 street + 3 community + 3 grid); "
-                             f"got '{code}'")
+            raise InputError("a grid's code is 15 digits (6 district + 3 street + 3 community + 3 grid); got '{unit}'",
+                             unit=code)
         return below
 
     # commands ------------------------------------------------------------------
@@ -398,5 +403,6 @@ class OrgAdmin:
                 problems.append(f"{path}: person {person.id}: unknown role(s) {', '.join(bad)}; "
                                 f"roles: {', '.join(known)}")
         if problems:
-            raise InputError(f"{len(problems)} problem(s) in {path}; nothing was loaded:\n" + "\n".join(problems))
+            raise InputError("{count} problem(s) in {file}; nothing was loaded:\n{problems}", count=len(problems),
+                             file=str(path), problems="\n".join(problems))
         return people

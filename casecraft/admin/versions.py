@@ -119,7 +119,8 @@ def resolve(source: Any, ref: str | int) -> VersionInfo:
     found = next((v for v in versions if v.workflow_id == wid and v.number == number), None)
     if found is None:
         known = ", ".join(f"v{v.number}" for v in versions if v.workflow_id == wid)
-        raise NotFound(f"workflow {wid} has no version {number}; known: {known}")
+        raise NotFound("workflow {workflow} has no version {number}; known: {known}", workflow=wid, number=number,
+                       known=known)
     return found
 
 
@@ -316,7 +317,7 @@ def plan_migration(old: Workflow, new: Workflow, cases: list[Any],
                     + ". Map each with --map OLD=NEW")
         if wrong:
             text += ("; " if text else "") + "; ".join(wrong)
-        raise RuleError(f"nothing migrated: {text}", unmapped=sorted(unmapped), cases=sorted(
+        raise RuleError("nothing migrated: {reason}", reason=text, unmapped=sorted(unmapped), cases=sorted(
             i for ids in unmapped.values() for i in ids))
     return moves
 

@@ -135,7 +135,8 @@ def export(engine: Engine, path: str | os.PathLike[str], *, key: bytes | None = 
         os.replace(tmp, target)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise InputError(f"cannot write the backup {str(target)!r}: {exc.strerror or exc}") from None
+        raise InputError("cannot write the backup {file!r}: {reason}", file=str(target),
+                         reason=str(exc.strerror or exc)) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -155,7 +156,8 @@ class _Reader:
         self.counts: dict[str, int] = {}
 
     def fail(self, lineno: int, message: str) -> InputError:
-        return InputError(f"{self.path}:{lineno}: {message}; nothing was imported")
+        return InputError("{file}:{line}: {reason}; nothing was imported", file=str(self.path), line=lineno,
+                          reason=message)
 
     def rows(self) -> Iterator[tuple[str, dict[str, Any], list[str]]]:
         from casecraft.store.db import HEAD
@@ -167,7 +169,8 @@ class _Reader:
         try:
             fh = open(self.path, "rb")
         except OSError as exc:
-            raise InputError(f"cannot read the backup {str(self.path)!r}: {exc.strerror or exc}") from None
+            raise InputError("cannot read the backup {file!r}: {reason}", file=str(self.path),
+                             reason=str(exc.strerror or exc)) from None
         with fh:
             for raw in fh:
                 lineno += 1
@@ -201,7 +204,7 @@ class _Reader:
                 self.counts[name] = self.counts.get(name, 0) + 1
                 yield name, values, json_nulls
         if lineno == 0:
-            raise InputError(f"{self.path}: the file is empty; nothing was imported")
+            raise InputError("{file}: the file is empty; nothing was imported", file=str(self.path))
         if end is None or not isinstance(end, dict):
             raise self.fail(lineno, "the file ends without its end line (truncated?)")
         signature = end.get("hmac_sha256")
@@ -279,14 +282,15 @@ def import_backup(engine: Engine, path: str | os.PathLike[str], *, key: bytes | 
 
     reader = _Reader(Path(path), key)
     if not reader.path.is_file():
-        raise InputError(f"no backup file {str(reader.path)!r}")
+        raise InputError("no backup file {file!r}", file=str(reader.path))
     try:
         counts = dump.restore(engine.store, reader.rows(), check=_chains_intact)
     except dump.NotEmpty as exc:
-        raise RuleError(f"the database {safe_url(str(engine.store.engine.url))} is not empty ({exc}); "
-                        "import a backup only into a new, empty database; nothing was imported") from None
+        raise RuleError("the database {db} is not empty ({reason}); import a backup only into a new, empty database; "
+                        "nothing was imported", db=safe_url(str(engine.store.engine.url)), reason=str(exc)) from None
     except dump.RowRefused as exc:
-        raise InputError(f"{reader.path}: the database refused a row ({exc}); nothing was imported") from None
+        raise InputError("{file}: the database refused a row ({reason}); nothing was imported", file=str(reader.path),
+                         reason=str(exc)) from None
     engine.ctx.refresh_now()  # everything was just written underneath the engine's caches
     return BackupResult(str(reader.path), {k: v for k, v in counts.items()})
 

@@ -95,11 +95,12 @@ class RemoteEngine:
             for p in photos:
                 shown = clean_name(str(p))
                 if not Path(p).is_file():
-                    raise InputError(f"attachment {shown!r} not found or not a file", file=shown)
+                    raise InputError("attachment {file!r} not found or not a file", file=shown)
                 try:
                     fh = stack.enter_context(open(p, "rb"))  # noqa: SIM115 - closed by the stack
                 except OSError as exc:
-                    raise InputError(f"cannot read attachment {shown!r}: {exc.strerror}", file=shown) from None
+                    raise InputError("cannot read attachment {file!r}: {reason}", file=shown,
+                                     reason=str(exc.strerror)) from None
                 files.append(("photos", (os.path.basename(str(p)), fh, "application/octet-stream")))
             return self.http.request("POST", path, data=data, files=files)
 

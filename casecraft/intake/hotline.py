@@ -149,11 +149,14 @@ def _not_utf8(name: str, data: bytes, pos: int, line: int, offset: int) -> Input
         data[:data.rfind(b"\n", 0, pos + 64 * 1024) + 1 or None].decode("gb18030")
     except UnicodeDecodeError:
         gbk = False
-    return InputError(
-        "{file} is not UTF-8: invalid byte 0x{byte} at line {line} (offset {offset})"
-        + ("; it decodes as GBK/GB18030 (a Chinese Windows export)" if gbk else "")
-        + ". Convert it to UTF-8 first, e.g. `iconv -f GB18030 -t UTF-8 {file} > fixed.csv`",
-        file=name, byte=f"{data[pos]:02x}", line=line, offset=offset, encoding_error=True)
+    details: dict[str, Any] = {"file": name, "byte": f"{data[pos]:02x}", "line": line, "offset": offset,
+                               "encoding_error": True}
+    if gbk:
+        return InputError("{file} is not UTF-8: invalid byte 0x{byte} at line {line} (offset {offset}); it decodes "
+                          "as GBK/GB18030 (a Chinese Windows export). Convert it to UTF-8 first, e.g. "
+                          "`iconv -f GB18030 -t UTF-8 {file} > fixed.csv`", **details)
+    return InputError("{file} is not UTF-8: invalid byte 0x{byte} at line {line} (offset {offset}). Convert it to "
+                      "UTF-8 first, e.g. `iconv -f GB18030 -t UTF-8 {file} > fixed.csv`", **details)
 
 
 def _check_prefix(data: bytes, name: str, final: bool) -> str:

@@ -60,7 +60,7 @@ def _within(text: str) -> timedelta:
     try:
         d = Duration.parse(text)
     except ValueError as exc:
-        raise InputError(str(exc)) from None
+        raise InputError("{reason}", reason=str(exc)) from None
     if d.working:
         raise InputError("due_within takes natural time, e.g. 2h or 30 minutes")
     return timedelta(**{f"{d.unit}s": d.amount})

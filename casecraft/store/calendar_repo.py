@@ -52,7 +52,8 @@ def _now(now: datetime | None) -> datetime:
 def _note(note: str | None) -> str | None:
     note = (note or "").strip()
     if len(note) > NOTE_MAX:
-        raise InputError(f"the note is {len(note)} characters long; at most {NOTE_MAX} fit", note=note)
+        raise InputError("the note is {length} characters long; at most {limit} fit", length=len(note), limit=NOTE_MAX,
+                         note=note)
     return note or None
 
 
@@ -198,7 +199,7 @@ def load_working_calendar(store: Store, tz: str, periods: list[str], since: date
     try:
         parsed = parse_periods(periods)
     except ValueError as exc:
-        raise InputError(str(exc)) from None
+        raise InputError("{reason}", reason=str(exc)) from None
     with store.read() as tx:
         return read_working_calendar(tx.conn, tz, parsed, since)
 
@@ -251,7 +252,7 @@ def set_day(store: Store, day: date, workday: bool, note: str | None = None,
         InputError: if the note is longer than the column allows.
     """
     if not isinstance(day, date) or isinstance(day, datetime):
-        raise InputError(f"bad date {day!r}: give a date, e.g. 2026-10-01")
+        raise InputError("bad date {day!r}: give a date, e.g. 2026-10-01", day=day)
     text = _note(note)
     with store.write() as tx:
         _upsert(tx.conn, [_values(day, workday, ADMIN_SOURCE, text, _now(now))])
@@ -276,14 +277,14 @@ def import_days(store: Store, path: str | Path, now: datetime | None = None) -> 
     rows, problems = parse_calendar_csv(text)
     if problems:
         count = len(problems)
-        raise InputError(
-            f"{str(path)!r}: {count} bad row{'s' if count != 1 else ''}, nothing imported:\n"
-            + "\n".join(f"  {p}" for p in problems)
-            + "\nfix them and import the file again (columns: date,status[,note]; date as YYYY-MM-DD; "
-            + f"status {STATUS_HELP})",
-            file=str(path),
-            problems=[{"row": p.row, "field": p.field, "reason": p.reason} for p in problems],
-        )
+        details: dict[str, Any] = {
+            "count": count, "listed": "\n".join(f"  {p}" for p in problems), "status": STATUS_HELP, "file": str(path),
+            "problems": [{"row": p.row, "field": p.field, "reason": p.reason} for p in problems]}
+        if count == 1:
+            raise InputError("{file!r}: {count} bad row, nothing imported:\n{listed}\nfix them and import the file "
+                             "again (columns: date,status[,note]; date as YYYY-MM-DD; status {status})", **details)
+        raise InputError("{file!r}: {count} bad rows, nothing imported:\n{listed}\nfix them and import the file "
+                         "again (columns: date,status[,note]; date as YYYY-MM-DD; status {status})", **details)
     stamp = _now(now)
     with store.write() as tx:
         _upsert(tx.conn, [_values(d, w, IMPORT_SOURCE, n, stamp) for d, w, n in rows])

@@ -120,8 +120,8 @@ def make_engine(url: str | None = None, *, read_only: bool = False, **kwargs: An
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):  # ValueError: e.g. a port that is not a number
-        raise DatabaseError(f"cannot parse database URL {safe_url(url)!r}: use e.g. sqlite:///casecraft.db "
-                            "or postgresql+psycopg://user@host/db") from None
+        raise DatabaseError("cannot parse database URL {url!r}: use e.g. sqlite:///casecraft.db "
+                            "or postgresql+psycopg://user@host/db", url=safe_url(url)) from None
     try:
         if parsed.get_backend_name() == "sqlite":
             return _with_partial_indexes(_sqlite_engine(url, read_only=read_only, **kwargs))
@@ -141,7 +141,7 @@ def make_engine(url: str | None = None, *, read_only: bool = False, **kwargs: An
 
         return _with_partial_indexes(engine)
     except (NoSuchModuleError, ImportError) as exc:
-        raise DatabaseError(f"no driver for {safe_url(url)!r}: {exc}") from None
+        raise DatabaseError("no driver for {url!r}: {reason}", url=safe_url(url), reason=str(exc)) from None
 
 
 def _with_partial_indexes(engine: Engine) -> Engine:
@@ -273,4 +273,5 @@ def ensure_schema(engine: Engine) -> bool:
                 command.upgrade(cfg, "head")
         return True
     except DBAPIError as exc:
-        raise DatabaseError(f"cannot open the database {safe_url(str(engine.url))}: {exc.orig}") from None
+        raise DatabaseError("cannot open the database {url}: {reason}", url=safe_url(str(engine.url)),
+                            reason=str(exc.orig)) from None

@@ -29,7 +29,7 @@ def parse_status(text: str) -> bool:
     """
     value = _STATUS.get(str(text).strip().lower())
     if value is None:
-        raise InputError(f"bad day status {text!r}: write {STATUS_HELP}", status=str(text))
+        raise InputError("bad day status {status!r}: write {choices}", status=str(text), choices=STATUS_HELP)
     return value
 
 
@@ -42,7 +42,7 @@ def parse_day(text: str) -> date:
     try:
         return _iso_date(text)
     except ValueError as exc:
-        raise InputError(f"bad date {text!r}: {exc}", date=str(text)) from None
+        raise InputError("bad date {date!r}: {reason}", date=str(text), reason=str(exc)) from None
 
 
 def _iso_date(text: str) -> date:
@@ -75,17 +75,17 @@ def read_days_file(path: str | Path) -> str:
     try:
         raw = p.read_bytes()
     except FileNotFoundError:
-        raise InputError(f"no such file {str(p)!r}", file=str(p)) from None
+        raise InputError("no such file {file!r}", file=str(p)) from None
     except IsADirectoryError:
-        raise InputError(f"{str(p)!r} is a folder; give a CSV file", file=str(p)) from None
+        raise InputError("{file!r} is a folder; give a CSV file", file=str(p)) from None
     except OSError as exc:
-        raise InputError(f"cannot read {str(p)!r}: {exc.strerror or exc}", file=str(p)) from None
+        raise InputError("cannot read {file!r}: {reason}", file=str(p), reason=str(exc.strerror or exc)) from None
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InputError(
-            f"{str(p)!r} is not UTF-8 text (byte {exc.start + 1}); save it as CSV UTF-8 "
-            "(in Excel: Save As > CSV UTF-8)", file=str(p)) from None
+            "{file!r} is not UTF-8 text (byte {byte}); save it as CSV UTF-8 (in Excel: Save As > CSV UTF-8)",
+            file=str(p), byte=exc.start + 1) from None
 
 
 def parse_calendar_csv(text: str) -> tuple[list[tuple[date, bool, str | None]], list[RowProblem]]:

@@ -70,7 +70,8 @@ def format_for(path: str | os.PathLike[str], fmt: str | None = None) -> str:
     """
     if fmt:
         if fmt not in FORMATS:
-            raise InputError(f"unknown diagram format '{fmt}'; use one of: {', '.join(FORMATS)}")
+            raise InputError("unknown diagram format '{format}'; use one of: {formats}", format=fmt,
+                             formats=", ".join(FORMATS))
         return fmt
     guessed = SUFFIXES.get(Path(path).suffix.lower())
     if guessed is None:
@@ -221,7 +222,7 @@ def render(dot_text: str, fmt: str, path: str | os.PathLike[str]) -> None:
         InputError: pygraphviz is not installed or no CJK font is found (says what to install).
     """
     if fmt not in ("png", "svg"):
-        raise InputError(f"cannot render '{fmt}' with Graphviz; use png or svg")
+        raise InputError("cannot render '{format}' with Graphviz; use png or svg", format=fmt)
     from casecraft.fonts import cjk_font
 
     _fontconfig(cjk_font())  # before Graphviz loads: fontconfig reads its configuration once
