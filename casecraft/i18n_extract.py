@@ -7,7 +7,9 @@ catalogue:
 * the template of every message the library formats with ``render(template, details)``
   (the reasons a person may not act, ...) and of every error (``NotFound("no case {case}", case=...)``: the first
   argument of a call to a class whose name ends in ``Error`` or is one of the
-  error family below) — the library never translates, the edges do;
+  error family below) — the library never translates, the edges do; a template kept in a module
+  constant (``TIMED_OUT = "timed out"``, ``_NOT_FOUND = {"case": "no case {case}"}``) and passed to
+  an error in that module is taken from the constant;
 * in ``casecraft/cli/``: every ``help=`` text and the docstring of every command
   (a public module-level function taking Typer parameters, or one decorated with
   ``.command``/``.callback``), as Typer passes them to Click (``inspect.getdoc``).
@@ -53,9 +55,35 @@ def _is_command(fn: ast.FunctionDef) -> bool:
                for a in params)
 
 
+def is_error(name: str) -> bool:
+    """Whether a call to ``name`` makes one of casecraft's errors (its first argument is the template)."""
+    return name in ERRORS or (name.endswith("Error") and name[:1].isupper())
+
+
+def constants(tree: ast.Module) -> dict[str, list[tuple[int, str]]]:
+    """The module's constants that hold messages: ``NAME = "text"`` and ``NAME = {"key": "text", ...}``."""
+    found: dict[str, list[tuple[int, str]]] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            value = node.value
+            texts = [_text(value)] if isinstance(value, ast.Constant) else (
+                [_text(v) for v in value.values] if isinstance(value, ast.Dict) else [None])
+            if texts and all(texts):
+                found[node.targets[0].id] = [(node.lineno, t) for t in texts if t]
+    return found
+
+
+def _constant_of(node: ast.expr) -> str | None:
+    """The name of the module constant an error's template comes from (``TIMED_OUT``, ``_NOT_FOUND[kind]``)."""
+    if isinstance(node, ast.Subscript):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
 def messages(source: str, *, cli: bool) -> Iterator[tuple[int, str | tuple[str, str]]]:
     """(line, message) for every message of a Python module (a pair for a plural)."""
     tree = ast.parse(source)
+    consts = constants(tree)
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             name = _name(node.func)
@@ -66,8 +94,10 @@ def messages(source: str, *, cli: bool) -> Iterator[tuple[int, str | tuple[str, 
                 plural = _text(node.args[1])
                 if first and plural:
                     yield node.lineno, (first, plural)
-            elif first and (name in ERRORS or (name.endswith("Error") and name[:1].isupper())):
+            elif first and is_error(name):
                 yield node.lineno, first
+            elif node.args and is_error(name) and _constant_of(node.args[0]) in consts:
+                yield from consts[_constant_of(node.args[0]) or ""]
             if cli:
                 for kw in node.keywords:
                     text = _text(kw.value) if kw.arg == "help" else None
@@ -91,4 +121,4 @@ def extract(fileobj: Any, keywords: Any, comment_tags: Any, options: dict[str, A
             yield lineno, None, message, []
 
 
-__all__ = ["extract", "messages"]
+__all__ = ["constants", "extract", "is_error", "messages"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import builtins
 import gettext
 import re
 from pathlib import Path
@@ -15,7 +17,7 @@ from babel.messages.mofile import read_mo  # noqa: E402
 from babel.messages.pofile import read_po  # noqa: E402
 
 from casecraft import i18n  # noqa: E402
-from casecraft.i18n_extract import messages  # noqa: E402
+from casecraft.i18n_extract import constants, is_error, messages  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "casecraft"
@@ -116,6 +118,64 @@ def _helper(ctx) -> None:
     found = {m for _line, m in messages(source, cli=True)}
     assert found == {"The group.", "Case id.", "Show a case.", "no case {case}"}
     assert {m for _line, m in messages(source, cli=False)} == {"no case {case}"}
+
+
+# Errors whose own __init__ writes a literal template from structured arguments (a list of problems, a
+# delivery's stored reason), and transitions' MachineError (internal: a validated workflow never raises it).
+STRUCTURED = frozenset({"WorkflowError", "BadRowsError", "OrderRefused", "DeliveryFailed", "MachineError"})
+
+
+def _untranslatable_errors(source: str, where: str) -> list[str]:
+    """Errors made with a first argument that is not a literal template (or a module constant holding one)."""
+    tree = ast.parse(source)
+    consts = constants(tree)
+    bad = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+        if not is_error(name) or name in STRUCTURED or hasattr(builtins, name):
+            continue
+        first = node.args[0] if node.args else None
+        if isinstance(first, ast.Constant) and isinstance(first.value, str):
+            continue
+        target = first.value if isinstance(first, ast.Subscript) else first
+        if isinstance(target, ast.Name) and target.id in consts:
+            continue
+        bad.append(f"{where}:{node.lineno}: {ast.unparse(node)[:100]}")
+    return bad
+
+
+def test_the_scan_finds_an_error_without_a_literal_template() -> None:
+    source = '''
+GONE = "no case {case}"
+raise NotFound(f"no case {case}")
+raise InputError("bad " + what)
+raise RuleError(GONE, case=1)
+raise InputError("bad date {day!r}", day=day)
+raise ValueError(f"not ours {x}")
+'''
+    assert [b.split(": ", 1)[1] for b in _untranslatable_errors(source, "x")] == [
+        "NotFound(f'no case {case}')", "InputError('bad ' + what)"]
+
+
+def test_every_engine_error_has_a_literal_template() -> None:
+    """Outside the CLI, an error's message is a catalogue template with named details, never an f-string.
+
+    An f-string's text is not in the catalogue, so the edges could not translate it: an operator
+    reading Chinese would get English.
+    """
+    bad: list[str] = []
+    seen = 0
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        if rel.startswith("casecraft/cli/"):
+            continue
+        source = path.read_text(encoding="utf-8")
+        seen += source.count("Error(")
+        bad += _untranslatable_errors(source, rel)
+    assert seen > 100  # the scan read the sources
+    assert not bad, "\n".join(bad)
 
 
 @pytest.mark.parametrize(("env", "explicit", "expected"), [

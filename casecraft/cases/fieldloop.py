@@ -45,9 +45,9 @@ def parse_duration(by: str) -> Duration:
         raise InputError("{reason}", reason=str(exc)) from None
 
 
-def _require(note: str | None, template: str) -> None:
-    if not note or not note.strip():
-        raise InputError(template)
+def _blank(note: str | None) -> bool:
+    """A note that says nothing (the refusals that follow name what it should say)."""
+    return not note or not note.strip()
 
 
 class FieldLoop:
@@ -60,7 +60,8 @@ class FieldLoop:
     # parking ---------------------------------------------------------------------------------------
     def park(self, case_id: int, *, actor: str, note: str, on_behalf_of: str | None = None) -> CaseView:
         """挂账: put a case in the problem register; its clock stops until it is unparked."""
-        _require(note, "parking needs a note (why the case cannot be solved for now)")
+        if _blank(note):
+            raise InputError("parking needs a note (why the case cannot be solved for now)")
 
         def build(tx: Tx, wf: Workflow, case: CaseRow, person: OrgPerson, when: tl.When) -> Built:
             leader_check(wf, self.ctx.org_in(tx), person, case, "park a case")
@@ -119,7 +120,8 @@ class FieldLoop:
     def extend(self, case_id: int, *, actor: str, by: str, note: str, on_behalf_of: str | None = None) -> CaseView:
         """延期: a leader extends on their own authority; the open step deadline and the case deadline move."""
         duration = parse_duration(by)
-        _require(note, "an extension needs a note (the reason)")
+        if _blank(note):
+            raise InputError("an extension needs a note (the reason)")
 
         def build(tx: Tx, wf: Workflow, case: CaseRow, person: OrgPerson, when: tl.When) -> Built:
             leader_check(wf, self.ctx.org_in(tx), person, case, "approve an extension")
@@ -132,7 +134,8 @@ class FieldLoop:
                           on_behalf_of: str | None = None) -> CaseView:
         """申请延期: the handling unit (or a dispatched party) asks its leader for more time."""
         duration = parse_duration(by)
-        _require(note, "an extension request needs a note (the reason)")
+        if _blank(note):
+            raise InputError("an extension request needs a note (the reason)")
 
         def build(tx: Tx, wf: Workflow, case: CaseRow, person: OrgPerson, when: tl.When) -> Built:
             org = self.ctx.org_in(tx)
@@ -159,7 +162,8 @@ class FieldLoop:
                          on_behalf_of: str | None = None) -> CaseView:
         """批准/驳回延期: the leader decides a pending request; approval moves the deadlines."""
         if not approve:
-            _require(note, "denying an extension needs a note (the reason)")
+            if _blank(note):
+                raise InputError("denying an extension needs a note (the reason)")
 
         def build(tx: Tx, wf: Workflow, case: CaseRow, person: OrgPerson, when: tl.When) -> Built:
             leader_check(wf, self.ctx.org_in(tx), person, case, "decide an extension")
