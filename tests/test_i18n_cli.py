@@ -209,6 +209,29 @@ def test_refusals_are_chinese(sandbox: CliRunner, args: tuple[str, ...], code: i
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize(("args", "code", "expected"), [
+    (("org", "add-unit", "110106004099", "--name", "测试", "--parent", "110106004", "--kind", "bogus"), 2,
+     "未知单位类型 'bogus'"),
+    (("org", "add-person", "zz1", "--name", "张三", "--unit", "110106004-aqb", "--role", "grid_leadr"), 2,
+     "未知角色 'grid_leadr'；是否指 grid_leader？"),
+    (("workflow", "diff", "v1", "v9"), 1, "没有版本 9；已有版本：v1"),
+    (("import-backup", "nothere.jsonl"), 2, "没有备份文件 'nothere.jsonl'"),
+    (("calendar", "import", "nothere.csv"), 2, "没有文件 'nothere.csv'"),
+    (("workflow", "diagram", "out.xyz", "--format", "bogus"), 2, "未知流程图格式 'bogus'"),
+])
+def test_engine_refusals_once_fstrings_are_chinese(sandbox: CliRunner, args: tuple[str, ...], code: int,
+                                                    expected: str) -> None:
+    """Refusals the library used to build as f-strings now come from the catalogue, with their details."""
+    result = run(sandbox, *args)
+    assert result.exit_code == code, result.output
+    assert expected in result.output
+    assert not english(result.output), result.output
+    english_run = run(sandbox, *args, env=EN)
+    assert english_run.exit_code == code
+    assert not re.search(r"[\u4e00-\u9fff]", english_run.output.replace("测试", "").replace("张三", "")), \
+        english_run.output
+
+
 def test_english_is_unchanged_under_lang_c(sandbox: CliRunner) -> None:
     r = run(sandbox, "case", "report", "--source", "patrol", "--grid", "110106004005005", "--category", "0101",
             "--desc", "楼门张贴小广告", "--actor", "wangjg", env={**EN, "CASECRAFT_NOW": "2026-11-24T08:40"})
