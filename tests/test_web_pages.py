@@ -103,7 +103,7 @@ def test_every_post_needs_the_sessions_csrf_token(world: dict[str, Any]) -> None
     for token in (None, "x" * 32):
         data = {"note": "已清除"} | ({"csrf": token} if token else {})
         r = c.post(f"/web/cases/{case.id}/fire/resolve", data=data)
-        assert r.status_code == 403 and "security token" in r.text
+        assert r.status_code == 403 and "表单的安全令牌缺失或已过期" in r.text  # the workbench speaks Chinese
     assert eng.get(case.id).version == case.version
     page = c.get(f"/web/cases/{case.id}").text
     assert '<option value="liuqiang">' in page  # the grid's dispatched member suggested as a target
@@ -182,6 +182,19 @@ def test_unknown_pages_and_files_are_html_refusals(world: dict[str, Any]) -> Non
     static = c.get("/web/static/htmx.min.js")
     assert static.status_code == 200 and "htmx" in static.text[:2000]
     assert (Path(__file__).resolve().parents[1] / "casecraft" / "web" / "static" / "htmx.LICENSE").exists()
+
+
+def test_engine_refusals_are_chinese_unless_the_browser_puts_english_first(world: dict[str, Any]) -> None:
+    c = client(world, "wangjg")
+    for header in (None, "fr-FR, fr;q=0.9", "zh-CN,zh;q=0.9,en;q=0.8", "*"):
+        r = c.get("/web/cases/999999", headers={"Accept-Language": header} if header else {})
+        assert r.status_code == 404 and "没有案件 999999" in r.text, header
+        assert "no case 999999" not in r.text
+    english = c.get("/web/cases/999999", headers={"Accept-Language": "en-US,en;q=0.9,zh;q=0.5"})
+    assert english.status_code == 404 and "no case 999999" in english.text
+    assert "没有案件" not in english.text
+    api = c.get("/cases/999999")  # the API keeps English by default (no bearer token here)
+    assert api.json()["detail"].startswith("authentication failed")
 
 
 def test_bulk_actions_act_on_each_case_under_the_rules(world: dict[str, Any]) -> None:

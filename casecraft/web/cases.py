@@ -13,8 +13,7 @@ from starlette.responses import Response
 
 from casecraft.base.errors import CasecraftError, InputError, NotFound
 from casecraft.engine import Engine
-from casecraft.server.problems import message_for
-from casecraft.web.common import PREFIX, Page, Raw, Redirect, handle, read_form, text
+from casecraft.web.common import PREFIX, Page, Raw, Redirect, handle, message_for, read_form, text
 from casecraft.web.session import Viewer
 
 router = APIRouter(include_in_schema=False)

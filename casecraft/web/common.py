@@ -26,10 +26,11 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from casecraft import i18n
 from casecraft.attachments import MAX_BYTES, MAX_PER_STEP, clean_name
 from casecraft.base.errors import CasecraftError, InputError
 from casecraft.engine import Engine
-from casecraft.server.problems import message_for, status_for
+from casecraft.server.problems import status_for
 from casecraft.web import session
 from casecraft.web.session import Viewer
 
@@ -103,6 +104,24 @@ def render(request: Request, template: str, context: dict[str, Any], status: int
     out.headers["X-Frame-Options"] = "DENY"
     out.headers["Referrer-Policy"] = "same-origin"
     return out
+
+
+def web_language(request: Request) -> str:
+    """The workbench's language: Chinese (its pages are), unless ``Accept-Language`` puts English first.
+
+    A browser that asks for no language casecraft has (``fr``, ``*``) still gets the Chinese the pages
+    are written in; the API, by contrast, answers English by default.
+    """
+    header = request.headers.get("accept-language")
+    if header and i18n.from_accept_language(header) == i18n.ENGLISH and any(
+            i18n.normalise(part.split(";", 1)[0]) == i18n.ENGLISH for part in header.split(",")):
+        return i18n.ENGLISH
+    return i18n.CHINESE
+
+
+def message_for(exc: CasecraftError, request: Request) -> str:
+    """An engine error's message for a workbench page, translated at this edge (see :func:`web_language`)."""
+    return i18n.error_message(exc, web_language(request))
 
 
 def error_page(request: Request, exc: CasecraftError, viewer: Viewer | None = None) -> Response:
