@@ -218,10 +218,13 @@ def test_refusals_are_chinese(sandbox: CliRunner, args: tuple[str, ...], code: i
     (("import-backup", "nothere.jsonl"), 2, "没有备份文件 'nothere.jsonl'"),
     (("calendar", "import", "nothere.csv"), 2, "没有文件 'nothere.csv'"),
     (("workflow", "diagram", "out.xyz", "--format", "bogus"), 2, "未知流程图格式 'bogus'"),
+    (("--db", "sqlite:///fresh.db", "import-backup", "garbage.jsonl"), 2,
+     "garbage.jsonl:1：不是 casecraft 备份的 JSON 行；未导入任何内容"),  # a reason nested in the error, translated
 ])
 def test_engine_refusals_once_fstrings_are_chinese(sandbox: CliRunner, args: tuple[str, ...], code: int,
                                                     expected: str) -> None:
     """Refusals the library used to build as f-strings now come from the catalogue, with their details."""
+    Path("garbage.jsonl").write_text("garbage\n", encoding="utf-8")
     result = run(sandbox, *args)
     assert result.exit_code == code, result.output
     assert expected in result.output

@@ -26,7 +26,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from casecraft.base.errors import InputError, RuleError
+from casecraft.base.errors import InputError, RuleError, render
+from casecraft.i18n import N_
 
 if TYPE_CHECKING:
     from casecraft.context import EngineView as Engine
@@ -175,22 +176,23 @@ class _Reader:
             for raw in fh:
                 lineno += 1
                 if end is not None:
-                    raise self.fail(lineno, "text after the end line")
+                    raise self.fail(lineno, N_("text after the end line"))
                 try:
                     obj = json.loads(raw.decode("utf-8"))
                 except (UnicodeDecodeError, ValueError):
-                    raise self.fail(lineno, "not a JSON line of a casecraft backup") from None
+                    raise self.fail(lineno, N_("not a JSON line of a casecraft backup")) from None
                 if not isinstance(obj, dict):
-                    raise self.fail(lineno, "not a JSON object")
+                    raise self.fail(lineno, N_("not a JSON object"))
                 if lineno == 1:
                     if obj.get("casecraft_backup") != FORMAT:
-                        raise self.fail(1, "not a casecraft backup (no header line)")
+                        raise self.fail(1, N_("not a casecraft backup (no header line)"))
                     if obj.get("redacted"):
-                        raise self.fail(1, "a redacted export (contacts masked, `export --redact`) is for reading, "
-                                           "not for restoring; restore a full export")
+                        raise self.fail(1, N_("a redacted export (contacts masked, `export --redact`) is for reading, "
+                                              "not for restoring; restore a full export"))
                     if obj.get("schema") != HEAD:
-                        raise self.fail(1, f"the backup has schema {obj.get('schema')!r}; this casecraft "
-                                           f"restores schema {HEAD} only (restore with the matching version)")
+                        raise self.fail(1, render("the backup has schema {schema!r}; this casecraft restores schema "
+                                                  "{head} only (restore with the matching version)",
+                                                  {"schema": obj.get("schema"), "head": HEAD}))
                     digest.update(raw)
                     continue
                 if "end" in obj:
@@ -199,40 +201,42 @@ class _Reader:
                 digest.update(raw)
                 name, values, json_nulls = self._row(lineno, obj)
                 if name not in self.order[position:]:
-                    raise self.fail(lineno, f"rows of {name} come after rows of its dependants")
+                    raise self.fail(lineno, render("rows of {table} come after rows of its dependants",
+                                                   {"table": name}))
                 position = self.order.index(name)
                 self.counts[name] = self.counts.get(name, 0) + 1
                 yield name, values, json_nulls
         if lineno == 0:
             raise InputError("{file}: the file is empty; nothing was imported", file=str(self.path))
         if end is None or not isinstance(end, dict):
-            raise self.fail(lineno, "the file ends without its end line (truncated?)")
+            raise self.fail(lineno, N_("the file ends without its end line (truncated?)"))
         signature = end.get("hmac_sha256")
         if self.key is not None:
             import hmac
 
             want = hmac.new(self.key, digest.hexdigest().encode(), hashlib.sha256).hexdigest()
             if not isinstance(signature, str) or not hmac.compare_digest(want, signature):
-                raise self.fail(lineno, "the backup is not signed with this key (a wrong key, or a changed file)")
+                raise self.fail(lineno, N_("the backup is not signed with this key (a wrong key, or a changed file)"))
         elif signature is not None:
-            raise self.fail(lineno, "the backup is signed: give its key (--key-file) to restore it")
+            raise self.fail(lineno, N_("the backup is signed: give its key (--key-file) to restore it"))
         if end.get("sha256") != digest.hexdigest():
-            raise self.fail(lineno, "the checksum does not match: the file was changed or damaged")
+            raise self.fail(lineno, N_("the checksum does not match: the file was changed or damaged"))
         expected = {k: v for k, v in (end.get("rows") or {}).items() if v}
         if expected != {k: v for k, v in self.counts.items() if v}:
-            raise self.fail(lineno, "the row counts do not match the end line")
+            raise self.fail(lineno, N_("the row counts do not match the end line"))
 
     def _row(self, lineno: int, obj: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]]:
         name = obj.get("table")
         row = obj.get("row")
         if not isinstance(name, str) or name not in self.kinds:
-            raise self.fail(lineno, f"unknown table {name!r}")
+            raise self.fail(lineno, render("unknown table {table!r}", {"table": name}))
         if not isinstance(row, dict):
-            raise self.fail(lineno, "a row line needs a 'row' object")
+            raise self.fail(lineno, N_("a row line needs a 'row' object"))
         kinds = self.kinds[name]
         unknown = sorted(set(row) - set(kinds))
         if unknown:
-            raise self.fail(lineno, f"unknown column(s) of {name}: {', '.join(unknown)}")
+            raise self.fail(lineno, render("unknown column(s) of {table}: {columns}",
+                                           {"table": name, "columns": ", ".join(unknown)}))
         values: dict[str, Any] = {}
         for col, kind in kinds.items():
             v = row.get(col)
@@ -240,15 +244,18 @@ class _Reader:
                 try:
                     v = datetime.fromisoformat(v)
                 except (TypeError, ValueError):
-                    raise self.fail(lineno, f"{name}.{col}: bad timestamp {v!r}") from None
+                    raise self.fail(lineno, render("{table}.{column}: bad timestamp {value!r}",
+                                                   {"table": name, "column": col, "value": v})) from None
                 if v.tzinfo is None:
-                    raise self.fail(lineno, f"{name}.{col}: timestamp {row[col]!r} has no offset")
+                    raise self.fail(lineno, render("{table}.{column}: timestamp {value!r} has no offset",
+                                                   {"table": name, "column": col, "value": row[col]}))
                 v = v.astimezone(UTC)
             elif v is not None and kind == "date":
                 try:
                     v = date.fromisoformat(v)
                 except (TypeError, ValueError):
-                    raise self.fail(lineno, f"{name}.{col}: bad date {v!r}") from None
+                    raise self.fail(lineno, render("{table}.{column}: bad date {value!r}",
+                                                   {"table": name, "column": col, "value": v})) from None
             elif v is not None and kind == "bytes":
                 import base64
                 import binascii
@@ -256,11 +263,12 @@ class _Reader:
                 try:
                     v = base64.b64decode(v, validate=True)
                 except (TypeError, ValueError, binascii.Error):
-                    raise self.fail(lineno, f"{name}.{col}: bad base64 data") from None
+                    raise self.fail(lineno, render("{table}.{column}: bad base64 data",
+                                                   {"table": name, "column": col})) from None
             values[col] = v
         json_nulls = obj.get("json_null") or []
         if not isinstance(json_nulls, list):
-            raise self.fail(lineno, "'json_null' must be a list of column names")
+            raise self.fail(lineno, N_("'json_null' must be a list of column names"))
         return name, values, [c for c in json_nulls if isinstance(c, str)]
 
 

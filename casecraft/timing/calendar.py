@@ -21,7 +21,7 @@ from itertools import islice
 from zoneinfo import ZoneInfo
 
 from casecraft.base.duration import Duration
-from casecraft.base.errors import CalendarError
+from casecraft.base.errors import CalendarError, render
 
 WorkingPeriod = tuple[dt.time, dt.time]
 
@@ -39,13 +39,14 @@ def _check_periods(periods: Sequence[WorkingPeriod], labels: Sequence[str]) -> N
         raise ValueError("at least one working period is needed, e.g. '09:00-12:00'")
     for i, (start, end) in enumerate(periods):
         if start >= end:
-            raise ValueError(f"working period {labels[i]!r} must end after it starts")
+            raise ValueError(render("working period {period!r} must end after it starts", {"period": labels[i]}))
         if i and start < periods[i - 1][1]:
-            what = "must come before" if start < periods[i - 1][0] else "overlaps with"
-            raise ValueError(
-                f"working period {labels[i]!r} {what} {labels[i - 1]!r}; "
-                "list periods in time order without overlaps"
-            )
+            pair = {"period": labels[i], "previous": labels[i - 1]}
+            if start < periods[i - 1][0]:
+                raise ValueError(render("working period {period!r} must come before {previous!r}; list periods in "
+                                        "time order without overlaps", pair))
+            raise ValueError(render("working period {period!r} overlaps with {previous!r}; list periods in time "
+                                    "order without overlaps", pair))
 
 
 def _utc(t: dt.datetime) -> dt.datetime:
@@ -75,9 +76,8 @@ def parse_periods(specs: list[str]) -> list[WorkingPeriod]:
             h1, m1, h2, m2 = (int(g) for g in m.groups())
             periods.append((dt.time(h1, m1), dt.time(h2, m2)))
         except ValueError:
-            raise ValueError(
-                f"bad working period {spec!r}: write it as HH:MM-HH:MM, e.g. '09:00-12:00'"
-            ) from None
+            raise ValueError(render("bad working period {spec!r}: write it as HH:MM-HH:MM, e.g. '09:00-12:00'",
+                                    {"spec": spec})) from None
     _check_periods(periods, [str(s).strip() for s in specs])
     return periods
 
