@@ -153,11 +153,21 @@ def _localised_details(details: dict[str, Any], lang: str | None) -> dict[str, A
     """Details that are themselves library messages (a reason, a word) shown translated."""
     if not is_chinese(lang):
         return details
-    return {key: text(value, lang) if isinstance(value, str) and key in _MESSAGE_KEYS else value
-            for key, value in details.items()}
+    return {key: (text(value, lang) if key in _MESSAGE_KEYS else hint(value, lang) if key in _HINT_KEYS else value)
+            if isinstance(value, str) else value for key, value in details.items()}
 
 
 _MESSAGE_KEYS = frozenset({"reason", "kind", "what", "why", "how"})
+_HINT_KEYS = frozenset({"hint", "suggestion"})  # "; did you mean X?", " (did you mean X?)": a message in punctuation
+_WRAPPED = re.compile(r"([\s;:(]*)(.*?)([\s)]*)", re.S)
+
+
+def hint(message: str, lang: str | None = None) -> str:
+    """A library message wrapped in punctuation (``" (did you mean resolve?)"``) translated, the punctuation kept."""
+    found = _WRAPPED.fullmatch(message)
+    if not found or not found[2]:
+        return message
+    return found[1] + text(found[2], lang) + found[3]
 _NESTED_WORDS = (N_("more than one"), N_("no"))  # the "how" of an attachment not found
 
 
@@ -270,5 +280,5 @@ def person(name: str | None, ident: str | None) -> str:
 
 __all__ = ["ALERT_KINDS", "ALERT_LEVELS", "CHINESE", "CONDITIONS", "DOMAIN", "ENGLISH", "LANGUAGES", "LOCALE_DIR", "N_",
            "OUTCOMES", "SOURCES", "TIERS", "_", "condition", "current", "detect", "duration", "error_message",
-           "from_accept_language", "gettext", "is_chinese", "ngettext", "normalise", "person", "set_language",
+           "from_accept_language", "gettext", "hint", "is_chinese", "ngettext", "normalise", "person", "set_language",
            "text", "translations", "word"]

@@ -197,6 +197,7 @@ def test_the_readme_tour_speaks_chinese(sandbox: CliRunner, tmp_path: Path) -> N
     (("--at", "yesterday", "case", "list"), 2, "时间 'yesterday' 有误"),
     (("case", "request-extension", "1", "--actor", "wangjg", "--by", "0工作日", "--note", "需配合"), 2, "必须大于零"),
     (("case", "fire", "1", "dispatch", "--actor", "wangjg", "--to", "nobody"), 2, "未知人员或单位 'nobody'"),
+    (("case", "fire", "1", "resolv", "--actor", "wangjg"), 1, "(是否指 resolve？)"),  # the hint in the details
 ])
 def test_refusals_are_chinese(sandbox: CliRunner, args: tuple[str, ...], code: int, expected: str) -> None:
     report = run(sandbox, "case", "report", "--source", "patrol", "--grid", "110106004005005", "--category", "0101",
@@ -233,6 +234,14 @@ def test_engine_refusals_once_fstrings_are_chinese(sandbox: CliRunner, args: tup
     assert english_run.exit_code == code
     assert not re.search(r"[\u4e00-\u9fff]", english_run.output.replace("测试", "").replace("张三", "")), \
         english_run.output
+
+
+def test_a_workflow_problems_hint_is_chinese(sandbox: CliRunner) -> None:
+    bad = str(ROOT / "tests" / "data" / "workflows" / "bad" / "unknown_state_tier.yaml")
+    result = run(sandbox, "workflow", "validate", bad)
+    assert result.exit_code == 2
+    assert "'comunity' (是否指 community？)" in result.output and "did you mean" not in result.output
+    assert "(did you mean community?)" in run(sandbox, "workflow", "validate", bad, env=EN).output
 
 
 def test_english_is_unchanged_under_lang_c(sandbox: CliRunner) -> None:

@@ -475,9 +475,9 @@ def problems(items: list[Any]) -> None:
     for p in items:
         colour = "yellow" if p.severity == "warning" else "red"
         parts: list[Part] = [f"{p.file}:{p.line}:{p.column}: ", (f"{i18n.word(i18n.SEVERITIES, p.severity)}:", colour),
-                             f" {i18n.gettext(p.message)}"]
+                             f" {i18n.text(p.message)}"]
         if p.hint:
-            parts.append((f" ({i18n.gettext(p.hint)})", "dim"))
+            parts.append((f" ({i18n.text(p.hint)})", "dim"))
         message(*parts, stderr=True)
 
 

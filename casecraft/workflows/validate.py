@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from casecraft.base.duration import Duration
-from casecraft.base.errors import Problem
+from casecraft.base.errors import Problem, render
 from casecraft.workflows.model import OrganisationFile, Settings, WorkflowFile
 from casecraft.workflows.yamlio import Loc, YamlDocument
 
@@ -33,7 +33,7 @@ DIRECTIONS = {"up": 1, "down": -1, "none": 0}
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     """A "did you mean X?" hint for the closest of ``choices``, if one is close enough."""
     close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
-    return f"did you mean {close[0]}?" if close else None
+    return render("did you mean {choice}?", {"choice": close[0]}) if close else None
 
 
 class Dirty:
