@@ -18,6 +18,7 @@ from __future__ import annotations
 import gettext as _gettext
 import re
 import sys
+import unicodedata
 from collections.abc import Sequence
 from functools import cache
 from typing import IO, Any
@@ -108,15 +109,24 @@ def _patch_click() -> None:
     _PATCHED = True
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def _width(text: str) -> int:
+    """The columns ``text`` takes on a terminal (a Chinese character two, a colour code none), without loading
+    Rich: ``--help`` stays light (tests/test_startup.py)."""
+    plain = _ANSI.sub("", text)
+    return sum(0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+               for ch in plain)
+
+
 def _patch_vendored() -> None:
     """Typer's bundled Click: usage prefix, error lines, help option, and CJK-aware column widths."""
     try:
         from typer._click import core, exceptions, formatting
     except ImportError:  # a Typer that uses Click itself: the gettext patch above covers it
         return
-    from casecraft.cli.render import width
-
-    formatting.term_len = width  # type: ignore[assignment]
+    formatting.term_len = _width  # type: ignore[assignment]
     write_usage = formatting.HelpFormatter.write_usage
 
     def localised_usage(self: Any, prog: str, args: str = "", prefix: str | None = None) -> None:

@@ -139,9 +139,8 @@ def bpmn_xml(wf: Workflow, highlight: Highlight | None = None) -> str:
             add_flow(start, gateways[sid], "", "", any((sid, t2.trigger, d) in hl.edges for _, d, t2 in outs))
             start = gateways[sid]
         for _, d, t2 in outs:
-            add_flow(start, node_id[d], wf.trigger_label(t2.trigger),
-                     _expression(tr, with_trigger=s in gateways),  # type: ignore[arg-type]
-                     (s, tr.trigger, d) in hl.edges)  # type: ignore[attr-defined]
+            add_flow(start, node_id[d], wf.trigger_label(t2.trigger), _expression(t2, with_trigger=sid in gateways),
+                     (sid, t2.trigger, d) in hl.edges)
 
     # layout ------------------------------------------------------------------------------
     cols = _columns(wf)
