@@ -169,6 +169,10 @@ def hint(message: str, lang: str | None = None) -> str:
         return message
     return found[1] + text(found[2], lang) + found[3]
 _NESTED_WORDS = (N_("more than one"), N_("no"))  # the "how" of an attachment not found
+# the "what" of a workflow file's problem ("unknown {what} '{code}'", "duplicate {what} '{value}' ...")
+_WORKFLOW_WORDS = (N_("tier"), N_("role"), N_("trigger"), N_("state"), N_("unit"), N_("class"), N_("urgency"),
+                   N_("tier id"), N_("role id"), N_("trigger id"), N_("state id"), N_("urgency id"), N_("class id"),
+                   N_("category code"))
 
 
 def text(message: str, lang: str | None = None) -> str:
@@ -188,7 +192,7 @@ def text(message: str, lang: str | None = None) -> str:
         found = pattern.fullmatch(message)
         if found:
             values = {k: _unquote(v) if k in quoted else v for k, v in found.groupdict().items()}
-            return render(catalogue.gettext(msgid), values)
+            return render(catalogue.gettext(msgid), _localised_details(values, lang))
     return message
 
 

@@ -244,6 +244,43 @@ def test_a_workflow_problems_hint_is_chinese(sandbox: CliRunner) -> None:
     assert "(did you mean community?)" in run(sandbox, "workflow", "validate", bad, env=EN).output
 
 
+BROKEN = {  # a broken workflow file: a phrase of its problem in Chinese, and the English one under LANG=C
+    "leaves_final": ("流转 'report' 离开了终态 'closed'", "transition 'report' leaves the final state 'closed' "
+                     "(final states have no way out; remove the transition or make the state non-final)"),
+    "ambiguous_transition": ("以相同条件定义了两次（首次在第 49 行）", "transition 'close' from 'to_close' is defined "
+                             "twice with the same conditions (first on line 49); which one applies would be ambiguous"),
+    "duplicate_state_id": ("状态编号 'closed' 重复（首次定义于第 36 行）",
+                           "duplicate state id 'closed' (first defined on line 36)"),
+    "unknown_role": ("未知角色 'operater'", "unknown role 'operater' (did you mean operator?)"),
+    "no_final_state": ("没有终态 (请用 `final: true` 标记结案状态)",
+                       "no state is final (mark the closing states with final: true)"),
+    "unreachable_state": ("从 'new' 无法到达状态 'orphan' (请增加进入它的流转，或删除它)",
+                          "state 'orphan' cannot be reached from 'new' (add a transition into it or remove it)"),
+    "escalate_skips_tier": ("'escalate' 必须正好上升一个层级", "'escalate' must go exactly one tier up, but "
+                            "'grid_handling' is at grid and 'street_handling' at street (a state at community is "
+                            "expected)"),
+    "responsible_wrong_tier": ("单位 'S1C1' 位于层级 community，而不是 street",
+                               "unit 'S1C1' is at tier community, not street"),
+    "bad_timezone": ("未知时区 'Asia/Shanghia' (例如 Asia/Shanghai)",
+                     "unknown timezone 'Asia/Shanghia' (e.g. Asia/Shanghai)"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN))
+def test_workflow_validation_problems_are_chinese(sandbox: CliRunner, name: str) -> None:
+    """`workflow validate` on a broken file: every problem in Chinese but its ids; English unchanged under LANG=C."""
+    bad = str(ROOT / "tests" / "data" / "workflows" / "bad" / f"{name}.yaml")
+    chinese, english_words = BROKEN[name]
+    result = run(sandbox, "workflow", "validate", bad)
+    assert result.exit_code == 2, result.output
+    shown = result.output.replace(bad, "FILE")
+    assert chinese in shown and not english(shown), shown
+    plain = run(sandbox, "workflow", "validate", bad, env=EN)
+    assert plain.exit_code == 2
+    assert f": error: {english_words}\n" in plain.output.replace(bad, "FILE"), plain.output
+    assert not re.search(r"[\u4e00-\u9fff]", plain.output), plain.output
+
+
 def test_english_is_unchanged_under_lang_c(sandbox: CliRunner) -> None:
     r = run(sandbox, "case", "report", "--source", "patrol", "--grid", "110106004005005", "--category", "0101",
             "--desc", "楼门张贴小广告", "--actor", "wangjg", env={**EN, "CASECRAFT_NOW": "2026-11-24T08:40"})

@@ -113,8 +113,9 @@ class _Collector:
         names = list(choices)
         if value in names:
             return
-        hint = did_you_mean(value, names) or (f"known: {', '.join(names[:12])}" if names else None)
-        self.add(loc, f"unknown {what} '{value}'", hint, key=key)
+        hint = did_you_mean(value, names) or (render("known: {names}", {"names": ", ".join(names[:12])})
+                                              if names else None)
+        self.add(loc, render("unknown {what} '{code}'", {"what": what, "code": value}), hint, key=key)
 
     def line(self, loc: Sequence[str | int]) -> int:
         return self.doc.where(loc)[0]
@@ -126,8 +127,9 @@ class _Collector:
             if value is None:
                 continue
             if value in seen:
-                self.add((section, i, key), f"duplicate {what} '{value}' "
-                         f"(first defined on line {self.line((section, seen[value]))})")
+                self.add((section, i, key), render("duplicate {what} '{value}' (first defined on line {line})",
+                                                   {"what": what, "value": value,
+                                                    "line": self.line((section, seen[value]))}))
             else:
                 seen[value] = i
 
@@ -178,7 +180,8 @@ def check_workflow(raw: dict[str, Any], doc: YamlDocument, dirty: Dirty | None =
             c.unknown(("states", i, "tier"), "tier", tier, tiers)
         c.duration(("states", i, "limit"), st.get("limit"))
         if st.get("final") is True and st.get("limit"):
-            c.add(("states", i, "limit"), f"final state '{st.get('id')}' cannot have a time limit")
+            c.add(("states", i, "limit"),
+                  render("final state '{state}' cannot have a time limit", {"state": st.get("id")}))
 
     edges, ends_known = _check_transitions(c, raw, dirty, tiers, tier_index, roles, triggers, states)
     # a typo in a transition's end would show again as unreachable states and dead ends: judge the
@@ -218,7 +221,8 @@ def _check_settings(c: _Collector, raw: dict[str, Any], states: dict[str, Any] |
 
             ZoneInfo(timezone)
         except Exception:  # ZoneInfoNotFoundError, ValueError for odd strings
-            c.add(("workflow", "timezone"), f"unknown timezone '{timezone}'", "e.g. Asia/Shanghai")
+            c.add(("workflow", "timezone"), render("unknown timezone '{timezone}'", {"timezone": timezone}),
+                  render("e.g. Asia/Shanghai", {}))
     hours = _setting(s, "working_hours")
     if isinstance(hours, list) and all(isinstance(h, str) for h in hours):
         from casecraft.timing.calendar import parse_periods
@@ -233,7 +237,7 @@ def _check_settings(c: _Collector, raw: dict[str, Any], states: dict[str, Any] |
         if initial not in states:
             c.unknown(("workflow", "initial"), "state", initial, states)
         elif states[initial].get("final") is True:
-            c.add(("workflow", "initial"), f"the initial state '{initial}' is final")
+            c.add(("workflow", "initial"), render("the initial state '{state}' is final", {"state": initial}))
     for field_name in ("extension_roles", "urge_roles", "contact_roles"):
         # the defaults name roles a workflow may not have; only check what the admin wrote
         written = s.get(field_name)
@@ -278,17 +282,20 @@ def _check_transitions(c: _Collector, raw: dict[str, Any], dirty: Dirty, tiers: 
                 ends_known = False
                 continue
             if states[src].get("final") is True:
-                c.add((*loc, *src_loc), f"transition '{trigger}' leaves the final state '{src}'",
-                      "final states have no way out; remove the transition or make the state non-final")
+                c.add((*loc, *src_loc), render("transition '{trigger}' leaves the final state '{state}'",
+                             {"trigger": trigger, "state": src}),
+                      render("final states have no way out; remove the transition or make the state non-final",
+                             {}))
             if dest is not None:
                 edges[src].add(dest)
             if sound and trigger is not None:
                 cond = when if isinstance(when, dict) else {}
                 key = (trigger, src, tuple(sorted((k, repr(v)) for k, v in cond.items() if v is not None)))
                 if key in seen_keys:
-                    c.add(loc, f"transition '{trigger}' from '{src}' is defined twice with the same "
-                          f"conditions (first on line {c.line(('transitions', seen_keys[key]))}); which one "
-                          "applies would be ambiguous")
+                    c.add(loc, render("transition '{trigger}' from '{state}' is defined twice with the same conditions "
+                                 "(first on line {line}); which one applies would be ambiguous",
+                                 {"trigger": trigger, "state": src,
+                                  "line": c.line(("transitions", seen_keys[key]))}))
                 else:
                     seen_keys[key] = i
             direction = _text(trig.get("direction", "none")) if isinstance(trig, dict) else None
@@ -297,11 +304,15 @@ def _check_transitions(c: _Collector, raw: dict[str, Any], dirty: Dirty, tiers: 
                 a = tier_index.get(_text(states[src].get("tier")) or "")
                 b = tier_index.get(_text(states[dest].get("tier")) or "")
                 if a is not None and b is not None and b - a != step and tiers is not None:
-                    word = "up" if step == 1 else "down"
+                    moved = {"trigger": trigger, "src": src, "src_tier": states[src].get("tier"),
+                             "dest": dest, "dest_tier": states[dest].get("tier")}
                     c.add((*loc, "dest"),
-                          f"'{trigger}' must go exactly one tier {word}, but '{src}' is at "
-                          f"{states[src].get('tier')} and '{dest}' at {states[dest].get('tier')}",
-                          f"a state at {tiers[a + step]} is expected" if 0 <= a + step < len(tiers) else None)
+                          render("'{trigger}' must go exactly one tier up, but '{src}' is at {src_tier} and "
+                                 "'{dest}' at {dest_tier}", moved) if step == 1 else
+                          render("'{trigger}' must go exactly one tier down, but '{src}' is at {src_tier} and "
+                                 "'{dest}' at {dest_tier}", moved),
+                          render("a state at {tier} is expected", {"tier": tiers[a + step]})
+                          if 0 <= a + step < len(tiers) else None)
         tr_roles = tr.get("roles")
         for j, role in enumerate(tr_roles if isinstance(tr_roles, list) else []):
             if isinstance(role, str):
@@ -323,11 +334,12 @@ def _check_shape(c: _Collector, raw: dict[str, Any], edges: dict[str, set[str]],
         reach = _reachable(initial, edges)
         for i, st in items:
             if st["id"] not in reach:
-                c.add(("states", i, "id"), f"state '{st['id']}' cannot be reached from '{initial}'",
-                      "add a transition into it or remove it")
+                c.add(("states", i, "id"), render("state '{state}' cannot be reached from '{initial}'",
+                             {"state": st["id"], "initial": initial}),
+                      render("add a transition into it or remove it", {}))
     finals = {st["id"] for _, st in items if st.get("final") is True}
     if not finals:
-        c.add(("states",), "no state is final", "mark the closing states with final: true")
+        c.add(("states",), render("no state is final", {}), render("mark the closing states with final: true", {}))
     reverse: dict[str, set[str]] = defaultdict(set)
     for src, dests in edges.items():
         for d in dests:
@@ -337,8 +349,9 @@ def _check_shape(c: _Collector, raw: dict[str, Any], edges: dict[str, set[str]],
         can_finish |= _reachable(f, reverse)
     for i, st in items:
         if st.get("final") is not True and st["id"] not in can_finish:
-            c.add(("states", i, "id"), f"state '{st['id']}' is not final and has no path to a final state",
-                  "a case entering it could never be closed")
+            c.add(("states", i, "id"),
+                  render("state '{state}' is not final and has no path to a final state", {"state": st["id"]}),
+                  render("a case entering it could never be closed", {}))
 
 
 def _check_report_trigger(c: _Collector, raw: dict[str, Any], initial: str) -> None:
@@ -352,12 +365,16 @@ def _check_report_trigger(c: _Collector, raw: dict[str, Any], initial: str) -> N
             if trigger not in found:
                 found.append(trigger)
     if not found:
-        c.add(("workflow", "initial"), f"no transition leaves the initial state '{initial}'",
-              "add the transition that reports a case, e.g. `{trigger: report, source: new, ...}`")
+        c.add(("workflow", "initial"), render("no transition leaves the initial state '{state}'", {"state": initial}),
+              render("add the transition that reports a case, e.g. `{example}`",
+                     {"example": "{trigger: report, source: new, ...}"}))
     elif len(found) > 1:
-        c.add(("workflow", "initial"), f"the initial state '{initial}' is left by {len(found)} triggers "
-              f"({', '.join(found)}); a case is reported by exactly one",
-              "give every transition out of it the same trigger, with `when:` conditions to tell them apart")
+        c.add(("workflow", "initial"),
+              render("the initial state '{state}' is left by {count} triggers ({triggers}); "
+                     "a case is reported by exactly one",
+                     {"state": initial, "count": len(found), "triggers": ", ".join(found)}),
+              render("give every transition out of it the same trigger, with `when:` conditions to tell them "
+                     "apart", {}))
 
 
 def _check_categories(c: _Collector, raw: dict[str, Any], tiers: list[str] | None, tier_index: dict[str, int],
@@ -386,7 +403,8 @@ def _check_categories(c: _Collector, raw: dict[str, Any], tiers: list[str] | Non
                 if code not in units:
                     c.unknown((*loc, "responsible", tier), "unit", code, units)
                 elif units[code] is not None and units[code] != tier:
-                    c.add((*loc, "responsible", tier), f"unit '{code}' is at tier {units[code]}, not {tier}")
+                    c.add((*loc, "responsible", tier), render("unit '{code}' is at tier {actual}, not {tier}",
+                                 {"code": code, "actual": units[code], "tier": tier}))
 
 
 def _reachable(start: str, edges: dict[str, set[str]]) -> set[str]:
@@ -446,7 +464,8 @@ def check_organisation(org: dict[str, Any], doc: YamlDocument, wf: dict[str, Any
         kind = u.get("kind", "platform")
         if code is not None:
             if code in codes:
-                c.add((*here, "code"), f"duplicate unit code '{code}' (first defined on line {codes[code]})")
+                c.add((*here, "code"), render("duplicate unit code '{code}' (first defined on line {line})",
+                                                 {"code": code, "line": codes[code]}))
             else:
                 codes[code] = c.line(here)
         tier = _text(u.get("tier"))
@@ -457,27 +476,32 @@ def check_organisation(org: dict[str, Any], doc: YamlDocument, wf: dict[str, Any
         pcode = parent.get("code") if parent is not None else None
         if kind == "platform":
             if u.get("tier") is None:
-                c.add(here, f"unit '{code}' needs a tier", f"one of: {', '.join(tiers)}" if tiers else None)
+                c.add(here, render("unit '{code}' needs a tier", {"code": code}),
+                      render("one of: {choices}", {"choices": ", ".join(tiers)}) if tiers else None)
             elif tier is not None and ptier is not None and tier in tier_index and ptier in tier_index:
                 if tier_index[tier] != tier_index[ptier] - 1:
                     c.add((*here, "tier"),
-                          f"unit '{code}' at tier {tier} sits under '{pcode}' at tier {ptier}; "
-                          "a platform unit must be exactly one tier below its parent")
+                          render("unit '{code}' at tier {tier} sits under '{parent}' at tier {parent_tier}; "
+                                 "a platform unit must be exactly one tier below its parent",
+                                 {"code": code, "tier": tier, "parent": pcode, "parent_tier": ptier}))
         elif kind in ("department", "area_unit"):
             if parent is None:
-                c.add(here, f"{kind} '{code}' must sit inside a platform unit")
+                c.add(here, render("{kind} '{code}' must sit inside a platform unit", {"kind": kind, "code": code}))
             if tier is not None and ptier is not None and tier != ptier:
-                c.add((*here, "tier"), f"{kind} '{code}' must share its parent's tier {ptier}")
+                c.add((*here, "tier"), render("{kind} '{code}' must share its parent's tier {tier}",
+                                                {"kind": kind, "code": code, "tier": ptier}))
             tier = tier or ptier
             if u.get("children"):
-                c.add((*here, "children"), f"{kind} '{code}' cannot have child units")
+                c.add((*here, "children"),
+                      render("{kind} '{code}' cannot have child units", {"kind": kind, "code": code}))
         resolved[id(u)] = tier
     seen: dict[str, int] = {}
     for i, p in _items(org, "people"):
         pid = _text(p.get("id"))
         if pid is not None:
             if pid in seen:
-                c.add(("people", i, "id"), f"duplicate person id '{pid}' (first defined on line {seen[pid]})")
+                c.add(("people", i, "id"), render("duplicate person id '{person}' (first defined on line {line})",
+                                                    {"person": pid, "line": seen[pid]}))
             else:
                 seen[pid] = c.line(("people", i))
         unit = _text(p.get("unit"))
