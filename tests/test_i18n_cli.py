@@ -263,7 +263,25 @@ BROKEN = {  # a broken workflow file: a phrase of its problem in Chinese, and th
                                "unit 'S1C1' is at tier community, not street"),
     "bad_timezone": ("未知时区 'Asia/Shanghia' (例如 Asia/Shanghai)",
                      "unknown timezone 'Asia/Shanghia' (e.g. Asia/Shanghai)"),
+    "not_utf8": ("文件不是 UTF-8 文本 (请另存为 UTF-8)", "file is not UTF-8 text (save it as UTF-8)"),
+    "not_mapping": ("流程文件必须是包含 `workflow`、", "the workflow file must be a mapping with keys workflow, tiers, "
+                    "roles, triggers, states, transitions, ..."),
+    "missing_key": ("`transitions.1.dest` 缺少必需的键 'dest'", "missing required key 'dest' at transitions.1.dest"),
 }
+
+
+def test_workflow_lint_warnings_are_chinese(sandbox: CliRunner, tmp_path: Path) -> None:
+    """A lint warning (no warn_at) in Chinese but its code; the English one unchanged under LANG=C."""
+    text = (tmp_path / "workflows.yaml").read_text(encoding="utf-8")
+    (tmp_path / "nowarn.yaml").write_text(re.sub(r"(?m)^\s*warn_at:.*$", "", text), encoding="utf-8")
+    result = run(sandbox, "workflow", "validate", "nowarn.yaml")
+    assert result.exit_code == 0, result.output
+    assert "个计时状态没有预警阈值" in result.output and "[no-warn-threshold]" in result.output
+    assert not english(result.output.replace("[no-warn-threshold]", "")), result.output
+    plain = run(sandbox, "workflow", "validate", "nowarn.yaml", env=EN).output
+    assert ("timed state(s) have no warning threshold: workflow.warn_at is not set, so the yellow warning silently "
+            "comes at the default 80% of each limit [no-warn-threshold] (add e.g. `warn_at: 0.8` under workflow:)"
+            ) in plain
 
 
 @pytest.mark.parametrize("name", sorted(BROKEN))

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from casecraft.base.duration import Duration
-from casecraft.base.errors import Problem
+from casecraft.base.errors import Problem, render
 from casecraft.workflows.loader import load
 from casecraft.workflows.spec import Workflow
 from casecraft.workflows.yamlio import YamlDocument, locate
@@ -45,9 +45,10 @@ def lint_workflow(wf: Workflow, raw: Any = None) -> list[Problem]:
     file = str(wf.path) if wf.path else "<workflow>"
     out: list[Problem] = []
 
-    def warn(loc: tuple[str | int, ...], message: str, hint: str, code: str, *, key: bool = False) -> None:
+    def warn(loc: tuple[str | int, ...], message: str, hint: str, *, key: bool = False) -> None:
+        """A warning; ``message`` ends with its code in brackets (``[no-warn-threshold]``)."""
         line, col = raw.where(loc, key=key) if isinstance(raw, YamlDocument) else locate(raw, loc, key=key)
-        out.append(Problem(file, line, col, f"{message} [{code}]", hint=hint,
+        out.append(Problem(file, line, col, message, hint=hint,
                            path=".".join(str(p) for p in loc), severity="warning"))
 
     _thresholds(wf, warn)
@@ -80,32 +81,41 @@ def _thresholds(wf: Workflow, warn: Any) -> None:
     settings = wf.file.workflow
     timed = [s for s in wf.file.states if s.limit and not s.final and not s.paused]
     if timed and "warn_at" not in settings.model_fields_set:
-        warn(("workflow",), f"{len(timed)} timed state(s) have no warning threshold: workflow.warn_at is not "
-             f"set, so the yellow warning silently comes at the default {settings.warn_at:.0%} of each limit",
-             "add e.g. `warn_at: 0.8` under workflow:", "no-warn-threshold", key=True)
+        warn(("workflow",), render("{count} timed state(s) have no warning threshold: workflow.warn_at is not "
+                                   "set, so the yellow warning silently comes at the default {share} of each "
+                                   "limit [{code}]",
+                                   {"count": len(timed), "share": f"{settings.warn_at:.0%}",
+                                    "code": "no-warn-threshold"}),
+             render("add e.g. `warn_at: 0.8` under workflow:", {}), key=True)
     hpd = _hours_per_day(wf)
     lead = 1 - settings.warn_at
 
-    def check(loc: tuple[str | int, ...], state: str, text: str, where: str) -> None:
+    def check(loc: tuple[str | int, ...], state: str, text: str, urgency: str = "", category: str = "") -> None:
         try:
             d = Duration.parse(text)
         except ValueError:
             return
         minutes = _minutes(d, hpd) * lead
         if minutes < MIN_LEAD_MINUTES:
-            warn(loc, f"the limit of '{state}' ({text}{where}) warns only {minutes:.0f} minute(s) before it is due, "
-                 f"too late to act on", f"lower workflow.warn_at (now {settings.warn_at}) or lengthen the limit",
-                 "no-warn-threshold")
+            found = {"state": state, "limit": text, "urgency": urgency, "category": category,
+                     "minutes": round(minutes), "code": "no-warn-threshold"}
+            warn(loc, render("the limit of '{state}' ({limit}, urgency {urgency}) warns only {minutes} minute(s) "
+                             "before it is due, too late to act on [{code}]", found) if urgency else
+                 render("the limit of '{state}' ({limit}, category {category}) warns only {minutes} minute(s) "
+                        "before it is due, too late to act on [{code}]", found) if category else
+                 render("the limit of '{state}' ({limit}) warns only {minutes} minute(s) before it is due, "
+                        "too late to act on [{code}]", found),
+                 render("lower workflow.warn_at (now {share}) or lengthen the limit", {"share": settings.warn_at}))
 
     for i, s in enumerate(wf.file.states):
         if s in timed:
-            check(("states", i, "limit"), s.id, s.limit or "", "")
+            check(("states", i, "limit"), s.id, s.limit or "")
     for i, u in enumerate(wf.file.urgencies):
         for st, text in u.limits.items():
-            check(("urgencies", i, "limits", st), st, text, f", urgency {u.id}")
+            check(("urgencies", i, "limits", st), st, text, urgency=u.id)
     for i, c in enumerate(wf.file.categories):
         for st, text in c.limits.items():
-            check(("categories", i, "limits", st), st, text, f", category {c.code}")
+            check(("categories", i, "limits", st), st, text, category=c.code)
 
 
 def _street_departments(wf: Workflow, warn: Any) -> None:
@@ -113,10 +123,12 @@ def _street_departments(wf: Workflow, warn: Any) -> None:
         return
     for i, c in enumerate(wf.file.categories):
         if STREET not in c.responsible:
-            warn(("categories", i, "code"), f"category {c.code} ({c.label}) has no responsible department at the "
-                 "street: a street dispatch of it needs --to by hand",
-                 'add e.g. `responsible: {street: "<department code>"}` (see organisation.yaml)',
-                 "no-street-department")
+            warn(("categories", i, "code"),
+                 render("category {category} ({label}) has no responsible department at the street: a street "
+                        "dispatch of it needs --to by hand [{code}]",
+                        {"category": c.code, "label": c.label, "code": "no-street-department"}),
+                 render("add e.g. `{example}` (see organisation.yaml)",
+                        {"example": 'responsible: {street: "<department code>"}'}))
 
 
 def _roles_held(wf: Workflow, warn: Any) -> None:
@@ -126,9 +138,10 @@ def _roles_held(wf: Workflow, warn: Any) -> None:
     org_name = wf.org_path.name if wf.org_path else "the organisation file"
     for i, r in enumerate(wf.file.roles):
         if r.id not in held:
-            warn(("roles", i, "id"), f"no person holds the role '{r.id}' ({r.label}): transitions that need only "
-                 "it cannot be fired", f"give the role to someone in {org_name} or remove it",
-                 "role-without-people")
+            warn(("roles", i, "id"),
+                 render("no person holds the role '{role}' ({label}): transitions that need only it cannot be "
+                        "fired [{code}]", {"role": r.id, "label": r.label, "code": "role-without-people"}),
+                 render("give the role to someone in {file} or remove it", {"file": org_name}))
 
 
 def _ways_back(wf: Workflow, warn: Any) -> None:
@@ -150,10 +163,13 @@ def _ways_back(wf: Workflow, warn: Any) -> None:
         if tier.id == bottom or not members:
             continue
         if not any(m in seen for m in members):
-            warn(("tiers", i, "id"), f"no path leads from the {tier.label} ({tier.id}) tier back to the "
-                 f"{wf.tier_labels[bottom]} ({bottom}) tier: a case handled there is never checked on site "
-                 "and closed by the grid", "add a relay (逐级反馈) transition down from one of its states: "
-                 + ", ".join(members), "no-way-back")
+            warn(("tiers", i, "id"),
+                 render("no path leads from the {label} ({tier}) tier back to the {bottom_label} ({bottom}) tier: "
+                        "a case handled there is never checked on site and closed by the grid [{code}]",
+                        {"label": tier.label, "tier": tier.id, "bottom_label": wf.tier_labels[bottom],
+                         "bottom": bottom, "code": "no-way-back"}),
+                 render("add a relay (逐级反馈) transition down from one of its states: {states}",
+                        {"states": ", ".join(members)}))
 
 
 __all__ = ["MIN_LEAD_MINUTES", "lint", "lint_workflow"]

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from casecraft.base.errors import Problem, WorkflowError
+from casecraft.base.errors import Problem, WorkflowError, render
 from casecraft.workflows.model import OrganisationFile, Unit, WorkflowFile
 from casecraft.workflows.org import Organisation, OrgPerson, OrgUnit
 from casecraft.workflows.spec import Workflow
@@ -57,21 +57,24 @@ def structure_problems(exc: ValidationError, doc: YamlDocument, model: type) -> 
             key = loc[-1]
             parent_fields = _fields_at(model, list(loc[:-1]))
             hint = did_you_mean(str(key), parent_fields) or (
-                f"allowed keys: {', '.join(parent_fields)}" if parent_fields else None)
-            found.append((loc, doc.problem(loc, f"unknown key '{key}' at {where}", hint, key=True)))
+                render("allowed keys: {keys}", {"keys": ", ".join(parent_fields)}) if parent_fields else None)
+            found.append((loc, doc.problem(loc, render("unknown key '{key}' at {where}", {"key": key, "where": where}),
+                                           hint, key=True)))
             continue
         if kind == "missing":
             line, col = doc.where(loc[:-1])
-            found.append((loc, Problem(doc.file, line, col, f"missing required key '{loc[-1]}' at {where}",
-                                       path=where)))
+            found.append((loc, Problem(doc.file, line, col,
+                                       render("missing required key '{key}' at {where}",
+                                              {"key": loc[-1], "where": where}), path=where)))
             continue
         got = err.get("input")
         hint = None
         if kind == "string_type" and isinstance(got, int | float) and not isinstance(got, bool):
             written = doc.source(loc) or str(got)
-            hint = f'quote it: "{written}" (unquoted digits are read as a number)'
+            hint = render('quote it: "{written}" (unquoted digits are read as a number)', {"written": written})
         shown = repr(got) if not isinstance(got, dict | list) else type(got).__name__
-        found.append((loc, doc.problem(loc, f"{where}: {err['msg']} (got {shown})", hint)))
+        found.append((loc, doc.problem(loc, render("{where}: {why} (got {shown})",
+                                                   {"where": where, "why": err["msg"], "shown": shown}), hint)))
     # pydantic reports one error per union branch; keep one per position
     unique: dict[tuple[int, int, str, str], tuple[Loc, Problem]] = {}
     for loc, p in found:
@@ -158,8 +161,8 @@ def load(path: str | os.PathLike[str] | None = None) -> Loaded:
     if not isinstance(raw, dict):
         line, col = doc.where(())
         raise WorkflowError([*doc.problems, Problem(
-            doc.file, line, col, "the workflow file must be a mapping with keys "
-            "workflow, tiers, roles, triggers, states, transitions, ...")])
+            doc.file, line, col, render("the workflow file must be a mapping with keys "
+                                        "workflow, tiers, roles, triggers, states, transitions, ...", {}))])
     found: list[Problem] = list(doc.problems)
     wf_file, dirty = _structure(WorkflowFile, raw, doc, found)
 
@@ -175,7 +178,7 @@ def load(path: str | os.PathLike[str] | None = None) -> Loaded:
         found.extend(check_organisation(org_raw, org_doc, raw))
     problems = _without_followers(found, [doc, org_doc])
     if problems or wf_file is None or (org_path is not None and org_file is None):
-        raise WorkflowError(problems or [Problem(doc.file, 1, 1, "the workflow could not be read")])
+        raise WorkflowError(problems or [Problem(doc.file, 1, 1, render("the workflow could not be read", {}))])
     org = organisation_from_file(org_file) if org_file is not None else None
     workflow = Workflow(file=wf_file, data=raw, path=wf_path, org=org, org_path=org_path)
     return Loaded(workflow, doc, org_doc)
@@ -196,7 +199,8 @@ def load_organisation(path: str | os.PathLike[str], workflow: Workflow) -> Organ
         found.extend(check_organisation(org_doc.data, org_doc, workflow.data))
     problems = _without_followers(found, [org_doc])
     if problems or org_file is None:
-        raise WorkflowError(problems or [Problem(str(org_path), 1, 1, "the organisation could not be read")])
+        raise WorkflowError(problems or [Problem(str(org_path), 1, 1,
+                                                 render("the organisation could not be read", {}))])
     return organisation_from_file(org_file)
 
 
@@ -217,9 +221,9 @@ def _organisation(org_path: Path, org_ref: str, doc: YamlDocument | None,
                   found: list[Problem]) -> tuple[OrganisationFile | None, YamlDocument | None]:
     """Read and structure-check an organisation file; ``doc`` is the workflow naming it, if one does."""
     if not org_path.is_file():
-        message = f"organisation file '{org_ref}' not found (looked at {org_path})"
+        message = render("organisation file '{file}' not found (looked at {path})", {"file": org_ref, "path": org_path})
         found.append(doc.problem(("workflow", "organisation"), message) if doc is not None
-                     else Problem(str(org_path), 1, 1, message, hint="give the path of a YAML file"))
+                     else Problem(str(org_path), 1, 1, message, hint=render("give the path of a YAML file", {})))
         return None, None
     try:
         org_doc = read_document(org_path)
@@ -229,8 +233,8 @@ def _organisation(org_path: Path, org_ref: str, doc: YamlDocument | None,
     found.extend(org_doc.problems)
     if not isinstance(org_doc.data, dict):
         line, col = org_doc.where(())
-        found.append(Problem(org_doc.file, line, col, "the organisation file must be a mapping with keys "
-                             "units and people"))
+        found.append(Problem(org_doc.file, line, col,
+                             render("the organisation file must be a mapping with keys units and people", {})))
         return None, org_doc
     org_file, _ = _structure(OrganisationFile, org_doc.data, org_doc, found)
     return org_file, org_doc

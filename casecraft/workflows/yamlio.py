@@ -26,7 +26,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from casecraft.base.errors import Problem, WorkflowError
+from casecraft.base.errors import Problem, WorkflowError, render
 from casecraft.workflows.yamlevents import (
     MAX_DEPTH,
     MAX_NODES,
@@ -84,11 +84,12 @@ def read_document(path: Path) -> YamlDocument:
         with path.open("rb") as fh:
             raw = fh.read(MAX_BYTES + 1)  # never more: a huge file is refused unread
     except OSError as exc:
-        raise WorkflowError([Problem(name, 1, 1, f"cannot read the file: {exc.strerror}")]) from None
+        raise WorkflowError([Problem(name, 1, 1, render("cannot read the file: {reason}",
+                                                        {"reason": exc.strerror}))]) from None
     if len(raw) > MAX_BYTES:
         raise WorkflowError(
-            [Problem(name, 1, 1, f"file is more than {MAX_BYTES} bytes; a workflow file may be at most {MAX_BYTES} "
-                     "bytes")]
+            [Problem(name, 1, 1, render("file is more than {size} bytes; a workflow file may be at most {limit} bytes",
+                                        {"size": MAX_BYTES, "limit": MAX_BYTES}))]
         )
     key = (name, hashlib.sha256(raw).digest(), _c_parser() is not None) if len(raw) <= _CACHED_BYTES else None
     if key is not None:
@@ -102,7 +103,7 @@ def read_document(path: Path) -> YamlDocument:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise WorkflowError(
-            [Problem(name, line, 1, "file is not UTF-8 text", hint="save it as UTF-8")]
+            [Problem(name, line, 1, render("file is not UTF-8 text", {}), hint=render("save it as UTF-8", {}))]
         ) from None
     doc = parse_text(text, name)
     if key is not None:
@@ -161,18 +162,20 @@ def _parse_pure(text: str, name: str) -> YamlDocument:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
         what = " ".join((exc.problem or "invalid YAML").split())
-        doc.problems.append(Problem(name, line, col, f"YAML: {what}"))
+        doc.problems.append(Problem(name, line, col, render("YAML: {what}", {"what": what})))
         raise WorkflowError(doc.problems) from None
     except ReaderError as exc:
         line, col = _line_col(text, exc.position)
         char = exc.character
         code = ord(char) if isinstance(char, str) and len(char) == 1 else char
         what = f"#x{code:04x}" if isinstance(code, int) else repr(char)
-        doc.problems.append(Problem(name, line, col, f"YAML: unacceptable character {what}: {exc.reason}",
-                                    hint="remove it; control characters cannot be written in a workflow file"))
+        doc.problems.append(Problem(name, line, col, render("YAML: unacceptable character {char}: {reason}",
+                                                            {"char": what, "reason": exc.reason}),
+                                    hint=render("remove it; control characters cannot be written in a workflow file",
+                                                {})))
         raise WorkflowError(doc.problems) from None
     except YAMLError as exc:  # any other ruamel error: still a positioned problem, never a traceback
-        doc.problems.append(Problem(name, 1, 1, f"YAML: {' '.join(str(exc).split())}"))
+        doc.problems.append(Problem(name, 1, 1, render("YAML: {what}", {"what": " ".join(str(exc).split())})))
         raise WorkflowError(doc.problems) from None
     return doc
 
