@@ -178,6 +178,35 @@ def test_every_engine_error_has_a_literal_template() -> None:
     assert not bad, "\n".join(bad)
 
 
+WORKFLOW_CHECKS = ("validate.py", "loader.py", "yamlio.py", "lint.py")
+PROBLEM_CALLS = frozenset({"Problem", "add", "problem", "warn"})
+
+
+def test_every_workflow_problem_has_a_literal_template() -> None:
+    """A workflow file's problems and hints are built with ``render(template, details)``, never an f-string
+    or a bare text: extraction finds the template and the CLI translates the message (issue 17)."""
+    import ast
+
+    bad: list[str] = []
+    calls = 0
+    for name in WORKFLOW_CHECKS:
+        path = PACKAGE / "workflows" / name
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            called = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+            if called not in PROBLEM_CALLS:
+                continue
+            calls += 1
+            for arg in [*node.args, *(kw.value for kw in node.keywords if kw.arg == "hint")]:
+                if isinstance(arg, ast.JoinedStr) or (isinstance(arg, ast.Constant) and isinstance(arg.value, str)
+                                                      and " " in arg.value):
+                    bad.append(f"casecraft/workflows/{name}:{node.lineno}: {ast.unparse(arg)[:60]}")
+    assert calls > 40  # the scan read the sources
+    assert not bad, "\n".join(bad)
+
+
 @pytest.mark.parametrize(("env", "explicit", "expected"), [
     ({}, None, "en"),
     ({"LANG": "zh_CN.UTF-8"}, None, "zh_CN"),
