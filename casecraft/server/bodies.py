@@ -130,7 +130,9 @@ def _list_fields(model: type[BaseModel]) -> set[str]:
     return out
 
 
-async def _save(upload: UploadFile, directory: Path, index: int) -> str:
+async def save_upload(upload: UploadFile, directory: Path, index: int) -> str:
+    """Stream one uploaded file to ``directory/index/NAME`` (folder 0700, file 0600), refusing it past the
+    attachment size limit before it is all read; its path."""
     name = clean_name(upload.filename or "attachment")
     target = directory / str(index)
     target.mkdir(mode=0o700)
@@ -183,7 +185,7 @@ async def read_body(request: Request, model: type[M]) -> AsyncIterator[tuple[M, 
             if uploads:
                 tmp = tempfile.mkdtemp(prefix="casecraft-upload-")
                 for i, up in enumerate(uploads):
-                    photos.append(await _save(up, Path(tmp), i))
+                    photos.append(await save_upload(up, Path(tmp), i))
         elif ctype in ("application/json", "") or ctype.endswith("+json"):
             raw = await request.body()
             try:
@@ -205,5 +207,5 @@ async def read_body(request: Request, model: type[M]) -> AsyncIterator[tuple[M, 
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-__all__ = ["Body", "ExtensionIn", "FireIn", "LogIn", "Malformed", "NoteIn", "OptionalNoteIn", "ReportIn",
+__all__ = ["Body", "ExtensionIn", "FireIn", "LogIn", "Malformed", "NoteIn", "OptionalNoteIn", "ReportIn", "save_upload",
            "SearchIn", "body_doc", "invalid", "read_body"]

@@ -27,16 +27,16 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from casecraft import i18n
-from casecraft.attachments import MAX_BYTES, MAX_PER_STEP, clean_name
+from casecraft.attachments import MAX_PER_STEP
 from casecraft.base.errors import CasecraftError, InputError
 from casecraft.engine import Engine
+from casecraft.server.bodies import save_upload
 from casecraft.server.problems import status_for
 from casecraft.web import session
 from casecraft.web.session import Viewer
 
 HERE = Path(__file__).resolve().parent
 PREFIX = "/web"
-CHUNK = 1 << 16
 
 env = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=select_autoescape(["html"]),
                   extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
@@ -181,29 +181,11 @@ async def read_form(request: Request) -> AsyncIterator[tuple[FormData, list[str]
         if uploads:
             tmp = tempfile.mkdtemp(prefix="casecraft-web-")
             for i, up in enumerate(uploads):
-                paths.append(await _save(up, Path(tmp), i))
+                paths.append(await save_upload(up, Path(tmp), i))
         yield form, paths
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
-
-
-async def _save(upload: UploadFile, directory: Path, index: int) -> str:
-    import os
-
-    name = clean_name(upload.filename or "attachment")
-    target = directory / str(index)
-    target.mkdir(mode=0o700)
-    path = target / name
-    size = 0
-    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
-        while chunk := await upload.read(CHUNK):
-            size += len(chunk)
-            if size > MAX_BYTES:
-                raise InputError("attachment {file!r} is larger than the limit of {limit} MiB", file=name,
-                                 limit=MAX_BYTES // (1024 * 1024))
-            out.write(chunk)
-    return str(path)
 
 
 def text(form: FormData, key: str) -> str | None:
