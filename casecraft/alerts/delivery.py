@@ -60,7 +60,7 @@ class DeliveryFailed(CasecraftError):  # noqa: N818 - the name the outbox and it
 
     def __init__(self, reason: str, **details: Any) -> None:
         shown = render(reason, details)  # a template of the above, with its details (HTTP_STATUS: status)
-        super().__init__("delivery failed: {reason}", reason=shown)
+        super().__init__(N_("delivery failed: {reason}"), reason=shown)
         self.reason = shown
 
 
