@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from casecraft.base.errors import ConflictError, InputError, PermissionDenied, Rendered, TriggerNotAllowed, render
+from casecraft.base.errors import N_, ConflictError, InputError, PermissionDenied, Rendered, TriggerNotAllowed, render
 from casecraft.base.records import CaseRow
 from casecraft.cases import deadlines as dl
 from casecraft.cases import timeline as tl
@@ -44,9 +44,9 @@ class BadRowsError(InputError):
         more = (total or len(problems)) - len(problems)
         listed = "\n".join(f"  {p}" for p in problems) + (
             "\n  " + render("... and {more} more", {"more": more}) if more > 0 else "")
-        super().__init__("{file}: {count} bad row(s) of {rows}; nothing was imported. Fix them, or import the good "
-                         "rows with --skip-bad (the bad ones go to a reject file):\n{listed}", file=path, count=count,
-                         rows=rows, listed=listed, problems=[p.to_dict() for p in problems])
+        super().__init__(N_("{file}: {count} bad row(s) of {rows}; nothing was imported. Fix them, or import the "
+                            "good rows with --skip-bad (the bad ones go to a reject file):\n{listed}"), file=path,
+                         count=count, rows=rows, listed=listed, problems=[p.to_dict() for p in problems])
 
 
 @dataclass
