@@ -72,7 +72,8 @@ def structure_problems(exc: ValidationError, doc: YamlDocument, model: type) -> 
         if kind == "string_type" and isinstance(got, int | float) and not isinstance(got, bool):
             written = doc.source(loc) or str(got)
             hint = render('quote it: "{written}" (unquoted digits are read as a number)', {"written": written})
-        shown = repr(got) if not isinstance(got, dict | list) else type(got).__name__
+        shown = (render("a mapping", {}) if isinstance(got, dict) else render("a list", {}) if isinstance(got, list)
+                 else repr(got))
         found.append((loc, doc.problem(loc, _type_problem(err, where, shown), hint)))
     # pydantic reports one error per union branch; keep one per position
     unique: dict[tuple[int, int, str, str], tuple[Loc, Problem]] = {}

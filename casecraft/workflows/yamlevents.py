@@ -268,8 +268,9 @@ class Builder:
                 if self.documents > 1:
                     m = ev.start_mark
                     raise Fatal(m.line + 1, m.column + 1,
-                                 "YAML: expected a single document in the stream, but found another document",
-                                 "a workflow file holds one document: remove the second '---'")
+                                 render("YAML: expected a single document in the stream, but found another document",
+                                        {}),
+                                 render("a workflow file holds one document: remove the second '---'", {}))
 
     def scalar(self, ev: Any) -> None:
         m = ev.start_mark
@@ -396,8 +397,9 @@ class Builder:
         for value, pos in frame.merges:
             sources = value if isinstance(value, list) else [value]
             if not all(isinstance(s, dict) for s in sources):
-                self.add((*frame.loc, "<<"), pos, "YAML: a merge key (<<) takes a mapping or a list of mappings",
-                         "write the keys out")
+                self.add((*frame.loc, "<<"), pos, render("YAML: a merge key (<<) takes a mapping or a list of mappings",
+                                                         {}),
+                         render("write the keys out", {}))
                 continue
             for src in sources:
                 for k, v in src.items():
