@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from casecraft.web.common import PREFIX, install_translations
+from casecraft.web.common import PREFIX
 
 HERE = Path(__file__).resolve().parent
 
@@ -69,4 +69,4 @@ def _html_errors(app: Any) -> None:
         app.add_exception_handler(kind, handler)
 
 
-__all__ = ["PREFIX", "install_translations", "mount"]
+__all__ = ["PREFIX", "mount"]
