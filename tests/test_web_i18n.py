@@ -20,7 +20,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from casecraft import i18n
-from tests.server_support import GRID5, T0, sandbox
+from tests.server_support import GRID5, STREET, T0, sandbox
 from tests.test_i18n_cli import english
 
 PASSWORD = "correct-horse-battery"
@@ -49,7 +49,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     eng.add_log(grid=GRID5, text="走访3户", actor="wangjg")
     app = create_app(eng, rate_limit=None)
     try:
-        yield {"engine": eng, "app": app, "case": case.id}
+        yield {"engine": eng, "app": app, "case": case.id, "clock": clock}
     finally:
         eng.close()
 
@@ -129,6 +129,8 @@ def test_the_pages_in_chinese_have_no_english_but_ids_and_codes(world: dict[str,
         assert '<html lang="zh-CN">' in r.text and r.headers["content-language"] == "zh-CN"
         shown = " \n".join(read(r.text, "zh-CN")).replace(path, "")  # the address asked for is the reader's own
         assert shown and not english(shown), (path, english(shown))
+    wrong = c.put("/web/logout", headers=ZH)  # a refusal made by the web framework, not the engine
+    assert wrong.status_code == 405 and "此页面不接受 PUT 请求" in wrong.text
     case = c.get(f"/web/cases/{world['case']}", headers=ZH).text
     assert "巡查发现" in case and "案件 #" in case and "上一环节用时 20分钟" in case  # source and durations too
 
@@ -218,3 +220,21 @@ def test_concurrent_requests_each_render_in_their_own_language(world: dict[str, 
                 assert "<h2 id=\"facts-h\">Details" in html and "基本信息" not in html
             else:
                 assert "<h2 id=\"facts-h\">基本信息" in html and "Details" not in html
+
+
+def test_the_alert_board_in_both_languages(world: dict[str, Any]) -> None:
+    """An alert's text is stored when it is raised; an English board makes the line again in English."""
+    eng, clock = world["engine"], world["clock"]
+    case = eng.report(source="patrol", grid=GRID5, category="0101", desc="超期的案件", actor="wangjg")
+    clock.set(clock.now() + timedelta(days=5))
+    eng.sweep()
+    mine = [a for a in eng.alerts(case_id=case.id) if a.unit == STREET]  # re-escalated to the street
+    assert mine, "the sweep raised no alert at the street"
+    c = client(world, "wujing")
+    zh = c.get("/web/alerts", headers=ZH)
+    assert mine[0].message in zh.text and not english(" \n".join(read(zh.text, "zh-CN")))
+    en = c.get("/web/alerts", headers=EN)
+    row = re.search(rf'<tr id="alert-{mine[0].id}".*?</tr>', en.text, flags=re.S)
+    assert row is not None and mine[0].message not in en.text
+    assert re.search(rf"case {case.id} \(\w+\): (warning|overdue|re-escalation), due \d\d-\d\d \d\d:\d\d", row[0])
+    assert ">Acknowledge<" in row[0] and "Please handle this as soon as possible" in row[0]

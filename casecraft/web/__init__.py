@@ -56,6 +56,10 @@ def _html_errors(app: Any) -> None:
                 return await _api(request, exc)
             if isinstance(exc, HTTPException) and exc.status_code == 404:
                 err: Any = NotFound("no such page: {path}", path=path)
+            elif isinstance(exc, HTTPException) and exc.status_code == 405:
+                err = InputError("this page does not take a {method} request: {path}", method=request.method,
+                                 path=path)
+                err.code = "http_405"
             elif isinstance(exc, HTTPException):
                 err = InputError("{detail}", detail=str(exc.detail))
                 err.code = "http_" + str(exc.status_code)

@@ -8,6 +8,7 @@ judged by the same rules as the API (the engine refuses with the same errors).
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Callable
@@ -29,6 +30,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from casecraft import i18n
 from casecraft.attachments import MAX_PER_STEP
 from casecraft.base.errors import CasecraftError, InputError
+from casecraft.base.errors import render as render_template
 from casecraft.engine import Engine
 from casecraft.server.bodies import save_upload
 from casecraft.server.problems import status_for
@@ -74,6 +76,14 @@ def labelled(label: str | None, ident: str | None, lang: str = i18n.CHINESE) -> 
     return f"{label} ({ident})"
 
 
+def tier(label: str | None, ident: str | None, lang: str = i18n.CHINESE) -> str:
+    """A tier (a level): the workflow's label in Chinese; in English the catalogue's word when casecraft knows
+    the tier (``grid``), else the label with its id."""
+    if lang != i18n.CHINESE and ident in i18n.TIERS:
+        return i18n.word(i18n.TIERS, ident, lang)
+    return labelled(label, ident, lang)
+
+
 @lru_cache(maxsize=len(i18n.LANGUAGES))
 def environment(lang: str) -> Environment:
     """The templates in one language: one Environment per language, built once and never changed after.
@@ -92,9 +102,33 @@ def environment(lang: str) -> Environment:
     out.globals["COLON"] = "：" if lang == i18n.CHINESE else ": "
     out.globals["labelled"] = partial(labelled, lang=lang)
     out.globals["paren"] = partial(paren, lang=lang)
+    out.globals["tier"] = partial(tier, lang=lang)
     out.globals["roles"] = partial(roles, lang=lang)
     out.globals["alert_kind"] = lambda kind: i18n.word(i18n.ALERT_KINDS, kind, lang)
+    out.globals["alert_message"] = partial(alert_message, lang=lang)
     return out
+
+
+ALERT_LINE = i18n.N_("case {case} ({state}): {kind}, due {due}, at {unit}")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def alert_message(alert: Any, lang: str = i18n.CHINESE) -> str:
+    """An alert's text for the board in ``lang``.
+
+    The text stored when the alert was raised is shown when it is already in the reader's language
+    (a library message in English is translated through the catalogue); otherwise the line is made
+    again from the alert's fields in ``lang``.
+    """
+    stored = alert.message or ""
+    if lang == i18n.CHINESE:
+        return i18n.text(stored, lang)
+    if stored and not _CJK.search(stored):
+        return stored
+    return render_template(i18n.gettext(ALERT_LINE, lang), {
+        "case": alert.case if alert.case is not None else "-", "state": alert.state,
+        "kind": i18n.word(i18n.ALERT_KINDS, alert.kind, lang),
+        "due": local(alert.due_at, alert.timezone) if alert.due_at else "-", "unit": alert.unit_name})
 
 
 def paren(text: str, lang: str = i18n.CHINESE) -> str:

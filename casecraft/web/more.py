@@ -18,7 +18,7 @@ from starlette.responses import Response
 from casecraft import i18n
 from casecraft.base.errors import CasecraftError, InputError, NotFound
 from casecraft.engine import Engine
-from casecraft.web.common import Page, Raw, handle, labelled, read_form, roles, text
+from casecraft.web.common import Page, Raw, handle, read_form, roles, text, tier
 from casecraft.web.session import Viewer
 
 router = APIRouter(include_in_schema=False)
@@ -190,7 +190,7 @@ def _org(v: Viewer, eng: Engine) -> Page:
 
     def node(u: Any) -> dict[str, Any]:
         children = org.children(u.code)
-        return {"unit": u, "tier": labelled(wf.tier_labels.get(u.tier, u.tier), u.tier, lang),
+        return {"unit": u, "tier": tier(wf.tier_labels.get(u.tier, u.tier), u.tier, lang),
                 "open": u.code in mine or len(children) < 8,
                 "people": [(p, roles(p.roles, [role_labels.get(r, r) for r in p.roles], lang))
                            for p in people.get(u.code, [])],
