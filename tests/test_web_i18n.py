@@ -178,6 +178,7 @@ def test_the_browsers_language_decides_unless_the_operator_chose(world: dict[str
     login = client(world).get("/web/login", headers=ZH).text
     assert 'href="/web/login?lang=en" lang="en"' in login  # before logging in too
     assert "casecraft_lang" not in client(world).get("/web/login?lang=klingon").headers.get("set-cookie", "")
+    assert client(world).get("/web/org?lang=en").headers["location"] == "/web/login?next=/web/org&lang=en"
 
 
 def test_the_login_pages_refusals_follow_the_language(world: dict[str, Any]) -> None:

@@ -226,7 +226,9 @@ def error_page(request: Request, exc: CasecraftError, viewer: Viewer | None = No
     """A refusal or failure as a page (the same status the API gives)."""
     code = exc.code
     if code == "unauthenticated" and request.method == "GET":
-        return RedirectResponse(f"{PREFIX}/login?next={quote(request.url.path)}", status_code=303)
+        chosen = i18n.normalise(request.query_params.get(LANG_PARAM))  # a language asked for survives the login
+        keep = f"&{LANG_PARAM}={'zh' if chosen == i18n.CHINESE else 'en'}" if chosen else ""
+        return RedirectResponse(f"{PREFIX}/login?next={quote(request.url.path)}{keep}", status_code=303)
     status = 403 if code == "csrf" else status_for(code)
     return render(request, "error.html", {"viewer": viewer, "status": status, "message": message_for(exc, request),
                                           "code": code}, status=status)
