@@ -350,7 +350,7 @@ class CaseService:
         """The case as this transaction wrote it (not as a later writer may have left it)."""
         case = tx.case(case_id)
         assert case is not None
-        return self.view(case, tx.timeline(case_id), org=self.ctx.org_in(tx))
+        return self.view(case, tx.timeline(case_id, facts=False), org=self.ctx.org_in(tx))
 
     def get(self, case_id: int) -> CaseView:
         """A case with its whole timeline.
@@ -361,7 +361,7 @@ class CaseService:
         check_id(case_id)
         with self.ctx.read() as tx:
             case = self._case(tx, case_id)
-            return self.view(case, tx.timeline(case_id), org=self.ctx.org_in(tx))
+            return self.view(case, tx.timeline(case_id, facts=False), org=self.ctx.org_in(tx))
 
     def page(self, *, state: str | None = None, tier: str | None = None, org: str | None = None,
              is_open: bool | None = None, limit: int = 200, offset: int = 0, ids: Sequence[int] | None = None,
