@@ -215,6 +215,37 @@ def test_a_restore_into_a_database_with_rows_lists_them_in_chinese(sandbox: CliR
     assert "is not empty (" in plain.output and "units (21 rows)" in plain.output
 
 
+def test_a_row_the_database_refuses_is_told_in_chinese(sandbox: CliRunner) -> None:
+    """A backup whose timeline points at a case it lacks: `import-backup` says why in our words, in Chinese."""
+    import hashlib
+
+    from casecraft.audit.backup import _line  # the writer's own line format, to build a valid checksum
+
+    assert run(sandbox, "case", "report", "--source", "patrol", "--grid", "110106004005005", "--category", "0101",
+               "--desc", "小广告", "--actor", "wangjg", env=NOW).exit_code == 0
+    assert run(sandbox, "export", "backup.jsonl").exit_code == 0
+    lines = [json.loads(x) for x in Path("backup.jsonl").read_text(encoding="utf-8").splitlines()]
+    rows = [x for x in lines[1:-1] if x["table"] not in ("cases", "deadlines", "alerts", "deliveries")]
+    digest, out = hashlib.sha256(), []
+    counts: dict[str, int] = {}
+    for obj in [lines[0], *rows]:
+        text = _line(obj)
+        digest.update(text.encode())
+        out.append(text)
+    for x in rows:
+        counts[x["table"]] = counts.get(x["table"], 0) + 1
+    out.append(_line({"end": {"rows": counts, "sha256": digest.hexdigest()}}))
+    Path("broken.jsonl").write_text("".join(out), encoding="utf-8")
+    fresh = ("--db", "sqlite:///fresh.db")
+    refused = run(sandbox, *fresh, "import-backup", "broken.jsonl")
+    assert refused.exit_code == 2, refused.output
+    assert "broken.jsonl：数据库拒绝了一行（有一行引用了备份中没有的行）；未导入任何内容" in refused.output
+    assert not english(refused.output), refused.output
+    plain = run(sandbox, *fresh, "import-backup", "broken.jsonl", env=EN)
+    assert "broken.jsonl: the database refused a row (a row refers to a row that is not in the backup); nothing " \
+           "was imported" in plain.output
+
+
 @pytest.mark.parametrize(("database", "chinese", "plain"), [
     ("FOREIGN KEY constraint failed", "有一行引用了备份中没有的行", "a row refers to a row that is not in the backup"),
     ('duplicate key value violates unique constraint "cases_pkey"\nDETAIL: ...', "必须唯一的值出现了重复（cases_pkey）",
