@@ -60,7 +60,8 @@ def deliver(
     from casecraft.cli import render
 
     failed: list[Any] = []
-    result = state(ctx).engine().deliver(budget_seconds=budget, on_failure=failed.append)
+    eng = state(ctx).engine()
+    result = eng.deliver(budget_seconds=budget, on_failure=failed.append)
     if json_out:
         render.print_json({**result, "failures": [
             {"alert": f.alert_id, "sink": f.sink, "reason": f.reason, "reason_label": i18n.text(f.reason),
@@ -73,7 +74,7 @@ def deliver(
         else:
             render.line(_("alert {alert}: delivery to sink {sink} failed ({reason}); attempt {attempt}, next at {at}",
                           alert=f.alert_id, sink=f.sink, reason=i18n.text(f.reason), attempt=f.attempt,
-                          at=f.retry_at.isoformat(timespec="seconds")), stderr=True)
+                          at=render._local(f.retry_at, eng.timezone)), stderr=True)
     render.line(_("delivered {delivered}, to retry {retrying}, given up {dead}, left for later {released}",
                   **result))
 
