@@ -64,6 +64,22 @@ def test_unknown_units_and_roles_of_a_people_file_are_chinese(sandbox: CliRunner
                                                                         env=EN).output
 
 
+def test_schema_problems_of_an_organisation_file_are_chinese(sandbox: CliRunner) -> None:
+    text = (ROOT / "organisation.yaml").read_text(encoding="utf-8")
+    old = '  - {id: zhoumin, name: 周敏, unit: "110106004005", roles: [operator]}'
+    assert old in text
+    Path("org-bad.yaml").write_text(text.replace(old, old.replace("name:", "nmae: x, name:").replace(
+        "[operator]", "operator")), encoding="utf-8")
+    result = run(sandbox, "org", "reload", "org-bad.yaml")
+    assert result.exit_code == 2, result.output
+    assert "`people.4.nmae` 处有未知的键 'nmae' (是否指 name？)" in result.output
+    assert "`people.4.roles`：应为列表（实际为 'operator'）" in result.output
+    assert not english(result.output.replace("nmae", "").replace("name？", "？")), english(result.output)  # keys
+    plain = run(sandbox, "org", "reload", "org-bad.yaml", env=EN).output
+    assert "error: people.4.roles: Input should be a valid list (got 'operator')" in plain
+    assert "error: unknown key 'nmae' at people.4.nmae (did you mean name?)" in plain
+
+
 def _hotline() -> None:
     Path("hot.csv").write_text(
         "ticket,channel,received_at,address,grid,category,description\n"
