@@ -349,7 +349,5 @@ def person(name: str | None, ident: str | None) -> str:
 
 __all__ = ["ALERT_KINDS", "ALERT_LEVELS", "CHINESE", "CONDITIONS", "DOMAIN", "ENGLISH", "LANGUAGES", "LOCALE_DIR", "N_",
            "OUTCOMES", "ROW_FIELDS", "SOURCES", "TIERS", "_", "condition", "current", "detect", "duration",
-           "error_message",
-           "from_accept_language", "gettext", "hint", "is_chinese", "ngettext", "normalise", "person", "problem",
-           "row_problem", "set_language",
-           "text", "translations", "word"]
+           "error_message", "from_accept_language", "gettext", "hint", "is_chinese", "ngettext", "normalise", "person",
+           "problem", "row_problem", "set_language", "text", "translations", "word"]
