@@ -121,8 +121,9 @@ def parse_calendar_csv(text: str) -> tuple[list[tuple[date, bool, str | None]], 
     if header_at is None:
         return [], [RowProblem.of(1, "header", "the file is empty; the first line must be date,status[,note]")]
     header = tuple(c.strip().lower() for c in records[header_at])
+    header_row = header_at + 1
     if header not in (_HEADER[:2], _HEADER):
-        problems.append(RowProblem.of(header_at + 1, "header",
+        problems.append(RowProblem.of(header_row, "header",
                                       "found {found!r}; the first line must be date,status or date,status,note",
                                       found=",".join(records[header_at])))
         return [], problems
@@ -163,7 +164,7 @@ def parse_calendar_csv(text: str) -> tuple[list[tuple[date, bool, str | None]], 
         if day is not None and status is not None:
             out.append((day, status, note or None))
     if not out and not problems:
-        problems.append(RowProblem.of(header_at + 1, "file", "no dates after the header"))
+        problems.append(RowProblem.of(header_row, "file", "no dates after the header"))
     return out, problems
 
 
