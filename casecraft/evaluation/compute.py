@@ -148,15 +148,19 @@ def count(engine: Engine, period: Period, *, names: bool = True) -> Counts:
                             missing=needed - known, month=period.month)
     grids: dict[str, tuple[int, ...]] = {}
     active = units.active
-    for code, tier in units.tier.items():
-        if tier != grid_tier:
-            continue
-        cv = cases.get(code, _NO_CASES)
-        sv = steps.get(code, _NO_STEPS)
+    idle = (*_NO_CASES, 0, work, *_NO_STEPS)  # shared by every grid without a case, a step or a log
+    for code in [c for c, tier in units.tier.items() if tier == grid_tier]:
+        cv = cases.get(code)
+        sv = steps.get(code)
         days = logs.get(code, 0)
-        if not active[code] and not (days or any(cv) or any(sv)):
+        if cv is None and sv is None and not days:
+            if active[code]:
+                grids[code] = idle
             continue  # a retired grid with nothing in the month is not evaluated
-        grids[code] = (*cv, days, work, *sv)
+        cv = cv or _NO_CASES
+        sv = sv or _NO_STEPS
+        if active[code] or days or any(cv) or any(sv):
+            grids[code] = (*cv, days, work, *sv)
     out = Counts(period=period, workdays=work, units=units, by_level={grid_tier: grids})
     below = grids
     for tier in tiers[1:3]:
@@ -168,7 +172,7 @@ def count(engine: Engine, period: Period, *, names: bool = True) -> Counts:
         empty = (0,) * len(sc.COUNT_KEYS)
         level = {code: empty for code, t in units.tier.items() if t == tier and active[code]}
         for parent, vecs in children.items():
-            level[parent] = tuple(sum(col) for col in zip(*vecs, strict=True))
+            level[parent] = tuple(map(sum, zip(*vecs, strict=True)))
         out.by_level[tier] = level
         below = level
     return out

@@ -218,6 +218,10 @@ class Scored(NamedTuple):
     group_size: int
 
 
+def _listing(r: Scored) -> tuple[bool, int, str]:
+    return r.rank is None, r.rank or 0, r.unit
+
+
 def score_units(specs: Sequence[IndicatorSpec], grades: Sequence[tuple[str, float]],
                 units: Iterable[tuple[str, str | None, tuple[int, ...]]]) -> list[Scored]:
     """Score, grade and rank ``(unit, group, counts vector)`` within each group.
@@ -234,7 +238,8 @@ def score_units(specs: Sequence[IndicatorSpec], grades: Sequence[tuple[str, floa
         groups.setdefault(group, []).append((code, vec))
     graded: dict[float, str | None] = {}
     known: dict[Any, float | None] = {}  # units share counts (every idle grid): score each once
-    out: list[Scored] = []
+    # listed by group, then rank (unranked last), then code; a None group lists as "" (with it, if any)
+    by_key: dict[str, list[Scored]] = {}
     for group, members in groups.items():
         gmax = tuple(max(vec[ni] for _c, vec in members) for ni in count_cols)
         tops = dict(zip(count_cols, gmax, strict=True))
@@ -267,6 +272,7 @@ def score_units(specs: Sequence[IndicatorSpec], grades: Sequence[tuple[str, floa
         for i, best in enumerate(ranked, start=1):  # competition ranks: ties share the first place of the run
             first.setdefault(best, i)
         size = len(ranked)
+        out = by_key.setdefault(group or "", [])
         for (code, vec), s in zip(members, scores, strict=True):
             if s is None:
                 out.append(Scored(code, group, vec, None, None, None, size))
@@ -274,5 +280,9 @@ def score_units(specs: Sequence[IndicatorSpec], grades: Sequence[tuple[str, floa
             if s not in graded:
                 graded[s] = grade_for(s, grades)
             out.append(Scored(code, group, vec, s, graded[s], first[s], size))
-    out.sort(key=lambda r: (r.group or "", r.rank is None, r.rank or 0, r.unit))
-    return out
+    listed: list[Scored] = []
+    for listed_as in sorted(by_key):
+        rows = by_key[listed_as]
+        rows.sort(key=_listing)
+        listed += rows
+    return listed
