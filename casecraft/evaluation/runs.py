@@ -71,10 +71,10 @@ def monthly_reports(engine: Engine, month: str | None, levels: list[tuple[str, s
         before = {level: q.stored_scores(tx, prev.key, level) for level, _org in levels}
         recorded = q.run_by_key(tx, period.key) is not None
     if any(v is None for v in before.values()):
-        prev_counts = count(engine, prev)
+        prev_counts = count(engine, prev, names=False)  # only the scores are needed
         for level in before:
             if before[level] is None:
-                before[level] = {r.unit: r.score for r in rank_level(engine, prev_counts, level)}
+                before[level] = {r.unit: r.score for r in score_level(engine, prev_counts, level)}
     scheme = sc.scheme_from(engine.workflow.file.evaluation)
     out = []
     for level, org in levels:
