@@ -200,6 +200,15 @@ def test_a_bad_day_status_is_chinese(sandbox: CliRunner) -> None:
     assert "bad day status 'bogus': write workday or holiday (also 工作日 / 休息日 / 节假日)" in plain.output
 
 
+def test_setting_a_day_is_told_in_chinese(sandbox: CliRunner) -> None:
+    result = run(sandbox, "calendar", "set", "2027-01-09", "workday", "--note", "调休")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("2027-01-09（周六）已设为工作日：调休："), result.output
+    assert not english(result.output), english(result.output)
+    plain = run(sandbox, "calendar", "set", "2027-01-10", "holiday", env=EN)
+    assert plain.output.startswith("2027-01-10 (Sun) is now a holiday: 1 date(s)"), plain.output
+
+
 # --- 3. workflow diff ---------------------------------------------------------------------------------------------
 
 def test_workflow_diff_speaks_chinese(sandbox: CliRunner) -> None:
