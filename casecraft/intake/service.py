@@ -136,14 +136,14 @@ class Intake:
                 person, who, when = self.cases.acting(tx, actor, on_behalf_of, tr.roles)
                 self._receiver(tx, actor, tr)
                 org = self.ctx.org_in(tx).load_all()
-                cal = self.ctx.calendar(wf)
+                build = _Batch(wf, self.ctx.calendar(wf), vid, tr, dest, who, when)
                 for batch in checked.iter_batches(batch_size):
                     late: list[RowProblem] = []
                     routed = self._route_tickets(wf, org, tr, person, tier, batch, late)
                     if late:
                         raise ConflictError("the organisation changed while the file was imported; nothing was "
                                             "imported, run the import again")
-                    self._write(tx, routed, wf, cal, vid, tr, dest, who, when, result)
+                    self._write(tx, routed, build, result)
                     done += len(batch)
                     if progress:
                         progress(done, total)
@@ -164,8 +164,7 @@ class Intake:
                                    allowed=", ".join(tr.roles), actor=actor)
         return person
 
-    def _write(self, tx: Any, routed: list[tuple[Ticket, str]], wf: Workflow, cal: Any, vid: int, tr: Transition,
-               dest: str, who: tl.Actor, when: tl.When, result: ImportResult) -> None:
+    def _write(self, tx: Any, routed: list[tuple[Ticket, str]], build: _Batch, result: ImportResult) -> None:
         """One batch inside the import's transaction; a ticket taken meanwhile retries the batch."""
         for _attempt in range(3):
             try:
@@ -173,7 +172,7 @@ class Intake:
                     found = tx.existing_refs("hotline", [t.ticket for t, _ in routed])
                     todo = [(t, unit) for t, unit in routed if t.ticket not in found]
                     ids = tx.reserve_case_ids(len(todo))
-                    cases, entries, deadlines = self._rows(wf, cal, vid, tr, dest, who, todo, ids, when)
+                    cases, entries, deadlines = self._rows(build, todo, ids)
                     tx.insert_batch(cases, entries, deadlines)
                 break
             except DuplicateKey:
@@ -231,56 +230,84 @@ class Intake:
             out.append((t, case_unit))
         return out
 
-    def _rows(self, wf: Workflow, cal: Any, vid: int, tr: Transition, dest: str, who: tl.Actor,
-              todo: list[tuple[Ticket, str]], ids: list[int], when: tl.When
-              ) -> tuple[list[dict[str, Any]], list[Any], list[dict[str, Any]]]:
+    def _rows(self, build: _Batch, todo: list[tuple[Ticket, str]], ids: list[int]
+              ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
         """The case, timeline and deadline rows of a batch, as a report would write them one by one."""
-        tier = wf.states[dest].tier
-        is_open = not wf.is_final(dest)
-        now = when.at
-        step_plans: dict[tuple[str, str, str], tl.OpenDeadline | None] = {}
-        case_plans: dict[str, tl.OpenDeadline | None] = {}
-        shown: dict[Any, str] = {}
         cases: list[dict[str, Any]] = []
-        entries: list[Any] = []
+        entries: list[dict[str, Any]] = []
         deadlines: list[dict[str, Any]] = []
-        tz = wf.timezone
+        shown: dict[Any, str] = {}
+        vid, dest, tier, is_open, now, reporter = build.vid, build.dest, build.tier, build.is_open, build.now, \
+            build.who.id
+        registered = now if build.tr.registers else None
+        make, plans = build.entries.make, build.plans
         for (t, unit), case_id in zip(todo, ids, strict=True):
-            urgency = wf.categories[t.category].urgency
-            if t.received_at not in shown:
-                shown[t.received_at] = _local(t.received_at, tz)
-            note = f"{t.channel}热线工单 {t.ticket}，受理于 {shown[t.received_at]}"
+            plan = plans.get((t.category, unit))
+            if plan is None:
+                plan = build.plan(t.category, unit)
+            urgency, ops, deadline_at = plan
+            received = shown.get(t.received_at)
+            if received is None:
+                received = shown[t.received_at] = _local(t.received_at, build.tz)
             values: dict[str, Any] = {
                 "id": case_id, "workflow_version_id": vid, "state": dest, "tier": tier, "unit_code": unit,
                 "grid_code": t.grid, "category_code": t.category, "urgency": urgency, "source": "hotline",
-                "ref": t.ticket, "description": t.description, "address": t.address, "reporter_id": who.id,
+                "ref": t.ticket, "description": t.description, "address": t.address, "reporter_id": reporter,
                 "assignees": [], "resolved_tier": None, "is_open": is_open, "created_at": now, "updated_at": now,
-                "closed_at": None, "version": 1, "last_hash": None, "registered_at": None, "deadline_at": None,
-                "parked": False, "channel": t.channel, "received_at": t.received_at, "contact": t.contact,
-                "feedback": None, "extension_request": None,
+                "closed_at": None, "version": 1, "last_hash": None, "registered_at": registered,
+                "deadline_at": deadline_at, "parked": False, "channel": t.channel, "received_at": t.received_at,
+                "contact": t.contact, "feedback": None, "extension_request": None,
             }
-            ops: list[tl.DeadlineOp] = []
-            key = (t.category, urgency, unit)
-            if key not in step_plans:
-                step_plans[key] = dl.open_step(wf, cal, dest, tier, unit, t.category, urgency, now)
-            if step_plans[key] is not None:
-                ops.append(step_plans[key])  # type: ignore[arg-type]
-            if tr.registers:
-                values["registered_at"] = now
-                ckey = f"{t.category}:{unit}"
-                if ckey not in case_plans:
-                    case_plans[ckey] = dl.open_case(wf, cal, dest, tier, unit, t.category, now)
-                opened = case_plans[ckey]
-                if opened is not None:
-                    values["deadline_at"] = opened.due_at
-                    ops.append(opened)
-            step = tl.Step(trigger=tr.trigger, changes=values, deadlines=tuple(ops), note=note)
-            entry, rows = tl.first_entry(case_id, values, step, who, when)
-            values["last_hash"] = entry.hash
+            entry, rows = make(case_id, values, ops, f"{t.channel}热线工单 {t.ticket}，受理于 {received}")
+            values["last_hash"] = entry["hash"]
             cases.append(values)
             entries.append(entry)
             deadlines.extend(rows)
         return cases, entries, deadlines
+
+
+@dataclass
+class _Batch:
+    """What every case of one import shares: its step, actor and time, and the deadline plans made so far
+    (one per category and unit: a few hundred at most, whatever the file's size)."""
+
+    wf: Workflow
+    cal: Any
+    vid: int
+    tr: Transition
+    dest: str
+    who: tl.Actor
+    when: tl.When
+    tier: str = ""
+    is_open: bool = True
+    tz: str = ""
+    now: Any = None
+    entries: tl.FirstEntries = field(init=False)
+    plans: dict[tuple[str, str], tuple[str, tuple[tl.OpenDeadline, ...], Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.tier = self.wf.states[self.dest].tier
+        self.is_open = not self.wf.is_final(self.dest)
+        self.tz = self.wf.timezone
+        self.now = self.when.at
+        self.entries = tl.FirstEntries(self.tr.trigger, self.who, self.when)
+
+    def plan(self, category: str, unit: str) -> tuple[str, tuple[tl.OpenDeadline, ...], Any]:
+        """The urgency, deadlines (step, then case) and case deadline of a case of ``category`` at ``unit``."""
+        wf, now = self.wf, self.now
+        urgency = wf.categories[category].urgency
+        ops: list[tl.OpenDeadline] = []
+        step = dl.open_step(wf, self.cal, self.dest, self.tier, unit, category, urgency, now)
+        if step is not None:
+            ops.append(step)
+        due = None
+        if self.tr.registers:
+            opened = dl.open_case(wf, self.cal, self.dest, self.tier, unit, category, now)
+            if opened is not None:
+                due = opened.due_at
+                ops.append(opened)
+        got = self.plans[(category, unit)] = (urgency, tuple(ops), due)
+        return got
 
 
 def _local(at: Any, tz: str) -> str:

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from operator import itemgetter
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
-from casecraft.base.records import Entry
 from casecraft.store.base import DuplicateKey
 from casecraft.store.models import Case, Deadline, TimelineEntry
 
@@ -42,28 +42,45 @@ class _Writer:
         self.sql = compiled.string
         self.positional = bool(compiled.positional)
         self.names = list(compiled.positiontup or ()) if self.positional else list(compiled.params)
-        self.defaults = {n: _default(table.c[n]) for n in self.names}
-        self.procs = [table.c[n].type.dialect_impl(dialect).bind_processor(dialect) for n in self.names]
-        self._memo: dict[tuple[int, Any], Any] = {}
+        given = set(keys)
+        # a column the rows do not carry gets its Python-side default (SQLAlchemy applies these per row;
+        # the driver does not): the rows are completed from a template, once per row
+        self.defaults = {n: _default(table.c[n]) for n in self.names if n not in given}
+        self.get = itemgetter(*self.names) if len(self.names) > 1 else (lambda row: (row[self.names[0]],))
+        self.procs = [(i, proc) for i, n in enumerate(self.names)
+                      if (proc := table.c[n].type.dialect_impl(dialect).bind_processor(dialect)) is not None]
 
     def params(self, rows: list[dict[str, Any]]) -> list[Any]:
-        memo = self._memo
+        """The rows as the driver's parameters, converted by the columns' bind processors.
+
+        A value repeated across the rows (the import time, a shared plan's deadline facts, the
+        empty lists) is converted once per call: the memo lives no longer than the batch.
+        """
+        memo: dict[tuple[int, Any], Any] = {}
+        keep: list[Any] = []  # objects memoised by identity stay alive (and their ids theirs) meanwhile
+        get, procs, defaults = self.get, self.procs, self.defaults
         out: list[Any] = []
-        pairs = list(zip(self.names, self.procs, strict=True))
         for row in rows:
-            values = []
-            for i, (name, proc) in enumerate(pairs):
-                v = row[name] if name in row else self.defaults[name]
-                if v is not None and proc is not None:
-                    if isinstance(v, datetime) or (isinstance(v, list) and not v):
-                        # the same few times (and empty lists) on every row: convert once
-                        key = (i, v if isinstance(v, datetime) else "[]")
-                        if key not in memo:
-                            memo[key] = proc(v)
-                        v = memo[key]
-                    else:
-                        v = proc(v)
-                values.append(v)
+            values = list(get({**defaults, **row} if defaults else row))
+            for i, proc in procs:
+                v = values[i]
+                if v is None:
+                    continue
+                if type(v) is datetime:
+                    key: tuple[int, Any] = (i, v)
+                elif type(v) is list and not v:
+                    key = (i, "[]")
+                elif type(v) is dict:
+                    key = (i, id(v))
+                else:
+                    values[i] = proc(v)
+                    continue
+                got = memo.get(key, memo)
+                if got is memo:
+                    got = memo[key] = proc(v)
+                    if type(v) is dict:
+                        keep.append(v)
+                values[i] = got
             out.append(tuple(values) if self.positional else dict(zip(self.names, values, strict=True)))
         return out
 
@@ -122,17 +139,14 @@ class IntakeQueries:
         top = int(self.conn.execute(select(func.coalesce(func.max(cases_t.c.id), 0))).scalar_one())
         return list(range(top + 1, top + n + 1))
 
-    def insert_batch(self, cases: list[dict[str, Any]], entries: list[Entry],
+    def insert_batch(self, cases: list[dict[str, Any]], entries: list[dict[str, Any]],
                      deadlines: list[dict[str, Any]]) -> None:
-        """Insert a batch of complete cases, their first timeline entries and deadline rows.
+        """Insert a batch of complete cases, their first timeline entries (as column values) and deadline rows.
 
         Raises:
             DuplicateKey: a ticket was imported by someone else meanwhile (the batch is void).
         """
-        from casecraft.store.repo import entry_values
-
-        rows_by_table = ((cases_t, cases), (timeline_t, [entry_values(e) for e in entries]),
-                         (deadlines_t, deadlines))
+        rows_by_table = ((cases_t, cases), (timeline_t, entries), (deadlines_t, deadlines))
         try:
             for table, rows in rows_by_table:
                 if rows:
