@@ -119,9 +119,10 @@ class Intake:
             with self.ctx.read() as tx:  # who receives the orders, and where each goes (no writes yet)
                 person = self._receiver(tx, actor, tr)
                 org = self.ctx.org_in(tx).load_all()
+            route = _Router(wf, org, tr, person, tier)
             for batch in checked.iter_batches(batch_size):
                 found: list[RowProblem] = []
-                self._route_tickets(wf, org, tr, person, tier, batch, found)
+                route(batch, found)
                 checked.add_problems(found)
             if checked.problem_count:
                 if not skip_bad:
@@ -137,9 +138,10 @@ class Intake:
                 self._receiver(tx, actor, tr)
                 org = self.ctx.org_in(tx).load_all()
                 build = _Batch(wf, self.ctx.calendar(wf), vid, tr, dest, who, when)
+                route = _Router(wf, org, tr, person, tier)
                 for batch in checked.iter_batches(batch_size):
                     late: list[RowProblem] = []
-                    routed = self._route_tickets(wf, org, tr, person, tier, batch, late)
+                    routed = route(batch, late)
                     if late:
                         raise ConflictError("the organisation changed while the file was imported; nothing was "
                                             "imported, run the import again")
@@ -184,52 +186,6 @@ class Intake:
         result.new += len(ids)
         result.existing += len(found)
 
-    def _route_tickets(self, wf: Workflow, org: Organisation, tr: Transition, person: OrgPerson, tier: str,
-                       tickets: list[Ticket], problems: list[RowProblem]) -> list[tuple[Ticket, str]]:
-        """Each good ticket with its grid filled in (from the address if needed) and its street unit."""
-        from casecraft.workflows.org import AddressIndex
-
-        index = AddressIndex(list(org.units.values()))
-        grid_tier = wf.tiers[0]
-        may: dict[str, str | None] = {}
-        out: list[tuple[Ticket, str]] = []
-        for t in tickets:
-            fld = "grid" if t.grid else "address"
-            if t.grid:
-                u = org.unit(t.grid)
-                if u is None or u.kind != "platform" or u.tier != grid_tier:
-                    problems.append(RowProblem(t.row, "grid", f"unknown grid '{t.grid}'; see `casecraft org show`",
-                                               t.ticket))
-                    continue
-            else:
-                m = index.match(t.address or "")
-                if m.code is None:
-                    problems.append(RowProblem(t.row, "address", m.reason or "no match", t.ticket))
-                    continue
-                u = org.unit(m.code)
-                assert u is not None
-                if u.kind != "platform" or u.tier != grid_tier:
-                    problems.append(RowProblem(
-                        t.row, "address", f"the address matches {u.name}({u.code}, {u.tier}) by '{m.keyword}', "
-                        "not a grid; give the grid code or add the grid's address keyword", t.ticket))
-                    continue
-                t.grid = u.code
-            if not u.active:
-                problems.append(RowProblem(t.row, fld, f"grid {u.name}({u.code}) is deactivated", t.ticket))
-                continue
-            case_unit = org.at_tier(u.code, tier)
-            if case_unit is None:
-                problems.append(RowProblem(t.row, fld, f"grid {u.code} has no {tier} unit above it", t.ticket))
-                continue
-            if case_unit not in may:
-                may[case_unit] = may_act(wf, org, tr, person, case_at(case_unit))
-            if may[case_unit]:
-                problems.append(RowProblem(t.row, fld, f"{u.name}({u.code}) is not {person.name}'s to receive: "
-                                           f"{may[case_unit]}", t.ticket))
-                continue
-            out.append((t, case_unit))
-        return out
-
     def _rows(self, build: _Batch, todo: list[tuple[Ticket, str]], ids: list[int]
               ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
         """The case, timeline and deadline rows of a batch, as a report would write them one by one."""
@@ -264,6 +220,74 @@ class Intake:
             entries.append(entry)
             deadlines.extend(rows)
         return cases, entries, deadlines
+
+
+class _Router:
+    """Each good ticket with its grid filled in (from the address if needed) and its street unit.
+
+    What it finds out about a grid of the organisation is kept (one entry per grid: bounded by the
+    organisation, whatever the file's size); the address index is built once, when an address is met.
+    """
+
+    def __init__(self, wf: Workflow, org: Organisation, tr: Transition, person: OrgPerson, tier: str) -> None:
+        self.wf, self.org, self.tr, self.person, self.tier = wf, org, tr, person, tier
+        self.grid_tier = wf.tiers[0]
+        self._index: Any = None
+        self._grids: dict[str, tuple[str | None, str | None, str]] = {}
+        self._may: dict[str, str | None] = {}
+
+    def _grid(self, code: str) -> tuple[str | None, str | None, str]:
+        """The case unit of a grid, or None, the field to blame (None: the row's own) and why."""
+        got = self._grids.get(code)
+        if got is not None:
+            return got
+        org, tier = self.org, self.tier
+        u = org.unit(code)
+        if u is None or u.kind != "platform" or u.tier != self.grid_tier:
+            return None, "grid", f"unknown grid '{code}'; see `casecraft org show`"  # not kept: not the org's
+        case_unit = org.at_tier(u.code, tier)
+        if not u.active:
+            got = None, None, f"grid {u.name}({u.code}) is deactivated"
+        elif case_unit is None:
+            got = None, None, f"grid {u.code} has no {tier} unit above it"
+        else:
+            if case_unit not in self._may:
+                self._may[case_unit] = may_act(self.wf, org, self.tr, self.person, case_at(case_unit))
+            why = self._may[case_unit]
+            got = (None, None, f"{u.name}({u.code}) is not {self.person.name}'s to receive: {why}") if why \
+                else (case_unit, None, "")
+        self._grids[code] = got
+        return got
+
+    def __call__(self, tickets: list[Ticket], problems: list[RowProblem]) -> list[tuple[Ticket, str]]:
+        out: list[tuple[Ticket, str]] = []
+        for t in tickets:
+            if t.grid:
+                fld = "grid"
+            else:
+                fld = "address"
+                if self._index is None:
+                    from casecraft.workflows.org import AddressIndex
+
+                    self._index = AddressIndex(list(self.org.units.values()))
+                m = self._index.match(t.address or "")
+                if m.code is None:
+                    problems.append(RowProblem(t.row, "address", m.reason or "no match", t.ticket))
+                    continue
+                u = self.org.unit(m.code)
+                assert u is not None
+                if u.kind != "platform" or u.tier != self.grid_tier:
+                    problems.append(RowProblem(
+                        t.row, "address", f"the address matches {u.name}({u.code}, {u.tier}) by '{m.keyword}', "
+                        "not a grid; give the grid code or add the grid's address keyword", t.ticket))
+                    continue
+                t.grid = u.code
+            case_unit, blame, why = self._grid(t.grid)
+            if case_unit is None:
+                problems.append(RowProblem(t.row, blame or fld, why, t.ticket))
+                continue
+            out.append((t, case_unit))
+        return out
 
 
 @dataclass
