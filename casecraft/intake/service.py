@@ -86,7 +86,7 @@ class Intake:
 
         Idempotent by ticket: a ticket already imported is counted, never created
         again. The file is streamed (memory stays flat whatever its size): a first
-        pass checks every row, a second routes them; a file with bad rows is refused
+        pass checks and routes every row, a second writes the good ones; a file with bad rows is refused
         whole unless ``skip_bad``, which imports the good rows and writes the bad ones
         to ``rejects`` (default: beside the file, ``NAME.rejects.csv|jsonl``, created
         0600; an existing one only with ``rejects_force``). Every row is written in
@@ -113,46 +113,50 @@ class Intake:
         dest, tr = picked
         tier = wf.states[dest].tier
         now = self.ctx.now()
-        with open_hotline(path, fmt=fmt) as src, \
-                src.validate(categories=wf.categories, now=now, timezone=wf.timezone) as checked:
-            result = ImportResult(file=str(src.path), rows=checked.rows)
+        with open_hotline(path, fmt=fmt) as src:
             with self.ctx.read() as tx:  # who receives the orders, and where each goes (no writes yet)
                 person = self._receiver(tx, actor, tr)
                 org = self.ctx.org_in(tx).load_all()
-            route = _Router(wf, org, tr, person, tier)
-            for batch in checked.iter_batches(batch_size):
+            first = _Router(wf, org, tr, person, tier)
+
+            def route(tickets: list[Ticket]) -> list[RowProblem]:
                 found: list[RowProblem] = []
-                route(batch, found)
-                checked.add_problems(found)
-            if checked.problem_count:
-                if not skip_bad:
-                    raise BadRowsError(src.name, checked.problems, checked.rows, total=checked.problem_count,
-                                       bad_rows=checked.bad_rows)
-                result.bad = checked.problems
-            total = checked.rows - checked.bad_rows
-            done = 0
-            if progress:
-                progress(0, total)
-            with self.ctx.write() as tx:
-                person, who, when = self.cases.acting(tx, actor, on_behalf_of, tr.roles)
-                self._receiver(tx, actor, tr)
-                org = self.ctx.org_in(tx).load_all()
-                build = _Batch(wf, self.ctx.calendar(wf), vid, tr, dest, who, when)
-                route = _Router(wf, org, tr, person, tier)
-                for batch in checked.iter_batches(batch_size):
-                    late: list[RowProblem] = []
-                    routed = route(batch, late)
-                    if late:
-                        raise ConflictError("the organisation changed while the file was imported; nothing was "
-                                            "imported, run the import again")
-                    self._write(tx, routed, build, result)
-                    done += len(batch)
-                    if progress:
-                        progress(done, total)
-            if result.bad:
-                target = Path(rejects) if rejects else default_rejects_path(src.path, src.format)
-                checked.write_rejects(target, force=rejects_force)
-                result.rejects = str(target)
+                first(tickets, found)
+                return found
+
+            # one pass checks and routes every row; a second one writes the good rows
+            with src.validate(categories=wf.categories, now=now, timezone=wf.timezone, route=route,
+                              batch_size=batch_size) as checked:
+                result = ImportResult(file=str(src.path), rows=checked.rows)
+                if checked.problem_count:
+                    if not skip_bad:
+                        raise BadRowsError(src.name, checked.problems, checked.rows, total=checked.problem_count,
+                                           bad_rows=checked.bad_rows)
+                    result.bad = checked.problems
+                total = checked.rows - checked.bad_rows
+                done = 0
+                if progress:
+                    progress(0, total)
+                with self.ctx.write() as tx:
+                    person, who, when = self.cases.acting(tx, actor, on_behalf_of, tr.roles)
+                    self._receiver(tx, actor, tr)
+                    org = self.ctx.org_in(tx).load_all()
+                    build = _Batch(wf, self.ctx.calendar(wf), vid, tr, dest, who, when)
+                    again = _Router(wf, org, tr, person, tier)
+                    for batch in checked.iter_batches(batch_size):
+                        late: list[RowProblem] = []
+                        routed = again(batch, late)
+                        if late:
+                            raise ConflictError("the organisation changed while the file was imported; nothing "
+                                                "was imported, run the import again")
+                        self._write(tx, routed, build, result)
+                        done += len(batch)
+                        if progress:
+                            progress(done, total)
+                if result.bad:
+                    target = Path(rejects) if rejects else default_rejects_path(src.path, src.format)
+                    checked.write_rejects(target, force=rejects_force)
+                    result.rejects = str(target)
         result.seconds = time.perf_counter() - started
         return result
 
