@@ -196,7 +196,9 @@ class Intake:
         cases: list[dict[str, Any]] = []
         entries: list[dict[str, Any]] = []
         deadlines: list[dict[str, Any]] = []
-        shown: dict[Any, str] = {}
+        shown = build.shown
+        if len(shown) > 10_000:  # kept across batches, bounded
+            shown.clear()
         vid, dest, tier, is_open, now, reporter = build.vid, build.dest, build.tier, build.is_open, build.now, \
             build.who.id
         registered = now if build.tr.registers else None
@@ -312,6 +314,7 @@ class _Batch:
     now: Any = None
     entries: tl.FirstEntries = field(init=False)
     plans: dict[tuple[str, str], tuple[str, tuple[tl.OpenDeadline, ...], Any]] = field(default_factory=dict)
+    shown: dict[Any, str] = field(default_factory=dict)  # a time received as the note shows it
 
     def __post_init__(self) -> None:
         self.tier = self.wf.states[self.dest].tier

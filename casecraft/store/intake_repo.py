@@ -58,14 +58,20 @@ class _Writer:
         """
         memo: dict[tuple[int, Any], Any] = {}
         keep: list[Any] = []  # objects memoised by identity stay alive (and their ids theirs) meanwhile
-        get, procs, defaults = self.get, self.procs, self.defaults
+        get, defaults, positional, names = self.get, self.defaults, self.positional, self.names
+        last: list[list[Any]] = [[i, proc, memo, None] for i, proc in self.procs]  # the column's last value in/out
         out: list[Any] = []
         for row in rows:
             values = list(get({**defaults, **row} if defaults else row))
-            for i, proc in procs:
+            for slot in last:
+                i = slot[0]
                 v = values[i]
                 if v is None:
                     continue
+                if v is slot[2]:  # the same object as the row before (most columns of a batch)
+                    values[i] = slot[3]
+                    continue
+                proc = slot[1]
                 if type(v) is datetime:
                     key: tuple[int, Any] = (i, v)
                 elif type(v) is list and not v:
@@ -78,10 +84,10 @@ class _Writer:
                 got = memo.get(key, memo)
                 if got is memo:
                     got = memo[key] = proc(v)
-                    if type(v) is dict:
-                        keep.append(v)
+                    keep.append(v)
+                slot[2], slot[3] = v, got
                 values[i] = got
-            out.append(tuple(values) if self.positional else dict(zip(self.names, values, strict=True)))
+            out.append(tuple(values) if positional else dict(zip(names, values, strict=True)))
         return out
 
     def write(self, conn: Any, rows: list[dict[str, Any]]) -> None:
