@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from casecraft.base.errors import ConflictError, InputError, PermissionDenied, TriggerNotAllowed
 from casecraft.base.records import CaseRow
@@ -48,6 +48,67 @@ class BadRowsError(InputError):
                          rows=rows, listed=listed, problems=[p.to_dict() for p in problems])
 
 
+class CaseIds(Sequence[int]):
+    """The ids of the cases an import made, in order, kept as runs of consecutive ids.
+
+    A batch takes consecutive ids (on PostgreSQL nearly always), so a million new cases take a few
+    thousand runs, not a million integers: the import's memory stays flat. Compares equal to a list of
+    the same ids.
+    """
+
+    def __init__(self, ids: Iterable[int] = ()) -> None:
+        self._runs: list[range] = []
+        self._len = 0
+        self.extend(ids)
+
+    def extend(self, ids: Iterable[int]) -> None:
+        runs = self._runs
+        for i in ids:
+            last = runs[-1] if runs else None
+            if last is not None and last.stop == i:
+                runs[-1] = range(last.start, i + 1)
+            else:
+                runs.append(range(i, i + 1))
+            self._len += 1
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __iter__(self) -> Iterator[int]:
+        for r in self._runs:
+            yield from r
+
+    @overload
+    def __getitem__(self, index: int) -> int: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[int]: ...
+
+    def __getitem__(self, index: int | slice) -> int | list[int]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._len))]
+        if index < 0:
+            index += self._len
+        if not 0 <= index < self._len:
+            raise IndexError("case id index out of range")
+        for r in self._runs:
+            if index < len(r):
+                return r[index]
+            index -= len(r)
+        raise IndexError("case id index out of range")  # pragma: no cover - counted above
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, CaseIds | list | tuple):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as a list
+
+    def __repr__(self) -> str:
+        if self._len <= 20:
+            return f"CaseIds({list(self)!r})"
+        return f"CaseIds(<{self._len} ids in {len(self._runs)} runs>)"
+
+
 @dataclass
 class ImportResult:
     """What a hotline import did."""
@@ -57,7 +118,7 @@ class ImportResult:
     new: int = 0
     existing: int = 0
     bad: list[RowProblem] = field(default_factory=list)
-    case_ids: list[int] = field(default_factory=list)
+    case_ids: CaseIds = field(default_factory=CaseIds)
     rejects: str | None = None
     seconds: float = 0.0
 
@@ -67,7 +128,7 @@ class ImportResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"file": self.file, "rows": self.rows, "new": self.new, "existing": self.existing,
-                "bad": self.bad_rows, "problems": [p.to_dict() for p in self.bad], "case_ids": self.case_ids,
+                "bad": self.bad_rows, "problems": [p.to_dict() for p in self.bad], "case_ids": list(self.case_ids),
                 "rejects": self.rejects, "seconds": round(self.seconds, 3)}
 
 
@@ -347,4 +408,4 @@ def _local(at: Any, tz: str) -> str:
     return str(at.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M"))
 
 
-__all__ = ["BadRowsError", "CaseRow", "ImportResult", "Intake"]
+__all__ = ["BadRowsError", "CaseIds", "CaseRow", "ImportResult", "Intake"]
