@@ -276,7 +276,9 @@ class FirstEntries:
         facts = {k: v if type(v) in _AS_IS else _plain(v) for k, v in values.items() if k in _FACT_SET}
         state, tier, unit = values["state"], values["tier"], values["unit_code"]
         enc = _HASH_JSON.encode
-        differ = {"case_id": enc(case_id), "deadline_facts": dfacts_text, "facts": enc(facts), "note": enc(note),
+        # an int's JSON text is its repr (the encoder's own rule), without setting up an encoder for it
+        differ = {"case_id": repr(case_id) if type(case_id) is int else enc(case_id),
+                  "deadline_facts": dfacts_text, "facts": enc(facts), "note": enc(note),
                   "to_state": enc(state), "to_tier": enc(tier), "unit_code": enc(unit)}
         members = self._members.copy()
         for i, head, k in self._slots:
