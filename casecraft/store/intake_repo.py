@@ -14,12 +14,13 @@ per-row parameter building cost more than the database's own work.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from operator import itemgetter
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, func, insert, select, text
+from sqlalchemy import JSON, Connection, Table, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from casecraft.store.base import DuplicateKey
@@ -47,8 +48,7 @@ class _Writer:
         # the driver does not): the rows are completed from a template, once per row
         self.defaults = {n: _default(table.c[n]) for n in self.names if n not in given}
         self.get = itemgetter(*self.names) if len(self.names) > 1 else (lambda row: (row[self.names[0]],))
-        self.procs = [(i, proc) for i, n in enumerate(self.names)
-                      if (proc := table.c[n].type.dialect_impl(dialect).bind_processor(dialect)) is not None]
+        self.procs = [(i, proc) for i, n in enumerate(self.names) if (proc := _processor(table.c[n], dialect))]
 
     def params(self, rows: list[dict[str, Any]]) -> list[Any]:
         """The rows as the driver's parameters, converted by the columns' bind processors.
@@ -93,6 +93,15 @@ class _Writer:
     def write(self, conn: Any, rows: list[dict[str, Any]]) -> None:
         if rows:
             conn.exec_driver_sql(self.sql, self.params(rows))
+
+
+def _processor(col: Any, dialect: Any) -> Any:
+    """How the driver gets a column's value: the column's own bind processor; on PostgreSQL a JSON value
+    as its text (the engine's serializer, as psycopg would write it; the statement casts it to JSON):
+    psycopg serialises a wrapped value again wherever it recurs, the text is made once per batch."""
+    if dialect.name == "postgresql" and isinstance(col.type, JSON):
+        return getattr(dialect, "_json_serializer", None) or json.dumps
+    return col.type.dialect_impl(dialect).bind_processor(dialect)
 
 
 def _default(col: Any) -> Any:
