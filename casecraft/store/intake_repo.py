@@ -39,7 +39,8 @@ class _Writer:
 
     def __init__(self, conn: Any, table: Any, keys: list[str]) -> None:
         dialect = conn.dialect
-        compiled = insert(table).compile(dialect=dialect, column_keys=keys)
+        # compiled for executemany: no RETURNING of the new ids (nobody reads them; PostgreSQL sent them back)
+        compiled = insert(table).compile(dialect=dialect, column_keys=keys, for_executemany=True)
         self.sql = compiled.string
         self.positional = bool(compiled.positional)
         self.names = list(compiled.positiontup or ()) if self.positional else list(compiled.params)
