@@ -8,8 +8,10 @@ batch (cases, timeline, deadlines), no per-row update.
 
 The inserts are compiled once per table and handed to the driver's
 executemany with values converted by the columns' own bind processors (a
-repeated value, such as the import time, is converted once): SQLAlchemy's
-per-row parameter building cost more than the database's own work.
+repeated value, such as the import time, is converted once per batch; on
+PostgreSQL a JSON value goes as its text): SQLAlchemy's per-row parameter
+building cost more than the database's own work. Nothing here outlives a
+batch, so a file of any size is written in flat memory.
 """
 
 from __future__ import annotations
