@@ -56,42 +56,44 @@ class _Writer:
     def params(self, rows: list[dict[str, Any]]) -> list[Any]:
         """The rows as the driver's parameters, converted by the columns' bind processors.
 
-        A value repeated across the rows (the import time, a shared plan's deadline facts, the
-        empty lists) is converted once per call: the memo lives no longer than the batch.
+        Column by column: a column holding one object on every row (the import time, a flag, a
+        shared plan's deadline facts) is converted once; in the others a time, an empty list or a
+        shared dict is converted once per batch (the memo lives no longer than the call).
         """
-        memo: dict[tuple[int, Any], Any] = {}
-        keep: list[Any] = []  # objects memoised by identity stay alive (and their ids theirs) meanwhile
-        get, defaults, positional, names = self.get, self.defaults, self.positional, self.names
-        last: list[list[Any]] = [[i, proc, memo, None] for i, proc in self.procs]  # the column's last value in/out
-        out: list[Any] = []
-        for row in rows:
-            values = list(get({**defaults, **row} if defaults else row))
-            for slot in last:
-                i = slot[0]
-                v = values[i]
+        get, defaults = self.get, self.defaults
+        table = [list(get({**defaults, **row} if defaults else row)) for row in rows]
+        for i, proc in self.procs:
+            column = [values[i] for values in table]
+            first = column[0] if column else None
+            if all(v is first for v in column):
+                out = None if first is None else proc(first)
+                for values in table:
+                    values[i] = out
+                continue
+            memo: dict[Any, Any] = {}
+            keep: list[Any] = []  # dicts memoised by identity stay alive (and their ids theirs) meanwhile
+            for values, v in zip(table, column, strict=True):
                 if v is None:
                     continue
-                if v is slot[2]:  # the same object as the row before (most columns of a batch)
-                    values[i] = slot[3]
-                    continue
-                proc = slot[1]
-                if type(v) is datetime:
-                    key: tuple[int, Any] = (i, v)
-                elif type(v) is list and not v:
-                    key = (i, "[]")
-                elif type(v) is dict:
-                    key = (i, id(v))
+                kind = type(v)
+                if kind is datetime:
+                    key: Any = v
+                elif kind is list and not v:
+                    key = "[]"
+                elif kind is dict:
+                    key = id(v)
+                    keep.append(v)
                 else:
                     values[i] = proc(v)
                     continue
                 got = memo.get(key, memo)
                 if got is memo:
                     got = memo[key] = proc(v)
-                    keep.append(v)
-                slot[2], slot[3] = v, got
                 values[i] = got
-            out.append(tuple(values) if positional else dict(zip(names, values, strict=True)))
-        return out
+        if self.positional:
+            return [tuple(values) for values in table]
+        names = self.names
+        return [dict(zip(names, values, strict=True)) for values in table]
 
     def write(self, conn: Any, rows: list[dict[str, Any]]) -> None:
         if rows:
