@@ -16,6 +16,7 @@ batch, so a file of any size is written in flat memory.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Sequence
 from datetime import datetime
@@ -40,9 +41,12 @@ class _Writer:
     """One table's INSERT for one set of columns, compiled for the connection's dialect."""
 
     def __init__(self, conn: Any, table: Any, keys: list[str]) -> None:
-        dialect = conn.dialect
+        dialect = style = conn.dialect
+        if dialect.paramstyle == "pyformat":  # psycopg takes %s as well: a tuple per row, not a dict
+            style = copy.copy(dialect)
+            style.paramstyle, style.positional = "format", True
         # compiled for executemany: no RETURNING of the new ids (nobody reads them; PostgreSQL sent them back)
-        compiled = insert(table).compile(dialect=dialect, column_keys=keys, for_executemany=True)
+        compiled = insert(table).compile(dialect=style, column_keys=keys, for_executemany=True)
         self.sql = compiled.string
         self.positional = bool(compiled.positional)
         self.names = list(compiled.positiontup or ()) if self.positional else list(compiled.params)
