@@ -154,7 +154,11 @@ def run_hotline_rss(sz: Sizes, use_pg: bool) -> list[Row]:
     path = hotline.cached_csv(n)
     warmup = min(50_000, max(2_000, n // 10))
     with Db("sqlite", "hotline_rss") as url:
-        r = hotline.rss_in_child(url, path, warmup)
+        try:
+            r = hotline.rss_in_child(url, path, warmup)
+        finally:  # some GB at the full size: not kept
+            for suffix in ("", "-wal", "-shm"):
+                Path(url.removeprefix("sqlite:///") + suffix).unlink(missing_ok=True)
     growth = r["end"] - r["warm"]
     say(f"hotline RSS: {r['start']:.1f} MB before, {r['warm']:.1f} MB after {warmup:,} rows written, peak "
         f"{r['peak']:.1f} MB, {r['end']:.1f} MB at the end; {r['rows']:,.0f} rows in {r['seconds']:.0f} s")
