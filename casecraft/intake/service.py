@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, overload
 
-from casecraft.base.errors import ConflictError, InputError, PermissionDenied, TriggerNotAllowed
+from casecraft.base.errors import N_, ConflictError, InputError, PermissionDenied, Rendered, TriggerNotAllowed, render
 from casecraft.base.records import CaseRow
 from casecraft.cases import deadlines as dl
 from casecraft.cases import timeline as tl
@@ -42,10 +42,11 @@ class BadRowsError(InputError):
         self.problems = problems
         count = bad_rows if bad_rows is not None else len({p.row for p in problems})
         more = (total or len(problems)) - len(problems)
-        listed = "\n".join(f"  {p}" for p in problems) + (f"\n  ... and {more} more" if more > 0 else "")
-        super().__init__("{file}: {count} bad row(s) of {rows}; nothing was imported. Fix them, or import the good "
-                         "rows with --skip-bad (the bad ones go to a reject file):\n{listed}", file=path, count=count,
-                         rows=rows, listed=listed, problems=[p.to_dict() for p in problems])
+        listed = "\n".join(f"  {p}" for p in problems) + (
+            "\n  " + render("... and {more} more", {"more": more}) if more > 0 else "")
+        super().__init__(N_("{file}: {count} bad row(s) of {rows}; nothing was imported. Fix them, or import the "
+                            "good rows with --skip-bad (the bad ones go to a reject file):\n{listed}"), file=path,
+                         count=count, rows=rows, listed=listed, problems=[p.to_dict() for p in problems])
 
 
 class CaseIds(Sequence[int]):
@@ -89,12 +90,12 @@ class CaseIds(Sequence[int]):
         if index < 0:
             index += self._len
         if not 0 <= index < self._len:
-            raise IndexError("case id index out of range")
+            raise IndexError(index)
         for r in self._runs:
             if index < len(r):
                 return r[index]
             index -= len(r)
-        raise IndexError("case id index out of range")  # pragma: no cover - counted above
+        raise IndexError(index)  # pragma: no cover - counted above
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, CaseIds | list | tuple):
@@ -300,29 +301,30 @@ class _Router:
         self.wf, self.org, self.tr, self.person, self.tier = wf, org, tr, person, tier
         self.grid_tier = wf.tiers[0]
         self._index: Any = None
-        self._grids: dict[str, tuple[str | None, str | None, str]] = {}
+        self._grids: dict[str, tuple[str | None, str | None, str, dict[str, Any]]] = {}
         self._may: dict[str, str | None] = {}
 
-    def _grid(self, code: str) -> tuple[str | None, str | None, str]:
-        """The case unit of a grid, or None, the field to blame (None: the row's own) and why."""
+    def _grid(self, code: str) -> tuple[str | None, str | None, str, dict[str, Any]]:
+        """The case unit of a grid, or None, the field to blame (None: the row's own) and why (template, details)."""
         got = self._grids.get(code)
         if got is not None:
             return got
         org, tier = self.org, self.tier
         u = org.unit(code)
-        if u is None or u.kind != "platform" or u.tier != self.grid_tier:
-            return None, "grid", f"unknown grid '{code}'; see `casecraft org show`"  # not kept: not the org's
+        if u is None or u.kind != "platform" or u.tier != self.grid_tier:  # not kept: not the organisation's
+            return None, "grid", N_("unknown grid '{grid}'; see `casecraft org show`"), {"grid": code}
         case_unit = org.at_tier(u.code, tier)
         if not u.active:
-            got = None, None, f"grid {u.name}({u.code}) is deactivated"
+            got = None, None, N_("grid {name}({code}) is deactivated"), {"name": u.name, "code": u.code}
         elif case_unit is None:
-            got = None, None, f"grid {u.code} has no {tier} unit above it"
+            got = None, None, N_("grid {code} has no {tier} unit above it"), {"code": u.code, "tier": tier}
         else:
             if case_unit not in self._may:
                 self._may[case_unit] = may_act(self.wf, org, self.tr, self.person, case_at(case_unit))
             why = self._may[case_unit]
-            got = (None, None, f"{u.name}({u.code}) is not {self.person.name}'s to receive: {why}") if why \
-                else (case_unit, None, "")
+            got = (None, None, N_("{name}({code}) is not {person}'s to receive: {why}"),
+                   {"name": u.name, "code": u.code, "person": self.person.name, "why": why}) if why \
+                else (case_unit, None, "", {})
         self._grids[code] = got
         return got
 
@@ -339,19 +341,22 @@ class _Router:
                     self._index = AddressIndex(list(self.org.units.values()))
                 m = self._index.match(t.address or "")
                 if m.code is None:
-                    problems.append(RowProblem(t.row, "address", m.reason or "no match", t.ticket))
+                    reason = m.reason if isinstance(m.reason, Rendered) else render("no match", {})
+                    assert isinstance(reason, Rendered)
+                    problems.append(RowProblem.of(t.row, "address", reason.template, t.ticket, **reason.details))
                     continue
                 u = self.org.unit(m.code)
                 assert u is not None
                 if u.kind != "platform" or u.tier != self.grid_tier:
-                    problems.append(RowProblem(
-                        t.row, "address", f"the address matches {u.name}({u.code}, {u.tier}) by '{m.keyword}', "
-                        "not a grid; give the grid code or add the grid's address keyword", t.ticket))
+                    problems.append(RowProblem.of(
+                        t.row, "address", "the address matches {name}({code}, {tier}) by '{keyword}', not a grid; "
+                        "give the grid code or add the grid's address keyword", t.ticket, name=u.name, code=u.code,
+                        tier=u.tier, keyword=m.keyword))
                     continue
                 t.grid = u.code
-            case_unit, blame, why = self._grid(t.grid)
+            case_unit, blame, template, details = self._grid(t.grid)
             if case_unit is None:
-                problems.append(RowProblem(t.row, blame or fld, why, t.ticket))
+                problems.append(RowProblem.of(t.row, blame or fld, template, t.ticket, **details))
                 continue
             out.append((t, case_unit))
         return out
