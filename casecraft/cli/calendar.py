@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from casecraft import i18n
 from casecraft.cli.app import App, state
 from casecraft.i18n import _
 
@@ -130,7 +131,7 @@ def _change(result: object, json_out: bool, what: str) -> None:
     render.line(_("{what}: {days} date(s); status changed on {changed}; open cases recomputed: {recomputed}",
                   what=what, days=data["days"], changed=len(data["changed"]), recomputed=len(data["recomputed"])))
     for w in data["warnings"] + data["conflicts"]:
-        render.line(_("note: {text}", text=w))
+        render.line(_("note: {text}", text=i18n.text(w)))
 
 
 @app.command("set")
