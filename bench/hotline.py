@@ -1,4 +1,4 @@
-"""Hotline import: rows/s of ``Engine.import_hotline`` against raw batched ``executemany``.
+"""Hotline import: rows/s of ``Engine.import_hotline`` against raw batched ``executemany``; its RSS over a big file.
 
 The generator writes a work-order CSV (the columns of ``casecraft.intake.hotline``)
 for the sample organisation's grids. The raw peer reads the same file with
@@ -6,18 +6,29 @@ for the sample organisation's grids. The raw peer reads the same file with
 (``executemany`` with RETURNING), their first timeline entries and their
 step deadlines with prebuilt SQLAlchemy Core statements — the rows the engine
 writes, without its checks, routing and working-time arithmetic.
+
+The RSS row imports a big file (1,000,000 rows in the full run, generated once
+under bench/.data) into a fresh SQLite database in a child process
+(``python -m bench.hotline rss FILE URL WARMUP``), which reads its own RSS before
+the import, once ``WARMUP`` rows are written (the checking pass is over by then:
+its index lives on disk), at its peak while writing, and at the end.
 """
 
 from __future__ import annotations
 
 import csv
+import gc
 import hashlib
+import json
+import os
 import random
+import subprocess
+import sys
 import time
 from datetime import timedelta
 from pathlib import Path
 
-from bench.common import SEED, WORKFLOW, at
+from bench.common import DATA, SEED, WORKFLOW, at, rss_mb
 from bench.gen import GRIDS
 
 NOW = at(24, "17:00")
@@ -36,6 +47,60 @@ def write_csv(path: Path, n: int) -> Path:
             w.writerow([f"{ch}-20261124-{i:07d}", ch, received, "", rng.choice(GRIDS), rng.choice(cats),
                         f"居民来电反映问题{i}", f"139****{i % 10000:04d}"])
     return path
+
+
+def cached_csv(n: int) -> Path:
+    """The ``n``-row work-order file under bench/.data, written once (``write_csv``'s rows, same seed)."""
+    DATA.mkdir(parents=True, exist_ok=True)
+    path = DATA / f"hotline-{n}.csv"
+    if not path.exists():
+        part = path.with_suffix(".part")
+        write_csv(part, n)
+        part.replace(path)
+    return path
+
+
+def import_rss(url: str, path: Path, warmup: int) -> dict[str, float]:
+    """Import ``path`` into the (fresh) database at ``url``; RSS in MB before, after ``warmup`` rows written,
+    at its peak after that, and at the end; with the rows and seconds."""
+    from casecraft import Engine, FixedClock
+
+    eng = Engine(url, WORKFLOW, FixedClock(NOW))
+    seen: dict[str, float] = {}
+
+    def progress(done: int, total: int) -> None:
+        if "warm" not in seen and done >= min(warmup, total):
+            gc.collect()
+            seen["warm"] = seen["peak"] = rss_mb()
+        elif "warm" in seen:
+            seen["peak"] = max(seen["peak"], rss_mb())
+
+    try:
+        eng.init(sandbox=True)
+        eng.calendar()
+        gc.collect()
+        seen["start"] = rss_mb()
+        started = time.perf_counter()
+        result = eng.import_hotline(path, actor="wujing", progress=progress)
+        seconds = time.perf_counter() - started
+        assert result.new == result.rows, result
+        gc.collect()
+        end = rss_mb()
+    finally:
+        eng.close()
+    return {"start": seen["start"], "warm": seen["warm"], "peak": max(seen["peak"], end), "end": end,
+            "rows": result.rows, "seconds": seconds}
+
+
+def rss_in_child(url: str, path: Path, warmup: int) -> dict[str, float]:
+    """:func:`import_rss` in a fresh process (its RSS is the import's alone)."""
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, (str(root), os.environ.get("PYTHONPATH")))))
+    out = subprocess.run([sys.executable, "-m", "bench.hotline", "rss", str(path), url, str(warmup)], cwd=root,
+                         env=env, capture_output=True, text=True, check=False)
+    if out.returncode:
+        raise RuntimeError(f"the import's child process failed: {out.stderr[-1000:]}")
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
 def available() -> bool:
@@ -179,3 +244,9 @@ def driver_rate(url: str, path: Path) -> float:
         raw.close()
         db.dispose()
     return n / elapsed
+
+
+if __name__ == "__main__":  # the RSS row's child: python -m bench.hotline rss FILE URL WARMUP
+    if len(sys.argv) != 5 or sys.argv[1] != "rss":
+        sys.exit("usage: python -m bench.hotline rss FILE URL WARMUP")
+    print(json.dumps(import_rss(sys.argv[3], Path(sys.argv[2]), int(sys.argv[4]))))

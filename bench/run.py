@@ -30,7 +30,7 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 from bench import common  # noqa: E402
 from bench.common import Row  # noqa: E402
 
-ITEMS = ["transitions", "spiff", "hotline", "sweep", "month", "startup", "memory", "scale"]
+ITEMS = ["transitions", "spiff", "hotline", "hotline_rss", "sweep", "month", "startup", "memory", "scale"]
 
 
 @dataclass
@@ -47,11 +47,12 @@ class Sizes:
     memory_transitions: int
     scale_cases: int  # per process
     month_districts: int = 16  # Beijing's 16 districts; fewer for --quick
+    hotline_rss_rows: int = 1_000_000  # the file imported while RSS is watched
 
 
 QUICK = Sizes(engine_cases=8, floor_txns=80, rounds=1, spiff_cases=3, hotline_rows=300, sweep_cases=20_000,
               month_grid=3_000, month_hotline=9_000, startup_runs=2, memory_transitions=1_000, scale_cases=2,
-              month_districts=1)
+              month_districts=1, hotline_rss_rows=20_000)
 FULL = Sizes(engine_cases=60, floor_txns=600, rounds=3, spiff_cases=20, hotline_rows=20_000,
              sweep_cases=1_000_000, month_grid=600_000, month_hotline=1_800_000, startup_runs=15,
              memory_transitions=1_000_000, scale_cases=40)
@@ -150,6 +151,30 @@ def run_hotline(sz: Sizes, use_pg: bool) -> list[Row]:
                 rows.append(Row("hotline import rows/s vs raw executemany", b, mine, "rows/s", peer, label,
                                 mine / peer, "ratio >= 0.5", mine / peer >= 0.5, f"{sz.hotline_rows:,} rows"))
     return rows
+
+
+def run_hotline_rss(sz: Sizes, use_pg: bool) -> list[Row]:
+    from bench import hotline
+
+    n = sz.hotline_rss_rows
+    path = hotline.cached_csv(n)
+    warmup = min(50_000, max(2_000, n // 10))
+    with Db("sqlite", "hotline_rss") as url:
+        try:
+            r = hotline.rss_in_child(url, path, warmup)
+        finally:  # some GB at the full size: not kept
+            for suffix in ("", "-wal", "-shm"):
+                Path(url.removeprefix("sqlite:///") + suffix).unlink(missing_ok=True)
+    growth = r["end"] - r["warm"]
+    say(f"hotline RSS: {r['start']:.1f} MB before, {r['warm']:.1f} MB after {warmup:,} rows written, peak "
+        f"{r['peak']:.1f} MB, {r['end']:.1f} MB at the end; {r['rows']:,.0f} rows in {r['seconds']:.0f} s")
+    short = n < 1_000_000
+    return [Row(f"RSS growth over a hotline import of {n:,} rows", "sqlite", growth, "MB", r["warm"],
+                f"RSS after {warmup:,} rows written", growth / r["warm"], "< 20 MB over 1,000,000 rows",
+                None if short else growth < 20,
+                (f"only {n:,} rows: no verdict; " if short else "")
+                + f"before the import {r['start']:.0f} MB, peak {r['peak']:.0f} MB; "
+                f"{r['rows'] / r['seconds']:,.0f} rows/s, one child process")]
 
 
 def _cached(b: str, name: str, tag: str, build: Callable[[str], dict[str, int]]) -> str:
@@ -294,7 +319,8 @@ def run_scale(sz: Sizes, use_pg: bool) -> list[Row]:
 
 
 RUNNERS: dict[str, Callable[[Sizes, bool], list[Row]]] = {
-    "transitions": run_transitions, "spiff": run_spiff, "hotline": run_hotline, "sweep": run_sweep,
+    "transitions": run_transitions, "spiff": run_spiff, "hotline": run_hotline, "hotline_rss": run_hotline_rss,
+    "sweep": run_sweep,
     "month": run_month, "startup": run_startup, "memory": run_memory, "scale": run_scale}
 
 
@@ -319,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", help=f"comma-separated items: {','.join(ITEMS)}")
     ap.add_argument("--no-pg", action="store_true", help="SQLite rows only")
     ap.add_argument("--memory-transitions", type=int, help="transitions for the RSS row (full run: 1,000,000)")
+    ap.add_argument("--hotline-rss-rows", type=int, help="rows of the file the hotline RSS row imports (full run: "
+                    "1,000,000)")
     ap.add_argument("--month-scale", type=float, default=1.0,
                     help="fraction of the Beijing month to generate (full run: 1 = 600,000 + 1,800,000 cases)")
     ap.add_argument("--json", help="also write the rows as JSON to this file")
@@ -326,6 +354,8 @@ def main(argv: list[str] | None = None) -> int:
     sz = QUICK if args.quick else FULL
     if args.memory_transitions:
         sz.memory_transitions = args.memory_transitions
+    if args.hotline_rss_rows:
+        sz.hotline_rss_rows = args.hotline_rss_rows
     if args.month_scale != 1.0:
         sz.month_grid = int(sz.month_grid * args.month_scale)
         sz.month_hotline = int(sz.month_hotline * args.month_scale)

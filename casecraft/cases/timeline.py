@@ -217,6 +217,84 @@ def first_entry(case_id: int, values: dict[str, Any], step: Step, actor: Actor,
     return entry, rows
 
 
+_FACT_SET = frozenset(FACT_FIELDS)
+_AS_IS = frozenset({str, int, bool, float, type(None)})  # _plain returns these unchanged
+# the hash's own encoder, made once: json.dumps with options builds a new encoder on every call
+_HASH_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_iso)
+
+
+class FirstEntries:
+    """The first entries of many new cases that one actor's step makes at one time (bulk intake).
+
+    What every entry of the batch shares (the actor, the times, the trigger) is made once; each
+    :meth:`make` gives exactly the timeline row (columns, hash) and deadline rows that
+    :func:`first_entry` gives for the same case, without building an :class:`Entry`. The facts of
+    a deadline plan are computed once per plan object: pass the same :class:`OpenDeadline` objects
+    for cases that share a plan.
+    """
+
+    def __init__(self, trigger: str, actor: Actor, when: When) -> None:
+        # hashed as entry_hash hashes them: one JSON object, keys sorted, "," and ":" between. What every
+        # entry of the batch shares is encoded once, member by member, by the same encoder; the members
+        # that differ are encoded per case into their places
+        shared = {
+            "hv": HASH_VERSION, "seq": 1, "at": when.at, "recorded_at": when.recorded_at, "actor_id": actor.id,
+            "actor_name": actor.name, "actor_role": actor.role, "actor_unit": actor.unit,
+            "on_behalf_of": actor.on_behalf_of, "backfill": when.backfill, "trigger": trigger, "from_state": None,
+            "from_tier": None, "targets": [], "outcome": None, "attachments": [], "prev_hash": None}
+        enc = _HASH_JSON.encode
+        order = sorted([*shared, "case_id", "deadline_facts", "facts", "note", "to_state", "to_tier", "unit_code"])
+        self._members = [f"{enc(k)}:{enc(shared[k])}" if k in shared else "" for k in order]
+        self._slots = [(i, f"{enc(k)}:", k) for i, k in enumerate(order) if k not in shared]
+        # the columns, in the order of repo.entry_values (the JSON columns get fresh lists per row)
+        self._row = {
+            "case_id": 0, "seq": 1, "at": when.at, "recorded_at": when.recorded_at, "actor_id": actor.id,
+            "actor_name": actor.name, "actor_role": actor.role, "actor_unit": actor.unit, "trigger": trigger,
+            "from_state": None, "to_state": "", "from_tier": None, "to_tier": "", "unit_code": "", "targets": [],
+            "outcome": None, "note": None, "attachments": [], "facts": {}, "deadline_facts": {},
+            "on_behalf_of": actor.on_behalf_of, "backfill": when.backfill, "prev_hash": None, "hash": "",
+            "hv": HASH_VERSION}
+        self._plans: dict[tuple[int, ...], tuple[tuple[OpenDeadline, ...], dict[str, dict[str, Any]], str,
+                                                   list[dict[str, Any]]]] = {}
+
+    def _plan(self, ops: tuple[OpenDeadline, ...]) -> tuple[dict[str, dict[str, Any]], str, list[dict[str, Any]]]:
+        key = tuple(map(id, ops))
+        got = self._plans.get(key)
+        if got is None:
+            rows = [_open_values(0, 1, op) for op in ops]
+            dfacts = {deadline_key(op.kind, 1): _deadline_facts(row) for op, row in zip(ops, rows, strict=True)}
+            got = self._plans[key] = (ops, dfacts, _HASH_JSON.encode(dfacts), rows)  # ops kept: their ids stay
+        return got[1], got[2], got[3]
+
+    def make(self, case_id: int, values: dict[str, Any], deadlines: tuple[OpenDeadline, ...],
+             note: str | None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The timeline row (its ``hash`` set) and deadline rows of a new case with column ``values``.
+
+        Cases of one plan share its ``deadline_facts`` dict: treat the rows as read-only.
+        """
+        dfacts, dfacts_text, templates = self._plan(deadlines)
+        facts = {k: v if type(v) in _AS_IS else _plain(v) for k, v in values.items() if k in _FACT_SET}
+        state, tier, unit = values["state"], values["tier"], values["unit_code"]
+        enc = _HASH_JSON.encode
+        # an int's JSON text is its repr (the encoder's own rule), without setting up an encoder for it
+        differ = {"case_id": repr(case_id) if type(case_id) is int else enc(case_id),
+                  "deadline_facts": dfacts_text, "facts": enc(facts), "note": enc(note),
+                  "to_state": enc(state), "to_tier": enc(tier), "unit_code": enc(unit)}
+        members = self._members.copy()
+        for i, head, k in self._slots:
+            members[i] = head + differ[k]
+        row = self._row.copy()
+        row.update(case_id=case_id, to_state=state, to_tier=tier, unit_code=unit, targets=[], note=note,
+                   attachments=[], facts=facts, deadline_facts=dfacts,
+                   hash=hashlib.sha256(("{" + ",".join(members) + "}").encode()).hexdigest())
+        rows = []
+        for t in templates:
+            d = t.copy()
+            d["case_id"] = case_id
+            rows.append(d)
+        return row, rows
+
+
 def create(tx: Tx, values: dict[str, Any], step: Step, actor: Actor, when: When) -> int:
     """Write a new case with its first entry and deadline rows; returns its id.
 

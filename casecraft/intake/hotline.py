@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import json
 import os
 import re
@@ -36,7 +37,7 @@ import sqlite3
 import stat
 import tempfile
 import weakref
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import groupby
@@ -437,7 +438,8 @@ class HotlineSource:
             yield Record(no, {ALIASES.get(str(k).strip(), str(k).strip().lower()): v for k, v in obj.items()}, obj)
 
     def validate(self, *, categories: Mapping[str, Any], now: datetime, timezone: str,
-                 tmp_dir: str | os.PathLike[str] | None = None) -> Validation:
+                 tmp_dir: str | os.PathLike[str] | None = None, route: Route | None = None,
+                 batch_size: int = 500) -> Validation:
         """Check every row (fields, category, times, duplicate tickets) in one pass, keeping no row.
 
         Args:
@@ -445,11 +447,14 @@ class HotlineSource:
             now: the import time; ``received_at`` may be at most 10 minutes after it.
             timezone: the zone of times written without an offset.
             tmp_dir: where the private index directory goes (default: the system's temporary directory).
+            route: more checks (e.g. the engine's routing), given the rows' tickets ``batch_size`` at a
+                time in this same pass; the problems it returns count as if it had been given the good
+                tickets after the pass: none is kept for a row that turns out to be a duplicate.
 
         Raises:
             InputError: a file-level problem (encoding, row cap, the file changed); no row raises.
         """
-        checked = Validation(self, categories, now, timezone, tmp_dir)
+        checked = Validation(self, categories, now, timezone, tmp_dir, route, batch_size)
         try:
             checked._check()
         except BaseException:
@@ -498,6 +503,7 @@ def open_hotline(path: str | os.PathLike[str], *, fmt: str | None = None,
 # --------------------------------------------------------------------------- row rules
 
 _Bad = list[tuple[str, str, dict[str, Any]]]  # (field, template, details)
+Route = Callable[[list[Ticket]], Iterable[RowProblem]]
 
 
 def _text(row: Mapping[str, Any], name: str, bad: _Bad) -> str | None:
@@ -523,6 +529,10 @@ def _text(row: Mapping[str, Any], name: str, bad: _Bad) -> str | None:
     return value
 
 
+# work orders come by the minute: the same times recur (bounded: the least recently used go)
+_parse_time = functools.lru_cache(maxsize=4096)(parse_time)
+
+
 def check_row(no: int, row: Mapping[str, Any], categories: Mapping[str, Any], now: datetime,
               timezone: str) -> tuple[Ticket | None, list[RowProblem]]:
     """Check one row's fields on their own (no database): a ticket, or its problems."""
@@ -540,7 +550,7 @@ def check_row(no: int, row: Mapping[str, Any], categories: Mapping[str, Any], no
     received = None
     if v["received_at"] is not None:
         try:
-            received = parse_time(v["received_at"], timezone)
+            received = _parse_time(v["received_at"], timezone)
         except InputError as exc:
             bad.append(("received_at", exc.template, exc.details))
         else:
@@ -571,7 +581,7 @@ _SCHEMA = """
 PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA temp_store = FILE; PRAGMA cache_size = -4096;
 CREATE TABLE seen (ticket TEXT NOT NULL, row INTEGER NOT NULL);
 CREATE TABLE problems (id INTEGER PRIMARY KEY, row INTEGER NOT NULL, field TEXT NOT NULL, reason TEXT NOT NULL,
-                       ticket TEXT, template TEXT NOT NULL, details TEXT NOT NULL);
+                       ticket TEXT, template TEXT NOT NULL, details TEXT NOT NULL, routed INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX problems_row ON problems (row, id);
 """
 _FLUSH = 10_000  # rows per index transaction
@@ -597,9 +607,10 @@ class Validation:
     """
 
     def __init__(self, source: HotlineSource, categories: Mapping[str, Any], now: datetime, timezone: str,
-                 tmp_dir: str | os.PathLike[str] | None) -> None:
+                 tmp_dir: str | os.PathLike[str] | None, route: Route | None = None, batch_size: int = 500) -> None:
         self.source, self.rows = source, 0
         self._rules = (categories, now, timezone)
+        self._route, self._batch = route, batch_size
         self.index_dir = where = tempfile.mkdtemp(prefix="casecraft-hotline-", dir=tmp_dir)  # 0700
         path = os.path.join(where, "index.sqlite")
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
@@ -619,8 +630,12 @@ class Validation:
 
     def _check(self) -> None:
         categories, now, tz = self._rules
+        route = self._route
         seen: list[tuple[str, int]] = []
         bad: list[RowProblem] = []
+        good: list[Ticket] = []
+        routed: list[RowProblem] = []
+        limit = LIMITS["ticket"]
         for rec in self.source.records():
             self.rows += 1
             if rec.fields is None:
@@ -628,22 +643,37 @@ class Validation:
                 bad.append(rec.problem)
             else:
                 raw = rec.fields.get("ticket")
-                if isinstance(raw, str | int) and 0 < len(t := str(raw).strip()) <= LIMITS["ticket"]:
+                if isinstance(raw, str | int) and 0 < len(t := str(raw).strip()) <= limit:
                     seen.append((t, rec.row))
-                bad.extend(check_row(rec.row, rec.fields, categories, now, tz)[1])
-            if len(seen) >= _FLUSH or len(bad) >= _FLUSH:
-                self._store(seen, bad)
-                seen, bad = [], []
-        self._store(seen, bad)
+                ticket, found = check_row(rec.row, rec.fields, categories, now, tz)
+                if found:
+                    bad.extend(found)
+                elif route is not None:
+                    good.append(ticket)  # type: ignore[arg-type]  # no problem: a ticket
+                    if len(good) >= self._batch:
+                        routed.extend(route(good))
+                        good = []
+            if len(seen) >= _FLUSH or len(bad) >= _FLUSH or len(routed) >= _FLUSH:
+                self._store(seen, bad, routed)
+                seen, bad, routed = [], [], []
+        if good:
+            routed.extend(route(good))  # type: ignore[misc]  # good tickets only with a route
+        self._store(seen, bad, routed)
         self._duplicates()
+        if route is not None:  # a duplicate's row was never routed after the pass: forget what routing said
+            self._db.execute("DELETE FROM problems WHERE routed = 1 AND row IN "
+                             "(SELECT row FROM problems WHERE routed = 0)")
 
-    def _store(self, seen: list[tuple[str, int]], bad: Iterable[RowProblem]) -> None:
+    def _store(self, seen: list[tuple[str, int]], bad: Iterable[RowProblem], routed: Iterable[RowProblem] = ()
+               ) -> None:
         self._db.execute("BEGIN")
         self._db.executemany("INSERT INTO seen VALUES (?, ?)", seen)
         self._db.executemany(
-            "INSERT INTO problems (row, field, reason, ticket, template, details) VALUES (?, ?, ?, ?, ?, ?)",
-            [(p.row, p.field, p.reason, p.ticket, p.template, json.dumps(p.details, ensure_ascii=False, default=str))
-             for p in bad])
+            "INSERT INTO problems (row, field, reason, ticket, template, details, routed) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(p.row, p.field, p.reason, p.ticket, p.template,
+              json.dumps(p.details, ensure_ascii=False, default=str), late)
+             for late, problems in ((0, bad), (1, routed)) for p in problems])
         self._db.execute("COMMIT")
 
     def _duplicates(self) -> None:

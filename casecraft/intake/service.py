@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from casecraft.base.errors import N_, ConflictError, InputError, PermissionDenied, Rendered, TriggerNotAllowed, render
 from casecraft.base.records import CaseRow
@@ -49,6 +49,67 @@ class BadRowsError(InputError):
                          count=count, rows=rows, listed=listed, problems=[p.to_dict() for p in problems])
 
 
+class CaseIds(Sequence[int]):
+    """The ids of the cases an import made, in order, kept as runs of consecutive ids.
+
+    A batch takes consecutive ids (on PostgreSQL nearly always), so a million new cases take a few
+    thousand runs, not a million integers: the import's memory stays flat. Compares equal to a list of
+    the same ids.
+    """
+
+    def __init__(self, ids: Iterable[int] = ()) -> None:
+        self._runs: list[range] = []
+        self._len = 0
+        self.extend(ids)
+
+    def extend(self, ids: Iterable[int]) -> None:
+        runs = self._runs
+        for i in ids:
+            last = runs[-1] if runs else None
+            if last is not None and last.stop == i:
+                runs[-1] = range(last.start, i + 1)
+            else:
+                runs.append(range(i, i + 1))
+            self._len += 1
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __iter__(self) -> Iterator[int]:
+        for r in self._runs:
+            yield from r
+
+    @overload
+    def __getitem__(self, index: int) -> int: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[int]: ...
+
+    def __getitem__(self, index: int | slice) -> int | list[int]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._len))]
+        if index < 0:
+            index += self._len
+        if not 0 <= index < self._len:
+            raise IndexError(index)
+        for r in self._runs:
+            if index < len(r):
+                return r[index]
+            index -= len(r)
+        raise IndexError(index)  # pragma: no cover - counted above
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, CaseIds | list | tuple):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as a list
+
+    def __repr__(self) -> str:
+        if self._len <= 20:
+            return f"CaseIds({list(self)!r})"
+        return f"CaseIds(<{self._len} ids in {len(self._runs)} runs>)"
+
+
 @dataclass
 class ImportResult:
     """What a hotline import did."""
@@ -58,7 +119,7 @@ class ImportResult:
     new: int = 0
     existing: int = 0
     bad: list[RowProblem] = field(default_factory=list)
-    case_ids: list[int] = field(default_factory=list)
+    case_ids: CaseIds = field(default_factory=CaseIds)
     rejects: str | None = None
     seconds: float = 0.0
 
@@ -68,7 +129,7 @@ class ImportResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"file": self.file, "rows": self.rows, "new": self.new, "existing": self.existing,
-                "bad": self.bad_rows, "problems": [p.to_dict() for p in self.bad], "case_ids": self.case_ids,
+                "bad": self.bad_rows, "problems": [p.to_dict() for p in self.bad], "case_ids": list(self.case_ids),
                 "rejects": self.rejects, "seconds": round(self.seconds, 3)}
 
 
@@ -87,7 +148,7 @@ class Intake:
 
         Idempotent by ticket: a ticket already imported is counted, never created
         again. The file is streamed (memory stays flat whatever its size): a first
-        pass checks every row, a second routes them; a file with bad rows is refused
+        pass checks and routes every row, a second writes the good ones; a file with bad rows is refused
         whole unless ``skip_bad``, which imports the good rows and writes the bad ones
         to ``rejects`` (default: beside the file, ``NAME.rejects.csv|jsonl``, created
         0600; an existing one only with ``rejects_force``). Every row is written in
@@ -114,44 +175,50 @@ class Intake:
         dest, tr = picked
         tier = wf.states[dest].tier
         now = self.ctx.now()
-        with open_hotline(path, fmt=fmt) as src, \
-                src.validate(categories=wf.categories, now=now, timezone=wf.timezone) as checked:
-            result = ImportResult(file=str(src.path), rows=checked.rows)
+        with open_hotline(path, fmt=fmt) as src:
             with self.ctx.read() as tx:  # who receives the orders, and where each goes (no writes yet)
                 person = self._receiver(tx, actor, tr)
                 org = self.ctx.org_in(tx).load_all()
-            for batch in checked.iter_batches(batch_size):
+            first = _Router(wf, org, tr, person, tier)
+
+            def route(tickets: list[Ticket]) -> list[RowProblem]:
                 found: list[RowProblem] = []
-                self._route_tickets(wf, org, tr, person, tier, batch, found)
-                checked.add_problems(found)
-            if checked.problem_count:
-                if not skip_bad:
-                    raise BadRowsError(src.name, checked.problems, checked.rows, total=checked.problem_count,
-                                       bad_rows=checked.bad_rows)
-                result.bad = checked.problems
-            total = checked.rows - checked.bad_rows
-            done = 0
-            if progress:
-                progress(0, total)
-            with self.ctx.write() as tx:
-                person, who, when = self.cases.acting(tx, actor, on_behalf_of, tr.roles)
-                self._receiver(tx, actor, tr)
-                org = self.ctx.org_in(tx).load_all()
-                cal = self.ctx.calendar(wf)
-                for batch in checked.iter_batches(batch_size):
-                    late: list[RowProblem] = []
-                    routed = self._route_tickets(wf, org, tr, person, tier, batch, late)
-                    if late:
-                        raise ConflictError("the organisation changed while the file was imported; nothing was "
-                                            "imported, run the import again")
-                    self._write(tx, routed, wf, cal, vid, tr, dest, who, when, result)
-                    done += len(batch)
-                    if progress:
-                        progress(done, total)
-            if result.bad:
-                target = Path(rejects) if rejects else default_rejects_path(src.path, src.format)
-                checked.write_rejects(target, force=rejects_force)
-                result.rejects = str(target)
+                first(tickets, found)
+                return found
+
+            # one pass checks and routes every row; a second one writes the good rows
+            with src.validate(categories=wf.categories, now=now, timezone=wf.timezone, route=route,
+                              batch_size=batch_size) as checked:
+                result = ImportResult(file=str(src.path), rows=checked.rows)
+                if checked.problem_count:
+                    if not skip_bad:
+                        raise BadRowsError(src.name, checked.problems, checked.rows, total=checked.problem_count,
+                                           bad_rows=checked.bad_rows)
+                    result.bad = checked.problems
+                total = checked.rows - checked.bad_rows
+                done = 0
+                if progress:
+                    progress(0, total)
+                with self.ctx.write() as tx:
+                    person, who, when = self.cases.acting(tx, actor, on_behalf_of, tr.roles)
+                    self._receiver(tx, actor, tr)
+                    org = self.ctx.org_in(tx).load_all()
+                    build = _Batch(wf, self.ctx.calendar(wf), vid, tr, dest, who, when)
+                    again = _Router(wf, org, tr, person, tier)
+                    for batch in checked.iter_batches(batch_size):
+                        late: list[RowProblem] = []
+                        routed = again(batch, late)
+                        if late:
+                            raise ConflictError("the organisation changed while the file was imported; nothing "
+                                                "was imported, run the import again")
+                        self._write(tx, routed, build, result)
+                        done += len(batch)
+                        if progress:
+                            progress(done, total)
+                if result.bad:
+                    target = Path(rejects) if rejects else default_rejects_path(src.path, src.format)
+                    checked.write_rejects(target, force=rejects_force)
+                    result.rejects = str(target)
         result.seconds = time.perf_counter() - started
         return result
 
@@ -165,8 +232,7 @@ class Intake:
                                    allowed=", ".join(tr.roles), actor=actor)
         return person
 
-    def _write(self, tx: Any, routed: list[tuple[Ticket, str]], wf: Workflow, cal: Any, vid: int, tr: Transition,
-               dest: str, who: tl.Actor, when: tl.When, result: ImportResult) -> None:
+    def _write(self, tx: Any, routed: list[tuple[Ticket, str]], build: _Batch, result: ImportResult) -> None:
         """One batch inside the import's transaction; a ticket taken meanwhile retries the batch."""
         for _attempt in range(3):
             try:
@@ -174,7 +240,7 @@ class Intake:
                     found = tx.existing_refs("hotline", [t.ticket for t, _ in routed])
                     todo = [(t, unit) for t, unit in routed if t.ticket not in found]
                     ids = tx.reserve_case_ids(len(todo))
-                    cases, entries, deadlines = self._rows(wf, cal, vid, tr, dest, who, todo, ids, when)
+                    cases, entries, deadlines = self._rows(build, todo, ids)
                     tx.insert_batch(cases, entries, deadlines)
                 break
             except DuplicateKey:
@@ -186,108 +252,159 @@ class Intake:
         result.new += len(ids)
         result.existing += len(found)
 
-    def _route_tickets(self, wf: Workflow, org: Organisation, tr: Transition, person: OrgPerson, tier: str,
-                       tickets: list[Ticket], problems: list[RowProblem]) -> list[tuple[Ticket, str]]:
-        """Each good ticket with its grid filled in (from the address if needed) and its street unit."""
-        from casecraft.workflows.org import AddressIndex
+    def _rows(self, build: _Batch, todo: list[tuple[Ticket, str]], ids: list[int]
+              ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+        """The case, timeline and deadline rows of a batch, as a report would write them one by one."""
+        cases: list[dict[str, Any]] = []
+        entries: list[dict[str, Any]] = []
+        deadlines: list[dict[str, Any]] = []
+        shown = build.shown
+        if len(shown) > 10_000:  # kept across batches, bounded
+            shown.clear()
+        vid, dest, tier, is_open, now, reporter = build.vid, build.dest, build.tier, build.is_open, build.now, \
+            build.who.id
+        registered = now if build.tr.registers else None
+        make, plans = build.entries.make, build.plans
+        for (t, unit), case_id in zip(todo, ids, strict=True):
+            plan = plans.get((t.category, unit))
+            if plan is None:
+                plan = build.plan(t.category, unit)
+            urgency, ops, deadline_at = plan
+            received = shown.get(t.received_at)
+            if received is None:
+                received = shown[t.received_at] = _local(t.received_at, build.tz)
+            values: dict[str, Any] = {
+                "id": case_id, "workflow_version_id": vid, "state": dest, "tier": tier, "unit_code": unit,
+                "grid_code": t.grid, "category_code": t.category, "urgency": urgency, "source": "hotline",
+                "ref": t.ticket, "description": t.description, "address": t.address, "reporter_id": reporter,
+                "assignees": [], "resolved_tier": None, "is_open": is_open, "created_at": now, "updated_at": now,
+                "closed_at": None, "version": 1, "last_hash": None, "registered_at": registered,
+                "deadline_at": deadline_at, "parked": False, "channel": t.channel, "received_at": t.received_at,
+                "contact": t.contact, "feedback": None, "extension_request": None,
+            }
+            entry, rows = make(case_id, values, ops, f"{t.channel}热线工单 {t.ticket}，受理于 {received}")
+            values["last_hash"] = entry["hash"]
+            cases.append(values)
+            entries.append(entry)
+            deadlines.extend(rows)
+        return cases, entries, deadlines
 
-        index = AddressIndex(list(org.units.values()))
-        grid_tier = wf.tiers[0]
-        may: dict[str, str | None] = {}
+
+class _Router:
+    """Each good ticket with its grid filled in (from the address if needed) and its street unit.
+
+    What it finds out about a grid of the organisation is kept (one entry per grid: bounded by the
+    organisation, whatever the file's size); the address index is built once, when an address is met.
+    """
+
+    def __init__(self, wf: Workflow, org: Organisation, tr: Transition, person: OrgPerson, tier: str) -> None:
+        self.wf, self.org, self.tr, self.person, self.tier = wf, org, tr, person, tier
+        self.grid_tier = wf.tiers[0]
+        self._index: Any = None
+        self._grids: dict[str, tuple[str | None, str | None, str, dict[str, Any]]] = {}
+        self._may: dict[str, str | None] = {}
+
+    def _grid(self, code: str) -> tuple[str | None, str | None, str, dict[str, Any]]:
+        """The case unit of a grid, or None, the field to blame (None: the row's own) and why (template, details)."""
+        got = self._grids.get(code)
+        if got is not None:
+            return got
+        org, tier = self.org, self.tier
+        u = org.unit(code)
+        if u is None or u.kind != "platform" or u.tier != self.grid_tier:  # not kept: not the organisation's
+            return None, "grid", N_("unknown grid '{grid}'; see `casecraft org show`"), {"grid": code}
+        case_unit = org.at_tier(u.code, tier)
+        if not u.active:
+            got = None, None, N_("grid {name}({code}) is deactivated"), {"name": u.name, "code": u.code}
+        elif case_unit is None:
+            got = None, None, N_("grid {code} has no {tier} unit above it"), {"code": u.code, "tier": tier}
+        else:
+            if case_unit not in self._may:
+                self._may[case_unit] = may_act(self.wf, org, self.tr, self.person, case_at(case_unit))
+            why = self._may[case_unit]
+            got = (None, None, N_("{name}({code}) is not {person}'s to receive: {why}"),
+                   {"name": u.name, "code": u.code, "person": self.person.name, "why": why}) if why \
+                else (case_unit, None, "", {})
+        self._grids[code] = got
+        return got
+
+    def __call__(self, tickets: list[Ticket], problems: list[RowProblem]) -> list[tuple[Ticket, str]]:
         out: list[tuple[Ticket, str]] = []
         for t in tickets:
-            fld = "grid" if t.grid else "address"
             if t.grid:
-                u = org.unit(t.grid)
-                if u is None or u.kind != "platform" or u.tier != grid_tier:
-                    problems.append(RowProblem.of(t.row, "grid", "unknown grid '{grid}'; see `casecraft org show`",
-                                                  t.ticket, grid=t.grid))
-                    continue
+                fld = "grid"
             else:
-                m = index.match(t.address or "")
+                fld = "address"
+                if self._index is None:
+                    from casecraft.workflows.org import AddressIndex
+
+                    self._index = AddressIndex(list(self.org.units.values()))
+                m = self._index.match(t.address or "")
                 if m.code is None:
                     reason = m.reason if isinstance(m.reason, Rendered) else render("no match", {})
                     assert isinstance(reason, Rendered)
                     problems.append(RowProblem.of(t.row, "address", reason.template, t.ticket, **reason.details))
                     continue
-                u = org.unit(m.code)
+                u = self.org.unit(m.code)
                 assert u is not None
-                if u.kind != "platform" or u.tier != grid_tier:
+                if u.kind != "platform" or u.tier != self.grid_tier:
                     problems.append(RowProblem.of(
                         t.row, "address", "the address matches {name}({code}, {tier}) by '{keyword}', not a grid; "
                         "give the grid code or add the grid's address keyword", t.ticket, name=u.name, code=u.code,
                         tier=u.tier, keyword=m.keyword))
                     continue
                 t.grid = u.code
-            if not u.active:
-                problems.append(RowProblem.of(t.row, fld, "grid {name}({code}) is deactivated", t.ticket, name=u.name,
-                                              code=u.code))
-                continue
-            case_unit = org.at_tier(u.code, tier)
+            case_unit, blame, template, details = self._grid(t.grid)
             if case_unit is None:
-                problems.append(RowProblem.of(t.row, fld, "grid {code} has no {tier} unit above it", t.ticket,
-                                              code=u.code, tier=tier))
-                continue
-            if case_unit not in may:
-                may[case_unit] = may_act(wf, org, tr, person, case_at(case_unit))
-            if may[case_unit]:
-                problems.append(RowProblem.of(t.row, fld, "{name}({code}) is not {person}'s to receive: {why}",
-                                              t.ticket, name=u.name, code=u.code, person=person.name,
-                                              why=may[case_unit]))
+                problems.append(RowProblem.of(t.row, blame or fld, template, t.ticket, **details))
                 continue
             out.append((t, case_unit))
         return out
 
-    def _rows(self, wf: Workflow, cal: Any, vid: int, tr: Transition, dest: str, who: tl.Actor,
-              todo: list[tuple[Ticket, str]], ids: list[int], when: tl.When
-              ) -> tuple[list[dict[str, Any]], list[Any], list[dict[str, Any]]]:
-        """The case, timeline and deadline rows of a batch, as a report would write them one by one."""
-        tier = wf.states[dest].tier
-        is_open = not wf.is_final(dest)
-        now = when.at
-        step_plans: dict[tuple[str, str, str], tl.OpenDeadline | None] = {}
-        case_plans: dict[str, tl.OpenDeadline | None] = {}
-        shown: dict[Any, str] = {}
-        cases: list[dict[str, Any]] = []
-        entries: list[Any] = []
-        deadlines: list[dict[str, Any]] = []
-        tz = wf.timezone
-        for (t, unit), case_id in zip(todo, ids, strict=True):
-            urgency = wf.categories[t.category].urgency
-            if t.received_at not in shown:
-                shown[t.received_at] = _local(t.received_at, tz)
-            note = f"{t.channel}热线工单 {t.ticket}，受理于 {shown[t.received_at]}"
-            values: dict[str, Any] = {
-                "id": case_id, "workflow_version_id": vid, "state": dest, "tier": tier, "unit_code": unit,
-                "grid_code": t.grid, "category_code": t.category, "urgency": urgency, "source": "hotline",
-                "ref": t.ticket, "description": t.description, "address": t.address, "reporter_id": who.id,
-                "assignees": [], "resolved_tier": None, "is_open": is_open, "created_at": now, "updated_at": now,
-                "closed_at": None, "version": 1, "last_hash": None, "registered_at": None, "deadline_at": None,
-                "parked": False, "channel": t.channel, "received_at": t.received_at, "contact": t.contact,
-                "feedback": None, "extension_request": None,
-            }
-            ops: list[tl.DeadlineOp] = []
-            key = (t.category, urgency, unit)
-            if key not in step_plans:
-                step_plans[key] = dl.open_step(wf, cal, dest, tier, unit, t.category, urgency, now)
-            if step_plans[key] is not None:
-                ops.append(step_plans[key])  # type: ignore[arg-type]
-            if tr.registers:
-                values["registered_at"] = now
-                ckey = f"{t.category}:{unit}"
-                if ckey not in case_plans:
-                    case_plans[ckey] = dl.open_case(wf, cal, dest, tier, unit, t.category, now)
-                opened = case_plans[ckey]
-                if opened is not None:
-                    values["deadline_at"] = opened.due_at
-                    ops.append(opened)
-            step = tl.Step(trigger=tr.trigger, changes=values, deadlines=tuple(ops), note=note)
-            entry, rows = tl.first_entry(case_id, values, step, who, when)
-            values["last_hash"] = entry.hash
-            cases.append(values)
-            entries.append(entry)
-            deadlines.extend(rows)
-        return cases, entries, deadlines
+
+@dataclass
+class _Batch:
+    """What every case of one import shares: its step, actor and time, and the deadline plans made so far
+    (one per category and unit: a few hundred at most, whatever the file's size)."""
+
+    wf: Workflow
+    cal: Any
+    vid: int
+    tr: Transition
+    dest: str
+    who: tl.Actor
+    when: tl.When
+    tier: str = ""
+    is_open: bool = True
+    tz: str = ""
+    now: Any = None
+    entries: tl.FirstEntries = field(init=False)
+    plans: dict[tuple[str, str], tuple[str, tuple[tl.OpenDeadline, ...], Any]] = field(default_factory=dict)
+    shown: dict[Any, str] = field(default_factory=dict)  # a time received as the note shows it
+
+    def __post_init__(self) -> None:
+        self.tier = self.wf.states[self.dest].tier
+        self.is_open = not self.wf.is_final(self.dest)
+        self.tz = self.wf.timezone
+        self.now = self.when.at
+        self.entries = tl.FirstEntries(self.tr.trigger, self.who, self.when)
+
+    def plan(self, category: str, unit: str) -> tuple[str, tuple[tl.OpenDeadline, ...], Any]:
+        """The urgency, deadlines (step, then case) and case deadline of a case of ``category`` at ``unit``."""
+        wf, now = self.wf, self.now
+        urgency = wf.categories[category].urgency
+        ops: list[tl.OpenDeadline] = []
+        step = dl.open_step(wf, self.cal, self.dest, self.tier, unit, category, urgency, now)
+        if step is not None:
+            ops.append(step)
+        due = None
+        if self.tr.registers:
+            opened = dl.open_case(wf, self.cal, self.dest, self.tier, unit, category, now)
+            if opened is not None:
+                due = opened.due_at
+                ops.append(opened)
+        got = self.plans[(category, unit)] = (urgency, tuple(ops), due)
+        return got
 
 
 def _local(at: Any, tz: str) -> str:
@@ -296,4 +413,4 @@ def _local(at: Any, tz: str) -> str:
     return str(at.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M"))
 
 
-__all__ = ["BadRowsError", "CaseRow", "ImportResult", "Intake"]
+__all__ = ["BadRowsError", "CaseIds", "CaseRow", "ImportResult", "Intake"]

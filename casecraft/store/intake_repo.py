@@ -8,20 +8,24 @@ batch (cases, timeline, deadlines), no per-row update.
 
 The inserts are compiled once per table and handed to the driver's
 executemany with values converted by the columns' own bind processors (a
-repeated value, such as the import time, is converted once): SQLAlchemy's
-per-row parameter building cost more than the database's own work.
+repeated value, such as the import time, is converted once per batch; on
+PostgreSQL a JSON value goes as its text): SQLAlchemy's per-row parameter
+building cost more than the database's own work. Nothing here outlives a
+batch, so a file of any size is written in flat memory.
 """
 
 from __future__ import annotations
 
+import copy
+import json
 from collections.abc import Sequence
 from datetime import datetime
+from operator import itemgetter
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, func, insert, select, text
+from sqlalchemy import JSON, Connection, Table, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
-from casecraft.base.records import Entry
 from casecraft.store.base import DuplicateKey
 from casecraft.store.models import Case, Deadline, TimelineEntry
 
@@ -37,39 +41,76 @@ class _Writer:
     """One table's INSERT for one set of columns, compiled for the connection's dialect."""
 
     def __init__(self, conn: Any, table: Any, keys: list[str]) -> None:
-        dialect = conn.dialect
-        compiled = insert(table).compile(dialect=dialect, column_keys=keys)
+        dialect = style = conn.dialect
+        if dialect.paramstyle == "pyformat":  # psycopg takes %s as well: a tuple per row, not a dict
+            style = copy.copy(dialect)
+            style.paramstyle, style.positional = "format", True
+        # compiled for executemany: no RETURNING of the new ids (nobody reads them; PostgreSQL sent them back)
+        compiled = insert(table).compile(dialect=style, column_keys=keys, for_executemany=True)
         self.sql = compiled.string
         self.positional = bool(compiled.positional)
         self.names = list(compiled.positiontup or ()) if self.positional else list(compiled.params)
-        self.defaults = {n: _default(table.c[n]) for n in self.names}
-        self.procs = [table.c[n].type.dialect_impl(dialect).bind_processor(dialect) for n in self.names]
-        self._memo: dict[tuple[int, Any], Any] = {}
+        given = set(keys)
+        # a column the rows do not carry gets its Python-side default (SQLAlchemy applies these per row;
+        # the driver does not): the rows are completed from a template, once per row
+        self.defaults = {n: _default(table.c[n]) for n in self.names if n not in given}
+        self.get = itemgetter(*self.names) if len(self.names) > 1 else (lambda row: (row[self.names[0]],))
+        self.procs = [(i, proc) for i, n in enumerate(self.names) if (proc := _processor(table.c[n], dialect))]
 
     def params(self, rows: list[dict[str, Any]]) -> list[Any]:
-        memo = self._memo
-        out: list[Any] = []
-        pairs = list(zip(self.names, self.procs, strict=True))
-        for row in rows:
-            values = []
-            for i, (name, proc) in enumerate(pairs):
-                v = row[name] if name in row else self.defaults[name]
-                if v is not None and proc is not None:
-                    if isinstance(v, datetime) or (isinstance(v, list) and not v):
-                        # the same few times (and empty lists) on every row: convert once
-                        key = (i, v if isinstance(v, datetime) else "[]")
-                        if key not in memo:
-                            memo[key] = proc(v)
-                        v = memo[key]
-                    else:
-                        v = proc(v)
-                values.append(v)
-            out.append(tuple(values) if self.positional else dict(zip(self.names, values, strict=True)))
-        return out
+        """The rows as the driver's parameters, converted by the columns' bind processors.
+
+        Column by column: a column holding one object on every row (the import time, a flag, a
+        shared plan's deadline facts) is converted once; in the others a time, an empty list or a
+        shared dict is converted once per batch (the memo lives no longer than the call).
+        """
+        get, defaults = self.get, self.defaults
+        table = [list(get({**defaults, **row} if defaults else row)) for row in rows]
+        for i, proc in self.procs:
+            column = [values[i] for values in table]
+            first = column[0] if column else None
+            if all(v is first for v in column):
+                out = None if first is None else proc(first)
+                for values in table:
+                    values[i] = out
+                continue
+            memo: dict[Any, Any] = {}
+            keep: list[Any] = []  # dicts memoised by identity stay alive (and their ids theirs) meanwhile
+            for values, v in zip(table, column, strict=True):
+                if v is None:
+                    continue
+                kind = type(v)
+                if kind is datetime:
+                    key: Any = v
+                elif kind is list and not v:
+                    key = "[]"
+                elif kind is dict:
+                    key = id(v)
+                    keep.append(v)
+                else:
+                    values[i] = proc(v)
+                    continue
+                got = memo.get(key, memo)
+                if got is memo:
+                    got = memo[key] = proc(v)
+                values[i] = got
+        if self.positional:
+            return [tuple(values) for values in table]
+        names = self.names
+        return [dict(zip(names, values, strict=True)) for values in table]
 
     def write(self, conn: Any, rows: list[dict[str, Any]]) -> None:
         if rows:
             conn.exec_driver_sql(self.sql, self.params(rows))
+
+
+def _processor(col: Any, dialect: Any) -> Any:
+    """How the driver gets a column's value: the column's own bind processor; on PostgreSQL a JSON value
+    as its text (the engine's serializer, as psycopg would write it; the statement casts it to JSON):
+    psycopg serialises a wrapped value again wherever it recurs, the text is made once per batch."""
+    if dialect.name == "postgresql" and isinstance(col.type, JSON):
+        return getattr(dialect, "_json_serializer", None) or json.dumps
+    return col.type.dialect_impl(dialect).bind_processor(dialect)
 
 
 def _default(col: Any) -> Any:
@@ -122,17 +163,14 @@ class IntakeQueries:
         top = int(self.conn.execute(select(func.coalesce(func.max(cases_t.c.id), 0))).scalar_one())
         return list(range(top + 1, top + n + 1))
 
-    def insert_batch(self, cases: list[dict[str, Any]], entries: list[Entry],
+    def insert_batch(self, cases: list[dict[str, Any]], entries: list[dict[str, Any]],
                      deadlines: list[dict[str, Any]]) -> None:
-        """Insert a batch of complete cases, their first timeline entries and deadline rows.
+        """Insert a batch of complete cases, their first timeline entries (as column values) and deadline rows.
 
         Raises:
             DuplicateKey: a ticket was imported by someone else meanwhile (the batch is void).
         """
-        from casecraft.store.repo import entry_values
-
-        rows_by_table = ((cases_t, cases), (timeline_t, [entry_values(e) for e in entries]),
-                         (deadlines_t, deadlines))
+        rows_by_table = ((cases_t, cases), (timeline_t, entries), (deadlines_t, deadlines))
         try:
             for table, rows in rows_by_table:
                 if rows:
