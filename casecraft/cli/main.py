@@ -271,10 +271,11 @@ def _name(command: CommandInfo) -> str:
 
 
 def _overview() -> App:
-    """The application for ``casecraft --help``: each group with its help text but without its commands."""
+    """The application for ``casecraft --help``: each group with its help text but without its commands, each
+    command with its name and help but without its options (Typer reads every option of a command it builds)."""
     small = App(**_SETTINGS)
     small.registered_callback = app.registered_callback
-    small.registered_commands = app.registered_commands
+    small.registered_commands = [_listed(c) for c in app.registered_commands]
     for g in app.registered_groups:
         stub = App()
         if g.typer_instance is not None:
@@ -283,6 +284,20 @@ def _overview() -> App:
         listed.typer_instance = stub
         small.registered_groups.append(listed)
     return small
+
+
+
+def _listed(command: CommandInfo) -> CommandInfo:
+    """``command`` as the overview lists it: its name and help, no options, a callback never run."""
+
+    def listed() -> None:
+        raise AssertionError("only listed by `casecraft --help`")
+
+    listed.__doc__ = command.callback.__doc__ if command.callback else None
+    stub = copy.copy(command)
+    stub.name = _name(command)
+    stub.callback = listed
+    return stub
 
 
 def main() -> None:
