@@ -115,25 +115,79 @@ def fire_api(base: str, token: str, cases: list[int], rounds: int) -> float:
         return rounds * len(cases) / (time.perf_counter() - start)
 
 
+@contextmanager
+def bare_server(payload: dict[str, Any], where: Path) -> Iterator[str]:
+    """bench/bare_app.py on uvicorn (the floor: HTTP, FastAPI, one threadpool hop, the same response)."""
+    import json
+
+    import httpx
+
+    from tests.server_support import free_port
+
+    file = where / "bare-payload.json"
+    file.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
+    port = free_port()
+    env = {**os.environ, "CASECRAFT_BARE_PAYLOAD": str(file), "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "bench.bare_app:app", "--port", str(port),
+                             "--log-level", "warning"], cwd=ROOT, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                httpx.post(f"{base}/fire", json={}, timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def fire_bare(base: str, n: int) -> float:
+    import httpx
+
+    with httpx.Client(base_url=base, timeout=60) as client:
+        client.post("/fire", json={"note": "warm"})
+        start = time.perf_counter()
+        for i in range(n):
+            client.post("/fire", json={"note": STEPS[i % 2][1]}).raise_for_status()
+        return n / (time.perf_counter() - start)
+
+
 def section_fire(backend: str, where: Path, n_cases: int, rounds: int, reps: int = 5) -> None:
-    """Library and API in alternating rounds (so both see the same machine load); medians of each and of the
-    per-round ratios."""
+    """Library, API and the bare floor in alternating rounds (so all see the same machine load); medians of each
+    and of the per-round ratios. The ceiling is what the ratio would be if the API added nothing to the library
+    call but the floor: library time / (library time + floor time)."""
+    import httpx
+
     with database(backend, where, "fire") as url:
         eng, toks = prepare(url)
-        lib_cases, api_cases = report(eng, n_cases), report(eng, n_cases)
+        lib_cases, api_cases, (typical,) = report(eng, n_cases), report(eng, n_cases), report(eng, 1)
         fire_library(eng, lib_cases[:2], 2)  # warm the caches
-        libs, apis = [], []
+        # the floor answers a case as long as the average answer of the run (its timeline grows by one per fire)
+        fire_library(eng, [typical], 2 + reps * rounds // 2)
+        libs, apis, bares = [], [], []
         with serve(url) as base:
             fire_api(base, toks["wangjg"], api_cases[:2], 2)
-            for _ in range(reps):
-                apis.append(fire_api(base, toks["wangjg"], api_cases, rounds))
-                libs.append(fire_library(eng, lib_cases, rounds))
+            sample = httpx.get(f"{base}/cases/{typical}", headers={"Authorization": f"Bearer {toks['wangjg']}"})
+            with bare_server(sample.json(), where) as bare:
+                for _ in range(reps):
+                    apis.append(fire_api(base, toks["wangjg"], api_cases, rounds))
+                    libs.append(fire_library(eng, lib_cases, rounds))
+                    bares.append(fire_bare(bare, rounds * len(api_cases)))
         eng.close()
     ratio = statistics.median(a / b for a, b in zip(apis, libs, strict=True))
+    ceiling = statistics.median((1 / lb) / (1 / lb + 1 / fb) for lb, fb in zip(libs, bares, strict=True))
     say(f"fire {backend}: API {statistics.median(apis):.0f}/s, library {statistics.median(libs):.0f}/s (medians of "
         f"{reps} alternating rounds of {rounds * n_cases} fires), ratio {ratio:.2f} (target >= 0.7: "
         f"{'met' if ratio >= 0.7 else 'MISSED'}); per round: "
         + ", ".join(f"{a / b:.2f}" for a, b in zip(apis, libs, strict=True)))
+    say(f"fire {backend} floor: a bare FastAPI round trip with one threadpool hop and the same response "
+        f"{1000 / statistics.median(bares):.2f} ms, library fire {1000 / statistics.median(libs):.2f} ms, API fire "
+        f"{1000 / statistics.median(apis):.2f} ms: ceiling {ceiling:.2f} (the ratio if the API added nothing but "
+        f"the floor); the API's own cost beyond the floor "
+        f"{1000 / statistics.median(apis) - 1000 / statistics.median(libs) - 1000 / statistics.median(bares):.2f} ms")
 
 
 # 2. threadpool vs process pool --------------------------------------------------------------------------

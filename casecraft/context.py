@@ -7,6 +7,10 @@ length) moves, which every unit of work reads first; so an organisation
 change, a newly published version or a calendar import made by another
 process is obeyed at once. Decisions about a person (role, unit, active)
 read the person in the action's own transaction.
+
+A caller may arm a *gate* (:func:`gated`) for the next unit of work on its
+thread: a check run inside that transaction, right after the revision is read,
+before anything else (the server re-checks a remembered credential there).
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -28,6 +33,31 @@ from casecraft.store.base import Store, Tx
 from casecraft.workflows.machine import CompiledMachine
 from casecraft.workflows.org import Organisation, OrgPerson, OrgUnit
 from casecraft.workflows.spec import Workflow
+
+Gate = Callable[[Tx, int], None]
+_GATE: ContextVar[list[Gate] | None] = ContextVar("casecraft_gate", default=None)
+
+
+@contextmanager
+def gated(check: Gate) -> Iterator[list[Gate]]:
+    """Run ``check(tx, revision)`` inside the next unit of work (read or write) opened in this context.
+
+    Yields a list that is emptied when the gate has run, so the caller can tell
+    whether a unit of work took place. An exception from ``check`` aborts that
+    unit of work before it has done anything.
+    """
+    armed: list[Gate] = [check]
+    token = _GATE.set(armed)
+    try:
+        yield armed
+    finally:
+        _GATE.reset(token)
+
+
+def _pass_gate(tx: Tx, revision: int) -> None:
+    armed = _GATE.get()
+    if armed:
+        armed.pop()(tx, revision)
 
 
 @dataclass(frozen=True)
@@ -150,8 +180,8 @@ class Context:
         return When(at=at, recorded_at=self.wall.now(), backfill=self.claimed_clock)
 
     # revision and caches -----------------------------------------------------------------------
-    def refresh(self, tx: Tx) -> None:
-        """Drop cached organisation, current version and calendar if another process changed them."""
+    def refresh(self, tx: Tx) -> int:
+        """Drop cached organisation, current version and calendar if another process changed them; the revision."""
         rev = tx.admin_revision()
         with self._lock:
             if rev != self._revision:
@@ -160,6 +190,7 @@ class Context:
                 self._calendars.clear()
                 self._org.forget()
                 self._sandbox = None
+        return rev
 
     def refresh_now(self) -> None:
         """Forget every cache at once (after this process changed what they hold outside the admin chain)."""
@@ -174,13 +205,13 @@ class Context:
     def write(self) -> Iterator[Tx]:
         """A write transaction, with the caches checked against the administrative revision."""
         with self.store.write() as tx:
-            self.refresh(tx)
+            _pass_gate(tx, self.refresh(tx))
             yield tx
 
     @contextmanager
     def read(self) -> Iterator[Tx]:
         with self.store.read() as tx:
-            self.refresh(tx)
+            _pass_gate(tx, self.refresh(tx))
             yield tx
 
     def org_in(self, tx: Tx) -> OrgView:
@@ -324,4 +355,4 @@ def default_data_dir(url: str | None) -> Path:
     return Path("casecraft-data").resolve()
 
 
-__all__ = ["Context", "EngineView", "OrgView", "Version", "default_data_dir"]
+__all__ = ["Context", "EngineView", "Gate", "OrgView", "Version", "default_data_dir", "gated"]

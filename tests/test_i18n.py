@@ -26,10 +26,37 @@ ZH = LOCALE / "zh_CN" / "LC_MESSAGES"
 FIELD = re.compile(r"\{(\w*)(?:![rs])?(?::[^}]*)?\}")
 
 
-def _extracted() -> set[str]:
-    """Every message id in the sources, as `pybabel extract -F babel.cfg` finds them."""
-    found = extract_from_dir(str(PACKAGE), method_map=[("**.py", "casecraft.i18n_extract.extract")])
-    return {msg[0] if isinstance(msg, tuple) else msg for _file, _line, msg, _comments, _ctx in found}
+def _mapping() -> tuple[list[tuple[str, str]], dict[str, dict[str, str]]]:
+    """babel.cfg's method map and options, read as `pybabel extract -F babel.cfg` reads them."""
+    from babel.messages import frontend
+
+    parse = getattr(frontend, "parse_mapping_cfg", None) or frontend.parse_mapping
+    with open(ROOT / "babel.cfg", encoding="utf-8") as f:
+        return parse(f)  # type: ignore[no-any-return]
+
+
+def _extracted(only: str | None = None) -> set[str]:
+    """Every message id in the sources (the Python modules and the workbench's templates), as
+    `pybabel extract -F babel.cfg` finds them; ``only``: those of the files under that folder."""
+    method_map, options_map = _mapping()
+    found = extract_from_dir(str(PACKAGE), method_map=method_map, options_map=options_map)
+    return {msg[0] if isinstance(msg, tuple) else msg for file, _line, msg, _comments, _ctx in found
+            if only is None or file.replace("\\", "/").startswith(only)}
+
+
+def test_the_extraction_reads_the_workbench_templates() -> None:
+    """babel.cfg maps the templates to Jinja2's extractor: their messages are in the catalogue too."""
+    method_map, _options = _mapping()
+    assert ("**.py", "casecraft.i18n_extract.extract") in method_map
+    assert any(method == "jinja2" and "templates" in pattern for pattern, method in method_map)
+    templates = _extracted("web/templates/")
+    assert {"Inbox", "Case #%(id)s", "Page %(p)s of %(n)s", "Log in"} <= templates
+    written = {m[1] for path in (PACKAGE / "web" / "templates").glob("*.html")
+               for m in re.findall(r"""_\((["'])(.*?)\1""", path.read_text(encoding="utf-8"))}
+    assert len(written) > 100 and written == templates  # every _("...") of every template, nothing else
+    # English ids, and no text outside _(): the Chinese is the catalogue's
+    assert not [p.name for p in (PACKAGE / "web" / "templates").glob("*.html")
+                if re.search(r"[\u4e00-\u9fff]", p.read_text(encoding="utf-8"))]
 
 
 def _po(domain: str) -> dict[str, str]:

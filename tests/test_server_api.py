@@ -144,6 +144,49 @@ def test_malformed_unknown_wrong_revoked_and_deactivated_credentials_are_refused
         assert secret not in logged  # ... never the token
 
 
+def test_a_token_this_process_trusts_is_refused_at_once_when_another_process_revokes_it(
+        world: dict[str, Any], api: Any) -> None:
+    """A token already verified here is re-checked inside each call's own transaction (by the admin revision):
+    revoking it or deactivating its person through another engine (another process) refuses the next request,
+    whether the call writes (fire), reads, or opens no transaction of its own (the organisation, cached)."""
+    from casecraft import Engine
+    from casecraft.admin.auth import issue_token, revoke
+
+    eng = world["engine"]
+    url = str(eng.store.engine.url)
+    token, _ = issue_token(eng.ctx, "wangjg", actor=None)
+    client: TestClient = world["client"]
+    me = {"Authorization": f"Bearer {token}"}
+    watcher = {"Authorization": f"Bearer {issue_token(eng.ctx, 'lixia', actor=None)[0]}"}
+    case = report(api)
+    for _ in range(2):  # verified once, then trusted by revision
+        assert client.post(f"/cases/{case['id']}/fire/verify", headers=me, json={"note": "属实"}).status_code in (
+            200, 409, 422)
+        assert client.get("/org", headers=me).status_code == 200
+    before = client.get(f"/cases/{case['id']}", headers=watcher).json()
+    other = Engine(url, token="")  # another process on the same database
+    try:
+        revoke(other.ctx, token.split("_")[1], actor=None)
+        for method, path, kw in (("POST", f"/cases/{case['id']}/fire/dispatch", {"json": {"note": "派遣"}}),
+                                 ("GET", f"/cases/{case['id']}", {}), ("GET", "/org", {})):
+            body = problem(client.request(method, path, headers=me, **kw), 401, "unauthenticated")
+            assert "revoked" in body["detail"], (path, body)
+        after = client.get(f"/cases/{case['id']}", headers=watcher).json()
+        assert (after["version"], len(after["timeline"])) == (before["version"], len(before["timeline"]))
+
+        spare, _ = issue_token(other.ctx, "zhoumin", actor=None)
+        assert client.get("/org", headers={"Authorization": f"Bearer {spare}"}).status_code == 200
+        assert client.get(f"/cases/{case['id']}", headers={"Authorization": f"Bearer {spare}"}).status_code == 200
+        other.deactivate("zhoumin")
+        for path in ("/org", f"/cases/{case['id']}"):
+            body = problem(client.get(path, headers={"Authorization": f"Bearer {spare}"}), 401, "unauthenticated")
+            assert "deactivated" in body["detail"], (path, body)
+        other.activate("zhoumin")
+        assert client.get("/org", headers={"Authorization": f"Bearer {spare}"}).status_code == 200
+    finally:
+        other.close()
+
+
 def test_me_names_the_token_holder(api: Any) -> None:
     me = api("zhoumin", "GET", "/me").json()
     assert (me["id"], me["unit"], me["roles"], me["method"], me["timezone"]) == (

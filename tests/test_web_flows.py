@@ -81,6 +81,24 @@ def fire(page: Any, trigger: str, note: str | None = None, to: str | None = None
         form.locator("button[type=submit]").click()
 
 
+def test_an_english_browser_gets_english_pages_and_the_switch_keeps_chinese(site: Site, browser: Any) -> None:
+    ctx = browser.new_context(viewport=DESKTOP, locale="en-US")
+    try:
+        page = ctx.new_page()
+        login(page, site, "wangjg")
+        assert page.inner_text("h1").startswith("Inbox") and page.get_attribute("html", "lang") == "en"
+        check_page(page, site, "inbox-en")
+        with page.expect_navigation():
+            page.click("footer a[lang=zh-CN]")  # the language switch at the foot of every page
+        assert page.inner_text("h1").startswith("待办案件") and page.get_attribute("html", "lang") == "zh-CN"
+        assert {c["name"]: c["value"] for c in ctx.cookies()}["casecraft_lang"] == "zh"
+        page.goto(site.page_url("/org"))  # the choice is kept over the browser's English
+        assert page.inner_text("h1") == "组织架构"
+        check_page(page, site, "org-chosen-zh")
+    finally:
+        ctx.close()
+
+
 def test_login_refuses_a_wrong_password_and_pages_need_a_session(site: Site, desk: Any) -> None:
     desk.goto(site.page_url("/"))
     assert desk.url.startswith(site.page_url("/login"))  # no session: sent to the login page

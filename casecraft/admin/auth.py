@@ -36,6 +36,9 @@ _hashers: dict[str, Any] = {}
 # secrets verified by this process (credential id -> sha256 of the secret); revocation is re-checked in the
 # database on every use, so this only saves argon2's deliberate slowness on repeated requests
 _verified: dict[str, bytes] = {}
+# tokens this process found valid (sha256 of the token -> principal, admin revision then); see remembered()
+_remembered: dict[bytes, tuple[Principal, int]] = {}
+_REMEMBER_MAX = 10_000
 _lock = threading.Lock()
 
 
@@ -250,13 +253,26 @@ def authenticate(ctx: Context, token: str) -> Principal:
     Raises:
         PermissionDenied (code ``unauthenticated``): a malformed, unknown, revoked token or a deactivated person.
     """
+    _parse(token)
+    with ctx.store.read() as tx:  # no cache to refresh here: one short read per request
+        return authenticate_in(tx, token)
+
+
+def _parse(token: str) -> tuple[str, str]:
     m = _TOKEN.match(token.strip()) if isinstance(token, str) else None
     if m is None:
         raise _refused("the token is malformed (it starts with cct_)")
-    cred_id, secret = m.group(1), m.group(2)
-    with ctx.store.read() as tx:  # no cache to refresh here: one short read per request
-        row = tx.credential(cred_id)
-        person = tx.person(row["person_id"]) if row else None
+    return m.group(1), m.group(2)
+
+
+def authenticate_in(tx: Any, token: str, revision: int | None = None) -> Principal:
+    """:func:`authenticate` inside an open transaction (``revision``: the admin revision it read, if it did).
+
+    The answer is remembered with the revision (see :func:`remembered`).
+    """
+    cred_id, secret = _parse(token)
+    row = tx.credential(cred_id)
+    person = tx.person(row["person_id"]) if row else None
     if row is None or row["kind"] != "token":
         raise _refused("unknown token")
     if row["revoked_at"] is not None:
@@ -275,7 +291,38 @@ def authenticate(ctx: Context, token: str) -> Principal:
             raise _refused("wrong token") from None
         with _lock:
             _verified[cred_id] = digest
-    return Principal(person_id=person.id, credential_id=cred_id, method="token")
+    principal = Principal(person_id=person.id, credential_id=cred_id, method="token")
+    rev = tx.admin_revision() if revision is None else revision
+    with _lock:
+        if len(_remembered) >= _REMEMBER_MAX:
+            _remembered.clear()
+        _remembered[hashlib.sha256(token.strip().encode()).digest()] = (principal, rev)
+    return principal
+
+
+def remembered(token: str) -> tuple[Principal, int] | None:
+    """The principal this process last found for ``token``, with the admin revision it was found at.
+
+    Issuing, revoking and every change to a person are entries of the admin chain,
+    so while the revision has not moved the answer still holds; a caller re-checks
+    it inside its own unit of work (:func:`recheck`), where the revision is read anyway.
+    """
+    with _lock:
+        return _remembered.get(hashlib.sha256(token.strip().encode()).digest())
+
+
+def recheck(tx: Any, token: str, principal: Principal, remembered_at: int, revision: int) -> None:
+    """Inside a unit of work at admin revision ``revision``: refuse a remembered ``principal`` that no longer holds.
+
+    Nothing is read when the revision is the one the principal was found at.
+
+    Raises:
+        PermissionDenied (code ``unauthenticated``): the token was revoked or its person deactivated since.
+    """
+    if revision == remembered_at:
+        return
+    if authenticate_in(tx, token, revision).person_id != principal.person_id:  # pragma: no cover - ids are fixed
+        raise _refused("unknown token")
 
 
 def check_password(ctx: Context, person: str, password: str) -> Principal:
@@ -305,5 +352,6 @@ def is_admin(ctx: Context, person: str) -> bool:
     return p is not None and p.active and ADMIN_ROLE in p.roles
 
 
-__all__ = ["FIRST_ADMIN_NEEDED", "CredentialInfo", "Principal", "admin_holders", "authenticate", "bootstrap_admin",
-           "check_first_admin", "check_password", "credentials", "is_admin", "issue_token", "revoke", "set_password"]
+__all__ = ["FIRST_ADMIN_NEEDED", "CredentialInfo", "Principal", "admin_holders", "authenticate", "authenticate_in",
+           "bootstrap_admin", "check_first_admin", "check_password", "credentials", "is_admin", "issue_token",
+           "recheck", "remembered", "revoke", "set_password"]

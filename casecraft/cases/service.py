@@ -259,7 +259,7 @@ class CaseService:
                 # other parties have yet to feed back: record this one only, the state stays
                 step = tl.Step(trigger=tr.trigger, changes={"feedback": joint[1]}, outcome=outcome, note=note,
                                attachments=files)
-                tl.append(tx, case, step, who, when, expected_version=expected_version)
+                left = tl.append(tx, case, step, who, when, expected_version=expected_version)
             else:
                 if joint is not None and joint[0] != outcome:
                     # every party fed back: the joint outcome decides the step
@@ -271,8 +271,8 @@ class CaseService:
                                                 allowed=allowed)
                     dest, tr = again
                 step = self._transition(tx, wf, org, tr, case, dest, to, outcome, note, files, when)
-                tl.append(tx, case, step, who, when, expected_version=expected_version)
-            return self._read_back(tx, case_id)
+                left = tl.append(tx, case, step, who, when, expected_version=expected_version)
+            return self._read_back(tx, case_id, left)
 
     def _transition(self, tx: Tx, wf: Workflow, org: Any, tr: Transition, case: CaseRow, dest: str, to: Sequence[str],
                     outcome: str | None, note: str | None, files: tuple[dict[str, Any], ...],
@@ -346,11 +346,12 @@ class CaseService:
             raise NotFound("no case {case}", case=case_id)
         return case
 
-    def _read_back(self, tx: Tx, case_id: int) -> CaseView:
-        """The case as this transaction wrote it (not as a later writer may have left it)."""
-        case = tx.case(case_id)
+    def _read_back(self, tx: Tx, case_id: int, left: CaseRow | None = None) -> CaseView:
+        """The case as this transaction wrote it (not as a later writer may have left it); ``left``: the row as
+        the step left it, when the step returned it (saves reading it again)."""
+        case = left if left is not None else tx.case(case_id)
         assert case is not None
-        return self.view(case, tx.timeline(case_id), org=self.ctx.org_in(tx))
+        return self.view(case, tx.timeline(case_id, facts=False), org=self.ctx.org_in(tx))
 
     def get(self, case_id: int) -> CaseView:
         """A case with its whole timeline.
@@ -361,7 +362,7 @@ class CaseService:
         check_id(case_id)
         with self.ctx.read() as tx:
             case = self._case(tx, case_id)
-            return self.view(case, tx.timeline(case_id), org=self.ctx.org_in(tx))
+            return self.view(case, tx.timeline(case_id, facts=False), org=self.ctx.org_in(tx))
 
     def page(self, *, state: str | None = None, tier: str | None = None, org: str | None = None,
              is_open: bool | None = None, limit: int = 200, offset: int = 0, ids: Sequence[int] | None = None,

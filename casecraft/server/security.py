@@ -162,10 +162,15 @@ def check(engine: Engine, oidc: Any, token: str) -> Any:
 class Acting:
     """The process's engine acting for a request's bearer, authenticated on first use.
 
-    The token is checked in the database in the same worker-thread hop as the
-    engine call it precedes (one hop per request, not two). Methods are reached
-    through the proxy (``await call(acting.fire, ...)``); anything else through
-    :attr:`engine`, inside the threadpool.
+    The token is checked in the same worker-thread hop as the engine call it
+    precedes (one hop per request, not two). A token this process has already
+    found valid is re-checked inside the call's own first unit of work, where the
+    admin revision is read anyway: nothing more is read while the revision has
+    not moved (every issue, revocation and change to a person moves it), so a
+    revoked token or a deactivated person is refused as before, without a
+    transaction of its own. Methods are reached through the proxy
+    (``await call(acting.fire, ...)``); anything else through :attr:`engine`,
+    inside the threadpool.
     """
 
     def __init__(self, conn: HTTPConnection, engine: Engine, oidc: Any, token: str) -> None:
@@ -187,12 +192,35 @@ class Acting:
             self._bound = self._engine.bound(self.principal().person_id)
         return self._bound
 
+    def _call(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        from casecraft.admin import auth
+        from casecraft.context import gated
+
+        known = auth.remembered(self._token) if self._principal is None and self._token.startswith("cct_") else None
+        if known is None:
+            return getattr(self.engine, name)(*args, **kwargs)
+        principal, at = known
+        token = self._token
+
+        def gate(tx: Any, revision: int) -> None:
+            auth.recheck(tx, token, principal, at, revision)
+
+        self._conn.state.principal = principal
+        try:
+            with gated(gate) as armed:
+                result = getattr(self._engine.bound(principal.person_id), name)(*args, **kwargs)
+        finally:
+            if armed:  # the call opened no unit of work of the context's: check the token now, before answering
+                self.principal()
+        self._principal = principal
+        return result
+
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
 
         def deferred(*args: Any, **kwargs: Any) -> Any:
-            return getattr(self.engine, name)(*args, **kwargs)
+            return self._call(name, args, kwargs)
 
         deferred.__name__ = name
         return deferred

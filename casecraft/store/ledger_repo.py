@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, func, insert, literal, select, text, update
+from sqlalchemy import Connection, Table, bindparam, func, insert, literal, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from casecraft.base.records import LedgerEntry
@@ -34,6 +34,9 @@ cases_t = cast(Table, Case.__table__)
 days_t = cast(Table, CalendarDay.__table__)
 credentials_t = cast(Table, Credential.__table__)
 _CHAIN_LOCKS = {"admin": 0x636301, "alerts": 0x636302, "logs": 0x636303}
+# read by every unit of work: built once (building a statement costs more Python time than SQLite takes to run it)
+_ADMIN_REVISION = select(func.coalesce(func.max(ledger_t.c.seq), 0)).where(ledger_t.c.chain == "admin")
+_CREDENTIAL = select(credentials_t).where(credentials_t.c.id == bindparam("id"))
 
 
 def ledger_entry(r: Any) -> LedgerEntry:
@@ -77,8 +80,7 @@ class LedgerQueries:
         return [ledger_entry(r) for r in self.conn.execute(q).mappings()]
 
     def admin_revision(self) -> int:
-        return int(self.conn.execute(select(func.coalesce(func.max(ledger_t.c.seq), 0))
-                                     .where(ledger_t.c.chain == "admin")).scalar_one())
+        return int(self.conn.execute(_ADMIN_REVISION).scalar_one())
 
     # settings -----------------------------------------------------------------------
     def meta(self, key: str) -> Any:
@@ -152,7 +154,7 @@ class LedgerQueries:
         self.conn.execute(insert(credentials_t).values(**values))
 
     def credential(self, cred_id: str) -> dict[str, Any] | None:
-        r = self.conn.execute(select(credentials_t).where(credentials_t.c.id == cred_id)).mappings().first()
+        r = self.conn.execute(_CREDENTIAL, {"id": cred_id}).mappings().first()
         return dict(r) if r else None
 
     def credentials(self, person_id: str | None = None) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, func, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
 
 from casecraft.base.records import OrgPerson, OrgUnit
 from casecraft.store.models import Case, OrgHistory, Person, Unit
@@ -28,6 +28,10 @@ def unit_from(r: Any) -> OrgUnit:
                    active=bool(r["active"]), addresses=tuple(r["addresses"] or ()))
 
 
+_UNIT = select(units_t).where(units_t.c.code == bindparam("code"))
+_PERSON = select(people_t).where(people_t.c.id == bindparam("id"))
+
+
 def person_from(r: Any) -> OrgPerson:
     return OrgPerson(id=r["id"], name=r["name"], unit=r["unit_code"], roles=tuple(r["roles"] or ()),
                      note=r["note"], active=bool(r["active"]))
@@ -39,11 +43,11 @@ class OrgQueries:
     conn: Connection
 
     def unit(self, code: str) -> OrgUnit | None:
-        r = self.conn.execute(select(units_t).where(units_t.c.code == code)).mappings().first()
+        r = self.conn.execute(_UNIT, {"code": code}).mappings().first()
         return unit_from(r) if r else None
 
     def person(self, pid: str) -> OrgPerson | None:
-        r = self.conn.execute(select(people_t).where(people_t.c.id == pid)).mappings().first()
+        r = self.conn.execute(_PERSON, {"id": pid}).mappings().first()
         return person_from(r) if r else None
 
     def all_units(self) -> list[OrgUnit]:

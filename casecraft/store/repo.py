@@ -42,6 +42,9 @@ _INSERT_CASE = insert(cases_t).returning(cases_t.c.id)
 _INSERT_TIMELINE = insert(timeline_t)
 _TIMELINE_OF = select(timeline_t).where(timeline_t.c.case_id == bindparam("case_id")).order_by(timeline_t.c.seq)
 _ENTRY_COLUMNS = [c.name for c in timeline_t.columns if c.name != "id"]
+# what a view shows: every column but the facts the audit rebuilds from (JSON that views never read)
+_TIMELINE_SHOWN = (select(*(c for c in timeline_t.columns if c.name not in ("facts", "deadline_facts")))
+                   .where(timeline_t.c.case_id == bindparam("case_id")).order_by(timeline_t.c.seq))
 SORTS = {"id": (cases_t.c.id,), "-id": (cases_t.c.id.desc(),), "updated": (cases_t.c.updated_at, cases_t.c.id),
          "-updated": (cases_t.c.updated_at.desc(), cases_t.c.id.desc())}
 
@@ -126,8 +129,10 @@ class CaseQueries:
     def insert_entry(self, entry: Entry) -> None:
         self.conn.execute(_INSERT_TIMELINE, entry_values(entry))
 
-    def timeline(self, case_id: int) -> list[Entry]:
-        rows = self.conn.execute(_TIMELINE_OF, {"case_id": case_id}).mappings()
+    def timeline(self, case_id: int, *, facts: bool = True) -> list[Entry]:
+        """A case's entries in order; ``facts=False`` leaves ``facts`` and ``deadline_facts`` empty (for views
+        only: such entries do not verify)."""
+        rows = self.conn.execute(_TIMELINE_OF if facts else _TIMELINE_SHOWN, {"case_id": case_id}).mappings()
         return [entry_row(r) for r in rows]
 
     def list_cases(

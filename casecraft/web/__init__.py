@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from casecraft.web.common import PREFIX, install_translations
+from casecraft.web.common import PREFIX
 
 HERE = Path(__file__).resolve().parent
 
@@ -56,6 +56,10 @@ def _html_errors(app: Any) -> None:
                 return await _api(request, exc)
             if isinstance(exc, HTTPException) and exc.status_code == 404:
                 err: Any = NotFound("no such page: {path}", path=path)
+            elif isinstance(exc, HTTPException) and exc.status_code == 405:
+                err = InputError("this page does not take a {method} request: {path}", method=request.method,
+                                 path=path)
+                err.code = "http_405"
             elif isinstance(exc, HTTPException):
                 err = InputError("{detail}", detail=str(exc.detail))
                 err.code = "http_" + str(exc.status_code)
@@ -69,4 +73,4 @@ def _html_errors(app: Any) -> None:
         app.add_exception_handler(kind, handler)
 
 
-__all__ = ["PREFIX", "install_translations", "mount"]
+__all__ = ["PREFIX", "mount"]

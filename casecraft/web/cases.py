@@ -11,28 +11,29 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
+from casecraft import i18n
 from casecraft.base.errors import CasecraftError, InputError, NotFound
 from casecraft.engine import Engine
-from casecraft.web.common import PREFIX, Page, Raw, Redirect, handle, message_for, read_form, text
+from casecraft.web.common import PREFIX, Page, Raw, Redirect, handle, labelled, message_for, paren, read_form, text
 from casecraft.web.session import Viewer
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 20
 INBOX_CAP = 20_000  # running deadlines read per inbox, soonest first; the page says when it is cut
-SOURCES = {"patrol": "巡查发现", "informant": "信息员上报", "hotline": "热线转办", "order": "上级交办"}
-OUTCOMES = {"solved": "已解决", "unsolved": "未解决"}
+SOURCES = i18n.SOURCES  # the closed vocabularies the CLI and the API show, translated per request
+OUTCOMES = i18n.OUTCOMES
 _draw_lock = threading.Lock()  # Graphviz swaps the process's stderr while it draws: one drawing at a time
 
 _LIMIT = re.compile(r"^\s*(\d+)\s+(working\s+)?(minute|hour|day|week)s?\s*$")
 _UNITS = {"minute": "分钟", "hour": "小时", "day": "天", "week": "周"}
 
 
-def limit_label(limit: str | None) -> str:
-    """A workflow time limit in Chinese: ``4 working hours`` → 4个工作小时."""
+def limit_label(limit: str | None, lang: str | None = None) -> str:
+    """A workflow time limit in the page's language: ``4 working hours`` → 4个工作小时 (as written in English)."""
     if not limit:
         return ""
     m = _LIMIT.match(limit)
-    if not m:
+    if not m or not i18n.is_chinese(lang):
         return limit
     n, working, unit = m.groups()
     if working:
@@ -51,7 +52,13 @@ def light(deadline: Any, now: Any) -> str:
     return "green"
 
 
-LIGHT_LABELS = {"red": "已超时", "yellow": "临近时限", "green": "正常", "none": "不计时"}
+LIGHT_LABELS = {"red": i18n.N_("overdue"), "yellow": i18n.N_("due soon"), "green": i18n.N_("on time"),
+                "none": i18n.N_("not timed")}
+
+
+def labels(vocabulary: dict[Any, str]) -> dict[Any, str]:
+    """A closed vocabulary's labels in the language of this request (set by :func:`casecraft.web.common.handle`)."""
+    return {key: i18n.word(vocabulary, key) for key in vocabulary}
 
 
 def _flag(value: str | None) -> bool | None:
@@ -108,8 +115,8 @@ def _inbox(v: Viewer, eng: Engine, q: dict[str, Any]) -> Page:
         "rows": rows, "total": total, "page": number, "pages": pages, "q": q, "cut": len(order) >= INBOX_CAP,
         "prev": link(number - 1) if number > 1 else None, "next": link(number + 1) if number < pages else None,
         "states": [(s.id, s.label) for s in wf.states.values() if not s.final],
-        "categories": [(c.code, c.label) for c in wf.categories.values()], "sources": SOURCES,
-        "light_labels": LIGHT_LABELS, "tz": eng.timezone, "now": now, "bulk": BULK,
+        "categories": [(c.code, c.label) for c in wf.categories.values()], "sources": labels(SOURCES),
+        "light_labels": labels(LIGHT_LABELS), "tz": eng.timezone, "now": now, "bulk": labels(BULK),
     })
 
 
@@ -121,7 +128,8 @@ async def inbox(request: Request, scope: str = "mine", state: str = "", category
     return await handle(request, lambda v, eng: _inbox(v, eng, q))
 
 
-BULK = {"assign": "下派", "dispatch": "派遣", "verify": "核实立案", "urge": "督办"}
+BULK = {"assign": i18n.N_("assign down"), "dispatch": i18n.N_("dispatch"), "verify": i18n.N_("verify and register"),
+        "urge": i18n.N_("urge")}
 
 
 @router.post("/bulk")
@@ -147,10 +155,10 @@ async def bulk(request: Request) -> Response:
                         eng.urge(case_id, note=note or "")
                     else:
                         eng.fire(case_id, action, note=note, to=to)
-                    results.append((case_id, True, "已完成"))
+                    results.append((case_id, True, i18n._("done")))
                 except CasecraftError as exc:  # each case on its own: one refusal does not stop the others
                     results.append((case_id, False, message_for(exc, request)))
-            return Page("bulk.html", {"results": results, "action": BULK[action]})
+            return Page("bulk.html", {"results": results, "action": i18n.word(BULK, action)})
 
         return await handle(request, work, csrf=text(form, "csrf"), post=True)
 
@@ -168,7 +176,7 @@ def _story(eng: Engine, case: Any) -> list[dict[str, Any]]:
                     "limit": limit_label(state.limit) if state is not None else "",
                     "photos": [a for a in e.attachments if str(a.get("type", "")).startswith("image/")],
                     "files": [a for a in e.attachments if not str(a.get("type", "")).startswith("image/")],
-                    "outcome": OUTCOMES.get(e.outcome or "", e.outcome)})
+                    "outcome": i18n.word(OUTCOMES, e.outcome) if e.outcome else None})
         prev = e
     return out
 
@@ -190,14 +198,14 @@ def _case(v: Viewer, eng: Engine, case_id: int, message: str | None = None) -> P
     leader = "leader" in v.roles and eng.org.within(case.unit, v.unit) and case.open
     handling = case.open and (v.unit == case.unit or v.person_id in case.assignees or v.unit in case.assignees)
     return Page("case.html", {
-        "case": case, "deadline": deadline, "light": light(deadline, now), "light_labels": LIGHT_LABELS,
-        "story": _story(eng, case), "options": options, "outcomes": OUTCOMES, "message": message,
+        "case": case, "deadline": deadline, "light": light(deadline, now), "light_labels": labels(LIGHT_LABELS),
+        "story": _story(eng, case), "options": options, "outcomes": labels(OUTCOMES), "message": message,
         "current_limit": limit_label(state.limit) if state else "", "since": now - case.timeline[-1].at
         if case.timeline else None, "may_urge": _may_urge(eng, v, case), "may_park": leader and not case.parked,
         "may_unpark": leader and case.parked, "may_ask_extension": handling and not case.extension_request
         and deadline is not None, "may_decide_extension": leader and bool(case.extension_request),
-        "extensions": [(e, limit_label(e)) for e in EXTENSIONS], "tz": eng.timezone, "sources": SOURCES,
-        "parties": _parties(eng, v),
+        "extensions": [(e, limit_label(e)) for e in EXTENSIONS], "tz": eng.timezone, "sources": labels(SOURCES),
+        "parties": _parties(eng, v), "extension_by": limit_label(str((case.extension_request or {}).get("by", ""))),
     })
 
 
@@ -206,7 +214,7 @@ def _parties(eng: Engine, v: Viewer) -> list[tuple[str, str]]:
     judges). Kept to one level so a district's page does not list every grid."""
     org = eng.organisation()
     below = org.children(v.unit)
-    out = [(p.id, f"{p.name}（{org.label(p.unit)}）") for p in org.people.values()
+    out = [(p.id, p.name + paren(org.label(p.unit), i18n.current())) for p in org.people.values()
            if p.active and p.unit == v.unit and p.id != v.person_id]
     out += [(u.code, u.name) for u in below]
     return out
@@ -277,12 +285,14 @@ def _report_form(v: Viewer, eng: Engine) -> Page:
     wf, org = eng.workflow, eng.organisation()
     unit = org.unit(v.unit)
     grids = [v.unit] if unit is not None and unit.tier == "grid" else org.below(v.unit, "grid")
+    classes = {c.id: c.label for c in wf.file.classes}
     groups: dict[str, list[tuple[str, str]]] = {}
     for c in wf.categories.values():
-        groups.setdefault(c.event_class, []).append((c.code, c.label))
+        group = labelled(classes.get(c.event_class), c.event_class, i18n.current())
+        groups.setdefault(group, []).append((c.code, c.label))
     source = "informant" if "informant" in v.roles else "patrol"
     return Page("report.html", {"grids": [(g, org.label(g)) for g in grids], "groups": groups,
-                                "source": source, "sources": SOURCES})
+                                "source": source, "sources": labels(SOURCES)})
 
 
 @router.get("/report")

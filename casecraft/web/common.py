@@ -8,16 +8,17 @@ judged by the same rules as the API (the engine refuses with the same errors).
 
 from __future__ import annotations
 
-import gettext
+import re
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -29,6 +30,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from casecraft import i18n
 from casecraft.attachments import MAX_PER_STEP
 from casecraft.base.errors import CasecraftError, InputError
+from casecraft.base.errors import render as render_template
 from casecraft.engine import Engine
 from casecraft.server.bodies import save_upload
 from casecraft.server.problems import status_for
@@ -38,15 +40,8 @@ from casecraft.web.session import Viewer
 HERE = Path(__file__).resolve().parent
 PREFIX = "/web"
 
-env = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=select_autoescape(["html"]),
-                  extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
-# the message catalogue (another part of casecraft) installs real translations; until then the Chinese source
-env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
-
-
-def install_translations(translations: gettext.NullTranslations) -> None:
-    """Use a message catalogue for the templates' ``_()`` strings."""
-    env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
+LANG_COOKIE = "casecraft_lang"
+LANG_PARAM = "lang"
 
 
 def local(value: datetime | None, tz: str = "Asia/Shanghai", fmt: str = "%m-%d %H:%M") -> str:
@@ -56,21 +51,98 @@ def local(value: datetime | None, tz: str = "Asia/Shanghai", fmt: str = "%m-%d %
     return value.astimezone(ZoneInfo(tz)).strftime(fmt)
 
 
-def span(seconds: float | timedelta | None) -> str:
-    """A duration in Chinese: 2天3小时, 45分钟."""
+def span(seconds: float | timedelta | None, lang: str = i18n.CHINESE) -> str:
+    """A duration: 2天3小时, 45分钟 (``2d 3h``, ``45m`` in English)."""
     if seconds is None:
         return ""
     s = int(abs(seconds.total_seconds() if isinstance(seconds, timedelta) else seconds))
     d, rest = divmod(s, 86400)
     h, rest = divmod(rest, 3600)
     m = rest // 60
+    if lang != i18n.CHINESE:
+        return " ".join(p for p in (f"{d}d" if d else "", f"{h}h" if h else "", f"{m}m" if m and not d else "")
+                        if p) or "under 1m"
     parts = [f"{d}天" if d else "", f"{h}小时" if h else "", f"{m}分钟" if m and not d else ""]
     return "".join(parts) or "不足1分钟"
 
 
-env.filters["local"] = local
-env.filters["span"] = span
-env.globals["PREFIX"] = PREFIX
+def labelled(label: str | None, ident: str | None, lang: str = i18n.CHINESE) -> str:
+    """A workflow's label (its data, Chinese) as a reader of ``lang`` wants it: the label in Chinese,
+    the label with its English id beside it otherwise (``网格处置中 (grid_handling)``, as the CLI shows it)."""
+    if not ident:
+        return label or ""
+    if lang == i18n.CHINESE or not label or label == ident:
+        return label or ident
+    return f"{label} ({ident})"
+
+
+def tier(label: str | None, ident: str | None, lang: str = i18n.CHINESE) -> str:
+    """A tier (a level): the workflow's label in Chinese; in English the catalogue's word when casecraft knows
+    the tier (``grid``), else the label with its id."""
+    if lang != i18n.CHINESE and ident in i18n.TIERS:
+        return i18n.word(i18n.TIERS, ident, lang)
+    return labelled(label, ident, lang)
+
+
+@lru_cache(maxsize=len(i18n.LANGUAGES))
+def environment(lang: str) -> Environment:
+    """The templates in one language: one Environment per language, built once and never changed after.
+
+    Requests render concurrently, so no request installs translations into a shared environment;
+    each picks the (immutable) environment of its language.
+    """
+    out = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=select_autoescape(["html"]),
+                      extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
+    out.install_gettext_translations(i18n.translations(lang), newstyle=True)  # type: ignore[attr-defined]
+    out.filters["local"] = local
+    out.filters["span"] = partial(span, lang=lang)
+    out.globals["PREFIX"] = PREFIX
+    out.globals["LANG"] = lang
+    out.globals["HTML_LANG"] = "zh-CN" if lang == i18n.CHINESE else "en"
+    out.globals["COLON"] = "：" if lang == i18n.CHINESE else ": "
+    out.globals["labelled"] = partial(labelled, lang=lang)
+    out.globals["paren"] = partial(paren, lang=lang)
+    out.globals["tier"] = partial(tier, lang=lang)
+    out.globals["roles"] = partial(roles, lang=lang)
+    out.globals["alert_kind"] = lambda kind: i18n.word(i18n.ALERT_KINDS, kind, lang)
+    out.globals["alert_message"] = partial(alert_message, lang=lang)
+    return out
+
+
+ALERT_LINE = i18n.N_("case {case} ({state}): {kind}, due {due}, at {unit}")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def alert_message(alert: Any, lang: str = i18n.CHINESE) -> str:
+    """An alert's text for the board in ``lang``.
+
+    The text stored when the alert was raised is shown when it is already in the reader's language
+    (a library message in English is translated through the catalogue); otherwise the line is made
+    again from the alert's fields in ``lang``.
+    """
+    stored = alert.message or ""
+    if lang == i18n.CHINESE:
+        return i18n.text(stored, lang)
+    if stored and not _CJK.search(stored):
+        return stored
+    return render_template(i18n.gettext(ALERT_LINE, lang), {
+        "case": alert.case if alert.case is not None else "-", "state": alert.state,
+        "kind": i18n.word(i18n.ALERT_KINDS, alert.kind, lang),
+        "due": local(alert.due_at, alert.timezone) if alert.due_at else "-", "unit": alert.unit_name})
+
+
+def paren(text: str, lang: str = i18n.CHINESE) -> str:
+    """An aside in brackets as each language writes it: ``（社区）`` / `` (community)``."""
+    if not text:
+        return ""
+    return f"（{text}）" if lang == i18n.CHINESE else f" ({text})"
+
+
+def roles(ids: Any, labels: Any, lang: str = i18n.CHINESE) -> str:
+    """A person's roles: ``网格长、平台操作员`` / ``网格长 (grid_leader), 平台操作员 (operator)``."""
+    if lang == i18n.CHINESE:
+        return "、".join(labels)
+    return ", ".join(labelled(label, ident, lang) for ident, label in zip(ids, labels, strict=False))
 
 
 @dataclass
@@ -97,26 +169,52 @@ class Raw:
 
 def render(request: Request, template: str, context: dict[str, Any], status: int = 200,
            headers: dict[str, str] | None = None) -> HTMLResponse:
-    html = env.get_template(template).render(request=request, **context)
+    """A page in the request's language (:func:`web_language`); a ``?lang=`` choice is kept in a cookie."""
+    lang = web_language(request)
+    html = environment(lang).get_template(template).render(request=request, switch=language_links(request, lang),
+                                                           **context)
     out = HTMLResponse(html, status_code=status, headers=headers)
     out.headers["Cache-Control"] = "no-store"
     out.headers["X-Content-Type-Options"] = "nosniff"
     out.headers["X-Frame-Options"] = "DENY"
     out.headers["Referrer-Policy"] = "same-origin"
+    out.headers["Content-Language"] = "zh-CN" if lang == i18n.CHINESE else "en"
+    out.headers["Vary"] = "Accept-Language, Cookie"
+    chosen = i18n.normalise(request.query_params.get(LANG_PARAM))
+    if chosen is not None and chosen != i18n.normalise(request.cookies.get(LANG_COOKIE)):
+        out.set_cookie(LANG_COOKIE, "zh" if chosen == i18n.CHINESE else "en", max_age=365 * 86400, httponly=True,
+                       samesite="lax", secure=request.url.scheme == "https", path=PREFIX)
     return out
 
 
 def web_language(request: Request) -> str:
-    """The workbench's language: Chinese (its pages are), unless ``Accept-Language`` puts English first.
+    """The workbench's language: the operator's choice (``?lang=zh|en``, kept in a cookie), else the browser's.
 
-    A browser that asks for no language casecraft has (``fr``, ``*``) still gets the Chinese the pages
-    are written in; the API, by contrast, answers English by default.
+    From ``Accept-Language`` (read as the API reads it, :func:`casecraft.i18n.from_accept_language`):
+    English when the browser puts English before Chinese; otherwise Chinese, the operators' language,
+    also for a browser that asks for no language casecraft has (``fr``, ``*``) or for none at all.
+    The API, by contrast, answers English by default.
     """
+    for choice in (request.query_params.get(LANG_PARAM), request.cookies.get(LANG_COOKIE)):
+        lang = i18n.normalise(choice)
+        if lang is not None:
+            return lang
     header = request.headers.get("accept-language")
     if header and i18n.from_accept_language(header) == i18n.ENGLISH and any(
             i18n.normalise(part.split(";", 1)[0]) == i18n.ENGLISH for part in header.split(",")):
         return i18n.ENGLISH
     return i18n.CHINESE
+
+
+def language_links(request: Request, lang: str) -> list[dict[str, Any]]:
+    """The language switch: this page's address in each language (its other parameters kept)."""
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k != LANG_PARAM]
+    out = []
+    for code, name, tag in (("zh", "中文", "zh-CN"), ("en", "English", "en")):
+        query = urlencode([*kept, (LANG_PARAM, code)])
+        out.append({"href": f"{request.url.path}?{query}", "name": name, "tag": tag,
+                    "current": i18n.normalise(code) == lang})
+    return out
 
 
 def message_for(exc: CasecraftError, request: Request) -> str:
@@ -128,7 +226,9 @@ def error_page(request: Request, exc: CasecraftError, viewer: Viewer | None = No
     """A refusal or failure as a page (the same status the API gives)."""
     code = exc.code
     if code == "unauthenticated" and request.method == "GET":
-        return RedirectResponse(f"{PREFIX}/login?next={quote(request.url.path)}", status_code=303)
+        chosen = i18n.normalise(request.query_params.get(LANG_PARAM))  # a language asked for survives the login
+        keep = f"&{LANG_PARAM}={'zh' if chosen == i18n.CHINESE else 'en'}" if chosen else ""
+        return RedirectResponse(f"{PREFIX}/login?next={quote(request.url.path)}{keep}", status_code=303)
     status = 403 if code == "csrf" else status_for(code)
     return render(request, "error.html", {"viewer": viewer, "status": status, "message": message_for(exc, request),
                                           "code": code}, status=status)
@@ -144,13 +244,19 @@ async def handle(request: Request, work: Callable[[Viewer, Engine], Page | Redir
     engine = engine_of(request)
     cookie = request.cookies.get(session.COOKIE)
     seen: list[Viewer] = []
+    lang = web_language(request)
 
     def run() -> Page | Redirect | Raw:
-        v = session.viewer(engine, cookie, oidc=request.app.state.oidc)
-        seen.append(v)
-        if post:
-            session.check_csrf(v, csrf)
-        return work(v, engine.bound(v.person_id))
+        before = i18n.current()
+        i18n.set_language(lang)  # the page's own labels (i18n._, i18n.word) in the request's language
+        try:
+            v = session.viewer(engine, cookie, oidc=request.app.state.oidc)
+            seen.append(v)
+            if post:
+                session.check_csrf(v, csrf)
+            return work(v, engine.bound(v.person_id))
+        finally:
+            i18n.set_language(before)
 
     try:
         out = await run_in_threadpool(run)
@@ -196,5 +302,5 @@ def text(form: FormData, key: str) -> str | None:
     return value.strip()
 
 
-__all__ = ["PREFIX", "Page", "Raw", "Redirect", "env", "error_page", "handle", "install_translations", "local",
-           "read_form", "render", "span", "text"]
+__all__ = ["LANG_COOKIE", "PREFIX", "Page", "Raw", "Redirect", "environment", "error_page", "handle", "labelled",
+           "local", "message_for", "read_form", "render", "span", "text", "web_language"]

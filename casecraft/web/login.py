@@ -9,11 +9,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from casecraft import i18n
 from casecraft.admin.auth import check_password
 from casecraft.base.errors import CasecraftError
 from casecraft.server.security import RateLimited
 from casecraft.web import session
-from casecraft.web.common import PREFIX, handle, read_form, render, text
+from casecraft.web.common import PREFIX, handle, read_form, render, text, web_language
 
 router = APIRouter(include_in_schema=False)
 
@@ -29,8 +30,19 @@ def _next(value: str | None) -> str:
     return PREFIX + "/"
 
 
+# the login page's refusals (a wrong person and a wrong password get the same answer)
+WRONG = i18n.N_("wrong account or password")
+TOO_MANY = i18n.N_("too many attempts; wait a moment and try again")
+EXPIRED = i18n.N_("the login page expired; enter your account and password again")
+NO_OIDC = i18n.N_("single sign-on is not configured")
+OIDC_DOWN = i18n.N_("single sign-on is unavailable now; log in with your password")
+OIDC_FAILED = i18n.N_("single sign-on failed; try again or log in with your password")
+
+
 def _form(request: Request, error: str | None = None, status: int = 200, person: str = "") -> Response:
     token = session.login_token()
+    if error:
+        error = i18n.gettext(error, web_language(request))
     out = render(request, "login.html", {"viewer": None, "csrf": token, "error": error, "person": person,
                                          "next": _next(request.query_params.get("next")),
                                          "oidc": _oidc(request) is not None}, status=status)
@@ -62,8 +74,7 @@ async def login(request: Request) -> Response:
             cookie = await run_in_threadpool(check)
         except CasecraftError as exc:
             status = 429 if exc.code == "rate_limited" else (403 if exc.code == "csrf" else 401)
-            message = {"rate_limited": "尝试次数过多，请稍后再试", "csrf": "登录页面已过期，请重新输入"}.get(
-                exc.code, "账号或密码错误")
+            message = {"rate_limited": TOO_MANY, "csrf": EXPIRED}.get(exc.code, WRONG)
             return _form(request, message, status, person)
     out = RedirectResponse(_next(text(form, "next")), status_code=303)
     out.set_cookie(session.COOKIE, cookie, max_age=session.MAX_AGE, httponly=True, samesite="lax",
@@ -82,12 +93,12 @@ async def oidc_login(request: Request) -> Response:
     """Log in through the organisation's identity provider (when the server is configured for one)."""
     oidc = _oidc(request)
     if oidc is None:
-        return _form(request, "未配置统一身份认证", 404)
+        return _form(request, NO_OIDC, 404)
     callback = str(request.url_for("web_oidc_callback"))
     try:
         target = await run_in_threadpool(oidc.login_url, callback)
     except CasecraftError:
-        return _form(request, "统一身份认证暂不可用，请用密码登录", 503)
+        return _form(request, OIDC_DOWN, 503)
     return RedirectResponse(target, status_code=303)
 
 
@@ -95,7 +106,7 @@ async def oidc_login(request: Request) -> Response:
 async def oidc_callback(request: Request, code: str = "", state: str = "") -> Response:
     oidc, engine = _oidc(request), request.app.state.engine
     if oidc is None:
-        return _form(request, "未配置统一身份认证", 404)
+        return _form(request, NO_OIDC, 404)
 
     def finish() -> str:
         done = oidc.finish(code, state, str(request.url_for("web_oidc_callback")))
@@ -105,7 +116,7 @@ async def oidc_callback(request: Request, code: str = "", state: str = "") -> Re
     try:
         cookie = await run_in_threadpool(finish)
     except CasecraftError:
-        return _form(request, "统一身份认证登录失败，请重试或用密码登录", 401)
+        return _form(request, OIDC_FAILED, 401)
     out = RedirectResponse(PREFIX + "/", status_code=303)
     out.set_cookie(session.COOKIE, cookie, max_age=session.MAX_AGE, httponly=True, samesite="lax",
                    secure=_secure(request), path=PREFIX)

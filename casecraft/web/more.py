@@ -15,15 +15,21 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
+from casecraft import i18n
 from casecraft.base.errors import CasecraftError, InputError, NotFound
 from casecraft.engine import Engine
-from casecraft.web.common import Page, Raw, handle, read_form, text
+from casecraft.web.common import Page, Raw, handle, read_form, roles, text, tier
 from casecraft.web.session import Viewer
 
 router = APIRouter(include_in_schema=False)
-LEVELS = {"street": "街道", "community": "社区", "grid": "网格"}
+LEVELS = {level: i18n.TIERS[level] for level in ("street", "community", "grid")}  # translated per request
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 REJECTS_TTL = 3600
+
+
+def _levels() -> dict[str, str]:
+    """The evaluation levels' labels in the language of this request."""
+    return {level: i18n.word(LEVELS, level) for level in LEVELS}
 
 
 # evaluation -------------------------------------------------------------------------------------------------
@@ -31,7 +37,7 @@ def _monthly(v: Viewer, eng: Engine, month: str | None, level: str) -> Page:
     if level not in LEVELS:
         raise InputError("unknown level '{level}'; use street, community or grid", level=level)
     report = eng.monthly_report(month, level)
-    return Page("monthly.html", {"report": report, "level": level, "levels": LEVELS,
+    return Page("monthly.html", {"report": report, "level": level, "levels": _levels(),
                                  "month": report.month, "tz": eng.timezone})
 
 
@@ -62,7 +68,7 @@ async def unit_history(request: Request, org: str) -> Response:
         if eng.org.unit(org) is None:
             raise NotFound("unknown unit '{unit}'", unit=org)
         return Page("history.html", {"rows": eng.history(org, limit=36), "unit": org, "unit_name": eng.org.label(org),
-                                     "levels": LEVELS})
+                                     "levels": _levels()})
 
     return await handle(request, look)
 
@@ -107,7 +113,7 @@ async def add_log(request: Request) -> Response:
             if not grid or not body:
                 raise InputError("choose the grid and write the entry")
             eng.add_log(grid=grid, text=body, photos=photos)
-            page = _logs(v, eng, None, "已记录")
+            page = _logs(v, eng, None, i18n._("entry recorded"))
             page.status = 201
             return page
 
@@ -174,7 +180,8 @@ async def rejects(request: Request, ticket: Annotated[str, Path(pattern=r"^[0-9a
 # the organisation -------------------------------------------------------------------------------------------
 def _org(v: Viewer, eng: Engine) -> Page:
     org, wf = eng.organisation(), eng.workflow
-    roles = {r: wf.roles[r].label for r in wf.roles}
+    lang = i18n.current()
+    role_labels = {r: wf.roles[r].label for r in wf.roles}
     people: dict[str, list[Any]] = {}
     for p in org.people.values():
         people.setdefault(p.unit, []).append(p)
@@ -183,8 +190,10 @@ def _org(v: Viewer, eng: Engine) -> Page:
 
     def node(u: Any) -> dict[str, Any]:
         children = org.children(u.code)
-        return {"unit": u, "tier": wf.tier_labels.get(u.tier, u.tier), "open": u.code in mine or len(children) < 8,
-                "people": [(p, "、".join(roles.get(r, r) for r in p.roles)) for p in people.get(u.code, [])],
+        return {"unit": u, "tier": tier(wf.tier_labels.get(u.tier, u.tier), u.tier, lang),
+                "open": u.code in mine or len(children) < 8,
+                "people": [(p, roles(p.roles, [role_labels.get(r, r) for r in p.roles], lang))
+                           for p in people.get(u.code, [])],
                 "children": [node(c) for c in children]}
 
     return Page("org.html", {"tree": [node(r) for r in org.roots()]})

@@ -1,4 +1,5 @@
 // The alert board: each server-sent alert makes the page fetch its row (the markup lives in one template).
+// Its status texts come from the page (data-* of #live-status), in the page's language.
 (function () {
   var board = document.getElementById("alert-board");
   if (!board || !window.EventSource) { return; }
@@ -7,8 +8,8 @@
   var status = document.getElementById("live-status");
   var source = new EventSource(board.dataset.stream + "?unit=" + encodeURIComponent(unit) + "&after_id=" + after);
   var pending = Promise.resolve();
-  source.addEventListener("open", function () { status.textContent = "实时连接已建立"; });
-  source.addEventListener("error", function () { status.textContent = "连接中断，正在重连…"; });
+  source.addEventListener("open", function () { status.textContent = status.dataset.open; });
+  source.addEventListener("error", function () { status.textContent = status.dataset.lost; });
   source.addEventListener("alert", function (event) {
     var id = event.lastEventId;
     // one fetch at a time, so two events never insert the same row twice
@@ -28,8 +29,8 @@
             }
           });
           var empty = document.getElementById("no-alerts"); if (empty) { empty.remove(); }
-          status.textContent = "收到新告警 #" + id;
+          status.textContent = status.dataset.new.replace("{id}", id);
         });
-    }).catch(function () { status.textContent = "获取告警失败，请刷新页面"; });
+    }).catch(function () { status.textContent = status.dataset.failed; });
   });
 })();

@@ -1,4 +1,5 @@
 // The hotline upload with its progress: the file is sent with XHR (upload progress), the result replaces <main>.
+// Its status texts come from the page (data-* of #hotline-status), in the page's language.
 (function () {
   function bind() {
     var form = document.getElementById("hotline-form");
@@ -12,17 +13,17 @@
       xhr.upload.addEventListener("progress", function (e) {
         if (e.lengthComputable) {
           bar.value = Math.round(e.loaded * 100 / e.total);
-          status.textContent = "上传中 " + bar.value + "%";
+          status.textContent = status.dataset.uploading.replace("{percent}", bar.value + "%");
         }
       });
-      xhr.upload.addEventListener("load", function () { bar.removeAttribute("value"); status.textContent = "导入中…"; });
+      xhr.upload.addEventListener("load", function () { bar.removeAttribute("value"); status.textContent = status.dataset.importing; });
       xhr.addEventListener("load", function () {
         var doc = new DOMParser().parseFromString(xhr.responseText, "text/html");
         var main = doc.querySelector("main");
         if (main) { document.querySelector("main").replaceWith(main); bind(); }
-        else { status.textContent = "导入失败（" + xhr.status + "）"; }
+        else { status.textContent = status.dataset.failed.replace("{status}", xhr.status); }
       });
-      xhr.addEventListener("error", function () { status.textContent = "网络错误，请重试"; });
+      xhr.addEventListener("error", function () { status.textContent = status.dataset.network; });
       xhr.send(new FormData(form));
     });
   }
