@@ -286,7 +286,6 @@ def _overview() -> App:
     return small
 
 
-
 def _listed(command: CommandInfo) -> CommandInfo:
     """``command`` as the overview lists it: its name and help, no options, a callback never run."""
 
