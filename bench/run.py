@@ -109,14 +109,20 @@ def run_spiff(sz: Sizes, use_pg: bool) -> list[Row]:
 
     rows = []
     for b in backends(use_pg):
-        with Db(b, "spiff") as url:
-            peer = spiff.spiff_rate(url, sz.spiff_cases)[0]
-        with Db(b, "engine") as url:
-            mine = tr.engine_rate(url, sz.spiff_cases)[0]
-        say(f"escalation path {b}: casecraft {mine:.0f}/s, SpiffWorkflow {peer:.0f}/s")
+        mine = peer = 0.0
+        for r in range(sz.rounds):  # alternate, best of each, so that a noisy minute hurts both sides alike
+            with Db(b, "spiff") as url:
+                peer = max(peer, spiff.spiff_rate(url, sz.spiff_cases)[0])
+            with Db(b, "engine") as url:
+                mine = max(mine, tr.engine_rate(url, sz.spiff_cases)[0])
+            say(f"escalation path {b} round {r + 1}: casecraft {mine:.0f}/s, SpiffWorkflow {peer:.0f}/s")
         ratio = mine / peer
+        note = ""
+        if b == "sqlite":  # one commit per step on both sides: the disk's fsync rate bounds every engine
+            note = (f"2x SpiffWorkflow = {2 * peer:.0f} steps/s; fsync ceiling {common.fsync_rate():.0f} commits/s "
+                    f"(os.fsync of a 4 KiB write)")
         rows.append(Row("escalation path steps/s vs SpiffWorkflow", b, mine, "/s", peer,
-                        "SpiffWorkflow, state saved per step", ratio, "ratio >= 2", ratio >= 2))
+                        "SpiffWorkflow, state saved per step", ratio, "ratio >= 2", ratio >= 2, note))
     return rows
 
 

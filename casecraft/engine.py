@@ -390,8 +390,11 @@ class Engine:
         """One pass of the overdue sweep (alerts committed and queued for delivery, never sent inline)."""
         return self.supervision.sweep(batch=batch, max_batches=max_batches)
 
-    def deliver(self, *, budget_seconds: float = 30.0, batch: int = 50) -> dict[str, int]:
+    def deliver(self, *, budget_seconds: float = 30.0, batch: int = 50,
+                on_failure: Callable[[Any], None] | None = None) -> dict[str, int]:
         """Send queued alert deliveries to their sinks (the outbox worker's one pass).
+
+        ``on_failure`` is told of each failed send (a :class:`~casecraft.alerts.delivery.FailedSend`).
 
         The sinks are built once per engine from the current workflow's settings and the
         environment (URLs and secrets come only from environment variables); the circuit
@@ -403,7 +406,8 @@ class Engine:
         from casecraft.alerts.outbox import deliver_once
 
         sinks, breakers = self._sinks()
-        return deliver_once(self.ctx, sinks, breakers, budget_seconds=budget_seconds, batch=batch)
+        return deliver_once(self.ctx, sinks, breakers, budget_seconds=budget_seconds, batch=batch,
+                            on_failure=on_failure)
 
     def _sinks(self) -> tuple[Any, Any]:
         from casecraft.alerts.delivery import CircuitBreakers

@@ -25,7 +25,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from casecraft.base.errors import render
+from casecraft.base.errors import Joined, Rendered, render
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 DOMAIN = "casecraft"
@@ -150,14 +150,45 @@ def error_message(exc: Any, lang: str | None = None, template: str | None = None
 
 
 def _localised_details(details: dict[str, Any], lang: str | None) -> dict[str, Any]:
-    """Details that are themselves library messages (a reason, a word) shown translated."""
+    """Details that are themselves library messages (a reason, a word, a list of problems) shown translated."""
     if not is_chinese(lang):
         return details
-    return {key: (text(value, lang) if key in _MESSAGE_KEYS else hint(value, lang) if key in _HINT_KEYS else value)
-            if isinstance(value, str) else value for key, value in details.items()}
+    return {key: _localised(key, value, lang) for key, value in details.items()}
 
 
+def _localised(key: str, value: Any, lang: str | None) -> Any:
+    if isinstance(value, Rendered):
+        return text(value, lang)
+    if not isinstance(value, str):
+        return value
+    if key in _MESSAGE_KEYS:
+        return _joined(value, lang)
+    if key in _HINT_KEYS:
+        return hint(value, lang)
+    if key in _LIST_KEYS:  # one library message a line ("FILE: person P: unknown unit 'U'", "  row 3, grid: ...")
+        return "\n".join(_indented(line, lang) for line in value.split("\n"))
+    if key == "field" and value in ROW_FIELDS:
+        return gettext(ROW_FIELDS[value], lang)
+    return value
+
+
+def _indented(line: str, lang: str | None) -> str:
+    body = line.lstrip()
+    return line[:len(line) - len(body)] + _joined(body, lang) if body else line
+
+
+def _joined(value: str, lang: str | None) -> str:
+    """A library message, or several joined with "; " (the reasons a unit is still in use), translated."""
+    shown = text(value, lang)
+    if shown != value or "; " not in value:
+        return shown
+    parts = [text(part, lang) for part in value.split("; ")]
+    return "；".join(parts) if any(p != o for p, o in zip(parts, value.split("; "), strict=True)) else value
+
+
+_SEPARATORS = {"; ": "；", ", ": "、"}
 _MESSAGE_KEYS = frozenset({"reason", "kind", "what", "why", "how"})
+_LIST_KEYS = frozenset({"listed", "problems", "lines"})
 _HINT_KEYS = frozenset({"hint", "suggestion"})  # "; did you mean X?", " (did you mean X?)": a message in punctuation
 _WRAPPED = re.compile(r"([\s;:(]*)(.*?)([\s)]*)", re.S)
 
@@ -184,6 +215,10 @@ def text(message: str, lang: str | None = None) -> str:
     lang = lang or current()
     if lang == ENGLISH or not message:
         return message
+    if isinstance(message, Joined):
+        return _SEPARATORS.get(message.sep, message.sep).join(text(piece, lang) for piece in message.pieces)
+    if isinstance(message, Rendered) and message.template:  # it knows what it was made of
+        return render(gettext(message.template, lang), _localised_details(message.details, lang))
     catalogue = translations(lang)
     exact = catalogue.gettext(message)
     if exact != message:
@@ -194,6 +229,32 @@ def text(message: str, lang: str | None = None) -> str:
             values = {k: _unquote(v) if k in quoted else v for k, v in found.groupdict().items()}
             return render(catalogue.gettext(msgid), _localised_details(values, lang))
     return message
+
+
+def problem(item: Any, lang: str | None = None) -> tuple[str, str | None]:
+    """A workflow :class:`~casecraft.base.errors.Problem`'s message and hint in the chosen language.
+
+    Translated from the problem's ``template``/``details`` (``hint_template``/``hint_details``); a
+    problem made without them is matched against the catalogue (:func:`text`).
+    """
+    def one(shown: str | None, template: str, details: dict[str, Any]) -> str | None:
+        if not shown or not is_chinese(lang or current()):
+            return shown
+        if template:
+            return render(gettext(template, lang), _localised_details(details, lang))
+        return text(shown, lang)
+
+    return (one(item.message, getattr(item, "template", ""), getattr(item, "details", {})) or "",
+            one(item.hint, getattr(item, "hint_template", ""), getattr(item, "hint_details", {})))
+
+
+def row_problem(item: Any, lang: str | None = None) -> str:
+    """A bad row of an imported file (``row 3, grid: ...``) in the chosen language, from its template and details."""
+    template = getattr(item, "template", "")
+    reason = render(gettext(template, lang), _localised_details(dict(item.details), lang)) if template \
+        else _joined(item.reason, lang)
+    field = word(ROW_FIELDS, item.field, lang) if item.field in ROW_FIELDS else item.field
+    return render(gettext("row {row}, {field}: {reason}", lang), {"row": item.row, "field": field, "reason": reason})
 
 
 def _unquote(value: str) -> str:
@@ -227,6 +288,10 @@ def _patterns(lang: str) -> tuple[tuple[str, re.Pattern[str], frozenset[str]], .
 
 
 # Closed vocabularies the CLI and the API show by label: the id stays in --json, the label goes beside it.
+# the columns of a work-order file, as a bad row names them (the Chinese headers the import also reads)
+ROW_FIELDS = {"ticket": N_("ticket"), "channel": N_("channel"), "received_at": N_("received at"),
+              "address": N_("address"), "grid": N_("grid code"), "category": N_("category"),
+              "description": N_("description"), "contact": N_("contact")}
 SOURCES = {"patrol": N_("patrol"), "informant": N_("informant"), "hotline": N_("hotline"),
            "order": N_("work order")}
 OUTCOMES = {"solved": N_("solved"), "unsolved": N_("unsolved")}
@@ -283,6 +348,6 @@ def person(name: str | None, ident: str | None) -> str:
 
 
 __all__ = ["ALERT_KINDS", "ALERT_LEVELS", "CHINESE", "CONDITIONS", "DOMAIN", "ENGLISH", "LANGUAGES", "LOCALE_DIR", "N_",
-           "OUTCOMES", "SOURCES", "TIERS", "_", "condition", "current", "detect", "duration", "error_message",
-           "from_accept_language", "gettext", "hint", "is_chinese", "ngettext", "normalise", "person", "set_language",
-           "text", "translations", "word"]
+           "OUTCOMES", "ROW_FIELDS", "SOURCES", "TIERS", "_", "condition", "current", "detect", "duration",
+           "error_message", "from_accept_language", "gettext", "hint", "is_chinese", "ngettext", "normalise", "person",
+           "problem", "row_problem", "set_language", "text", "translations", "word"]

@@ -10,6 +10,7 @@ catalogue:
   error family below) — the library never translates, the edges do; a template kept in a module
   constant (``TIMED_OUT = "timed out"``, ``_NOT_FOUND = {"case": "no case {case}"}``) and passed to
   an error in that module is taken from the constant;
+* the template of a bad row of an imported file (``RowProblem.of(row, field, template, ...)``);
 * in ``casecraft/cli/``: every ``help=`` text and the docstring of every command
   (a public module-level function taking Typer parameters, or one decorated with
   ``.command``/``.callback``), as Typer passes them to Click (``inspect.getdoc``).
@@ -94,6 +95,8 @@ def messages(source: str, *, cli: bool) -> Iterator[tuple[int, str | tuple[str, 
                 plural = _text(node.args[1])
                 if first and plural:
                     yield node.lineno, (first, plural)
+            elif name == "of" and len(node.args) >= 3 and _text(node.args[2]):  # RowProblem.of(row, field, template)
+                yield node.lineno, _text(node.args[2]) or ""
             elif first and is_error(name):
                 yield node.lineno, first
             elif node.args and is_error(name) and _constant_of(node.args[0]) in consts:

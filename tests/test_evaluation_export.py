@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from casecraft import Engine, FixedClock
+from casecraft import Engine, FixedClock, i18n
 from casecraft.cli.main import app
 from casecraft.evaluation import monthly_report, record_due
 from casecraft.evaluation.export import display_width, write_csv, write_png, write_xlsx
@@ -43,7 +43,7 @@ def cli(db: str, *args: str, code: int = 0, at: str = AT) -> Result:
 
 
 def test_csv_has_chinese_headers_and_dashes(engine: Engine, tmp_path: Path) -> None:
-    path = write_csv(monthly_report(engine, "2026-11", "grid"), tmp_path / "grid.csv")
+    path = write_csv(monthly_report(engine, "2026-11", "grid"), tmp_path / "grid.csv", i18n.CHINESE)
     raw = path.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM: Excel shows the Chinese headers
     rows = list(csv.DictReader(path.read_text(encoding="utf-8-sig").splitlines()))
@@ -58,7 +58,7 @@ def test_xlsx_read_back(engine: Engine, tmp_path: Path) -> None:
     import openpyxl
 
     reports = [monthly_report(engine, "2026-11", lvl) for lvl in ("street", "community", "grid")]
-    path = write_xlsx(reports, tmp_path / "evaluation.xlsx")
+    path = write_xlsx(reports, tmp_path / "evaluation.xlsx", i18n.CHINESE)
     wb = openpyxl.load_workbook(path)
     assert wb.sheetnames == ["街道", "社区", "网格"]
     grid = wb["网格"]
@@ -85,11 +85,31 @@ def test_xlsx_read_back(engine: Engine, tmp_path: Path) -> None:
     assert wb["社区"].max_row == 3
 
 
+def test_exports_speak_the_language_asked(engine: Engine, tmp_path: Path) -> None:
+    """Headers, sheet names and chart titles come from the catalogue in the caller's language; the workflow's own
+    labels (indicators, levels) and the units' names stay as written."""
+    import openpyxl
+
+    report = monthly_report(engine, "2026-11", "grid")
+    english = list(csv.reader(write_csv(report, tmp_path / "en.csv", i18n.ENGLISH).read_text(
+        encoding="utf-8-sig").splitlines()))[0]
+    assert english[:6] == ["month", "level", "rank", "unit code", "unit", "evaluated by"]
+    assert english[6:8] == ["有效上报率", "有效上报率 (numerator/denominator)"]
+    assert english[-4:] == ["score", "grade", "last month's score", "change"]
+    reports = [monthly_report(engine, "2026-11", lvl) for lvl in ("street", "community", "grid")]
+    wb = openpyxl.load_workbook(write_xlsx(reports, tmp_path / "en.xlsx", i18n.ENGLISH))
+    assert wb.sheetnames == ["street", "community", "grid"]
+    assert [c.value for c in wb["grid"][1]][:4] == ["rank", "unit code", "unit", "evaluated by"]
+    for lang in (i18n.ENGLISH, i18n.CHINESE):  # both draw (the unit names are Chinese in either)
+        assert write_png(report, tmp_path / f"{lang}.png", lang).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "en.png").read_bytes() != (tmp_path / "zh_CN.png").read_bytes()
+
+
 def test_png_uses_a_cjk_font(engine: Engine, tmp_path: Path) -> None:
     report = monthly_report(engine, "2026-11", "grid")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        path = write_png(report, tmp_path / "ranking.png")
+        path = write_png(report, tmp_path / "ranking.png", i18n.CHINESE)
     missing = [str(w.message) for w in caught if "missing" in str(w.message).lower()]
     assert missing == []
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000

@@ -205,8 +205,8 @@ def test_every_engine_error_has_a_literal_template() -> None:
     assert not bad, "\n".join(bad)
 
 
-WORKFLOW_CHECKS = ("validate.py", "loader.py", "yamlio.py", "lint.py")
-PROBLEM_CALLS = frozenset({"Problem", "add", "problem", "warn"})
+WORKFLOW_CHECKS = ("validate.py", "loader.py", "yamlio.py", "lint.py", "yamlevents.py")
+PROBLEM_CALLS = frozenset({"Problem", "add", "problem", "warn", "Fatal"})
 
 
 def test_every_workflow_problem_has_a_literal_template() -> None:
@@ -231,6 +231,56 @@ def test_every_workflow_problem_has_a_literal_template() -> None:
                                                       and " " in arg.value):
                     bad.append(f"casecraft/workflows/{name}:{node.lineno}: {ast.unparse(arg)[:60]}")
     assert calls > 40  # the scan read the sources
+    assert not bad, "\n".join(bad)
+
+
+# where the library builds a reason a person reads (a file's bad row, an address that routes nowhere, why a
+# migration or a restore is refused, why a delivery failed) and the call or list that receives it
+REASON_MODULES = ("admin/org.py", "admin/versions.py", "workflows/org.py", "workflows/model.py", "intake/service.py",
+                  "intake/hotline.py", "store/dump.py", "alerts/delivery.py", "alerts/sinks.py")
+REASON_CALLS = frozenset({"RowProblem", "of", "AddressMatch", "DeliveryFailed", "NotEmpty", "RowRefused", "ValueError",
+                          "Joined"})
+REASON_LISTS = frozenset({"problems", "why", "wrong", "bad", "parts", "pieces"})
+
+
+def _formatted_reasons(source: str, where: str) -> list[str]:
+    """Reasons made with an f-string or a concatenation: text extraction cannot find, so no edge can translate."""
+    bad = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        called = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+        listed = (called == "append" and isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
+                  and func.value.id in REASON_LISTS)
+        if called not in REASON_CALLS and not listed:
+            continue
+        values = [*node.args, *(kw.value for kw in node.keywords if kw.arg in ("reason", "message", "hint"))]
+        values += [e for v in values if isinstance(v, ast.Tuple) for e in v.elts]  # bad.append((field, template, {}))
+        for value in values:
+            if isinstance(value, ast.JoinedStr) or (isinstance(value, ast.BinOp) and isinstance(value.op, ast.Add)):
+                bad.append(f"{where}:{node.lineno}: {ast.unparse(value)[:60]}")
+    return bad
+
+
+def test_the_reason_scan_finds_a_formatted_reason() -> None:
+    source = '''
+problems.append(f"{path}: person {pid}: unknown unit")
+why.append(render("active people {people}", {"people": people}))
+raise DeliveryFailed("HTTP " + str(status))
+bad.append(("grid", f"'{grid}' is not a grid code", {}))
+out.append(f"- {section}")
+'''
+    assert [b.split(": ", 1)[1] for b in _formatted_reasons(source, "x")] == [
+        "f'{path}: person {pid}: unknown unit'", "'HTTP ' + str(status)", 'f"\'{grid}\' is not a grid code"']
+
+
+def test_every_reason_a_person_reads_is_a_literal_template() -> None:
+    """Organisation rows, address routing, migration and restore refusals, delivery failures and the workflow
+    file's model checks build their reasons with ``render(template, details)`` (issue 17)."""
+    bad: list[str] = []
+    for name in REASON_MODULES:
+        bad += _formatted_reasons((PACKAGE / name).read_text(encoding="utf-8"), f"casecraft/{name}")
     assert not bad, "\n".join(bad)
 
 

@@ -450,9 +450,12 @@ def test_an_unknown_diagram_format_is_bad_input(api: Any) -> None:
 @pytest.mark.parametrize("how,kind,magic", [({"format": "csv"}, "text/csv", "月份".encode("utf-8-sig")),
                                             ({"format": "xlsx"}, "spreadsheetml", b"PK"),
                                             ({"format": "png"}, "image/png", b"\x89PNG"),
-                                            ({"accept": "text/csv"}, "text/csv", "月份".encode("utf-8-sig"))])
+                                            ({"accept": "text/csv"}, "text/csv", "月份".encode("utf-8-sig")),
+                                            ({"format": "csv", "lang": "en"}, "text/csv", b"\xef\xbb\xbfmonth,")])
 def test_monthly_report_exports(api: Any, how: dict[str, str], kind: str, magic: bytes) -> None:
+    """Exports in the language of Accept-Language (headers and titles from the catalogue)."""
     headers = {"Accept": how["accept"]} if "accept" in how else {}
+    headers["Accept-Language"] = "en" if how.get("lang") == "en" else "zh-CN"
     params = {"month": "2026-11", "level": "grid", **{k: v for k, v in how.items() if k == "format"}}
     r = api("zhoumin", "GET", "/reports/monthly", params=params, headers=headers)
     assert r.status_code == 200, r.text[:300]

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from casecraft import i18n
 from casecraft.base.clock import FixedClock
 from casecraft.server import create_app
 from tests.server_support import GRID5, ROOT, T0, WORKFLOW, clean_env, cli_app, sandbox, tokens, uvicorn_thread
@@ -268,6 +269,12 @@ def test_reports_over_the_server_are_the_librarys(pair: Pair, tmp_path: Path) ->
             assert remote.case_stats("2026-11") == json.loads(json.dumps(case_stats(direct, "2026-11"), default=str))
             assert [r.to_dict() for r in remote.history(GRID5)] == [r.to_dict() for r in history(direct, GRID5)]
             written = remote.export_report("csv", tmp_path / "r.csv", month="2026-11")
+            assert written.read_bytes().startswith(b"\xef\xbb\xbfmonth,level,rank")  # in the client's language
+            i18n.set_language(i18n.CHINESE)
+            try:
+                written = remote.export_report("csv", tmp_path / "r.csv", month="2026-11")
+            finally:
+                i18n.set_language(i18n.ENGLISH)
             assert written.read_bytes().startswith("月份".encode("utf-8-sig"))
     finally:
         direct.close()

@@ -18,7 +18,7 @@ from typing import Any
 
 from casecraft.admin import log as adminlog
 from casecraft.base.acting import When
-from casecraft.base.errors import InputError, NotFound, RuleError
+from casecraft.base.errors import InputError, Joined, NotFound, RuleError, render
 from casecraft.base.text import clean_text
 from casecraft.context import Context
 from casecraft.store.base import Tx
@@ -299,13 +299,14 @@ class OrgAdmin:
         cases = tx.open_cases_at(u.code)
         why = []
         if people:
-            why.append(f"active people {', '.join(people)} (move or deactivate them)")
+            why.append(render("active people {people} (move or deactivate them)", {"people": ", ".join(people)}))
         if children:
-            why.append(f"active units {', '.join(children)} below it (deactivate them first)")
+            why.append(render("active units {units} below it (deactivate them first)",
+                              {"units": ", ".join(children)}))
         if cases:
-            why.append(f"{cases} open case(s) (close or route them elsewhere first)")
+            why.append(render("{count} open case(s) (close or route them elsewhere first)", {"count": cases}))
         if why:
-            raise RuleError("{name}({code}) is still in use: {why}", name=u.name, code=u.code, why="; ".join(why),
+            raise RuleError("{name}({code}) is still in use: {why}", name=u.name, code=u.code, why=Joined(why),
                             unit=u.code)
 
     def reload_organisation(self, path: str | os.PathLike[str], *, deactivate_missing: bool = False,
@@ -345,9 +346,11 @@ class OrgAdmin:
                 for person in people_in:
                     u = stored_units.get(person.unit)
                     if u is None:
-                        problems.append(f"{p}: person {person.id}: unknown unit '{person.unit}'")
+                        problems.append(render("{path}: person {id}: unknown unit '{unit}'",
+                                               {"path": str(p), "id": person.id, "unit": person.unit}))
                     elif not u.active:
-                        problems.append(f"{p}: person {person.id}: unit {person.unit} is deactivated")
+                        problems.append(render("{path}: person {id}: unit {unit} is deactivated",
+                                               {"path": str(p), "id": person.id, "unit": person.unit}))
                 if problems:
                     raise InputError("{count} problem(s) in {path}; nothing was loaded:\n{listed}",
                                      count=len(problems), path=str(p), listed="\n".join(problems))
@@ -400,8 +403,9 @@ class OrgAdmin:
         for person in people:
             bad = [r for r in person.roles if r not in known]
             if bad:
-                problems.append(f"{path}: person {person.id}: unknown role(s) {', '.join(bad)}; "
-                                f"roles: {', '.join(known)}")
+                problems.append(render("{path}: person {id}: unknown role(s) {bad}; roles: {roles}",
+                                       {"path": str(path), "id": person.id, "bad": ", ".join(bad),
+                                        "roles": ", ".join(known)}))
         if problems:
             raise InputError("{count} problem(s) in {file}; nothing was loaded:\n{problems}", count=len(problems),
                              file=str(path), problems="\n".join(problems))

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from casecraft.admin import log as adminlog
-from casecraft.base.errors import ConflictError, InputError, NotFound, RuleError
+from casecraft.base.errors import ConflictError, InputError, Joined, NotFound, RuleError, render
 from casecraft.cases import timeline as tl
 from casecraft.cases.rules import acting_person, actor_of
 from casecraft.context import Context
@@ -301,22 +301,22 @@ def plan_migration(old: Workflow, new: Workflow, cases: list[Any],
             unmapped.setdefault(c.state, []).append(c.id)
             continue
         if st.final:
-            wrong.append(f"case {c.id}: '{target}' is final in the new version (a migration never closes a case)")
+            wrong.append(render("case {case}: '{state}' is final in the new version (a migration never closes a case)",
+                                {"case": c.id, "state": target}))
             continue
         if st.tier != c.tier:
-            wrong.append(f"case {c.id} is at tier {c.tier}, but '{target}' is at {st.tier} "
-                         "(a migration keeps a case where it is)")
+            wrong.append(render("case {case} is at tier {tier}, but '{state}' is at {new_tier} (a migration keeps a "
+                                "case where it is)", {"case": c.id, "tier": c.tier, "state": target,
+                                                       "new_tier": st.tier}))
             continue
         moves.append(Move(c.id, c.state, target, c.tier))
     if unmapped or wrong:
-        parts = [f"state '{s}' (case{'s' if len(ids) > 1 else ''} {', '.join(map(str, ids))})"
+        parts = [render("state '{state}' (cases {cases})", {"state": s, "cases": ", ".join(map(str, ids))})
+                 if len(ids) > 1 else render("state '{state}' (case {cases})", {"state": s, "cases": ids[0]})
                  for s, ids in sorted(unmapped.items())]
-        text = ""
-        if parts:
-            text = ("these open cases are in states the new version does not have: " + "; ".join(parts)
-                    + ". Map each with --map OLD=NEW")
-        if wrong:
-            text += ("; " if text else "") + "; ".join(wrong)
+        pieces = [render("these open cases are in states the new version does not have: {states}. Map each with "
+                         "--map OLD=NEW", {"states": Joined(parts)})] if parts else []
+        text = Joined([*pieces, *wrong])
         raise RuleError("nothing migrated: {reason}", reason=text, unmapped=sorted(unmapped), cases=sorted(
             i for ids in unmapped.values() for i in ids))
     return moves

@@ -23,14 +23,14 @@ ports (:class:`Sink`, :class:`Outbox`) and imports no I/O library; the sinks the
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any, Protocol
 
 from casecraft.base.clock import Clock
-from casecraft.base.errors import CasecraftError, InputError
+from casecraft.base.errors import N_, CasecraftError, InputError, render
 
 if TYPE_CHECKING:
     from casecraft.workflows.model import Sink as SinkConfig
@@ -40,11 +40,13 @@ log = logging.getLogger("casecraft.alerts.delivery")
 # The only reasons a send fails with (besides "HTTP <status>"): generic on purpose, since they are
 # stored with the delivery and shown; one that told a closed port (refused) from an open one (a
 # garbled answer) would make the sink a port scanner.
-TIMED_OUT = "timed out"
-CONNECTION_FAILED = "connection failed"
-REDIRECT_REFUSED = "redirect refused"
-RESPONSE_TOO_LARGE = "response too large"
-NOTIFY_FAILED = "notification failed"
+# Each is a catalogue template: stored in English, translated where an operator reads it.
+TIMED_OUT = N_("timed out")
+CONNECTION_FAILED = N_("connection failed")
+REDIRECT_REFUSED = N_("redirect refused")
+RESPONSE_TOO_LARGE = N_("response too large")
+NOTIFY_FAILED = N_("notification failed")
+HTTP_STATUS = N_("HTTP {status}")
 
 # Added to a run's budget and its slowest send to size a lease: a lease must outlive the run
 # that holds it, or a second worker would send the same delivery while the first still does.
@@ -56,9 +58,29 @@ class DeliveryFailed(CasecraftError):  # noqa: N818 - the name the outbox and it
 
     code = "delivery_failed"
 
-    def __init__(self, reason: str) -> None:
-        super().__init__("delivery failed: {reason}", reason=reason)
-        self.reason = reason
+    def __init__(self, reason: str, **details: Any) -> None:
+        shown = render(reason, details)  # a template of the above, with its details (HTTP_STATUS: status)
+        super().__init__(N_("delivery failed: {reason}"), reason=shown)
+        self.reason = shown
+
+
+@dataclass(frozen=True)
+class FailedSend:
+    """A send that failed in this pass, as the operator is told it.
+
+    Attributes:
+        alert_id: the alert.
+        sink: the sink's name.
+        reason: the generic reason (a template of this module, formatted).
+        attempt: the attempts made so far, this one included.
+        retry_at: when the next attempt is due; None when the delivery was given up.
+    """
+
+    alert_id: int
+    sink: str
+    reason: str
+    attempt: int
+    retry_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -211,7 +233,8 @@ def _wait(policy: DeliveryPolicy) -> Any:
 
 def deliver_pending(outbox: Outbox, sinks: Sequence[Sink], clock: Clock, *, budget_seconds: float = 30.0,
                     batch: int = 50, lease_seconds: float | None = None,
-                    breakers: CircuitBreakers | None = None) -> dict[str, int]:
+                    breakers: CircuitBreakers | None = None,
+                    on_failure: Callable[[FailedSend], None] | None = None) -> dict[str, int]:
     """Send pending deliveries until none is due or the time budget is spent.
 
     Args:
@@ -225,6 +248,7 @@ def deliver_pending(outbox: Outbox, sinks: Sequence[Sink], clock: Clock, *, budg
         lease_seconds: how long a claim holds its deliveries; default: the budget plus the
             slowest sink's total deadline plus a margin, so a lease outlives its run.
         breakers: circuit-breaker state to keep across runs; default: a fresh one.
+        on_failure: told of every failed send (the command line shows them).
 
     Returns:
         Counts: ``claimed``; ``delivered``; ``retrying`` (failed, next attempt scheduled);
@@ -255,7 +279,7 @@ def deliver_pending(outbox: Outbox, sinks: Sequence[Sink], clock: Clock, *, budg
             break
         counts["claimed"] += len(claimed)
         for pending in claimed:
-            outcome = _deliver_one(outbox, by_name.get(pending.sink), pending, clock, end, breakers)
+            outcome = _deliver_one(outbox, by_name.get(pending.sink), pending, clock, end, breakers, on_failure)
             counts[outcome] += 1
         # a claim never returns a delivery it returned before in this run unless its retry time
         # has come, so each loop makes progress; the budget bounds the whole run
@@ -263,7 +287,7 @@ def deliver_pending(outbox: Outbox, sinks: Sequence[Sink], clock: Clock, *, budg
 
 
 def _deliver_one(outbox: Outbox, sink: Sink | None, pending: PendingDelivery, clock: Clock, end: datetime,
-                 breakers: CircuitBreakers) -> str:
+                 breakers: CircuitBreakers, on_failure: Callable[[FailedSend], None] | None = None) -> str:
     now = clock.now()
     if sink is None or now >= end or breakers.is_open(pending.sink, now):
         outbox.release(pending.id, now)
@@ -278,11 +302,15 @@ def _deliver_one(outbox: Outbox, sink: Sink | None, pending: PendingDelivery, cl
                         sink.policy.breaker_cooldown, breakers.failures[sink.name])
         if attempt >= sink.policy.max_attempts:
             outbox.failed(pending.id, now, exc.reason, None)
+            if on_failure is not None:
+                on_failure(FailedSend(pending.alert_id, sink.name, exc.reason, attempt, None))
             log.error("alert %s: delivery to sink %s given up after %d attempts (%s)", pending.alert_id,
                       sink.name, attempt, exc.reason)
             return "dead"
         retry_at = now + timedelta(seconds=retry_delay(sink.policy, attempt))
         outbox.failed(pending.id, now, exc.reason, retry_at)
+        if on_failure is not None:
+            on_failure(FailedSend(pending.alert_id, sink.name, exc.reason, attempt, retry_at))
         log.warning("alert %s: delivery to sink %s failed (%s), attempt %d; next at %s", pending.alert_id,
                     sink.name, exc.reason, attempt, retry_at.isoformat())
         return "retrying"
@@ -291,6 +319,6 @@ def _deliver_one(outbox: Outbox, sink: Sink | None, pending: PendingDelivery, cl
     return "delivered"
 
 
-__all__ = ["CONNECTION_FAILED", "LEASE_MARGIN_SECONDS", "NOTIFY_FAILED", "REDIRECT_REFUSED", "RESPONSE_TOO_LARGE",
-           "TIMED_OUT", "CircuitBreakers", "DeliveryFailed", "DeliveryPolicy", "Outbox", "PendingDelivery", "Sink",
-           "deliver_pending", "retry_delay"]
+__all__ = ["CONNECTION_FAILED", "HTTP_STATUS", "LEASE_MARGIN_SECONDS", "NOTIFY_FAILED", "REDIRECT_REFUSED",
+           "RESPONSE_TOO_LARGE", "TIMED_OUT", "CircuitBreakers", "DeliveryFailed", "DeliveryPolicy", "FailedSend",
+           "Outbox", "PendingDelivery", "Sink", "deliver_pending", "retry_delay"]

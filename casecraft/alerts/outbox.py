@@ -11,11 +11,11 @@ takes the rows. At least once: the payload carries the alert's unique key.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from casecraft.alerts.delivery import CircuitBreakers, PendingDelivery, deliver_pending
+from casecraft.alerts.delivery import CircuitBreakers, FailedSend, PendingDelivery, deliver_pending
 from casecraft.alerts.sinks import Sink, build_payload
 from casecraft.context import Context
 from casecraft.workflows.org import Organisation
@@ -60,10 +60,10 @@ class SqlOutbox:
 
 
 def deliver_once(ctx: Context, sinks: list[Sink], breakers: CircuitBreakers, *, budget_seconds: float = 30.0,
-                 batch: int = 50) -> dict[str, int]:
-    """One worker pass: send what is due to the built sinks; counts by outcome."""
+                 batch: int = 50, on_failure: Callable[[FailedSend], None] | None = None) -> dict[str, int]:
+    """One worker pass: send what is due to the built sinks; counts by outcome (failed sends to ``on_failure``)."""
     return deliver_pending(SqlOutbox(ctx), sinks, ctx.wall, budget_seconds=budget_seconds, batch=batch,
-                           breakers=breakers)
+                           breakers=breakers, on_failure=on_failure)
 
 
 __all__ = ["SqlOutbox", "deliver_once", "payloads", "sink_names"]

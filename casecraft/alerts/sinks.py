@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 from casecraft.alerts.decisions import KIND_LABELS
 from casecraft.alerts.delivery import (
     CONNECTION_FAILED,
+    HTTP_STATUS,
     NOTIFY_FAILED,
     REDIRECT_REFUSED,
     RESPONSE_TOO_LARGE,
@@ -286,7 +287,7 @@ class WebhookSink:
             if 300 <= status < 400:
                 raise DeliveryFailed(REDIRECT_REFUSED)
             if not 200 <= status < 300:
-                raise DeliveryFailed(f"HTTP {status}")
+                raise DeliveryFailed(HTTP_STATUS, status=status)
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > self._max_bytes:
                 raise DeliveryFailed(RESPONSE_TOO_LARGE)

@@ -295,10 +295,10 @@ def import_backup(engine: Engine, path: str | os.PathLike[str], *, key: bytes | 
         counts = dump.restore(engine.store, reader.rows(), check=_chains_intact)
     except dump.NotEmpty as exc:
         raise RuleError("the database {db} is not empty ({reason}); import a backup only into a new, empty database; "
-                        "nothing was imported", db=safe_url(str(engine.store.engine.url)), reason=str(exc)) from None
+                        "nothing was imported", db=safe_url(str(engine.store.engine.url)), reason=exc.reason) from None
     except dump.RowRefused as exc:
         raise InputError("{file}: the database refused a row ({reason}); nothing was imported", file=str(reader.path),
-                         reason=str(exc)) from None
+                         reason=exc.reason) from None
     engine.ctx.refresh_now()  # everything was just written underneath the engine's caches
     return BackupResult(str(reader.path), {k: v for k, v in counts.items()})
 

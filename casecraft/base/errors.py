@@ -17,20 +17,64 @@ never translates.
 from __future__ import annotations
 
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 _FORMATTER = string.Formatter()
 
 
+class Rendered(str):
+    """A message the library formatted: the English text, remembering its ``template`` and ``details``.
+
+    An edge translates it from what it was made of (``gettext(template)`` formatted with the
+    details) rather than guessing the template back from the text. Joined or sliced, it is a
+    plain ``str`` again.
+    """
+
+    template: str
+    details: dict[str, Any]
+
+    def __new__(cls, text: str, template: str, details: dict[str, Any]) -> Rendered:
+        out = super().__new__(cls, text)
+        out.template, out.details = template, dict(details)
+        return out
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Rendered, (str(self), self.template, self.details))
+
+
+class Joined(Rendered):
+    """Library messages joined into one (``"a; b"``): the edges translate each piece and join them their way."""
+
+    pieces: tuple[str, ...]
+    sep: str
+
+    def __new__(cls, pieces: Any, sep: str = "; ") -> Joined:
+        items = tuple(pieces)
+        out = str.__new__(cls, sep.join(items))
+        out.template, out.details, out.pieces, out.sep = "", {}, items, sep
+        return out
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Joined, (self.pieces, self.sep))
+
+
+def N_(message: str) -> str:
+    """Mark a template for the catalogue (the library never translates; see :mod:`casecraft.i18n`)."""
+    return message
+
+
 def render(template: str, details: dict[str, Any]) -> str:
-    """``template`` formatted with ``details``; the template itself if it does not format."""
+    """``template`` formatted with ``details``; the template itself if it does not format.
+
+    The result is a :class:`Rendered` string: its ``template`` and ``details`` travel with it.
+    """
     if "{" not in template:
-        return template
+        return Rendered(template, template, details)
     try:
-        return _FORMATTER.vformat(template, (), details)
+        return Rendered(_FORMATTER.vformat(template, (), details), template, details)
     except (KeyError, IndexError, ValueError, AttributeError, TypeError):
-        return template
+        return Rendered(template, template, {})
 
 
 class CasecraftError(Exception):
@@ -107,7 +151,12 @@ class CalendarError(InputError):
 
 @dataclass(frozen=True)
 class Problem:
-    """One problem found in a workflow file, with its position (1-based)."""
+    """One problem found in a workflow file, with its position (1-based).
+
+    ``message`` and ``hint`` are the English texts; ``template``/``details`` and
+    ``hint_template``/``hint_details`` are what they were made of (taken from a
+    :func:`render` result when not given), so the edges translate each problem.
+    """
 
     file: str
     line: int
@@ -116,6 +165,17 @@ class Problem:
     hint: str | None = None
     path: str = ""
     severity: str = "error"
+    template: str = ""
+    details: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    hint_template: str = ""
+    hint_details: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        for text, template, details in ((self.message, "template", "details"),
+                                        (self.hint, "hint_template", "hint_details")):
+            if isinstance(text, Rendered) and not getattr(self, template):
+                object.__setattr__(self, template, text.template)
+                object.__setattr__(self, details, dict(text.details))
 
     def __str__(self) -> str:
         text = f"{self.file}:{self.line}:{self.column}: {self.message}"
@@ -132,11 +192,10 @@ class WorkflowError(InputError):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = list(problems)
         count = len(self.problems)
-        head = f"{count} problem{'s' if count != 1 else ''} in the workflow"
-        super().__init__(
-            head + ":\n" + "\n".join(str(p) for p in self.problems),
-            problems=[str(p) for p in self.problems],
-        )
+        template = (N_("{count} problem in the workflow:\n{listed}") if count == 1
+                    else N_("{count} problems in the workflow:\n{listed}"))
+        super().__init__(template, count=count, listed="\n".join(str(p) for p in self.problems),
+                         problems=[str(p) for p in self.problems])
 
 
 class DatabaseError(CasecraftError):

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
+from casecraft import i18n
 from casecraft.cli.app import App, state
 from casecraft.i18n import _
 
@@ -58,12 +59,24 @@ def deliver(
     """Send the queued alert deliveries to their sinks once (for cron; `scheduler run` does it continuously)."""
     from casecraft.cli import render
 
-    result = state(ctx).engine().deliver(budget_seconds=budget)
+    failed: list[Any] = []
+    eng = state(ctx).engine()
+    result = eng.deliver(budget_seconds=budget, on_failure=failed.append)
     if json_out:
-        render.print_json(result)
-    else:
-        render.line(_("delivered {delivered}, to retry {retrying}, given up {dead}, left for later {released}",
-                      **result))
+        render.print_json({**result, "failures": [
+            {"alert": f.alert_id, "sink": f.sink, "reason": f.reason, "reason_label": i18n.text(f.reason),
+             "attempt": f.attempt, "retry_at": f.retry_at} for f in failed]})
+        return
+    for f in failed:
+        if f.retry_at is None:
+            render.line(_("alert {alert}: delivery to sink {sink} given up after {attempt} attempt(s): {reason}",
+                          alert=f.alert_id, sink=f.sink, attempt=f.attempt, reason=i18n.text(f.reason)), stderr=True)
+        else:
+            render.line(_("alert {alert}: delivery to sink {sink} failed ({reason}); attempt {attempt}, next at {at}",
+                          alert=f.alert_id, sink=f.sink, reason=i18n.text(f.reason), attempt=f.attempt,
+                          at=render._local(f.retry_at, eng.timezone)), stderr=True)
+    render.line(_("delivered {delivered}, to retry {retrying}, given up {dead}, left for later {released}",
+                  **result))
 
 
 def sweep(

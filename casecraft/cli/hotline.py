@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from casecraft import i18n
 from casecraft.cli.app import App, state
 from casecraft.i18n import _
 
@@ -89,7 +90,7 @@ def import_(
         render.print_json(result.to_dict())
         return
     for p in result.bad:
-        render.line(_("skipped {problem}", problem=p), stderr=True)
+        render.line(_("skipped {problem}", problem=i18n.row_problem(p)), stderr=True)
     fast = result.seconds and result.rows >= PROGRESS_FROM
     rate = _(" ({rate} rows/s)", rate=f"{result.rows / result.seconds:,.0f}") if fast else ""
     render.line(_("{new} new, {existing} already imported", new=result.new, existing=result.existing)

@@ -495,10 +495,11 @@ def problems(items: list[Any]) -> None:
     """Workflow problems on stderr, one per line: FILE:LINE:COL: severity: message (hint)."""
     for p in items:
         colour = "yellow" if p.severity == "warning" else "red"
+        shown, hint = i18n.problem(p)
         parts: list[Part] = [f"{p.file}:{p.line}:{p.column}: ", (f"{i18n.word(i18n.SEVERITIES, p.severity)}:", colour),
-                             f" {i18n.text(p.message)}"]
-        if p.hint:
-            parts.append((f" ({i18n.text(p.hint)})", "dim"))
+                             f" {shown}"]
+        if hint:
+            parts.append((f" ({hint})", "dim"))
         message(*parts, stderr=True)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -37,17 +37,14 @@ def validate(ctx: typer.Context, path: PathArg = None,
         wf, warnings = lint(_path(ctx, path))
     except WorkflowError as exc:
         if json_out:
-            render.print_json({"valid": False, "problems": [
-                {"file": p.file, "line": p.line, "column": p.column, "message": p.message, "hint": p.hint}
-                for p in exc.problems]})
+            render.print_json({"valid": False, "problems": [_problem_json(p) for p in exc.problems]})
             raise typer.Exit(2) from None
         raise
     summary = {"valid": True, "file": str(wf.path), "workflow": wf.id, "hash": wf.content_hash,
                "states": len(wf.states), "transitions": len(wf.file.transitions),
                "categories": len(wf.categories),
                "units": len(wf.org.units) if wf.org else 0, "people": len(wf.org.people) if wf.org else 0}
-    summary["warnings"] = [{"file": p.file, "line": p.line, "column": p.column, "message": p.message,
-                            "hint": p.hint} for p in warnings]
+    summary["warnings"] = [_problem_json(p) for p in warnings]
     if json_out:
         render.print_json(summary)
     else:
@@ -220,3 +217,13 @@ def migrate(
     for m in result.moves:
         change = m.from_state if m.from_state == m.to_state else f"{m.from_state} → {m.to_state}"
         render.line("  " + _("case {case}: {note}", case=m.case_id, note=change))
+
+
+def _problem_json(p: Any) -> dict[str, Any]:
+    """A problem in --json: the English message and hint, their templates and details, the labels translated."""
+    from casecraft import i18n
+
+    message_label, hint_label = i18n.problem(p)
+    return {"file": p.file, "line": p.line, "column": p.column, "message": p.message, "hint": p.hint,
+            "severity": p.severity, "template": p.template, "details": p.details,
+            "message_label": message_label, "hint_label": hint_label}

@@ -71,10 +71,15 @@ class Http:
         Raises:
             CasecraftError: the server's refusal, as the library's error; UnavailableError when unreachable.
         """
+        from casecraft import i18n
+
         if params:
             params = {k: v for k, v in params.items() if v is not None}
+        # the operator's language, for what the server writes in words (export headers, chart titles)
+        language = {"Accept-Language": "zh-CN" if i18n.current() == i18n.CHINESE else "en"}
         try:
-            response = self._client.request(method, path, params=params, json=json, data=data, files=files)
+            response = self._client.request(method, path, params=params, json=json, data=data, files=files,
+                                            headers=language)
         except httpx.TimeoutException:
             raise E.UnavailableError("the server {server} did not answer in time; try again later",
                                      server=self.base_url) from None

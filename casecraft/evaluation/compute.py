@@ -80,14 +80,33 @@ class MonthlyReport:
         }
 
 
+@dataclass(frozen=True)
+class UnitTree:
+    """The platform units as the evaluation reads them: code -> tier, parent, active (and name if read)."""
+
+    tier: dict[str, str | None]
+    parent: dict[str, str | None]
+    active: dict[str, bool]
+    name: dict[str, str]
+
+    @classmethod
+    def read(cls, tx: Any, *, names: bool = True) -> UnitTree:
+        rows = q.platform_units(tx, names=names)
+        return cls(tier={r[0]: r[1] for r in rows}, parent={r[0]: r[2] for r in rows},
+                   active={r[0]: bool(r[3]) for r in rows}, name={r[0]: r[4] for r in rows} if names else {})
+
+
 @dataclass
 class Counts:
-    """Per-level unit counts of one period, and the platform units they belong to."""
+    """Per-level unit counts of one period, and the platform units they belong to.
+
+    ``by_level``: level -> unit -> its counts vector (in the order of ``scoring.COUNT_KEYS``).
+    """
 
     period: Period
     workdays: int
-    units: dict[str, dict[str, Any]]
-    by_level: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
+    units: UnitTree
+    by_level: dict[str, dict[str, tuple[int, ...]]] = field(default_factory=dict)
 
 
 def _states_left_by(engine: Engine, triggers: set[str]) -> list[str]:
@@ -96,8 +115,17 @@ def _states_left_by(engine: Engine, triggers: set[str]) -> list[str]:
                    if wf.states.get(src) is not None and wf.states[src].limit})
 
 
-def count(engine: Engine, period: Period) -> Counts:
+_NO_CASES = (0,) * len(q.CASE_SUMS)
+_NO_STEPS = (0,) * len(q.STEP_SUMS)
+# a grid's vector is its case sums, its log days and the month's workdays, then its step sums
+assert sc.COUNT_KEYS == (*q.CASE_SUMS, "log_days", "log_workdays", *q.STEP_SUMS)
+
+
+def count(engine: Engine, period: Period, *, names: bool = True) -> Counts:
     """Run the evaluation's SQL for one period and roll grid counts up to communities and streets.
+
+    Args:
+        names: read the units' names too (a report shows them; a recorded run does not need them).
 
     Raises:
         CalendarError: the working calendar lacks dates of the period.
@@ -106,7 +134,7 @@ def count(engine: Engine, period: Period) -> Counts:
     tiers = wf.tiers
     grid_tier = tiers[0]
     with engine.store.read() as tx:
-        units = {u["code"]: u for u in q.platform_units(tx)}
+        units = UnitTree.read(tx, names=names)
         cases = q.case_sums(tx, period, public=PUBLIC_SOURCES, own=GRID_SOURCES, grassroots=tiers[:2],
                             grid_tier=grid_tier)
         steps = q.step_sums(tx, period, verify_states=_states_left_by(engine, {"verify", "reject"}),
@@ -118,66 +146,64 @@ def count(engine: Engine, period: Period) -> Counts:
         raise CalendarError("the working calendar lacks {missing} date(s) of {month}; import the year's arrangement "
                             "or set the dates",
                             missing=needed - known, month=period.month)
-    grids: dict[str, dict[str, int]] = {}
-    for code, u in units.items():
-        if u["tier"] != grid_tier:
-            continue
-        c: dict[str, int] = {}
-        sc.add_counts(c, cases.get(code, {}))
-        sc.add_counts(c, steps.get(code, {}))
-        c["log_days"] = logs.get(code, 0)
-        busy = any(v for k, v in c.items())
-        if not u["active"] and not busy:
+    grids: dict[str, tuple[int, ...]] = {}
+    active = units.active
+    idle = (*_NO_CASES, 0, work, *_NO_STEPS)  # shared by every grid without a case, a step or a log
+    for code in [c for c, tier in units.tier.items() if tier == grid_tier]:
+        cv = cases.get(code)
+        sv = steps.get(code)
+        days = logs.get(code, 0)
+        if cv is None and sv is None and not days:
+            if active[code]:
+                grids[code] = idle
             continue  # a retired grid with nothing in the month is not evaluated
-        c["log_workdays"] = work
-        grids[code] = c
+        cv = cv or _NO_CASES
+        sv = sv or _NO_STEPS
+        if active[code] or days or any(cv) or any(sv):
+            grids[code] = (*cv, days, work, *sv)
     out = Counts(period=period, workdays=work, units=units, by_level={grid_tier: grids})
     below = grids
     for tier in tiers[1:3]:
-        level: dict[str, dict[str, int]] = {
-            code: {} for code, u in units.items() if u["tier"] == tier and u["active"]}
-        for code, c in below.items():
-            parent = units[code]["parent_code"]
-            if parent in units and units[parent]["tier"] == tier:
-                sc.add_counts(level.setdefault(parent, {}), c)
+        children: dict[str, list[tuple[int, ...]]] = {}
+        for code, vec in below.items():
+            parent = units.parent[code]
+            if parent is not None and units.tier.get(parent) == tier:
+                children.setdefault(parent, []).append(vec)
+        empty = (0,) * len(sc.COUNT_KEYS)
+        level = {code: empty for code, t in units.tier.items() if t == tier and active[code]}
+        for parent, vecs in children.items():
+            level[parent] = tuple(map(sum, zip(*vecs, strict=True)))
         out.by_level[tier] = level
         below = level
     return out
 
 
-def _group_of(units: dict[str, dict[str, Any]], code: str, level: str) -> str | None:
+def group_of(units: UnitTree, code: str, level: str) -> str | None:
     """The ranking group: the evaluating unit (district for streets, street for communities and grids)."""
-    parent = units.get(code, {}).get("parent_code")
+    parent = units.parent.get(code)
     if level == "grid":
-        parent = units.get(parent or "", {}).get("parent_code")
+        parent = units.parent.get(parent or "")
     return parent
+
+
+def score_level(engine: Engine, counts: Counts, level: str) -> list[sc.Scored]:
+    """Scores, grades and ranks of every unit of ``level``, ordered as a report lists them."""
+    scheme = sc.scheme_from(engine.workflow.file.evaluation)
+    units = counts.units
+    return sc.score_units(scheme.levels[level], scheme.grades,
+                          ((code, group_of(units, code, level), vec)
+                           for code, vec in counts.by_level.get(level, {}).items()))
 
 
 def rank_level(engine: Engine, counts: Counts, level: str) -> list[UnitRow]:
     """Figures, scores, grades and ranks of every unit of ``level``."""
-    scheme = sc.scheme_from(engine.workflow.file.evaluation)
-    specs = scheme.levels[level]
-    units = counts.units
-    figs = {code: sc.figures(c) for code, c in counts.by_level.get(level, {}).items()}
-    groups: dict[str | None, list[str]] = {}
-    for code in figs:
-        groups.setdefault(_group_of(units, code, level), []).append(code)
-    rows: list[UnitRow] = []
-    for group, members in groups.items():
-        group_max = {s.id: max((figs[m][s.id]["value"] or 0) for m in members) for s in specs if not s.is_rate}
-        scores = {m: sc.composite(specs, figs[m], group_max) for m in members}
-        ranked = sc.ranks(scores.items())
-        size = sum(1 for m in members if scores[m] is not None)
-        for m in members:
-            rows.append(UnitRow(
-                unit=m, name=units[m]["name"], level=level, parent=units[m]["parent_code"], group=group,
-                group_name=units.get(group or "", {}).get("name", group or ""), figures=figs[m], score=scores[m],
-                grade=sc.grade_for(scores[m], scheme.grades), rank=ranked.get(m), group_size=size))
-    return sort_rows(rows)
-
-
-def sort_rows(rows: list[UnitRow]) -> list[UnitRow]:
-    return sorted(rows, key=lambda r: (r.group or "", r.rank is None, r.rank or 0, r.unit))
+    names = counts.units.name
+    parents = counts.units.parent
+    return [UnitRow(unit=r.unit, name=names.get(r.unit, r.unit), level=level, parent=parents[r.unit],
+                    group=r.group, group_name=names.get(r.group or "", r.group or ""),
+                    figures=sc.figures_of(r.counts), score=r.score, grade=r.grade, rank=r.rank,
+                    group_size=r.group_size)
+            for r in score_level(engine, counts, level)]
 
 
 def check_level(engine: Engine, level: str) -> str:
@@ -186,13 +212,13 @@ def check_level(engine: Engine, level: str) -> str:
     return level
 
 
-def within(units: dict[str, dict[str, Any]], code: str, root: str) -> bool:
+def within(parents: dict[str, str | None], code: str, root: str) -> bool:
     cur: str | None = code
     seen = 0
     while cur is not None and seen < 64:
         if cur == root:
             return True
-        cur = units.get(cur, {}).get("parent_code")
+        cur = parents.get(cur)
         seen += 1
     return False
 

@@ -1,7 +1,10 @@
 """Exports of monthly reports: CSV (UTF-8 with BOM, for Excel), XLSX (a sheet per level), PNG ranking chart.
 
 xlsxwriter and matplotlib are imported inside the functions that use them,
-so the command line starts fast.
+so the command line starts fast. Headers, sheet names and chart titles are in
+``lang`` (the caller's: the CLI's language, a request's Accept-Language, the
+workbench page's), from the message catalogue; the indicators' and levels'
+labels are the workflow's own.
 """
 
 from __future__ import annotations
@@ -13,11 +16,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from casecraft import i18n
 from casecraft.base.errors import InputError
 from casecraft.evaluation.compute import MonthlyReport, UnitRow
+from casecraft.i18n import N_
 
 NONE = "—"  # a rate with a zero denominator: neither 0 % nor 100 %
-LEVEL_SHEETS = {"street": "街道", "community": "社区", "grid": "网格"}
+LEVEL_SHEETS = {"street": N_("street"), "community": N_("community"), "grid": N_("grid")}
+FRACTION = N_("{label} (numerator/denominator)")
 
 
 def display_width(text: str) -> int:
@@ -29,13 +35,17 @@ def percent(value: float | None, digits: int = 1) -> str:
     return NONE if value is None else f"{100 * value:.{digits}f}%"
 
 
-def headers(report: MonthlyReport) -> list[str]:
-    cols = ["排名", "单位编码", "单位", "考评单位"]
+def headers(report: MonthlyReport, lang: str | None = None) -> list[str]:
+    """The columns of :func:`text_row`, in ``lang`` (default: the language of this context)."""
+    def t(msgid: str) -> str:
+        return i18n.gettext(msgid, lang)
+
+    cols = [t(N_("rank")), t(N_("unit code")), t(N_("unit")), t(N_("evaluated by"))]
     for ind in report.indicators:
         cols.append(ind.label)
         if ind.is_rate:
-            cols.append(f"{ind.label}(分子/分母)")
-    return cols + ["得分", "等级", "上月得分", "环比"]
+            cols.append(t(FRACTION).format(label=ind.label))
+    return cols + [t(N_("score")), t(N_("grade")), t(N_("last month's score")), t(N_("change"))]
 
 
 def _fraction(fig: dict[str, Any]) -> str:
@@ -89,11 +99,12 @@ def _open(path: str | os.PathLike[str], mode: str = "w") -> Any:
         raise InputError("cannot write {file!r}: {reason}", file=str(p), reason=exc.strerror) from None
 
 
-def write_csv(report: MonthlyReport, path: str | os.PathLike[str]) -> Path:
-    """The ranking as CSV (UTF-8 with BOM, so Excel shows the Chinese headers)."""
+def write_csv(report: MonthlyReport, path: str | os.PathLike[str], lang: str | None = None) -> Path:
+    """The ranking as CSV (UTF-8 with BOM, so Excel shows Chinese headers), headers in ``lang``."""
     with _open(path) as fh:
         w = csv.writer(fh)
-        w.writerow([csv_cell(c) for c in ["月份", "层级", *headers(report)]])
+        first = [i18n.gettext(N_("month"), lang), i18n.gettext(N_("level"), lang)]
+        w.writerow([csv_cell(c) for c in [*first, *headers(report, lang)]])
         for row in report.rows:
             cells = text_row(report, row)
             for j in USER_TEXT_COLUMNS:  # names from the organisation file, grades from the workflow file
@@ -102,9 +113,9 @@ def write_csv(report: MonthlyReport, path: str | os.PathLike[str]) -> Path:
     return Path(path)
 
 
-def write_xlsx(reports: Sequence[MonthlyReport], path: str | os.PathLike[str]) -> Path:
-    """A workbook with a sheet per level: Chinese headers, frozen header row, widths fit for Chinese,
-    rates as percentages (a zero denominator shows "—")."""
+def write_xlsx(reports: Sequence[MonthlyReport], path: str | os.PathLike[str], lang: str | None = None) -> Path:
+    """A workbook with a sheet per level: headers and sheet names in ``lang``, frozen header row, widths fit for
+    Chinese, rates as percentages (a zero denominator shows "—")."""
     import xlsxwriter
 
     p = Path(path)
@@ -119,8 +130,9 @@ def write_xlsx(reports: Sequence[MonthlyReport], path: str | os.PathLike[str]) -
         signed = wb.add_format({"num_format": "+0.00;-0.00;0.00"})
         centre = wb.add_format({"align": "center"})
         for report in reports:
-            ws = wb.add_worksheet(LEVEL_SHEETS.get(report.level, report.level))
-            cols = headers(report)
+            sheet = LEVEL_SHEETS.get(report.level)
+            ws = wb.add_worksheet(i18n.gettext(sheet, lang) if sheet else report.level)
+            cols = headers(report, lang)
             widths = [display_width(c) for c in cols]
             for j, c in enumerate(cols):
                 ws.write_string(0, j, c, head)
@@ -152,8 +164,9 @@ def write_xlsx(reports: Sequence[MonthlyReport], path: str | os.PathLike[str]) -
 GRADE_COLOURS = {"A": "#2E7D32", "B": "#558B2F", "C": "#F9A825", "D": "#EF6C00", "E": "#C62828"}
 
 
-def write_png(report: MonthlyReport, path: str | os.PathLike[str]) -> Path:
-    """A horizontal bar chart of the ranking (score per unit), Chinese labels in a CJK font.
+def write_png(report: MonthlyReport, path: str | os.PathLike[str], lang: str | None = None) -> Path:
+    """A horizontal bar chart of the ranking (score per unit), titles in ``lang``, drawn in a CJK font (unit
+    names are Chinese in every language).
 
     Raises:
         InputError: no CJK font is installed (see :func:`casecraft.fonts.cjk_font`), or the file cannot be written.
@@ -177,19 +190,22 @@ def write_png(report: MonthlyReport, path: str | os.PathLike[str]) -> Path:
         fig = Figure(figsize=(9, height), dpi=110)
         FigureCanvasAgg(fig)
         ax = fig.add_subplot()
-        labels = [f"{r.name} 第{r.rank}名" for r in rows]
+        place = i18n.gettext(N_("{name} no. {rank}"), lang)
+        labels = [place.format(name=r.name, rank=r.rank) for r in rows]
         colours = [GRADE_COLOURS.get(r.grade or "", "#607D8B") for r in rows]
         bars = ax.barh(range(len(rows)), [r.score or 0.0 for r in rows], color=colours)  # every row here has a score
         ax.set_yticks(range(len(rows)), labels)
         ax.set_xlim(0, 105)
-        ax.set_xlabel("综合得分")
-        scope = f"（{report.org}）" if report.org else ""
-        ax.set_title(f"{report.month} {report.level_label}考评排名{scope}")
+        ax.set_xlabel(i18n.gettext(N_("overall score"), lang))
+        title = i18n.gettext(N_("{month} {level} ranking"), lang).format(month=report.month, level=report.level_label)
+        if report.org:
+            title += ("（{org}）" if i18n.is_chinese(lang) else " ({org})").format(org=report.org)
+        ax.set_title(title)
         for bar, r in zip(bars, rows, strict=True):
             ax.text(bar.get_width() + 1, bar.get_y() + bar.get_height() / 2, f"{r.score:.1f} {r.grade or ''}",
                     va="center", fontsize=9)
         if not rows:
-            ax.text(52, 0.5, "本月无可评分单位", ha="center", va="center")
+            ax.text(52, 0.5, i18n.gettext(N_("no unit has a score this month"), lang), ha="center", va="center")
             ax.set_yticks([])
         fig.tight_layout()
         try:

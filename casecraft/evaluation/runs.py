@@ -12,10 +12,12 @@ from casecraft.evaluation import scoring as sc
 from casecraft.evaluation.compute import (
     MonthlyReport,
     UnitRow,
+    UnitTree,
     check_level,
     count,
     period_for,
     rank_level,
+    score_level,
     within,
 )
 from casecraft.evaluation.period import current_month, month_parts, month_period, previous_month
@@ -69,16 +71,16 @@ def monthly_reports(engine: Engine, month: str | None, levels: list[tuple[str, s
         before = {level: q.stored_scores(tx, prev.key, level) for level, _org in levels}
         recorded = q.run_by_key(tx, period.key) is not None
     if any(v is None for v in before.values()):
-        prev_counts = count(engine, prev)
+        prev_counts = count(engine, prev, names=False)  # only the scores are needed
         for level in before:
             if before[level] is None:
-                before[level] = {r.unit: r.score for r in rank_level(engine, prev_counts, level)}
+                before[level] = {r.unit: r.score for r in score_level(engine, prev_counts, level)}
     scheme = sc.scheme_from(engine.workflow.file.evaluation)
     out = []
     for level, org in levels:
         scores = before[level] or {}
         rows = [_with_previous(r, scores.get(r.unit)) for r in rank_level(engine, counts, level)
-                if org is None or within(counts.units, r.unit, org)]
+                if org is None or within(counts.units.parent, r.unit, org)]
         out.append(MonthlyReport(
             month=period.month, level=level, level_label=engine.workflow.tier_labels.get(level, level), org=org,
             period=period, workdays=counts.workdays, indicators=scheme.levels[level], rows=tuple(rows),
@@ -134,15 +136,15 @@ def record_month(engine: Engine, month: str | None = None, *, trigger: str = "ma
     with engine.store.read() as tx:
         existing = q.run_by_key(tx, period.key)
         if existing is not None:
-            return _run_view(engine, existing, False, len(q.run_results(tx, existing["id"])))
-    counts = count(engine, period)
-    results = []
+            return _run_view(engine, existing, False, q.count_results(tx, existing["id"]))
+    counts = count(engine, period, names=False)
+    results: list[tuple[Any, ...]] = []
+    as_json = sc.FiguresJson()
     for level in sc.LEVELS:
         if level not in engine.workflow.tiers:
             continue
-        for r in rank_level(engine, counts, level):
-            results.append({"period": period.month, "level": level, "unit_code": r.unit, "parent_code": r.group,
-                            "figures": r.figures, "score": r.score, "grade": r.grade, "rank": r.rank})
+        results.extend((period.month, level, r.unit, r.group, as_json(r.counts), r.score, r.grade, r.rank)
+                       for r in score_level(engine, counts, level))
     vid, _ = engine.current_version()
     run = {"key": period.key, "period": period.month, "workflow_version_id": vid, "computed_at": engine.now(),
            "trigger": trigger}
@@ -151,7 +153,7 @@ def record_month(engine: Engine, month: str | None = None, *, trigger: str = "ma
         if run_id is None:  # another scheduler recorded it in the meantime
             existing = q.run_by_key(tx, period.key)
             assert existing is not None
-            return _run_view(engine, existing, False, len(q.run_results(tx, existing["id"])))
+            return _run_view(engine, existing, False, q.count_results(tx, existing["id"]))
     return _run_view(engine, {**run, "id": run_id}, True, len(results))
 
 
@@ -228,9 +230,9 @@ def case_stats(engine: Engine, month: str | None = None, org: str | None = None)
         if unit is None:
             raise InputError("unknown unit {unit!r}", unit=org)
         with engine.store.read() as tx:
-            units = {u["code"]: u for u in q.platform_units(tx)}
+            units = UnitTree.read(tx, names=False)
         grid_tier = engine.workflow.tiers[0]
-        grids = [c for c, u in units.items() if u["tier"] == grid_tier and within(units, c, org)]
+        grids = [c for c, tier in units.tier.items() if tier == grid_tier and within(units.parent, c, org)]
     with engine.store.read() as tx:
         stats = q.case_stats(tx, period, grids)
         backfilled = q.backfills(tx, period, grids)

@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from casecraft.base.clock import parse_time
-from casecraft.base.errors import InputError, render
+from casecraft.base.errors import N_, InputError, render
 
 COLUMNS = ("ticket", "channel", "received_at", "address", "grid", "category", "description", "contact")
 REQUIRED = ("ticket", "channel", "received_at", "category", "description")
@@ -105,7 +105,7 @@ class RowProblem:
         return cls(row, fld, render(template, details), ticket, template, tuple(details.items()))
 
     def __str__(self) -> str:
-        return f"row {self.row}, {self.field}: {self.reason}"
+        return render("row {row}, {field}: {reason}", {"row": self.row, "field": self.field, "reason": self.reason})
 
     def to_dict(self) -> dict[str, Any]:
         return {"row": self.row, "field": self.field, "reason": self.reason, "ticket": self.ticket}
@@ -506,7 +506,7 @@ def _text(row: Mapping[str, Any], name: str, bad: _Bad) -> str | None:
         return None
     if type(value) is not str:  # JSON Lines: a number is fine (channel 12345), anything else is not
         if isinstance(value, bool) or not isinstance(value, int):
-            bad.append((name, "must be text, got {kind}", {"kind": type(value).__name__}))
+            bad.append((name, N_("must be text, got {kind}"), {"kind": type(value).__name__}))
             return None
         value = str(value)
     value = value.strip()
@@ -514,11 +514,11 @@ def _text(row: Mapping[str, Any], name: str, bad: _Bad) -> str | None:
         return None
     limit = LIMITS.get(name)
     if limit is not None and len(value) > limit:
-        bad.append((name, "is {length} characters; at most {limit} are allowed",
+        bad.append((name, N_("is {length} characters; at most {limit} are allowed"),
                     {"length": len(value), "limit": limit}))
         return None
     if _CONTROL.search(value):
-        bad.append((name, "contains control characters", {}))
+        bad.append((name, N_("contains control characters"), {}))
         return None
     return value
 
@@ -530,12 +530,13 @@ def check_row(no: int, row: Mapping[str, Any], categories: Mapping[str, Any], no
     v = {name: _text(row, name, bad) for name in COLUMNS}
     for name in REQUIRED:
         if v[name] is None and not any(f == name for f, _, _ in bad):
-            bad.append((name, "is required", {}))
+            bad.append((name, N_("is required"), {}))
     ticket = v["ticket"]
     if ticket is not None and not _TICKET.fullmatch(ticket):
-        bad.append(("ticket", "{ticket!r} must not contain spaces", {"ticket": ticket}))
+        bad.append(("ticket", N_("{ticket!r} must not contain spaces"), {"ticket": ticket}))
     if v["channel"] is not None and v["channel"] not in CHANNELS:
-        bad.append(("channel", "'{channel}' is not a hotline channel; use 12345 or 96005", {"channel": v["channel"]}))
+        bad.append(("channel", N_("'{channel}' is not a hotline channel; use 12345 or 96005"),
+                    {"channel": v["channel"]}))
     received = None
     if v["received_at"] is not None:
         try:
@@ -544,18 +545,19 @@ def check_row(no: int, row: Mapping[str, Any], categories: Mapping[str, Any], no
             bad.append(("received_at", exc.template, exc.details))
         else:
             if received > now + CLOCK_SKEW:
-                bad.append(("received_at", "{time} is after the import time", {"time": v["received_at"]}))
+                bad.append(("received_at", N_("{time} is after the import time"), {"time": v["received_at"]}))
     if v["grid"] is not None and not _GRID.fullmatch(v["grid"]):
-        bad.append(("grid", "'{grid}' is not a grid code (15 digits)", {"grid": v["grid"]}))
+        bad.append(("grid", N_("'{grid}' is not a grid code (15 digits)"), {"grid": v["grid"]}))
     if v["grid"] is None and v["address"] is None and not any(f in ("grid", "address") for f, _, _ in bad):
-        bad.append(("address", "give the address or the grid code", {}))
+        bad.append(("address", N_("give the address or the grid code"), {}))
     cat = v["category"]
     if cat is not None and cat not in categories:
         from casecraft.workflows.validate import did_you_mean
 
         hint = did_you_mean(cat, categories)
-        bad.append(("category", "unknown category '{category}'" + ("; {hint}" if hint else "")
-                    + "; see `casecraft workflow show`", {"category": cat, "hint": hint}))
+        bad.append(("category", N_("unknown category '{category}'; {hint}; see `casecraft workflow show`") if hint
+                    else N_("unknown category '{category}'; see `casecraft workflow show`"),
+                    {"category": cat, "hint": hint}))
     if bad:
         return None, [RowProblem.of(no, f, template, ticket, **details) for f, template, details in bad]
     assert ticket and v["channel"] and received and cat and v["description"]
@@ -662,7 +664,7 @@ class Validation:
                         continue  # the reason names these rows: wait for them
                     listed = ", ".join(map(str, first)) + (", …" if n > _LISTED_ROWS else "")
                     details = {"ticket": t, "count": n, "rows": listed}
-                    reason = "ticket {ticket} appears {count} times in the file (rows {rows}); keep one"
+                    reason = N_("ticket {ticket} appears {count} times in the file (rows {rows}); keep one")
                     out.extend(RowProblem.of(r, "ticket", reason, t, **details) for r in first)
                 else:
                     out.append(RowProblem.of(row, "ticket", reason, t, **details))

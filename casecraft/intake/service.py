@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from casecraft.base.errors import ConflictError, InputError, PermissionDenied, TriggerNotAllowed
+from casecraft.base.errors import N_, ConflictError, InputError, PermissionDenied, Rendered, TriggerNotAllowed, render
 from casecraft.base.records import CaseRow
 from casecraft.cases import deadlines as dl
 from casecraft.cases import timeline as tl
@@ -42,10 +42,11 @@ class BadRowsError(InputError):
         self.problems = problems
         count = bad_rows if bad_rows is not None else len({p.row for p in problems})
         more = (total or len(problems)) - len(problems)
-        listed = "\n".join(f"  {p}" for p in problems) + (f"\n  ... and {more} more" if more > 0 else "")
-        super().__init__("{file}: {count} bad row(s) of {rows}; nothing was imported. Fix them, or import the good "
-                         "rows with --skip-bad (the bad ones go to a reject file):\n{listed}", file=path, count=count,
-                         rows=rows, listed=listed, problems=[p.to_dict() for p in problems])
+        listed = "\n".join(f"  {p}" for p in problems) + (
+            "\n  " + render("... and {more} more", {"more": more}) if more > 0 else "")
+        super().__init__(N_("{file}: {count} bad row(s) of {rows}; nothing was imported. Fix them, or import the "
+                            "good rows with --skip-bad (the bad ones go to a reject file):\n{listed}"), file=path,
+                         count=count, rows=rows, listed=listed, problems=[p.to_dict() for p in problems])
 
 
 @dataclass
@@ -199,34 +200,40 @@ class Intake:
             if t.grid:
                 u = org.unit(t.grid)
                 if u is None or u.kind != "platform" or u.tier != grid_tier:
-                    problems.append(RowProblem(t.row, "grid", f"unknown grid '{t.grid}'; see `casecraft org show`",
-                                               t.ticket))
+                    problems.append(RowProblem.of(t.row, "grid", "unknown grid '{grid}'; see `casecraft org show`",
+                                                  t.ticket, grid=t.grid))
                     continue
             else:
                 m = index.match(t.address or "")
                 if m.code is None:
-                    problems.append(RowProblem(t.row, "address", m.reason or "no match", t.ticket))
+                    reason = m.reason if isinstance(m.reason, Rendered) else render("no match", {})
+                    assert isinstance(reason, Rendered)
+                    problems.append(RowProblem.of(t.row, "address", reason.template, t.ticket, **reason.details))
                     continue
                 u = org.unit(m.code)
                 assert u is not None
                 if u.kind != "platform" or u.tier != grid_tier:
-                    problems.append(RowProblem(
-                        t.row, "address", f"the address matches {u.name}({u.code}, {u.tier}) by '{m.keyword}', "
-                        "not a grid; give the grid code or add the grid's address keyword", t.ticket))
+                    problems.append(RowProblem.of(
+                        t.row, "address", "the address matches {name}({code}, {tier}) by '{keyword}', not a grid; "
+                        "give the grid code or add the grid's address keyword", t.ticket, name=u.name, code=u.code,
+                        tier=u.tier, keyword=m.keyword))
                     continue
                 t.grid = u.code
             if not u.active:
-                problems.append(RowProblem(t.row, fld, f"grid {u.name}({u.code}) is deactivated", t.ticket))
+                problems.append(RowProblem.of(t.row, fld, "grid {name}({code}) is deactivated", t.ticket, name=u.name,
+                                              code=u.code))
                 continue
             case_unit = org.at_tier(u.code, tier)
             if case_unit is None:
-                problems.append(RowProblem(t.row, fld, f"grid {u.code} has no {tier} unit above it", t.ticket))
+                problems.append(RowProblem.of(t.row, fld, "grid {code} has no {tier} unit above it", t.ticket,
+                                              code=u.code, tier=tier))
                 continue
             if case_unit not in may:
                 may[case_unit] = may_act(wf, org, tr, person, case_at(case_unit))
             if may[case_unit]:
-                problems.append(RowProblem(t.row, fld, f"{u.name}({u.code}) is not {person.name}'s to receive: "
-                                           f"{may[case_unit]}", t.ticket))
+                problems.append(RowProblem.of(t.row, fld, "{name}({code}) is not {person}'s to receive: {why}",
+                                              t.ticket, name=u.name, code=u.code, person=person.name,
+                                              why=may[case_unit]))
                 continue
             out.append((t, case_unit))
         return out

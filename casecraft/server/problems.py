@@ -36,7 +36,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from casecraft import i18n
-from casecraft.base.errors import CasecraftError, DatabaseError, InputError, RuleError, UnavailableError
+from casecraft.base.errors import (
+    CasecraftError,
+    DatabaseError,
+    InputError,
+    Problem,
+    RuleError,
+    UnavailableError,
+    WorkflowError,
+)
 from casecraft.i18n import N_
 
 PROBLEM_TYPE = "application/problem+json"
@@ -98,9 +106,28 @@ def problem_body(exc: CasecraftError, request: Request | None) -> dict[str, Any]
     code = exc.code
     status = status_for(code, exc)
     title = TITLES.get(code) or {422: TITLES["bad_input"], 503: TITLES["unavailable"]}.get(status, DEFAULT_TITLE)
-    return {"type": TYPE_PREFIX + code, "title": i18n.gettext(title, language(request)), "status": status,
+    body = {"type": TYPE_PREFIX + code, "title": i18n.gettext(title, language(request)), "status": status,
             "detail": message_for(exc, request), "code": code, "template": exc.template,
             "details": _jsonable(exc.details)}
+    if isinstance(exc, WorkflowError):
+        body["problems"] = [_workflow_problem(p, language(request)) for p in exc.problems]
+        body["detail"] = i18n.error_message(exc, language(request)).split("\n", 1)[0] + "\n" + "\n".join(
+            _shown(p) for p in body["problems"])
+    return body
+
+
+def _workflow_problem(p: Problem, lang: str) -> dict[str, Any]:
+    """One problem of an invalid workflow: its place, the message and hint in the request's language, and
+    the English template and details they were made of."""
+    message, hint = i18n.problem(p, lang)
+    return _jsonable({"file": p.file, "line": p.line, "column": p.column, "severity": p.severity,
+                      "message": message, "hint": hint, "template": p.template or p.message,
+                      "details": p.details, "hint_template": p.hint_template or p.hint,
+                      "hint_details": p.hint_details})
+
+
+def _shown(p: dict[str, Any]) -> str:
+    return f"{p['file']}:{p['line']}:{p['column']}: {p['message']}" + (f" ({p['hint']})" if p["hint"] else "")
 
 
 def problem_response(exc: CasecraftError, request: Request | None, headers: dict[str, str] | None = None
@@ -127,6 +154,9 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "code": {"type": "string", "description": "the library's stable error code"},
         "template": {"type": "string", "description": "the message template (the catalogue's id)"},
         "details": {"type": "object", "additionalProperties": True},
+        "problems": {"type": "array", "description": "an invalid workflow's problems, each with file, line, column, "
+                     "severity, message and hint (in the request's language), template and details",
+                     "items": {"type": "object", "additionalProperties": True}},
     },
 }
 """The JSON Schema of a problem document (for the OpenAPI document)."""

@@ -15,7 +15,7 @@ from casecraft.base.errors import InputError
 from casecraft.engine import Engine
 from casecraft.server.bodies import LogIn, body_doc, read_body
 from casecraft.server.common import JSON, call, with_tz
-from casecraft.server.problems import problem_responses
+from casecraft.server.problems import language, problem_responses
 from casecraft.server.security import Acting as Proxy
 from casecraft.server.security import acting
 
@@ -96,13 +96,13 @@ def _monthly(engine: Engine, month: str | None, level: str, org: str | None, kin
     return monthly_report(engine, month, level, org)
 
 
-def _export(report: Any, kind: str) -> bytes:
+def _export(report: Any, kind: str, lang: str) -> bytes:
     from casecraft.evaluation import export
 
     with tempfile.TemporaryDirectory(prefix="casecraft-report-") as tmp:
         path = FsPath(tmp) / f"report.{kind}"
         writers: dict[str, Any] = {"csv": export.write_csv, "xlsx": export.write_xlsx, "png": export.write_png}
-        writers[kind](report, path)
+        writers[kind](report, path, lang)
         return path.read_bytes()
 
 
@@ -122,7 +122,7 @@ async def monthly(request: Request, eng: Acting,
         for item, spec in zip(out["indicators"], report.indicators, strict=True):
             item["is_rate"] = spec.is_rate  # how the figure is shown (a rate with its fraction, or a count)
         return JSON(out)
-    data = await call(_export, report, kind)
+    data = await call(_export, report, kind, language(request))  # headers and titles as Accept-Language asks
     name = f"report-{level}.{kind}"
     return Response(data, media_type=MEDIA[kind], headers={"Content-Disposition": f'attachment; filename="{name}"'})
 

@@ -8,6 +8,7 @@ by a later migration is dumped and restored without a change here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, cast
@@ -15,6 +16,7 @@ from typing import Any, cast
 from sqlalchemy import JSON, Connection, Integer, Table, func, insert, null, select, text
 from sqlalchemy.exc import DBAPIError, StatementError
 
+from casecraft.base.errors import N_, Joined, render
 from casecraft.base.records import CaseRow, DeadlineRow, Entry
 from casecraft.store.base import Store
 from casecraft.store.models import Case, Deadline, TimelineEntry, metadata
@@ -26,11 +28,56 @@ timeline_t = cast(Table, TimelineEntry.__table__)
 
 
 class NotEmpty(Exception):
-    """The database already holds rows (a restore writes only into an empty one)."""
+    """The database already holds rows (a restore writes only into an empty one).
+
+    ``reason`` lists the filled tables (``cases (3 rows), people (12 rows)``), each piece a template.
+    """
+
+    def __init__(self, filled: dict[str, int]) -> None:
+        self.filled = dict(filled)
+        self.reason = Joined([render("{table} ({count} rows)", {"table": n, "count": c}) for n, c in filled.items()],
+                             ", ")
+        super().__init__(str(self.reason))
 
 
 class RowRefused(Exception):
-    """The database refused a restored row (a constraint or a type); the message is its first line."""
+    """The database refused a restored row (a constraint or a type).
+
+    ``reason`` says why in our words where the database's message is a common one (a unique value
+    repeated, a required value missing, a row referring to one that is not there), else the
+    database's first line; ``database`` is that first line as the database wrote it.
+    """
+
+    def __init__(self, database: str) -> None:
+        self.database = database
+        self.reason = refusal(database)
+        super().__init__(str(self.reason))
+
+
+# the databases' words for a refused row (SQLite, PostgreSQL), and ours
+_REFUSALS: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), t) for p, t in (
+    (r"UNIQUE constraint failed: (?P<what>.+)", N_("a value that must be unique is repeated ({what})")),
+    (r'duplicate key value violates unique constraint "(?P<what>[^"]+)"',
+     N_("a value that must be unique is repeated ({what})")),
+    (r"NOT NULL constraint failed: (?P<what>.+)", N_("a required value is missing ({what})")),
+    (r'null value in column "(?P<column>[^"]+)" of relation "(?P<table>[^"]+)" violates not-null constraint',
+     N_("a required value is missing ({table}.{column})")),
+    (r"FOREIGN KEY constraint failed", N_("a row refers to a row that is not in the backup")),
+    (r'insert or update on table "(?P<table>[^"]+)" violates foreign key constraint "(?P<what>[^"]+)"',
+     N_("a row of {table} refers to a row that is not in the backup ({what})")),
+    (r"CHECK constraint failed: (?P<what>.+)", N_("a value breaks a rule of the schema ({what})")),
+    (r'new row for relation "(?P<table>[^"]+)" violates check constraint "(?P<what>[^"]+)"',
+     N_("a value of {table} breaks a rule of the schema ({what})")),
+))
+
+
+def refusal(database: str) -> str:
+    """A database's refusal of a row in our words (a :func:`render` result), else its own first line."""
+    for pattern, template in _REFUSALS:
+        found = pattern.match(database)
+        if found:
+            return render(template, found.groupdict())
+    return database
 
 
 def tables() -> list[Table]:
@@ -127,7 +174,7 @@ def _restore(store: Store, rows: Iterable[tuple[str, dict[str, Any], list[str]]]
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _RESTORE_LOCK})
         filled = {n: c for n, c in row_counts(conn).items() if c}
         if filled:
-            raise NotEmpty(", ".join(f"{n} ({c} rows)" for n, c in filled.items()))
+            raise NotEmpty(filled)
         pending: list[dict[str, Any]] = []
         current: Table | None = None
 

@@ -9,6 +9,7 @@ are sums of their grids (every case count is additive), so one pass over
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, Protocol, cast
@@ -60,16 +61,21 @@ def _n(cond: Any) -> Any:
     return func.sum(case((cond, 1), else_=0))
 
 
-def platform_units(tx: Tx) -> list[dict[str, Any]]:
-    """Every platform unit (code, name, tier, parent, active)."""
-    q = select(units_t.c.code, units_t.c.name, units_t.c.tier, units_t.c.parent_code, units_t.c.active) \
-        .where(units_t.c.kind == "platform").order_by(units_t.c.code)
-    return [dict(r) for r in tx.conn.execute(q).mappings()]
+def platform_units(tx: Tx, *, names: bool = True) -> list[tuple[Any, ...]]:
+    """Every platform unit as a tuple (code, tier, parent_code, active[, name]), by code.
+
+    A recorded run needs no names: ``names=False`` leaves the column out (40,000 units in a city).
+    """
+    u = units_t.c
+    cols = [u.code, u.tier, u.parent_code, u.active, *([u.name] if names else [])]
+    q = select(*cols).where(u.kind == "platform").order_by(u.code)
+    return [tuple(r) for r in tx.conn.execute(q).all()]
 
 
 def case_sums(tx: Tx, p: Period, *, public: Sequence[str], own: Sequence[str], grassroots: Sequence[str],
-              grid_tier: str) -> dict[str, dict[str, int]]:
-    """Per grid: the case counts behind every case-based indicator (see docs/indicators.md)."""
+              grid_tier: str) -> dict[str, tuple[int, ...]]:
+    """Per grid: the case counts behind every case-based indicator, in the order of ``CASE_SUMS``
+    (see docs/indicators.md)."""
     c = cases_t.c
     s, e = p.start, p.until
     registered_in = and_(c.registered_at >= s, c.registered_at < e)
@@ -98,13 +104,17 @@ def case_sums(tx: Tx, p: Period, *, public: Sequence[str], own: Sequence[str], g
     q = (select(grid.label("grid_code"), *[v.label(k) for k, v in cols.items()])
          .where(or_(c.created_at >= s, c.registered_at >= s, c.closed_at >= s, c.deadline_at >= s))
          .group_by(grid))
-    return {r["grid_code"]: {k: int(r[k] or 0) for k in cols} for r in tx.conn.execute(q).mappings()
-            if r["grid_code"]}
+    # every group has a row, so no sum is NULL; tuples, not dicts: one grid of a city's 33,600 per row
+    return {r[0]: tuple(r[1:]) for r in tx.conn.execute(q).all() if r[0]}
+
+
+STEP_SUMS = ("verify_due", "verify_met", "check_due", "check_met")
 
 
 def step_sums(tx: Tx, p: Period, *, verify_states: Sequence[str], check_states: Sequence[str]
-              ) -> dict[str, dict[str, int]]:
-    """Per unit: verifications and checks due in the window (应核实数, 应核查数) and those done in time.
+              ) -> dict[str, tuple[int, ...]]:
+    """Per unit: verifications and checks due in the window (应核实数, 应核查数) and those done in time,
+    in the order of ``STEP_SUMS``.
 
     Each step limit counts once: in the month it was done if done within its limit (outcome ``met``),
     else in the month its limit passed (done late, or still open). Parked or cancelled steps are not due.
@@ -118,8 +128,7 @@ def step_sums(tx: Tx, p: Period, *, verify_states: Sequence[str], check_states: 
                 _n(check).label("check_due"), _n(and_(check, met_in)).label("check_met"))
          .where(d.kind == "step", or_(verify, check), or_(met_in, missed_in))
          .group_by(d.unit_code))
-    keys = ("verify_due", "verify_met", "check_due", "check_met")
-    return {r["unit_code"]: {k: int(r[k] or 0) for k in keys} for r in tx.conn.execute(q).mappings()}
+    return {r[0]: tuple(r[1:]) for r in tx.conn.execute(q).all()}
 
 
 def log_days(tx: Tx, p: Period) -> dict[str, int]:
@@ -133,7 +142,7 @@ def log_days(tx: Tx, p: Period) -> dict[str, int]:
          .select_from(logs_t.join(calendar_t, cal.day == lg.day))
          .where(cal.workday == true(), lg.day >= p.first_day, lg.day < p.day_end, lg.backfill.is_not(True))
          .group_by(lg.grid_code))
-    return {r["grid_code"]: int(r["days"]) for r in tx.conn.execute(q).mappings()}
+    return {r[0]: int(r[1]) for r in tx.conn.execute(q).all()}
 
 
 def backfills(tx: Tx, p: Period, grids: Sequence[str] | None = None) -> dict[str, int]:
@@ -166,16 +175,47 @@ def run_by_key(tx: Tx, key: str) -> dict[str, Any] | None:
     return dict(r) if r else None
 
 
-def insert_run(tx: Tx, run: dict[str, Any], results: list[dict[str, Any]]) -> int | None:
-    """Insert a run and its results; None if a run with the same key exists (another process won)."""
+RESULT_COLUMNS = ("run_id", "period", "level", "unit_code", "parent_code", "figures", "score", "grade", "rank")
+"""The columns of a result row as :func:`insert_run` takes it (``figures`` as its JSON text)."""
+
+
+def insert_run(tx: Tx, run: dict[str, Any], results: Sequence[tuple[Any, ...]]) -> int | None:
+    """Insert a run and its results; None if a run with the same key exists (another process won).
+
+    ``results`` are tuples of ``RESULT_COLUMNS`` without the run id, ``figures`` already JSON text
+    (the text the JSON column would store). They go in as one bulk write through the driver, in
+    the order given (their ids follow it): COPY on PostgreSQL, ``executemany`` on SQLite. A city's
+    month is 40,000 rows, and SQLAlchemy's per-row JSON and parameter processing would cost more
+    than the scans behind them.
+    """
     try:
         with tx.conn.begin_nested():
             run_id = int(tx.conn.execute(insert(runs_t).values(**run).returning(runs_t.c.id)).scalar_one())
     except IntegrityError:
         return None
     if results:
-        tx.conn.execute(insert(results_t), [{**r, "run_id": run_id} for r in results])
+        _bulk_results(tx, [(run_id, *r) for r in results])
     return run_id
+
+
+def _bulk_results(tx: Tx, rows: list[tuple[Any, ...]]) -> None:
+    cols = ", ".join(RESULT_COLUMNS)
+    if tx.dialect == "postgresql":
+        # the psycopg connection of this transaction (the dialect is psycopg 3: see store.db)
+        driver: Any = tx.conn.connection.driver_connection
+        with driver.cursor() as cur, cur.copy(f"COPY {results_t.name} ({cols}) FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row(r)
+    elif tx.dialect == "sqlite":
+        marks = ", ".join("?" for _ in RESULT_COLUMNS)
+        tx.conn.exec_driver_sql(f"INSERT INTO {results_t.name} ({cols}) VALUES ({marks})", rows)
+    else:  # pragma: no cover - a dialect the store does not support yet
+        tx.conn.execute(insert(results_t), [{**dict(zip(RESULT_COLUMNS, r, strict=True)),
+                                             "figures": json.loads(r[5])} for r in rows])
+
+
+def count_results(tx: Tx, run_id: int) -> int:
+    return int(tx.conn.execute(select(func.count()).where(results_t.c.run_id == run_id)).scalar_one())
 
 
 def run_results(tx: Tx, run_id: int, level: str | None = None) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ from starlette.responses import Response
 from casecraft import i18n
 from casecraft.base.errors import CasecraftError, InputError, NotFound
 from casecraft.engine import Engine
-from casecraft.web.common import Page, Raw, handle, read_form, roles, text, tier
+from casecraft.web.common import Page, Raw, handle, read_form, roles, text, tier, web_language
 from casecraft.web.session import Viewer
 
 router = APIRouter(include_in_schema=False)
@@ -83,7 +83,7 @@ async def monthly_png(request: Request, month: str | None = None, level: str = "
         report = eng.monthly_report(month or None, level)
         with tempfile.TemporaryDirectory(prefix="casecraft-web-") as tmp:
             path = FsPath(tmp) / "report.png"
-            export.write_png(report, path)
+            export.write_png(report, path, web_language(request))
             return Raw(path.read_bytes(), "image/png")
 
     return await handle(request, build)

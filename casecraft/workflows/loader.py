@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from casecraft.base.errors import Problem, WorkflowError, render
+from casecraft.base.errors import N_, Problem, WorkflowError, render
 from casecraft.workflows.model import OrganisationFile, Unit, WorkflowFile
 from casecraft.workflows.org import Organisation, OrgPerson, OrgUnit
 from casecraft.workflows.spec import Workflow
@@ -72,15 +72,68 @@ def structure_problems(exc: ValidationError, doc: YamlDocument, model: type) -> 
         if kind == "string_type" and isinstance(got, int | float) and not isinstance(got, bool):
             written = doc.source(loc) or str(got)
             hint = render('quote it: "{written}" (unquoted digits are read as a number)', {"written": written})
-        shown = repr(got) if not isinstance(got, dict | list) else type(got).__name__
-        found.append((loc, doc.problem(loc, render("{where}: {why} (got {shown})",
-                                                   {"where": where, "why": err["msg"], "shown": shown}), hint)))
+        shown = (render("a mapping", {}) if isinstance(got, dict) else render("a list", {}) if isinstance(got, list)
+                 else repr(got))
+        found.append((loc, doc.problem(loc, _type_problem(err, where, shown), hint)))
     # pydantic reports one error per union branch; keep one per position
     unique: dict[tuple[int, int, str, str], tuple[Loc, Problem]] = {}
     for loc, p in found:
         named = p.message if p.message.startswith(("missing required key", "unknown key")) else ""
         unique.setdefault((p.line, p.column, p.path.split(".")[0], named), (loc, p))
     return sorted(unique.values(), key=lambda lp: (lp[1].line, lp[1].column))
+
+
+# pydantic's common error types as our own templates, worded as pydantic words them in English (so the
+# English stays as it was) and translated like every other message; any other type keeps pydantic's text
+_TYPE_TEMPLATES: dict[str, str] = {
+    "string_type": N_("{where}: Input should be a valid string (got {shown})"),
+    "int_type": N_("{where}: Input should be a valid integer (got {shown})"),
+    "int_parsing": N_("{where}: Input should be a valid integer, unable to parse string as an integer (got {shown})"),
+    "int_from_float": N_("{where}: Input should be a valid integer, got a number with a fractional part "
+                         "(got {shown})"),
+    "float_type": N_("{where}: Input should be a valid number (got {shown})"),
+    "float_parsing": N_("{where}: Input should be a valid number, unable to parse string as a number (got {shown})"),
+    "bool_type": N_("{where}: Input should be a valid boolean (got {shown})"),
+    "bool_parsing": N_("{where}: Input should be a valid boolean, unable to interpret input (got {shown})"),
+    "list_type": N_("{where}: Input should be a valid list (got {shown})"),
+    "dict_type": N_("{where}: Input should be a valid dictionary (got {shown})"),
+    "model_type": N_("{where}: Input should be a valid dictionary or instance of {class_name} (got {shown})"),
+    "literal_error": N_("{where}: Input should be {choices} or {last} (got {shown})"),
+    "enum": N_("{where}: Input should be {choices} or {last} (got {shown})"),
+    "greater_than": N_("{where}: Input should be greater than {gt} (got {shown})"),
+    "greater_than_equal": N_("{where}: Input should be greater than or equal to {ge} (got {shown})"),
+    "less_than": N_("{where}: Input should be less than {lt} (got {shown})"),
+    "less_than_equal": N_("{where}: Input should be less than or equal to {le} (got {shown})"),
+    "string_too_short": N_("{where}: String should have at least {min_length} characters (got {shown})"),
+    "string_too_long": N_("{where}: String should have at most {max_length} characters (got {shown})"),
+    "string_pattern_mismatch": N_("{where}: String should match pattern '{pattern}' (got {shown})"),
+    "value_error": N_("{where}: Value error, {why} (got {shown})"),
+}
+_ONE_CHOICE = N_("{where}: Input should be {expected} (got {shown})")
+
+
+def _type_problem(err: Any, where: str, shown: str) -> str:
+    """A pydantic error as one of our templates (its English exactly pydantic's), else pydantic's own text.
+
+    A model validator's message (a :func:`render` result in the ``ValueError``) stays a translatable detail.
+    """
+    ctx = dict(err.get("ctx") or {})
+    english = render("{where}: {why} (got {shown})", {"where": where, "why": err["msg"], "shown": shown})
+    template = _TYPE_TEMPLATES.get(err["type"])
+    if template is None:
+        return english
+    details: dict[str, Any] = {**ctx, "where": where, "shown": shown}
+    if "expected" in ctx:
+        choices, sep, last = str(ctx["expected"]).rpartition(" or ")
+        if sep:
+            details.update(choices=choices, last=last)
+        else:
+            template = _ONE_CHOICE
+    error = ctx.get("error")
+    if isinstance(error, Exception):
+        details["why"] = error.args[0] if error.args and isinstance(error.args[0], str) else str(error)
+    ours = render(template, details)
+    return ours if ours == english else english  # the same words, or pydantic's own (a version that words it anew)
 
 
 def _pydantic_problems(exc: ValidationError, raw: Any, file: str, model: type) -> list[Problem]:

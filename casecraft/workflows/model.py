@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from casecraft.base.errors import render
+
 Requirement = Literal["note", "target", "outcome"]
 Source = Literal["patrol", "informant", "hotline", "order"]
 Outcome = Literal["solved", "unsolved"]
@@ -83,16 +85,17 @@ class Sink(_Strict):
             return data
         for key in ("url", "token", "secret", "password"):
             if key in data:
-                raise ValueError(f"a sink's {key} is a secret and is not written in the workflow file: put it in an "
-                                 f"environment variable and give that variable's name (url_env, token_env, "
-                                 f"signing_secret_env)")
+                raise ValueError(render("a sink's {key} is a secret and is not written in the workflow file: put it in "
+                                        "an environment variable and give that variable's name (url_env, "
+                                        "token_env, signing_secret_env)", {"key": key}))
         for key in _ENV_FIELDS:
             value = data.get(key)
             # checked here, not by the field's pattern, so that an error never echoes the value: a URL
             # pasted in place of the variable's name would otherwise be printed back with its token
             if value is not None and not (isinstance(value, str) and _ENV_NAME.fullmatch(value)):
-                raise ValueError(f"{key} must be the NAME of an environment variable (A-Z, 0-9 and _, "
-                                 f"at most 64 characters, e.g. CASECRAFT_WEBHOOK_URL), not its value")
+                raise ValueError(render("{key} must be the NAME of an environment variable (A-Z, 0-9 and _, "
+                                        "at most 64 characters, e.g. CASECRAFT_WEBHOOK_URL), not its value",
+                                        {"key": key}))
         if "name" not in data and isinstance(data.get("type"), str):
             data = {**data, "name": data["type"]}  # a stable default: old delivery rows named the log sink "log"
         return data
@@ -101,18 +104,20 @@ class Sink(_Strict):
     def _fields_fit_type(self) -> Sink:
         given = self.model_fields_set
         if self.backoff_max < self.backoff_initial:
-            raise ValueError("backoff_max must be at least backoff_initial")
+            raise ValueError(render("backoff_max must be at least backoff_initial", {}))
         if self.type == "log":
             wrong = [f for f in (*_NETWORK_FIELDS, *_WEBHOOK_FIELDS) if f in given]
             if wrong:
-                raise ValueError(f"a log sink takes no {', '.join(wrong)}")
+                raise ValueError(render("a log sink takes no {fields}", {"fields": ", ".join(wrong)}))
             return self
         if self.url_env is None:
-            raise ValueError(f"a {self.type} sink needs url_env: the name of the environment variable holding its URL")
+            raise ValueError(render("a {type} sink needs url_env: the name of the environment variable holding its URL",
+                                    {"type": self.type}))
         if self.type == "apprise":
             wrong = [f for f in _WEBHOOK_FIELDS if f in given]
             if wrong:
-                raise ValueError(f"an apprise sink takes no {', '.join(wrong)} (webhook only)")
+                raise ValueError(render("an apprise sink takes no {fields} (webhook only)",
+                                        {"fields": ", ".join(wrong)}))
         return self
 
 
@@ -120,7 +125,7 @@ def _unique_sink_names(sinks: list[Sink]) -> list[Sink]:
     seen: set[str] = set()
     for sink in sinks:
         if sink.name in seen:
-            raise ValueError(f"two sinks are named '{sink.name}': give each sink its own name")
+            raise ValueError(render("two sinks are named '{name}': give each sink its own name", {"name": sink.name}))
         seen.add(sink.name)
     return sinks
 

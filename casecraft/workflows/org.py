@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from casecraft.base.errors import render
 from casecraft.base.records import OrgPerson, OrgUnit
 
 
@@ -140,12 +141,12 @@ class AddressIndex:
                 for code in self._by_keyword[kw]:
                     hits.setdefault(code, kw)
         if not hits:
-            return AddressMatch(None, reason="no unit's address keywords occur in the address; "
-                                "give the grid code or add a keyword (`casecraft org set-addresses`)")
+            return AddressMatch(None, reason=render("no unit's address keywords occur in the address; give the grid "
+                                                    "code or add a keyword (`casecraft org set-addresses`)", {}))
         if len(hits) > 1:
             listed = ", ".join(f"{code} ('{kw}')" for code, kw in sorted(hits.items()))
-            return AddressMatch(None, reason=f"the address is ambiguous: it matches {listed} equally; "
-                                "give the grid code or a longer keyword")
+            return AddressMatch(None, reason=render("the address is ambiguous: it matches {listed} equally; give the "
+                                                    "grid code or a longer keyword", {"listed": listed}))
         code, kw = next(iter(hits.items()))
         return AddressMatch(code, kw)
 
@@ -169,12 +170,13 @@ def people_from_csv(text: str, source: str = "people.csv") -> tuple[list[OrgPers
     reader = csv.reader(io.StringIO(text))
     header = next(reader, None)
     if header is None:
-        return [], [f"{source}:1: the file is empty; the header is {','.join(PEOPLE_COLUMNS)}"]
+        return [], [render("{place}: the file is empty; the header is {header}",
+                           {"place": f"{source}:1", "header": ",".join(PEOPLE_COLUMNS)})]
     names = [h.strip().lower() for h in header]
     missing = [c for c in PEOPLE_COLUMNS[:4] if c not in names]
     if missing:
-        return [], [f"{source}:1: missing column(s) {', '.join(missing)}; the header is "
-                    f"{','.join(PEOPLE_COLUMNS)} (note is optional)"]
+        return [], [render("{place}: missing column(s) {missing}; the header is {header} (note is optional)",
+                           {"place": f"{source}:1", "missing": ", ".join(missing), "header": ",".join(PEOPLE_COLUMNS)})]
     seen: dict[str, int] = {}
     line = 1
     for record in reader:
@@ -186,20 +188,22 @@ def people_from_csv(text: str, source: str = "people.csv") -> tuple[list[OrgPers
         here = f"{source}:{line}"
         bad = False
         if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", pid):
-            problems.append(f"{here}: id {pid!r} must be 1-64 letters, digits, '_', '.' or '-'")
+            problems.append(render("{place}: id {id!r} must be 1-64 letters, digits, '_', '.' or '-'",
+                                   {"place": here, "id": pid}))
             bad = True
         elif pid in seen:
-            problems.append(f"{here}: duplicate person id '{pid}' (first on line {seen[pid]})")
+            problems.append(render("{place}: duplicate person id '{id}' (first on line {first})",
+                                   {"place": here, "id": pid, "first": seen[pid]}))
             bad = True
         else:
             seen[pid] = line
         for col in ("name", "unit"):
             if not row.get(col):
-                problems.append(f"{here}: {col} is empty")
+                problems.append(render("{place}: {column} is empty", {"place": here, "column": col}))
                 bad = True
         roles = tuple(r.strip() for r in re.split(r"[;|]", row.get("roles", "")) if r.strip())
         if not roles:
-            problems.append(f"{here}: roles is empty (separate several with ';')")
+            problems.append(render("{place}: roles is empty (separate several with ';')", {"place": here}))
             bad = True
         if not bad:
             people.append(OrgPerson(id=pid, name=row["name"], unit=row["unit"], roles=roles,

@@ -27,7 +27,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from casecraft.base.errors import Problem
+from casecraft.base.errors import N_, Problem, render
 
 MAX_NODES = 200_000
 MAX_DEPTH = 64  # a workflow needs six levels; 64 is far beyond any honest file
@@ -45,7 +45,7 @@ _FLOAT_SPECIAL = {".inf": float("inf"), ".Inf": float("inf"), ".INF": float("inf
                   "+.inf": float("inf"), "+.Inf": float("inf"), "+.INF": float("inf"),
                   "-.inf": float("-inf"), "-.Inf": float("-inf"), "-.INF": float("-inf"),
                   ".nan": float("nan"), ".NaN": float("nan"), ".NAN": float("nan")}
-_PLAIN_DATA = "a workflow file holds only text, numbers, true/false, lists and mappings"
+_PLAIN_DATA = N_("a workflow file holds only text, numbers, true/false, lists and mappings")
 
 
 def _shown(tag: str) -> str:
@@ -128,8 +128,8 @@ class Fatal(Exception):
 def too_deep(mark: Any) -> Fatal:
     """The problem of a node nested beyond :data:`MAX_DEPTH`, at ``mark`` (0-based)."""
     return Fatal(mark.line + 1, mark.column + 1,
-                  f"YAML: the document is nested too deeply (more than {MAX_DEPTH} levels)",
-                  "a workflow needs only a few levels of nesting")
+                  render("YAML: the document is nested too deeply (more than {depth} levels)", {"depth": MAX_DEPTH}),
+                  render("a workflow needs only a few levels of nesting", {}))
 
 
 class _Frame:
@@ -174,8 +174,9 @@ class Builder:
     def count_nodes(self, n: int, pos: Position) -> None:
         self.count += n
         if self.count > MAX_NODES:
-            raise Fatal(pos[0], pos[1], f"the document expands to more than {MAX_NODES} nodes (an alias bomb?)",
-                         "do not use YAML anchors and aliases to repeat large blocks")
+            raise Fatal(pos[0], pos[1], render("the document expands to more than {count} nodes (an alias bomb?)",
+                                                {"count": MAX_NODES}),
+                         render("do not use YAML anchors and aliases to repeat large blocks", {}))
 
     def slot(self) -> tuple[Loc | None, bool]:
         """Where the next node goes: its path (None: it is a mapping key) and whether it is dropped."""
@@ -220,7 +221,8 @@ class Builder:
             top.key = _NO_KEY
             return
         if tag is not None and tag not in _ALLOWED_SCALAR_TAGS:
-            self.add((*top.loc, key), pos, f"YAML: unsupported tag '{_shown(tag)}' on a key", _PLAIN_DATA)
+            self.add((*top.loc, key), pos, render("YAML: unsupported tag '{tag}' on a key", {"tag": _shown(tag)}),
+                     render(_PLAIN_DATA, {}))
             self.doc.rejected.add(".".join(str(p) for p in (*top.loc, key)))  # "missing key" would follow
             top.key = _NO_KEY
         elif key == "<<" and not ev.style and tag is None:
@@ -228,8 +230,9 @@ class Builder:
             self.doc.keys[(*top.loc, "<<")] = pos
         elif key in top.container or (*top.loc, key) in self.doc.keys:
             first = self.doc.keys.get((*top.loc, key), (0, 0))[0]
-            self.add((*top.loc, key), pos, f'YAML: duplicate key "{key}" (first on line {first})',
-                     "each key may appear once in a mapping")
+            self.add((*top.loc, key), pos, render('YAML: duplicate key "{key}" (first on line {first})',
+                                                           {"key": key, "first": first}),
+                     render("each key may appear once in a mapping", {}))
             top.key = _NO_KEY
         else:
             top.key = key
@@ -265,8 +268,9 @@ class Builder:
                 if self.documents > 1:
                     m = ev.start_mark
                     raise Fatal(m.line + 1, m.column + 1,
-                                 "YAML: expected a single document in the stream, but found another document",
-                                 "a workflow file holds one document: remove the second '---'")
+                                 render("YAML: expected a single document in the stream, but found another document",
+                                        {}),
+                                 render("a workflow file holds one document: remove the second '---'", {}))
 
     def scalar(self, ev: Any) -> None:
         m = ev.start_mark
@@ -305,10 +309,12 @@ class Builder:
             if isinstance(resolved, wanted) and (kind == "bool" or not isinstance(resolved, bool)):
                 return resolved
             if not skip:
-                self.add(loc, pos, f"YAML: '{value}' is not a valid !!{kind}", "remove the tag or fix the value")
+                self.add(loc, pos, render("YAML: '{value}' is not a valid !!{kind}", {"value": value, "kind": kind}),
+                         render("remove the tag or fix the value", {}))
             return REJECTED
         if not skip:
-            self.add(loc, pos, f"YAML: unsupported tag '{_shown(tag)}'", _PLAIN_DATA)
+            self.add(loc, pos, render("YAML: unsupported tag '{tag}'", {"tag": _shown(tag)}),
+                         render(_PLAIN_DATA, {}))
         return REJECTED
 
     def resolve(self, value: str, loc: Loc, pos: Position, skip: bool) -> Any:
@@ -326,8 +332,9 @@ class Builder:
                 result = int(value, 0) if value[:2] in ("0o", "0x") else int(value)
             except ValueError:  # beyond the 4300 digits Python converts: no honest workflow writes that
                 if not skip:
-                    self.add(loc, pos, f"YAML: the number {value[:12]}... has {len(value)} digits",
-                             "quote it if it is meant as text")
+                    self.add(loc, pos, render("YAML: the number {start}... has {digits} digits",
+                                                  {"start": value[:12], "digits": len(value)}),
+                             render("quote it if it is meant as text", {}))
                 return REJECTED
         elif _FLOAT.match(value):
             result = float(value)
@@ -351,8 +358,10 @@ class Builder:
         if is_key:
             if not skip:
                 what = "mapping" if isinstance(container, dict) else "list"
-                self.add(loc, pos, f"YAML: a {what} cannot be a mapping key",
-                         "write each key as plain text (`key: value`); `? [...]` and `? {...}` are not allowed")
+                self.add(loc, pos, render("YAML: a mapping cannot be a mapping key", {}) if what == "mapping"
+                         else render("YAML: a list cannot be a mapping key", {}),
+                         render("write each key as plain text (`key: value`); `? [...]` and `? {{...}}` are not "
+                                "allowed", {}))
             skip = True
         frame = _Frame(container, loc, pos, ev.anchor, self.count - 1)
         frame.is_key = is_key
@@ -360,7 +369,8 @@ class Builder:
         if tag is not None and tag not in ("!", _CORE + ("map" if isinstance(container, dict) else "seq")):
             frame.rejected = True
             if not skip:
-                self.add(loc, pos, f"YAML: unsupported tag '{_shown(tag)}'", _PLAIN_DATA)
+                self.add(loc, pos, render("YAML: unsupported tag '{tag}'", {"tag": _shown(tag)}),
+                         render(_PLAIN_DATA, {}))
         frame.skip = skip or frame.rejected
         if not skip:
             self.doc.values[loc] = pos
@@ -387,8 +397,9 @@ class Builder:
         for value, pos in frame.merges:
             sources = value if isinstance(value, list) else [value]
             if not all(isinstance(s, dict) for s in sources):
-                self.add((*frame.loc, "<<"), pos, "YAML: a merge key (<<) takes a mapping or a list of mappings",
-                         "write the keys out")
+                self.add((*frame.loc, "<<"), pos, render("YAML: a merge key (<<) takes a mapping or a list of mappings",
+                                                         {}),
+                         render("write the keys out", {}))
                 continue
             for src in sources:
                 for k, v in src.items():
@@ -403,19 +414,22 @@ class Builder:
         if loc is None:
             top = self.stack[-1]
             if not skip:
-                self.add((*top.loc, "?"), pos, f"YAML: an alias (*{ev.anchor}) cannot be a mapping key",
-                         "write the key out as plain text")
+                self.add((*top.loc, "?"), pos, render("YAML: an alias (*{anchor}) cannot be a mapping key",
+                                                               {"anchor": ev.anchor}),
+                         render("write the key out as plain text", {}))
             top.key = _NO_KEY
             self.count_nodes(1, pos)
             return
         if ev.anchor in self.open_anchors:
             if not skip:
-                self.add(loc, pos, f"YAML: the alias *{ev.anchor} refers to a node that contains it",
-                         "an alias may only repeat a block that is complete")
+                self.add(loc, pos, render("YAML: the alias *{anchor} refers to a node that contains it",
+                                                   {"anchor": ev.anchor}),
+                         render("an alias may only repeat a block that is complete", {}))
             value, size = REJECTED, 1
         elif ev.anchor not in self.anchors:
             if not skip:
-                self.add(loc, pos, f"YAML: unknown alias *{ev.anchor}", "define the anchor (&name) before using it")
+                self.add(loc, pos, render("YAML: unknown alias *{anchor}", {"anchor": ev.anchor}),
+                         render("define the anchor (&name) before using it", {}))
             value, size = REJECTED, 1
         else:
             value, size = self.anchors[ev.anchor]
