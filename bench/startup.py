@@ -61,30 +61,27 @@ def precompile() -> None:
     compileall.compile_dir(str(ROOT / "casecraft"), quiet=1)
 
 
-def _pair(runs: int, mine: Callable[[int], tuple[float, float]], peer: list[str]) -> Pair:
-    """Best of ``runs`` for casecraft and for the peer command, alternating (wall and CPU time apart)."""
-    a, b = [], []
+def _pair(runs: int, mine: Callable[[int], tuple[float, float]], peer: list[str],
+          imports: list[str] | None = None, floor: list[str] | None = None,
+          env: dict[str, str] | None = None) -> Pair:
+    """Best of ``runs`` for casecraft and for the peer command (wall and CPU time apart), and for the processes that
+    only import (``python -c IMPORTS``), all alternating in each round so that a busier minute hurts them alike."""
+    a, b, c, d = [], [], [], []
     for i in range(runs):
         a.append(mine(i))
         b.append(_times([sys.executable, *peer]))
-    return Pair(min(w for w, _ in a), min(w for w, _ in b), min(c for _, c in a), min(c for _, c in b))
-
-
-def _best_each(runs: int, cmds: list[list[str]], env: dict[str, str] | None = None) -> list[float]:
-    """The best wall time of each command over ``runs`` rounds, the commands alternating within a round."""
-    best = [float("inf")] * len(cmds)
-    for _ in range(runs):
-        for i, cmd in enumerate(cmds):
-            best[i] = min(best[i], _times(cmd, env)[0])
-    return best
+        if imports:
+            c.append(_times([sys.executable, "-c", *imports], env)[0])
+        if floor:
+            d.append(_times([sys.executable, "-c", *floor], env)[0])
+    return Pair(min(w for w, _ in a), min(w for w, _ in b), min(x for _, x in a), min(x for _, x in b),
+                min(c, default=0.0), min(d, default=0.0))
 
 
 def help_pair(runs: int) -> Pair:
     """``casecraft --help``, ``import typer``, and a process importing only the command line's modules."""
     cc = casecraft_cmd()
-    pair = _pair(runs, lambda i: _times([*cc, "--help"]), ["-c", "import typer"])
-    pair.imports = min(_times([sys.executable, "-c", "import casecraft.cli.main"])[0] for _ in range(runs))
-    return pair
+    return _pair(runs, lambda i: _times([*cc, "--help"]), ["-c", "import typer"], ["import casecraft.cli.main"])
 
 
 def _env(url: str) -> dict[str, str]:
@@ -123,10 +120,7 @@ def fire_pair(url: str, runs: int) -> Pair:
         step = ["resolve", "--note", "已清除"] if i % 2 == 0 else ["rework", "--note", "未清除干净"]
         return _times([*cc, "case", "fire", "1", step[0], "--actor", "wangjg", *step[1:]], env)
 
-    pair = _pair(runs, fire, ["-c", "import sqlalchemy"])
-    pair.imports, pair.floor = _best_each(runs, [[sys.executable, "-c", FIRE_IMPORTS],
-                                                 [sys.executable, "-c", FIRE_FLOOR]], env)
-    return pair
+    return _pair(runs, fire, ["-c", "import sqlalchemy"], [FIRE_IMPORTS], [FIRE_FLOOR], env)
 
 
 def _free_port() -> int:
@@ -169,10 +163,8 @@ def client_pair(url: str, runs: int) -> Pair:
         cenv.pop("CASECRAFT_DB")
         cc = casecraft_cmd()
         subprocess.run([*cc, "case", "show", "1"], check=True, env=cenv, stdout=subprocess.DEVNULL)
-        pair = _pair(runs, lambda i: _times([*cc, "case", "show", "1"], cenv), ["-c", "import httpx"])
-        pair.imports, pair.floor = _best_each(runs, [[sys.executable, "-c", CLIENT_IMPORTS],
-                                                     [sys.executable, "-c", CLIENT_FLOOR]])
-        return pair
+        return _pair(runs, lambda i: _times([*cc, "case", "show", "1"], cenv), ["-c", "import httpx"],
+                     [CLIENT_IMPORTS], [CLIENT_FLOOR])
     finally:
         server.terminate()
         server.wait(timeout=30)
