@@ -205,7 +205,8 @@ def test_every_engine_error_has_a_literal_template() -> None:
     assert not bad, "\n".join(bad)
 
 
-WORKFLOW_CHECKS = ("validate.py", "loader.py", "yamlio.py", "lint.py", "yamlevents.py")
+WORKFLOW_CHECKS = ("workflows/validate.py", "workflows/loader.py", "workflows/yamlio.py", "workflows/lint.py",
+                   "workflows/yamlevents.py", "timing/notice.py")  # and a holiday notice's problems
 PROBLEM_CALLS = frozenset({"Problem", "add", "problem", "warn", "Fatal"})
 
 
@@ -217,7 +218,7 @@ def test_every_workflow_problem_has_a_literal_template() -> None:
     bad: list[str] = []
     calls = 0
     for name in WORKFLOW_CHECKS:
-        path = PACKAGE / "workflows" / name
+        path = PACKAGE / name
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if not isinstance(node, ast.Call):
                 continue
@@ -229,7 +230,7 @@ def test_every_workflow_problem_has_a_literal_template() -> None:
             for arg in [*node.args, *(kw.value for kw in node.keywords if kw.arg == "hint")]:
                 if isinstance(arg, ast.JoinedStr) or (isinstance(arg, ast.Constant) and isinstance(arg.value, str)
                                                       and " " in arg.value):
-                    bad.append(f"casecraft/workflows/{name}:{node.lineno}: {ast.unparse(arg)[:60]}")
+                    bad.append(f"casecraft/{name}:{node.lineno}: {ast.unparse(arg)[:60]}")
     assert calls > 40  # the scan read the sources
     assert not bad, "\n".join(bad)
 
@@ -237,7 +238,7 @@ def test_every_workflow_problem_has_a_literal_template() -> None:
 # where the library builds a reason a person reads (a file's bad row, an address that routes nowhere, why a
 # migration or a restore is refused, why a delivery failed) and the call or list that receives it
 REASON_MODULES = ("admin/org.py", "admin/versions.py", "workflows/org.py", "workflows/model.py", "intake/service.py",
-                  "intake/hotline.py", "store/dump.py", "alerts/delivery.py", "alerts/sinks.py")
+                  "intake/hotline.py", "store/dump.py", "alerts/delivery.py", "alerts/sinks.py", "timing/days.py")
 REASON_CALLS = frozenset({"RowProblem", "of", "AddressMatch", "DeliveryFailed", "NotEmpty", "RowRefused", "ValueError",
                           "Joined"})
 REASON_LISTS = frozenset({"problems", "why", "wrong", "bad", "parts", "pieces"})
@@ -281,6 +282,31 @@ def test_every_reason_a_person_reads_is_a_literal_template() -> None:
     bad: list[str] = []
     for name in REASON_MODULES:
         bad += _formatted_reasons((PACKAGE / name).read_text(encoding="utf-8"), f"casecraft/{name}")
+    assert not bad, "\n".join(bad)
+
+
+# what builds text a person reads from words: a version diff's lines, a notice's warnings, the kept dates of a notice
+WORDED = (("admin/versions.py", ("lines", "_item", "_change", "diff_workflows")), ("timing/notice.py", ("_warnings",)),
+          ("admin/calendar.py", ("import_file",)), ("timing/days.py", ("parse_calendar_csv", "_iso_date")))
+
+
+def _fstrings(source: str, functions: tuple[str, ...], where: str) -> list[str]:
+    """f-strings inside the named functions (nested ones included)."""
+    bad = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef) and node.name in functions:
+            bad += [f"{where}:{n.lineno}: {ast.unparse(n)[:60]}" for n in ast.walk(node)
+                    if isinstance(n, ast.JoinedStr)]
+    return bad
+
+
+def test_diff_lines_and_calendar_notes_are_literal_templates() -> None:
+    """`workflow diff`'s lines, a notice's warnings and a CSV's reasons are ``render(template, details)`` (issue 17);
+    the ids inside them (a transition's key) are made elsewhere."""
+    assert _fstrings('def lines():\n    out.append(f"- {section}")\n', ("lines",), "x") == ["x:2: f'- {section}'"]
+    bad: list[str] = []
+    for name, functions in WORDED:
+        bad += _fstrings((PACKAGE / name).read_text(encoding="utf-8"), functions, f"casecraft/{name}")
     assert not bad, "\n".join(bad)
 
 

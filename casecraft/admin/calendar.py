@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from casecraft.admin import log as adminlog
 from casecraft.base.acting import Actor, When
 from casecraft.base.duration import Duration
-from casecraft.base.errors import InputError
+from casecraft.base.errors import InputError, Joined, render
 from casecraft.base.records import DeadlineRow
 from casecraft.cases import deadlines as dl
 from casecraft.cases import timeline as tl
@@ -87,8 +87,10 @@ class CalendarAdmin:
             notice = parse_notice(p)
 
             def apply_notice(tx: Tx, now: datetime) -> tuple[int, list[date], list[str], list[str]]:
-                conflicts = [f"{r.day.isoformat()} is set by hand as {'a workday' if r.workday else 'a holiday'} "
-                             "and kept; the notice says otherwise" for r in tx.calendar_conflicts(notice)]
+                conflicts = [render("{day} is set by hand as a workday and kept; the notice says otherwise",
+                                    {"day": r.day.isoformat()}) if r.workday else
+                             render("{day} is set by hand as a holiday and kept; the notice says otherwise",
+                                    {"day": r.day.isoformat()}) for r in tx.calendar_conflicts(notice)]
                 changed = tx.calendar_apply_notice(notice, now)
                 return len(notice.rows), changed, list(notice.warnings), conflicts
 
@@ -100,8 +102,8 @@ class CalendarAdmin:
 
         rows, problems = parse_calendar_csv(read_days_file(p))
         if problems:
-            listed = "\n".join(f"  {x}" for x in problems)
-            raise InputError("{file}: {count} bad row(s), nothing imported:\n{listed}\nfix them and import the file "
+            listed = Joined((str(x) for x in problems), "\n  ")
+            raise InputError("{file}: {count} bad row(s), nothing imported:\n  {listed}\nfix them and import the file "
                              "again (columns: date,status[,note]; date as YYYY-MM-DD; status workday or holiday)",
                              file=str(p), count=len(problems), listed=listed,
                              problems=[{"row": x.row, "field": x.field, "reason": x.reason} for x in problems])

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from casecraft.admin import log as adminlog
-from casecraft.base.errors import ConflictError, InputError, Joined, NotFound, RuleError, render
+from casecraft.base.errors import N_, ConflictError, InputError, Joined, NotFound, RuleError, render
 from casecraft.cases import timeline as tl
 from casecraft.cases.rules import acting_person, actor_of
 from casecraft.context import Context
@@ -148,23 +148,51 @@ class WorkflowDiff:
                 "renamed_states": [{"from": a, "to": b} for a, b in self.renamed]}
 
     def lines(self) -> list[str]:
-        """A readable, line-per-change rendering (``+`` added, ``-`` removed, ``~`` changed)."""
+        """A readable, line-per-change rendering (``+`` added, ``-`` removed, ``~`` changed).
+
+        Each line is a rendered template (the section's word, the ids and values as details), so the
+        edges show it in the operator's language.
+        """
         out: list[str] = []
         for section in [*SECTIONS, "transitions", "workflow", "evaluation"]:
+            word = render(SECTION_WORDS[section], {})
             for item in self.removed.get(section, []):
-                out.append(f"- {section}: {item}")
+                out.append(render("- {section}: {item}", {"section": word, "item": _item(section, item)}))
             for item in self.added.get(section, []):
-                out.append(f"+ {section}: {item}")
+                out.append(render("+ {section}: {item}", {"section": word, "item": _item(section, item)}))
             for item, changes in self.changed.get(section, {}).items():
+                shown = word if section == item and section in ("workflow", "evaluation") else _item(section, item)
                 for c in changes:
-                    out.append(f"~ {section}: {item}: {c}")
+                    out.append(render("~ {section}: {item}: {change}", {"section": word, "item": shown, "change": c}))
         for a, b in self.renamed:
-            out.append(f"? state '{a}' looks renamed to '{b}' (same label): migrate with --map {a}={b}")
+            out.append(render("? state '{old}' looks renamed to '{new}' (same label): migrate with --map {old}={new}",
+                              {"old": a, "new": b}))
         return out
+
+
+# the sections of a workflow file as a version diff names them
+SECTION_WORDS = {"tiers": N_("tiers"), "roles": N_("roles"), "triggers": N_("triggers"), "states": N_("states"),
+                 "urgencies": N_("urgencies"), "classes": N_("classes"), "categories": N_("categories"),
+                 "transitions": N_("transitions"), "workflow": N_("workflow"), "evaluation": N_("evaluation")}
+
+
+def _item(section: str, item: str) -> str:
+    """A changed item as a line shows it: a transition's condition (``... when source=patrol``) in words."""
+    key, sep, when = item.partition(" when ")
+    if section == "transitions" and sep:
+        return render("{transition} when {conditions}", {"transition": key, "conditions": when})
+    return item
 
 
 def _show(v: Any) -> str:
     return json.dumps(v, ensure_ascii=False, sort_keys=True) if not isinstance(v, str) else v
+
+
+def _change(name: str, a: dict[str, Any], b: dict[str, Any]) -> str:
+    """One field's change, ``label: 网格 → 网格员`` (``(unset)`` where a side lacks it)."""
+    old = _show(a[name]) if name in a else render("(unset)", {})
+    new = _show(b[name]) if name in b else render("(unset)", {})
+    return render("{field}: {old} → {new}", {"field": name, "old": old, "new": new})
 
 
 def _transition_key(t: dict[str, Any]) -> str:
@@ -187,9 +215,8 @@ def diff_workflows(old: Workflow, new: Workflow) -> WorkflowDiff:
         for k in a.keys() & b.keys():
             if a[k] != b[k]:
                 fields = sorted(set(a[k]) | set(b[k]))
-                d.changed.setdefault(section, {})[k] = [
-                    f"{f}: {_show(a[k].get(f, '(unset)'))} → {_show(b[k].get(f, '(unset)'))}"
-                    for f in fields if a[k].get(f) != b[k].get(f)]
+                d.changed.setdefault(section, {})[k] = [_change(f, a[k], b[k]) for f in fields
+                                                        if a[k].get(f) != b[k].get(f)]
     ta = {_transition_key(t): t for t in a_data.get("transitions", [])}
     tb = {_transition_key(t): t for t in b_data.get("transitions", [])}
     if gone := [k for k in ta if k not in tb]:
@@ -199,13 +226,11 @@ def diff_workflows(old: Workflow, new: Workflow) -> WorkflowDiff:
     for k in ta.keys() & tb.keys():
         if ta[k] != tb[k]:
             fields = sorted(set(ta[k]) | set(tb[k]))
-            d.changed.setdefault("transitions", {})[k] = [
-                f"{f}: {_show(ta[k].get(f, '(unset)'))} → {_show(tb[k].get(f, '(unset)'))}"
-                for f in fields if ta[k].get(f) != tb[k].get(f)]
+            d.changed.setdefault("transitions", {})[k] = [_change(f, ta[k], tb[k]) for f in fields
+                                                          if ta[k].get(f) != tb[k].get(f)]
     for section in ("workflow", "evaluation"):
         a, b = a_data.get(section) or {}, b_data.get(section) or {}
-        changes = [f"{f}: {_show(a.get(f, '(unset)'))} → {_show(b.get(f, '(unset)'))}"
-                   for f in sorted(set(a) | set(b)) if a.get(f) != b.get(f)]
+        changes = [_change(f, a, b) for f in sorted(set(a) | set(b)) if a.get(f) != b.get(f)]
         if changes:
             d.changed[section] = {section: changes}
     old_labels = {s.label: s.id for s in old.file.states}

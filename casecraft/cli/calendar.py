@@ -6,8 +6,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from casecraft import i18n
 from casecraft.cli.app import App, state
-from casecraft.i18n import _
+from casecraft.i18n import N_, _
 
 if TYPE_CHECKING:
     from casecraft.timing.calendar import DayRow
@@ -130,7 +131,10 @@ def _change(result: object, json_out: bool, what: str) -> None:
     render.line(_("{what}: {days} date(s); status changed on {changed}; open cases recomputed: {recomputed}",
                   what=what, days=data["days"], changed=len(data["changed"]), recomputed=len(data["recomputed"])))
     for w in data["warnings"] + data["conflicts"]:
-        render.line(_("note: {text}", text=w))
+        render.line(_("note: {text}", text=i18n.text(w)))
+
+
+_WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
 
 
 @app.command("set")
@@ -145,9 +149,13 @@ def set_(
     from casecraft.timing.days import parse_day, parse_status
 
     d, workday = parse_day(day), parse_status(status)
-    what = "a workday" if workday else "a holiday"
+    weekday = i18n.gettext(_WEEKDAYS[d.weekday()])
+    if workday:
+        what = _("{day} ({weekday}) is now a workday", day=d.isoformat(), weekday=weekday)
+    else:
+        what = _("{day} ({weekday}) is now a holiday", day=d.isoformat(), weekday=weekday)
     _change(state(ctx).engine().set_calendar_day(d, workday, note=note), json_out,
-            f"{d.isoformat()} ({d:%a}) is now {what}" + (f": {note}" if note else ""))
+            what + (_(": {note}", note=note) if note else ""))
 
 
 @app.command("import")

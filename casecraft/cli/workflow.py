@@ -185,8 +185,10 @@ def diff(
         render.print_json({"from": va.number, "to": vb.number, **d.to_dict()})
         return
     render.line(f"{va.workflow_id} v{va.number} → v{vb.number}")
+    from casecraft import i18n
+
     for text in d.lines() or [_("(no changes)")]:
-        render.line(text)
+        render.line(i18n.text(text))
 
 
 @app.command()

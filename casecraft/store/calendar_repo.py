@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Connection, Insert, Table, func, insert, select, update
 
-from casecraft.base.errors import InputError
+from casecraft.base.errors import InputError, Joined, render
 from casecraft.store.models import CalendarDay
 from casecraft.timing.calendar import DayRow, WorkingCalendar, WorkingPeriod, parse_periods, seed_rows
 from casecraft.timing.days import STATUS_HELP, parse_calendar_csv, read_days_file
@@ -278,12 +278,13 @@ def import_days(store: Store, path: str | Path, now: datetime | None = None) -> 
     if problems:
         count = len(problems)
         details: dict[str, Any] = {
-            "count": count, "listed": "\n".join(f"  {p}" for p in problems), "status": STATUS_HELP, "file": str(path),
+            "count": count, "listed": Joined((str(p) for p in problems), "\n  "), "status": render(STATUS_HELP, {}),
+            "file": str(path),
             "problems": [{"row": p.row, "field": p.field, "reason": p.reason} for p in problems]}
         if count == 1:
-            raise InputError("{file!r}: {count} bad row, nothing imported:\n{listed}\nfix them and import the file "
+            raise InputError("{file!r}: {count} bad row, nothing imported:\n  {listed}\nfix them and import the file "
                              "again (columns: date,status[,note]; date as YYYY-MM-DD; status {status})", **details)
-        raise InputError("{file!r}: {count} bad rows, nothing imported:\n{listed}\nfix them and import the file "
+        raise InputError("{file!r}: {count} bad rows, nothing imported:\n  {listed}\nfix them and import the file "
                          "again (columns: date,status[,note]; date as YYYY-MM-DD; status {status})", **details)
     stamp = _now(now)
     with store.write() as tx:

@@ -33,7 +33,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, NoReturn
 
-from casecraft.base.errors import InputError, Problem
+from casecraft.base.errors import N_, InputError, Joined, Problem, Rendered, render
 from casecraft.timing.calendar import DayRow
 
 NOTICE_SOURCE = "notice"
@@ -51,7 +51,7 @@ NAME_MAX = 100  # the width of calendar_days.note
 _TOP_KEYS = ("year", "title", "holidays")
 _HOLIDAY_KEYS = ("name", "date", "from", "to", "makeup_workdays")
 _ONE = dt.timedelta(days=1)
-_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
 
 
 @dataclass(frozen=True)
@@ -104,12 +104,14 @@ def parse_notice(path: str | Path) -> Notice:
     except OSError as exc:
         raise InputError("cannot read {file!r}: {reason}", file=shown, reason=exc.strerror or str(exc)) from None
     if len(raw) > MAX_BYTES:
-        _fail(shown, [Problem(shown, 1, 1, f"the file is {len(raw)} bytes; a notice may be at most {MAX_BYTES}")])
+        _fail(shown, [Problem(shown, 1, 1, render("the file is {size} bytes; a notice may be at most {max}",
+                                                  {"size": len(raw), "max": MAX_BYTES}))])
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        _fail(shown, [Problem(shown, line, 1, "the file is not UTF-8 text", hint="save it as UTF-8")])
+        _fail(shown, [Problem(shown, line, 1, render("the file is not UTF-8 text", {}),
+                              hint=render("save it as UTF-8", {}))])
     return parse_notice_text(text, shown)
 
 
@@ -131,10 +133,18 @@ def parse_notice_text(text: str, name: str = "<notice>") -> Notice:
 def _fail(name: str, problems: list[Problem]) -> NoReturn:
     count = len(problems)
     raise InputError(
-        "{file}: {count} problem(s) in the holiday notice, nothing imported:\n{listing}\n"
+        "{file}: {count} problem(s) in the holiday notice, nothing imported:\n  {listing}\n"
         "fix them and import the file again (the format is described in docs/calendar.md)",
         error_code="notice_invalid", file=name, count=count,
-        listing="\n".join(f"  {p}" for p in problems), problems=[str(p) for p in problems])
+        listing=Joined((_line(p) for p in problems), "\n  "), problems=[str(p) for p in problems])
+
+
+def _line(p: Problem) -> Rendered:
+    """A problem as ``str(p)`` shows it (``file:line:column: message (hint)``), remembering its parts."""
+    details = {"file": p.file, "line": p.line, "column": p.column, "message": p.message, "hint": p.hint}
+    if p.hint:
+        return render("{file}:{line}:{column}: {message} ({hint})", details)  # type: ignore[return-value]
+    return render("{file}:{line}:{column}: {message}", details)  # type: ignore[return-value]
 
 
 def _flow_depth(text: str) -> tuple[int, int]:
@@ -177,9 +187,12 @@ def _flow_depth(text: str) -> tuple[int, int]:
 def _load(text: str, name: str) -> Any:
     depth, line = _flow_depth(text)
     if depth > MAX_DEPTH:
-        _fail(name, [Problem(name, line, 1, f"brackets nested {depth} deep; a notice needs at most 2")])
+        _fail(name, [Problem(name, line, 1, render("brackets nested {depth} deep; a notice needs at most 2",
+                                                   {"depth": depth}))])
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    from casecraft.workflows.yamlio import ruamel_problem
 
     yaml = YAML(typ="rt")  # round-trip: plain data only, positions kept
     yaml.Constructor = _constructor()
@@ -190,21 +203,22 @@ def _load(text: str, name: str) -> Any:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
         what = (exc.problem or "invalid YAML").strip()
-        hint = None
+        message, hint = ruamel_problem(what), None
         if "duplicate key" in str(exc):
-            what, hint = "a key appears twice", "each key may appear once in a mapping"
-        _fail(name, [Problem(name, line, col, f"YAML: {what}", hint=hint)])
+            message, hint = render("YAML: a key appears twice", {}), render("each key may appear once in a mapping", {})
+        _fail(name, [Problem(name, line, col, message, hint=hint)])
     except RecursionError:
-        _fail(name, [Problem(name, 1, 1, "YAML: the document is nested too deeply")])
+        _fail(name, [Problem(name, 1, 1, render("YAML: the document is nested too deeply", {}))])
     except (YAMLError, ValueError, TypeError, OverflowError) as exc:
-        _fail(name, [Problem(name, 1, 1, f"YAML: {exc}")])
+        _fail(name, [Problem(name, 1, 1, render("YAML: {what}", {"what": str(exc)}))])
     count, stack = 0, [data]
     while stack:  # refuse alias bombs: count nodes as a reader would see them
         node = stack.pop()
         count += 1
         if count > MAX_NODES:
-            _fail(name, [Problem(name, 1, 1, f"the document expands to more than {MAX_NODES} values",
-                                 hint="do not repeat blocks with YAML anchors and aliases")])
+            _fail(name, [Problem(name, 1, 1, render("the document expands to more than {count} values",
+                                                    {"count": MAX_NODES}),
+                                 hint=render("do not repeat blocks with YAML anchors and aliases", {}))])
         if isinstance(node, dict):
             stack.extend(node.values())
         elif isinstance(node, list):
@@ -270,8 +284,12 @@ class _Checker:
         for key in node:
             if key not in allowed:
                 close = difflib.get_close_matches(str(key), allowed, n=1)
-                hint = f"did you mean {close[0]!r}?" if close else "the keys are " + ", ".join(allowed)
-                self.problem(node, key, f"unknown key {str(key)!r} in {where}", hint, at_key=True)
+                hint = render("did you mean {key!r}?", {"key": close[0]}) if close else render(
+                    "the keys are {keys}", {"keys": ", ".join(allowed)})
+                details = {"key": str(key)}
+                message = render("unknown key {key!r} in the notice", details) if where == "notice" else render(
+                    "unknown key {key!r} in a holiday", details)
+                self.problem(node, key, message, hint, at_key=True)
 
     def date(self, node: Any, key: Any, what: str) -> dt.date | None:
         """The date at ``node[key]``, checked to lie in the notice's year (``None`` after a problem)."""
@@ -285,34 +303,39 @@ class _Checker:
             except ValueError:
                 day = None
         if day is None:
-            self.problem(node, key, f"{what}: {str(value)!r} is not a date", "write it as YYYY-MM-DD, e.g. 2026-10-01")
+            self.problem(node, key, render("{what}: {value!r} is not a date", {"what": what, "value": str(value)}),
+                         render("write it as YYYY-MM-DD, e.g. 2026-10-01", {}))
             return None
         if self.year is not None and day.year != self.year:
-            self.problem(node, key, f"{what}: {day.isoformat()} is not in {self.year}",
-                         "a notice gives the dates of its own year; set a date of another year with "
-                         "`casecraft calendar set DATE workday|holiday`")
+            self.problem(node, key, render("{what}: {day} is not in {year}",
+                                           {"what": what, "day": day.isoformat(), "year": self.year}),
+                         render("a notice gives the dates of its own year; set a date of another year with "
+                                "`casecraft calendar set DATE workday|holiday`", {}))
             return None
         return day
 
     def run(self) -> Notice | None:
         data = self.data
         if not isinstance(data, dict):
-            self.problems.append(Problem(self.name, 1, 1, "the notice must be a mapping with year and holidays",
-                                         hint="see docs/calendar.md for an example"))
+            self.problems.append(Problem(self.name, 1, 1,
+                                         render("the notice must be a mapping with year and holidays", {}),
+                                         hint=render("see docs/calendar.md for an example", {})))
             return None
-        self.unknown_keys(data, _TOP_KEYS, "the notice")
+        self.unknown_keys(data, _TOP_KEYS, "notice")
         year = data.get("year")
         if "year" not in data:
-            self.problems.append(Problem(self.name, 1, 1, "the key 'year' is missing", hint="e.g. year: 2027"))
+            self.problems.append(Problem(self.name, 1, 1, render("the key 'year' is missing", {}),
+                                         hint=render("e.g. year: 2027", {})))
         elif isinstance(year, bool) or not isinstance(year, int) or not 1900 <= year <= 9999:
-            self.problem(data, "year", f"year: {str(year)!r} is not a year", "e.g. year: 2027")
+            self.problem(data, "year", render("year: {value!r} is not a year", {"value": str(year)}),
+                         render("e.g. year: 2027", {}))
         else:
             self.year = year
         title = data.get("title", "")
         if title is None:
             title = ""
         if not isinstance(title, str):
-            self.problem(data, "title", "title: write the notice's title as text")
+            self.problem(data, "title", render("title: write the notice's title as text", {}))
             title = ""
         holidays = self.holidays(data)
         if self.problems or self.year is None:
@@ -322,12 +345,12 @@ class _Checker:
     def holidays(self, data: dict[Any, Any]) -> list[NoticeHoliday]:
         items = data.get("holidays")
         if "holidays" not in data:
-            self.problems.append(Problem(self.name, 1, 1, "the key 'holidays' is missing",
-                                         hint="list the notice's holidays under holidays:"))
+            self.problems.append(Problem(self.name, 1, 1, render("the key 'holidays' is missing", {}),
+                                         hint=render("list the notice's holidays under holidays:", {})))
             return []
         if not isinstance(items, list) or not items:
-            self.problem(data, "holidays", "holidays: give a list of the notice's holidays",
-                         "each item: name, then date or from/to, and makeup_workdays if any")
+            self.problem(data, "holidays", render("holidays: give a list of the notice's holidays", {}),
+                         render("each item: name, then date or from/to, and makeup_workdays if any", {}))
             return []
         out: list[NoticeHoliday] = []
         names: dict[str, int] = {}
@@ -341,73 +364,89 @@ class _Checker:
             key = next((k for k in where if k in item), "name")
             for day in holiday.days:
                 if day in rest:
-                    self.problem(item, key, f"{day.isoformat()} is a holiday twice: in {rest[day]} and {holiday.name}",
-                                 "give each date to one holiday")
+                    self.problem(item, key, render("{day} is a holiday twice: in {first} and {second}",
+                                                   {"day": day.isoformat(), "first": rest[day],
+                                                    "second": holiday.name}),
+                                 render("give each date to one holiday", {}))
                 rest.setdefault(day, holiday.name)
             for day in holiday.makeup_workdays:
                 if day in work:
-                    self.problem(item, "makeup_workdays", f"make-up working day {day.isoformat()} is listed twice: "
-                                                          f"in {work[day][0]} and {holiday.name}")
+                    self.problem(item, "makeup_workdays", render(
+                        "make-up working day {day} is listed twice: in {first} and {second}",
+                        {"day": day.isoformat(), "first": work[day][0], "second": holiday.name}))
                 work.setdefault(day, (holiday.name, item))
             out.append(holiday)
         for day in sorted(set(rest) & set(work)):
             name, item = work[day]
-            self.problem(item, "makeup_workdays", f"{day.isoformat()} is both a holiday ({rest[day]}) and a make-up "
-                                                  f"working day ({name})", "a date is either off or worked")
+            self.problem(item, "makeup_workdays", render(
+                "{day} is both a holiday ({holiday}) and a make-up working day ({makeup})",
+                {"day": day.isoformat(), "holiday": rest[day], "makeup": name}),
+                render("a date is either off or worked", {}))
         return out
 
     def holiday(self, items: list[Any], i: int, item: Any, names: dict[str, int]) -> NoticeHoliday | None:
         if not isinstance(item, dict):
-            self.problem(items, i, "each holiday is a mapping: name, then date or from/to",
-                         "e.g. - name: 端午节\n      date: 2027-06-09")
+            self.problem(items, i, render("each holiday is a mapping: name, then date or from/to", {}),
+                         render("e.g. - name: 端午节\n      date: 2027-06-09", {}))
             return None
-        self.unknown_keys(item, _HOLIDAY_KEYS, "a holiday")
+        self.unknown_keys(item, _HOLIDAY_KEYS, "holiday")
         name = item.get("name")
-        label = f"holiday {i + 1}"
+        label: str = render("holiday {number}", {"number": i + 1})
         if not isinstance(name, str) or not name.strip():
-            self.problem(item, "name" if "name" in item else 0, f"{label}: give its name, e.g. name: 春节")
+            self.problem(item, "name" if "name" in item else 0,
+                         render("{label}: give its name, e.g. name: 春节", {"label": label}))
             name = None
         elif len(name.strip()) > NAME_MAX:
-            self.problem(item, "name", f"{label}: the name has {len(name.strip())} characters; at most {NAME_MAX}")
+            self.problem(item, "name", render("{label}: the name has {length} characters; at most {max}",
+                                              {"label": label, "length": len(name.strip()), "max": NAME_MAX}))
             name = None
         elif any(unicodedata.category(ch) in ("Cc", "Cf") for ch in name.strip()):
             # control, zero-width and bidi characters would be printed to operators' terminals as written
-            self.problem(item, "name", f"{label}: the name contains invisible or control characters",
-                         "write the name as plain text, e.g. name: 春节")
+            self.problem(item, "name", render("{label}: the name contains invisible or control characters",
+                                              {"label": label}),
+                         render("write the name as plain text, e.g. name: 春节", {}))
             name = None
         else:
             name = name.strip()
             label = name
             if name in names:
-                self.problem(item, "name", f"holiday {name} is listed twice (also item {names[name]})",
-                             "give each holiday once, with all its dates")
+                self.problem(item, "name", render("holiday {name} is listed twice (also item {item})",
+                                                  {"name": name, "item": names[name]}),
+                             render("give each holiday once, with all its dates", {}))
             names.setdefault(name, i + 1)
         # what is valid is kept even after a problem, so the checks across holidays still run
-        return NoticeHoliday(name or label, tuple(self.span(item, label) or ()), tuple(self.makeup(item, label)))
+        return NoticeHoliday(str(name or label), tuple(self.span(item, label) or ()),
+                             tuple(self.makeup(item, label)))
 
     def span(self, item: dict[Any, Any], label: str) -> list[dt.date] | None:
         has = {k: k in item for k in ("date", "from", "to")}
         if has["date"] and (has["from"] or has["to"]):
-            self.problem(item, "date", f"{label}: give either date or from/to, not both", at_key=True)
-            return None
-        if has["date"]:
-            day = self.date(item, "date", f"{label} date")
-            return [day] if day else None
-        if not (has["from"] and has["to"]):
-            missing = "to" if has["from"] else "from" if has["to"] else "date (or from/to)"
-            self.problem(item, "from" if has["from"] else "to" if has["to"] else "name",
-                         f"{label}: {missing} is missing", "a single day: date: YYYY-MM-DD; several: from: and to:",
+            self.problem(item, "date", render("{label}: give either date or from/to, not both", {"label": label}),
                          at_key=True)
             return None
-        first, last = self.date(item, "from", f"{label} from"), self.date(item, "to", f"{label} to")
+        if has["date"]:
+            day = self.date(item, "date", render("{label} date", {"label": label}))
+            return [day] if day else None
+        if not (has["from"] and has["to"]):
+            missing = render("{label}: to is missing", {"label": label}) if has["from"] else render(
+                "{label}: from is missing", {"label": label}) if has["to"] else render(
+                "{label}: date (or from/to) is missing", {"label": label})
+            self.problem(item, "from" if has["from"] else "to" if has["to"] else "name", missing,
+                         render("a single day: date: YYYY-MM-DD; several: from: and to:", {}), at_key=True)
+            return None
+        first = self.date(item, "from", render("{label} from", {"label": label}))
+        last = self.date(item, "to", render("{label} to", {"label": label}))
         if first is None or last is None:
             return None
         if last < first:
-            self.problem(item, "to", f"{label}: to {last.isoformat()} is before from {first.isoformat()}")
+            self.problem(item, "to", render("{label}: to {last} is before from {first}",
+                                            {"label": label, "last": last.isoformat(), "first": first.isoformat()}))
             return None
         if (last - first).days + 1 > MAX_SPAN:
-            self.problem(item, "to", f"{label}: {(last - first).days + 1} days from {first.isoformat()} to "
-                                     f"{last.isoformat()}; a holiday is at most {MAX_SPAN}", "check the dates")
+            self.problem(item, "to", render("{label}: {days} days from {first} to {last}; a holiday is at most {max}",
+                                            {"label": label, "days": (last - first).days + 1,
+                                             "first": first.isoformat(), "last": last.isoformat(), "max": MAX_SPAN}),
+                         render("check the dates", {}))
             return None
         return list(_dates(first, last))
 
@@ -421,15 +460,17 @@ class _Checker:
         node, keys = (raw, list(range(len(raw)))) if isinstance(raw, list) else (item, ["makeup_workdays"])
         out: list[dt.date] = []
         for key in keys:
-            day = self.date(node, key, f"{label} make-up working day")
+            day = self.date(node, key, render("{label} make-up working day", {"label": label}))
             if day is None:
                 continue
             if day.weekday() < 5:
-                self.problem(node, key, f"{label}: make-up working day {day.isoformat()} is a "
-                                        f"{_WEEKDAYS[day.weekday()]}, not a weekend",
-                             "a make-up working day (调休上班) is a Saturday or Sunday worked")
+                self.problem(node, key, render("{label}: make-up working day {day} is a {weekday}, not a weekend",
+                                               {"label": label, "day": day.isoformat(),
+                                                "weekday": render(_WEEKDAYS[day.weekday()], {})}),
+                             render("a make-up working day (调休上班) is a Saturday or Sunday worked", {}))
             elif day in out:
-                self.problem(node, key, f"{label}: make-up working day {day.isoformat()} is listed twice")
+                self.problem(node, key, render("{label}: make-up working day {day} is listed twice",
+                                               {"label": label, "day": day.isoformat()}))
             else:
                 out.append(day)
         return sorted(out)
@@ -455,8 +496,9 @@ def _warnings(year: int, rest: dict[dt.date, str]) -> tuple[str, ...]:
 
     if year not in covered_years():
         return ()
-    return tuple(f"{day.isoformat()} is {name} by the rules on public holidays but not a holiday in the notice; "
-                 "check its dates" for day, name in statutory_holidays(year).items() if day not in rest)
+    return tuple(render("{day} is {name} by the rules on public holidays but not a holiday in the notice; "
+                        "check its dates", {"day": day.isoformat(), "name": name})
+                 for day, name in statutory_holidays(year).items() if day not in rest)
 
 
 __all__ = ["MAKEUP_NOTE", "NOTICE_SOURCE", "Notice", "NoticeHoliday", "parse_notice", "parse_notice_text"]
