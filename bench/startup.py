@@ -6,7 +6,9 @@
   ``casecraft serve`` started here) against ``python -c "import httpx"``.
 
 Each is a fresh process timed from spawn to exit; the two sides of a row alternate, and the
-figure is the best of the runs (noise on a shared machine only ever adds time). The package is
+figure is the best of the runs (noise on a shared machine only ever adds time). Beside the wall
+times, the best CPU time (user + system) of each side: on a loaded machine a process waits for a
+core for a varying share of its wall time, while the work it does varies much less. The package is
 byte-compiled first, as an installed wheel is (this machine sets PYTHONDONTWRITEBYTECODE, which
 would otherwise make every process compile casecraft's sources again).
 """
@@ -20,15 +22,34 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.common import ROOT, WORKFLOW
 
 
-def _wall(cmd: list[str], env: dict[str, str] | None = None, check: bool = True) -> float:
+def _times(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
+    """Wall time from spawn to exit, and the CPU time (user + system) the process used."""
     start = time.perf_counter()
-    subprocess.run(cmd, check=check, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    return time.perf_counter() - start
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise subprocess.CalledProcessError(proc.returncode, cmd)
+    return wall, usage.ru_utime + usage.ru_stime
+
+
+@dataclass
+class Pair:
+    """A row's best times (seconds): casecraft's command, its peer, and what the command imports."""
+
+    mine: float
+    peer: float
+    mine_cpu: float
+    peer_cpu: float
+    imports: float = 0.0  # a process importing what the command imports, nothing done
+    floor: float = 0.0  # a process importing only the libraries among them (0: not measured)
 
 
 def casecraft_cmd() -> list[str]:
@@ -40,21 +61,27 @@ def precompile() -> None:
     compileall.compile_dir(str(ROOT / "casecraft"), quiet=1)
 
 
-def _pair(runs: int, mine: Callable[[int], float], peer: list[str]) -> tuple[float, float]:
-    """Best of ``runs`` for casecraft and for the peer command, alternating."""
-    a, b = [], []
+def _pair(runs: int, mine: Callable[[int], tuple[float, float]], peer: list[str],
+          imports: list[str] | None = None, floor: list[str] | None = None,
+          env: dict[str, str] | None = None) -> Pair:
+    """Best of ``runs`` for casecraft and for the peer command (wall and CPU time apart), and for the processes that
+    only import (``python -c IMPORTS``), all alternating in each round so that a busier minute hurts them alike."""
+    a, b, c, d = [], [], [], []
     for i in range(runs):
         a.append(mine(i))
-        b.append(_wall([sys.executable, *peer]))
-    return min(a), min(b)
+        b.append(_times([sys.executable, *peer]))
+        if imports:
+            c.append(_times([sys.executable, "-c", *imports], env)[0])
+        if floor:
+            d.append(_times([sys.executable, "-c", *floor], env)[0])
+    return Pair(min(w for w, _ in a), min(w for w, _ in b), min(x for _, x in a), min(x for _, x in b),
+                min(c, default=0.0), min(d, default=0.0))
 
 
-def help_pair(runs: int) -> tuple[float, float, float]:
+def help_pair(runs: int) -> Pair:
     """``casecraft --help``, ``import typer``, and a process importing only the command line's modules."""
     cc = casecraft_cmd()
-    mine, peer = _pair(runs, lambda i: _wall([*cc, "--help"]), ["-c", "import typer"])
-    imports = min(_wall([sys.executable, "-c", "import casecraft.cli.main"]) for _ in range(runs))
-    return mine, peer, imports
+    return _pair(runs, lambda i: _times([*cc, "--help"]), ["-c", "import typer"], ["import casecraft.cli.main"])
 
 
 def _env(url: str) -> dict[str, str]:
@@ -73,25 +100,27 @@ def _prepare(url: str) -> dict[str, str]:
     return env
 
 
-# What `casecraft case fire` cannot run without, imported and nothing done: SQLAlchemy with its SQLite
-# dialect, Typer (whose parameter conversion builds pydantic TypeAdapters), Rich for the output, casecraft.
-FIRE_IMPORTS = ("import sqlalchemy.dialects.sqlite, typer._adapters, rich.console, casecraft.cli.main, "
-                "casecraft.cli.case, casecraft.engine, casecraft.store.repo, casecraft.workflows.machine")
+# The libraries `casecraft case fire` cannot run without, imported and nothing done: SQLAlchemy with its
+# SQLite dialect, Typer, and pydantic as Typer 0.29 uses it (its parameter conversion builds a TypeAdapter
+# per parameter, and building one imports pydantic's plugin loader, which imports importlib.metadata).
+FIRE_FLOOR = "import sqlalchemy.dialects.sqlite, typer._adapters, pydantic.plugin._loader"
+# ... and with casecraft's modules the command imports (its one line of output on a pipe needs no Rich).
+FIRE_IMPORTS = (FIRE_FLOOR + ", casecraft.cli.main, casecraft.cli.case, casecraft.engine, casecraft.store.repo, "
+                "casecraft.workflows.machine, casecraft.cli.render")
 
 
-def fire_pair(url: str, runs: int) -> tuple[float, float, float]:
+def fire_pair(url: str, runs: int) -> Pair:
     """``casecraft case fire`` on an initialised sandbox database (resolve and rework in turn): its best time,
-    ``import sqlalchemy``'s, and the best time of a process that only imports what the command needs."""
+    ``import sqlalchemy``'s, the best time of a process that only imports what the command needs, and of one
+    that imports only the libraries among them."""
     env = _prepare(url)
     cc = casecraft_cmd()
 
-    def fire(i: int) -> float:
+    def fire(i: int) -> tuple[float, float]:
         step = ["resolve", "--note", "已清除"] if i % 2 == 0 else ["rework", "--note", "未清除干净"]
-        return _wall([*cc, "case", "fire", "1", step[0], "--actor", "wangjg", *step[1:]], env)
+        return _times([*cc, "case", "fire", "1", step[0], "--actor", "wangjg", *step[1:]], env)
 
-    mine, sqla = _pair(runs, fire, ["-c", "import sqlalchemy"])
-    imports = min(_wall([sys.executable, "-c", FIRE_IMPORTS], env) for _ in range(runs))
-    return mine, sqla, imports
+    return _pair(runs, fire, ["-c", "import sqlalchemy"], [FIRE_IMPORTS], [FIRE_FLOOR], env)
 
 
 def _free_port() -> int:
@@ -100,12 +129,15 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-# What a client command cannot run without: httpx, Typer with its pydantic parameter conversion, Rich, casecraft.
-CLIENT_IMPORTS = ("import httpx, typer._adapters, rich.console, casecraft.cli.main, casecraft.cli.case, "
-                  "casecraft.client.engine, casecraft.alerts.views")
+# The libraries a client command cannot run without: httpx (which imports Rich itself), httpcore and h11 (httpx
+# imports them when a client is made), Typer with its pydantic parameter conversion (as above).
+CLIENT_FLOOR = "import httpx, httpcore, h11, typer._adapters, pydantic.plugin._loader"
+# ... and with casecraft's modules the command imports.
+CLIENT_IMPORTS = (CLIENT_FLOOR + ", casecraft.cli.main, casecraft.cli.case, casecraft.client.engine, "
+                  "casecraft.alerts.views, casecraft.cli.render")
 
 
-def client_pair(url: str, runs: int) -> tuple[float, float, float]:
+def client_pair(url: str, runs: int) -> Pair:
     """``casecraft --server URL case show 1`` against a ``casecraft serve`` on a sandbox database."""
     env = _prepare(url)
     token = subprocess.run(
@@ -131,9 +163,8 @@ def client_pair(url: str, runs: int) -> tuple[float, float, float]:
         cenv.pop("CASECRAFT_DB")
         cc = casecraft_cmd()
         subprocess.run([*cc, "case", "show", "1"], check=True, env=cenv, stdout=subprocess.DEVNULL)
-        mine, peer = _pair(runs, lambda i: _wall([*cc, "case", "show", "1"], cenv), ["-c", "import httpx"])
-        imports = min(_wall([sys.executable, "-c", CLIENT_IMPORTS]) for _ in range(runs))
-        return mine, peer, imports
+        return _pair(runs, lambda i: _times([*cc, "case", "show", "1"], cenv), ["-c", "import httpx"],
+                     [CLIENT_IMPORTS], [CLIENT_FLOOR])
     finally:
         server.terminate()
         server.wait(timeout=30)

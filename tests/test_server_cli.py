@@ -230,6 +230,27 @@ def test_a_client_command_imports_no_sqlalchemy(pair: Pair) -> None:
     assert '"total"' in r.stdout
 
 
+def test_a_client_of_a_plain_http_server_loads_no_ca_bundle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """httpx loads a CA bundle for each client (some 20 ms of a command); a client of an http:// server makes
+    no TLS connection and loads none, one of an https:// server loads it as before."""
+    import ssl
+
+    from casecraft.client.http import Http
+
+    loaded: list[Any] = []
+    real = ssl.SSLContext.load_verify_locations
+
+    def counted(self: ssl.SSLContext, *args: Any, **kwargs: Any) -> None:
+        loaded.append((args, kwargs))
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counted)
+    Http("http://127.0.0.1:9", "token").close()
+    assert loaded == []
+    Http("https://grid.example.org", "token").close()
+    assert len(loaded) == 1
+
+
 def test_reports_over_the_server_are_the_librarys(pair: Pair, tmp_path: Path) -> None:
     """What `report monthly/case-stats/history` will render over the server (once cli/report.py calls the engine)."""
     from casecraft import Engine

@@ -11,6 +11,7 @@ import sys
 from typing import Annotated, Any
 
 import typer
+from typer.models import CommandInfo, TyperInfo
 
 from casecraft.cli.admin import app as admin_app
 from casecraft.cli.alerts import app as alerts_app
@@ -200,8 +201,8 @@ def demo(ctx: typer.Context,
 _VALUED = ("--db", "--workflow", "--server", "--at")  # the global options that take a value
 
 
-def _command_name(argv: list[str]) -> str | None:
-    """The command or group named on the command line after the global options (None: anything else)."""
+def _command_at(argv: list[str]) -> int | None:
+    """Where the command or group is named on the command line after the global options (None: anything else)."""
     i = 0
     while i < len(argv):
         arg = argv[i]
@@ -212,7 +213,7 @@ def _command_name(argv: list[str]) -> str | None:
         elif arg.startswith("-"):
             return None
         else:
-            return arg
+            return i
     return None
 
 
@@ -221,31 +222,60 @@ def _for(argv: list[str]) -> App:
 
     Typer turns every registered command into a Click command (reading each signature) before it
     dispatches; with well over a hundred commands that is a noticeable share of a command's start-up.
-    So the command line's own group or command is registered alone beside the global options, and
-    ``casecraft --help`` lists the groups without building their commands; every other command line
+    So the command line's own group or command is registered alone beside the global options (and
+    within a group, the command it names; see ``_within``), and ``casecraft --help`` lists the groups
+    without building their commands; every other command line
     (a mistyped name, options before it that are not global) gets the whole application. The help
     and messages are the same either way (tests/test_startup.py compares them).
     """
-    name = _command_name(argv)
-    if name is None:
+    at = _command_at(argv)
+    if at is None:
         return _overview() if argv in ([], ["--help"]) else app
+    name = argv[at]
     groups = [g for g in app.registered_groups if g.name == name]
-    commands = [c for c in app.registered_commands
-                if (c.name or typer.main.get_command_name(c.callback.__name__ if c.callback else "")) == name]
+    commands = [c for c in app.registered_commands if _name(c) == name]
     if not groups and not commands:
         return app
     small = App(**_SETTINGS)
     small.registered_callback = app.registered_callback
-    small.registered_groups = groups
+    small.registered_groups = [_within(g, argv[at + 1:]) for g in groups]
     small.registered_commands = commands
     return small
 
 
+def _within(group: TyperInfo, argv: list[str]) -> TyperInfo:
+    """``group`` as far as the rest of the command line needs it: the command (or sub-group, pruned the
+    same way) it names first, alone; the whole group when the line names none of them first (its
+    help, an option, a mistyped name) or when the group has options of its own."""
+    sub = group.typer_instance
+    if sub is None or group.callback or sub.registered_callback or sub.info.callback:
+        return group
+    name = argv[0] if argv and not argv[0].startswith("-") else None
+    if name is None:
+        return group
+    groups = [g for g in sub.registered_groups if g.name == name]
+    commands = [c for c in sub.registered_commands if _name(c) == name]
+    if not groups and not commands:
+        return group
+    stub = App()
+    stub.info = sub.info
+    stub.registered_groups = [_within(g, argv[1:]) for g in groups]
+    stub.registered_commands = commands
+    pruned = copy.copy(group)
+    pruned.typer_instance = stub
+    return pruned
+
+
+def _name(command: CommandInfo) -> str:
+    return command.name or typer.main.get_command_name(command.callback.__name__ if command.callback else "")
+
+
 def _overview() -> App:
-    """The application for ``casecraft --help``: each group with its help text but without its commands."""
+    """The application for ``casecraft --help``: each group with its help text but without its commands, each
+    command with its name and help but without its options (Typer reads every option of a command it builds)."""
     small = App(**_SETTINGS)
     small.registered_callback = app.registered_callback
-    small.registered_commands = app.registered_commands
+    small.registered_commands = [_listed(c) for c in app.registered_commands]
     for g in app.registered_groups:
         stub = App()
         if g.typer_instance is not None:
@@ -254,6 +284,19 @@ def _overview() -> App:
         listed.typer_instance = stub
         small.registered_groups.append(listed)
     return small
+
+
+def _listed(command: CommandInfo) -> CommandInfo:
+    """``command`` as the overview lists it: its name and help, no options, a callback never run."""
+
+    def listed() -> None:
+        raise AssertionError("only listed by `casecraft --help`")
+
+    listed.__doc__ = command.callback.__doc__ if command.callback else None
+    stub = copy.copy(command)
+    stub.name = _name(command)
+    stub.callback = listed
+    return stub
 
 
 def main() -> None:

@@ -17,16 +17,15 @@ from __future__ import annotations
 import json
 import re
 import sys
-from typing import Any, cast
-
-from rich.console import Console
-from rich.markup import escape as _markup_escape
-from rich.table import Table
-from rich.text import Text
-from rich.tree import Tree
+from typing import TYPE_CHECKING, Any, cast
 
 from casecraft import i18n
 from casecraft.i18n import N_, _
+
+if TYPE_CHECKING:  # Rich is imported where it draws: a plain line on a pipe needs none of it
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
 
 PIPE_WIDTH = 160  # tables on a pipe: wide enough that Chinese columns are not squeezed into 80
 
@@ -73,7 +72,9 @@ def visible(value: Any) -> str:
 
 def safe(value: Any) -> str:
     """:func:`visible` text escaped for a Rich markup string (``f"[bold]{safe(name)}[/]"``)."""
-    return _markup_escape(visible(value))
+    from rich.markup import escape
+
+    return escape(visible(value))
 
 
 _escape = safe  # the older name, still used by other command modules
@@ -81,6 +82,8 @@ _escape = safe  # the older name, still used by other command modules
 
 def cell(value: Any, style: str | None = None) -> Text:
     """A table cell (or tree label) of user text: never parsed as markup, controls made visible."""
+    from rich.text import Text
+
     return Text(visible(value), style=style or "")
 
 
@@ -106,6 +109,8 @@ class _StreamConsole:
     def get(self) -> Console:
         stream = sys.stderr if self._stderr else sys.stdout
         if self._console is None or stream is not self._stream:
+            from rich.console import Console
+
             tty = _isatty(stream)
             # a pipe gets no styling whatever FORCE_COLOR says; messages printed straight to stderr
             # are not wrapped there (tables and trees on stdout still fit their labels to the width)
@@ -121,8 +126,8 @@ class _StreamConsole:
 
 _OUT = _StreamConsole(stderr=False)
 _ERR = _StreamConsole(stderr=True)
-out = cast(Console, _OUT)  # tables and messages on stdout
-err = cast(Console, _ERR)  # messages on stderr
+out = cast("Console", _OUT)  # tables and messages on stdout
+err = cast("Console", _ERR)  # messages on stderr
 
 
 def console(*, stderr: bool = False) -> Console:
@@ -138,13 +143,15 @@ def message(*parts: Part, stderr: bool = False) -> None:
 
     On a terminal Rich styles and wraps it; elsewhere it is written as one plain line.
     """
-    text = Text.assemble(*((visible(p[0]), p[1]) if isinstance(p, tuple) else visible(p) for p in parts))
-    target = console(stderr=stderr)
-    if _isatty(target.file):
-        target.print(text)
-    else:
-        target.file.write(text.plain + "\n")
-        target.file.flush()
+    stream = sys.stderr if stderr else sys.stdout
+    if not _isatty(stream):  # the plain text of the parts, without building a Console for it
+        stream.write("".join(visible(p[0] if isinstance(p, tuple) else p) for p in parts) + "\n")
+        stream.flush()
+        return
+    from rich.text import Text
+
+    console(stderr=stderr).print(Text.assemble(*((visible(p[0]), p[1]) if isinstance(p, tuple) else visible(p)
+                                                 for p in parts)))
 
 
 def line(text: Any, *, stderr: bool = False, style: str | None = None) -> None:
@@ -220,6 +227,8 @@ def _local(dt: Any, tz: str) -> str:
 
 
 def _grid() -> Table:
+    from rich.table import Table
+
     t = Table.grid(padding=(0, 2))
     t.add_column(style="bold")
     t.add_column()
@@ -324,6 +333,8 @@ def limit_label(limit: str) -> str:
 
 def timeline(case: Any, title: str | None = None) -> None:
     """A case's timeline as a table, one row per entry."""
+    from rich.table import Table
+
     table = Table(title=cell(title) if title else None, show_lines=False, expand=False)
     table.add_column("#", justify="right", no_wrap=True)
     table.add_column("时间", no_wrap=True)
@@ -357,6 +368,8 @@ def timeline(case: Any, title: str | None = None) -> None:
 
 def case_list(cases: list[Any], deadlines: dict[int, Any] | None = None) -> None:
     """Cases as a table with their step deadline; overdue ones in red."""
+    from rich.table import Table
+
     deadlines = deadlines or {}
     table = Table()
     for col in ("案件", _("状态 state"), "层级", _("单位 unit"), "类别", "来源", "上报时间", _("时限 due"), "描述"):
@@ -378,6 +391,8 @@ def triggers(case: Any, options: list[Any], actor: str | None) -> None:
     if not options:
         line(_("nothing may happen next: the case is finished"))
         return
+    from rich.table import Table
+
     table = Table()
     for col in (_("操作 trigger"), _("去向 next state"), _("角色 roles"), _("须填 requires"), "执行方"):
         table.add_column(col)
@@ -398,6 +413,9 @@ def triggers(case: Any, options: list[Any], actor: str | None) -> None:
 
 def workflow_tree(wf: Any) -> None:
     """The workflow as a tree: tiers and their states with transitions, roles, categories."""
+    from rich.text import Text
+    from rich.tree import Tree
+
     from casecraft.base.duration import Duration
 
     root = Tree(Text.assemble((visible(wf.name), "bold"),
@@ -441,6 +459,9 @@ def workflow_tree(wf: Any) -> None:
 
 def org_tree(org: Any, role_labels: dict[str, str] | None = None) -> None:
     """The organisation as a tree of units with their people (roles by their workflow labels in Chinese)."""
+    from rich.text import Text
+    from rich.tree import Tree
+
     role_labels = role_labels or {}
     by_parent: dict[str | None, list[Any]] = {}
     for u in org.units.values():
@@ -512,6 +533,9 @@ def calendar_year(summary: dict[str, Any]) -> None:
     ``summary`` is what :func:`casecraft.cli.calendar.year_summary` returns. A year
     without any date prints how to add it, on stderr.
     """
+    from rich.table import Table
+    from rich.text import Text
+
     year = summary["year"]
     if not summary["present"]:
         message((_("no working calendar for {year}:", year=year), "bold red"),
@@ -588,6 +612,8 @@ def calendar_year(summary: dict[str, Any]) -> None:
 
 def alert_list(items: list[Any], names: dict[str, str] | None = None) -> None:
     """Alerts as a table, coloured by kind; with ``names``, who acknowledged as ``吴静 (wujing)``."""
+    from rich.table import Table
+
     names = names or {}
     table = Table()
     zh = i18n.is_chinese()
@@ -620,6 +646,8 @@ def deadline_line(d: Any, tz: str) -> str:
 
 def rows(columns: list[str], items: list[list[Any]]) -> None:
     """A plain table of user text: one row per item, every cell made visible."""
+    from rich.table import Table
+
     table = Table()
     for col in columns:
         table.add_column(col)

@@ -37,7 +37,9 @@ ANY: Any = _Any()
 
 
 def _condition(when: Condition) -> Callable[[EventData], bool]:
-    wanted = {k: v for k, v in when.model_dump().items() if v is not None and k in CONDITION_KEYS}
+    # the fields read as attributes: model_dump would build the model's serializer (the models are
+    # defer_build), a cost every command that compiles the machine paid
+    wanted = {k: v for k in CONDITION_KEYS if (v := getattr(when, k)) is not None}
 
     def check(event: EventData) -> bool:
         ctx = event.kwargs

@@ -320,7 +320,16 @@ def construct(cls: type[M], data: dict[str, Any]) -> M:
         key = info.alias or name
         if key in data:
             values[name] = _value(info.annotation, data[key])
-    return cls.model_construct(_fields_set=set(values), **values)
+    given = set(values)
+    for name, info in cls.model_fields.items():
+        # pydantic would inspect the factory's signature for each such field (for ``list``, a parse of its
+        # text signature): these two take no argument
+        if name not in given and info.default_factory in _PLAIN_FACTORIES:
+            values[name] = info.default_factory()  # type: ignore[call-arg]
+    return cls.model_construct(_fields_set=given, **values)
+
+
+_PLAIN_FACTORIES: tuple[type, ...] = (list, dict)
 
 
 def _value(tp: Any, value: Any) -> Any:
