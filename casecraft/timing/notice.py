@@ -192,7 +192,7 @@ def _load(text: str, name: str) -> Any:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-    from casecraft.workflows.yamlio import ruamel_problem
+    from casecraft.base.yamltext import ruamel_problem
 
     yaml = YAML(typ="rt")  # round-trip: plain data only, positions kept
     yaml.Constructor = _constructor()
