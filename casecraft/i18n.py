@@ -338,6 +338,33 @@ def duration(seconds: float, lang: str | None = None) -> str:
     return f"{text} overdue" if late else f"{text} left"
 
 
+ALERT_LINE = N_("case {case} ({state}): {kind}, due {due}, at {unit}")
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+def alert_text(alert: Any, lang: str | None = None) -> str:
+    """An alert's text (an :class:`~casecraft.alerts.views.AlertView`) for a reader of ``lang``.
+
+    The text stored when the alert was raised (Chinese: it is what the superior platform
+    received) is shown when it is in the reader's language (a library message in English is
+    translated through the catalogue); otherwise the line is made again from the alert's fields.
+    """
+    lang = lang or current()
+    stored = alert.message or ""
+    if lang == CHINESE:
+        return text(stored, lang)
+    if stored and not _HAN.search(stored):
+        return stored
+    due = "-"
+    if alert.due_at is not None:
+        from zoneinfo import ZoneInfo
+
+        due = alert.due_at.astimezone(ZoneInfo(alert.timezone)).strftime("%m-%d %H:%M")
+    return render(gettext(ALERT_LINE, lang), {
+        "case": alert.case if alert.case is not None else "-", "state": alert.state,
+        "kind": word(ALERT_KINDS, alert.kind, lang), "due": due, "unit": alert.unit_name})
+
+
 def person(name: str | None, ident: str | None) -> str:
     """A person or unit as a reader wants it: ``王建国 (wangjg)``; the id alone when the name is unknown."""
     if not ident:

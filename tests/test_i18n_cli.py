@@ -412,3 +412,18 @@ def test_other_pages_are_chinese(sandbox: CliRunner, args: tuple[str, ...]) -> N
     result = run(sandbox, *args, env={"CASECRAFT_NOW": "2026-11-24T09:00"})
     assert result.exit_code == 0, result.output
     assert not english(result.output), english(result.output)
+
+
+def test_an_alert_reads_in_the_operators_language(sandbox: CliRunner) -> None:
+    """The alert table's headers, kinds and levels in the chosen language; the stored (Chinese) alert text as it
+    was raised for a Chinese reader, and made again from the alert's fields for an English one."""
+    assert run(sandbox, "demo", env=EN).exit_code == 0
+    db = "sqlite:///casecraft-demo.db"
+    table = run(sandbox, "--db", db, "alerts", "list")
+    assert table.exit_code == 0, table.output
+    assert "级别" in table.output and "上一级" in table.output and "已超期" in table.output
+    assert not english(table.output), english(table.output)
+    plain = run(sandbox, "--db", db, "alerts", "list", env=EN).output
+    assert "alert level" in plain and "one level up" in plain and "overdue" in plain
+    assert "case 3 (community_dispatched): overdue, due 11-24" in plain
+    assert "已超期" not in plain and "级别" not in plain

@@ -616,16 +616,16 @@ def alert_list(items: list[Any], names: dict[str, str] | None = None) -> None:
 
     names = names or {}
     table = Table()
-    zh = i18n.is_chinese()
-    for col in ("#", "案件", "类型", "级别", _("单位 unit"), "到期", "发出", "确认", "内容"):
+    for col in ("#", _("case"), _("kind"), _("alert level"), _("unit"), _("due"), _("raised"), _("acknowledged"),
+                _("message")):
         table.add_column(col)
     for a in items:
         acked = f"{_named(a.acked_by, names)} {_local(a.acked_at, a.timezone)[5:]}" if a.acked_at else "-"
-        level = i18n.word(i18n.ALERT_LEVELS, a.level) if zh else a.level
         colour = {"warning": "yellow", "overdue": "red", "reescalation": "bold red"}.get(a.kind, "")
-        table.add_row(str(a.id), str(a.case), cell(a.kind_label, colour), cell(level), cell(a.unit_name),
-                      _local(a.due_at, a.timezone)[5:], _local(a.raised_at, a.timezone)[5:], cell(acked),
-                      cell(a.message))
+        kind = a.kind_label if i18n.is_chinese() else i18n.word(i18n.ALERT_KINDS, a.kind)
+        table.add_row(str(a.id), str(a.case), cell(kind, colour), cell(i18n.word(i18n.ALERT_LEVELS, a.level)),
+                      cell(a.unit_name), _local(a.due_at, a.timezone)[5:], _local(a.raised_at, a.timezone)[5:],
+                      cell(acked), cell(i18n.alert_text(a)))
     print_table(table)
     line(_("{count} alert(s)", count=len(items)))
 

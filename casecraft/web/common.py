@@ -8,7 +8,6 @@ judged by the same rules as the API (the engine refuses with the same errors).
 
 from __future__ import annotations
 
-import re
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Callable
@@ -30,7 +29,6 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from casecraft import i18n
 from casecraft.attachments import MAX_PER_STEP
 from casecraft.base.errors import CasecraftError, InputError
-from casecraft.base.errors import render as render_template
 from casecraft.engine import Engine
 from casecraft.server.bodies import save_upload
 from casecraft.server.problems import status_for
@@ -109,26 +107,11 @@ def environment(lang: str) -> Environment:
     return out
 
 
-ALERT_LINE = i18n.N_("case {case} ({state}): {kind}, due {due}, at {unit}")
-_CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 def alert_message(alert: Any, lang: str = i18n.CHINESE) -> str:
-    """An alert's text for the board in ``lang``.
-
-    The text stored when the alert was raised is shown when it is already in the reader's language
-    (a library message in English is translated through the catalogue); otherwise the line is made
-    again from the alert's fields in ``lang``.
-    """
-    stored = alert.message or ""
-    if lang == i18n.CHINESE:
-        return i18n.text(stored, lang)
-    if stored and not _CJK.search(stored):
-        return stored
-    return render_template(i18n.gettext(ALERT_LINE, lang), {
-        "case": alert.case if alert.case is not None else "-", "state": alert.state,
-        "kind": i18n.word(i18n.ALERT_KINDS, alert.kind, lang),
-        "due": local(alert.due_at, alert.timezone) if alert.due_at else "-", "unit": alert.unit_name})
+    """An alert's text for the board in ``lang`` (see :func:`casecraft.i18n.alert_text`)."""
+    return i18n.alert_text(alert, lang)
 
 
 def paren(text: str, lang: str = i18n.CHINESE) -> str:
