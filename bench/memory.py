@@ -21,10 +21,10 @@ def rss_growth(url: str, transitions: int, warmup: int = 2_000,
 
     eng = Engine(url, WORKFLOW, FixedClock(at(24, "10:30")))
     eng.init(sandbox=True)
-    done = 0
+    done = start = 0
     base = None
     try:
-        while done < transitions + warmup:
+        while base is None or done - start < transitions:  # at least ``transitions`` after the warm-up
             cid = eng.report(source="patrol", grid=GRID5, category="0201", desc=f"消防设施隐患{done}",
                              actor="wangjg").id
             done += 1
