@@ -16,7 +16,9 @@ never translates.
 
 from __future__ import annotations
 
+import re
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,6 +77,25 @@ def render(template: str, details: dict[str, Any]) -> str:
         return Rendered(_FORMATTER.vformat(template, (), details), template, details)
     except (KeyError, IndexError, ValueError, AttributeError, TypeError):
         return Rendered(template, template, {})
+
+
+Rewording = tuple[tuple[re.Pattern[str], str], ...]
+
+
+def rewording(pairs: Sequence[tuple[str, str]]) -> Rewording:
+    """A table of (regular expression, template) pairs for :func:`reword`, compiled once."""
+    return tuple((re.compile(pattern), template) for pattern, template in pairs)
+
+
+def reword(table: Rewording, text: str, *, whole: bool = True) -> str | None:
+    """A library's or database's own words as ours: the first template of ``table`` whose pattern matches
+    ``text`` (all of it, or with ``whole=False`` its beginning), rendered with the pattern's named groups as
+    details; None when no pattern matches."""
+    for pattern, template in table:
+        found = pattern.fullmatch(text) if whole else pattern.match(text)
+        if found:
+            return render(template, found.groupdict())
+    return None
 
 
 class CasecraftError(Exception):

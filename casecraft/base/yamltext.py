@@ -5,13 +5,11 @@ Shared by the workflow loader and the holiday-notice reader (which sits below th
 
 from __future__ import annotations
 
-import re
-
-from casecraft.base.errors import N_, render
+from casecraft.base.errors import N_, render, reword, rewording
 
 # ruamel's common problems as our own templates, worded as ruamel words them in English (so the English stays
 # as it was) and translated with a hint of what to do; any other problem keeps ruamel's text inside "YAML: {what}"
-_RUAMEL: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(pattern), template) for pattern, template in (
+_RUAMEL = rewording((
     (r"mapping values are not allowed here", N_("YAML: mapping values are not allowed here")),
     (r"could not find expected ':'", N_("YAML: could not find expected ':'")),
     (r"did not find expected key", N_("YAML: did not find expected key")),
@@ -34,8 +32,4 @@ _RUAMEL: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(pattern), t
 
 def ruamel_problem(what: str) -> str:
     """A YAML parser's problem text as our own template where we know it, else inside ``YAML: {what}``."""
-    for pattern, template in _RUAMEL:
-        found = pattern.fullmatch(what)
-        if found:
-            return render(template, found.groupdict())
-    return render("YAML: {what}", {"what": what})
+    return reword(_RUAMEL, what) or render("YAML: {what}", {"what": what})

@@ -8,7 +8,6 @@ by a later migration is dumped and restored without a change here.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, cast
@@ -16,7 +15,7 @@ from typing import Any, cast
 from sqlalchemy import JSON, Connection, Integer, Table, func, insert, null, select, text
 from sqlalchemy.exc import DBAPIError, StatementError
 
-from casecraft.base.errors import N_, Joined, render
+from casecraft.base.errors import N_, Joined, render, reword, rewording
 from casecraft.base.records import CaseRow, DeadlineRow, Entry
 from casecraft.store.base import Store
 from casecraft.store.models import Case, Deadline, TimelineEntry, metadata
@@ -55,7 +54,7 @@ class RowRefused(Exception):
 
 
 # the databases' words for a refused row (SQLite, PostgreSQL), and ours
-_REFUSALS: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), t) for p, t in (
+_REFUSALS = rewording((
     (r"UNIQUE constraint failed: (?P<what>.+)", N_("a value that must be unique is repeated ({what})")),
     (r'duplicate key value violates unique constraint "(?P<what>[^"]+)"',
      N_("a value that must be unique is repeated ({what})")),
@@ -73,11 +72,7 @@ _REFUSALS: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), t) fo
 
 def refusal(database: str) -> str:
     """A database's refusal of a row in our words (a :func:`render` result), else its own first line."""
-    for pattern, template in _REFUSALS:
-        found = pattern.match(database)
-        if found:
-            return render(template, found.groupdict())
-    return database
+    return reword(_REFUSALS, database, whole=False) or database
 
 
 def tables() -> list[Table]:
