@@ -67,7 +67,7 @@ def test_init_admin_issues_the_first_token_once(prod: tuple[Path, str], tmp_path
         issued = [e for e in log if e.kind == "auth.issue"]
         assert len(issued) == 1 and issued[0].actor == "init" and issued[0].body["bootstrap"] is True
         stored = eng.snapshot()["credentials"]
-        assert len(stored) == 1 and token.split("_")[2] not in json.dumps(stored, default=str)  # only a hash
+        assert len(stored) == 1 and token.split("_", 2)[2] not in json.dumps(stored, default=str)  # only a hash
     # a second bootstrap, by anyone, is refused: the first admin exists
     again = run(db, "init", "--admin", "liming")
     assert again.exit_code == 1 and "already holds credentials" in again.stderr
@@ -139,7 +139,7 @@ def test_tokens_issued_listed_and_revoked_by_the_admin(prod: tuple[Path, str], t
     assert listed.exit_code == 0
     creds = json.loads(listed.stdout)
     assert {c["person"] for c in creds} == {"liming", "wangjg"}
-    assert all("secret" not in json.dumps(c) and wang.split("_")[2] not in json.dumps(c) for c in creds)
+    assert all("secret" not in json.dumps(c) and wang.split("_", 2)[2] not in json.dumps(c) for c in creds)
     wang_id = next(c["id"] for c in creds if c["person"] == "wangjg")
     # printed once on stdout without a file
     printed = run(db, "auth", "token", "issue", "lixia", "--json", token=admin)
