@@ -63,7 +63,6 @@ MiB = 1024 * 1024
 _TICKET = re.compile(r"[^\s\x00-\x1f]+")
 _GRID = re.compile(r"\d{15}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")  # control characters other than tab and newline
-_CAPS = tuple((name, LIMITS.get(name, 1 << 62)) for name in COLUMNS)
 _PREFIX = 64 * 1024  # bytes read to tell the encoding and the format
 
 
@@ -538,26 +537,7 @@ def check_row(no: int, row: Mapping[str, Any], categories: Mapping[str, Any], no
               timezone: str) -> tuple[Ticket | None, list[RowProblem]]:
     """Check one row's fields on their own (no database): a ticket, or its problems."""
     bad: _Bad = []
-    # the usual row (text fields within their caps, no control characters) is read in one loop and
-    # one search; any other goes field by field, so that each problem is named as always
-    v: dict[str, str | None] = {}
-    get = row.get
-    for name, cap in _CAPS:
-        value = get(name)
-        if value is None:
-            v[name] = None
-            continue
-        if type(value) is not str:
-            break
-        value = value.strip()
-        if len(value) > cap:
-            break
-        v[name] = value or None
-    else:
-        if _CONTROL.search("\t".join([x for x in v.values() if x])):
-            v = {name: _text(row, name, bad) for name in COLUMNS}
-    if len(v) < len(COLUMNS):
-        v = {name: _text(row, name, bad) for name in COLUMNS}
+    v = {name: _text(row, name, bad) for name in COLUMNS}
     for name in REQUIRED:
         if v[name] is None and not any(f == name for f, _, _ in bad):
             bad.append((name, N_("is required"), {}))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, overload
@@ -205,16 +206,33 @@ class Intake:
                     org = self.ctx.org_in(tx).load_all()
                     build = _Batch(wf, self.ctx.calendar(wf), vid, tr, dest, who, when)
                     again = _Router(wf, org, tr, person, tier)
-                    for batch in checked.iter_batches(batch_size):
-                        late: list[RowProblem] = []
-                        routed = again(batch, late)
-                        if late:
-                            raise ConflictError("the organisation changed while the file was imported; nothing "
-                                                "was imported, run the import again")
-                        self._write(tx, routed, build, result)
-                        done += len(batch)
-                        if progress:
-                            progress(done, total)
+                    # a batch is written (on a second thread) while the next is read, checked and routed: the
+                    # database works without Python's lock, so the two overlap. One batch at a time uses the
+                    # transaction's connection; the next waits for it
+                    writing: Future[None] | None = None
+                    written = 0
+                    with ThreadPoolExecutor(1, thread_name_prefix="casecraft-import") as pool:
+                        try:
+                            for batch in checked.iter_batches(batch_size):
+                                late: list[RowProblem] = []
+                                routed = again(batch, late)
+                                if late:
+                                    raise ConflictError("the organisation changed while the file was imported; "
+                                                        "nothing was imported, run the import again")
+                                if writing is not None:
+                                    writing.result()
+                                    done += written
+                                    if progress:
+                                        progress(done, total)
+                                writing, written = pool.submit(self._write, tx, routed, build, result), len(batch)
+                            if writing is not None:
+                                writing.result()
+                                done += written
+                                if progress:
+                                    progress(done, total)
+                        finally:  # nothing may use the connection once the transaction ends
+                            if writing is not None:
+                                wait([writing])
                 if result.bad:
                     target = Path(rejects) if rejects else default_rejects_path(src.path, src.format)
                     checked.write_rejects(target, force=rejects_force)
