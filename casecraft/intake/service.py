@@ -206,11 +206,12 @@ class Intake:
                     org = self.ctx.org_in(tx).load_all()
                     build = _Batch(wf, self.ctx.calendar(wf), vid, tr, dest, who, when)
                     again = _Router(wf, org, tr, person, tier)
-                    # a batch is written (on a second thread) while the next is read, checked and routed: the
-                    # database works without Python's lock, so the two overlap. One batch at a time uses the
-                    # transaction's connection; the next waits for it
-                    writing: Future[None] | None = None
-                    written = 0
+                    # Pipelined, one batch on the connection at a time: while a batch is written (on a second
+                    # thread: the database works outside Python's lock), the next one's rows are built and the one
+                    # after it read, checked and routed. A batch's tickets are looked up (and its ids taken) before
+                    # the batch ahead of it is written: no ticket is in both (the file's duplicates were refused)
+                    writing: tuple[Future[None], _Looked] | None = None
+                    ready: _Looked | None = None
                     with ThreadPoolExecutor(1, thread_name_prefix="casecraft-import") as pool:
                         try:
                             for batch in checked.iter_batches(batch_size):
@@ -220,19 +221,26 @@ class Intake:
                                     raise ConflictError("the organisation changed while the file was imported; "
                                                         "nothing was imported, run the import again")
                                 if writing is not None:
-                                    writing.result()
-                                    done += written
+                                    done += self._written(tx, *writing, build, result)
+                                    writing = None
                                     if progress:
                                         progress(done, total)
-                                writing, written = pool.submit(self._write, tx, routed, build, result), len(batch)
-                            if writing is not None:
-                                writing.result()
-                                done += written
-                                if progress:
-                                    progress(done, total)
+                                looked = self._look(tx, routed, build, len(batch))
+                                if ready is not None:
+                                    writing, ready = (pool.submit(self._insert, tx, build, ready), ready), None
+                                looked.rows = build.rows(tx, looked.todo, looked.ids)
+                                ready = looked
+                            for last in (ready, None):
+                                if writing is not None:
+                                    done += self._written(tx, *writing, build, result)
+                                    writing = None
+                                    if progress:
+                                        progress(done, total)
+                                if last is not None:
+                                    writing = pool.submit(self._insert, tx, build, last), last
                         finally:  # nothing may use the connection once the transaction ends
                             if writing is not None:
-                                wait([writing])
+                                wait([writing[0]])
                 if result.bad:
                     target = Path(rejects) if rejects else default_rejects_path(src.path, src.format)
                     checked.write_rejects(target, force=rejects_force)
@@ -250,27 +258,55 @@ class Intake:
                                    allowed=", ".join(tr.roles), actor=actor)
         return person
 
-    def _write(self, tx: Any, routed: list[tuple[Ticket, str]], build: _Batch, result: ImportResult) -> None:
-        """One batch inside the import's transaction; a ticket taken meanwhile retries the batch."""
-        for _attempt in range(3):
-            try:
-                with tx.savepoint():
-                    found = tx.existing_refs("hotline", [t.ticket for t, _ in routed])
-                    todo = [(t, unit) for t, unit in routed if t.ticket not in found] if found else routed
-                    ids = tx.reserve_case_ids(len(todo))
-                    cases, entries, deadlines = build.rows(tx, todo, ids)
-                    tx.insert_rows(build.writers[0], cases)
-                    tx.insert_rows(build.writers[1], entries)
-                    tx.insert_rows(build.writers[2], deadlines)
-                break
-            except DuplicateKey:
-                continue  # another importer took some of these tickets meanwhile: look again
-        else:
-            raise ConflictError("another import of the same tickets kept getting in the way; nothing was imported, "
-                                "run the import again (tickets already imported are skipped)")
-        result.case_ids.extend(ids)
-        result.new += len(ids)
-        result.existing += len(found)
+    def _look(self, tx: Any, routed: list[tuple[Ticket, str]], build: _Batch, size: int) -> _Looked:
+        """Which tickets of a batch exist already; ids for the others."""
+        found = tx.existing_refs("hotline", [t.ticket for t, _ in routed])
+        todo = [(t, unit) for t, unit in routed if t.ticket not in found] if found else routed
+        ids = tx.reserve_case_ids(len(todo), after=build.last_id)
+        if ids:
+            build.last_id = max(build.last_id, ids[-1])
+        return _Looked(routed, size, found, todo, ids)
+
+    def _insert(self, tx: Any, build: _Batch, looked: _Looked) -> None:
+        """Write a batch's rows; a ticket taken meanwhile by another importer voids them (DuplicateKey)."""
+        assert looked.rows is not None
+        with tx.savepoint():
+            for writer, rows in zip(build.writers, looked.rows, strict=True):
+                tx.insert_rows(writer, rows)
+
+    def _written(self, tx: Any, writing: Future[None], looked: _Looked, build: _Batch, result: ImportResult) -> int:
+        """Wait for a batch's write, write it again (looking again) if a ticket was taken meanwhile; count it."""
+        try:
+            writing.result()
+        except DuplicateKey:
+            for _attempt in range(2):  # another importer took some of these tickets: look again
+                try:
+                    looked = self._look(tx, looked.routed, build, looked.size)
+                    looked.rows = build.rows(tx, looked.todo, looked.ids)
+                    self._insert(tx, build, looked)
+                    break
+                except DuplicateKey:
+                    continue
+            else:
+                raise ConflictError("another import of the same tickets kept getting in the way; nothing was "
+                                    "imported, run the import again (tickets already imported are skipped)") from None
+        result.case_ids.extend(looked.ids)
+        result.new += len(looked.ids)
+        result.existing += len(looked.found)
+        return looked.size
+
+
+@dataclass
+class _Looked:
+    """A batch on its way: its routed tickets, how many rows it had, the tickets found, the new ones and their
+    ids, and (once built) its rows for the cases, timeline and deadlines."""
+
+    routed: list[tuple[Ticket, str]]
+    size: int
+    found: dict[str, int]
+    todo: list[tuple[Ticket, str]]
+    ids: list[int]
+    rows: tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]] | None = None
 
 
 class _Router:
@@ -387,6 +423,7 @@ class _Batch:
     plans: dict[tuple[str, str], _Plan] = field(default_factory=dict)
     shown: dict[Any, tuple[str, Any]] = field(default_factory=dict)  # a time received: as the note shows it, stored
     writers: tuple[Any, ...] = ()  # the bulk writers of the transaction, set by rows()
+    last_id: int = 0  # the highest case id taken so far
     first: tl.FirstRows = field(init=False)
 
     def __post_init__(self) -> None:

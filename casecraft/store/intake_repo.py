@@ -33,6 +33,7 @@ cases_t = cast(Table, Case.__table__)
 timeline_t = cast(Table, TimelineEntry.__table__)
 deadlines_t = cast(Table, Deadline.__table__)
 CHUNK = 500
+_REFS_SQLITE: dict[int, str] = {}  # by the number of tickets: at most CHUNK statements
 # one index probe per ticket, whatever the planner believes of a table that grew inside this transaction
 # (OFFSET 0 keeps the subquery a nested loop: pulled up, it became a hash join over every hotline case)
 _REFS_PG = ("SELECT c.ref, c.id FROM unnest(%s::text[]) AS r(ref) CROSS JOIN LATERAL "
@@ -219,21 +220,28 @@ class IntakeQueries:
                 # hotline case by ref (no statistics yet for rows this import wrote): 300 µs a row at 20,000
                 # cases. One array parameter, probed ticket by ticket on the unique index instead
                 rows: Any = self.conn.exec_driver_sql(_REFS_PG, (part, source))
-            else:
-                rows = self.conn.execute(select(cases_t.c.ref, cases_t.c.id).where(
-                    cases_t.c.source == source, cases_t.c.ref.in_(part)))
+            else:  # the statement for this many tickets, to the driver (SQLAlchemy binds an IN list item by item)
+                sql = _REFS_SQLITE.get(len(part))
+                if sql is None:
+                    sql = _REFS_SQLITE[len(part)] = (
+                        f"SELECT ref, id FROM cases WHERE source = ? AND ref IN ({', '.join('?' * len(part))})")
+                rows = self.conn.exec_driver_sql(sql, (source, *part))
             found.update({r: int(cid) for r, cid in rows})
         return found
 
-    def reserve_case_ids(self, n: int) -> list[int]:
-        """``n`` new case ids, safe against concurrent writers (see the module docstring)."""
+    def reserve_case_ids(self, n: int, *, after: int = 0) -> list[int]:
+        """``n`` new case ids, safe against concurrent writers (see the module docstring).
+
+        ``after``: the highest id this transaction has taken for rows it has not written yet (on SQLite
+        the new ids follow it; PostgreSQL's sequence knows it already).
+        """
         if n <= 0:
             return []
         if self.conn.dialect.name == "postgresql":
             rows = self.conn.execute(text("SELECT nextval(pg_get_serial_sequence('cases', 'id')) "
                                           "FROM generate_series(1, :n)"), {"n": n})
             return [int(r[0]) for r in rows]
-        top = int(self.conn.execute(select(func.coalesce(func.max(cases_t.c.id), 0))).scalar_one())
+        top = max(after, int(self.conn.execute(select(func.coalesce(func.max(cases_t.c.id), 0))).scalar_one()))
         return list(range(top + 1, top + n + 1))
 
     def bulk_table(self, table: str, columns: Sequence[str]) -> BulkTable:
