@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 # run as a script, sys.path[0] is bench/ itself: put the checkout there instead, so that bench's
 # module names never shadow a library's
@@ -71,7 +72,7 @@ class Db:
 
     def __init__(self, backend: str, name: str) -> None:
         self.backend, self.name = backend, name
-        self._ctx = None
+        self._ctx: Any = None
 
     def __enter__(self) -> str:
         if self.backend == "sqlite":
