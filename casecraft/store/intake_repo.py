@@ -168,10 +168,12 @@ class BulkTable:
             self.sql = f"INSERT INTO {table_name} ({names}) VALUES "
             self._row = "(" + ", ".join([_MARKS.get(dialect.paramstyle, "?")] * len(columns)) + ")"
             # rows per INSERT: one statement inserts many rows (a tenth less of the driver's time per row than
-            # executemany, and the database works longer outside Python's lock), within SQLite's limit on
-            # parameters (999 before 3.32)
+            # executemany), a batch of the import's default size in one statement where SQLite's limit on
+            # parameters allows (999 before 3.32): each statement gives up Python's lock while the database
+            # works, and taking it back (from the thread reading the next batch) can wait for the interpreter's
+            # switch interval. Other sizes go as powers of two (see _parts)
             limit = 32_766 if sqlite3.sqlite_version_info >= (3, 32) else 999
-            self.per_statement = max(1, min(100, limit // len(columns)))
+            self.per_statement = max(1, min(500, limit // len(columns)))
             self._many: dict[int, str] = {}
 
     def value(self, column: str, v: Any) -> Any:
@@ -188,15 +190,15 @@ class BulkTable:
         if not rows:
             return
         if self.dialect != "postgresql":
-            k = self.per_statement
             cur = conn.connection.driver_connection.cursor()
             try:
-                for i in range(0, len(rows), k):
-                    part = rows[i:i + k]
-                    sql = self._many.get(len(part))
+                i = 0
+                for n in _parts(len(rows), self.per_statement):
+                    sql = self._many.get(n)
                     if sql is None:
-                        sql = self._many[len(part)] = self.sql + ", ".join([self._row] * len(part))
-                    cur.execute(sql, list(chain.from_iterable(part)))
+                        sql = self._many[n] = self.sql + ", ".join([self._row] * n)
+                    cur.execute(sql, list(chain.from_iterable(rows[i:i + n])))
+                    i += n
             except sqlite3.IntegrityError as exc:
                 raise DuplicateKey(str(exc)) from None
             except sqlite3.Error as exc:  # as SQLAlchemy would have raised it: the store's translation applies
@@ -216,6 +218,20 @@ class BulkTable:
             raise DuplicateKey(str(exc)) from None
         except psycopg.Error as exc:  # as SQLAlchemy would have raised it: the store's translation applies
             raise DBAPIError.instance(self.sql, None, exc, psycopg.Error) from exc
+
+
+def _parts(n: int, most: int) -> list[int]:
+    """``n`` rows as statements of ``most`` rows and the powers of two of the rest: a few statement shapes,
+    whatever the batches' sizes (the driver keeps up to 128 statements prepared per connection, and a
+    prepared INSERT of 500 cases takes a megabyte)."""
+    out = [most] * (n // most)
+    rest, bit = n % most, 1 << (most.bit_length() - 1)
+    while rest:
+        if rest >= bit:
+            out.append(bit)
+            rest -= bit
+        bit >>= 1
+    return out
 
 
 _MARKS = {"qmark": "?", "numeric": "?", "format": "%s", "pyformat": "%s"}
