@@ -82,6 +82,16 @@ class DeadlineRow:
     provisional: bool = False
 
 
+class ClosedDeadline(NamedTuple):
+    """What closing a deadline row set on it (a step's deadline facts), and which row it was."""
+
+    id: int
+    kind: str
+    seq: int
+    closed_at: datetime | None
+    outcome: str | None
+
+
 class DueDeadline(NamedTuple):
     """What the sweep reads of a claimed deadline: no more (a batch of 500 is claimed per transaction)."""
 
@@ -198,5 +208,5 @@ class OrgPerson:
     active: bool = True
 
 
-__all__ = ["AlertRow", "CASE_FIELDS", "CaseRow", "DEADLINE_FACTS", "DeadlineRow", "Entry", "FACT_FIELDS",
-           "LedgerEntry", "OrgPerson", "OrgUnit"]
+__all__ = ["AlertRow", "CASE_FIELDS", "CaseRow", "ClosedDeadline", "DEADLINE_FACTS", "DeadlineRow", "Entry",
+           "FACT_FIELDS", "LedgerEntry", "OrgPerson", "OrgUnit"]

@@ -20,15 +20,15 @@ import hashlib
 import json
 import string
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from json.encoder import encode_basestring
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from casecraft.base.acting import SYSTEM, Actor, When
 from casecraft.base.errors import ConflictError, InputError
-from casecraft.base.records import DEADLINE_FACTS, FACT_FIELDS, CaseRow, DeadlineRow, Entry
+from casecraft.base.records import CASE_FIELDS, DEADLINE_FACTS, FACT_FIELDS, CaseRow, DeadlineRow, Entry
 from casecraft.base.text import check_id
 from casecraft.store.base import Tx
 
@@ -117,6 +117,10 @@ def _legacy_hash(e: Entry) -> str:
 
 
 _ENTRY_FIELDS = tuple(Entry.__dataclass_fields__)
+_FACT_SET = frozenset(FACT_FIELDS)
+_DEADLINE_FACT_SET = frozenset(DEADLINE_FACTS)
+_AS_IS = frozenset({str, int, bool, float, type(None)})  # _plain returns these unchanged
+_CASE_VALUES = attrgetter(*CASE_FIELDS)
 
 
 def as_entry(row: Entry | Mapping[str, Any]) -> Entry:
@@ -151,10 +155,15 @@ def entry_hash(e: Entry | Mapping[str, Any]) -> str:
         "targets": e.targets, "outcome": e.outcome, "note": e.note, "attachments": e.attachments,
         "facts": e.facts, "deadline_facts": e.deadline_facts, "prev_hash": e.prev_hash,
     }
+    return _hash_of(fields_)
+
+
+def _hash_of(fields_: dict[str, Any]) -> str:
+    """The version-2 hash of an entry's members (as :func:`entry_hash` gathers them)."""
     # the encoder turns tuples into lists itself and asks _iso only for times: the same text as
-    # json.dumps(_plain(fields_)) (tests/test_startup.py compares them), without a Python pass over the entry
-    blob = json.dumps(fields_, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_iso)
-    return hashlib.sha256(blob.encode()).hexdigest()
+    # json.dumps(_plain(fields_)) (tests/test_startup.py compares them), without a Python pass over the entry;
+    # it is made once (json.dumps with options builds a new encoder on every call)
+    return hashlib.sha256(_HASH_JSON.encode(fields_).encode()).hexdigest()
 
 
 def _iso(value: Any) -> Any:
@@ -165,7 +174,7 @@ def _iso(value: Any) -> Any:
 
 def facts_of(changes: dict[str, Any]) -> dict[str, Any]:
     """The case fields of ``changes`` an entry commits to, as JSON values (UTC times as ISO text)."""
-    return {k: _plain(v) for k, v in changes.items() if k in FACT_FIELDS}
+    return {k: v if type(v) in _AS_IS else _plain(v) for k, v in changes.items() if k in _FACT_SET}
 
 
 def deadline_key(kind: str, seq: int) -> str:
@@ -182,7 +191,7 @@ def _open_values(case_id: int, seq: int, op: OpenDeadline) -> dict[str, Any]:
 
 
 def _deadline_facts(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: _plain(v) for k, v in values.items() if k in DEADLINE_FACTS}
+    return {k: v if type(v) in _AS_IS else _plain(v) for k, v in values.items() if k in _DEADLINE_FACT_SET}
 
 
 # --- building and writing entries -------------------------------------------------------------------
@@ -190,15 +199,17 @@ def build_entry(case_id: int, seq: int, *, before: CaseRow | None, after: dict[s
                 when: When, deadline_facts: dict[str, dict[str, Any]], facts: dict[str, Any],
                 prev_hash: str | None) -> Entry:
     """The entry of ``step`` (pure: no database), with its hash."""
-    entry = Entry(
-        case_id=case_id, seq=seq, at=when.at, recorded_at=when.recorded_at, actor_id=actor.id,
-        actor_name=actor.name, actor_role=actor.role, actor_unit=actor.unit, trigger=step.trigger,
-        from_state=before.state if before else None, to_state=after["state"],
-        from_tier=before.tier if before else None, to_tier=after["tier"], unit_code=after["unit_code"],
-        targets=tuple(step.targets), outcome=step.outcome, note=step.note, attachments=tuple(step.attachments),
-        facts=facts, deadline_facts=deadline_facts, on_behalf_of=actor.on_behalf_of, backfill=when.backfill,
-        prev_hash=prev_hash, hv=HASH_VERSION)
-    return replace(entry, hash=entry_hash(entry))
+    # the members entry_hash hashes (the same names and values), gathered once for the hash and the entry
+    members: dict[str, Any] = {
+        "hv": HASH_VERSION, "case_id": case_id, "seq": seq, "at": when.at, "recorded_at": when.recorded_at,
+        "actor_id": actor.id, "actor_name": actor.name, "actor_role": actor.role, "actor_unit": actor.unit,
+        "on_behalf_of": actor.on_behalf_of, "backfill": when.backfill, "trigger": step.trigger,
+        "from_state": before.state if before else None, "to_state": after["state"],
+        "from_tier": before.tier if before else None, "to_tier": after["tier"], "unit_code": after["unit_code"],
+        "targets": tuple(step.targets), "outcome": step.outcome, "note": step.note,
+        "attachments": tuple(step.attachments), "facts": facts, "deadline_facts": deadline_facts,
+        "prev_hash": prev_hash}
+    return Entry(**members, hash=_hash_of(members))
 
 
 def first_entry(case_id: int, values: dict[str, Any], step: Step, actor: Actor,
@@ -220,8 +231,7 @@ def first_entry(case_id: int, values: dict[str, Any], step: Step, actor: Actor,
     return entry, rows
 
 
-_FACT_SET = frozenset(FACT_FIELDS)
-_AS_IS = frozenset({str, int, bool, float, type(None)})  # _plain returns these unchanged
+
 # the hash's own encoder, made once: json.dumps with options builds a new encoder on every call
 _HASH_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_iso)
 # the text the engine's JSON serialiser stores (casecraft.store.db: keys as given); only for values _plain made
@@ -478,19 +488,22 @@ def append_step(tx: Tx, case: CaseRow, step: Step, actor: Actor, when: When, *,
         raise InputError("the time {at} lies before case {case}'s last step ({last}); a timeline only moves "
                          "forward", at=when.at.isoformat(), case=case.id, last=case.updated_at.isoformat())
     seq = case.version + 1
+    changes = step.changes
     dfacts = _apply_deadlines(tx, case, seq, step.deadlines, when.at)
-    after = {**case.values(), **step.changes}
+    after = {"state": changes.get("state", case.state), "tier": changes.get("tier", case.tier),
+             "unit_code": changes.get("unit_code", case.unit_code)}  # what build_entry reads of the row after
     entry = build_entry(case.id, seq, before=case, after=after, step=step, actor=actor, when=when,
-                        deadline_facts=dfacts, facts=facts_of(step.changes), prev_hash=case.last_hash)
-    values = {**step.changes, "version": seq, "last_hash": entry.hash, "updated_at": when.at}
+                        deadline_facts=dfacts, facts=facts_of(changes), prev_hash=case.last_hash)
+    values = {**changes, "version": seq, "last_hash": entry.hash, "updated_at": when.at}
     if not tx.update_case(case.id, case.version, values):
         raise ConflictError("case {case} was changed by someone else while you worked; look at it again",
                             case=case.id)
     tx.insert_entry(entry)
-    changed = {k: v for k, v in values.items() if k != "assignees"}
+    left = dict(zip(CASE_FIELDS, _CASE_VALUES(case), strict=True))  # dataclasses.replace, without its field walk
+    left.update(values)
     if "assignees" in values:
-        changed["assignees"] = tuple(values["assignees"] or ())
-    return replace(case, **changed), entry
+        left["assignees"] = tuple(values["assignees"] or ())
+    return CaseRow(**left), entry
 
 
 __all__ = ["SYSTEM", "Actor", "CloseDeadlines", "DeadlineOp", "HASH_VERSION", "OpenDeadline", "SetDeadline", "Step",

@@ -17,14 +17,14 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, DateTime, String, Table, bindparam, case, insert, or_, select, type_coerce, update
 
-from casecraft.base.records import AlertRow, DeadlineRow, DueDeadline
+from casecraft.base.records import AlertRow, ClosedDeadline, DeadlineRow, DueDeadline
 from casecraft.store.models import Alert, Deadline, Delivery
 
 deadlines_t = cast(Table, Deadline.__table__)
 alerts_t = cast(Table, Alert.__table__)
 deliveries_t = cast(Table, Delivery.__table__)
 
-_INSERT_DEADLINE = insert(deadlines_t).returning(deadlines_t.c.id)
+_INSERT_DEADLINE = insert(deadlines_t)
 _DEADLINE_COLUMNS = [c.name for c in deadlines_t.columns]
 
 # The sweep's claim, built once: only the columns the sweep reads (DueDeadline's), through the partial
@@ -63,11 +63,12 @@ def _close_stmt(kinds: tuple[str, ...], fixed_outcome: bool, keep_next: bool) ->
     values: dict[str, Any] = {"closed_at": now, "outcome": result}
     if not keep_next:
         values["next_alert_at"] = None
+    # the kinds as fixed values (kind = 'step' OR ...): an IN list would be expanded again at every execution
     return (update(deadlines_t)
             .where(deadlines_t.c.case_id == bindparam("b_case_id"), deadlines_t.c.closed_at.is_(None),
-                   deadlines_t.c.kind.in_(kinds))
+                   or_(*(deadlines_t.c.kind == k for k in kinds)))
             .values(**values)
-            .returning(*deadlines_t.c))
+            .returning(*(deadlines_t.c[n] for n in ClosedDeadline._fields)))
 
 
 def _dialect_insert(conn: Connection) -> Any:
@@ -88,8 +89,8 @@ class DeadlineQueries:
 
     conn: Connection
 
-    def insert_deadline(self, values: dict[str, Any]) -> int:
-        return int(self.conn.execute(_INSERT_DEADLINE, values).scalar_one())
+    def insert_deadline(self, values: dict[str, Any]) -> None:
+        self.conn.execute(_INSERT_DEADLINE, values)
 
     def case_deadlines(self, case_id: int, *, open_only: bool = False,
                        kinds: Sequence[str] = ("step", "case")) -> list[DeadlineRow]:
@@ -99,20 +100,20 @@ class DeadlineQueries:
         return [deadline_row(r) for r in self.conn.execute(q.order_by(deadlines_t.c.id)).mappings()]
 
     def close_deadlines(self, case_id: int, now: datetime, kinds: Sequence[str] = ("step",),
-                        outcome: str | None = None) -> list[DeadlineRow]:
+                        outcome: str | None = None) -> list[ClosedDeadline]:
         """Close the case's open deadlines of ``kinds``: met if not yet due, else late (or ``outcome``).
 
         A ``paused`` row keeps its next alert time (the clock resumes on the same row).
 
         Returns:
-            the closed rows as they now are.
+            what the closing set on each closed row (with its id, kind and seq), in the order of their ids.
         """
         params: dict[str, Any] = {"b_case_id": case_id, "b_now": now}
         if outcome is not None:
             params["b_outcome"] = outcome
         stmt = _close_stmt(tuple(kinds), outcome is not None, outcome == "paused")
-        rows = self.conn.execute(stmt, params).mappings().all()
-        return sorted((deadline_row(r) for r in rows), key=lambda d: d.id)
+        new = tuple.__new__
+        return sorted(new(ClosedDeadline, r) for r in self.conn.execute(stmt, params))
 
     def open_deadlines(self, case_ids: Sequence[int]) -> dict[int, DeadlineRow]:
         """The open step deadline of each case (by case id)."""

@@ -12,7 +12,17 @@ from contextlib import AbstractContextManager
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from casecraft.base.records import AlertRow, CaseRow, DeadlineRow, DueDeadline, Entry, LedgerEntry, OrgPerson, OrgUnit
+from casecraft.base.records import (
+    AlertRow,
+    CaseRow,
+    ClosedDeadline,
+    DeadlineRow,
+    DueDeadline,
+    Entry,
+    LedgerEntry,
+    OrgPerson,
+    OrgUnit,
+)
 from casecraft.timing.calendar import DayRow, WorkingCalendar, WorkingPeriod
 from casecraft.timing.notice import Notice
 
@@ -53,12 +63,12 @@ class Tx(Protocol):
     def table_rows(self, table: str) -> list[tuple[Any, ...]]: ...
 
     # deadlines
-    def insert_deadline(self, values: dict[str, Any]) -> int: ...
+    def insert_deadline(self, values: dict[str, Any]) -> None: ...
     def case_deadlines(self, case_id: int, *, open_only: bool = False,
                        kinds: Sequence[str] = ("step", "case")) -> list[DeadlineRow]: ...
     def open_deadlines(self, case_ids: Sequence[int]) -> dict[int, DeadlineRow]: ...
     def close_deadlines(self, case_id: int, now: datetime, kinds: Sequence[str] = ("step",),
-                        outcome: str | None = None) -> list[DeadlineRow]: ...
+                        outcome: str | None = None) -> list[ClosedDeadline]: ...
     def update_deadline(self, deadline_id: int, values: dict[str, Any]) -> None: ...
     def paused_deadlines(self, case_id: int, kinds: Sequence[str]) -> list[DeadlineRow]: ...
     def claim_due(self, now: datetime, limit: int) -> list[DueDeadline]: ...

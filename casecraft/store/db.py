@@ -47,8 +47,13 @@ def safe_url(url: str) -> str:
         return "<database url>"
 
 
+# made once: json.dumps with options builds a new encoder on every call (several JSON values a step)
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def _dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    """What ``json.dumps(obj, ensure_ascii=False, separators=(",", ":"))`` gives."""
+    return _JSON.encode(obj)
 
 
 def lock_timeout() -> int:

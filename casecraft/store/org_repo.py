@@ -29,7 +29,9 @@ def unit_from(r: Any) -> OrgUnit:
 
 
 _UNIT = select(units_t).where(units_t.c.code == bindparam("code"))
-_PERSON = select(people_t).where(people_t.c.id == bindparam("id"))
+# what a person is as the services see them (read by every step: no more columns than OrgPerson has)
+_PERSON = (select(people_t.c.id, people_t.c.name, people_t.c.unit_code, people_t.c.roles, people_t.c.note,
+                  people_t.c.active).where(people_t.c.id == bindparam("id")))
 
 
 def person_from(r: Any) -> OrgPerson:
@@ -47,8 +49,11 @@ class OrgQueries:
         return unit_from(r) if r else None
 
     def person(self, pid: str) -> OrgPerson | None:
-        r = self.conn.execute(_PERSON, {"id": pid}).mappings().first()
-        return person_from(r) if r else None
+        r = self.conn.execute(_PERSON, {"id": pid}).first()
+        if r is None:
+            return None
+        pid_, name, unit, roles, note, active = r
+        return OrgPerson(id=pid_, name=name, unit=unit, roles=tuple(roles or ()), note=note, active=bool(active))
 
     def all_units(self) -> list[OrgUnit]:
         return [unit_from(r) for r in self.conn.execute(select(units_t).order_by(units_t.c.code)).mappings()]

@@ -17,7 +17,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Engine, Table, bindparam, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from casecraft.base.records import CaseRow, Entry
+from casecraft.base.records import CASE_FIELDS, CaseRow, Entry
 from casecraft.store.alerts_repo import AlertQueries, DeadlineQueries
 from casecraft.store.base import DuplicateKey
 from casecraft.store.calendar_repo import CalendarQueries
@@ -32,7 +32,9 @@ cases_t = cast(Table, Case.__table__)
 timeline_t = cast(Table, TimelineEntry.__table__)
 units_t = cast(Table, Unit.__table__)
 
-_CASE_BY_ID = select(cases_t).where(cases_t.c.id == bindparam("id"))
+# the columns in CaseRow's field order, so a row (a tuple) makes a CaseRow by position
+_CASE_BY_ID = select(*(cases_t.c[f] for f in CASE_FIELDS)).where(cases_t.c.id == bindparam("id"))
+_ASSIGNEES = CASE_FIELDS.index("assignees")
 # FOR NO KEY UPDATE: a step changes the case's columns, never its id, so it must not block (nor be blocked
 # by) the FOR KEY SHARE lock PostgreSQL takes on the case row when a sweep inserts an alert that refers to it;
 # with a plain FOR UPDATE a writer (case locked, waiting for a deadline row the sweep claimed) and the sweep
@@ -62,6 +64,13 @@ def case_row(r: Any) -> CaseRow:
     d = dict(r)
     d["assignees"] = tuple(d.get("assignees") or ())
     return CaseRow(**d)
+
+
+def _case_of(r: Any) -> CaseRow:
+    """A row of :data:`_CASE_BY_ID` (its columns in CaseRow's order) as a :class:`CaseRow`."""
+    values = list(r)
+    values[_ASSIGNEES] = tuple(values[_ASSIGNEES] or ())
+    return CaseRow(*values)
 
 
 def entry_row(r: Any) -> Entry:
@@ -98,8 +107,8 @@ class CaseQueries:
     def case(self, case_id: int, *, for_update: bool = False) -> CaseRow | None:
         """One case; ``for_update`` locks its row on PostgreSQL until the transaction ends."""
         stmt = _CASE_FOR_UPDATE if for_update and self.conn.dialect.name == "postgresql" else _CASE_BY_ID
-        row = self.conn.execute(stmt, {"id": case_id}).mappings().first()
-        return case_row(row) if row else None
+        row = self.conn.execute(stmt, {"id": case_id}).first()
+        return _case_of(row) if row else None
 
     def insert_case(self, values: dict[str, Any]) -> int:
         """Insert a case row; its id.
