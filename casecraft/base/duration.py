@@ -57,6 +57,10 @@ class Duration:
         """
         if not isinstance(text, str):
             raise ValueError(render("a duration must be text such as '4 working hours', got {text!r}", {"text": text}))
+        if cls is Duration:  # a workflow's few limits are parsed at every step: each text once
+            known = _PARSED.get(text)
+            if known is not None:
+                return known
         m = _EN.match(text)
         if m:
             unit = _EN_UNITS[m["unit"].lower()]
@@ -81,7 +85,10 @@ class Duration:
         if working and unit == "day" and amount != int(amount):
             raise ValueError(render("bad duration {text!r}: working days must be whole; use working hours",
                                     {"text": text}))
-        return cls(amount, unit, working)
+        parsed = cls(amount, unit, working)
+        if cls is Duration and len(_PARSED) < 1024:
+            _PARSED[text] = parsed
+        return parsed
 
     def __str__(self) -> str:
         n = int(self.amount) if self.amount == int(self.amount) else self.amount
@@ -95,6 +102,9 @@ class Duration:
         if self.working:
             return f"{n}{'工作日' if self.unit == 'day' else '工作时'}"
         return f"{n}{ {'minute': '分钟', 'hour': '小时', 'day': '天'}[self.unit] }"
+
+
+_PARSED: dict[str, Duration] = {}  # text -> its (immutable) Duration; only texts that parsed
 
 
 def humanize(delta_seconds: float) -> str:

@@ -154,6 +154,8 @@ class WorkingCalendar:
         self._provisional = {d for d in provisional_days if d in self.days}
         self._filled: set[int] = set()
         self._lock = threading.Lock()
+        # each date's working periods as UTC intervals, made once (every deadline computed walks them)
+        self._span_cache: dict[dt.date, tuple[tuple[dt.datetime, dt.datetime], ...]] = {}
 
     def is_workday(self, d: dt.date) -> bool:
         """Whether ``d`` is a workday (from the table, else from the provisional rule).
@@ -229,9 +231,15 @@ class WorkingCalendar:
     def _date(self, t: dt.datetime) -> dt.date:
         return t.astimezone(self.tz).date()
 
-    def _spans(self, d: dt.date) -> list[tuple[dt.datetime, dt.datetime]]:
+    def _spans(self, d: dt.date) -> tuple[tuple[dt.datetime, dt.datetime], ...]:
         """The working periods of date ``d`` as UTC intervals (none on a non-workday)."""
-        return [(self._at(d, s), self._at(d, e)) for s, e in self.periods] if self.is_workday(d) else []
+        got = self._span_cache.get(d)
+        if got is None:
+            got = tuple((self._at(d, s), self._at(d, e)) for s, e in self.periods) if self.is_workday(d) else ()
+            if len(self._span_cache) >= 4096:  # bounded: a few years of dates
+                self._span_cache.clear()
+            self._span_cache[d] = got
+        return got
 
     def _workdays_from(self, d: dt.date) -> Iterator[dt.date]:
         """Workdays from ``d`` on (inclusive), bounded against runaway searches."""
@@ -259,8 +267,8 @@ class WorkingCalendar:
     def working_seconds_between(self, a: dt.datetime, b: dt.datetime) -> float:
         """Working seconds in ``[a, b)``; 0 if ``b <= a``."""
         a, b = _utc(a), _utc(b)
-        total, d = 0.0, self._date(a)
-        while a < b and d <= self._date(b):
+        total, d, last = 0.0, self._date(a), self._date(b)
+        while a < b and d <= last:
             for ps, pe in self._spans(d):
                 total += max((min(pe, b) - max(ps, a)).total_seconds(), 0.0)
             d += dt.timedelta(days=1)

@@ -55,8 +55,14 @@ def _picker(tr: Transition) -> Callable[[EventData], None]:
     return pick
 
 
+def _first(item: tuple[str, Any]) -> str:
+    return item[0]
+
+
 class CompiledMachine:
     """The workflow's state machine, shared by every case on this version."""
+
+    KEPT = 4096  # answers kept per machine at most
 
     def __init__(self, workflow: Workflow) -> None:
         self.workflow = workflow
@@ -93,6 +99,11 @@ class CompiledMachine:
         self._lock = threading.Lock()
         self._proxy = self._proxy_cls()
         self.machine.add_model(self._proxy, initial=workflow.initial)
+        # The Machine's answers, kept: it never changes after this, and its conditions read only the context,
+        # so (state, trigger, context) always gets the same answer. Only answers are kept (an error is asked
+        # again); bounded, though a workflow's states, triggers and context values are few.
+        self._next: dict[tuple[Any, ...], tuple[str, Transition] | None] = {}
+        self._from: dict[str, tuple[str, ...]] = {}
 
     def knows(self, trigger: str) -> bool:
         """Whether the workflow has this trigger at all."""
@@ -100,7 +111,12 @@ class CompiledMachine:
 
     def triggers_from(self, state: str) -> list[str]:
         """The triggers that leave ``state``, in the workflow's order (from the Machine)."""
-        return list(self.machine.get_triggers(state))
+        found = self._from.get(state)
+        if found is None:
+            found = tuple(self.machine.get_triggers(state))
+            if len(self._from) < self.KEPT:
+                self._from[state] = found
+        return list(found)
 
     @property
     def report_trigger(self) -> str:
@@ -141,6 +157,13 @@ class CompiledMachine:
         Raises:
             MachineError: the trigger is not valid from ``state``.
         """
+        key = (state, trigger, *sorted(context.items(), key=_first))
+        try:
+            return self._next[key]
+        except KeyError:
+            pass
+        except TypeError:  # a context value that cannot be a key: asked, never kept
+            key = None
         if not self.knows(trigger):
             raise MachineError(f"'{trigger}' is not a trigger of this workflow")
         with self._lock:
@@ -148,7 +171,10 @@ class CompiledMachine:
             self.machine.set_state(state, model=proxy)
             proxy.picked = None
             ok = proxy.trigger(trigger, **context)
-            return (proxy.state, proxy.picked) if ok else None
+            answer = (proxy.state, proxy.picked) if ok else None
+        if key is not None and len(self._next) < self.KEPT:
+            self._next[key] = answer
+        return answer
 
 
 __all__ = ["ANY", "CONDITION_KEYS", "CompiledMachine", "MachineError"]
