@@ -12,7 +12,7 @@ stays bounded by one file.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -30,12 +30,18 @@ class _NoFiles:
     items: tuple[Staged, ...] = ()
 
 
-@contextmanager
-def staged(paths: Sequence[str]) -> Iterator[Staging | _NoFiles]:
+_NO_FILES: AbstractContextManager[_NoFiles] = nullcontext(_NoFiles())  # reusable: it holds nothing
+
+
+def staged(paths: Sequence[str]) -> AbstractContextManager[Staging | _NoFiles]:
     """Check and normalise every file before the transaction (refusing the step if one is bad)."""
-    if not paths:
-        yield _NoFiles()
-        return
+    if not paths:  # most steps: no generator to run
+        return _NO_FILES
+    return _staging(paths)
+
+
+@contextmanager
+def _staging(paths: Sequence[str]) -> Iterator[Staging]:
     from casecraft.attachments import Staging
 
     with Staging() as staging:

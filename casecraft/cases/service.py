@@ -300,7 +300,6 @@ class CaseService:
                 # other parties have yet to feed back: record this one only, the state stays
                 step = tl.Step(trigger=tr.trigger, changes={"feedback": joint[1]}, outcome=outcome, note=note,
                                attachments=files)
-                left = tl.append(tx, case, step, who, when, expected_version=expected_version)
             else:
                 if joint is not None and joint[0] != outcome:
                     # every party fed back: the joint outcome decides the step
@@ -312,9 +311,8 @@ class CaseService:
                                                 allowed=allowed)
                     dest, tr = again
                 step = self._transition(tx, wf, org, tr, case, dest, to, outcome, note, files, when)
-                left, entry = tl.append_step(tx, case, step, who, when, expected_version=expected_version)
-                return self._read_back(tx, case_id, left, before=case, entry=entry)
-            return self._read_back(tx, case_id, left)
+            left, entry = tl.append_step(tx, case, step, who, when, expected_version=expected_version)
+            return self._read_back(tx, case_id, left, before=case, entry=entry)
 
     def _transition(self, tx: Tx, wf: Workflow, org: Any, tr: Transition, case: CaseRow, dest: str, to: Sequence[str],
                     outcome: str | None, note: str | None, files: tuple[dict[str, Any], ...],

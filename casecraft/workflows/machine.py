@@ -158,12 +158,13 @@ class CompiledMachine:
             MachineError: the trigger is not valid from ``state``.
         """
         key = (state, trigger, *sorted(context.items(), key=_first))
+        keep = True
         try:
             return self._next[key]
         except KeyError:
             pass
         except TypeError:  # a context value that cannot be a key: asked, never kept
-            key = None
+            keep = False
         if not self.knows(trigger):
             raise MachineError(f"'{trigger}' is not a trigger of this workflow")
         with self._lock:
@@ -172,7 +173,7 @@ class CompiledMachine:
             proxy.picked = None
             ok = proxy.trigger(trigger, **context)
             answer = (proxy.state, proxy.picked) if ok else None
-        if key is not None and len(self._next) < self.KEPT:
+        if keep and len(self._next) < self.KEPT:
             self._next[key] = answer
         return answer
 
