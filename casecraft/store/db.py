@@ -53,6 +53,12 @@ _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 def _dumps(obj: Any) -> str:
     """What ``json.dumps(obj, ensure_ascii=False, separators=(",", ":"))`` gives."""
+    if not obj:  # most steps name no targets and attach nothing: no encoder run for an empty list
+        kind = type(obj)
+        if kind is list:
+            return "[]"
+        if kind is dict:
+            return "{}"
     return _JSON.encode(obj)
 
 
