@@ -24,7 +24,7 @@ deadlines_t = cast(Table, Deadline.__table__)
 alerts_t = cast(Table, Alert.__table__)
 deliveries_t = cast(Table, Delivery.__table__)
 
-_INSERT_DEADLINE = insert(deadlines_t)
+_INSERT_DEADLINE = insert(deadlines_t).inline()  # no RETURNING of the new id (PostgreSQL would add one)
 _DEADLINE_COLUMNS = [c.name for c in deadlines_t.columns]
 
 # The sweep's claim, built once: only the columns the sweep reads (DueDeadline's), through the partial
@@ -108,6 +108,8 @@ class DeadlineQueries:
         Returns:
             what the closing set on each closed row (with its id, kind and seq), in the order of their ids.
         """
+        if not kinds:
+            return []  # no kind: no row to close
         params: dict[str, Any] = {"b_case_id": case_id, "b_now": now}
         if outcome is not None:
             params["b_outcome"] = outcome
