@@ -98,12 +98,12 @@ def case_sums(tx: Tx, p: Period, *, public: Sequence[str], own: Sequence[str], g
         "own_registered": _n(and_(registered_in, is_own)),
         "self_handled": _n(and_(registered_in, is_own, c.closed_at < e, c.resolved_tier == grid_tier)),
     }
-    # One sequential scan: grouping by an expression and filtering on an OR of unindexed columns keeps
-    # SQLite from walking ix_cases_grid / ix_cases_created with a random row lookup per case (2-3x slower).
-    grid = func.coalesce(c.grid_code, "")
-    q = (select(grid.label("grid_code"), *[v.label(k) for k, v in cols.items()])
+    # One pass over ix_cases_evaluation, which holds every column read here in grid order: no table row is
+    # read and no sort is needed (the filter, an OR, keeps both databases off ix_cases_created, whose
+    # random row lookups cost 2-3x a scan). Cases without a grid form a group of their own, dropped below.
+    q = (select(c.grid_code, *[v.label(k) for k, v in cols.items()])
          .where(or_(c.created_at >= s, c.registered_at >= s, c.closed_at >= s, c.deadline_at >= s))
-         .group_by(grid))
+         .group_by(c.grid_code))
     # every group has a row, so no sum is NULL; tuples, not dicts: one grid of a city's 33,600 per row
     return {r[0]: tuple(r[1:]) for r in tx.conn.execute(q).all() if r[0]}
 
@@ -126,7 +126,7 @@ def step_sums(tx: Tx, p: Period, *, verify_states: Sequence[str], check_states: 
     missed_in = and_(or_(d.outcome.is_(None), d.outcome == "late"), d.due_at >= p.start, d.due_at < p.end)
     q = (select(d.unit_code, _n(verify).label("verify_due"), _n(and_(verify, met_in)).label("verify_met"),
                 _n(check).label("check_due"), _n(and_(check, met_in)).label("check_met"))
-         .where(d.kind == "step", or_(verify, check), or_(met_in, missed_in))
+         .where(d.kind == "step", or_(verify, check), or_(met_in, missed_in))  # over ix_deadlines_steps
          .group_by(d.unit_code))
     return {r[0]: tuple(r[1:]) for r in tx.conn.execute(q).all()}
 
