@@ -329,6 +329,7 @@ def raw_evaluation(url: str) -> tuple[float, dict[str, int]]:
     from sqlalchemy import case, distinct, func, or_, select, true
 
     from casecraft.store.db import make_engine
+    from casecraft.store.evaluation_repo import SCAN_SETTINGS
     from casecraft.store.models import CalendarDay, Case, Deadline, SentimentLog
 
     c = Case.__table__.c
@@ -350,6 +351,9 @@ def raw_evaluation(url: str) -> tuple[float, dict[str, int]]:
     db = make_engine(url)
     try:
         with db.connect() as conn:
+            if db.dialect.name == "postgresql":  # the evaluation's read transaction has these too
+                for sql in SCAN_SETTINGS:
+                    conn.exec_driver_sql(sql)
             conn.execute(select(1)).all()
             start = time.perf_counter()
             rows = conn.execute(q).all()
