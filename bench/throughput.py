@@ -107,3 +107,72 @@ def floor_rate(url: str, n: int) -> float:
     finally:
         db.dispose()
     return n / elapsed
+
+
+def _prepared(url: str, n_cases: int) -> tuple[Any, list[int]]:
+    """An engine on a new database with ``n_cases`` reported and the first step fired on the first (as
+    :func:`engine_rate` leaves it before its clock starts)."""
+    from casecraft import Engine, FixedClock
+
+    eng = Engine(url, WORKFLOW, FixedClock(at(24, "10:30")))
+    eng.init(sandbox=True)
+    ids = report_cases(eng, n_cases)
+    eng.fire(ids[0], PATH[0][0], actor=PATH[0][1], **PATH[0][2])
+    return eng, ids
+
+
+def replay_rate(url: str, twin: str, n_cases: int) -> tuple[float, float]:
+    """The engine's own statements with none of its Python: (steps/s replayed, statements per step).
+
+    Two databases are prepared alike (the same cases, ids and states). The escalation path is fired
+    on ``url`` by the engine while every statement it sends is recorded as it reaches the driver
+    (the SQL and its bound parameters, per step); then the same statements are sent on ``twin``
+    straight through the driver's cursor, one transaction per step, and timed. That is the cost of
+    what a step records on this machine and backend — the ceiling of any engine recording the same
+    rows, with the statements the engine chose.
+    """
+    from sqlalchemy import event
+
+    from casecraft.store.db import make_engine
+
+    eng, ids = _prepared(url, n_cases)
+    steps: list[list[tuple[str, Any]]] = []
+    current: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+        current.append((statement, parameters))
+
+    sa_engine = eng.ctx.store.engine
+    event.listen(sa_engine, "before_cursor_execute", record)
+    try:
+        for k, cid in enumerate(ids):
+            for j, (trigger, actor, kw) in enumerate(PATH):
+                if k == 0 and j == 0:
+                    continue
+                current.clear()
+                eng.fire(cid, trigger, actor=actor, **kw)
+                steps.append(list(current))
+    finally:
+        event.remove(sa_engine, "before_cursor_execute", record)
+        eng.close()
+    _prepared(twin, n_cases)[0].close()
+    db = make_engine(twin)
+    try:
+        raw = db.raw_connection()
+        try:
+            conn = raw.driver_connection
+            assert conn is not None
+            start = time.perf_counter()
+            for statements in steps:
+                cur = conn.cursor()
+                for statement, parameters in statements:
+                    cur.execute(statement, parameters)
+                    if cur.description is not None:
+                        cur.fetchall()
+                conn.commit()
+            elapsed = time.perf_counter() - start
+        finally:
+            raw.close()
+    finally:
+        db.dispose()
+    return len(steps) / elapsed, sum(map(len, steps)) / len(steps)

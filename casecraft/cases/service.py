@@ -8,8 +8,11 @@ then append one step through :mod:`casecraft.cases.timeline`.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
 
 from casecraft.base.errors import (
@@ -62,11 +65,49 @@ class Page:
         return cls([CaseView.from_dict(c) for c in d["cases"]], d["total"], d["limit"], d["offset"])
 
 
+class ShownTimelines:
+    """The timeline views of recently shown cases (a bounded LRU), reused while they are provably current.
+
+    A timeline is append-only and each entry's hash chains every entry before it, so a case row whose
+    ``last_hash`` and ``version`` are those the views were made for has exactly those entries; the views'
+    unit and person names are those of the organisation they were labelled with, which is dropped whenever
+    the administrative revision moves (so the same organisation object means the same names).
+    """
+
+    SIZE = 1024
+
+    def __init__(self) -> None:
+        self._d: OrderedDict[int, tuple[str | None, int, Any, Any, tuple[TimelineView, ...]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._d)
+
+    def get(self, case: CaseRow, org: Any) -> tuple[TimelineView, ...] | None:
+        with self._lock:
+            hit = self._d.get(case.id)
+            if (hit is None or hit[0] != case.last_hash or hit[1] != case.version or hit[2] is not org.units
+                    or hit[3] is not org.people):
+                return None
+            self._d.move_to_end(case.id)
+            return hit[4]
+
+    def put(self, case: CaseRow, org: Any, views: tuple[TimelineView, ...]) -> None:
+        if case.last_hash is None or len(views) != case.version:
+            return
+        with self._lock:
+            self._d[case.id] = (case.last_hash, case.version, org.units, org.people, views)
+            self._d.move_to_end(case.id)
+            if len(self._d) > self.SIZE:
+                self._d.popitem(last=False)
+
+
 class CaseService:
     """Report, fire, triggers, get, list — over a shared :class:`Context`."""
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+        self.shown = ShownTimelines()
 
     # who acts, when ----------------------------------------------------------------------------
     def acting(self, tx: Tx, actor: str, on_behalf_of: str | None = None,
@@ -271,7 +312,8 @@ class CaseService:
                                                 allowed=allowed)
                     dest, tr = again
                 step = self._transition(tx, wf, org, tr, case, dest, to, outcome, note, files, when)
-                left = tl.append(tx, case, step, who, when, expected_version=expected_version)
+                left, entry = tl.append_step(tx, case, step, who, when, expected_version=expected_version)
+                return self._read_back(tx, case_id, left, before=case, entry=entry)
             return self._read_back(tx, case_id, left)
 
     def _transition(self, tx: Tx, wf: Workflow, org: Any, tr: Transition, case: CaseRow, dest: str, to: Sequence[str],
@@ -346,12 +388,33 @@ class CaseService:
             raise NotFound("no case {case}", case=case_id)
         return case
 
-    def _read_back(self, tx: Tx, case_id: int, left: CaseRow | None = None) -> CaseView:
+    def _read_back(self, tx: Tx, case_id: int, left: CaseRow | None = None, *, before: CaseRow | None = None,
+                   entry: Entry | None = None) -> CaseView:
         """The case as this transaction wrote it (not as a later writer may have left it); ``left``: the row as
-        the step left it, when the step returned it (saves reading it again)."""
+        the step left it, when the step returned it (saves reading it again); ``before`` and ``entry``: the row
+        the step started from and the entry it appended (the timeline is then the shown one before it, when
+        that is current, plus this entry)."""
         case = left if left is not None else tx.case(case_id)
         assert case is not None
-        return self.view(case, tx.timeline(case_id, facts=False), org=self.ctx.org_in(tx))
+        org = self.ctx.org_in(tx)
+        timeline = None
+        if before is not None and entry is not None:
+            prior = self.shown.get(before, org)
+            if prior is not None:
+                timeline = (*prior, self._entry_view(self.ctx.spec(case.workflow_version_id), org, entry))
+        return self._shown_view(tx, case, org, timeline)
+
+    def _shown_view(self, tx: Tx, case: CaseRow, org: Any,
+                    timeline: tuple[TimelineView, ...] | None = None) -> CaseView:
+        """The view of ``case`` with its whole timeline: ``timeline`` if given, else the shown one when it is
+        current, else read through ``tx``."""
+        if timeline is None:
+            timeline = self.shown.get(case, org)
+        if timeline is None:
+            wf = self.ctx.spec(case.workflow_version_id)
+            timeline = tuple(self._entry_view(wf, org, e) for e in tx.timeline(case.id, facts=False))
+        self.shown.put(case, org, timeline)
+        return self.view(case, None, org=org, timeline=timeline)
 
     def get(self, case_id: int) -> CaseView:
         """A case with its whole timeline.
@@ -361,8 +424,7 @@ class CaseService:
         """
         check_id(case_id)
         with self.ctx.read() as tx:
-            case = self._case(tx, case_id)
-            return self.view(case, tx.timeline(case_id, facts=False), org=self.ctx.org_in(tx))
+            return self._shown_view(tx, self._case(tx, case_id), self.ctx.org_in(tx))
 
     def page(self, *, state: str | None = None, tier: str | None = None, org: str | None = None,
              is_open: bool | None = None, limit: int = 200, offset: int = 0, ids: Sequence[int] | None = None,
@@ -426,23 +488,27 @@ class CaseService:
                     conditions=conds, actor=applicable[0].actor, allowed=allowed, reason=reason))
         return out
 
-    def view(self, case: CaseRow, entries: list[Entry] | None, *, org: Any = None) -> CaseView:
-        """A case as an operator sees it (labels from its own workflow version and the organisation)."""
+    @staticmethod
+    def _entry_view(wf: Workflow, org: Any, e: Entry) -> TimelineView:
+        """One entry as an operator sees it (times in UTC, as the store gives them back)."""
+        return TimelineView(
+            seq=e.seq, at=e.at.astimezone(UTC), actor=e.actor_id, actor_name=e.actor_name or e.actor_id,
+            actor_role=e.actor_role, actor_unit=e.actor_unit, trigger=e.trigger,
+            trigger_label=wf.trigger_label(e.trigger), from_state=e.from_state, to_state=e.to_state,
+            to_state_label=wf.state_label(e.to_state), from_tier=e.from_tier, to_tier=e.to_tier, unit=e.unit_code,
+            unit_name=org.label(e.unit_code), targets=tuple(e.targets), target_names=org.names(list(e.targets)),
+            outcome=e.outcome, note=e.note, attachments=tuple(e.attachments), hash=e.hash,
+            recorded_at=(e.recorded_at or e.at).astimezone(UTC), backfill=e.backfill, on_behalf_of=e.on_behalf_of)
+
+    def view(self, case: CaseRow, entries: list[Entry] | None, *, org: Any = None,
+             timeline: tuple[TimelineView, ...] | None = None) -> CaseView:
+        """A case as an operator sees it (labels from its own workflow version and the organisation);
+        its timeline made from ``entries``, or ``timeline`` as already made."""
         org = org or self.ctx.org
         wf = self.ctx.spec(case.workflow_version_id)
         cat = wf.categories.get(case.category_code)
-        timeline: tuple[TimelineView, ...] = ()
-        if entries:
-            timeline = tuple(
-                TimelineView(
-                    seq=e.seq, at=e.at, actor=e.actor_id, actor_name=e.actor_name, actor_role=e.actor_role,
-                    actor_unit=e.actor_unit, trigger=e.trigger, trigger_label=wf.trigger_label(e.trigger),
-                    from_state=e.from_state, to_state=e.to_state, to_state_label=wf.state_label(e.to_state),
-                    from_tier=e.from_tier, to_tier=e.to_tier, unit=e.unit_code, unit_name=org.label(e.unit_code),
-                    targets=e.targets, target_names=org.names(list(e.targets)), outcome=e.outcome, note=e.note,
-                    attachments=e.attachments, hash=e.hash, recorded_at=e.recorded_at, backfill=e.backfill,
-                    on_behalf_of=e.on_behalf_of)
-                for e in entries)
+        if timeline is None:
+            timeline = tuple(self._entry_view(wf, org, e) for e in entries or ())
         return CaseView(
             id=case.id, state=case.state, state_label=wf.state_label(case.state), tier=case.tier,
             tier_label=wf.tier_labels.get(case.tier, case.tier), unit=case.unit_code,
@@ -477,8 +543,8 @@ class CaseService:
             extra_note, changes, ops = build(tx, wf, case, person, when)
             full_note = " ".join(x for x in (extra_note, note) if x) or None
             step = tl.Step(trigger=trigger, changes=changes, deadlines=tuple(ops), note=full_note)
-            tl.append(tx, case, step, who, when)
-            return self._read_back(tx, case_id)
+            left, entry = tl.append_step(tx, case, step, who, when)
+            return self._read_back(tx, case_id, left, before=case, entry=entry)
 
 
 def _joint_feedback(tr: Transition, case: CaseRow, person: OrgPerson, outcome: str | None,

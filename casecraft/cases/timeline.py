@@ -332,10 +332,16 @@ def _apply_deadlines(tx: Tx, case: CaseRow, seq: int, ops: Sequence[DeadlineOp],
 
 def append(tx: Tx, case: CaseRow, step: Step, actor: Actor, when: When, *,
            expected_version: int | None = None) -> CaseRow:
+    """Append ``step`` to an existing case in ``tx`` (see :func:`append_step`); the case row as it is left."""
+    return append_step(tx, case, step, actor, when, expected_version=expected_version)[0]
+
+
+def append_step(tx: Tx, case: CaseRow, step: Step, actor: Actor, when: When, *,
+                expected_version: int | None = None) -> tuple[CaseRow, Entry]:
     """Append ``step`` to an existing case in ``tx``: deadline rows, the chained entry, the case row.
 
     Returns:
-        the case row as this transaction left it.
+        the case row as this transaction left it, and the entry appended.
 
     Raises:
         NotFound: an impossible case id.
@@ -363,9 +369,9 @@ def append(tx: Tx, case: CaseRow, step: Step, actor: Actor, when: When, *,
     changed = {k: v for k, v in values.items() if k != "assignees"}
     if "assignees" in values:
         changed["assignees"] = tuple(values["assignees"] or ())
-    return replace(case, **changed)
+    return replace(case, **changed), entry
 
 
 __all__ = ["SYSTEM", "Actor", "CloseDeadlines", "DeadlineOp", "HASH_VERSION", "OpenDeadline", "SetDeadline", "Step",
-           "When", "append", "as_entry", "build_entry", "create", "deadline_key", "entry_hash", "facts_of",
-           "first_entry"]
+           "When", "append", "append_step", "as_entry", "build_entry", "create", "deadline_key", "entry_hash",
+           "facts_of", "first_entry"]

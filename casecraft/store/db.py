@@ -117,6 +117,10 @@ def make_engine(url: str | None = None, *, read_only: bool = False, **kwargs: An
         DatabaseError: the URL cannot be used.
     """
     url = url or default_url()
+    if "://" not in url and ":" not in url and "@" not in url and url.strip():
+        # a file path given where a URL belongs (e.g. --db casecraft-demo.db): say which URL it means
+        raise DatabaseError("{path!r} is a file path, not a database URL: use sqlite:///{path} for that file, "
+                            "or postgresql+psycopg://user@host/db", path=url)
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):  # ValueError: e.g. a port that is not a number
