@@ -15,7 +15,7 @@ from tests.conftest import bj, sandbox
 
 
 def _indexes(engine: sa.Engine, table: str) -> set[str]:
-    return {ix["name"] for ix in sa.inspect(engine).get_indexes(table)}
+    return {str(ix["name"]) for ix in sa.inspect(engine).get_indexes(table)}
 
 
 def test_the_month_scans_read_only_the_covering_indexes(sqlite_url: str) -> None:
