@@ -105,7 +105,7 @@ def case_sums(tx: Tx, p: Period, *, public: Sequence[str], own: Sequence[str], g
     cols = {
         "registered": _n(registered_in),
         "public": _n(and_(registered_in, c.source.in_(list(public)))),
-        "due": _n(or_(limit_in, closed_in)),  # 应结案数
+        "due": _n(or_(closed_in, limit_in)),  # 应结案数 (most cases of a month are closed in it: tested first)
         "closed": _n(closed_in),
         "grassroots": _n(and_(closed_in, c.resolved_tier.in_(list(grassroots)))),
         "ontime": _n(and_(closed_in, or_(c.deadline_at.is_(None), c.closed_at <= c.deadline_at))),
