@@ -84,3 +84,36 @@ def test_case_ids_are_the_list_they_stand_for() -> None:
     assert ids[500:504] == expected[500:504]
     assert ids != expected[:-1] and CaseIds() == [] and not CaseIds()
     assert len(ids._runs) == 3  # consecutive ids share a run
+
+
+SHARED_KEYS = ("workflow_version_id", "state", "tier", "source", "reporter_id", "assignees", "resolved_tier",
+               "is_open", "created_at", "updated_at", "closed_at", "version", "last_hash", "registered_at", "parked",
+               "feedback", "extension_request")
+
+
+@settings(max_examples=60, deadline=None)
+@given(case_id=st.integers(1, 2**40), description=st.text(min_size=1, max_size=60), address=text, contact=text,
+       note=text, ops=st.sampled_from([(), (STEP,), (STEP, CASE)]), behalf=st.sampled_from([None, "admin"]),
+       backfill=st.booleans(), minutes=st.integers(0, 10_000), unit=st.sampled_from(["110106004", "{0}", "}{"]))
+def test_first_rows_hash_and_facts_are_the_one_by_one_entrys(case_id: int, description: str, address: str | None,
+                                                              contact: str | None, note: str | None,
+                                                              ops: tuple[tl.OpenDeadline, ...], behalf: str | None,
+                                                              backfill: bool, minutes: int, unit: str) -> None:
+    """The text form of the bulk path: same hash as entry_hash, facts as the engine's serialiser stores them."""
+    from casecraft.store.db import _dumps
+
+    actor = tl.Actor(id="wujing", name="吴静{x}", role="operator", unit="110106004", on_behalf_of=behalf)
+    when = tl.When(at=AT, recorded_at=AT + timedelta(minutes=minutes), backfill=backfill)
+    vals = values(case_id, description=description, address=address, contact=contact, unit_code=unit,
+                  feedback={"result": "满意", "a": [1]} if minutes % 2 else None,
+                  assignees=["b", "a"] if minutes % 3 else [], received_at=AT - timedelta(minutes=minutes))
+    shared = {k: vals[k] for k in SHARED_KEYS}
+    varying = [k for k in vals if k not in shared and k != "id"]
+    bulk = tl.FirstRows("report", actor, when, list(vals), shared, varying)
+    dfacts, _ = bulk.plan(ops)
+    for cid in (case_id, case_id + 1):  # a second case: the templates stay right
+        vals = {**vals, "id": cid}
+        row, _ = one_by_one(cid, vals, ops, note, actor, when)
+        got = bulk.make(cid, [vals[k] for k in varying], bulk.facts_text(dfacts), note)
+        assert got == (row["hash"], _dumps(row["facts"]))
+        assert dfacts == row["deadline_facts"]

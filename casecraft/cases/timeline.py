@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from json.encoder import encode_basestring
+from operator import itemgetter
 from typing import Any
 
 from casecraft.base.acting import SYSTEM, Actor, When
@@ -221,6 +224,9 @@ _FACT_SET = frozenset(FACT_FIELDS)
 _AS_IS = frozenset({str, int, bool, float, type(None)})  # _plain returns these unchanged
 # the hash's own encoder, made once: json.dumps with options builds a new encoder on every call
 _HASH_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_iso)
+# the text the engine's JSON serialiser stores (casecraft.store.db: keys as given); only for values _plain made
+_STORED_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_string = encode_basestring  # a str's JSON text without escaping non-ASCII, as both encoders write it
 
 
 class FirstEntries:
@@ -293,6 +299,121 @@ class FirstEntries:
             d["case_id"] = case_id
             rows.append(d)
         return row, rows
+
+
+def _fmt_text(text: str) -> str:
+    """``text`` as literal text inside a ``str.format`` template."""
+    return text.replace("{", "{{").replace("}", "}}")
+
+
+def _percent(template: str, first: int) -> tuple[str, Any]:
+    """A ``str.format`` template of numbered places as a %-template, and a getter of its arguments in the
+    order of its places from the arguments numbered from ``first`` (formatting a long template by
+    ``str.format`` parses it on every call: twice as slow)."""
+    out: list[str] = []
+    places: list[int] = []
+    for literal, name, _spec, _conv in string.Formatter().parse(template):
+        out.append(literal.replace("%", "%%"))
+        if name is not None:
+            out.append("%s")
+            places.append(int(name) - first)
+    getter = itemgetter(*places) if len(places) > 1 else (lambda args: (args[places[0]],)) if places else (
+        lambda args: ())
+    return "".join(out), getter
+
+
+class FirstRows:
+    """The first entries of many new cases, as text for a bulk writer (hotline import).
+
+    The cases share most of their column values (``shared``: the workflow version, the state, the
+    times, the flags); the others (``varying``, in that order) are given per case as scalars
+    (text, numbers, booleans, UTC times, ``None``). For each case :meth:`make` gives the entry's
+    hash (exactly :func:`entry_hash` of the entry :func:`first_entry` makes for the same case) and
+    its facts as the JSON text the engine's serialiser writes into the ``facts`` column (keys in
+    the order of ``keys``). Both come from templates made once: per case only the varying values
+    are encoded, each once, and put into their places.
+    """
+
+    def __init__(self, trigger: str, actor: Actor, when: When, keys: Sequence[str], shared: Mapping[str, Any],
+                 varying: Sequence[str]) -> None:
+        facts = [k for k in keys if k in _FACT_SET]
+        place = {k: i for i, k in enumerate(varying)}
+        unknown = [k for k in (*facts, "state", "tier", "unit_code") if k not in shared and k not in place]
+        if unknown:
+            raise ValueError(f"no value for {', '.join(unknown)}")
+        for k in varying:
+            if k in shared:
+                raise ValueError(f"{k} is both shared and varying")
+        self.varying = tuple(varying)
+        enc, dumps = _HASH_JSON.encode, _STORED_JSON.encode
+        # placeholders {0} case id, {1} deadline facts, {2} note, {3}... the varying values
+        first = 3
+
+        def slot(k: str, how: Any) -> str:
+            return "{" + str(first + place[k]) + "}" if k in place else _fmt_text(how(_plain(shared[k])))
+
+        self._stored = "{{" + ",".join(_fmt_text(dumps(k) + ":") + slot(k, dumps) for k in facts) + "}}"
+        hashed_facts = "{{" + ",".join(_fmt_text(enc(k) + ":") + slot(k, enc) for k in sorted(facts)) + "}}"
+        entry: dict[str, str] = {
+            "hv": enc(HASH_VERSION), "case_id": "{0}", "seq": "1", "at": enc(when.at),
+            "recorded_at": enc(when.recorded_at), "actor_id": enc(actor.id), "actor_name": enc(actor.name),
+            "actor_role": enc(actor.role), "actor_unit": enc(actor.unit), "on_behalf_of": enc(actor.on_behalf_of),
+            "backfill": enc(when.backfill), "trigger": enc(trigger), "from_state": "null", "from_tier": "null",
+            "targets": "[]", "outcome": "null", "note": "{2}", "attachments": "[]", "facts": hashed_facts,
+            "deadline_facts": "{1}", "prev_hash": "null"}
+        for member, k in (("to_state", "state"), ("to_tier", "tier"), ("unit_code", "unit_code")):
+            entry[member] = slot(k, enc)
+        fixed = {"case_id", "note", "facts", "deadline_facts", "to_state", "to_tier", "unit_code"}
+        self._entry = "{{" + ",".join(
+            _fmt_text(enc(k) + ":") + (v if k in fixed else _fmt_text(v)) for k, v in sorted(entry.items())) + "}}"
+        self._times: dict[tuple[datetime, Any], str] = {}
+        # the templates as %-templates (text for the stored facts, UTF-8 bytes for the hash: only the varying
+        # parts are encoded per case) and the order their places take the arguments in
+        self._stored_pct, self._stored_args = _percent(self._stored, first)
+        hashed, self._entry_args = _percent(self._entry, 0)
+        self._entry_pct = hashed.encode()
+
+    def plan(self, ops: tuple[OpenDeadline, ...]) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
+        """The ``deadline_facts`` of cases with deadlines ``ops`` and their rows' values (``case_id`` 0)."""
+        rows = [_open_values(0, 1, op) for op in ops]
+        return {deadline_key(op.kind, 1): _deadline_facts(row) for op, row in zip(ops, rows, strict=True)}, rows
+
+    def _text(self, v: Any) -> str:
+        kind = type(v)
+        if kind is str:
+            return _string(v)
+        if v is None:
+            return "null"
+        if kind is datetime:  # work orders come by the minute: the same times recur
+            key = (v, v.tzinfo)  # equal times in other zones are other texts
+            got = self._times.get(key)
+            if got is None:
+                if len(self._times) > 10_000:  # bounded whatever the file's size
+                    self._times.clear()
+                got = self._times[key] = _HASH_JSON.encode(v)
+            return got
+        if kind in (bool, int, float, date):
+            return str(_HASH_JSON.encode(v))
+        raise TypeError(f"a varying value must be a scalar, not {kind.__name__}")
+
+    def make(self, case_id: int, values: Sequence[Any], deadline_facts: str, note: str | None) -> tuple[str, str]:
+        """The hash of a case's first entry and its stored facts text.
+
+        Args:
+            values: the varying values, in the order given to the constructor.
+            deadline_facts: the case's ``deadline_facts`` as the hash encodes them (:meth:`facts_text`).
+        """
+        text = self._text
+        texts = [_string(v) if v.__class__ is str else text(v) for v in values]
+        data = [str(int(case_id)).encode(), deadline_facts.encode(),
+                b"null" if note is None else _string(note).encode(), *[t.encode() for t in texts]]
+        blob = self._entry_pct % self._entry_args(data)
+        return hashlib.sha256(blob).hexdigest(), self._stored_pct % self._stored_args(texts)
+
+    @staticmethod
+    def facts_text(deadline_facts: dict[str, dict[str, Any]]) -> str:
+        """``deadline_facts`` as an entry's hash encodes them."""
+        return str(_HASH_JSON.encode(deadline_facts))
 
 
 def create(tx: Tx, values: dict[str, Any], step: Step, actor: Actor, when: When) -> int:
@@ -374,4 +495,4 @@ def append_step(tx: Tx, case: CaseRow, step: Step, actor: Actor, when: When, *,
 
 __all__ = ["SYSTEM", "Actor", "CloseDeadlines", "DeadlineOp", "HASH_VERSION", "OpenDeadline", "SetDeadline", "Step",
            "When", "append", "append_step", "as_entry", "build_entry", "create", "deadline_key", "entry_hash",
-           "facts_of", "first_entry"]
+           "facts_of", "first_entry", "FirstEntries", "FirstRows"]

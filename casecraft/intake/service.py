@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, overload
@@ -205,16 +206,41 @@ class Intake:
                     org = self.ctx.org_in(tx).load_all()
                     build = _Batch(wf, self.ctx.calendar(wf), vid, tr, dest, who, when)
                     again = _Router(wf, org, tr, person, tier)
-                    for batch in checked.iter_batches(batch_size):
-                        late: list[RowProblem] = []
-                        routed = again(batch, late)
-                        if late:
-                            raise ConflictError("the organisation changed while the file was imported; nothing "
-                                                "was imported, run the import again")
-                        self._write(tx, routed, build, result)
-                        done += len(batch)
-                        if progress:
-                            progress(done, total)
+                    # Pipelined, one batch on the connection at a time: while a batch is written (on a second
+                    # thread: the database works outside Python's lock), the next one's rows are built and the one
+                    # after it read, checked and routed. A batch's tickets are looked up (and its ids taken) before
+                    # the batch ahead of it is written: no ticket is in both (the file's duplicates were refused)
+                    writing: tuple[Future[None], _Looked] | None = None
+                    ready: _Looked | None = None
+                    with ThreadPoolExecutor(1, thread_name_prefix="casecraft-import") as pool:
+                        try:
+                            for batch in checked.iter_batches(batch_size):
+                                late: list[RowProblem] = []
+                                routed = again(batch, late)
+                                if late:
+                                    raise ConflictError("the organisation changed while the file was imported; "
+                                                        "nothing was imported, run the import again")
+                                if writing is not None:
+                                    done += self._written(tx, *writing, build, result)
+                                    writing = None
+                                    if progress:
+                                        progress(done, total)
+                                looked = self._look(tx, routed, build, len(batch))
+                                if ready is not None:
+                                    writing, ready = (pool.submit(self._insert, tx, build, ready), ready), None
+                                looked.rows = build.rows(tx, looked.todo, looked.ids)
+                                ready = looked
+                            for last in (ready, None):
+                                if writing is not None:
+                                    done += self._written(tx, *writing, build, result)
+                                    writing = None
+                                    if progress:
+                                        progress(done, total)
+                                if last is not None:
+                                    writing = pool.submit(self._insert, tx, build, last), last
+                        finally:  # nothing may use the connection once the transaction ends
+                            if writing is not None:
+                                wait([writing[0]])
                 if result.bad:
                     target = Path(rejects) if rejects else default_rejects_path(src.path, src.format)
                     checked.write_rejects(target, force=rejects_force)
@@ -232,62 +258,55 @@ class Intake:
                                    allowed=", ".join(tr.roles), actor=actor)
         return person
 
-    def _write(self, tx: Any, routed: list[tuple[Ticket, str]], build: _Batch, result: ImportResult) -> None:
-        """One batch inside the import's transaction; a ticket taken meanwhile retries the batch."""
-        for _attempt in range(3):
-            try:
-                with tx.savepoint():
-                    found = tx.existing_refs("hotline", [t.ticket for t, _ in routed])
-                    todo = [(t, unit) for t, unit in routed if t.ticket not in found]
-                    ids = tx.reserve_case_ids(len(todo))
-                    cases, entries, deadlines = self._rows(build, todo, ids)
-                    tx.insert_batch(cases, entries, deadlines)
-                break
-            except DuplicateKey:
-                continue  # another importer took some of these tickets meanwhile: look again
-        else:
-            raise ConflictError("another import of the same tickets kept getting in the way; nothing was imported, "
-                                "run the import again (tickets already imported are skipped)")
-        result.case_ids.extend(ids)
-        result.new += len(ids)
-        result.existing += len(found)
+    def _look(self, tx: Any, routed: list[tuple[Ticket, str]], build: _Batch, size: int) -> _Looked:
+        """Which tickets of a batch exist already; ids for the others."""
+        found = tx.existing_refs("hotline", [t.ticket for t, _ in routed])
+        todo = [(t, unit) for t, unit in routed if t.ticket not in found] if found else routed
+        ids = tx.reserve_case_ids(len(todo), after=build.last_id)
+        if ids:
+            build.last_id = max(build.last_id, ids[-1])
+        return _Looked(routed, size, found, todo, ids)
 
-    def _rows(self, build: _Batch, todo: list[tuple[Ticket, str]], ids: list[int]
-              ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
-        """The case, timeline and deadline rows of a batch, as a report would write them one by one."""
-        cases: list[dict[str, Any]] = []
-        entries: list[dict[str, Any]] = []
-        deadlines: list[dict[str, Any]] = []
-        shown = build.shown
-        if len(shown) > 10_000:  # kept across batches, bounded
-            shown.clear()
-        vid, dest, tier, is_open, now, reporter = build.vid, build.dest, build.tier, build.is_open, build.now, \
-            build.who.id
-        registered = now if build.tr.registers else None
-        make, plans = build.entries.make, build.plans
-        for (t, unit), case_id in zip(todo, ids, strict=True):
-            plan = plans.get((t.category, unit))
-            if plan is None:
-                plan = build.plan(t.category, unit)
-            urgency, ops, deadline_at = plan
-            received = shown.get(t.received_at)
-            if received is None:
-                received = shown[t.received_at] = _local(t.received_at, build.tz)
-            values: dict[str, Any] = {
-                "id": case_id, "workflow_version_id": vid, "state": dest, "tier": tier, "unit_code": unit,
-                "grid_code": t.grid, "category_code": t.category, "urgency": urgency, "source": "hotline",
-                "ref": t.ticket, "description": t.description, "address": t.address, "reporter_id": reporter,
-                "assignees": [], "resolved_tier": None, "is_open": is_open, "created_at": now, "updated_at": now,
-                "closed_at": None, "version": 1, "last_hash": None, "registered_at": registered,
-                "deadline_at": deadline_at, "parked": False, "channel": t.channel, "received_at": t.received_at,
-                "contact": t.contact, "feedback": None, "extension_request": None,
-            }
-            entry, rows = make(case_id, values, ops, f"{t.channel}热线工单 {t.ticket}，受理于 {received}")
-            values["last_hash"] = entry["hash"]
-            cases.append(values)
-            entries.append(entry)
-            deadlines.extend(rows)
-        return cases, entries, deadlines
+    def _insert(self, tx: Any, build: _Batch, looked: _Looked) -> None:
+        """Write a batch's rows; a ticket taken meanwhile by another importer voids them (DuplicateKey)."""
+        assert looked.rows is not None
+        with tx.savepoint():
+            for writer, rows in zip(build.writers, looked.rows, strict=True):
+                tx.insert_rows(writer, rows)
+
+    def _written(self, tx: Any, writing: Future[None], looked: _Looked, build: _Batch, result: ImportResult) -> int:
+        """Wait for a batch's write, write it again (looking again) if a ticket was taken meanwhile; count it."""
+        try:
+            writing.result()
+        except DuplicateKey:
+            for _attempt in range(2):  # another importer took some of these tickets: look again
+                try:
+                    looked = self._look(tx, looked.routed, build, looked.size)
+                    looked.rows = build.rows(tx, looked.todo, looked.ids)
+                    self._insert(tx, build, looked)
+                    break
+                except DuplicateKey:
+                    continue
+            else:
+                raise ConflictError("another import of the same tickets kept getting in the way; nothing was "
+                                    "imported, run the import again (tickets already imported are skipped)") from None
+        result.case_ids.extend(looked.ids)
+        result.new += len(looked.ids)
+        result.existing += len(looked.found)
+        return looked.size
+
+
+@dataclass
+class _Looked:
+    """A batch on its way: its routed tickets, how many rows it had, the tickets found, the new ones and their
+    ids, and (once built) its rows for the cases, timeline and deadlines."""
+
+    routed: list[tuple[Ticket, str]]
+    size: int
+    found: dict[str, int]
+    todo: list[tuple[Ticket, str]]
+    ids: list[int]
+    rows: tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]] | None = None
 
 
 class _Router:
@@ -362,10 +381,33 @@ class _Router:
         return out
 
 
+# the columns of the rows an import writes, in the order its row tuples give them (the cases' in the
+# order of a case's values: its facts are stored in that order, as a report stores them)
+CASE_COLUMNS = ("id", "workflow_version_id", "state", "tier", "unit_code", "grid_code", "category_code", "urgency",
+                "source", "ref", "description", "address", "reporter_id", "assignees", "resolved_tier", "is_open",
+                "created_at", "updated_at", "closed_at", "version", "last_hash", "registered_at", "deadline_at",
+                "parked", "channel", "received_at", "contact", "feedback", "extension_request")
+# the values that differ between the cases of one import, in the order FirstRows.make takes them
+VARYING = ("unit_code", "grid_code", "category_code", "urgency", "ref", "description", "address", "deadline_at",
+           "channel", "received_at", "contact")
+ENTRY_COLUMNS = ("case_id", "seq", "at", "actor_id", "actor_role", "actor_unit", "trigger", "from_state", "to_state",
+                 "from_tier", "to_tier", "unit_code", "targets", "outcome", "note", "attachments", "prev_hash", "hash",
+                 "recorded_at", "actor_name", "facts", "deadline_facts", "on_behalf_of", "backfill", "hv")
+DEADLINE_COLUMNS = ("case_id", "kind", "seq", "state", "tier", "unit_code", "limit_text", "calendar", "started_at",
+                    "warn_at", "due_at", "escalate_at", "next_alert_at", "extended", "closed_at", "outcome",
+                    "provisional")
+_Plan = tuple[str, tuple[tl.OpenDeadline, ...], Any, str, Any, Any, list[tuple[Any, ...]]]
+
+
 @dataclass
 class _Batch:
-    """What every case of one import shares: its step, actor and time, and the deadline plans made so far
-    (one per category and unit: a few hundred at most, whatever the file's size)."""
+    """What every case of one import shares: its step, actor and time, the deadline plans made so far
+    (one per category and unit: a few hundred at most, whatever the file's size), and the row templates.
+
+    A case's rows are tuples of the driver's values, made as :func:`casecraft.cases.timeline.first_entry`
+    and a report's insert would make them: the shared values are converted once per import, a plan's
+    deadline rows and facts once per plan, a time received once per distinct minute.
+    """
 
     wf: Workflow
     cal: Any
@@ -378,19 +420,43 @@ class _Batch:
     is_open: bool = True
     tz: str = ""
     now: Any = None
-    entries: tl.FirstEntries = field(init=False)
-    plans: dict[tuple[str, str], tuple[str, tuple[tl.OpenDeadline, ...], Any]] = field(default_factory=dict)
-    shown: dict[Any, str] = field(default_factory=dict)  # a time received as the note shows it
+    plans: dict[tuple[str, str], _Plan] = field(default_factory=dict)
+    shown: dict[Any, tuple[str, Any]] = field(default_factory=dict)  # a time received: as the note shows it, stored
+    writers: tuple[Any, ...] = ()  # the bulk writers of the transaction, set by rows()
+    last_id: int = 0  # the highest case id taken so far
+    first: tl.FirstRows = field(init=False)
 
     def __post_init__(self) -> None:
         self.tier = self.wf.states[self.dest].tier
         self.is_open = not self.wf.is_final(self.dest)
         self.tz = self.wf.timezone
         self.now = self.when.at
-        self.entries = tl.FirstEntries(self.tr.trigger, self.who, self.when)
+        self.shared: dict[str, Any] = {
+            "workflow_version_id": self.vid, "state": self.dest, "tier": self.tier, "source": "hotline",
+            "reporter_id": self.who.id, "assignees": [], "resolved_tier": None, "is_open": self.is_open,
+            "created_at": self.now, "updated_at": self.now, "closed_at": None, "version": 1, "last_hash": None,
+            "registered_at": self.now if self.tr.registers else None, "parked": False, "feedback": None,
+            "extension_request": None}
+        self.first = tl.FirstRows(self.tr.trigger, self.who, self.when, CASE_COLUMNS, self.shared, VARYING)
 
-    def plan(self, category: str, unit: str) -> tuple[str, tuple[tl.OpenDeadline, ...], Any]:
-        """The urgency, deadlines (step, then case) and case deadline of a case of ``category`` at ``unit``."""
+    def _bind(self, tx: Any) -> None:
+        """The writers of this transaction's dialect, and the shared values in its form."""
+        cw, ew, dw = self.writers = (tx.bulk_table("cases", CASE_COLUMNS), tx.bulk_table("timeline", ENTRY_COLUMNS),
+                                     tx.bulk_table("deadlines", DEADLINE_COLUMNS))
+        c = {k: cw.value(k, v) for k, v in self.shared.items()}
+        self._case_consts = (c["workflow_version_id"], c["state"], c["tier"], c["source"], c["reporter_id"],
+                             c["assignees"], c["is_open"], c["created_at"], c["updated_at"], c["version"],
+                             c["registered_at"], c["parked"])
+        who, when = self.who, self.when
+        self._entry_consts = (ew.value("at", when.at), who.id, who.role, who.unit, self.tr.trigger,
+                              cw.value("state", self.dest), cw.value("tier", self.tier), ew.value("targets", []),
+                              ew.value("attachments", []), ew.value("recorded_at", when.recorded_at), who.name,
+                              who.on_behalf_of, ew.value("backfill", when.backfill), ew.value("hv", tl.HASH_VERSION))
+
+    def plan(self, category: str, unit: str) -> _Plan:
+        """The urgency, deadlines (step, then case), case deadline of a case of ``category`` at ``unit``;
+        its deadline facts as hashed, as stored, its case deadline as stored, and its deadline rows
+        (without the case id) as stored."""
         wf, now = self.wf, self.now
         urgency = wf.categories[category].urgency
         ops: list[tl.OpenDeadline] = []
@@ -403,8 +469,52 @@ class _Batch:
             if opened is not None:
                 due = opened.due_at
                 ops.append(opened)
-        got = self.plans[(category, unit)] = (urgency, tuple(ops), due)
+        cw, ew, dw = self.writers
+        dfacts, rows = self.first.plan(tuple(ops))
+        stored = [tuple(dw.value(k, row[k]) for k in DEADLINE_COLUMNS[1:]) for row in rows]
+        got = self.plans[(category, unit)] = (urgency, tuple(ops), due, self.first.facts_text(dfacts),
+                                              ew.value("deadline_facts", dfacts), cw.value("deadline_at", due),
+                                              stored)
         return got
+
+    def rows(self, tx: Any, todo: list[tuple[Ticket, str]], ids: list[int]
+             ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """The case, timeline and deadline rows of a batch, as a report would write them one by one."""
+        if not self.writers:
+            self._bind(tx)
+        cases: list[tuple[Any, ...]] = []
+        entries: list[tuple[Any, ...]] = []
+        deadlines: list[tuple[Any, ...]] = []
+        shown, plans, tz, make = self.shown, self.plans, self.tz, self.first.make
+        if len(shown) > 10_000:  # kept across batches, bounded
+            shown.clear()
+        stored_time = self.writers[0].value
+        vid, state, tier, source, reporter, assignees, is_open, created, updated, version, registered, parked = \
+            self._case_consts
+        at, actor_id, role, actor_unit, trigger, to_state, to_tier, targets, attachments, recorded, name, behalf, \
+            backfill, hv = self._entry_consts
+        add_case, add_entry, add_deadline = cases.append, entries.append, deadlines.append
+        for (t, unit), case_id in zip(todo, ids, strict=True):
+            plan = plans.get((t.category, unit))
+            if plan is None:
+                plan = self.plan(t.category, unit)
+            urgency, _, deadline_at, dfacts_text, dfacts, deadline_stored, drows = plan
+            received = t.received_at
+            got = shown.get(received)
+            if got is None:
+                got = shown[received] = (_local(received, tz), stored_time("received_at", received))
+            note = f"{t.channel}热线工单 {t.ticket}，受理于 {got[0]}"
+            digest, facts = make(case_id, (unit, t.grid, t.category, urgency, t.ticket, t.description, t.address,
+                                           deadline_at, t.channel, received, t.contact), dfacts_text, note)
+            add_case((case_id, vid, state, tier, unit, t.grid, t.category, urgency, source, t.ticket, t.description,
+                      t.address, reporter, assignees, None, is_open, created, updated, None, version, digest,
+                      registered, deadline_stored, parked, t.channel, got[1], t.contact, None, None))
+            add_entry((case_id, 1, at, actor_id, role, actor_unit, trigger, None, to_state, None, to_tier, unit,
+                       targets, None, note, attachments, None, digest, recorded, name, facts, dfacts, behalf,
+                       backfill, hv))
+            for r in drows:
+                add_deadline((case_id, *r))
+        return cases, entries, deadlines
 
 
 def _local(at: Any, tz: str) -> str:

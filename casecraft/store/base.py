@@ -21,6 +21,14 @@ class DuplicateKey(Exception):
     """A unique key was violated (the store's signal; services translate it)."""
 
 
+class BulkWriter(Protocol):
+    """Rows of one table in the driver's own form, for bulk intake (see ``Tx.bulk_table``)."""
+
+    columns: tuple[str, ...]
+
+    def value(self, column: str, v: Any) -> Any: ...
+
+
 class Tx(Protocol):
     """One open transaction: every query the services make."""
 
@@ -90,7 +98,9 @@ class Tx(Protocol):
 
     # bulk intake
     def existing_refs(self, source: str, refs: Sequence[str]) -> dict[str, int]: ...
-    def reserve_case_ids(self, n: int) -> list[int]: ...
+    def reserve_case_ids(self, n: int, *, after: int = 0) -> list[int]: ...
+    def bulk_table(self, table: str, columns: Sequence[str]) -> BulkWriter: ...
+    def insert_rows(self, writer: BulkWriter, rows: list[tuple[Any, ...]]) -> None: ...
     def insert_batch(self, cases: list[dict[str, Any]], entries: list[dict[str, Any]],
                      deadlines: list[dict[str, Any]]) -> None: ...
 
@@ -147,4 +157,4 @@ class Store(Protocol):
     def dispose(self) -> None: ...
 
 
-__all__ = ["DuplicateKey", "Store", "Tx"]
+__all__ = ["BulkWriter", "DuplicateKey", "Store", "Tx"]
