@@ -10,7 +10,7 @@ are sums of their grids (every case count is additive), so one pass over
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any, Protocol, cast
 
@@ -198,26 +198,27 @@ RESULT_COLUMNS = ("run_id", "period", "level", "unit_code", "parent_code", "figu
 """The columns of a result row as :func:`insert_run` takes it (``figures`` as its JSON text)."""
 
 
-def insert_run(tx: Tx, run: dict[str, Any], results: Sequence[tuple[Any, ...]]) -> int | None:
+def insert_run(tx: Tx, run: dict[str, Any], results: Iterable[tuple[Any, ...]]) -> int | None:
     """Insert a run and its results; None if a run with the same key exists (another process won).
 
     ``results`` are tuples of ``RESULT_COLUMNS`` without the run id, ``figures`` already JSON text
     (the text the JSON column would store). They go in as one bulk write through the driver, in
     the order given (their ids follow it): COPY on PostgreSQL, ``executemany`` on SQLite. A city's
     month is 40,000 rows, and SQLAlchemy's per-row JSON and parameter processing would cost more
-    than the scans behind them.
+    than the scans behind them. ``results`` may be a generator: on PostgreSQL its rows are sent as
+    they are made, so the server stores the first while the caller scores the next (it is not
+    consumed at all when the run exists already).
     """
     try:
         with tx.conn.begin_nested():
             run_id = int(tx.conn.execute(insert(runs_t).values(**run).returning(runs_t.c.id)).scalar_one())
     except IntegrityError:
         return None
-    if results:
-        _bulk_results(tx, [(run_id, *r) for r in results])
+    _bulk_results(tx, ((run_id, *r) for r in results))
     return run_id
 
 
-def _bulk_results(tx: Tx, rows: list[tuple[Any, ...]]) -> None:
+def _bulk_results(tx: Tx, rows: Iterable[tuple[Any, ...]]) -> None:
     cols = ", ".join(RESULT_COLUMNS)
     if tx.dialect == "postgresql":
         # the psycopg connection of this transaction (the dialect is psycopg 3: see store.db)
@@ -225,12 +226,16 @@ def _bulk_results(tx: Tx, rows: list[tuple[Any, ...]]) -> None:
         with driver.cursor() as cur, cur.copy(f"COPY {results_t.name} ({cols}) FROM STDIN") as copy:
             for r in rows:
                 copy.write_row(r)
-    elif tx.dialect == "sqlite":
+        return
+    listed = list(rows)
+    if not listed:
+        return
+    if tx.dialect == "sqlite":
         marks = ", ".join("?" for _ in RESULT_COLUMNS)
-        tx.conn.exec_driver_sql(f"INSERT INTO {results_t.name} ({cols}) VALUES ({marks})", rows)
+        tx.conn.exec_driver_sql(f"INSERT INTO {results_t.name} ({cols}) VALUES ({marks})", listed)
     else:  # pragma: no cover - a dialect the store does not support yet
         tx.conn.execute(insert(results_t), [{**dict(zip(RESULT_COLUMNS, r, strict=True)),
-                                             "figures": json.loads(r[5])} for r in rows])
+                                             "figures": json.loads(r[5])} for r in listed])
 
 
 def count_results(tx: Tx, run_id: int) -> int:
