@@ -237,7 +237,7 @@ def run_month(sz: Sizes, use_pg: bool) -> list[Row]:
     from bench import month
 
     rows = []
-    tag = f"month-v2-{sz.month_grid}-{sz.month_hotline}"
+    tag = f"month-v{month.GENERATOR}-{sz.month_grid}-{sz.month_hotline}"
     if sz.month_districts != 16:
         tag += f"-d{sz.month_districts}"
     for b in backends(use_pg):

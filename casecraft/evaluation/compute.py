@@ -134,6 +134,7 @@ def count(engine: Engine, period: Period, *, names: bool = True) -> Counts:
     tiers = wf.tiers
     grid_tier = tiers[0]
     with engine.store.read() as tx:
+        q.prepare_scans(tx)
         units = UnitTree.read(tx, names=names)
         cases = q.case_sums(tx, period, public=PUBLIC_SOURCES, own=GRID_SOURCES, grassroots=tiers[:2],
                             grid_tier=grid_tier)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -138,23 +139,31 @@ def record_month(engine: Engine, month: str | None = None, *, trigger: str = "ma
         if existing is not None:
             return _run_view(engine, existing, False, q.count_results(tx, existing["id"]))
     counts = count(engine, period, names=False)
-    results: list[tuple[Any, ...]] = []
     as_json = sc.FiguresJson()
-    for level in sc.LEVELS:
-        if level not in engine.workflow.tiers:
-            continue
-        results.extend((period.month, level, r.unit, r.group, as_json(r.counts), r.score, r.grade, r.rank)
-                       for r in score_level(engine, counts, level))
+    written = 0
+
+    def results() -> Iterator[tuple[Any, ...]]:  # scored level by level as the bulk write takes them
+        nonlocal written
+        for level in sc.LEVELS:
+            if level not in engine.workflow.tiers:
+                continue
+            for r in score_level(engine, counts, level):
+                written += 1
+                yield (period.month, level, r.unit, r.group, as_json(r.counts), r.score, r.grade, r.rank)
+
     vid, _ = engine.current_version()
     run = {"key": period.key, "period": period.month, "workflow_version_id": vid, "computed_at": engine.now(),
            "trigger": trigger}
+    # PostgreSQL stores each row while the next is scored (its server works beside this process); SQLite's
+    # write lock is not held while scoring: the rows are made before the write
+    rows = results() if engine.store.dialect == "postgresql" else list(results())
     with engine.store.write() as tx:
-        run_id = q.insert_run(tx, run, results)
+        run_id = q.insert_run(tx, run, rows)
         if run_id is None:  # another scheduler recorded it in the meantime
             existing = q.run_by_key(tx, period.key)
             assert existing is not None
             return _run_view(engine, existing, False, q.count_results(tx, existing["id"]))
-    return _run_view(engine, {**run, "id": run_id}, True, len(results))
+    return _run_view(engine, {**run, "id": run_id}, True, written)
 
 
 def _run_view(engine: Engine, run: dict[str, Any], created: bool, units: int) -> RunView:

@@ -31,7 +31,7 @@ from casecraft.base.errors import CasecraftError, DatabaseError, UnavailableErro
 
 ENV_DB = "CASECRAFT_DB"
 DEFAULT_URL = "sqlite:///casecraft.db"
-HEAD = "0004"  # the newest migration; a test checks it against migrations/versions
+HEAD = "0005"  # the newest migration; a test checks it against migrations/versions
 _LOCK_KEY = 0x6361736563  # pg_advisory_xact_lock key for migrations ("casec")
 
 
