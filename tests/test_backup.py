@@ -10,6 +10,7 @@ verify, and the engine must carry on there (new ids follow the restored ones).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tempfile
 from collections.abc import Iterator
@@ -147,6 +148,26 @@ def test_the_file_is_json_lines_with_utc_times(source: Engine, tmp_path: Path) -
     assert entry["at"].endswith("+00:00") and entry["at"].startswith("2026-11-24T00:40")  # 08:40 Beijing
     assert any(x["table"] == "cases" and x.get("json_null") == ["feedback"] for x in rows)
     assert "居民来电" in file.read_text(encoding="utf-8")  # Chinese stays readable
+
+
+def test_a_backup_taken_before_an_index_only_migration_restores(source: Engine, target_sqlite: Engine,
+                                                               tmp_path: Path) -> None:
+    """Migration 0005 added indexes only: last week's backup (schema 0004, taken before the upgrade) holds
+    the rows of this schema and restores; an older one is refused (test_a_damaged_file_is_refused_...)."""
+    assert dbmod.SAME_ROWS[-1] == dbmod.HEAD  # a new migration decides whether older backups still fit
+    file = tmp_path / "b.jsonl"
+    backup.export(source, file)
+    lines = file.read_text(encoding="utf-8").splitlines(keepends=True)
+    header = json.loads(lines[0])
+    body = [json.dumps({**header, "schema": "0004"}, ensure_ascii=False) + "\n", *lines[1:-1]]
+    end = json.loads(lines[-1])
+    end["end"]["sha256"] = hashlib.sha256("".join(body).encode("utf-8")).hexdigest()
+    old = tmp_path / "last-week.jsonl"
+    old.write_text("".join(body) + json.dumps(end) + "\n", encoding="utf-8")
+    before = full_snapshot(source)
+    backup.import_backup(target_sqlite, old)
+    assert full_snapshot(target_sqlite) == before
+    assert audit.verify(target_sqlite).ok
 
 
 def test_import_refuses_a_database_that_is_not_empty(source: Engine, tmp_path: Path) -> None:

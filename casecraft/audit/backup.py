@@ -161,7 +161,7 @@ class _Reader:
                           reason=message)
 
     def rows(self) -> Iterator[tuple[str, dict[str, Any], list[str]]]:
-        from casecraft.store.db import HEAD
+        from casecraft.store.db import SAME_ROWS
 
         digest = hashlib.sha256()
         lineno = 0
@@ -189,10 +189,10 @@ class _Reader:
                     if obj.get("redacted"):
                         raise self.fail(1, N_("a redacted export (contacts masked, `export --redact`) is for reading, "
                                               "not for restoring; restore a full export"))
-                    if obj.get("schema") != HEAD:
+                    if obj.get("schema") not in SAME_ROWS:
                         raise self.fail(1, render("the backup has schema {schema!r}; this casecraft restores schema "
                                                   "{head} only (restore with the matching version)",
-                                                  {"schema": obj.get("schema"), "head": HEAD}))
+                                                  {"schema": obj.get("schema"), "head": ", ".join(SAME_ROWS)}))
                     digest.update(raw)
                     continue
                 if "end" in obj:

@@ -32,6 +32,9 @@ from casecraft.base.errors import CasecraftError, DatabaseError, UnavailableErro
 ENV_DB = "CASECRAFT_DB"
 DEFAULT_URL = "sqlite:///casecraft.db"
 HEAD = "0005"  # the newest migration; a test checks it against migrations/versions
+# schema revisions whose tables hold exactly the columns of HEAD (0005 added indexes only): a backup taken
+# at any of them restores here
+SAME_ROWS = ("0004", "0005")
 _LOCK_KEY = 0x6361736563  # pg_advisory_xact_lock key for migrations ("casec")
 
 
