@@ -9,10 +9,10 @@ has reused nothing, reads from the same database — on SQLite and PostgreSQL.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 import pytest
 
+from bench.throughput import PATH  # case C's path, as the benchmark walks it
 from casecraft import Engine, FixedClock
 from casecraft.cases.service import ShownTimelines
 from casecraft.workflows.org import Organisation
@@ -20,22 +20,6 @@ from tests.conftest import WORKFLOW, bj
 
 GRID5 = "110106004005005"
 COMMUNITY_E = "110106004005"
-
-# case C of the worked example: escalated to the community, dispatched to two parties who both feed back
-# (joint feedback), escalated to the street, dispatched to 安全办, fed back down, checked and closed
-PATH: list[tuple[str, str, dict[str, Any]]] = [
-    ("escalate", "wangjg", {"note": "网格长对消防安全不熟悉，上报社区"}),
-    ("dispatch", "zhoumin", {"to": ["zhangwei", "chengang"], "note": "分配给协管员与派驻员"}),
-    ("feedback", "chengang", {"outcome": "unsolved", "note": "需打孔安装"}),
-    ("feedback", "zhangwei", {"outcome": "unsolved", "note": "出租单位不同意，无权决定"}),
-    ("escalate", "zhoumin", {"note": "需与地区单位协调，上报街道"}),
-    ("dispatch", "wujing", {"note": "按分类转派安全办"}),
-    ("feedback", "zhenglei", {"outcome": "solved", "note": "已重新挂放安装"}),
-    ("relay", "wujing", {"note": "反馈社区"}),
-    ("relay", "zhangwei", {"note": "通知网格长"}),
-    ("check", "wangjg", {"note": "现场核查符合要求"}),
-    ("close", "wangjg", {}),
-]
 
 
 @pytest.fixture
