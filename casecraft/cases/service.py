@@ -74,7 +74,7 @@ class ShownTimelines:
     the administrative revision moves (so the same organisation object means the same names).
     """
 
-    SIZE = 1024
+    SIZE = 256  # cases; with their views about 2 MB at a dozen steps each (the RSS row)
 
     def __init__(self) -> None:
         self._d: OrderedDict[int, tuple[str | None, int, Any, Any, tuple[TimelineView, ...]]] = OrderedDict()
