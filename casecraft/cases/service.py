@@ -311,8 +311,7 @@ class CaseService:
                                                 allowed=allowed)
                     dest, tr = again
                 step = self._transition(tx, wf, org, tr, case, dest, to, outcome, note, files, when)
-            left, entry = tl.append_step(tx, case, step, who, when, expected_version=expected_version)
-            return self._read_back(tx, case_id, left, before=case, entry=entry)
+            return self._append(tx, case, step, who, when, expected_version)
 
     def _transition(self, tx: Tx, wf: Workflow, org: Any, tr: Transition, case: CaseRow, dest: str, to: Sequence[str],
                     outcome: str | None, note: str | None, files: tuple[dict[str, Any], ...],
@@ -386,21 +385,23 @@ class CaseService:
             raise NotFound("no case {case}", case=case_id)
         return case
 
-    def _read_back(self, tx: Tx, case_id: int, left: CaseRow | None = None, *, before: CaseRow | None = None,
-                   entry: Entry | None = None) -> CaseView:
-        """The case as this transaction wrote it (not as a later writer may have left it); ``left``: the row as
-        the step left it, when the step returned it (saves reading it again); ``before`` and ``entry``: the row
-        the step started from and the entry it appended (the timeline is then the shown one before it, when
-        that is current, plus this entry)."""
-        case = left if left is not None else tx.case(case_id)
+    def _read_back(self, tx: Tx, case_id: int) -> CaseView:
+        """The case as this transaction wrote it (not as a later writer may have left it)."""
+        case = tx.case(case_id)
         assert case is not None
+        return self._shown_view(tx, case, self.ctx.org_in(tx))
+
+    def _append(self, tx: Tx, case: CaseRow, step: tl.Step, who: tl.Actor, when: tl.When,
+                expected_version: int | None = None) -> CaseView:
+        """Append ``step`` to ``case`` and return the case as this transaction left it: its timeline is the one
+        shown for ``case`` (when that is current) plus the entry just written, else read through ``tx``."""
+        left, entry = tl.append_step(tx, case, step, who, when, expected_version=expected_version)
         org = self.ctx.org_in(tx)
+        prior = self.shown.get(case, org)
         timeline = None
-        if before is not None and entry is not None:
-            prior = self.shown.get(before, org)
-            if prior is not None:
-                timeline = (*prior, self._entry_view(self.ctx.spec(case.workflow_version_id), org, entry))
-        return self._shown_view(tx, case, org, timeline)
+        if prior is not None:
+            timeline = (*prior, self._entry_view(self.ctx.spec(case.workflow_version_id), org, entry))
+        return self._shown_view(tx, left, org, timeline)
 
     def _shown_view(self, tx: Tx, case: CaseRow, org: Any,
                     timeline: tuple[TimelineView, ...] | None = None) -> CaseView:
@@ -541,8 +542,7 @@ class CaseService:
             extra_note, changes, ops = build(tx, wf, case, person, when)
             full_note = " ".join(x for x in (extra_note, note) if x) or None
             step = tl.Step(trigger=trigger, changes=changes, deadlines=tuple(ops), note=full_note)
-            left, entry = tl.append_step(tx, case, step, who, when)
-            return self._read_back(tx, case_id, left, before=case, entry=entry)
+            return self._append(tx, case, step, who, when)
 
 
 def _joint_feedback(tr: Transition, case: CaseRow, person: OrgPerson, outcome: str | None,
