@@ -10,13 +10,18 @@ are sums of their grids (every case count is additive), so one pass over
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from datetime import date, datetime
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from sqlalchemy import Table, and_, distinct, func, insert, or_, select, true
+from sqlalchemy import Connection, Table, and_, distinct, func, insert, or_, select, true
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.pool import QueuePool
 
+from casecraft.store.db import translate_db_error
 from casecraft.store.models import (
     CalendarDay,
     Case,
@@ -28,6 +33,9 @@ from casecraft.store.models import (
     Unit,
 )
 from casecraft.store.repo import Tx
+
+if TYPE_CHECKING:
+    from casecraft.store.repo import Store
 
 
 class Period(Protocol):
@@ -81,11 +89,78 @@ are read in order (and, on a database that is used, are in memory): at the defau
 the planner puts the step scan on the table instead, 1.5x slower at a city's month (bench/RESULTS.md)."""
 
 
-def prepare_scans(tx: Tx) -> None:
-    """Set up the read transaction of the evaluation's scans (PostgreSQL: :data:`SCAN_SETTINGS`)."""
-    if tx.dialect == "postgresql":
-        for sql in SCAN_SETTINGS:
-            tx.conn.exec_driver_sql(sql)
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def readers_for(store: Store, jobs: int) -> int:
+    """How many connections :func:`read_together` reads ``jobs`` on.
+
+    SQLite: one per core, at most one per job; one where a second connection cannot share the first's
+    snapshot (a read-only opening cannot take the write lock that lines the snapshots up; an in-memory
+    database is one connection by nature). PostgreSQL: one; the server runs each scan on every core
+    itself (parallel index-only scans), and two scans side by side only share the same cores.
+    """
+    if store.dialect != "sqlite" or store.read_only or not isinstance(store.engine.pool, QueuePool):
+        return 1
+    return max(1, min(jobs, _cores()))
+
+
+def read_together(store: Store, jobs: Sequence[Callable[[Tx], Any]]) -> list[Any]:
+    """Run read-only ``jobs`` over one snapshot of the database, side by side on as many connections as
+    :func:`readers_for` gives; their results in the order of ``jobs``.
+
+    A city's month on SQLite is three scans of 0.3-3 s each (cases, step limits, 民情日志), each in
+    SQLite's C code, which runs without the GIL: on two cores two of them take the time of the longest.
+    Give the longest job first: each free connection takes the next job. The readers start their read
+    transactions while a gate connection holds the write lock, so no commit falls between their
+    snapshots. With one reader the jobs run in order in one read transaction (on PostgreSQL a
+    repeatable-read one with :data:`SCAN_SETTINGS`: every scan sees the same snapshot there too).
+    """
+    n = readers_for(store, len(jobs))
+    with translate_db_error(store.engine), _snapshot(store, n) as txs:
+        if n == 1:
+            return [job(txs[0]) for job in jobs]
+        free: list[Tx] = list(txs)
+
+        def run(job: Callable[[Tx], Any]) -> Any:
+            tx = free.pop()  # list.pop and append are atomic: each thread holds one connection at a time
+            try:
+                return job(tx)
+            finally:
+                free.append(tx)
+
+        with ThreadPoolExecutor(max_workers=n, thread_name_prefix="casecraft-scan") as pool:
+            return list(pool.map(run, jobs))
+
+
+@contextmanager
+def _snapshot(store: Store, n: int) -> Iterator[list[Tx]]:
+    engine = store.engine
+    if store.dialect == "postgresql":
+        with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn, conn.begin():
+            for sql in SCAN_SETTINGS:
+                conn.exec_driver_sql(sql)
+            yield [Tx(conn)]
+        return
+    with ExitStack() as stack:
+        conns: list[Connection] = []
+        gate = engine.connect() if n > 1 else None  # BEGIN IMMEDIATE: commits wait while the readers open
+        try:
+            if gate is not None:
+                gate.begin()
+            for _ in range(n):
+                conn = stack.enter_context(engine.connect().execution_options(sqlite_begin="DEFERRED"))
+                stack.enter_context(conn.begin())
+                conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").all()  # its snapshot starts here
+                conns.append(conn)
+        finally:
+            if gate is not None:
+                gate.close()  # rolls the gate's empty transaction back
+        yield [Tx(c) for c in conns]
 
 
 def case_sums(tx: Tx, p: Period, *, public: Sequence[str], own: Sequence[str], grassroots: Sequence[str],

@@ -1,0 +1,88 @@
+"""The evaluation's scans run side by side on several connections, all reading one snapshot."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from casecraft import FixedClock
+from casecraft.evaluation import record_month
+from casecraft.store import evaluation_repo as q
+from tests.conftest import WORKFLOW, bj, sandbox
+
+_RENAMED = sa.text("SELECT count(*) FROM units WHERE name = 'renamed'")
+
+
+def test_readers_side_by_side_see_one_snapshot(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite: a commit made while the scans run is seen by none of them, on any connection."""
+    monkeypatch.setattr(q, "_cores", lambda: 2)
+    eng = sandbox(sqlite_url, FixedClock(bj(2, "10:00", month=12)))
+    store = eng.store
+    assert q.readers_for(store, 5) == 2 and q.readers_for(store, 1) == 1
+    committed = threading.Event()
+    threads: list[str] = []
+
+    def write_then_count(tx: Any) -> int:
+        threads.append(threading.current_thread().name)
+        with store.write() as w:  # another connection commits while this reader is open
+            w.conn.execute(sa.text("UPDATE units SET name = 'renamed'"))
+        committed.set()
+        return int(tx.conn.execute(_RENAMED).scalar_one())
+
+    def count_after_the_commit(tx: Any) -> int:
+        threads.append(threading.current_thread().name)
+        assert committed.wait(10)
+        return int(tx.conn.execute(_RENAMED).scalar_one())
+
+    assert q.read_together(store, [write_then_count, count_after_the_commit]) == [0, 0]
+    assert len(set(threads)) == 2  # two connections, side by side
+    with store.read() as tx:
+        assert int(tx.conn.execute(_RENAMED).scalar_one()) > 0
+    eng.close()
+
+
+def test_one_reader_sees_one_snapshot(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One core on SQLite, and PostgreSQL whatever the cores (the server parallelises each scan itself): the
+    jobs run in order in one transaction, which a commit made meanwhile does not change."""
+    monkeypatch.setattr(q, "_cores", lambda: 1 if db_url.startswith("sqlite") else 4)
+    eng = sandbox(db_url, FixedClock(bj(2, "10:00", month=12)))
+    store = eng.store
+    assert q.readers_for(store, 5) == 1
+
+    def write_then_count(tx: Any) -> int:
+        tx.conn.execute(sa.text("SELECT count(*) FROM cases")).scalar_one()  # the snapshot is taken by now
+        with store.write() as w:
+            w.conn.execute(sa.text("UPDATE units SET name = 'renamed'"))
+        return int(tx.conn.execute(_RENAMED).scalar_one())
+
+    def count(tx: Any) -> int:
+        return int(tx.conn.execute(_RENAMED).scalar_one())
+
+    assert q.read_together(store, [write_then_count, count]) == [0, 0]
+    eng.close()
+
+
+def test_a_read_only_sqlite_opening_reads_on_one_connection(sqlite_url: str,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """It cannot hold the write lock that lines the readers' snapshots up: one reader, and the month still
+    computes (the same grid figures as the recorded run)."""
+    from casecraft import Engine
+    from casecraft.evaluation import monthly_report
+
+    monkeypatch.setattr(q, "_cores", lambda: 2)
+    clock = FixedClock(bj(2, "10:00", month=12))
+    eng = sandbox(sqlite_url, clock)
+    assert record_month(eng, "2026-11").created
+    with eng.store.read() as tx:
+        recorded = {r["unit_code"]: r["figures"] for r in q.run_results(tx, 1, "grid")}
+    eng.close()
+    ro = Engine(sqlite_url, WORKFLOW, clock, read_only=True)
+    try:
+        assert q.readers_for(ro.store, 5) == 1
+        report = monthly_report(ro, "2026-11")
+        assert recorded and {r.unit: r.figures for r in report.rows} == recorded
+    finally:
+        ro.close()
