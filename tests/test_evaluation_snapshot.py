@@ -86,3 +86,34 @@ def test_a_read_only_sqlite_opening_reads_on_one_connection(sqlite_url: str,
         assert recorded and {r.unit: r.figures for r in report.rows} == recorded
     finally:
         ro.close()
+
+
+def test_the_collector_is_paused_while_counting_and_restored_after(sqlite_url: str,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    from casecraft.base.errors import InputError
+    from casecraft.evaluation import monthly_report
+
+    eng = sandbox(sqlite_url, FixedClock(bj(2, "10:00", month=12)))
+    real = q.case_sums
+    during: list[bool] = []
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        during.append(gc.isenabled())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(q, "case_sums", watched)
+    assert gc.isenabled()
+    try:
+        assert record_month(eng, "2026-11").created
+        assert during == [False] and gc.isenabled()
+        with pytest.raises(InputError):
+            monthly_report(eng, "2026-13")
+        assert gc.isenabled()
+        gc.disable()  # an application that runs with the collector off keeps it off
+        monthly_report(eng, "2026-11")
+        assert not gc.isenabled() and during == [False, False, False]  # this month and the one before
+    finally:
+        gc.enable()
+        eng.close()

@@ -16,12 +16,13 @@ from casecraft.evaluation.compute import (
     UnitTree,
     check_level,
     count,
+    gc_paused,
     period_for,
     rank_level,
     score_level,
     within,
 )
-from casecraft.evaluation.period import current_month, month_parts, month_period, previous_month
+from casecraft.evaluation.period import Period, current_month, month_parts, month_period, previous_month
 from casecraft.store import evaluation_repo as q
 
 if TYPE_CHECKING:
@@ -65,7 +66,11 @@ def monthly_reports(engine: Engine, month: str | None, levels: list[tuple[str, s
     for level, org in levels:
         check_level(engine, level)
         _check_org(engine, org, level)
-    period = period_for(engine, month)
+    with gc_paused():
+        return _monthly_reports(engine, period_for(engine, month), levels)
+
+
+def _monthly_reports(engine: Engine, period: Period, levels: list[tuple[str, str | None]]) -> list[MonthlyReport]:
     counts = count(engine, period)
     prev = period.previous()
     with engine.store.read() as tx:
@@ -138,6 +143,11 @@ def record_month(engine: Engine, month: str | None = None, *, trigger: str = "ma
         existing = q.run_by_key(tx, period.key)
         if existing is not None:
             return _run_view(engine, existing, False, q.count_results(tx, existing["id"]))
+    with gc_paused():
+        return _record(engine, period, trigger)
+
+
+def _record(engine: Engine, period: Period, trigger: str) -> RunView:
     counts = count(engine, period, names=False)
     as_json = sc.FiguresJson()
     written = 0
