@@ -37,15 +37,16 @@ _NO_VALUE = object()
 class _Plan:
     """One statement compiled for one dialect and one set of parameter names."""
 
-    __slots__ = ("sql", "named", "binds", "results", "returns")
+    __slots__ = ("sql", "named", "binds", "converted", "returns")
 
     def __init__(self, sql: str, named: bool, binds: list[tuple[str, str, Any, _Proc]],
                  results: list[_Proc] | None) -> None:
         self.sql = sql
         self.named = named  # pyformat (a dict by name) rather than qmark (a tuple by position)
         self.binds = binds  # (name in the SQL, key in the caller's parameters, the fixed value, bind processor)
-        self.results = results  # the result columns' processors; None for a statement that returns no rows
-        self.returns = results is not None
+        # the result columns that need converting, by position, with their processors
+        self.converted = [(i, p) for i, p in enumerate(results or ()) if p is not None]
+        self.returns = results is not None  # False: a statement that returns no rows
 
 
 # keyed by (statement, dialect name, parameter names); the statement object is held, so its identity stays its own
@@ -81,6 +82,30 @@ def _args(plan: _Plan, params: Mapping[str, Any]) -> Any:
     return tuple(values)
 
 
+def _plan_of(conn: Connection, stmt: Any, keys: tuple[str, ...] | None) -> _Plan | None:
+    dialect = conn.dialect
+    key = (stmt, dialect.name, keys)
+    try:
+        plan = _PLANS[key]
+    except KeyError:
+        plan = _PLANS[key] = _plan(stmt, dialect, keys)
+    if plan is None or conn._echo:
+        return None
+    if (conn._has_events or conn.engine._has_events) and (conn.dispatch.before_cursor_execute
+                                                          or conn.dispatch.after_cursor_execute):
+        return None  # someone listens to cursor executions: let them hear this one
+    return plan
+
+
+def _raise(conn: Connection, exc: Exception, sql: str, args: Any, cursor: Any) -> None:
+    dialect = conn.dialect
+    invalid = bool(dialect.is_disconnect(exc, conn.connection.dbapi_connection, cursor))  # type: ignore[arg-type]
+    if invalid:
+        conn.invalidate(exc)
+    raise DBAPIError.instance(sql, args, exc, dialect.loaded_dbapi.Error, connection_invalidated=invalid,
+                              dialect=dialect) from exc
+
+
 def run(conn: Connection, stmt: Any, params: Mapping[str, Any], *,
         keys: tuple[str, ...] | None = None) -> Sequence[Sequence[Any]] | int:
     """Execute ``stmt`` with ``params`` in ``conn``'s transaction.
@@ -93,39 +118,34 @@ def run(conn: Connection, stmt: Any, params: Mapping[str, Any], *,
         the rows (tuples, in the result columns' order, converted by their types) for a statement that
         returns rows; else the number of rows changed.
     """
-    dialect = conn.dialect
-    key = (stmt, dialect.name, keys)
-    try:
-        plan = _PLANS[key]
-    except KeyError:
-        plan = _PLANS[key] = _plan(stmt, dialect, keys)
-    if plan is None or conn._echo or conn.dispatch.before_cursor_execute \
-            or conn.dispatch.after_cursor_execute:
+    plan = _plan_of(conn, stmt, keys)
+    if plan is None:
         res = conn.execute(stmt, dict(params))
         if res.returns_rows:
             return [tuple(r) for r in res]
         return int(res.rowcount)
     args = _args(plan, params)
-    fairy = conn.connection
-    cursor = fairy.driver_connection.cursor()  # type: ignore[union-attr]
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.execute(plan.sql, args)
         if not plan.returns:
             return int(cursor.rowcount)
         rows = cursor.fetchall()
-    except dialect.loaded_dbapi.Error as exc:
-        invalid = bool(dialect.is_disconnect(exc, fairy.dbapi_connection, cursor))
-        if invalid:
-            conn.invalidate(exc)
-        raise DBAPIError.instance(plan.sql, args, exc, dialect.loaded_dbapi.Error, connection_invalidated=invalid,
-                                  dialect=dialect) from exc
+    except conn.dialect.loaded_dbapi.Error as exc:
+        _raise(conn, exc, plan.sql, args, cursor)
+        raise  # pragma: no cover - _raise always raises
     finally:
         cursor.close()
-    procs = plan.results
-    assert procs is not None
-    if not any(procs):
+    procs = plan.converted
+    if not procs:
         return rows
-    return [tuple(v if p is None else p(v) for p, v in zip(procs, row, strict=True)) for row in rows]
+    out = []
+    for row in rows:
+        values = list(row)
+        for i, p in procs:
+            values[i] = p(values[i])
+        out.append(values)
+    return out
 
 
 __all__ = ["run"]

@@ -42,7 +42,7 @@ _ASSIGNEES = CASE_FIELDS.index("assignees")
 # (deadline claimed, waiting for the case row's key share) deadlock.
 _CASE_FOR_UPDATE = _CASE_BY_ID.with_for_update(key_share=True)
 _INSERT_CASE = insert(cases_t).returning(cases_t.c.id)
-_INSERT_TIMELINE = insert(timeline_t)
+_INSERT_TIMELINE = insert(timeline_t).inline()  # no RETURNING of the new id (PostgreSQL would add one)
 _TIMELINE_OF = select(timeline_t).where(timeline_t.c.case_id == bindparam("case_id")).order_by(timeline_t.c.seq)
 _ENTRY_COLUMNS = [c.name for c in timeline_t.columns if c.name != "id"]
 _ENTRY_KEYS = ("case_id", "seq", "at", "recorded_at", "actor_id", "actor_name", "actor_role", "actor_unit", "trigger",
