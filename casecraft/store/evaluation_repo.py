@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Table, and_, distinct, func, insert, or_, sel
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import QueuePool
 
-from casecraft.store.db import translate_db_error
+from casecraft.store.db import sqlite_deferred, translate_db_error
 from casecraft.store.models import (
     CalendarDay,
     Case,
@@ -153,8 +153,10 @@ def _snapshot(store: Store, n: int) -> Iterator[list[Tx]]:
             if gate is not None:
                 gate.begin()
             for _ in range(n):
-                conn = stack.enter_context(engine.connect().execution_options(sqlite_begin="DEFERRED"))
-                stack.enter_context(conn.begin())
+                conn = stack.enter_context(engine.connect())
+                with sqlite_deferred():
+                    tx = conn.begin()
+                stack.enter_context(tx)
                 conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").all()  # its snapshot starts here
                 conns.append(conn)
         finally:
