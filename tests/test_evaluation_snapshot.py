@@ -117,3 +117,35 @@ def test_the_collector_is_paused_while_counting_and_restored_after(sqlite_url: s
     finally:
         gc.enable()
         eng.close()
+
+
+def test_a_held_write_lock_is_not_waited_for(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While a writer holds SQLite's write lock (a long import, say) the jobs run on one reader at once,
+    not after the lock timeout; the readers go back to the pool with their lock timeout as it was."""
+    monkeypatch.setattr(q, "_cores", lambda: 2)
+    eng = sandbox(sqlite_url, FixedClock(bj(2, "10:00", month=12)))
+    store = eng.store
+    seen: list[Any] = []
+
+    def job(tx: Any) -> int:
+        seen.append(tx.conn)
+        return int(tx.conn.execute(sa.text("SELECT count(*) FROM units")).scalar_one())
+
+    with store.write() as w:
+        w.conn.execute(sa.text("UPDATE units SET name = 'renamed'"))  # holds the lock until the block ends
+        counts = q.read_together(store, [job, job])
+    assert counts[0] == counts[1] > 0 and seen[0] is seen[1]
+    with store.engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        assert raw.execute("PRAGMA busy_timeout").fetchone()[0] > 0
+    seen.clear()
+    both = threading.Barrier(2, timeout=10)
+
+    def side_by_side(tx: Any) -> int:
+        both.wait()  # returns only when the other job runs at the same time
+        return job(tx)
+
+    q.read_together(store, [side_by_side, side_by_side])  # the lock is free again: two readers
+    assert seen[0] is not seen[1]
+    eng.close()

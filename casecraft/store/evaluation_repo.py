@@ -17,8 +17,8 @@ from contextlib import ExitStack, contextmanager
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from sqlalchemy import Connection, Table, and_, distinct, func, insert, or_, select, true
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Engine, Table, and_, distinct, func, insert, or_, select, true
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.pool import QueuePool
 
 from casecraft.store.db import sqlite_deferred, translate_db_error
@@ -117,11 +117,12 @@ def read_together(store: Store, jobs: Sequence[Callable[[Tx], Any]]) -> list[Any
     SQLite's C code, which runs without the GIL: on two cores two of them take the time of the longest.
     Give the longest job first: each free connection takes the next job. The readers start their read
     transactions while a gate connection holds the write lock, so no commit falls between their
-    snapshots. With one reader the jobs run in order in one read transaction (on PostgreSQL a
-    repeatable-read one with :data:`SCAN_SETTINGS`: every scan sees the same snapshot there too).
+    snapshots; when a writer holds that lock, the jobs run on one reader rather than wait for it. With
+    one reader the jobs run in order in one read transaction (on PostgreSQL a repeatable-read one with
+    :data:`SCAN_SETTINGS`: every scan sees the same snapshot there too).
     """
-    n = readers_for(store, len(jobs))
-    with translate_db_error(store.engine), _snapshot(store, n) as txs:
+    with translate_db_error(store.engine), _snapshot(store, readers_for(store, len(jobs))) as txs:
+        n = len(txs)
         if n == 1:
             return [job(txs[0]) for job in jobs]
         free: list[Tx] = list(txs)
@@ -148,10 +149,10 @@ def _snapshot(store: Store, n: int) -> Iterator[list[Tx]]:
         return
     with ExitStack() as stack:
         conns: list[Connection] = []
-        gate = engine.connect() if n > 1 else None  # BEGIN IMMEDIATE: commits wait while the readers open
+        gate = _gate(engine) if n > 1 else None  # commits wait while the readers open
+        if gate is None:
+            n = 1
         try:
-            if gate is not None:
-                gate.begin()
             for _ in range(n):
                 conn = stack.enter_context(engine.connect())
                 with sqlite_deferred():
@@ -163,6 +164,26 @@ def _snapshot(store: Store, n: int) -> Iterator[list[Tx]]:
             if gate is not None:
                 gate.close()  # rolls the gate's empty transaction back
         yield [Tx(c) for c in conns]
+
+
+def _gate(engine: Engine) -> Connection | None:
+    """SQLite's write lock (``BEGIN IMMEDIATE``) if it is free at once, else None: a report never waits for
+    a writer (a long import, say) to line its readers up; it reads on one connection instead."""
+    conn = engine.connect()
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    waits = int(raw.execute("PRAGMA busy_timeout").fetchone()[0])
+    raw.execute("PRAGMA busy_timeout = 0")
+    try:
+        conn.begin()
+        free = True
+    except OperationalError:  # SQLITE_BUSY: another connection holds the write lock
+        free = False
+    raw.execute(f"PRAGMA busy_timeout = {waits}")
+    if not free:
+        conn.close()
+        return None
+    return conn
 
 
 def case_sums(tx: Tx, p: Period, *, public: Sequence[str], own: Sequence[str], grassroots: Sequence[str],
