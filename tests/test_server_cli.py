@@ -244,9 +244,10 @@ def _client_process(server_url: str, token: str, *args: str) -> tuple[str, list[
     return r.stdout, json.loads(r.stderr.rpartition("IMPORTED ")[2].replace("'", '"'))
 
 
-def test_client_commands_convert_their_options_without_pydantic(tmp_path: Path) -> None:
-    """``case report``, ``case show`` and ``case fire`` over the server (an int argument, texts, a repeated
-    option, flags) never import pydantic: Typer's conversion of such values needs none (casecraft.cli.coerce)."""
+def test_client_commands_import_no_pydantic(tmp_path: Path) -> None:
+    """``case report``, ``show``, ``fire`` and ``list`` over the server (an int argument, texts, flags) never
+    import pydantic: Typer's conversion of such values needs none (casecraft.cli.coerce), and a page of the
+    list is a view (casecraft.base.views.Page), not the case service's (which imports the workflow's models)."""
     served = sandbox(f"sqlite:///{tmp_path / 'served.db'}", FixedClock(T0))  # its own: the module's pair stays as is
     token = tokens(served, ("wangjg",))["wangjg"]
     try:
@@ -259,6 +260,8 @@ def test_client_commands_convert_their_options_without_pydantic(tmp_path: Path) 
             assert imported == [] and "楼门张贴小广告" in out
             out, imported = _client_process(url, token, "case", "fire", str(case), "resolve", "--note", "已清除")
             assert imported == [] and f"case {case}: 待核查 (to_check)" in out
+            out, imported = _client_process(url, token, "case", "list", "--open", "--limit", "5")
+            assert imported == [] and "1-1 of 1" in out
     finally:
         served.close()
 
