@@ -326,7 +326,15 @@ def _listed(command: CommandInfo) -> CommandInfo:
 
 def main() -> None:
     """Entry point of the `casecraft` command."""
-    _for(sys.argv[1:])()
+    import gc
+
+    from casecraft.cli.app import starting
+
+    starting()  # no garbage collection while the command starts (see casecraft.cli.app.started)
+    try:
+        _for(sys.argv[1:])()
+    finally:
+        gc.freeze()  # the process ends: no last collection over everything it imported
 
 
 __all__ = ["State", "app", "main"]
