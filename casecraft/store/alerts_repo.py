@@ -18,6 +18,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, DateTime, String, Table, bindparam, case, insert, or_, select, type_coerce, update
 
 from casecraft.base.records import AlertRow, ClosedDeadline, DeadlineRow, DueDeadline
+from casecraft.store import direct
 from casecraft.store.models import Alert, Deadline, Delivery
 
 deadlines_t = cast(Table, Deadline.__table__)
@@ -90,7 +91,7 @@ class DeadlineQueries:
     conn: Connection
 
     def insert_deadline(self, values: dict[str, Any]) -> None:
-        self.conn.execute(_INSERT_DEADLINE, values)
+        direct.run(self.conn, _INSERT_DEADLINE, values, keys=tuple(values))
 
     def case_deadlines(self, case_id: int, *, open_only: bool = False,
                        kinds: Sequence[str] = ("step", "case")) -> list[DeadlineRow]:
@@ -115,7 +116,7 @@ class DeadlineQueries:
             params["b_outcome"] = outcome
         stmt = _close_stmt(tuple(kinds), outcome is not None, outcome == "paused")
         new = tuple.__new__
-        return sorted(new(ClosedDeadline, r) for r in self.conn.execute(stmt, params))
+        return sorted(new(ClosedDeadline, r) for r in direct.run(self.conn, stmt, params))  # type: ignore[union-attr]
 
     def open_deadlines(self, case_ids: Sequence[int]) -> dict[int, DeadlineRow]:
         """The open step deadline of each case (by case id)."""

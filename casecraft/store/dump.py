@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError, StatementError
 from casecraft.base.errors import N_, Joined, render, reword, rewording
 from casecraft.base.records import CaseRow, DeadlineRow, Entry
 from casecraft.store.base import Store
+from casecraft.store.db import sqlite_deferred
 from casecraft.store.models import Case, Deadline, TimelineEntry, metadata
 
 cases_t = cast(Table, Case.__table__)
@@ -108,9 +109,9 @@ def snapshot_connection(store: Any) -> Iterator[Connection]:
     try:
         if store.dialect == "postgresql":
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
-        else:
-            conn = conn.execution_options(sqlite_begin="DEFERRED")
-        with conn.begin():
+        with sqlite_deferred():
+            tx = conn.begin()
+        with tx:
             yield conn
     finally:
         conn.close()

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Table, bindparam, func, insert, literal, sele
 from sqlalchemy.exc import IntegrityError
 
 from casecraft.base.records import LedgerEntry
+from casecraft.store import direct
 from casecraft.store.base import DuplicateKey
 from casecraft.store.models import (
     CalendarDay,
@@ -80,7 +81,7 @@ class LedgerQueries:
         return [ledger_entry(r) for r in self.conn.execute(q).mappings()]
 
     def admin_revision(self) -> int:
-        return int(self.conn.execute(_ADMIN_REVISION).scalar_one())
+        return int(direct.run(self.conn, _ADMIN_REVISION, {})[0][0])  # type: ignore[index]
 
     # settings -----------------------------------------------------------------------
     def meta(self, key: str) -> Any:

@@ -15,6 +15,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
 
 from casecraft.base.records import OrgPerson, OrgUnit
+from casecraft.store import direct
 from casecraft.store.models import Case, OrgHistory, Person, Unit
 
 units_t = cast(Table, Unit.__table__)
@@ -49,10 +50,10 @@ class OrgQueries:
         return unit_from(r) if r else None
 
     def person(self, pid: str) -> OrgPerson | None:
-        r = self.conn.execute(_PERSON, {"id": pid}).first()
-        if r is None:
+        rows = direct.run(self.conn, _PERSON, {"id": pid})
+        if not rows:
             return None
-        pid_, name, unit, roles, note, active = r
+        pid_, name, unit, roles, note, active = rows[0]  # type: ignore[index]
         return OrgPerson(id=pid_, name=name, unit=unit, roles=tuple(roles or ()), note=note, active=bool(active))
 
     def all_units(self) -> list[OrgUnit]:

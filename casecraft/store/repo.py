@@ -18,10 +18,11 @@ from sqlalchemy import Connection, Engine, Table, bindparam, func, insert, selec
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from casecraft.base.records import CASE_FIELDS, CaseRow, Entry
+from casecraft.store import direct
 from casecraft.store.alerts_repo import AlertQueries, DeadlineQueries
 from casecraft.store.base import DuplicateKey
 from casecraft.store.calendar_repo import CalendarQueries
-from casecraft.store.db import ensure_schema, make_engine, translate_db_error
+from casecraft.store.db import ensure_schema, make_engine, sqlite_deferred, translate_db_error
 from casecraft.store.intake_repo import IntakeQueries
 from casecraft.store.ledger_repo import LedgerQueries
 from casecraft.store.logs_repo import LogQueries
@@ -44,6 +45,9 @@ _INSERT_CASE = insert(cases_t).returning(cases_t.c.id)
 _INSERT_TIMELINE = insert(timeline_t)
 _TIMELINE_OF = select(timeline_t).where(timeline_t.c.case_id == bindparam("case_id")).order_by(timeline_t.c.seq)
 _ENTRY_COLUMNS = [c.name for c in timeline_t.columns if c.name != "id"]
+_ENTRY_KEYS = ("case_id", "seq", "at", "recorded_at", "actor_id", "actor_name", "actor_role", "actor_unit", "trigger",
+               "from_state", "to_state", "from_tier", "to_tier", "unit_code", "targets", "outcome", "note",
+               "attachments", "facts", "deadline_facts", "on_behalf_of", "backfill", "prev_hash", "hash", "hv")
 # what a view shows: every column but the facts the audit rebuilds from (JSON that views never read)
 _TIMELINE_SHOWN = (select(*(c for c in timeline_t.columns if c.name not in ("facts", "deadline_facts")))
                    .where(timeline_t.c.case_id == bindparam("case_id")).order_by(timeline_t.c.seq))
@@ -107,8 +111,8 @@ class CaseQueries:
     def case(self, case_id: int, *, for_update: bool = False) -> CaseRow | None:
         """One case; ``for_update`` locks its row on PostgreSQL until the transaction ends."""
         stmt = _CASE_FOR_UPDATE if for_update and self.conn.dialect.name == "postgresql" else _CASE_BY_ID
-        row = self.conn.execute(stmt, {"id": case_id}).first()
-        return _case_of(row) if row else None
+        rows = direct.run(self.conn, stmt, {"id": case_id})
+        return _case_of(rows[0]) if rows else None  # type: ignore[index]
 
     def insert_case(self, values: dict[str, Any]) -> int:
         """Insert a case row; its id.
@@ -132,11 +136,10 @@ class CaseQueries:
         keys = tuple(sorted(values))
         params = {f"v_{k}": (list(v) if k == "assignees" else v) for k, v in values.items()}
         params["w_id"], params["w_version"] = case_id, version
-        res = self.conn.execute(_update_case_stmt(keys), params)
-        return res.rowcount == 1
+        return direct.run(self.conn, _update_case_stmt(keys), params) == 1
 
     def insert_entry(self, entry: Entry) -> None:
-        self.conn.execute(_INSERT_TIMELINE, entry_values(entry))
+        direct.run(self.conn, _INSERT_TIMELINE, entry_values(entry), keys=_ENTRY_KEYS)
 
     def timeline(self, case_id: int, *, facts: bool = True) -> list[Entry]:
         """A case's entries in order; ``facts=False`` leaves ``facts`` and ``deadline_facts`` empty (for views
@@ -238,9 +241,11 @@ class Store:
 
     @contextmanager
     def read(self) -> Iterator[Tx]:
-        with translate_db_error(self.engine), \
-                self.engine.connect().execution_options(sqlite_begin="DEFERRED") as conn, conn.begin():
-            yield Tx(conn)
+        with translate_db_error(self.engine), self.engine.connect() as conn:
+            with sqlite_deferred():
+                tx = conn.begin()
+            with tx:
+                yield Tx(conn)
 
     def dispose(self) -> None:
         self.engine.dispose()

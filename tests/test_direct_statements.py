@@ -1,0 +1,146 @@
+"""A step's statements go straight to the driver and write what SQLAlchemy's own execution writes.
+
+``casecraft.store.direct`` sends the hot statements of a step (the case row, the acting person,
+the admin revision, the deadlines, the case update, the chained entry) on the DBAPI cursor with
+SQLAlchemy's SQL and type conversions. When anyone listens to cursor executions it hands them
+to ``Connection.execute`` instead. Here the same path is walked on two databases, one each way,
+and every row written is compared; the chain is verified; and the hot statements are shown to
+skip SQLAlchemy's execution when nobody listens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from bench.throughput import PATH  # case C's path, as the benchmark walks it
+from casecraft import Engine, FixedClock
+from casecraft.audit.verify import verify
+from casecraft.base.errors import UnavailableError
+from tests.conftest import _pg_schema_url, bj, sandbox
+
+GRID5 = "110106004005005"
+TABLES = ("cases", "timeline", "deadlines")
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(bj(24, "10:30"))
+
+
+def _walk(eng: Engine, clock: FixedClock) -> list[Any]:
+    shown = []
+    for n in range(2):
+        cid = eng.report(source="patrol", grid=GRID5, category="0201", desc=f"消防设施隐患{n}", actor="wangjg").id
+        for trigger, actor, kw in PATH:
+            clock.advance(minutes=7)
+            shown.append(eng.fire(cid, trigger, actor=actor, **kw).to_dict())
+    return shown
+
+
+def _rows(eng: Engine) -> dict[str, list[tuple[Any, ...]]]:
+    with eng.ctx.store.read() as tx:
+        return {t: tx.table_rows(t) for t in TABLES}
+
+
+@pytest.fixture
+def other_url(db_url: str, tmp_path: Any) -> Iterator[str]:
+    """A second new database on ``db_url``'s backend."""
+    if db_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'other.db'}"
+    else:
+        yield from _pg_schema_url()
+
+
+def test_rows_written_straight_are_the_rows_sqlalchemy_writes(db_url: str, other_url: str) -> None:
+    clock_a, clock_b = FixedClock(bj(24, "10:30")), FixedClock(bj(24, "10:30"))
+    straight, through = sandbox(db_url, clock_a), sandbox(other_url, clock_b)
+    seen: list[str] = []
+
+    def listen(_conn: Any, _cur: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    event.listen(through.ctx.store.engine, "before_cursor_execute", listen)
+    try:
+        assert _walk(straight, clock_a) == _walk(through, clock_b)
+        a, b = _rows(straight), _rows(through)
+        for table in TABLES:
+            assert a[table] == b[table], table
+        assert len(a["timeline"]) == 2 * (len(PATH) + 1)
+        # the listener saw every statement: with it, nothing went around SQLAlchemy
+        assert sum(s.startswith("INSERT INTO timeline") for s in seen) == 2 * (len(PATH) + 1)
+        for eng in (straight, through):
+            report = verify(eng)
+            assert report.ok and report.entries == len(a["timeline"]), report.to_dict()
+    finally:
+        event.remove(through.ctx.store.engine, "before_cursor_execute", listen)
+        straight.close()
+        through.close()
+
+
+def test_a_step_skips_sqlalchemys_execution_when_nobody_listens(engine: Engine, clock: FixedClock) -> None:
+    executed: list[str] = []
+
+    def before(_conn: Any, clauseelement: Any, *_: Any) -> None:  # statement level: fired by Connection.execute
+        executed.append(" ".join(str(clauseelement).split()[:3]))
+
+    cid = engine.report(source="patrol", grid=GRID5, category="0201", desc="消防设施隐患", actor="wangjg").id
+    event.listen(engine.ctx.store.engine, "before_execute", before)
+    try:
+        for trigger, actor, kw in PATH[:3]:
+            engine.fire(cid, trigger, actor=actor, **kw)
+        engine.list()  # a listing still goes through SQLAlchemy: the listener hears it
+    finally:
+        event.remove(engine.ctx.store.engine, "before_execute", before)
+    hot = [s for s in executed if s.startswith(("UPDATE", "INSERT"))]
+    assert hot == [], hot  # the case update, the entry and the deadlines went straight to the driver
+    assert engine.get(cid).version == 4
+    assert any(s.startswith("SELECT") for s in executed), executed
+
+
+def test_a_driver_fault_in_a_straight_statement_is_a_clear_error(pg_url: str, clock: FixedClock,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A case row held by another transaction: the step's locking read times out inside the driver."""
+    import sqlalchemy as sa
+
+    monkeypatch.setenv("CASECRAFT_LOCK_TIMEOUT", "1")
+    eng = sandbox(pg_url, clock)
+    try:
+        cid = eng.report(source="patrol", grid=GRID5, category="0201", desc="消防设施隐患", actor="wangjg").id
+        before = eng.get(cid).version
+        other = sa.create_engine(pg_url, poolclass=sa.pool.NullPool)
+        with other.connect() as holder:
+            holder.execute(sa.text("SELECT id FROM cases WHERE id = :id FOR UPDATE"), {"id": cid})
+            with pytest.raises(UnavailableError, match="busy"):
+                eng.fire(cid, "escalate", actor="wangjg", note="上报社区")
+            holder.rollback()
+        other.dispose()
+        assert eng.get(cid).version == before
+        assert eng.fire(cid, "escalate", actor="wangjg", note="上报社区").version == before + 1
+    finally:
+        eng.close()
+
+
+def test_sqlite_readers_begin_deferred_and_writers_immediate(sqlite_url: str, clock: FixedClock,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dialect's begin: a read leaves the write lock free; a write takes it before its first statement."""
+    monkeypatch.setenv("CASECRAFT_LOCK_TIMEOUT", "1")
+    eng = sandbox(sqlite_url, clock)
+    other = sandbox(sqlite_url, clock)
+    try:
+        cid = eng.report(source="patrol", grid=GRID5, category="0201", desc="消防设施隐患", actor="wangjg").id
+        with eng.ctx.store.read() as tx:
+            assert tx.case(cid) is not None
+            # a reader holds no write lock: another process's step goes through meanwhile
+            assert other.fire(cid, "escalate", actor="wangjg", note="上报社区").version == 2
+        with eng.ctx.store.write():
+            # a writer holds the write lock from its BEGIN, before it has written anything
+            with pytest.raises(UnavailableError, match="busy"):
+                other.fire(cid, "dispatch", actor="zhoumin", to=["zhangwei", "chengang"], note="分配")
+        assert other.get(cid).version == 2
+    finally:
+        other.close()
+        eng.close()
