@@ -278,12 +278,12 @@ def run_startup(sz: Sizes, use_pg: bool) -> list[Row]:
         f = startup.fire_pair(url, sz.startup_runs)
     rows.append(Row("one casecraft case fire (SQLite)", "sqlite", f.mine, "s", f.peer, 'python -c "import sqlalchemy"',
                     f.mine / f.peer, "ratio <= 1.3", f.mine / f.peer <= 1.3,
-                    note(f, "import sqlalchemy", "SQLite dialect, Typer, pydantic")))
+                    note(f, "import sqlalchemy", "SQLite dialect, Typer, pydantic, transitions")))
     with Db("sqlite", "served") as url:
         c = startup.client_pair(url, sz.startup_runs)
     rows.append(Row("one client command over the server (case show)", "sqlite", c.mine, "s", c.peer,
                     'python -c "import httpx"', c.mine / c.peer, "ratio <= 2", c.mine / c.peer <= 2,
-                    note(c, "import httpx", "httpcore, h11, Typer, pydantic")))
+                    note(c, "import httpx", "httpcore, h11, Typer")))
     say(f"startup: --help {h.mine:.3f}s (import typer {h.peer:.3f}s), case fire {f.mine:.3f}s (import sqlalchemy "
         f"{f.peer:.3f}s), client case show {c.mine:.3f}s (import httpx {c.peer:.3f}s)")
     return rows

@@ -100,13 +100,17 @@ def _prepare(url: str) -> dict[str, str]:
     return env
 
 
-# The libraries `casecraft case fire` cannot run without, imported and nothing done: SQLAlchemy with its
-# SQLite dialect, Typer, and pydantic as Typer 0.29 uses it (its parameter conversion builds a TypeAdapter
-# per parameter, and building one imports pydantic's plugin loader, which imports importlib.metadata).
-FIRE_FLOOR = "import sqlalchemy.dialects.sqlite, typer._adapters, pydantic.plugin._loader"
+# The libraries `casecraft case fire` imports, imported and nothing done: SQLAlchemy with its SQLite dialect,
+# Typer, pydantic as casecraft.workflows.model uses it (the workflow's models, which the published version is
+# rebuilt into without validation: no validator is built, so no plugin loader) and transitions. Not Typer's
+# pydantic adapters: Typer 0.29 builds one lazily for each parameter of the command it runs (and of the root
+# callback), whose first import pulls in pydantic and its plugin loader (importlib.metadata); casecraft.cli.coerce
+# converts plain values without them (python -X importtime, sys.modules of the command's process).
+FIRE_FLOOR = ("import sqlalchemy.dialects.sqlite, typer, pydantic.main, pydantic.fields, "
+              "pydantic.functional_validators, transitions")
 # ... and with casecraft's modules the command imports (its one line of output on a pipe needs no Rich).
-FIRE_IMPORTS = (FIRE_FLOOR + ", casecraft.cli.main, casecraft.cli.case, casecraft.engine, casecraft.store.repo, "
-                "casecraft.workflows.machine, casecraft.cli.render")
+FIRE_IMPORTS = (FIRE_FLOOR + ", casecraft.cli.main, casecraft.cli.case, casecraft.cli.coerce, casecraft.engine, "
+                "casecraft.store.repo, casecraft.workflows.machine, casecraft.cli.render")
 
 
 def fire_pair(url: str, runs: int) -> Pair:
@@ -129,12 +133,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-# The libraries a client command cannot run without: httpx (which imports Rich itself), httpcore and h11 (httpx
-# imports them when a client is made), Typer with its pydantic parameter conversion (as above).
-CLIENT_FLOOR = "import httpx, httpcore, h11, typer._adapters, pydantic.plugin._loader"
+# The libraries a client command imports: httpx (which imports Rich itself), httpcore and h11 (httpx imports
+# them when a client is made), Typer (without its pydantic adapters, as above: no pydantic at all).
+CLIENT_FLOOR = "import httpx, httpcore, h11, typer"
 # ... and with casecraft's modules the command imports.
-CLIENT_IMPORTS = (CLIENT_FLOOR + ", casecraft.cli.main, casecraft.cli.case, casecraft.client.engine, "
-                  "casecraft.alerts.views, casecraft.cli.render")
+CLIENT_IMPORTS = (CLIENT_FLOOR + ", casecraft.cli.main, casecraft.cli.case, casecraft.cli.coerce, "
+                  "casecraft.client.engine, casecraft.alerts.views, casecraft.cli.render")
 
 
 def client_pair(url: str, runs: int) -> Pair:

@@ -144,3 +144,35 @@ def test_sqlite_readers_begin_deferred_and_writers_immediate(sqlite_url: str, cl
     finally:
         other.close()
         eng.close()
+
+
+def test_utc_timestamps_on_sqlite_read_and_write_as_sqlalchemys_datetime_does() -> None:
+    """UTCDateTime's one-call SQLite conversions give SQLAlchemy's DATETIME text and values, zone converted."""
+    import random
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import DateTime
+    from sqlalchemy.dialects import sqlite
+
+    from casecraft.store.types import UTCDateTime
+
+    dialect, ours = sqlite.dialect(), UTCDateTime()
+    write, read = ours.bind_processor(dialect), ours.result_processor(dialect, None)
+    impl = DateTime(timezone=True).dialect_impl(dialect)
+    sa_write, sa_read = impl.bind_processor(dialect), impl.result_processor(dialect, None)
+    rnd = random.Random(16)
+    checked = 0
+    for _ in range(5000):
+        zone = timezone(timedelta(minutes=rnd.randrange(-14 * 60, 14 * 60, 15)))
+        value = datetime(rnd.randrange(2, 9998), rnd.randrange(1, 13), rnd.randrange(1, 29), rnd.randrange(24),
+                         rnd.randrange(60), rnd.randrange(60), rnd.choice([0, rnd.randrange(10**6)]), tzinfo=zone)
+        text = sa_write(ours.process_bind_param(value, dialect))
+        assert write(value) == text
+        for stored in (text, text[:19], text[:10]):  # with and without the fraction, a bare date
+            assert read(stored) == ours.process_result_value(sa_read(stored), dialect), stored
+        assert read(text) == value
+        checked += 1
+    assert checked == 5000
+    assert write(None) is None and read(None) is None
+    with pytest.raises(ValueError, match="naive"):
+        write(datetime(2026, 11, 30, 12, 0))

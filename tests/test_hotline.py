@@ -222,6 +222,33 @@ def test_batches_progress_and_a_lost_race(engine: Engine, tmp_path: Path, monkey
     assert sorted(c.ref or "" for c in engine.list()) == [f"b-{i}" for i in range(7)]
 
 
+def test_a_lost_race_in_a_batch_written_in_one_statement(engine: Engine, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batches of 4 (on SQLite each batch's cases go in one statement, written without a savepoint): the batch
+    that meets a ticket taken meanwhile leaves nothing behind and is written again without it."""
+    from casecraft.audit.verify import verify
+
+    lines = [f"c-{i},12345,2026-11-24T08:00,,{GRID5},0101,第{i}条," for i in range(9)]
+    src = write(tmp_path / "orders.csv", HEADER, *lines)
+    engine.import_hotline(write(tmp_path / "one.csv", HEADER, lines[5]), actor="wujing")
+    from casecraft.store import intake_repo
+
+    real = intake_repo.IntakeQueries.existing_refs
+    calls: list[int] = []
+
+    def blind_once(tx, source, refs):  # type: ignore[no-untyped-def]
+        calls.append(len(refs))
+        return {} if len(calls) == 2 else real(tx, source, refs)
+
+    monkeypatch.setattr(intake_repo.IntakeQueries, "existing_refs", blind_once)
+    result = engine.import_hotline(src, actor="wujing", batch_size=4)
+    assert (result.new, result.existing) == (8, 1)
+    assert calls == [4, 4, 1, 4]  # batch 2 looked at again after batch 3 was
+    assert sorted(c.ref or "" for c in engine.list()) == [f"c-{i}" for i in range(9)]
+    assert len(rows(engine, "timeline")) == len(rows(engine, "deadlines")) == len(rows(engine, "cases")) == 9
+    assert verify(engine).ok
+
+
 def test_the_actor_must_be_the_streets_operator(engine: Engine, tmp_path: Path) -> None:
     src = write(tmp_path / "orders.csv", HEADER, CASE_B)
     with pytest.raises(PermissionDenied, match="operator"):

@@ -230,6 +230,52 @@ def test_a_client_command_imports_no_sqlalchemy(pair: Pair) -> None:
     assert '"total"' in r.stdout
 
 
+def _client_process(server_url: str, token: str, *args: str) -> tuple[str, list[str]]:
+    """A real ``casecraft`` process over the server (the entry point, as the installed command runs it): its
+    output, and which of pydantic and Typer's pydantic adapters it imported."""
+    code = (f"import sys; sys.argv = ['casecraft', *{list(args)!r}]\n"
+            "from casecraft.cli.main import main\n"
+            "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+            "finally:\n    print('IMPORTED', sorted(m for m in sys.modules if m.split('.')[0] == 'pydantic'"
+            " or m == 'typer._adapters'), file=sys.stderr)\n")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                       env=clean_env(CASECRAFT_SERVER=server_url, CASECRAFT_TOKEN=token))
+    assert r.returncode == 0, r.stderr
+    return r.stdout, json.loads(r.stderr.rpartition("IMPORTED ")[2].replace("'", '"'))
+
+
+def test_client_commands_import_no_pydantic(tmp_path: Path) -> None:
+    """``case report``, ``show``, ``fire`` and ``list`` over the server (an int argument, texts, flags) never
+    import pydantic: Typer's conversion of such values needs none (casecraft.cli.coerce), and a page of the
+    list is a view (casecraft.base.views.Page), not the case service's (which imports the workflow's models)."""
+    served = sandbox(f"sqlite:///{tmp_path / 'served.db'}", FixedClock(T0))  # its own: the module's pair stays as is
+    token = tokens(served, ("wangjg",))["wangjg"]
+    try:
+        with uvicorn_thread(create_app(served, rate_limit=None)) as url:
+            out, imported = _client_process(url, token, "case", "report", "--source", "patrol", "--grid", GRID5,
+                                            "--category", "0101", "--desc", "楼门张贴小广告", "--json")
+            assert imported == []
+            case = json.loads(out)["id"]
+            out, imported = _client_process(url, token, "case", "show", f"00{case}")
+            assert imported == [] and "楼门张贴小广告" in out
+            out, imported = _client_process(url, token, "case", "fire", str(case), "resolve", "--note", "已清除")
+            assert imported == [] and f"case {case}: 待核查 (to_check)" in out
+            out, imported = _client_process(url, token, "case", "list", "--open", "--limit", "5")
+            assert imported == [] and "1-1 of 1" in out
+    finally:
+        served.close()
+
+
+def test_a_mistyped_number_gets_typers_own_message(pair: Pair) -> None:
+    """A value the plain conversion does not take goes to Typer's adapter: the message is Typer's."""
+    for args in (["case", "show", "1x"], ["case", "list", "--limit", "-"]):
+        r = pair.remote(args, "zhoumin")
+        assert r.exit_code == 2
+        assert "Input should be a valid integer, unable to parse string as an integer" in r.stderr
+    listed = pair.remote(["case", "list", "--limit", " 2", "--json"], "zhoumin")  # as pydantic reads it
+    assert listed.exit_code == 0 and json.loads(listed.stdout)["limit"] == 2
+
+
 def test_a_client_of_a_plain_http_server_loads_no_ca_bundle(monkeypatch: pytest.MonkeyPatch) -> None:
     """httpx loads a CA bundle for each client (some 20 ms of a command); a client of an http:// server makes
     no TLS connection and loads none, one of an https:// server loads it as before."""

@@ -74,6 +74,47 @@ def test_case_fire_runs_on_the_stored_version_without_the_files(db: tuple[dict[s
     assert not unused & mods, unused & mods
 
 
+def test_case_fire_imports_only_its_own_part_of_the_command_line(db: tuple[dict[str, str], Path, Path]) -> None:
+    """``casecraft case fire`` imports the ``case`` group's module and none of the other groups' (the
+    installed entry point, ``casecraft.cli.main:main``), and converts its options without Typer's pydantic
+    adapters (casecraft.cli.coerce)."""
+    env, _, _ = db
+    code = ("import sys; sys.argv = ['casecraft', 'case', 'fire', '1', 'resolve', '--note', '已清除', '--actor', "
+            "'wangjg']\nfrom casecraft.cli.main import main\n"
+            "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+            "finally:\n    print('IMPORTED', ' '.join(sorted(sys.modules)), file=sys.stderr)\n")
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "case 1: 待核查 (to_check)" in r.stdout
+    mods = set(r.stderr.rpartition("IMPORTED ")[2].split())
+    cli = {m for m in mods if m.startswith("casecraft.cli.")}
+    assert "casecraft.cli.case" in cli
+    assert not cli & {"casecraft.cli.admin", "casecraft.cli.auth", "casecraft.cli.workflow", "casecraft.cli.report",
+                      "casecraft.cli.alerts", "casecraft.cli.calendar", "casecraft.cli.login"}, cli
+    assert not {"typer._adapters", "pydantic.plugin._loader"} & mods
+
+
+def test_a_command_collects_garbage_again_once_its_engine_is_made(db: tuple[dict[str, str], Path, Path]) -> None:
+    """The ``casecraft`` process starts without the garbage collector; once the command's engine is made, what
+    was imported is frozen and collection resumes (a long run collects as usual). A program that runs the Typer
+    app in its own process keeps its collector as it was."""
+    env, _, _ = db
+    code = ("import gc, sys; sys.argv = ['casecraft', 'case', 'show', '1']\n"
+            "from casecraft.cli.main import main\n"
+            "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+            "print('GC', gc.isenabled(), gc.get_freeze_count() > 0)\n")
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "GC True True" in r.stdout, r.stdout  # collecting again, the start-up frozen
+    import gc
+
+    before = (gc.isenabled(), gc.get_freeze_count())
+    keep = ("CASECRAFT_DB", "CASECRAFT_WORKFLOW", "CASECRAFT_NOW")
+    result = CliRunner().invoke(cli_main.app, ["case", "show", "1"], env={k: env[k] for k in keep})
+    assert result.exit_code == 0, result.output
+    assert (gc.isenabled(), gc.get_freeze_count()) == before
+
+
 def test_help_imports_neither_the_database_nor_the_engine(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     r = _run(env, "--help", importtime=True)

@@ -176,6 +176,23 @@ class CaseView:
             registered_at=parse_iso(d.get("registered_at")))
 
 
+# The same record as casecraft.cases.service.Page, here where a client command can import it without the case
+# service (which imports the workflow's pydantic models): `casecraft case list --server ...` builds its page from it.
+@dataclass(frozen=True)
+class Page:
+    """One page of a case list: the cases, how many match in all, and where the page starts."""
+
+    cases: list[CaseView]
+    total: int
+    limit: int
+    offset: int
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Page:
+        """A page from the API's list answer (``total``, ``limit``, ``offset``, ``cases``)."""
+        return cls([CaseView.from_dict(c) for c in d["cases"]], d["total"], d["limit"], d["offset"])
+
+
 @dataclass(frozen=True)
 class TriggerOption:
     """One thing that may happen next to a case, and who may do it."""

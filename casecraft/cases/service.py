@@ -11,7 +11,6 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
@@ -26,7 +25,7 @@ from casecraft.base.errors import (
 )
 from casecraft.base.records import CaseRow, Entry
 from casecraft.base.text import check_id, clean_text
-from casecraft.base.views import CaseView, TimelineView, TriggerOption, mask_contact
+from casecraft.base.views import CaseView, Page, TimelineView, TriggerOption, mask_contact
 from casecraft.cases import deadlines as dl
 from casecraft.cases import timeline as tl
 from casecraft.cases.files import staged, store_staged
@@ -48,21 +47,6 @@ def did_you_mean(word: str, choices: Any) -> str | None:
     from casecraft.workflows.validate import did_you_mean as hint
 
     return hint(word, choices)
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page of a case list: the cases, how many match in all, and where the page starts."""
-
-    cases: list[CaseView]
-    total: int
-    limit: int
-    offset: int
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Page:
-        """A page from the API's list answer (``total``, ``limit``, ``offset``, ``cases``)."""
-        return cls([CaseView.from_dict(c) for c in d["cases"]], d["total"], d["limit"], d["offset"])
 
 
 class ShownTimelines:

@@ -224,6 +224,9 @@ class LocalisedGroup(typer.core.TyperGroup):
     """The root command: picks the language before Click parses the arguments."""
 
     def main(self, args: Sequence[str] | None = None, *a: Any, **kw: Any) -> Any:  # type: ignore[override]
+        from casecraft.cli import coerce
+
+        coerce.install()
         activate(self, args)
         return super().main(args, *a, **kw)
 

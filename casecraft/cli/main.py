@@ -8,32 +8,14 @@ from __future__ import annotations
 
 import copy
 import sys
+from importlib import import_module
 from typing import Annotated, Any
 
 import typer
 from typer.models import CommandInfo, TyperInfo
 
-from casecraft.cli.admin import app as admin_app
-from casecraft.cli.alerts import app as alerts_app
-from casecraft.cli.alerts import scheduler_app
-from casecraft.cli.alerts import sweep as sweep_command
 from casecraft.cli.app import App, State, state
-from casecraft.cli.audit import app as audit_app
-from casecraft.cli.auth import app as auth_app
-from casecraft.cli.backup import export as export_command
-from casecraft.cli.backup import import_backup as import_backup_command
-from casecraft.cli.calendar import app as calendar_app
-from casecraft.cli.case import app as case_app
-from casecraft.cli.db import app as db_app
-from casecraft.cli.hotline import app as hotline_app
 from casecraft.cli.lang import LocalisedGroup
-from casecraft.cli.log import app as log_app
-from casecraft.cli.login import login as login_command
-from casecraft.cli.login import logout as logout_command
-from casecraft.cli.org import app as org_app
-from casecraft.cli.report import app as report_app
-from casecraft.cli.serve import serve as serve_command
-from casecraft.cli.workflow import app as workflow_app
 from casecraft.i18n import _
 
 _SETTINGS: dict[str, Any] = dict(
@@ -45,29 +27,70 @@ _SETTINGS: dict[str, Any] = dict(
     rich_markup_mode=None,
     cls=LocalisedGroup,
 )
-app = App(**_SETTINGS)
-app.add_typer(case_app, name="case")
-app.add_typer(workflow_app, name="workflow")
-app.add_typer(org_app, name="org")
-app.add_typer(alerts_app, name="alerts")
-app.add_typer(scheduler_app, name="scheduler")
-app.command("sweep")(sweep_command)
-app.add_typer(calendar_app, name="calendar")
-app.add_typer(hotline_app, name="hotline")
-app.add_typer(report_app, name="report")
-app.add_typer(log_app, name="log")
-app.add_typer(audit_app, name="audit")
-app.add_typer(db_app, name="db")
-app.add_typer(auth_app, name="auth")
-app.add_typer(admin_app, name="admin")
-app.command("export")(export_command)
-app.command("import-backup")(import_backup_command)
-app.command("serve")(serve_command)
-app.command("login")(login_command)
-app.command("logout")(logout_command)
+
+# The groups and commands of the command line, in the order they are registered (and listed): the name, whether
+# it is a group, and where it is defined. A command line imports only the module of the part it names (see _for).
+_PARTS: tuple[tuple[str, bool, str], ...] = (
+    ("case", True, "casecraft.cli.case:app"),
+    ("workflow", True, "casecraft.cli.workflow:app"),
+    ("org", True, "casecraft.cli.org:app"),
+    ("alerts", True, "casecraft.cli.alerts:app"),
+    ("scheduler", True, "casecraft.cli.alerts:scheduler_app"),
+    ("sweep", False, "casecraft.cli.alerts:sweep"),
+    ("calendar", True, "casecraft.cli.calendar:app"),
+    ("hotline", True, "casecraft.cli.hotline:app"),
+    ("report", True, "casecraft.cli.report:app"),
+    ("log", True, "casecraft.cli.log:app"),
+    ("audit", True, "casecraft.cli.audit:app"),
+    ("db", True, "casecraft.cli.db:app"),
+    ("auth", True, "casecraft.cli.auth:app"),
+    ("admin", True, "casecraft.cli.admin:app"),
+    ("export", False, "casecraft.cli.backup:export"),
+    ("import-backup", False, "casecraft.cli.backup:import_backup"),
+    ("serve", False, "casecraft.cli.serve:serve"),
+    ("login", False, "casecraft.cli.login:login"),
+    ("logout", False, "casecraft.cli.login:logout"),
+)
+
+# The global options and the commands defined in this module (registered after the parts above).
+_core = App(**_SETTINGS)
 
 
-@app.callback()
+def _build(names: set[str] | None = None) -> App:
+    """The application with the parts ``names`` (None: all of them), importing only their modules."""
+    out = App(**_SETTINGS)
+    out.registered_callback = _core.registered_callback
+    for name, group, where in _PARTS:
+        if names is None or name in names:
+            module, attr = where.split(":")
+            obj = getattr(import_module(module), attr)
+            if group:
+                out.add_typer(obj, name=name)
+            else:
+                out.command(name)(obj)
+    out.registered_commands += [c for c in _core.registered_commands if names is None or _name(c) in names]
+    return out
+
+
+_whole: App | None = None
+app: App  # the whole application, made on first use (``__getattr__`` below): a command imports only its part
+
+
+def _app() -> App:
+    """The whole application (every module of the command line imported), made once."""
+    global _whole
+    if _whole is None:
+        _whole = _build()
+    return _whole
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":  # ``from casecraft.cli.main import app``: the whole application
+        return _app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+@_core.callback()
 def _global(
     ctx: typer.Context,
     db: Annotated[str | None, typer.Option("--db", envvar="CASECRAFT_DB",
@@ -97,7 +120,7 @@ def _global(
     ctx.call_on_close(st.close)
 
 
-@app.command()
+@_core.command()
 def init(ctx: typer.Context,
          sandbox: Annotated[bool, typer.Option(
              "--sandbox", help="A sandbox database (training, demos, tests): no logins, --at allowed; "
@@ -162,7 +185,7 @@ def init(ctx: typer.Context,
                           path=token_file))
 
 
-@app.command()
+@_core.command()
 def demo(ctx: typer.Context,
          json_out: Annotated[bool, typer.Option("--json", help="Print the three cases as JSON.")] = False) -> None:
     """Run the worked example (three cases on one patrol) on an embedded SQLite database.
@@ -223,23 +246,20 @@ def _for(argv: list[str]) -> App:
     Typer turns every registered command into a Click command (reading each signature) before it
     dispatches; with well over a hundred commands that is a noticeable share of a command's start-up.
     So the command line's own group or command is registered alone beside the global options (and
-    within a group, the command it names; see ``_within``), and ``casecraft --help`` lists the groups
+    within a group, the command it names; see ``_within``), its module the only one of the command
+    line's parts imported (``_PARTS``), and ``casecraft --help`` lists the groups
     without building their commands; every other command line
     (a mistyped name, options before it that are not global) gets the whole application. The help
     and messages are the same either way (tests/test_startup.py compares them).
     """
     at = _command_at(argv)
     if at is None:
-        return _overview() if argv in ([], ["--help"]) else app
+        return _overview() if argv in ([], ["--help"]) else _app()
     name = argv[at]
-    groups = [g for g in app.registered_groups if g.name == name]
-    commands = [c for c in app.registered_commands if _name(c) == name]
-    if not groups and not commands:
-        return app
-    small = App(**_SETTINGS)
-    small.registered_callback = app.registered_callback
-    small.registered_groups = [_within(g, argv[at + 1:]) for g in groups]
-    small.registered_commands = commands
+    if name not in _NAMES:
+        return _app()
+    small = _build({name})
+    small.registered_groups = [_within(g, argv[at + 1:]) for g in small.registered_groups]
     return small
 
 
@@ -270,13 +290,18 @@ def _name(command: CommandInfo) -> str:
     return command.name or typer.main.get_command_name(command.callback.__name__ if command.callback else "")
 
 
+# every name a command line may start with
+_NAMES = frozenset([name for name, _group, _where in _PARTS] + [_name(c) for c in _core.registered_commands])
+
+
 def _overview() -> App:
     """The application for ``casecraft --help``: each group with its help text but without its commands, each
     command with its name and help but without its options (Typer reads every option of a command it builds)."""
+    whole = _app()
     small = App(**_SETTINGS)
-    small.registered_callback = app.registered_callback
-    small.registered_commands = [_listed(c) for c in app.registered_commands]
-    for g in app.registered_groups:
+    small.registered_callback = whole.registered_callback
+    small.registered_commands = [_listed(c) for c in whole.registered_commands]
+    for g in whole.registered_groups:
         stub = App()
         if g.typer_instance is not None:
             stub.info = g.typer_instance.info
@@ -301,7 +326,15 @@ def _listed(command: CommandInfo) -> CommandInfo:
 
 def main() -> None:
     """Entry point of the `casecraft` command."""
-    _for(sys.argv[1:])()
+    import gc
+
+    from casecraft.cli.app import starting
+
+    starting()  # no garbage collection while the command starts (see casecraft.cli.app.started)
+    try:
+        _for(sys.argv[1:])()
+    finally:
+        gc.freeze()  # the process ends: no last collection over everything it imported
 
 
 __all__ = ["State", "app", "main"]

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from casecraft.cli.app import state
+from casecraft.cli.app import started, state
 from casecraft.i18n import _
 
 
@@ -54,6 +54,8 @@ def serve(
     if rate_limit is not None:
         os.environ["CASECRAFT_RATE_LIMIT"] = rate_limit
     import uvicorn
+
+    started()  # a server runs for long: collect garbage as usual from here on
     from uvicorn.config import LOGGING_CONFIG
 
     log_config = {**LOGGING_CONFIG, "loggers": {**LOGGING_CONFIG["loggers"], "casecraft": {

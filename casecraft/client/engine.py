@@ -133,7 +133,7 @@ class RemoteEngine:
              is_open: bool | None = None, limit: int = 200, offset: int = 0, ids: Sequence[int] | None = None,
              parked: bool | None = None, category: str | None = None, source: str | None = None,
              sort: str = "id") -> Any:
-        from casecraft.cases.service import Page
+        from casecraft.base.views import Page
 
         filters = {"state": state, "tier": tier, "org": org, "open": is_open, "parked": parked,
                    "category": category, "source": source, "sort": sort, "limit": limit, "offset": offset}

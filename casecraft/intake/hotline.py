@@ -3,9 +3,12 @@
 Pure parsing and row checks; no casecraft database. The engine adds the checks
 that need the organisation (grid, address, the operator's street) and writes the
 cases. Memory stays flat whatever the file size: the file is read a row at a
-time, twice (:meth:`HotlineSource.validate`, then :meth:`Validation.iter_batches`),
-and what must outlive a row (ticket numbers, to find duplicates; the problems)
-goes to a private on-disk SQLite index that :class:`Validation` removes on close.
+time (:meth:`HotlineSource.validate`), and what must outlive a row (ticket numbers,
+to find duplicates; the problems) goes to a private on-disk SQLite index that
+:class:`Validation` removes on close. The good rows are then read again
+(:meth:`Validation.iter_batches`), or, if the checking pass kept them as checked
+in a private file beside the index, read from there (:meth:`Validation.iter_kept`:
+what the engine imports).
 
 The columns (CSV header names, or JSON keys; Chinese header names are accepted too):
 
@@ -30,6 +33,7 @@ import codecs
 import csv
 import functools
 import json
+import marshal
 import os
 import re
 import shutil
@@ -39,7 +43,7 @@ import tempfile
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from itertools import groupby
 from pathlib import Path
 from typing import IO, Any, NamedTuple
@@ -395,7 +399,7 @@ class HotlineSource:
                     yield Record(start, None, None, RowProblem.of(start, "-", "cannot be read as CSV: {error}",
                                                                   error=str(exc)))
                 continue
-            if not any(c.strip() for c in cells):
+            if not "".join(cells).strip():  # a blank row
                 continue
             if len(cells) > len(names):
                 yield Record(start, None, cells, RowProblem.of(
@@ -441,7 +445,7 @@ class HotlineSource:
 
     def validate(self, *, categories: Mapping[str, Any], now: datetime, timezone: str,
                  tmp_dir: str | os.PathLike[str] | None = None, route: Route | None = None,
-                 batch_size: int = 500) -> Validation:
+                 batch_size: int = 500, keep: bool = False) -> Validation:
         """Check every row (fields, category, times, duplicate tickets) in one pass, keeping no row.
 
         Args:
@@ -452,11 +456,13 @@ class HotlineSource:
             route: more checks (e.g. the engine's routing), given the rows' tickets ``batch_size`` at a
                 time in this same pass; the problems it returns count as if it had been given the good
                 tickets after the pass: none is kept for a row that turns out to be a duplicate.
+            keep: keep the good tickets as checked (in the private index directory), for
+                :meth:`Validation.iter_kept`: a pass over them that does not read the file again.
 
         Raises:
             InputError: a file-level problem (encoding, row cap, the file changed); no row raises.
         """
-        checked = Validation(self, categories, now, timezone, tmp_dir, route, batch_size)
+        checked = Validation(self, categories, now, timezone, tmp_dir, route, batch_size, keep)
         try:
             checked._check()
         except BaseException:
@@ -535,9 +541,48 @@ def _text(row: Mapping[str, Any], name: str, bad: _Bad) -> str | None:
 _parse_time = functools.lru_cache(maxsize=4096)(parse_time)
 
 
+def _usual(no: int, row: Mapping[str, Any], categories: Mapping[str, Any], now: datetime,
+           timezone: str) -> Ticket | None:
+    """The ticket of a row of text fields that breaks no rule, or None (the row may break one: check it field by
+    field). The rules of :func:`check_row`, in one go over the usual row: the control characters sought once in
+    the row's trimmed values put together (each such character lies in one value)."""
+    get = row.get
+    v: list[Any] = []
+    for name in COLUMNS:
+        x = get(name)
+        if x.__class__ is str:
+            x = x.strip() or None
+        elif x is not None:
+            return None
+        v.append(x)
+    ticket, channel, received_at, address, grid, cat, description, contact = v
+    if (ticket is None or channel is None or received_at is None or cat is None or description is None
+            or (grid is None and address is None) or len(ticket) > _TICKET_MAX or len(description) > _DESCRIPTION_MAX
+            or (address is not None and len(address) > _ADDRESS_MAX)
+            or (contact is not None and len(contact) > _CONTACT_MAX)
+            or channel not in CHANNELS or cat not in categories or not _TICKET.fullmatch(ticket)
+            or (grid is not None and not _GRID.fullmatch(grid))
+            or _CONTROL.search("".join([x for x in v if x is not None]))):
+        return None
+    try:
+        received = _parse_time(received_at, timezone)
+    except InputError:
+        return None
+    if received > now + CLOCK_SKEW:
+        return None
+    return Ticket(no, ticket, channel, received, address, grid, cat, description, contact)
+
+
+_TICKET_MAX, _ADDRESS_MAX, _DESCRIPTION_MAX, _CONTACT_MAX = (LIMITS[k] for k in ("ticket", "address", "description",
+                                                                                 "contact"))
+
+
 def check_row(no: int, row: Mapping[str, Any], categories: Mapping[str, Any], now: datetime,
               timezone: str) -> tuple[Ticket | None, list[RowProblem]]:
     """Check one row's fields on their own (no database): a ticket, or its problems."""
+    usual = _usual(no, row, categories, now, timezone)
+    if usual is not None:
+        return usual, []
     bad: _Bad = []
     v = {name: _text(row, name, bad) for name in COLUMNS}
     for name in REQUIRED:
@@ -594,7 +639,18 @@ CREATE TABLE problems (id INTEGER PRIMARY KEY, row INTEGER NOT NULL, field TEXT 
 CREATE INDEX problems_row ON problems (row, id);
 """
 _FLUSH = 10_000  # rows per index transaction
+_KEPT = 256  # kept tickets per chunk (a chunk is held whole when read back)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 _LISTED_ROWS = 10  # rows named in a duplicate ticket's reason
+
+
+def _put(fh: IO[bytes], chunk: list[tuple[Any, ...]]) -> None:
+    """A chunk of kept tickets: its length, then its marshal (read back whole: ``marshal.load`` of a file reads
+    it a few bytes at a time)."""
+    data = marshal.dumps(chunk)
+    fh.write(len(data).to_bytes(8, "little"))
+    fh.write(data)
 
 
 def _remove(db: sqlite3.Connection, where: str) -> None:
@@ -606,8 +662,9 @@ class Validation:
     """A checked file: its counts, its first problems, and passes over its good rows.
 
     Made by :meth:`HotlineSource.validate`. The ticket numbers and the problems live in a private
-    SQLite file in a 0700 temporary directory (4 MiB of page cache), never a row's other fields:
-    close the validation (or use ``with``) to remove it.
+    SQLite file in a 0700 temporary directory (4 MiB of page cache), never a row's other fields
+    unless the good tickets are kept (``keep``: a 0600 file beside it): close the validation (or use
+    ``with``) to remove them.
 
     Attributes:
         source: the file.
@@ -616,7 +673,8 @@ class Validation:
     """
 
     def __init__(self, source: HotlineSource, categories: Mapping[str, Any], now: datetime, timezone: str,
-                 tmp_dir: str | os.PathLike[str] | None, route: Route | None = None, batch_size: int = 500) -> None:
+                 tmp_dir: str | os.PathLike[str] | None, route: Route | None = None, batch_size: int = 500,
+                 keep: bool = False) -> None:
         self.source, self.rows = source, 0
         self._rules = (categories, now, timezone)
         self._route, self._batch = route, batch_size
@@ -627,6 +685,10 @@ class Validation:
         self._db = sqlite3.connect(path, isolation_level=None)
         self._done = weakref.finalize(self, _remove, self._db, where)
         self._db.executescript(_SCHEMA)
+        self._kept: str | None = None  # the good tickets as checked, chunk by chunk (marshal)
+        if keep:
+            self._kept = os.path.join(where, "kept")
+            os.close(os.open(self._kept, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
     def close(self) -> None:
         """Remove the index (the file stays open: it is the source's)."""
@@ -639,34 +701,60 @@ class Validation:
         self.close()
 
     def _check(self) -> None:
+        if self._kept is None:
+            self._check_rows(None)
+            return
+        with open(self._kept, "wb") as kept:
+            self._check_rows(kept)
+
+    def _check_rows(self, kept_file: IO[bytes] | None) -> None:
         categories, now, tz = self._rules
         route = self._route
+        kept: list[tuple[Any, ...]] = []
+        micros: dict[datetime, int] = {}  # a time received as kept, per chunk
         seen: list[tuple[int, str, int | None]] = []
         bad: list[RowProblem] = []
         good: list[Ticket] = []
         routed: list[RowProblem] = []
-        limit = LIMITS["ticket"]
+        limit, size, rows = LIMITS["ticket"], self._batch, 0
         for rec in self.source.records():
-            self.rows += 1
-            if rec.fields is None:
+            rows += 1
+            fields = rec.fields
+            if fields is None:
                 assert rec.problem is not None
                 bad.append(rec.problem)
             else:
-                raw = rec.fields.get("ticket")
-                ticket, found = check_row(rec.row, rec.fields, categories, now, tz)
-                if isinstance(raw, str | int) and 0 < len(t := str(raw).strip()) <= limit:
+                ticket, found = check_row(rec.row, fields, categories, now, tz)
+                if ticket is not None:
                     # a good CSV row's cells, hashed: the writing pass knows it unchanged without checking again
-                    seen.append((rec.row, t, None if found or type(rec.raw) is not list else hash(tuple(rec.raw))))
-                if found:
+                    cells = rec.raw
+                    seen.append((rec.row, ticket.ticket, hash(tuple(cells)) if cells.__class__ is list else None))
+                    if kept_file is not None:  # as checked: before routing fills in a grid
+                        at = ticket.received_at
+                        us = micros.get(at)
+                        if us is None:
+                            us = micros[at] = (at - _EPOCH) // _MICROSECOND
+                        kept.append((ticket.row, ticket.ticket, ticket.channel, us, ticket.address, ticket.grid,
+                                     ticket.category, ticket.description, ticket.contact))
+                        if len(kept) >= _KEPT:
+                            _put(kept_file, kept)
+                            kept, micros = [], {}
+                    if route is not None:
+                        good.append(ticket)
+                        if len(good) >= size:
+                            routed.extend(route(good))
+                            good = []
+                else:
+                    raw = fields.get("ticket")
+                    if isinstance(raw, str | int) and 0 < len(t := str(raw).strip()) <= limit:
+                        seen.append((rec.row, t, None))
                     bad.extend(found)
-                elif route is not None:
-                    good.append(ticket)  # type: ignore[arg-type]  # no problem: a ticket
-                    if len(good) >= self._batch:
-                        routed.extend(route(good))
-                        good = []
             if len(seen) >= _FLUSH or len(bad) >= _FLUSH or len(routed) >= _FLUSH:
                 self._store(seen, bad, routed)
                 seen, bad, routed = [], [], []
+        self.rows = rows
+        if kept:
+            _put(kept_file, kept)  # type: ignore[arg-type]  # kept only with a file
         if good:
             routed.extend(route(good))  # type: ignore[misc]  # good tickets only with a route
         self._store(seen, bad, routed)
@@ -739,6 +827,37 @@ class Validation:
         while chunk := cur.fetchmany(1000):
             for row, fld, reason, ticket, template, details in chunk:
                 yield RowProblem(row, fld, reason, ticket, template, tuple(map(tuple, json.loads(details))))
+
+    def iter_kept(self, size: int = 500) -> Iterator[list[Ticket]]:
+        """The good tickets, ``size`` at a time, as the checking pass made them (``validate(keep=True)``): the
+        file is not read again, so what they hold is what was checked. Bad rows are skipped; problems added
+        meanwhile (:meth:`add_problems`) skip their rows in later batches.
+        """
+        if self._kept is None:
+            raise RuntimeError("the checking pass kept no tickets: validate with keep=True")
+        if size < 1:
+            raise InputError("the batch size must be at least 1, not {size}", size=size)
+        ready: list[Ticket] = []
+        with open(self._kept, "rb") as fh:
+            while size_bytes := fh.read(8):
+                chunk = marshal.loads(fh.read(int.from_bytes(size_bytes, "little")))
+                span = (chunk[0][0], chunk[-1][0])
+                bad = {r for (r,) in self._db.execute("SELECT DISTINCT row FROM problems WHERE row BETWEEN ? AND ?",
+                                                      span)}
+                times: dict[int, datetime] = {}
+                for row, ticket, channel, us, address, grid, category, description, contact in chunk:
+                    if row in bad:
+                        continue
+                    at = times.get(us)
+                    if at is None:
+                        at = times[us] = _EPOCH + timedelta(microseconds=us)
+                    ready.append(Ticket(row, ticket, channel, at, address, grid, category, description, contact))
+                while len(ready) >= size:
+                    yield ready[:size]
+                    ready = ready[size:]
+        while ready:
+            yield ready[:size]
+            ready = ready[size:]
 
     def iter_batches(self, size: int = 500) -> Iterator[list[Ticket]]:
         """The good tickets, ``size`` at a time, read again from the file; bad rows are skipped.

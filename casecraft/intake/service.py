@@ -148,8 +148,9 @@ class Intake:
         """Import hotline work orders from CSV or JSON Lines as cases at the street platform.
 
         Idempotent by ticket: a ticket already imported is counted, never created
-        again. The file is streamed (memory stays flat whatever its size): a first
-        pass checks and routes every row, a second writes the good ones; a file with bad rows is refused
+        again. The file is streamed (memory stays flat whatever its size): one pass
+        checks and routes every row, keeping the good ones as checked (on disk); a second
+        writes them, without reading the file again; a file with bad rows is refused
         whole unless ``skip_bad``, which imports the good rows and writes the bad ones
         to ``rejects`` (default: beside the file, ``NAME.rejects.csv|jsonl``, created
         0600; an existing one only with ``rejects_force``). Every row is written in
@@ -187,9 +188,9 @@ class Intake:
                 first(tickets, found)
                 return found
 
-            # one pass checks and routes every row; a second one writes the good rows
+            # one pass checks and routes every row (keeping the good ones as checked); a second one writes them
             with src.validate(categories=wf.categories, now=now, timezone=wf.timezone, route=route,
-                              batch_size=batch_size) as checked:
+                              batch_size=batch_size, keep=True) as checked:
                 result = ImportResult(file=str(src.path), rows=checked.rows)
                 if checked.problem_count:
                     if not skip_bad:
@@ -214,7 +215,7 @@ class Intake:
                     ready: _Looked | None = None
                     with ThreadPoolExecutor(1, thread_name_prefix="casecraft-import") as pool:
                         try:
-                            for batch in checked.iter_batches(batch_size):
+                            for batch in checked.iter_kept(batch_size):
                                 late: list[RowProblem] = []
                                 routed = again(batch, late)
                                 if late:
@@ -270,9 +271,21 @@ class Intake:
     def _insert(self, tx: Any, build: _Batch, looked: _Looked) -> None:
         """Write a batch's rows; a ticket taken meanwhile by another importer voids them (DuplicateKey)."""
         assert looked.rows is not None
-        with tx.savepoint():
-            for writer, rows in zip(build.writers, looked.rows, strict=True):
+        (cases_writer, cases), *rest = zip(build.writers, looked.rows, strict=True)
+        if not cases_writer.undone_whole(cases):
+            with tx.savepoint():
+                for writer, rows in ((cases_writer, cases), *rest):
+                    tx.insert_rows(writer, rows)
+            return
+        # the cases go in one statement, which SQLite undoes whole when a ticket was taken meanwhile: no savepoint
+        # (two statements fewer a batch on the writing thread). Once they are in, no other row can meet a ticket
+        tx.insert_rows(cases_writer, cases)
+        try:
+            for writer, rows in rest:
                 tx.insert_rows(writer, rows)
+        except DuplicateKey:  # the batch is half written: the transaction must not go on
+            raise ConflictError("another import of the same tickets kept getting in the way; nothing was "
+                                "imported, run the import again (tickets already imported are skipped)") from None
 
     def _written(self, tx: Any, writing: Future[None], looked: _Looked, build: _Batch, result: ImportResult) -> int:
         """Wait for a batch's write, write it again (looking again) if a ticket was taken meanwhile; count it."""
@@ -306,7 +319,7 @@ class _Looked:
     found: dict[str, int]
     todo: list[tuple[Ticket, str]]
     ids: list[int]
-    rows: tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]] | None = None
+    rows: tuple[Any, Any, Any] | None = None  # made ready for the writers (see _Batch.rows)
 
 
 class _Router:
@@ -477,9 +490,9 @@ class _Batch:
                                               stored)
         return got
 
-    def rows(self, tx: Any, todo: list[tuple[Ticket, str]], ids: list[int]
-             ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-        """The case, timeline and deadline rows of a batch, as a report would write them one by one."""
+    def rows(self, tx: Any, todo: list[tuple[Ticket, str]], ids: list[int]) -> tuple[Any, Any, Any]:
+        """The case, timeline and deadline rows of a batch, as a report would write them one by one, made ready
+        for the writers (their statements and parameters: the writing thread only hands them to the driver)."""
         if not self.writers:
             self._bind(tx)
         cases: list[tuple[Any, ...]] = []
@@ -514,7 +527,8 @@ class _Batch:
                        backfill, hv))
             for r in drows:
                 add_deadline((case_id, *r))
-        return cases, entries, deadlines
+        cw, ew, dw = self.writers
+        return cw.prepare(cases), ew.prepare(entries), dw.prepare(deadlines)
 
 
 def _local(at: Any, tz: str) -> str:

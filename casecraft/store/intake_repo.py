@@ -148,7 +148,8 @@ class BulkTable:
     """Rows written straight to the driver, as tuples of values already in the driver's form.
 
     The caller converts each value with :meth:`value` (the column's own bind processor: once per
-    distinct value, e.g. per batch) and gives every row all ``columns`` in that order. SQLite gets
+    distinct value, e.g. per batch), gives every row all ``columns`` in that order, and hands the rows
+    to :meth:`prepare`, then what it made to :meth:`write` (on any thread). SQLite gets
     INSERTs of many rows each; PostgreSQL a ``COPY ... FROM STDIN`` (its rows are parsed by the server, as
     an INSERT's parameters would be), in the connection's transaction either way.
     """
@@ -181,24 +182,39 @@ class BulkTable:
         proc = self._procs[column]
         return v if v is None or proc is None else proc(v)
 
-    def write(self, conn: Any, rows: list[tuple[Any, ...]]) -> None:
-        """Insert ``rows``.
+    def prepare(self, rows: list[tuple[Any, ...]]) -> list[tuple[str, Any]]:
+        """``rows`` as the statements that insert them, with their parameters (the work that needs Python's lock,
+        done on the caller's thread: a writing thread then only hands them to the driver)."""
+        if self.dialect == "postgresql":
+            return [(self.sql, rows)] if rows else []
+        out: list[tuple[str, Any]] = []
+        i = 0
+        for n in _parts(len(rows), self.per_statement):
+            sql = self._many.get(n)
+            if sql is None:
+                sql = self._many[n] = self.sql + ", ".join([self._row] * n)
+            out.append((sql, list(chain.from_iterable(rows[i:i + n]))))
+            i += n
+        return out
+
+    def undone_whole(self, prepared: list[tuple[str, Any]]) -> bool:
+        """Whether a failed write of ``prepared`` leaves nothing written without a savepoint: one SQLite statement
+        (SQLite undoes a statement that fails whole, and the transaction goes on)."""
+        return self.dialect != "postgresql" and len(prepared) == 1
+
+    def write(self, conn: Any, prepared: list[tuple[str, Any]]) -> None:
+        """Insert rows made ready by :meth:`prepare`.
 
         Raises:
             DuplicateKey: a row's unique key exists (the statement is void; roll back to a savepoint).
         """
-        if not rows:
+        if not prepared:
             return
         if self.dialect != "postgresql":
             cur = conn.connection.driver_connection.cursor()
             try:
-                i = 0
-                for n in _parts(len(rows), self.per_statement):
-                    sql = self._many.get(n)
-                    if sql is None:
-                        sql = self._many[n] = self.sql + ", ".join([self._row] * n)
-                    cur.execute(sql, list(chain.from_iterable(rows[i:i + n])))
-                    i += n
+                for sql, params in prepared:
+                    cur.execute(sql, params)
             except sqlite3.IntegrityError as exc:
                 raise DuplicateKey(str(exc)) from None
             except sqlite3.Error as exc:  # as SQLAlchemy would have raised it: the store's translation applies
@@ -212,8 +228,9 @@ class BulkTable:
         try:
             with raw.cursor() as cur, cur.copy(self.sql) as copy:
                 write = copy.write_row
-                for row in rows:
-                    write(row)
+                for _, rows in prepared:
+                    for row in rows:
+                        write(row)
         except psycopg.errors.UniqueViolation as exc:
             raise DuplicateKey(str(exc)) from None
         except psycopg.Error as exc:  # as SQLAlchemy would have raised it: the store's translation applies
@@ -287,9 +304,10 @@ class IntakeQueries:
             got = _bulk[key] = BulkTable(self.conn, _TABLES[table], columns)
         return got
 
-    def insert_rows(self, writer: BulkWriter, rows: list[tuple[Any, ...]]) -> None:
-        """Insert rows made for ``writer`` (see :class:`BulkTable`) in this transaction."""
-        cast(BulkTable, writer).write(self.conn, rows)
+    def insert_rows(self, writer: BulkWriter, prepared: Any) -> None:
+        """Insert rows made for ``writer`` and made ready by its ``prepare`` (see :class:`BulkTable`) in this
+        transaction."""
+        cast(BulkTable, writer).write(self.conn, prepared)
 
     def insert_batch(self, cases: list[dict[str, Any]], entries: list[dict[str, Any]],
                      deadlines: list[dict[str, Any]]) -> None:
