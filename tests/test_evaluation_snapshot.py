@@ -23,22 +23,25 @@ def test_readers_side_by_side_see_one_snapshot(sqlite_url: str, monkeypatch: pyt
     store = eng.store
     assert q.readers_for(store, 5) == 2 and q.readers_for(store, 1) == 1
     committed = threading.Event()
-    threads: list[str] = []
+    both = threading.Barrier(2, timeout=10)  # each job waits for the other: they run side by side
+    readers: list[Any] = []
 
     def write_then_count(tx: Any) -> int:
-        threads.append(threading.current_thread().name)
+        both.wait()
+        readers.append(tx.conn)
         with store.write() as w:  # another connection commits while this reader is open
             w.conn.execute(sa.text("UPDATE units SET name = 'renamed'"))
         committed.set()
         return int(tx.conn.execute(_RENAMED).scalar_one())
 
     def count_after_the_commit(tx: Any) -> int:
-        threads.append(threading.current_thread().name)
+        both.wait()
+        readers.append(tx.conn)
         assert committed.wait(10)
         return int(tx.conn.execute(_RENAMED).scalar_one())
 
     assert q.read_together(store, [write_then_count, count_after_the_commit]) == [0, 0]
-    assert len(set(threads)) == 2  # two connections, side by side
+    assert readers[0] is not readers[1]  # two connections
     with store.read() as tx:
         assert int(tx.conn.execute(_RENAMED).scalar_one()) > 0
     eng.close()
