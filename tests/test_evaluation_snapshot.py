@@ -16,10 +16,10 @@ from tests.conftest import WORKFLOW, bj, sandbox
 _RENAMED = sa.text("SELECT count(*) FROM units WHERE name = 'renamed'")
 
 
-def test_readers_side_by_side_see_one_snapshot(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """SQLite: a commit made while the scans run is seen by none of them, on any connection."""
+def test_readers_side_by_side_see_one_snapshot(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A commit made while the scans run is seen by none of them, on any connection."""
     monkeypatch.setattr(q, "_cores", lambda: 2)
-    eng = sandbox(sqlite_url, FixedClock(bj(2, "10:00", month=12)))
+    eng = sandbox(db_url, FixedClock(bj(2, "10:00", month=12)))
     store = eng.store
     assert q.readers_for(store, 5) == 2 and q.readers_for(store, 1) == 1
     committed = threading.Event()
@@ -48,9 +48,8 @@ def test_readers_side_by_side_see_one_snapshot(sqlite_url: str, monkeypatch: pyt
 
 
 def test_one_reader_sees_one_snapshot(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """One core on SQLite, and PostgreSQL whatever the cores (the server parallelises each scan itself): the
-    jobs run in order in one transaction, which a commit made meanwhile does not change."""
-    monkeypatch.setattr(q, "_cores", lambda: 1 if db_url.startswith("sqlite") else 4)
+    """On one core the jobs run in order in one transaction, which a commit made meanwhile does not change."""
+    monkeypatch.setattr(q, "_cores", lambda: 1)
     eng = sandbox(db_url, FixedClock(bj(2, "10:00", month=12)))
     store = eng.store
     assert q.readers_for(store, 5) == 1
