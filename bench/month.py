@@ -17,10 +17,12 @@ streets (see ``raw_evaluation``).
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections import defaultdict
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -312,9 +314,14 @@ def _fill_pg(db: Any, vid: int, n_grid: int, n_hotline: int, n_districts: int) -
     return counts
 
 
-def raw_evaluation(url: str) -> tuple[float, dict[str, int]]:
+def raw_evaluation(url: str, connections: int | None = None) -> tuple[float, dict[str, int]]:
     """The raw limit: plain GROUP BY scans of the columns the evaluation reads, rolled up to communities
     and streets in Python.
+
+    The three scans run side by side on ``connections`` connections (default: as many as casecraft's
+    own run reads on here, one per core up to one per scan), as casecraft's run reads: cases on the
+    first, the step limits and the 民情日志 on the next (or each on its own). ``connections=1`` is the
+    same work on one connection, one scan after the other.
 
     Per grid and source over the month's cases (the same window as the evaluation's: made, registered,
     closed or due from the month's start): how many, registered, closed, closed within the limit, parked,
@@ -328,7 +335,7 @@ def raw_evaluation(url: str) -> tuple[float, dict[str, int]]:
 
     from sqlalchemy import case, distinct, func, or_, select, true
 
-    from casecraft.store.db import make_engine
+    from casecraft.store.db import make_engine, sqlite_deferred
     from casecraft.store.evaluation_repo import SCAN_SETTINGS
     from casecraft.store.models import CalendarDay, Case, Deadline, SentimentLog
 
@@ -348,29 +355,45 @@ def raw_evaluation(url: str) -> tuple[float, dict[str, int]]:
             .select_from(lg.join(cal, cal.c.day == lg.c.day))
             .where(cal.c.workday == true(), lg.c.day >= first_day, lg.c.day < end_day, lg.c.backfill.is_not(True))
             .group_by(lg.c.grid_code))
+    n = connections or min(os.cpu_count() or 1, 3)
+    groups: list[list[Any]] = ([[q, steps, logs]] if n == 1 else [[q], [steps, logs]] if n == 2
+                               else [[q], [steps], [logs]])
     db = make_engine(url)
     try:
-        with db.connect() as conn:
-            if db.dialect.name == "postgresql":  # the evaluation's read transaction has these too
-                for sql in SCAN_SETTINGS:
-                    conn.exec_driver_sql(sql)
-            conn.execute(select(1)).all()
+        conns = [db.connect() for _ in groups]
+        try:
+            for conn in conns:
+                if db.dialect.name == "postgresql":  # the evaluation's read transactions have these too
+                    for sql in SCAN_SETTINGS:
+                        conn.exec_driver_sql(sql)
+                with sqlite_deferred():
+                    conn.execute(select(1)).all()
+
+            def scan(conn: Any, queries: list[Any]) -> list[Any]:
+                return [conn.execute(one).all() for one in queries]
+
             start = time.perf_counter()
-            rows = conn.execute(q).all()
-            conn.execute(steps).all()
-            conn.execute(logs).all()
+            if len(conns) == 1:
+                results = [scan(conns[0], groups[0])]
+            else:
+                with ThreadPoolExecutor(len(conns)) as pool:
+                    results = list(pool.map(scan, conns, groups))
+            rows = results[0][0]
             levels: dict[str, dict[str, list[int]]] = {"grid": defaultdict(lambda: [0, 0, 0]),
                                                         "community": defaultdict(lambda: [0, 0, 0]),
                                                         "street": defaultdict(lambda: [0, 0, 0])}
-            for grid, _source, n, _registered, closed, on_time, _parked, _resolved in rows:
+            for grid, _source, n_cases, _registered, closed, on_time, _parked, _resolved in rows:
                 if not grid:
                     continue
                 for level, key in (("grid", grid), ("community", grid[:12]), ("street", grid[:9])):
                     acc = levels[level][key]
-                    acc[0] += n
+                    acc[0] += n_cases
                     acc[1] += closed
                     acc[2] += on_time
             elapsed = time.perf_counter() - start
+        finally:
+            for conn in conns:
+                conn.close()
     finally:
         db.dispose()
     return elapsed, {k: len(v) for k, v in levels.items()}
