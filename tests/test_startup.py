@@ -66,10 +66,12 @@ def test_case_fire_runs_on_the_stored_version_without_the_files(db: tuple[dict[s
     assert r.returncode == 0, r.stderr
     assert "case 1: 待核查 (to_check)" in r.stdout
     mods = _imported(r.stderr)
-    # no YAML reader, no validator of workflow files, no ORM, no image library, no alert delivery; and no
-    # Rich: its one line of output on a pipe is plain text
+    # no YAML reader, no validator of workflow files, no ORM, no image library, no alert delivery, no parser
+    # of holiday notices (the store's port names its type for the signatures only); and no Rich: its one line
+    # of output on a pipe is plain text
     unused = {"ruamel.yaml", "casecraft.workflows.loader", "casecraft.workflows.validate", "sqlalchemy.orm",
-              "PIL", "casecraft.alerts.supervision", "casecraft.intake.service", "httpx", "rich"}
+              "PIL", "casecraft.alerts.supervision", "casecraft.intake.service", "httpx", "rich",
+              "casecraft.timing.notice"}
     assert mods, "no import list: -X importtime did not run"
     assert not unused & mods, unused & mods
 
@@ -113,6 +115,29 @@ def test_a_command_collects_garbage_again_once_its_engine_is_made(db: tuple[dict
     result = CliRunner().invoke(cli_main.app, ["case", "show", "1"], env={k: env[k] for k in keep})
     assert result.exit_code == 0, result.output
     assert (gc.isenabled(), gc.get_freeze_count()) == before
+
+
+def test_case_fire_defines_no_dataclass_whose_docstring_python_makes(
+        db: tuple[dict[str, str], Path, Path]) -> None:
+    """Python 3.11 gives a dataclass without a docstring one made from ``inspect.signature`` when the class is
+    defined, a cost every process pays at import: casecraft's dataclasses that ``case fire`` defines have their
+    own."""
+    env, _, _ = db
+    code = ("import dataclasses, sys; sys.argv = ['casecraft', 'case', 'fire', '1', 'resolve', '--note', '已清除', "
+            "'--actor', 'wangjg']\nfrom casecraft.cli.main import main\n"
+            "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+            "finally:\n    made = [f'{m.__name__}.{n}' for m in list(sys.modules.values())\n"
+            "            if getattr(m, '__name__', '').startswith('casecraft') for n, c in vars(m).items()\n"
+            "            if isinstance(c, type) and c.__module__ == m.__name__ and dataclasses.is_dataclass(c)\n"
+            "            and (c.__doc__ or '').startswith(c.__name__ + '(')]\n"
+            "    print('DATACLASSES', len([c for m in list(sys.modules.values()) if getattr(m, '__name__', '')"
+            ".startswith('casecraft') for c in vars(m).values() if dataclasses.is_dataclass(c)]), file=sys.stderr)\n"
+            "    print('MADE', ' '.join(made), file=sys.stderr)\n")
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "case 1: 待核查 (to_check)" in r.stdout
+    assert int(r.stderr.rpartition("DATACLASSES ")[2].split()[0]) > 10  # the check saw the command's records
+    assert r.stderr.rpartition("MADE")[2].split() == []
 
 
 def test_help_imports_neither_the_database_nor_the_engine(tmp_path: Path) -> None:

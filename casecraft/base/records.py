@@ -188,6 +188,8 @@ class LedgerEntry:
 
 @dataclass(frozen=True)
 class OrgUnit:
+    """One unit of the organisation (a grid, a community, a department, the platform) as stored."""
+
     code: str
     name: str
     tier: str | None
@@ -200,6 +202,8 @@ class OrgUnit:
 
 @dataclass(frozen=True)
 class OrgPerson:
+    """One person of the organisation as stored: the unit they act for and their roles."""
+
     id: str
     name: str
     unit: str

@@ -45,6 +45,8 @@ def parse_iso(value: str | None) -> datetime | None:
 
 @dataclass(frozen=True)
 class TimelineView:
+    """One timeline entry as shown: who did what, when, from which state and tier to which."""
+
     seq: int
     at: datetime
     actor: str

@@ -38,6 +38,8 @@ def case_limit(wf: Workflow, category: str) -> Duration | None:
 
 @dataclass(frozen=True)
 class Plan:
+    """A deadline's moments: when it warns, when it is due, when it escalates."""
+
     warn_at: datetime | None
     due_at: datetime
     escalate_at: datetime | None

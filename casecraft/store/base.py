@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from casecraft.base.records import (
     AlertRow,
@@ -24,7 +24,9 @@ from casecraft.base.records import (
     OrgUnit,
 )
 from casecraft.timing.calendar import DayRow, WorkingCalendar, WorkingPeriod
-from casecraft.timing.notice import Notice
+
+if TYPE_CHECKING:  # for the signatures only: the notice parser (difflib, unicodedata) is not a command's cost
+    from casecraft.timing.notice import Notice
 
 
 class DuplicateKey(Exception):

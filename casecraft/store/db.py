@@ -272,7 +272,8 @@ def current_revision(engine: Engine) -> str | None:
     with engine.connect() as conn:
         try:
             with sqlite_deferred():
-                return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+                # the driver's SQL as it is: no statement to compile on every start-up
+                return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
         except (OperationalError, ProgrammingError) as exc:
             if "not a database" in str(exc.orig):
                 raise
