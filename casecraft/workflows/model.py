@@ -6,10 +6,10 @@ from them. Semantic checks (references, reachability, tier steps) live in
 :mod:`casecraft.workflows.validate`.
 """
 
-from __future__ import annotations
 
 import re
 import types
+from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -101,7 +101,7 @@ class Sink(_Strict):
         return data
 
     @model_validator(mode="after")
-    def _fields_fit_type(self) -> Sink:
+    def _fields_fit_type(self) -> "Sink":
         given = self.model_fields_set
         if self.backoff_max < self.backoff_initial:
             raise ValueError(render("backoff_max must be at least backoff_initial", {}))
@@ -284,7 +284,7 @@ class Unit(_Strict):
     )
     addresses: list[str] = Field(
         default_factory=list, description="地址关键词：无网格编码的热线工单按地址包含的关键词分派到本单位")
-    children: list[Unit] = Field(default_factory=list, description="下级单位")
+    children: list["Unit"] = Field(default_factory=list, description="下级单位")
 
 
 class Person(_Strict):
@@ -312,47 +312,80 @@ def construct(cls: type[M], data: dict[str, Any]) -> M:
     Each ``mode="before"`` model validator still runs (they fill in defaults, such as a sink's name);
     the ``after`` ones only check, and the data passed them when it was published.
     """
-    for dec in cls.__pydantic_decorators__.model_validators.values():
-        if dec.info.mode == "before":
-            data = dec.func(data)
+    plan = _PLANS.get(cls)
+    if plan is None:
+        plan = _PLANS[cls] = _plan(cls)
+    befores, fields, factories = plan
+    for before in befores:
+        data = before(data)
     values: dict[str, Any] = {}
-    for name, info in cls.model_fields.items():
-        key = info.alias or name
+    for name, key, convert in fields:
         if key in data:
-            values[name] = _value(info.annotation, data[key])
+            value = data[key]
+            values[name] = value if value is None or convert is None else convert(value)
     given = set(values)
-    for name, info in cls.model_fields.items():
-        # pydantic would inspect the factory's signature for each such field (for ``list``, a parse of its
-        # text signature): these two take no argument
-        if name not in given and info.default_factory in _PLAIN_FACTORIES:
-            values[name] = info.default_factory()  # type: ignore[call-arg]
+    for name, factory in factories:
+        if name not in given:
+            values[name] = factory()
     return cls.model_construct(_fields_set=given, **values)
 
 
 _PLAIN_FACTORIES: tuple[type, ...] = (list, dict)
 
+# Converter of a non-None value (None: the value as it is).
+_Convert = Callable[[Any], Any] | None
+# What construct does for a model, worked out once per model class: its "before" validators; each field's name,
+# key and converter; the fields it fills from a plain factory when the data leaves them out.
+_Plan = tuple[tuple[Callable[[Any], Any], ...], tuple[tuple[str, str, _Convert], ...],
+              tuple[tuple[str, Callable[[], Any]], ...]]
+_PLANS: dict[type, _Plan] = {}
 
-def _value(tp: Any, value: Any) -> Any:
-    if value is None:
-        return None
+
+def _plan(cls: type[BaseModel]) -> _Plan:
+    befores = tuple(dec.func for dec in cls.__pydantic_decorators__.model_validators.values()
+                    if dec.info.mode == "before")
+    fields = tuple((name, info.alias or name, _converter(info.annotation)) for name, info in cls.model_fields.items())
+    # pydantic would inspect the factory's signature for each such field (for ``list``, a parse of its
+    # text signature): these two take no argument
+    factories = tuple((name, info.default_factory) for name, info in cls.model_fields.items()
+                      if info.default_factory in _PLAIN_FACTORIES)
+    return befores, fields, factories  # type: ignore[return-value]
+
+
+def _model(tp: type[BaseModel]) -> Callable[[Any], Any]:
+    return lambda value: construct(tp, value)
+
+
+def _converter(tp: Any) -> _Convert:
+    """How a stored value of type ``tp`` becomes what validation would give (for a value that is not None)."""
     origin = get_origin(tp)
     if origin is Annotated:
-        return _value(get_args(tp)[0], value)
+        return _converter(get_args(tp)[0])
     if origin is Union or origin is types.UnionType:
-        for arg in get_args(tp):
-            if arg is type(None):
-                continue
-            if isinstance(value, dict) and isinstance(arg, type) and issubclass(arg, BaseModel):
-                return construct(arg, value)
-            if isinstance(value, list) and get_origin(arg) is list:
-                return _value(arg, value)
-        return value
+        # in the order of the union: a dict becomes the first model, a list the first list type
+        options = [(isinstance(arg, type) and issubclass(arg, BaseModel), get_origin(arg) is list,
+                    _converter(arg)) for arg in get_args(tp) if arg is not type(None)]
+
+        def union(value: Any) -> Any:
+            for is_model, is_list, convert in options:
+                if (is_model and isinstance(value, dict)) or (is_list and isinstance(value, list)):
+                    return convert(value) if convert is not None else value
+            return value
+
+        return union
     if origin is list:
-        return [_value(get_args(tp)[0], v) for v in value]
+        item = _converter(get_args(tp)[0])
+        if item is None:
+            return list
+        return lambda value: [None if v is None else item(v) for v in value]
     if origin is dict:
-        return dict(value)
+        return dict
     if isinstance(tp, type) and issubclass(tp, BaseModel):
-        return construct(tp, value)
-    if tp is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)  # as strict validation gives it
-    return value
+        return _model(tp)
+    if tp is float:
+        return _as_float
+    return None
+
+
+def _as_float(value: Any) -> Any:
+    return float(value) if isinstance(value, int) and not isinstance(value, bool) else value  # as strict validation
