@@ -228,6 +228,9 @@ class Context:
         """Whether the database was initialised as a sandbox (demo, tests): no authentication, any clock."""
         if self._sandbox is None:
             with self.store.read() as tx:
+                # read at a known revision, as the other caches are: the next unit of work at the same revision
+                # keeps it instead of reading it again on a connection of its own (no gate: not a unit of work)
+                self.refresh(tx)
                 self._sandbox = bool(tx.meta("sandbox"))
         return self._sandbox
 
@@ -260,13 +263,22 @@ class Context:
     def timezone(self) -> str:
         return self.workflow.timezone
 
-    def spec(self, version_id: int) -> Workflow:
-        """The spec of a published version (verified against its stored hash), loaded once per process."""
+    def spec(self, version_id: int, tx: Tx | None = None) -> Workflow:
+        """The spec of a published version (verified against its stored hash), loaded once per process.
+
+        Args:
+            version_id: the version's row id.
+            tx: the unit of work the caller has open, to read it through (a published version never changes);
+                without it, a read of its own (inside a write on SQLite: a second connection).
+        """
         spec = self._specs.get(version_id)
         if spec is not None:
             return spec
-        with self.store.read() as tx:
+        if tx is not None:
             row = tx.version(version_id)
+        else:
+            with self.store.read() as own:
+                row = own.version(version_id)
         if row is None:
             raise NotFound("workflow version {version} is not in the database", version=version_id)
         return self._verified(row)
