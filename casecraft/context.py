@@ -29,6 +29,7 @@ from typing import Any, Protocol
 from casecraft.base.acting import When
 from casecraft.base.clock import Clock, SystemClock
 from casecraft.base.errors import DatabaseError, InputError, NotFound
+from casecraft.base.records import CaseRow
 from casecraft.store.base import Store, Tx
 from casecraft.workflows.machine import CompiledMachine
 from casecraft.workflows.org import Organisation, OrgPerson, OrgUnit
@@ -182,7 +183,9 @@ class Context:
     # revision and caches -----------------------------------------------------------------------
     def refresh(self, tx: Tx) -> int:
         """Drop cached organisation, current version and calendar if another process changed them; the revision."""
-        rev = tx.admin_revision()
+        return self._revised(tx.admin_revision())
+
+    def _revised(self, rev: int) -> int:
         with self._lock:
             if rev != self._revision:
                 self._revision = rev
@@ -207,6 +210,16 @@ class Context:
         with self.store.write() as tx:
             _pass_gate(tx, self.refresh(tx))
             yield tx
+
+    @contextmanager
+    def write_case(self, case_id: int) -> Iterator[tuple[Tx, CaseRow | None]]:
+        """A write transaction that begins by reading case ``case_id`` (locked on PostgreSQL until the transaction
+        ends) and the administrative revision in one statement; the caches are checked against that revision as
+        :meth:`write` checks them. Yields the transaction and the case row (None: no such case)."""
+        with self.store.write() as tx:
+            case, rev = tx.case_at_revision(case_id, for_update=True)
+            _pass_gate(tx, self._revised(rev))
+            yield tx, case
 
     @contextmanager
     def read(self) -> Iterator[Tx]:

@@ -197,11 +197,9 @@ def test_rejects_path_and_jsonl(engine: Engine, tmp_path: Path) -> None:
     assert [x["rejected_row"] for x in lines] == [2, 4] and lines[0]["raw_line"] == "{not json"
 
 
-def test_batches_progress_and_a_lost_race(engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    lines = [f"b-{i},12345,2026-11-24T08:00,,{GRID5},0101,第{i}条," for i in range(7)]
-    src = write(tmp_path / "orders.csv", HEADER, *lines)
-    engine.import_hotline(write(tmp_path / "one.csv", HEADER, lines[3]), actor="wujing")
-    # another importer took b-3 after we looked: the first look misses it, the batch retries
+def _blind_on_the_second_look(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The import's second look for existing tickets finds none (as if another importer took one just after);
+    the sizes of every look, in order."""
     from casecraft.store import intake_repo
 
     real = intake_repo.IntakeQueries.existing_refs
@@ -212,6 +210,15 @@ def test_batches_progress_and_a_lost_race(engine: Engine, tmp_path: Path, monkey
         return {} if len(calls) == 2 else real(tx, source, refs)
 
     monkeypatch.setattr(intake_repo.IntakeQueries, "existing_refs", blind_once)
+    return calls
+
+
+def test_batches_progress_and_a_lost_race(engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = [f"b-{i},12345,2026-11-24T08:00,,{GRID5},0101,第{i}条," for i in range(7)]
+    src = write(tmp_path / "orders.csv", HEADER, *lines)
+    engine.import_hotline(write(tmp_path / "one.csv", HEADER, lines[3]), actor="wujing")
+    # another importer took b-3 after we looked: the first look misses it, the batch retries
+    calls = _blind_on_the_second_look(monkeypatch)
     seen: list[tuple[int, int]] = []
     result = engine.import_hotline(src, actor="wujing", batch_size=3, progress=lambda d, t: seen.append((d, t)))
     assert (result.new, result.existing) == (6, 1)
@@ -231,16 +238,7 @@ def test_a_lost_race_in_a_batch_written_in_one_statement(engine: Engine, tmp_pat
     lines = [f"c-{i},12345,2026-11-24T08:00,,{GRID5},0101,第{i}条," for i in range(9)]
     src = write(tmp_path / "orders.csv", HEADER, *lines)
     engine.import_hotline(write(tmp_path / "one.csv", HEADER, lines[5]), actor="wujing")
-    from casecraft.store import intake_repo
-
-    real = intake_repo.IntakeQueries.existing_refs
-    calls: list[int] = []
-
-    def blind_once(tx, source, refs):  # type: ignore[no-untyped-def]
-        calls.append(len(refs))
-        return {} if len(calls) == 2 else real(tx, source, refs)
-
-    monkeypatch.setattr(intake_repo.IntakeQueries, "existing_refs", blind_once)
+    calls = _blind_on_the_second_look(monkeypatch)
     result = engine.import_hotline(src, actor="wujing", batch_size=4)
     assert (result.new, result.existing) == (8, 1)
     assert calls == [4, 4, 1, 4]  # batch 2 looked at again after batch 3 was

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from casecraft.base.errors import InputError, PermissionDenied, render
 from casecraft.base.records import CaseRow
 from casecraft.cases.timeline import Actor
-from casecraft.store.base import Tx
 from casecraft.workflows.model import Transition
 from casecraft.workflows.org import Organisation, OrgPerson
 from casecraft.workflows.spec import Workflow
@@ -20,14 +20,20 @@ from casecraft.workflows.spec import Workflow
 ADMIN_ROLE = "admin"
 
 
-def acting_person(tx: Tx, actor: str) -> OrgPerson:
-    """The person ``actor`` as stored now.
+class People(Protocol):
+    def person(self, pid: str) -> OrgPerson | None: ...
+
+
+def acting_person(people: People, actor: str) -> OrgPerson:
+    """The person ``actor`` as stored now: read through a transaction (``Tx``), or from the organisation the
+    process keeps (``OrgView``) once the transaction has checked it against the administrative revision (every
+    change to a person is an administrative act, recorded in that chain in the same transaction).
 
     Raises:
         InputError: no such person.
         PermissionDenied: the person is deactivated.
     """
-    p = tx.person(actor)
+    p = people.person(actor)
     if p is None:
         raise InputError("unknown person '{actor}'", actor=actor)
     if not p.active:

@@ -106,11 +106,12 @@ class CaseService:
             InputError / PermissionDenied: unknown or deactivated person; a back-fill or an
                 entry on behalf by someone who is not an admin.
         """
-        person = acting_person(tx, actor)
+        people = self.ctx.org_in(tx)  # checked against the administrative revision when tx began
+        person = acting_person(people, actor)
         when = self.ctx.when()
         authority = person
         if on_behalf_of is not None and on_behalf_of != person.id:
-            authority = acting_person(tx, on_behalf_of)
+            authority = acting_person(people, on_behalf_of)
             if ADMIN_ROLE not in authority.roles:
                 raise PermissionDenied("{name}({id}) may act only as themself; entering a step for {actor} needs "
                                        "the admin role", name=authority.name, id=authority.id, actor=actor)
@@ -227,8 +228,8 @@ class CaseService:
         if outcome is not None and outcome not in OUTCOMES:
             raise InputError("unknown outcome '{outcome}'; use {allowed}", outcome=outcome,
                              allowed=" or ".join(OUTCOMES))
-        with staged(photos) as staging, self.ctx.write() as tx:
-            case = self._case(tx, case_id, lock=True)
+        with staged(photos) as staging, self.ctx.write_case(case_id) as (tx, row):
+            case = _found(row, case_id)
             if expected_version is not None and case.version != expected_version:
                 raise ConflictError("case {case} was changed by someone else (now at version {version}, you saw "
                                     "{expected}); look at it again", case=case_id, version=case.version,
@@ -517,8 +518,8 @@ class CaseService:
         """
         check_id(case_id)
         note = clean_text(note, "the note", MAX_NOTE)
-        with self.ctx.write() as tx:
-            case = self._case(tx, case_id, lock=True)
+        with self.ctx.write_case(case_id) as (tx, row):
+            case = _found(row, case_id)
             if not case.is_open:
                 raise ConflictError("case {case} is finished; nothing to {trigger}", case=case_id, trigger=trigger)
             wf = self.ctx.spec(case.workflow_version_id)
@@ -527,6 +528,12 @@ class CaseService:
             full_note = " ".join(x for x in (extra_note, note) if x) or None
             step = tl.Step(trigger=trigger, changes=changes, deadlines=tuple(ops), note=full_note)
             return self._append(tx, case, step, who, when)
+
+
+def _found(case: CaseRow | None, case_id: int) -> CaseRow:
+    if case is None:
+        raise NotFound("no case {case}", case=case_id)
+    return case
 
 
 def _joint_feedback(tr: Transition, case: CaseRow, person: OrgPerson, outcome: str | None,

@@ -36,7 +36,7 @@ days_t = cast(Table, CalendarDay.__table__)
 credentials_t = cast(Table, Credential.__table__)
 _CHAIN_LOCKS = {"admin": 0x636301, "alerts": 0x636302, "logs": 0x636303}
 # read by every unit of work: built once (building a statement costs more Python time than SQLite takes to run it)
-_ADMIN_REVISION = select(func.coalesce(func.max(ledger_t.c.seq), 0)).where(ledger_t.c.chain == "admin")
+ADMIN_REVISION = select(func.coalesce(func.max(ledger_t.c.seq), 0)).where(ledger_t.c.chain == "admin")
 _CREDENTIAL = select(credentials_t).where(credentials_t.c.id == bindparam("id"))
 
 
@@ -81,7 +81,7 @@ class LedgerQueries:
         return [ledger_entry(r) for r in self.conn.execute(q).mappings()]
 
     def admin_revision(self) -> int:
-        return int(direct.run(self.conn, _ADMIN_REVISION, {})[0][0])  # type: ignore[index]
+        return int(direct.run(self.conn, ADMIN_REVISION, {})[0][0])  # type: ignore[index]
 
     # settings -----------------------------------------------------------------------
     def meta(self, key: str) -> Any:
@@ -181,4 +181,4 @@ class LedgerQueries:
         return int(self.conn.execute(select(func.count()).select_from(days_t)).scalar_one())
 
 
-__all__ = ["DuplicateKey", "LedgerQueries", "ledger_entry"]
+__all__ = ["ADMIN_REVISION", "DuplicateKey", "LedgerQueries", "ledger_entry"]

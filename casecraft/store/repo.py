@@ -24,7 +24,7 @@ from casecraft.store.base import DuplicateKey
 from casecraft.store.calendar_repo import CalendarQueries
 from casecraft.store.db import ensure_schema, make_engine, sqlite_deferred, translate_db_error
 from casecraft.store.intake_repo import IntakeQueries
-from casecraft.store.ledger_repo import LedgerQueries
+from casecraft.store.ledger_repo import ADMIN_REVISION, LedgerQueries
 from casecraft.store.logs_repo import LogQueries
 from casecraft.store.models import Case, TimelineEntry, Unit
 from casecraft.store.org_repo import OrgQueries
@@ -41,6 +41,11 @@ _ASSIGNEES = CASE_FIELDS.index("assignees")
 # with a plain FOR UPDATE a writer (case locked, waiting for a deadline row the sweep claimed) and the sweep
 # (deadline claimed, waiting for the case row's key share) deadlock.
 _CASE_FOR_UPDATE = _CASE_BY_ID.with_for_update(key_share=True)
+# a step's first statement: its case row and, in the same read, the administrative revision (whether the
+# process's organisation and versions are still current) — one statement where there were two
+_REVISION = ADMIN_REVISION.scalar_subquery().label("admin_revision")
+_CASE_AT_REVISION = select(*(cases_t.c[f] for f in CASE_FIELDS), _REVISION).where(cases_t.c.id == bindparam("id"))
+_CASE_AT_REVISION_FOR_UPDATE = _CASE_AT_REVISION.with_for_update(key_share=True)
 _INSERT_CASE = insert(cases_t).returning(cases_t.c.id)
 _INSERT_TIMELINE = insert(timeline_t).inline()  # no RETURNING of the new id (PostgreSQL would add one)
 _TIMELINE_OF = select(timeline_t).where(timeline_t.c.case_id == bindparam("case_id")).order_by(timeline_t.c.seq)
@@ -113,6 +118,15 @@ class CaseQueries:
         stmt = _CASE_FOR_UPDATE if for_update and self.conn.dialect.name == "postgresql" else _CASE_BY_ID
         rows = direct.run(self.conn, stmt, {"id": case_id})
         return _case_of(rows[0]) if rows else None  # type: ignore[index]
+
+    def case_at_revision(self, case_id: int, *, for_update: bool = False) -> tuple[CaseRow | None, int]:
+        """One case (as :meth:`case`) and the administrative revision, read together."""
+        pg = for_update and self.conn.dialect.name == "postgresql"
+        rows = direct.run(self.conn, _CASE_AT_REVISION_FOR_UPDATE if pg else _CASE_AT_REVISION, {"id": case_id})
+        if not rows:
+            return None, self.admin_revision()  # type: ignore[attr-defined]
+        row = rows[0]  # type: ignore[index]
+        return _case_of(row[:-1]), int(row[-1])
 
     def insert_case(self, values: dict[str, Any]) -> int:
         """Insert a case row; its id.
