@@ -276,22 +276,13 @@ class Context:
     def timezone(self) -> str:
         return self.workflow.timezone
 
-    def spec(self, version_id: int, tx: Tx | None = None) -> Workflow:
-        """The spec of a published version (verified against its stored hash), loaded once per process.
-
-        Args:
-            version_id: the version's row id.
-            tx: the unit of work the caller has open, to read it through (a published version never changes);
-                without it, a read of its own (inside a write on SQLite: a second connection).
-        """
+    def spec(self, version_id: int) -> Workflow:
+        """The spec of a published version (verified against its stored hash), loaded once per process."""
         spec = self._specs.get(version_id)
         if spec is not None:
             return spec
-        if tx is not None:
+        with self.store.read() as tx:
             row = tx.version(version_id)
-        else:
-            with self.store.read() as own:
-                row = own.version(version_id)
         if row is None:
             raise NotFound("workflow version {version} is not in the database", version=version_id)
         return self._verified(row)

@@ -140,6 +140,24 @@ def test_case_fire_defines_no_dataclass_whose_docstring_python_makes(
     assert r.stderr.rpartition("MADE")[2].split() == []
 
 
+def test_case_fire_reads_the_sandbox_flag_once(db: tuple[dict[str, str], Path, Path]) -> None:
+    """The flag read before the step's write is read at the administrative revision the write then finds, so the
+    write keeps it instead of reading it again on a connection of its own."""
+    env, _, _ = db
+    code = ("import sys; sys.argv = ['casecraft', 'case', 'fire', '1', 'resolve', '--note', '已清除', '--actor', "
+            "'wangjg']\nfrom sqlalchemy import event\nfrom sqlalchemy.engine import Engine\nseen = []\n"
+            "event.listen(Engine, 'before_cursor_execute', lambda c, cur, sql, *a: seen.append(sql))\n"
+            "from casecraft.cli.main import main\n"
+            "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+            "finally:\n    print('META', sum('FROM meta' in s for s in seen), len(seen), file=sys.stderr)\n")
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "case 1: 待核查 (to_check)" in r.stdout
+    meta, statements = map(int, r.stderr.rpartition("META ")[2].split()[:2])
+    assert statements > 5  # the listener saw the command's statements
+    assert meta == 1
+
+
 def test_help_imports_neither_the_database_nor_the_engine(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     r = _run(env, "--help", importtime=True)
