@@ -172,16 +172,16 @@ def test_migration_is_all_or_nothing_under_a_concurrent_change(engines: tuple[En
     before = v2.snapshot()
     from casecraft.store.repo import Tx
 
-    real = Tx.update_case
+    real = Tx.write_step
     calls = {"n": 0}
 
-    def racing(self: Tx, case_id: int, version: int, values: dict[str, object]) -> bool:
+    def racing(self: Tx, case_id: int, version: int, *args: object) -> bool:
         calls["n"] += 1
-        if calls["n"] == 2:  # someone else acted on the second case meanwhile
+        if calls["n"] == 2:  # someone else acted on the second case meanwhile: its row is not at `version`
             return False
-        return real(self, case_id, version, values)
+        return real(self, case_id, version, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(Tx, "update_case", racing)
+    monkeypatch.setattr(Tx, "write_step", racing)
     with pytest.raises(ConflictError, match="nothing was migrated"):
         migrate(v2, 1, 2, actor="wujing")
     monkeypatch.undo()

@@ -444,12 +444,15 @@ def create(tx: Tx, values: dict[str, Any], step: Step, actor: Actor, when: When)
 
 
 def _apply_deadlines(tx: Tx, case: CaseRow, seq: int, ops: Sequence[DeadlineOp],
-                     at: datetime) -> dict[str, dict[str, Any]]:
+                     at: datetime) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
+    """Close and move the case's deadlines as ``ops`` say; their facts, and the rows to open (written with the
+    step's other rows by ``tx.write_step``)."""
     out: dict[str, dict[str, Any]] = {}
+    opened: list[dict[str, Any]] = []
     for op in ops:
         if isinstance(op, OpenDeadline):
             row = _open_values(case.id, seq, op)
-            tx.insert_deadline(row)
+            opened.append(row)
             out[deadline_key(op.kind, seq)] = _deadline_facts(row)
         elif isinstance(op, CloseDeadlines):
             for d in tx.close_deadlines(case.id, at, op.kinds, op.outcome):
@@ -458,7 +461,7 @@ def _apply_deadlines(tx: Tx, case: CaseRow, seq: int, ops: Sequence[DeadlineOp],
         else:
             tx.update_deadline(op.row.id, op.values)
             out.setdefault(deadline_key(op.row.kind, op.row.seq), {}).update(_deadline_facts(op.values))
-    return out
+    return out, opened
 
 
 def append(tx: Tx, case: CaseRow, step: Step, actor: Actor, when: When, *,
@@ -489,16 +492,15 @@ def append_step(tx: Tx, case: CaseRow, step: Step, actor: Actor, when: When, *,
                          "forward", at=when.at.isoformat(), case=case.id, last=case.updated_at.isoformat())
     seq = case.version + 1
     changes = step.changes
-    dfacts = _apply_deadlines(tx, case, seq, step.deadlines, when.at)
+    dfacts, opened = _apply_deadlines(tx, case, seq, step.deadlines, when.at)
     after = {"state": changes.get("state", case.state), "tier": changes.get("tier", case.tier),
              "unit_code": changes.get("unit_code", case.unit_code)}  # what build_entry reads of the row after
     entry = build_entry(case.id, seq, before=case, after=after, step=step, actor=actor, when=when,
                         deadline_facts=dfacts, facts=facts_of(changes), prev_hash=case.last_hash)
     values = {**changes, "version": seq, "last_hash": entry.hash, "updated_at": when.at}
-    if not tx.update_case(case.id, case.version, values):
+    if not tx.write_step(case.id, case.version, values, entry, opened):  # raising rolls the transaction back
         raise ConflictError("case {case} was changed by someone else while you worked; look at it again",
                             case=case.id)
-    tx.insert_entry(entry)
     left = dict(zip(CASE_FIELDS, _CASE_VALUES(case), strict=True))  # dataclasses.replace, without its field walk
     left.update(values)
     if "assignees" in values:

@@ -32,6 +32,7 @@ from sqlalchemy.exc import DBAPIError
 
 _Proc = Callable[[Any], Any] | None
 _NO_VALUE = object()
+_PRESERVE = {"preserve_rowcount": True}  # an INSERT's rowcount too (SQLAlchemy keeps UPDATE and DELETE's only)
 
 
 class _Plan:
@@ -120,7 +121,7 @@ def run(conn: Connection, stmt: Any, params: Mapping[str, Any], *,
     """
     plan = _plan_of(conn, stmt, keys)
     if plan is None:
-        res = conn.execute(stmt, dict(params))
+        res = conn.execute(stmt, dict(params), execution_options=_PRESERVE)
         if res.returns_rows:
             return [tuple(r) for r in res]
         return int(res.rowcount)

@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from casecraft.base.records import CASE_FIELDS, CaseRow, Entry
 from casecraft.store import direct
-from casecraft.store.alerts_repo import AlertQueries, DeadlineQueries
+from casecraft.store.alerts_repo import AlertQueries, DeadlineQueries, deadlines_t
 from casecraft.store.base import DuplicateKey
 from casecraft.store.calendar_repo import CalendarQueries
 from casecraft.store.db import ensure_schema, make_engine, sqlite_deferred, translate_db_error
@@ -66,6 +66,29 @@ def _update_case_stmt(keys: tuple[str, ...]) -> Any:
     return (update(cases_t)
             .where(cases_t.c.id == bindparam("w_id"), cases_t.c.version == bindparam("w_version"))
             .values({k: bindparam(f"v_{k}") for k in keys}))
+
+
+# PostgreSQL: a step's writes in one statement (one round trip): the deadline rows it opens and the case row's
+# update as data-modifying CTEs, the entry inserted from the update's RETURNING (so no entry without the update)
+STEP_IN_ONE_STATEMENT = True
+
+
+@lru_cache(maxsize=256)
+def _step_stmt(case_keys: tuple[str, ...], deadline_keys: tuple[tuple[str, ...], ...]) -> Any:
+    """WITH step_deadline_<i> AS (INSERT ...), step_case AS (UPDATE cases ... RETURNING id) INSERT INTO timeline
+    SELECT <the entry's values> FROM step_case; binds v_*/w_* as :func:`_update_case_stmt`, e_* the entry's,
+    d<i>_* the deadlines'."""
+    case_cte = (update(cases_t)
+                .where(cases_t.c.id == bindparam("w_id"), cases_t.c.version == bindparam("w_version"))
+                .values({k: bindparam(f"v_{k}") for k in case_keys})
+                .returning(cases_t.c.id).cte("step_case"))
+    entry = select(*(bindparam(f"e_{c}", type_=timeline_t.c[c].type).label(c) for c in _ENTRY_KEYS)
+                   ).select_from(case_cte)
+    stmt = insert(timeline_t).from_select(list(_ENTRY_KEYS), entry)
+    for i, keys in enumerate(deadline_keys):
+        stmt = stmt.add_cte(insert(deadlines_t).values({k: bindparam(f"d{i}_{k}", type_=deadlines_t.c[k].type)
+                                                       for k in keys}).cte(f"step_deadline_{i}"))
+    return stmt
 
 
 def case_row(r: Any) -> CaseRow:
@@ -151,6 +174,30 @@ class CaseQueries:
         params = {f"v_{k}": (list(v) if k == "assignees" else v) for k, v in values.items()}
         params["w_id"], params["w_version"] = case_id, version
         return direct.run(self.conn, _update_case_stmt(keys), params) == 1
+
+    def write_step(self, case_id: int, version: int, values: dict[str, Any], entry: Entry,
+                   deadlines: Sequence[dict[str, Any]] = ()) -> bool:
+        """A step's rows: the deadline rows it opens, the case row (if still at ``version``), the chained entry.
+
+        On PostgreSQL one statement (one round trip) writes them all. False, with no entry written, if the case
+        was not at ``version`` (the caller raises, which rolls the deadline rows back).
+        """
+        if self.conn.dialect.name != "postgresql" or not STEP_IN_ONE_STATEMENT:
+            for d in deadlines:
+                self.insert_deadline(d)  # type: ignore[attr-defined]
+            if not self.update_case(case_id, version, values):
+                return False
+            self.insert_entry(entry)
+            return True
+        params = {f"v_{k}": (list(v) if k == "assignees" else v) for k, v in values.items()}
+        params["w_id"], params["w_version"] = case_id, version
+        for k, v in entry_values(entry).items():
+            params[f"e_{k}"] = v
+        for i, d in enumerate(deadlines):
+            for k, v in d.items():
+                params[f"d{i}_{k}"] = v
+        stmt = _step_stmt(tuple(sorted(values)), tuple(tuple(d) for d in deadlines))
+        return direct.run(self.conn, stmt, params) == 1
 
     def insert_entry(self, entry: Entry) -> None:
         direct.run(self.conn, _INSERT_TIMELINE, entry_values(entry), keys=_ENTRY_KEYS)
