@@ -91,6 +91,13 @@ def _step_stmt(case_keys: tuple[str, ...], deadline_keys: tuple[tuple[str, ...],
     return stmt
 
 
+def _case_params(case_id: int, version: int, values: dict[str, Any]) -> dict[str, Any]:
+    """The binds of a case row's update under its version (:func:`_update_case_stmt`, :func:`_step_stmt`)."""
+    params = {f"v_{k}": (list(v) if k == "assignees" else v) for k, v in values.items()}
+    params["w_id"], params["w_version"] = case_id, version
+    return params
+
+
 def case_row(r: Any) -> CaseRow:
     """A cases row (a mapping) as a :class:`CaseRow`."""
     d = dict(r)
@@ -170,10 +177,8 @@ class CaseQueries:
 
     def update_case(self, case_id: int, version: int, values: dict[str, Any]) -> bool:
         """Update if the case is still at ``version``; False if someone changed it first."""
-        keys = tuple(sorted(values))
-        params = {f"v_{k}": (list(v) if k == "assignees" else v) for k, v in values.items()}
-        params["w_id"], params["w_version"] = case_id, version
-        return direct.run(self.conn, _update_case_stmt(keys), params) == 1
+        return direct.run(self.conn, _update_case_stmt(tuple(sorted(values))),
+                          _case_params(case_id, version, values)) == 1
 
     def write_step(self, case_id: int, version: int, values: dict[str, Any], entry: Entry,
                    deadlines: Sequence[dict[str, Any]] = ()) -> bool:
@@ -189,8 +194,7 @@ class CaseQueries:
                 return False
             self.insert_entry(entry)
             return True
-        params = {f"v_{k}": (list(v) if k == "assignees" else v) for k, v in values.items()}
-        params["w_id"], params["w_version"] = case_id, version
+        params = _case_params(case_id, version, values)
         for k, v in entry_values(entry).items():
             params[f"e_{k}"] = v
         for i, d in enumerate(deadlines):
