@@ -16,6 +16,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -76,16 +77,28 @@ def test_case_fire_runs_on_the_stored_version_without_the_files(db: tuple[dict[s
     assert not unused & mods, unused & mods
 
 
+FIRE = ["case", "fire", "1", "resolve", "--note", "已清除", "--actor", "wangjg"]
+
+
+def _main_in_a_process(env: dict[str, str], argv: list[str], *, before: str = "", finally_: str = "",
+                       after: str = "") -> subprocess.CompletedProcess[str]:
+    """``casecraft <argv>`` through the installed entry point's ``main`` in a new process; ``before`` runs before
+    ``main`` is imported, ``finally_`` after it however it ended, ``after`` once it succeeded (Python code, each
+    at the top level)."""
+    code = (f"import sys; sys.argv = {['casecraft', *argv]!r}\n{before}from casecraft.cli.main import main\n"
+            "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n")
+    if finally_:
+        code += "finally:\n" + textwrap.indent(finally_, "    ")
+    code += after
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+
+
 def test_case_fire_imports_only_its_own_part_of_the_command_line(db: tuple[dict[str, str], Path, Path]) -> None:
     """``casecraft case fire`` imports the ``case`` group's module and none of the other groups' (the
     installed entry point, ``casecraft.cli.main:main``), and converts its options without Typer's pydantic
     adapters (casecraft.cli.coerce)."""
     env, _, _ = db
-    code = ("import sys; sys.argv = ['casecraft', 'case', 'fire', '1', 'resolve', '--note', '已清除', '--actor', "
-            "'wangjg']\nfrom casecraft.cli.main import main\n"
-            "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
-            "finally:\n    print('IMPORTED', ' '.join(sorted(sys.modules)), file=sys.stderr)\n")
-    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    r = _main_in_a_process(env, FIRE, finally_="print('IMPORTED', ' '.join(sorted(sys.modules)), file=sys.stderr)\n")
     assert r.returncode == 0, r.stderr
     assert "case 1: 待核查 (to_check)" in r.stdout
     mods = set(r.stderr.rpartition("IMPORTED ")[2].split())
@@ -101,11 +114,8 @@ def test_a_command_collects_garbage_again_once_its_engine_is_made(db: tuple[dict
     was imported is frozen and collection resumes (a long run collects as usual). A program that runs the Typer
     app in its own process keeps its collector as it was."""
     env, _, _ = db
-    code = ("import gc, sys; sys.argv = ['casecraft', 'case', 'show', '1']\n"
-            "from casecraft.cli.main import main\n"
-            "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
-            "print('GC', gc.isenabled(), gc.get_freeze_count() > 0)\n")
-    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    r = _main_in_a_process(env, ["case", "show", "1"],
+                           after="import gc\nprint('GC', gc.isenabled(), gc.get_freeze_count() > 0)\n")
     assert r.returncode == 0, r.stderr
     assert "GC True True" in r.stdout, r.stdout  # collecting again, the start-up frozen
     import gc
@@ -123,17 +133,15 @@ def test_case_fire_defines_no_dataclass_whose_docstring_python_makes(
     defined, a cost every process pays at import: casecraft's dataclasses that ``case fire`` defines have their
     own."""
     env, _, _ = db
-    code = ("import dataclasses, sys; sys.argv = ['casecraft', 'case', 'fire', '1', 'resolve', '--note', '已清除', "
-            "'--actor', 'wangjg']\nfrom casecraft.cli.main import main\n"
-            "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
-            "finally:\n    made = [f'{m.__name__}.{n}' for m in list(sys.modules.values())\n"
-            "            if getattr(m, '__name__', '').startswith('casecraft') for n, c in vars(m).items()\n"
-            "            if isinstance(c, type) and c.__module__ == m.__name__ and dataclasses.is_dataclass(c)\n"
-            "            and (c.__doc__ or '').startswith(c.__name__ + '(')]\n"
-            "    print('DATACLASSES', len([c for m in list(sys.modules.values()) if getattr(m, '__name__', '')"
+    r = _main_in_a_process(env, FIRE, finally_=(
+            "import dataclasses\n"
+            "made = [f'{m.__name__}.{n}' for m in list(sys.modules.values())\n"
+            "        if getattr(m, '__name__', '').startswith('casecraft') for n, c in vars(m).items()\n"
+            "        if isinstance(c, type) and c.__module__ == m.__name__ and dataclasses.is_dataclass(c)\n"
+            "        and (c.__doc__ or '').startswith(c.__name__ + '(')]\n"
+            "print('DATACLASSES', len([c for m in list(sys.modules.values()) if getattr(m, '__name__', '')"
             ".startswith('casecraft') for c in vars(m).values() if dataclasses.is_dataclass(c)]), file=sys.stderr)\n"
-            "    print('MADE', ' '.join(made), file=sys.stderr)\n")
-    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+            "print('MADE', ' '.join(made), file=sys.stderr)\n"))
     assert r.returncode == 0, r.stderr
     assert "case 1: 待核查 (to_check)" in r.stdout
     assert int(r.stderr.rpartition("DATACLASSES ")[2].split()[0]) > 10  # the check saw the command's records
@@ -144,13 +152,11 @@ def test_case_fire_reads_the_sandbox_flag_once(db: tuple[dict[str, str], Path, P
     """The flag read before the step's write is read at the administrative revision the write then finds, so the
     write keeps it instead of reading it again on a connection of its own."""
     env, _, _ = db
-    code = ("import sys; sys.argv = ['casecraft', 'case', 'fire', '1', 'resolve', '--note', '已清除', '--actor', "
-            "'wangjg']\nfrom sqlalchemy import event\nfrom sqlalchemy.engine import Engine\nseen = []\n"
-            "event.listen(Engine, 'before_cursor_execute', lambda c, cur, sql, *a: seen.append(sql))\n"
-            "from casecraft.cli.main import main\n"
-            "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
-            "finally:\n    print('META', sum('FROM meta' in s for s in seen), len(seen), file=sys.stderr)\n")
-    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    r = _main_in_a_process(
+        env, FIRE,
+        before=("from sqlalchemy import event\nfrom sqlalchemy.engine import Engine\nseen = []\n"
+                "event.listen(Engine, 'before_cursor_execute', lambda c, cur, sql, *a: seen.append(sql))\n"),
+        finally_="print('META', sum('FROM meta' in s for s in seen), len(seen), file=sys.stderr)\n")
     assert r.returncode == 0, r.stderr
     assert "case 1: 待核查 (to_check)" in r.stdout
     meta, statements = map(int, r.stderr.rpartition("META ")[2].split()[:2])
