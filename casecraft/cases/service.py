@@ -364,11 +364,8 @@ class CaseService:
         return ops, case_due
 
     # reads --------------------------------------------------------------------------------------------
-    def _case(self, tx: Tx, case_id: int, *, lock: bool = False) -> CaseRow:
-        case = tx.case(case_id, for_update=lock)
-        if case is None:
-            raise NotFound("no case {case}", case=case_id)
-        return case
+    def _case(self, tx: Tx, case_id: int) -> CaseRow:
+        return _found(tx.case(case_id), case_id)
 
     def _read_back(self, tx: Tx, case_id: int) -> CaseView:
         """The case as this transaction wrote it (not as a later writer may have left it)."""

@@ -1,7 +1,7 @@
 """A step's statements sent straight to the driver's cursor, with SQLAlchemy's own SQL and type conversions.
 
-A step sends seven or eight small statements (the admin revision, the case row, the acting person,
-the deadlines closed and opened, the case row's update, the chained entry). Through
+A step sends a few small statements (the case row with the admin revision, the deadlines closed,
+and opened, the case row's update and the chained entry: on PostgreSQL those last three in one). Through
 ``Connection.execute`` each pays SQLAlchemy's execution machinery (an execution context, the
 statement cache look-up, event dispatch, a result object): about 40 µs on this project's
 machine, more than SQLite takes to run the statement. :func:`run` compiles a statement once per
