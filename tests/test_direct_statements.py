@@ -102,6 +102,41 @@ def test_a_step_skips_sqlalchemys_execution_when_nobody_listens(engine: Engine, 
     assert any(s.startswith("SELECT") for s in executed), executed
 
 
+def test_a_connection_keeps_one_cursor_and_a_replaced_connection_gets_a_new_one(engine: Engine) -> None:
+    """The straight statements reuse one DBAPI cursor per pooled driver connection; when the pool replaces the
+    driver connection (here: invalidated, as after a lost server), the next step makes a new cursor and works."""
+
+    sa_engine = engine.ctx.store.engine
+    kept: list[tuple[Any, Any]] = []  # (driver connection, cursor) as casecraft.store.direct keeps them
+
+    def checkin(dbapi_connection: Any, record: Any) -> None:
+        if dbapi_connection is not None and "casecraft.direct.cursor" in record.info:
+            kept.append(record.info["casecraft.direct.cursor"])
+
+    cid = engine.report(source="patrol", grid=GRID5, category="0201", desc="消防设施隐患", actor="wangjg").id
+    event.listen(sa_engine, "checkin", checkin)
+    try:
+        for trigger, actor, kw in PATH[:3]:
+            engine.fire(cid, trigger, actor=actor, **kw)
+        assert len(kept) >= 3
+        by_driver: dict[int, set[int]] = {}
+        for driver, cursor in kept:
+            by_driver.setdefault(id(driver), set()).add(id(cursor))
+        assert all(len(cursors) == 1 for cursors in by_driver.values()), by_driver  # one cursor per connection
+        before = [c for _d, c in kept]  # held: a freed cursor's id could be a new one's
+        with sa_engine.connect() as conn:
+            conn.invalidate()  # the driver connection is closed; the pool makes a new one when next asked
+        sa_engine.pool.dispose()
+        kept.clear()
+        for trigger, actor, kw in PATH[3:5]:
+            engine.fire(cid, trigger, actor=actor, **kw)
+        assert kept and not any(c is old for _d, c in kept for old in before)  # new driver connections, new cursors
+    finally:
+        event.remove(sa_engine, "checkin", checkin)
+    assert engine.get(cid).version == 6
+    assert verify(engine).ok
+
+
 def test_a_driver_fault_in_a_straight_statement_is_a_clear_error(pg_url: str, clock: FixedClock,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """A case row held by another transaction: the step's locking read times out inside the driver."""

@@ -98,6 +98,24 @@ def _plan_of(conn: Connection, stmt: Any, keys: tuple[str, ...] | None) -> _Plan
     return plan
 
 
+def _cursor(conn: Connection) -> Any:
+    """The DBAPI cursor this module keeps with the pooled connection (made once per driver connection:
+    making a psycopg cursor costs about as much as sending a statement). It lives in the pool's own
+    per-connection ``info``, which the pool empties when it replaces the driver connection; the
+    identity check covers any other replacement."""
+    fairy = conn.connection
+    driver = fairy.driver_connection
+    kept = fairy.info.get(_CURSOR_KEY)
+    if kept is not None and kept[0] is driver:
+        return kept[1]
+    cursor = driver.cursor()  # type: ignore[union-attr]
+    fairy.info[_CURSOR_KEY] = (driver, cursor)
+    return cursor
+
+
+_CURSOR_KEY = "casecraft.direct.cursor"
+
+
 def _raise(conn: Connection, exc: Exception, sql: str, args: Any, cursor: Any) -> None:
     dialect = conn.dialect
     invalid = bool(dialect.is_disconnect(exc, conn.connection.dbapi_connection, cursor))  # type: ignore[arg-type]
@@ -126,7 +144,7 @@ def run(conn: Connection, stmt: Any, params: Mapping[str, Any], *,
             return [tuple(r) for r in res]
         return int(res.rowcount)
     args = _args(plan, params)
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cursor = _cursor(conn)
     try:
         cursor.execute(plan.sql, args)
         if not plan.returns:
@@ -135,8 +153,6 @@ def run(conn: Connection, stmt: Any, params: Mapping[str, Any], *,
     except conn.dialect.loaded_dbapi.Error as exc:
         _raise(conn, exc, plan.sql, args, cursor)
         raise  # pragma: no cover - _raise always raises
-    finally:
-        cursor.close()
     procs = plan.converted
     if not procs:
         return rows
