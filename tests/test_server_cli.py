@@ -166,8 +166,26 @@ def test_over_the_server_actor_may_only_name_the_token_holder(pair: Pair) -> Non
     assert r.exit_code == 1 and "logged-in person's (wangjg), not lixia's" in r.stderr
 
 
+def test_a_case_diagram_over_the_server_is_the_one_drawn_directly(pair: Pair) -> None:
+    w = ("--actor", "wangjg")
+    cid = pair.same("case", "report", "--source", "patrol", "--grid", GRID5, "--category", "0101", "--desc",
+                    "楼道堆物", *w, person="wangjg").strip()
+    pair.same("case", "fire", cid, "escalate", "--note", "上报社区", *w, person="wangjg")
+    direct = pair.direct(["case", "show", cid, "--diagram", f"direct-{cid}.mmd"])
+    remote = pair.remote(["case", "show", cid, "--diagram", f"served-{cid}.mmd"], "zhoumin")
+    assert direct.exit_code == remote.exit_code == 0, (direct.output, remote.output)
+    drawn = Path(f"served-{cid}.mmd").read_text(encoding="utf-8")
+    assert drawn == Path(f"direct-{cid}.mmd").read_text(encoding="utf-8")
+    assert "stateDiagram-v2" in drawn and "class community_handling current" in drawn
+    assert Path(f"served-{cid}.mmd").stat().st_mode & 0o777 == 0o600
+    again = pair.remote(["case", "show", cid, "--diagram", f"served-{cid}.mmd"], "zhoumin")  # exists: --force
+    assert again.exit_code == 2 and "--force" in again.stderr
+    odd = pair.remote(["case", "show", cid, "--diagram", f"served-{cid}.txt"], "zhoumin")  # refused before asking
+    assert odd.exit_code == 2 and "diagram format" in odd.stderr and not Path(f"served-{cid}.txt").exists()
+
+
 @pytest.mark.parametrize("args", [["sweep"], ["org", "add-unit", "1101060040050099", "--name", "x", "--parent",
-                                                               GRID5], ["case", "show", "1", "--diagram", "d.mmd"]])
+                                                               GRID5]])
 def test_what_the_server_does_not_offer_says_to_use_direct_mode(pair: Pair, args: list[str]) -> None:
     r = pair.remote(args, "wangjg")
     assert r.exit_code == 2, r.output

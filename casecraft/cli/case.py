@@ -98,10 +98,14 @@ def show(
     eng = state(ctx).engine()
     case = eng.get(case_id, reveal_contact=True, actor=actor) if reveal_contact else eng.get(case_id)
     if diagram:
-        from casecraft.workflows.diagram import case_diagram
+        from casecraft.workflows.diagram import case_diagram, format_for
 
+        kind = format_for(diagram)
         with files.output(diagram, db=state(ctx).db, force=force, what="the diagram") as tmp:
-            case_diagram(eng, case_id, str(tmp))
+            if state(ctx).server_url():  # the server draws it (GET /cases/{id}/diagram)
+                tmp.write_bytes(eng.diagram(kind, case_id))
+            else:
+                case_diagram(eng, case_id, str(tmp), kind)
     deadline = eng.deadline(case_id)
     if json_out:
         render.print_json({**case.to_dict(), "deadline": deadline.to_dict(case.timezone) if deadline else None})
