@@ -11,12 +11,13 @@ delivery workers claim under a lease.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, cast
 
 from sqlalchemy import Connection, DateTime, String, Table, bindparam, case, insert, or_, select, type_coerce, update
 
+from casecraft.base.errors import ConflictError
 from casecraft.base.records import AlertRow, ClosedDeadline, DeadlineRow, DueDeadline
 from casecraft.store import direct
 from casecraft.store.models import Alert, Deadline, Delivery
@@ -72,6 +73,24 @@ def _close_stmt(kinds: tuple[str, ...], fixed_outcome: bool, keep_next: bool) ->
             .returning(*(deadlines_t.c[n] for n in ClosedDeadline._fields)))
 
 
+# SQLite: the open rows of a case read by case_id, then closed one by one by id. SQLite runs an UPDATE whose
+# rows are found through another index in two passes and keeps a RETURNING's rows in a table of its own: the
+# one statement above took 39 us a step, this read and an update by id 15 (medians over 300 cases, bench data)
+_OPEN_OF_CASE = (select(deadlines_t.c.id, deadlines_t.c.kind, deadlines_t.c.seq, deadlines_t.c.due_at)
+                 .where(deadlines_t.c.case_id == bindparam("b_case_id"), deadlines_t.c.closed_at.is_(None)))
+
+
+@lru_cache(maxsize=4)
+def _close_by_id(keep_next: bool) -> Any:
+    values: dict[str, Any] = {"closed_at": bindparam("b_now", type_=deadlines_t.c.closed_at.type),
+                              "outcome": bindparam("b_outcome", type_=deadlines_t.c.outcome.type)}
+    if not keep_next:
+        values["next_alert_at"] = None
+    return (update(deadlines_t)
+            .where(deadlines_t.c.id == bindparam("b_id"), deadlines_t.c.closed_at.is_(None))
+            .values(**values))
+
+
 def _dialect_insert(conn: Connection) -> Any:
     name = conn.dialect.name  # the other dialect's module is not imported: start-up time
     if name == "postgresql":
@@ -111,12 +130,30 @@ class DeadlineQueries:
         """
         if not kinds:
             return []  # no kind: no row to close
+        if self.conn.dialect.name == "sqlite":  # the writer holds SQLite's write lock: no one changes them between
+            return self._close_one_by_one(case_id, now, kinds, outcome)
         params: dict[str, Any] = {"b_case_id": case_id, "b_now": now}
         if outcome is not None:
             params["b_outcome"] = outcome
         stmt = _close_stmt(tuple(kinds), outcome is not None, outcome == "paused")
         new = tuple.__new__
         return sorted(new(ClosedDeadline, r) for r in direct.run(self.conn, stmt, params))  # type: ignore[union-attr]
+
+    def _close_one_by_one(self, case_id: int, now: datetime, kinds: Sequence[str],
+                          outcome: str | None) -> list[ClosedDeadline]:
+        rows = direct.run(self.conn, _OPEN_OF_CASE, {"b_case_id": case_id})
+        closed = []
+        at = now.astimezone(UTC)  # as the column gives it back
+        stmt = _close_by_id(outcome == "paused")
+        for row_id, kind, seq, due_at in sorted(rows):  # type: ignore[arg-type]
+            if kind not in kinds:
+                continue
+            result = outcome if outcome is not None else "met" if due_at >= at else "late"
+            if direct.run(self.conn, stmt, {"b_id": row_id, "b_now": at, "b_outcome": result}) != 1:
+                raise ConflictError("the time limits of case {case} changed while they were closed; try again",
+                                    case=case_id)  # pragma: no cover - the write lock is held
+            closed.append(ClosedDeadline(row_id, kind, seq, at, result))
+        return closed
 
     def open_deadlines(self, case_ids: Sequence[int]) -> dict[int, DeadlineRow]:
         """The open step deadline of each case (by case id)."""
