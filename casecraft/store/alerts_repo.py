@@ -141,11 +141,11 @@ class DeadlineQueries:
 
     def _close_one_by_one(self, case_id: int, now: datetime, kinds: Sequence[str],
                           outcome: str | None) -> list[ClosedDeadline]:
-        rows = direct.run(self.conn, _OPEN_OF_CASE, {"b_case_id": case_id})
+        rows = cast(list[tuple[int, str, int, datetime]], direct.run(self.conn, _OPEN_OF_CASE, {"b_case_id": case_id}))
         closed = []
         at = now.astimezone(UTC)  # as the column gives it back
         stmt = _close_by_id(outcome == "paused")
-        for row_id, kind, seq, due_at in sorted(rows):  # type: ignore[arg-type]
+        for row_id, kind, seq, due_at in sorted(rows):
             if kind not in kinds:
                 continue
             result = outcome if outcome is not None else "met" if due_at >= at else "late"
