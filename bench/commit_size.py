@@ -1,0 +1,144 @@
+"""What a durable commit costs on SQLite: the pages a step writes against the Core floor's, and fsync by size.
+
+A WAL commit appends one frame (a 4 KiB page and its header) per page the transaction changed, then
+fsyncs the WAL: the more table and index pages a step touches, the longer its commit waits on the
+disk. This measures, on the same schema and the same database file:
+
+- the WAL frames one step of the escalation path writes (the engine: the case row, the chained
+  entry, the step deadlines closed and opened, with their indexes) and one transition of the Core
+  floor of ``bench/throughput.py`` (a case row and a timeline row);
+- the time to append ``k`` frames to a file and fsync it, for the frame counts seen: the floor fsync
+  sets under each commit on this machine.
+
+    python -m bench.commit_size
+
+(a few seconds; prints its figures, writes nothing outside a temporary folder under bench/.data).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sqlite3
+import statistics
+import tempfile
+import time
+from typing import Any
+
+from bench.common import DATA, WORKFLOW, at
+from bench.throughput import COMMUNITY_E, GRID5, PATH, report_cases
+
+FRAME = 4096 + 24  # a WAL frame: the page and its header
+
+
+def _wal_frames(path: str) -> int:
+    con = sqlite3.connect(path)
+    try:
+        return int(con.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1])
+    finally:
+        con.close()
+
+
+def _truncate_wal(path: str) -> None:
+    con = sqlite3.connect(path)
+    try:
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        con.close()
+
+
+def _no_autocheckpoint(engine: Any) -> None:
+    from sqlalchemy import event
+
+    engine.dispose()  # pooled connections are made again, with the listener below
+    event.listen(engine, "connect", lambda con, _record: con.execute("PRAGMA wal_autocheckpoint=0"))
+
+
+def frames_per_step(path: str, n_cases: int = 100) -> tuple[float, float]:
+    """(WAL frames per engine step, per floor transition) on a new database at ``path``."""
+    from sqlalchemy import bindparam, insert, select, update
+
+    from casecraft import Engine, FixedClock
+    from casecraft.store.db import make_engine
+    from casecraft.store.models import Case, TimelineEntry
+
+    eng = Engine(f"sqlite:///{path}", WORKFLOW, FixedClock(at(24, "10:30")))
+    try:
+        eng.init(sandbox=True)
+        ids = report_cases(eng, n_cases + 1)
+        _no_autocheckpoint(eng.ctx.store.engine)
+        for trigger, actor, kw in PATH:  # warm: caches, the first pages of every table
+            eng.fire(ids[0], trigger, actor=actor, **kw)
+        _truncate_wal(path)
+        steps = 0
+        for cid in ids[1:]:
+            for trigger, actor, kw in PATH:
+                eng.fire(cid, trigger, actor=actor, **kw)
+                steps += 1
+        engine_frames = _wal_frames(path) / steps
+    finally:
+        eng.close()
+    cases_t, timeline_t = Case.__table__, TimelineEntry.__table__
+    db = make_engine(f"sqlite:///{path}")
+    _no_autocheckpoint(db)
+    _truncate_wal(path)
+    now = at(24, "10:30")
+    states = ["community_handling", "community_dispatched", "street_handling"]
+    sel = select(cases_t).where(cases_t.c.id == bindparam("_id"))
+    upd = update(cases_t).where(cases_t.c.id == bindparam("_id"), cases_t.c.version == bindparam("_v"))
+    ins = insert(timeline_t)
+    m = 1000
+    try:
+        for i in range(m):  # the floor's transition, as bench/throughput.py's floor_rate makes it
+            cid = ids[1 + i % n_cases]
+            with db.begin() as conn:
+                row = conn.execute(sel, {"_id": cid}).mappings().one()
+                seq = row["version"] + 1
+                dest = states[i % len(states)]
+                h = hashlib.sha256(f"{cid}:{seq}:{row['last_hash']}".encode()).hexdigest()
+                conn.execute(upd, {"_id": cid, "_v": row["version"], "state": dest, "version": seq,
+                                   "updated_at": now, "last_hash": h})
+                conn.execute(ins, dict(
+                    case_id=cid, seq=seq, at=now, actor_id="wangjg", actor_role="grid_leader", actor_unit=GRID5,
+                    trigger="escalate", from_state=row["state"], to_state=dest, from_tier="grid",
+                    to_tier="community", unit_code=COMMUNITY_E, targets=[], outcome=None, note="上报社区",
+                    attachments=[], prev_hash=row["last_hash"], hash=h))
+        floor_frames = _wal_frames(path) / m
+    finally:
+        db.dispose()
+    return engine_frames, floor_frames
+
+
+def fsync_micros(folder: str, frames: int, times: int = 300) -> float:
+    """Median µs to append ``frames`` WAL-sized frames to a file and fsync it."""
+    path = os.path.join(folder, f"fsync-{frames}")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    block = b"x" * (FRAME * frames)
+    took = []
+    try:
+        for _ in range(times):
+            t = time.perf_counter()
+            os.write(fd, block)
+            os.fsync(fd)
+            took.append(time.perf_counter() - t)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    return statistics.median(took) * 1e6
+
+
+def main() -> None:
+    DATA.mkdir(parents=True, exist_ok=True)
+    folder = tempfile.mkdtemp(prefix="commit-size-", dir=DATA)
+    try:
+        engine_frames, floor_frames = frames_per_step(os.path.join(folder, "w.db"))
+        print(f"WAL frames a commit writes: engine step {engine_frames:.1f}, Core floor transition {floor_frames:.1f}")
+        for k in sorted({1, round(floor_frames), round(engine_frames)}):
+            print(f"append {k:2d} frames and fsync: median {fsync_micros(folder, k):.0f} µs")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
