@@ -256,3 +256,37 @@ def _deadline_row(tx: Any, case_id: int) -> dict[str, Any]:
     return {k: getattr(row, k) for k in ("case_id", "kind", "seq", "state", "tier", "unit_code", "limit_text",
                                          "calendar", "started_at", "warn_at", "due_at", "escalate_at",
                                          "next_alert_at", "extended", "closed_at", "outcome", "provisional")}
+
+
+def test_deadlines_close_alike_on_sqlite_and_postgresql(sqlite_url: str, pg_url: str) -> None:
+    """SQLite closes a step's open deadlines by id (read, then one UPDATE each); PostgreSQL in one UPDATE by case:
+    the same walk (a late step, met steps, a park and an unpark, a close) leaves the same deadline rows and the same
+    chained entries, byte for byte, on both."""
+    def walk(url: str) -> tuple[list[Any], list[Any], list[Any], list[str]]:
+        clock = FixedClock(bj(24, "10:30"))
+        eng = sandbox(url, clock)
+        try:
+            cid = eng.report(source="patrol", grid=GRID5, category="0201", desc="消防设施隐患", actor="wangjg").id
+            clock.advance(days=3)  # the grid's step limit has passed: closed late
+            eng.fire(cid, "escalate", actor="wangjg", note="上报社区")
+            clock.advance(minutes=5)
+            eng.park(cid, actor="fengzr", note="需区级协调，暂挂账")  # the step clock pauses (keeps its next alert)
+            parked = _rows(eng)["deadlines"]
+            clock.advance(hours=2)
+            eng.unpark(cid, actor="fengzr", note="恢复")
+            for trigger, actor, kw in PATH[1:]:
+                clock.advance(minutes=7)  # in time: closed met
+                eng.fire(cid, trigger, actor=actor, **kw)
+            rows = _rows(eng)
+            with eng.ctx.store.read() as tx:
+                facts = [e.deadline_facts for e in tx.timeline(cid)]
+            report = verify(eng)
+            assert report.ok, report.to_dict()
+            return parked, rows["deadlines"], facts, [e.hash for e in eng.get(cid).timeline]
+        finally:
+            eng.close()
+
+    lite, pg = walk(sqlite_url), walk(pg_url)
+    assert lite == pg
+    outcomes = [f.get("outcome") for entry in lite[2] for f in entry.values() if "outcome" in f]
+    assert {"late", "met", "paused"} <= set(outcomes), outcomes
