@@ -127,6 +127,10 @@ def _agree(text: str) -> None:
     fast, reference = _read(yamlio.parse_text, text), _read(yamlio._parse_pure, text)
     if isinstance(reference, list) and not isinstance(fast, list):
         return  # malformed syntax libyaml tolerates and the reference refuses (`|+2#`): no meaning differs
+    if "\ufeff" in text[1:] and isinstance(fast, tuple) and isinstance(reference, tuple):
+        # ruamel's pure reader does not count a U+FEFF as a column (libyaml does, as editors do): after one, the
+        # positions differ by it; the data must not
+        fast, reference = fast[0], reference[0]
     assert fast == reference
 
 

@@ -15,6 +15,7 @@ import stat
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +75,13 @@ class Pair:
 
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
-    where = tmp_path_factory.mktemp("cli")
+    with _pair(tmp_path_factory.mktemp("cli")) as made:
+        yield made
+
+
+@contextmanager
+def _pair(where: Path) -> Iterator[Pair]:
+    """Two sandboxes with the same administrative history, one served; the current folder is ``where``."""
     direct_url, served_url = f"sqlite:///{where / 'direct.db'}", f"sqlite:///{where / 'served.db'}"
     direct = sandbox(direct_url, FixedClock(T0))
     tokens(direct)  # the same administrative history on both databases
@@ -166,7 +173,12 @@ def test_over_the_server_actor_may_only_name_the_token_holder(pair: Pair) -> Non
     assert r.exit_code == 1 and "logged-in person's (wangjg), not lixia's" in r.stderr
 
 
-def test_a_case_diagram_over_the_server_is_the_one_drawn_directly(pair: Pair) -> None:
+def test_a_case_diagram_over_the_server_is_the_one_drawn_directly(tmp_path: Path) -> None:
+    with _pair(tmp_path) as pair:  # its own databases: the module's pair numbers its cases from 1
+        _diagrams_alike(pair)
+
+
+def _diagrams_alike(pair: Pair) -> None:
     w = ("--actor", "wangjg")
     cid = pair.same("case", "report", "--source", "patrol", "--grid", GRID5, "--category", "0101", "--desc",
                     "楼道堆物", *w, person="wangjg").strip()
