@@ -17,7 +17,6 @@ disk. This measures, on the same schema and the same database file:
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import sqlite3
@@ -27,7 +26,7 @@ import time
 from typing import Any
 
 from bench.common import DATA, WORKFLOW, at
-from bench.throughput import COMMUNITY_E, GRID5, PATH, report_cases
+from bench.throughput import PATH, FloorTransition, report_cases
 
 FRAME = 4096 + 24  # a WAL frame: the page and its header
 
@@ -57,11 +56,8 @@ def _no_autocheckpoint(engine: Any) -> None:
 
 def frames_per_step(path: str, n_cases: int = 100) -> tuple[float, float]:
     """(WAL frames per engine step, per floor transition) on a new database at ``path``."""
-    from sqlalchemy import bindparam, insert, select, update
-
     from casecraft import Engine, FixedClock
     from casecraft.store.db import make_engine
-    from casecraft.store.models import Case, TimelineEntry
 
     eng = Engine(f"sqlite:///{path}", WORKFLOW, FixedClock(at(24, "10:30")))
     try:
@@ -79,31 +75,14 @@ def frames_per_step(path: str, n_cases: int = 100) -> tuple[float, float]:
         engine_frames = _wal_frames(path) / steps
     finally:
         eng.close()
-    cases_t, timeline_t = Case.__table__, TimelineEntry.__table__
     db = make_engine(f"sqlite:///{path}")
     _no_autocheckpoint(db)
     _truncate_wal(path)
-    now = at(24, "10:30")
-    states = ["community_handling", "community_dispatched", "street_handling"]
-    sel = select(cases_t).where(cases_t.c.id == bindparam("_id"))
-    upd = update(cases_t).where(cases_t.c.id == bindparam("_id"), cases_t.c.version == bindparam("_v"))
-    ins = insert(timeline_t)
+    step = FloorTransition()
     m = 1000
     try:
-        for i in range(m):  # the floor's transition, as bench/throughput.py's floor_rate makes it
-            cid = ids[1 + i % n_cases]
-            with db.begin() as conn:
-                row = conn.execute(sel, {"_id": cid}).mappings().one()
-                seq = row["version"] + 1
-                dest = states[i % len(states)]
-                h = hashlib.sha256(f"{cid}:{seq}:{row['last_hash']}".encode()).hexdigest()
-                conn.execute(upd, {"_id": cid, "_v": row["version"], "state": dest, "version": seq,
-                                   "updated_at": now, "last_hash": h})
-                conn.execute(ins, dict(
-                    case_id=cid, seq=seq, at=now, actor_id="wangjg", actor_role="grid_leader", actor_unit=GRID5,
-                    trigger="escalate", from_state=row["state"], to_state=dest, from_tier="grid",
-                    to_tier="community", unit_code=COMMUNITY_E, targets=[], outcome=None, note="上报社区",
-                    attachments=[], prev_hash=row["last_hash"], hash=h))
+        for i in range(m):
+            step(db, ids[1 + i % n_cases], i)
         floor_frames = _wal_frames(path) / m
     finally:
         db.dispose()
