@@ -281,7 +281,7 @@ def run_startup(sz: Sizes, use_pg: bool) -> list[Row]:
         f = startup.fire_pair(url, sz.startup_runs)
     rows.append(Row("one casecraft case fire (SQLite)", "sqlite", f.mine, "s", f.peer, 'python -c "import sqlalchemy"',
                     f.mine / f.peer, "ratio <= 1.3", f.mine / f.peer <= 1.3,
-                    note(f, "import sqlalchemy", "SQLite dialect, Typer, pydantic, transitions")))
+                    note(f, "import sqlalchemy", "SQLite dialect, Typer, transitions")))
     with Db("sqlite", "served") as url:
         c = startup.client_pair(url, sz.startup_runs)
     rows.append(Row("one client command over the server (case show)", "sqlite", c.mine, "s", c.peer,

@@ -101,16 +101,15 @@ def _prepare(url: str) -> dict[str, str]:
 
 
 # The libraries `casecraft case fire` imports, imported and nothing done: SQLAlchemy with its SQLite dialect,
-# Typer, pydantic as casecraft.workflows.model uses it (the workflow's models, which the published version is
-# rebuilt into without validation: no validator is built, so no plugin loader) and transitions. Not Typer's
-# pydantic adapters: Typer 0.29 builds one lazily for each parameter of the command it runs (and of the root
-# callback), whose first import pulls in pydantic and its plugin loader (importlib.metadata); casecraft.cli.coerce
-# converts plain values without them (python -X importtime, sys.modules of the command's process).
-FIRE_FLOOR = ("import sqlalchemy.dialects.sqlite, typer, pydantic.main, pydantic.fields, "
-              "pydantic.functional_validators, transitions")
+# Typer and transitions. Not pydantic: the command reads the published version as casecraft.workflows.shape's
+# plain records (pydantic validates a file only when it is loaded or published). Nor Typer's pydantic adapters:
+# Typer 0.29 builds one lazily for each parameter of the command it runs (and of the root callback), whose first
+# import pulls in pydantic and its plugin loader (importlib.metadata); casecraft.cli.coerce converts plain values
+# without them (python -X importtime, sys.modules of the command's process).
+FIRE_FLOOR = "import sqlalchemy.dialects.sqlite, typer, transitions"
 # ... and with casecraft's modules the command imports (its one line of output on a pipe needs no Rich).
 FIRE_IMPORTS = (FIRE_FLOOR + ", casecraft.cli.main, casecraft.cli.case, casecraft.cli.coerce, casecraft.engine, "
-                "casecraft.store.repo, casecraft.workflows.machine, casecraft.cli.render")
+                "casecraft.store.repo, casecraft.workflows.machine, casecraft.workflows.shape, casecraft.cli.render")
 
 
 def fire_pair(url: str, runs: int) -> Pair:

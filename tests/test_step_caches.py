@@ -18,7 +18,7 @@ from casecraft.store.db import _dumps
 from casecraft.timing.calendar import WorkingCalendar, parse_periods
 from casecraft.workflows import load_workflow
 from casecraft.workflows.machine import ANY, CompiledMachine, MachineError
-from casecraft.workflows.model import OUTCOMES, SOURCES
+from casecraft.workflows.shape import OUTCOMES, SOURCES
 from tests.conftest import WORKFLOW
 
 

@@ -33,7 +33,7 @@ from casecraft.base.clock import Clock
 from casecraft.base.errors import N_, CasecraftError, InputError, render
 
 if TYPE_CHECKING:
-    from casecraft.workflows.model import Sink as SinkConfig
+    from casecraft.workflows.shape import Sink as SinkConfig
 
 log = logging.getLogger("casecraft.alerts.delivery")
 

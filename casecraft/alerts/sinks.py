@@ -1,6 +1,6 @@
 """Alert sinks: where a committed alert is sent (a log line, a webhook, an apprise service).
 
-A sink is built from its workflow settings (:class:`casecraft.workflows.model.Sink`) and the
+A sink is built from its workflow settings (:class:`casecraft.workflows.shape.Sink`) and the
 process environment: the YAML names the environment variables that hold a URL, a token or a
 signing secret, never the secrets themselves, so they stay out of the workflow file, the
 database, backups and every message. A failed send raises :class:`DeliveryFailed` with a short
@@ -46,7 +46,7 @@ from casecraft.base.errors import InputError
 if TYPE_CHECKING:
     import httpx
 
-    from casecraft.workflows.model import Sink as SinkConfig
+    from casecraft.workflows.shape import Sink as SinkConfig
 
 log = logging.getLogger("casecraft.alerts")
 

@@ -13,8 +13,8 @@ from typing import Protocol
 from casecraft.base.errors import InputError, PermissionDenied, render
 from casecraft.base.records import CaseRow
 from casecraft.cases.timeline import Actor
-from casecraft.workflows.model import Transition
 from casecraft.workflows.org import Organisation, OrgPerson
+from casecraft.workflows.shape import Transition
 from casecraft.workflows.spec import Workflow
 
 ADMIN_ROLE = "admin"

@@ -33,8 +33,8 @@ from casecraft.cases.rules import ADMIN_ROLE, acting_person, actor_of, case_at, 
 from casecraft.context import Context
 from casecraft.store.base import DuplicateKey, Tx
 from casecraft.workflows.machine import ANY, MachineError
-from casecraft.workflows.model import OUTCOMES, SOURCES, Transition
 from casecraft.workflows.org import OrgPerson
+from casecraft.workflows.shape import OUTCOMES, SOURCES, Transition
 from casecraft.workflows.spec import Workflow
 
 MAX_TEXT = 2000

@@ -438,7 +438,7 @@ def workflow_tree(wf: Any) -> None:
                 roles = ", ".join(wf.roles[r].label for r in tr.roles if r in wf.roles)
                 extra = []
                 if tr.when:
-                    extra += [i18n.condition(f"{k}={v}") for k, v in tr.when.model_dump().items() if v is not None]
+                    extra += [i18n.condition(f"{k}={v}") for k, v in tr.when.given()]
                 if tr.requires:
                     extra.append(_("requires {fields}", fields="+".join(_w(i18n.REQUIREMENTS, r) for r in tr.requires)))
                 if tr.actor == "assignee":

@@ -14,7 +14,7 @@ from casecraft.base.errors import CalendarError, InputError
 from casecraft.evaluation import scoring as sc
 from casecraft.evaluation.period import Period, days_between, month_period
 from casecraft.store import evaluation_repo as q
-from casecraft.workflows.model import PUBLIC_SOURCES
+from casecraft.workflows.shape import PUBLIC_SOURCES
 
 if TYPE_CHECKING:
     from casecraft.context import EngineView as Engine

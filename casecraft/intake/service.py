@@ -27,8 +27,8 @@ from casecraft.cases.service import CaseService
 from casecraft.context import Context
 from casecraft.intake.hotline import RowProblem, Ticket
 from casecraft.store.base import DuplicateKey
-from casecraft.workflows.model import Transition
 from casecraft.workflows.org import Organisation, OrgPerson
+from casecraft.workflows.shape import Transition
 from casecraft.workflows.spec import Workflow
 
 BATCH = 500

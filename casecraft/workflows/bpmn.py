@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from casecraft.base.duration import Duration
 from casecraft.workflows.diagram import PATH_EDGE, VISITED, Highlight, limit_label
-from casecraft.workflows.model import Transition
+from casecraft.workflows.shape import Transition
 from casecraft.workflows.spec import Workflow
 
 NS = {
@@ -257,7 +257,7 @@ def _expression(tr: Transition, *, with_trigger: bool) -> str:
     """The flow's condition: the operator's trigger (after a gateway) and the transition's ``when``."""
     parts = [f"trigger == '{tr.trigger}'"] if with_trigger else []
     if tr.when is not None:
-        parts += [f"{k} == '{v}'" for k, v in tr.when.model_dump().items() if v is not None]
+        parts += [f"{k} == '{v}'" for k, v in tr.when.given()]
     return " and ".join(parts)
 
 

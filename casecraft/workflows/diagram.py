@@ -19,7 +19,7 @@ from typing import Any
 
 from casecraft.base.duration import Duration
 from casecraft.base.errors import InputError
-from casecraft.workflows.model import Transition
+from casecraft.workflows.shape import Transition
 from casecraft.workflows.spec import Workflow
 
 FORMATS = ("mermaid", "dot", "png", "svg", "bpmn")
@@ -93,7 +93,7 @@ def limit_label(text: str | None) -> str:
 def _condition(tr: Transition) -> str:
     if tr.when is None:
         return ""
-    parts = [f"{k}={v}" for k, v in tr.when.model_dump().items() if v is not None]
+    parts = [f"{k}={v}" for k, v in tr.when.given()]
     return ", ".join(parts)
 
 

@@ -80,7 +80,7 @@ def _hours_per_day(wf: Workflow) -> float:
 def _thresholds(wf: Workflow, warn: Any) -> None:
     settings = wf.file.workflow
     timed = [s for s in wf.file.states if s.limit and not s.final and not s.paused]
-    if timed and "warn_at" not in settings.model_fields_set:
+    if timed and "warn_at" not in wf.data.get("workflow", {}):
         warn(("workflow",), render("{count} timed state(s) have no warning threshold: workflow.warn_at is not "
                                    "set, so the yellow warning silently comes at the default {share} of each "
                                    "limit [{code}]",

@@ -20,6 +20,8 @@ from pydantic import BaseModel, ValidationError
 from casecraft.base.errors import N_, Problem, WorkflowError, render
 from casecraft.workflows.model import OrganisationFile, Unit, WorkflowFile
 from casecraft.workflows.org import Organisation, OrgPerson, OrgUnit
+from casecraft.workflows.shape import WorkflowFile as Spec
+from casecraft.workflows.shape import build
 from casecraft.workflows.spec import Workflow
 from casecraft.workflows.validate import Dirty, check_organisation, check_workflow, did_you_mean
 from casecraft.workflows.yamlio import Loc, YamlDocument, read_document
@@ -233,7 +235,7 @@ def load(path: str | os.PathLike[str] | None = None) -> Loaded:
     if problems or wf_file is None or (org_path is not None and org_file is None):
         raise WorkflowError(problems or [Problem(doc.file, 1, 1, render("the workflow could not be read", {}))])
     org = organisation_from_file(org_file) if org_file is not None else None
-    workflow = Workflow(file=wf_file, data=raw, path=wf_path, org=org, org_path=org_path)
+    workflow = Workflow(file=build(Spec, raw), data=raw, path=wf_path, org=org, org_path=org_path)
     return Loaded(workflow, doc, org_doc)
 
 

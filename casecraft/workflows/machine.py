@@ -19,7 +19,7 @@ from typing import Any
 from transitions import Machine
 from transitions.core import EventData, MachineError
 
-from casecraft.workflows.model import Condition, Transition
+from casecraft.workflows.shape import Condition, Transition
 from casecraft.workflows.spec import Workflow
 
 # The registry: condition keys the YAML may use, each read from the event's context.
@@ -37,8 +37,6 @@ ANY: Any = _Any()
 
 
 def _condition(when: Condition) -> Callable[[EventData], bool]:
-    # the fields read as attributes: model_dump would build the model's serializer (the models are
-    # defer_build), a cost every command that compiles the machine paid
     wanted = {k: v for k in CONDITION_KEYS if (v := getattr(when, k)) is not None}
 
     def check(event: EventData) -> bool:

@@ -2,30 +2,24 @@
 
 These models are the single description of the file format: the loader
 validates with them and ``casecraft workflow schema`` derives the JSON Schema
-from them. Semantic checks (references, reachability, tier steps) live in
+from them. Validated data is then read as the plain records of
+:mod:`casecraft.workflows.shape`, which have these models' fields. Semantic
+checks (references, reachability, tier steps) live in
 :mod:`casecraft.workflows.validate`.
 """
 
 
 import re
-import types
-from collections.abc import Callable
-from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from casecraft.base.errors import render
-
-Requirement = Literal["note", "target", "outcome"]
-Source = Literal["patrol", "informant", "hotline", "order"]
-Outcome = Literal["solved", "unsolved"]
-SOURCES: tuple[str, ...] = ("patrol", "informant", "hotline", "order")
-OUTCOMES: tuple[str, ...] = ("solved", "unsolved")
-PUBLIC_SOURCES: tuple[str, ...] = ("informant", "hotline")
+from casecraft.workflows.shape import Outcome, Requirement, Source
 
 
-# defer_build: a model's validator is built when a file is first validated, not at import. Commands
-# that run on a published version rebuild it with `construct` and never validate, so they never build.
+# defer_build: a model's validator is built when a file is first validated, not at import. (Commands that
+# run on a published version do not import these models: they read it as casecraft.workflows.shape's records.)
 class _Strict(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True, defer_build=True)
 
@@ -299,93 +293,3 @@ class OrganisationFile(_Strict):
     units: list[Unit] = Field(min_length=1, description="单位树：联席会 → 区 → 街道 → 社区 → 网格，科室挂在平台单位下")
     people: list[Person] = Field(default_factory=list, description="人员：所属单位和角色")
 
-
-M = TypeVar("M", bound=BaseModel)
-
-
-def construct(cls: type[M], data: dict[str, Any]) -> M:
-    """Rebuild a model from data that validated before, without validating it again.
-
-    For a published version, whose stored data was validated when it was published and is checked
-    against its hash when it is read: the same objects as ``cls.model_validate(data)`` (a test
-    compares them for every workflow file of the project), at a fraction of the cost.
-    Each ``mode="before"`` model validator still runs (they fill in defaults, such as a sink's name);
-    the ``after`` ones only check, and the data passed them when it was published.
-    """
-    plan = _PLANS.get(cls)
-    if plan is None:
-        plan = _PLANS[cls] = _plan(cls)
-    befores, fields, factories = plan
-    for before in befores:
-        data = before(data)
-    values: dict[str, Any] = {}
-    for name, key, convert in fields:
-        if key in data:
-            value = data[key]
-            values[name] = value if value is None or convert is None else convert(value)
-    given = set(values)
-    for name, factory in factories:
-        if name not in given:
-            values[name] = factory()
-    return cls.model_construct(_fields_set=given, **values)
-
-
-_PLAIN_FACTORIES: tuple[type, ...] = (list, dict)
-
-# Converter of a non-None value (None: the value as it is).
-_Convert = Callable[[Any], Any] | None
-# What construct does for a model, worked out once per model class: its "before" validators; each field's name,
-# key and converter; the fields it fills from a plain factory when the data leaves them out.
-_Plan = tuple[tuple[Callable[[Any], Any], ...], tuple[tuple[str, str, _Convert], ...],
-              tuple[tuple[str, Callable[[], Any]], ...]]
-_PLANS: dict[type, _Plan] = {}
-
-
-def _plan(cls: type[BaseModel]) -> _Plan:
-    befores = tuple(dec.func for dec in cls.__pydantic_decorators__.model_validators.values()
-                    if dec.info.mode == "before")
-    fields = tuple((name, info.alias or name, _converter(info.annotation)) for name, info in cls.model_fields.items())
-    # pydantic would inspect the factory's signature for each such field (for ``list``, a parse of its
-    # text signature): these two take no argument
-    factories = tuple((name, info.default_factory) for name, info in cls.model_fields.items()
-                      if info.default_factory in _PLAIN_FACTORIES)
-    return befores, fields, factories  # type: ignore[return-value]
-
-
-def _model(tp: type[BaseModel]) -> Callable[[Any], Any]:
-    return lambda value: construct(tp, value)
-
-
-def _converter(tp: Any) -> _Convert:
-    """How a stored value of type ``tp`` becomes what validation would give (for a value that is not None)."""
-    origin = get_origin(tp)
-    if origin is Annotated:
-        return _converter(get_args(tp)[0])
-    if origin is Union or origin is types.UnionType:
-        # in the order of the union: a dict becomes the first model, a list the first list type
-        options = [(isinstance(arg, type) and issubclass(arg, BaseModel), get_origin(arg) is list,
-                    _converter(arg)) for arg in get_args(tp) if arg is not type(None)]
-
-        def union(value: Any) -> Any:
-            for is_model, is_list, convert in options:
-                if (is_model and isinstance(value, dict)) or (is_list and isinstance(value, list)):
-                    return convert(value) if convert is not None else value
-            return value
-
-        return union
-    if origin is list:
-        item = _converter(get_args(tp)[0])
-        if item is None:
-            return list
-        return lambda value: [None if v is None else item(v) for v in value]
-    if origin is dict:
-        return dict
-    if isinstance(tp, type) and issubclass(tp, BaseModel):
-        return _model(tp)
-    if tp is float:
-        return _as_float
-    return None
-
-
-def _as_float(value: Any) -> Any:
-    return float(value) if isinstance(value, int) and not isinstance(value, bool) else value  # as strict validation

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from casecraft.base.duration import Duration
-from casecraft.workflows.model import Category, Role, State, Transition, Trigger, WorkflowFile, construct
 from casecraft.workflows.org import Organisation
+from casecraft.workflows.shape import Category, Role, State, Transition, Trigger, WorkflowFile, build
 
 
 def _canonical(data: dict[str, Any]) -> str:
@@ -33,7 +33,7 @@ class Workflow:
     """A validated workflow definition.
 
     Attributes:
-        file: the parsed workflow file (pydantic model).
+        file: the workflow file as records (:mod:`casecraft.workflows.shape`), built from ``data`` once it validated.
         data: the plain data it was parsed from (stored with each version).
         path: where it was loaded from (None when rebuilt from the database).
         org: the organisation from organisation.yaml, if the workflow names one.
@@ -139,7 +139,10 @@ class Workflow:
     @classmethod
     def from_data(cls, data: dict[str, Any], path: Path | None = None) -> Workflow:
         """Rebuild a stored version (already validated when it was first loaded), validating it again."""
-        return cls(file=WorkflowFile.model_validate(data), data=data, path=path)
+        from casecraft.workflows.model import WorkflowFile as Model  # validation only: pydantic is loaded here
+
+        Model.model_validate(data)
+        return cls(file=build(WorkflowFile, data), data=data, path=path)
 
     @classmethod
     def from_published(cls, data: dict[str, Any], content_hash: str) -> Workflow:
@@ -147,11 +150,11 @@ class Workflow:
 
         Its data was validated when it was published; the hash (of the same canonical JSON the
         version was stored under) proves it is that data. Parsing no YAML and building no
-        validator is what lets an operator command start at once.
+        validator, and not even importing pydantic, is what lets an operator command start at once.
 
         Raises:
             ValueError: the data does not match ``content_hash``.
         """
         if spec_hash(data) != content_hash:
             raise ValueError("the stored workflow does not match its hash")
-        return cls(file=construct(WorkflowFile, data), data=data)
+        return cls(file=build(WorkflowFile, data), data=data)
