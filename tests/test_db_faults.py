@@ -67,18 +67,80 @@ def test_a_killed_connection_is_not_a_driver_traceback(pg_url: str) -> None:
     case_id = _case(pg_url)
     eng = Engine(pg_url, WORKFLOW, FixedClock(bj(24, "10:00")))
     try:
-        with eng.store.read() as tx:  # the pool's connection (only this one: other tests share the server)
-            pid = tx.conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
-        admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
-        try:
-            with admin.connect() as conn:
-                killed = conn.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})").scalar_one()
-        finally:
-            admin.dispose()
-        assert killed is True
-        try:  # either the engine reconnects (the pool's pre-ping) ...
+        _kill_pool_connection(eng, pg_url)
+        try:  # either the engine reconnects (a ping of a connection idle past the window) ...
             assert eng.get(case_id).id == case_id
         except UnavailableError as exc:  # ... or says plainly that the database is unavailable
             assert "try again" in exc.message
+    finally:
+        eng.close()
+
+
+def _kill_pool_connection(eng: Engine, url: str) -> None:
+    with eng.store.read() as tx:  # the pool's connection (only this one: other tests share the server)
+        pid = tx.conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            assert conn.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})").scalar_one() is True
+    finally:
+        admin.dispose()
+
+
+@pytest.mark.postgres
+def test_a_connection_idle_past_the_window_is_pinged_and_replaced_unseen(
+        pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from casecraft.store import db
+
+    case_id = _case(pg_url)
+    eng = Engine(pg_url, WORKFLOW, FixedClock(bj(24, "10:00")))
+    try:
+        _kill_pool_connection(eng, pg_url)
+        monkeypatch.setattr(db, "PING_WHEN_IDLE", 0.0)  # every connection counts as idle: pinged when lent
+        assert eng.fire(case_id, "resolve", actor="wangjg", note="已清除").state == "to_check"
+    finally:
+        eng.close()
+
+
+@pytest.mark.postgres
+def test_a_connection_lost_within_the_window_fails_one_command_that_changes_nothing(pg_url: str) -> None:
+    case_id = _case(pg_url)
+    eng = Engine(pg_url, WORKFLOW, FixedClock(bj(24, "10:00")))
+    try:
+        before = eng.get(case_id)
+        _kill_pool_connection(eng, pg_url)  # given back a moment ago: lent again without a ping
+        with pytest.raises(UnavailableError) as err:
+            eng.fire(case_id, "resolve", actor="wangjg", note="已清除")
+        assert "nothing was changed" in err.value.message and "try again" in err.value.message
+        after = eng.get(case_id)  # the pool replaced the lost connection
+        assert (after.state, after.version) == (before.state, before.version)
+        assert eng.fire(case_id, "resolve", actor="wangjg", note="已清除").state == "to_check"
+    finally:
+        eng.close()
+
+
+@pytest.mark.postgres
+def test_connections_in_steady_use_are_not_pinged_one_idle_is(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from casecraft.store import db
+
+    case_id = _case(pg_url)
+    eng = Engine(pg_url, WORKFLOW, FixedClock(bj(24, "10:00")))
+    try:
+        dialect = eng.store.engine.dialect
+        pings: list[object] = []
+        real = dialect.do_ping
+
+        def counting(dbapi_conn: object) -> bool:
+            pings.append(dbapi_conn)
+            return real(dbapi_conn)
+
+        monkeypatch.setattr(dialect, "do_ping", counting)
+        eng.get(case_id)
+        eng.fire(case_id, "resolve", actor="wangjg", note="已清除")
+        eng.fire(case_id, "rework", actor="wangjg", note="未清除干净")
+        assert pings == []  # each step borrowed a connection given back a moment before
+        monkeypatch.setattr(db, "PING_WHEN_IDLE", 0.0)
+        eng.get(case_id)
+        assert len(pings) == 1
     finally:
         eng.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -22,6 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import (
     ArgumentError,
     DBAPIError,
+    DisconnectionError,
     IntegrityError,
     NoSuchModuleError,
     OperationalError,
@@ -159,21 +161,51 @@ def make_engine(url: str | None = None, *, read_only: bool = False, **kwargs: An
             return _with_partial_indexes(_sqlite_engine(url, read_only=read_only, **kwargs))
         if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        engine = create_engine(parsed, json_serializer=_dumps, pool_pre_ping=True, **kwargs)
+        engine = create_engine(parsed, json_serializer=_dumps, **kwargs)
         timeout_ms = lock_timeout() * 1000
 
         @event.listens_for(engine, "connect")
-        def _pg_connect(dbapi_conn: Any, _record: Any) -> None:
+        def _pg_connect(dbapi_conn: Any, record: Any) -> None:
             cur = dbapi_conn.cursor()
             cur.execute(f"SET lock_timeout = {timeout_ms}")
             if read_only:
                 cur.execute("SET default_transaction_read_only = on")
             cur.close()
             dbapi_conn.commit()
+            record.info[_LAST_USED] = time.monotonic()
 
+        _ping_when_idle(engine)
         return _with_partial_indexes(engine)
     except (NoSuchModuleError, ImportError) as exc:
         raise DatabaseError("no driver for {url!r}: {reason}", url=safe_url(url), reason=str(exc)) from None
+
+
+# A pooled PostgreSQL connection is pinged (one round trip) before it is lent out only when it has lain idle
+# this long: one given back a moment ago answered then, and a server that went away since fails the statement
+# as any loss mid-transaction does (nothing written; the pool then replaces every connection it holds). The
+# bypass window of HikariCP (aliveBypassWindowMs, 500 ms); SQLAlchemy's pool_pre_ping would ping before every
+# step, a tenth of a step's time on loopback (bench/RESULTS.md).
+PING_WHEN_IDLE = 0.5  # seconds
+_LAST_USED = "casecraft_last_used"
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(dbapi_conn: Any, record: Any) -> None:
+        if dbapi_conn is not None:
+            record.info[_LAST_USED] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        used = record.info.get(_LAST_USED)
+        if used is not None and time.monotonic() - used < PING_WHEN_IDLE:
+            return
+        try:
+            dialect.do_ping(dbapi_conn)
+        except dialect.loaded_dbapi.Error:
+            raise DisconnectionError() from None  # the pool discards it and lends a new connection
 
 
 def _with_partial_indexes(engine: Engine) -> Engine:
