@@ -205,7 +205,8 @@ def _ping_when_idle(engine: Engine) -> None:
         try:
             dialect.do_ping(dbapi_conn)
         except dialect.loaded_dbapi.Error:
-            raise DisconnectionError() from None  # the pool discards it and lends a new connection
+            # the pool discards it and lends a new connection: the text is never shown
+            raise DisconnectionError("the pooled connection did not answer a ping") from None
 
 
 def _with_partial_indexes(engine: Engine) -> Engine:
