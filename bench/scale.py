@@ -3,6 +3,11 @@
 Each process (spawn context, its own engine and connections) reports its own
 cases, waits at a barrier, then walks the escalation path on them. The rate is
 all transitions over the wall time from the barrier to the last finish.
+
+The same is measured for the Core floor's durable transition (``bench.throughput.FloorTransition``:
+select, update under the version, insert one timeline row, one transaction each) with as many
+transitions per process: how far this machine and server let the plainest durable transition
+scale, beside the engine's scaling.
 """
 
 from __future__ import annotations
@@ -37,8 +42,37 @@ def _worker(url: str, n_cases: int, barrier: Any, out: Any) -> None:
         out.put(("error", repr(exc), 0, 0))
 
 
-def rate(url: str, processes: int, cases_each: int) -> float:
-    """Transitions/s of ``processes`` engine processes together."""
+def _floor_worker(url: str, n_cases: int, barrier: Any, out: Any) -> None:
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from bench.common import WORKFLOW, at
+    from bench.throughput import PATH, FloorTransition, report_cases
+    from casecraft import Engine, FixedClock
+    from casecraft.store.db import make_engine
+
+    try:
+        eng = Engine(url, WORKFLOW, FixedClock(at(24, "10:30")))
+        ids = report_cases(eng, n_cases)
+        eng.close()
+        db = make_engine(url)
+        step = FloorTransition()
+        step(db, ids[0], 0)  # warm: the pool's connection, the statements compiled
+        barrier.wait(timeout=600)
+        start = time.time()
+        n = n_cases * len(PATH)
+        for i in range(n):
+            step(db, ids[i % len(ids)], i + 1)
+        out.put(("ok", start, time.time(), n))
+        db.dispose()
+    except BaseException as exc:
+        out.put(("error", repr(exc), 0, 0))
+
+
+def rate(url: str, processes: int, cases_each: int, *, floor: bool = False) -> float:
+    """Transitions/s of ``processes`` engine processes together (``floor``: of the Core floor's transition, as
+    many per process)."""
     from bench.common import WORKFLOW, at
     from casecraft import Engine, FixedClock
 
@@ -48,7 +82,8 @@ def rate(url: str, processes: int, cases_each: int) -> float:
     ctx = mp.get_context("spawn")
     barrier = ctx.Barrier(processes)
     out = ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(url, cases_each, barrier, out)) for _ in range(processes)]
+    target = _floor_worker if floor else _worker
+    procs = [ctx.Process(target=target, args=(url, cases_each, barrier, out)) for _ in range(processes)]
     for p in procs:
         p.start()
     res = [out.get(timeout=1800) for _ in procs]
