@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any, Protocol
 
 from casecraft.base.clock import Clock
 from casecraft.base.errors import N_, CasecraftError, InputError, render
+from casecraft.workflows.shape import Sink as _SinkShape
 
 if TYPE_CHECKING:
     from casecraft.workflows.shape import Sink as SinkConfig
@@ -83,6 +84,10 @@ class FailedSend:
     retry_at: datetime | None
 
 
+# a sink's defaults are the workflow file's (casecraft.workflows.shape.Sink): one place says them
+_SINK_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(_SinkShape)}
+
+
 @dataclass(frozen=True)
 class DeliveryPolicy:
     """How the delivery worker treats one sink's failures.
@@ -96,12 +101,12 @@ class DeliveryPolicy:
         send_seconds: the longest one send may take (the sink's total deadline); sizes leases.
     """
 
-    max_attempts: int = 10
-    backoff_initial: float = 30.0
-    backoff_max: float = 3600.0
-    breaker_threshold: int = 5
-    breaker_cooldown: float = 300.0
-    send_seconds: float = 10.0
+    max_attempts: int = _SINK_DEFAULTS["max_attempts"]
+    backoff_initial: float = _SINK_DEFAULTS["backoff_initial"]
+    backoff_max: float = _SINK_DEFAULTS["backoff_max"]
+    breaker_threshold: int = _SINK_DEFAULTS["breaker_threshold"]
+    breaker_cooldown: float = _SINK_DEFAULTS["breaker_cooldown"]
+    send_seconds: float = _SINK_DEFAULTS["total_timeout"]
 
     @classmethod
     def of(cls, config: SinkConfig) -> DeliveryPolicy:
