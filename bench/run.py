@@ -149,22 +149,30 @@ def run_hotline(sz: Sizes, use_pg: bool) -> list[Row]:
     with tempfile.TemporaryDirectory() as tmp:
         path = hotline.write_csv(Path(tmp) / "orders.csv", sz.hotline_rows)
         for b in backends(use_pg):
-            with Db(b, "rawimport") as url:
-                core = hotline.raw_rate(url, path)
-            with Db(b, "drvimport") as url:
-                drv = hotline.driver_rate(url, path)
+            core = drv = mine = 0.0
             if not hotline.available():
+                with Db(b, "rawimport") as url:
+                    core = hotline.raw_rate(url, path)
+                with Db(b, "drvimport") as url:
+                    drv = hotline.driver_rate(url, path)
                 say(f"hotline import {b}: Engine.import_hotline not on main yet; raw {core:.0f}/{drv:.0f} rows/s")
                 for peer, label in ((core, "raw Core executemany"), (drv, "raw driver executemany")):
                     rows.append(Row("hotline import rows/s vs raw executemany", b, None, "rows/s", peer, label,
                                     None, "ratio >= 0.5", None, "not available yet"))
                 continue
-            with Db(b, "import") as url:
-                mine = hotline.casecraft_rate(url, path)
-            say(f"hotline import {b}: casecraft {mine:.0f} rows/s, raw Core {core:.0f}, raw driver {drv:.0f} rows/s")
+            for r in range(sz.rounds):  # alternate, best of each, so that a noisy minute hurts every side alike
+                with Db(b, "rawimport") as url:
+                    core = max(core, hotline.raw_rate(url, path))
+                with Db(b, "drvimport") as url:
+                    drv = max(drv, hotline.driver_rate(url, path))
+                with Db(b, "import") as url:
+                    mine = max(mine, hotline.casecraft_rate(url, path))
+                say(f"hotline import {b} round {r + 1}: casecraft {mine:.0f} rows/s, raw Core {core:.0f}, "
+                    f"raw driver {drv:.0f} rows/s (best so far)")
             for peer, label in ((core, "raw Core executemany"), (drv, "raw driver executemany")):
                 rows.append(Row("hotline import rows/s vs raw executemany", b, mine, "rows/s", peer, label,
-                                mine / peer, "ratio >= 0.5", mine / peer >= 0.5, f"{sz.hotline_rows:,} rows"))
+                                mine / peer, "ratio >= 0.5", mine / peer >= 0.5,
+                                f"{sz.hotline_rows:,} rows; best of {sz.rounds} alternating"))
     return rows
 
 
