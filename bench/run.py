@@ -56,7 +56,7 @@ QUICK = Sizes(engine_cases=8, floor_txns=80, rounds=1, spiff_cases=3, hotline_ro
               month_districts=1, hotline_rss_rows=20_000)
 FULL = Sizes(engine_cases=60, floor_txns=600, rounds=3, spiff_cases=20, hotline_rows=20_000,
              sweep_cases=1_000_000, month_grid=600_000, month_hotline=1_800_000, startup_runs=15,
-             memory_transitions=1_000_000, scale_cases=40)
+             memory_transitions=1_000_000, scale_cases=150)
 
 
 def say(msg: str) -> None:
