@@ -223,7 +223,6 @@ def fsync_rate(n: int = 30) -> float:
         path.unlink(missing_ok=True)
 
 
-
 def pg_commit_rate(n: int = 300) -> float:
     """Durable commits/s of the PostgreSQL server: each ``INSERT`` of one small row then ``COMMIT`` (with the
     driver's BEGIN three round trips; the WAL flushed at ``synchronous_commit=on``), straight on the driver in a

@@ -17,32 +17,9 @@ import time
 from typing import Any
 
 
-def _worker(url: str, n_cases: int, barrier: Any, out: Any) -> None:
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from bench.common import WORKFLOW, at
-    from bench.throughput import PATH, report_cases
-    from casecraft import Engine, FixedClock
-
-    try:
-        eng = Engine(url, WORKFLOW, FixedClock(at(24, "10:30")))
-        ids = report_cases(eng, n_cases)
-        barrier.wait(timeout=600)
-        start = time.time()
-        n = 0
-        for cid in ids:
-            for trigger, actor, kw in PATH:
-                eng.fire(cid, trigger, actor=actor, **kw)
-                n += 1
-        out.put(("ok", start, time.time(), n))
-        eng.close()
-    except BaseException as exc:
-        out.put(("error", repr(exc), 0, 0))
-
-
-def _floor_worker(url: str, n_cases: int, barrier: Any, out: Any) -> None:
+def _worker(url: str, n_cases: int, barrier: Any, out: Any, floor: bool) -> None:
+    """Report ``n_cases`` cases, wait at the barrier, then walk the escalation path on them (``floor``: as many
+    Core floor transitions instead); puts ("ok", start, end, transitions) or ("error", ...) on ``out``."""
     import sys
     from pathlib import Path
 
@@ -55,17 +32,27 @@ def _floor_worker(url: str, n_cases: int, barrier: Any, out: Any) -> None:
     try:
         eng = Engine(url, WORKFLOW, FixedClock(at(24, "10:30")))
         ids = report_cases(eng, n_cases)
-        eng.close()
-        db = make_engine(url)
-        step = FloorTransition()
-        step(db, ids[0], 0)  # warm: the pool's connection, the statements compiled
-        barrier.wait(timeout=600)
-        start = time.time()
         n = n_cases * len(PATH)
-        for i in range(n):
-            step(db, ids[i % len(ids)], i + 1)
-        out.put(("ok", start, time.time(), n))
-        db.dispose()
+        if floor:
+            eng.close()
+            db = make_engine(url)
+            step = FloorTransition()
+            step(db, ids[0], 0)  # warm: the pool's connection, the statements compiled
+            barrier.wait(timeout=600)
+            start = time.time()
+            for i in range(n):
+                step(db, ids[i % len(ids)], i + 1)
+            end = time.time()
+            db.dispose()
+        else:
+            barrier.wait(timeout=600)
+            start = time.time()
+            for cid in ids:
+                for trigger, actor, kw in PATH:
+                    eng.fire(cid, trigger, actor=actor, **kw)
+            end = time.time()
+            eng.close()
+        out.put(("ok", start, end, n))
     except BaseException as exc:
         out.put(("error", repr(exc), 0, 0))
 
@@ -82,8 +69,7 @@ def rate(url: str, processes: int, cases_each: int, *, floor: bool = False) -> f
     ctx = mp.get_context("spawn")
     barrier = ctx.Barrier(processes)
     out = ctx.Queue()
-    target = _floor_worker if floor else _worker
-    procs = [ctx.Process(target=target, args=(url, cases_each, barrier, out)) for _ in range(processes)]
+    procs = [ctx.Process(target=_worker, args=(url, cases_each, barrier, out, floor)) for _ in range(processes)]
     for p in procs:
         p.start()
     res = [out.get(timeout=1800) for _ in procs]

@@ -27,14 +27,11 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from functools import cache
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from casecraft.base.clock import Clock
 from casecraft.base.errors import N_, CasecraftError, InputError, render
-from casecraft.workflows.shape import Sink as _SinkShape
-
-if TYPE_CHECKING:
-    from casecraft.workflows.shape import Sink as SinkConfig
+from casecraft.workflows.shape import Sink as SinkConfig
 
 log = logging.getLogger("casecraft.alerts.delivery")
 
@@ -85,7 +82,7 @@ class FailedSend:
 
 
 # a sink's defaults are the workflow file's (casecraft.workflows.shape.Sink): one place says them
-_SINK_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(_SinkShape)}
+_SINK_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(SinkConfig)}
 
 
 @dataclass(frozen=True)
