@@ -216,8 +216,7 @@ class Context:
         """A write transaction that begins by reading case ``case_id`` (locked on PostgreSQL until the transaction
         ends) and the administrative revision in one statement; the caches are checked against that revision as
         :meth:`write` checks them. Yields the transaction and the case row (None: no such case)."""
-        with self.store.write() as tx:
-            case, rev = tx.case_at_revision(case_id, for_update=True)
+        with self.store.write_case(case_id) as (tx, case, rev):
             _pass_gate(tx, self._revised(rev))
             yield tx, case
 

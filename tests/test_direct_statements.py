@@ -20,7 +20,7 @@ from sqlalchemy import event
 from bench.throughput import PATH  # case C's path, as the benchmark walks it
 from casecraft import Engine, FixedClock
 from casecraft.audit.verify import verify
-from casecraft.base.errors import UnavailableError
+from casecraft.base.errors import TriggerNotAllowed, UnavailableError
 from tests.conftest import _pg_schema_url, bj, sandbox
 
 GRID5 = "110106004005005"
@@ -102,37 +102,39 @@ def test_a_step_skips_sqlalchemys_execution_when_nobody_listens(engine: Engine, 
     assert any(s.startswith("SELECT") for s in executed), executed
 
 
-def test_a_connection_keeps_one_cursor_and_a_replaced_connection_gets_a_new_one(engine: Engine) -> None:
-    """The straight statements reuse one DBAPI cursor per pooled driver connection; when the pool replaces the
-    driver connection (here: invalidated, as after a lost server), the next step makes a new cursor and works."""
+def test_a_connection_keeps_one_cursor_and_a_replaced_connection_gets_a_new_one(
+        engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The straight statements reuse one DBAPI cursor per driver connection (PostgreSQL's pooled ones, SQLite's
+    writer connection); when the driver connection is replaced (here: the pool's closed and the writer's given
+    back, as after a lost server), the next step makes a new cursor and works."""
+    from casecraft.store import direct
 
     sa_engine = engine.ctx.store.engine
-    kept: list[tuple[Any, Any]] = []  # (driver connection, cursor) as casecraft.store.direct keeps them
+    kept: list[tuple[Any, Any]] = []  # (driver connection, cursor) as casecraft.store.direct hands them out
+    cursor_of = direct._cursor
 
-    def checkin(dbapi_connection: Any, record: Any) -> None:
-        if dbapi_connection is not None and "casecraft.direct.cursor" in record.info:
-            kept.append(record.info["casecraft.direct.cursor"])
+    def watched(conn: Any) -> Any:
+        cursor = cursor_of(conn)
+        kept.append((conn.connection.driver_connection, cursor))
+        return cursor
 
+    monkeypatch.setattr(direct, "_cursor", watched)
     cid = engine.report(source="patrol", grid=GRID5, category="0201", desc="消防设施隐患", actor="wangjg").id
-    event.listen(sa_engine, "checkin", checkin)
-    try:
-        for trigger, actor, kw in PATH[:3]:
-            engine.fire(cid, trigger, actor=actor, **kw)
-        assert len(kept) >= 3
-        by_driver: dict[int, set[int]] = {}
-        for driver, cursor in kept:
-            by_driver.setdefault(id(driver), set()).add(id(cursor))
-        assert all(len(cursors) == 1 for cursors in by_driver.values()), by_driver  # one cursor per connection
-        before = [c for _d, c in kept]  # held: a freed cursor's id could be a new one's
-        with sa_engine.connect() as conn:
-            conn.invalidate()  # the driver connection is closed; the pool makes a new one when next asked
-        sa_engine.pool.dispose()
-        kept.clear()
-        for trigger, actor, kw in PATH[3:5]:
-            engine.fire(cid, trigger, actor=actor, **kw)
-        assert kept and not any(c is old for _d, c in kept for old in before)  # new driver connections, new cursors
-    finally:
-        event.remove(sa_engine, "checkin", checkin)
+    for trigger, actor, kw in PATH[:3]:
+        engine.fire(cid, trigger, actor=actor, **kw)
+    assert len(kept) >= 9  # three steps of several statements each
+    by_driver: dict[int, set[int]] = {}
+    for driver, cursor in kept:
+        by_driver.setdefault(id(driver), set()).add(id(cursor))
+    assert all(len(cursors) == 1 for cursors in by_driver.values()), by_driver  # one cursor per connection
+    before = [c for _d, c in kept]  # held: a freed cursor's id could be a new one's
+    with sa_engine.connect() as conn:
+        conn.invalidate()  # the driver connection is closed; the pool makes a new one when next asked
+    engine.ctx.store.dispose()  # SQLite's writer gives its connection back; the pool closes every one it holds
+    kept.clear()
+    for trigger, actor, kw in PATH[3:5]:
+        engine.fire(cid, trigger, actor=actor, **kw)
+    assert kept and not any(c is old for _d, c in kept for old in before)  # new driver connections, new cursors
     assert engine.get(cid).version == 6
     assert verify(engine).ok
 
@@ -290,3 +292,127 @@ def test_deadlines_close_alike_on_sqlite_and_postgresql(sqlite_url: str, pg_url:
     assert lite == pg
     outcomes = [f.get("outcome") for entry in lite[2] for f in entry.values() if "outcome" in f]
     assert {"late", "met", "paused"} <= set(outcomes), outcomes
+
+
+def test_threads_of_one_process_write_sqlite_through_one_connection_in_turn(sqlite_url: str, clock: FixedClock,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite's writer connection: eight threads' steps all land (none lost, the chains whole), one at a time;
+    a thread that waits longer than the lock timeout for it is told the database is busy and nothing changes."""
+    import threading
+
+    monkeypatch.setenv("CASECRAFT_LOCK_TIMEOUT", "1")
+    eng = sandbox(sqlite_url, clock)
+    try:
+        ids = [eng.report(source="patrol", grid=GRID5, category="0201", desc=f"消防设施隐患{n}", actor="wangjg").id
+               for n in range(8)]
+        errors: list[BaseException] = []
+
+        def walk(cid: int) -> None:
+            try:
+                for trigger, actor, kw in PATH:
+                    eng.fire(cid, trigger, actor=actor, **kw)
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=walk, args=(cid,)) for cid in ids]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert [eng.get(cid).state for cid in ids] == ["closed"] * 8
+        assert all(eng.get(cid).version == len(PATH) + 1 for cid in ids)
+        assert verify(eng).ok
+
+        # one thread holds the writer past the timeout: another thread's step is refused as busy, unchanged
+        cid = eng.report(source="patrol", grid=GRID5, category="0201", desc="消防设施隐患", actor="wangjg").id
+        held, release = threading.Event(), threading.Event()
+
+        def hold() -> None:
+            with eng.ctx.store.write():
+                held.set()
+                release.wait(10)
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        try:
+            assert held.wait(10)
+            with pytest.raises(UnavailableError, match="busy"):
+                eng.fire(cid, "escalate", actor="wangjg", note="上报社区")
+        finally:
+            release.set()
+            holder.join()
+        assert eng.get(cid).version == 1
+        assert eng.fire(cid, "escalate", actor="wangjg", note="上报社区").version == 2
+        # a write begun inside this thread's own write takes a pooled connection (SQLite then waits for its lock)
+        with eng.ctx.store.write():
+            with pytest.raises(UnavailableError, match="busy"):
+                eng.fire(cid, "dispatch", actor="zhoumin", to=["zhangwei", "chengang"], note="分配")
+        assert eng.get(cid).version == 2
+    finally:
+        eng.close()
+
+
+def test_a_postgresql_step_sends_its_begin_with_its_first_read(pg_url: str, clock: FixedClock,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """On PostgreSQL a step's BEGIN travels with its locking read (one round trip fewer); the pooled connection
+    is back in psycopg's own transaction mode afterwards, also after a refused step; one lent out in
+    autocommit mode (a transaction whose end failed) is put right before anyone gets it."""
+    from casecraft.store import direct
+
+    eng = sandbox(pg_url, clock)
+    sa_engine = eng.ctx.store.engine
+    sent: list[str] = []
+    try:
+        cid = eng.report(source="patrol", grid=GRID5, category="0201", desc="消防设施隐患", actor="wangjg").id
+
+        class Recording:
+            def __init__(self, cursor: Any) -> None:
+                self._cursor = cursor
+
+            def execute(self, query: Any, params: Any = None, **kw: Any) -> Any:
+                sent.append(str(query))
+                return self._cursor.execute(query, params, **kw)
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(self._cursor, name)
+
+        cursor_of = direct._cursor
+        monkeypatch.setattr(direct, "_cursor", lambda conn: Recording(cursor_of(conn)))
+        view = eng.fire(cid, "escalate", actor="wangjg", note="上报社区")
+        assert view.version == 2 and view.state == "community_handling"
+        first = [s for s in sent if s.startswith("BEGIN; EXECUTE casecraft_first_")]
+        assert len(first) == 1, sent  # BEGIN and the locking read in one simple query
+        assert not any(s == "BEGIN" for s in sent), sent
+        assert _pooled_autocommit(sa_engine) == {False}
+        with pytest.raises(TriggerNotAllowed):
+            eng.fire(cid, "close", actor="wangjg")  # refused inside the transaction: rolled back
+        assert _pooled_autocommit(sa_engine) == {False}
+        with sa_engine.connect() as conn:
+            driver = conn.connection.driver_connection
+            driver.autocommit = True  # type: ignore[union-attr]  # as a failed end of transaction could leave it
+        assert _pooled_autocommit(sa_engine) == {False}  # put right when lent out again
+        # the server forgets the connection's prepared statements (psycopg deallocates them all when it sees a
+        # rollback, a DROP or an ALTER): the step prepares its read again and goes through
+        conns = [sa_engine.connect() for _ in range(max(1, sa_engine.pool.checkedin()))]
+        for c in conns:
+            c.exec_driver_sql("DEALLOCATE ALL")
+            c.commit()
+            c.close()
+        sent.clear()
+        again = eng.fire(cid, "dispatch", actor="zhoumin", to=["zhangwei", "chengang"], note="分配")
+        assert again.version == 3
+        assert [s for s in sent if s.startswith("PREPARE casecraft_first_")], sent
+        assert verify(eng).ok
+    finally:
+        eng.close()
+
+
+def _pooled_autocommit(sa_engine: Any) -> set[bool]:
+    """The autocommit flags of every connection the pool holds, each lent out once (all at the same time)."""
+    conns = [sa_engine.connect() for _ in range(max(1, sa_engine.pool.checkedin()))]
+    try:
+        return {c.connection.driver_connection.autocommit for c in conns}
+    finally:
+        for c in conns:
+            c.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import (
     ArgumentError,
@@ -82,6 +83,29 @@ def lock_timeout() -> int:
 
 
 _SQLITE_BEGIN: ContextVar[str] = ContextVar("casecraft_sqlite_begin", default="BEGIN IMMEDIATE")
+# PostgreSQL: whether a transaction begun now sends its BEGIN with its first statement (see begin_with_first)
+_PG_BEGIN_WITH_FIRST: ContextVar[bool] = ContextVar("casecraft_pg_begin_with_first", default=False)
+BEGIN_OWED = "casecraft.begin_owed"
+"""The pool's per-connection ``info`` key naming the driver connection whose BEGIN its first statement sends."""
+
+
+@contextmanager
+def begin_with_first() -> Iterator[None]:
+    """PostgreSQL transactions begun inside send their ``BEGIN`` with their first statement, in one round trip.
+
+    psycopg begins a transaction by itself, in a round trip of its own, before the first statement.
+    Inside this block the pooled connection's driver is put in autocommit mode for the transaction
+    (psycopg then sends nothing of its own) and marked under :data:`BEGIN_OWED`; the transaction's
+    first statement must then go through :func:`casecraft.store.direct.run_first`, which sends
+    ``BEGIN`` and itself together. Its commit or rollback puts the driver back (and a connection
+    lent out in autocommit mode is fixed or replaced by the pool). Only for a unit of work whose
+    first statement is known (a step reads its case first); other dialects ignore it.
+    """
+    token = _PG_BEGIN_WITH_FIRST.set(True)
+    try:
+        yield
+    finally:
+        _PG_BEGIN_WITH_FIRST.reset(token)
 
 
 @contextmanager
@@ -175,6 +199,7 @@ def make_engine(url: str | None = None, *, read_only: bool = False, **kwargs: An
             record.info[_LAST_USED] = time.monotonic()
 
         _ping_when_idle(engine)
+        _begin_with_first_statement(engine)
         return _with_partial_indexes(engine)
     except (NoSuchModuleError, ImportError) as exc:
         raise DatabaseError("no driver for {url!r}: {reason}", url=safe_url(url), reason=str(exc)) from None
@@ -199,6 +224,11 @@ def _ping_when_idle(engine: Engine) -> None:
 
     @event.listens_for(engine, "checkout")
     def _checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        if dbapi_conn.autocommit:  # left so by a transaction whose end failed (begin_with_first): never lent so
+            try:
+                dbapi_conn.autocommit = False
+            except dialect.loaded_dbapi.Error:
+                raise DisconnectionError("a pooled connection was left in autocommit mode") from None
         used = record.info.get(_LAST_USED)
         if used is not None and time.monotonic() - used < PING_WHEN_IDLE:
             return
@@ -207,6 +237,51 @@ def _ping_when_idle(engine: Engine) -> None:
         except dialect.loaded_dbapi.Error:
             # the pool discards it and lends a new connection: the text is never shown
             raise DisconnectionError("the pooled connection did not answer a ping") from None
+
+
+def _begin_with_first_statement(engine: Engine) -> None:
+    """The dialect's begin, commit and rollback for :func:`begin_with_first` (the dialect's own, not events:
+    a connection event makes SQLAlchemy dispatch events around every statement)."""
+    dialect = engine.dialect
+    commit, rollback = dialect.do_commit, dialect.do_rollback
+    idle = 0  # psycopg.pq.TransactionStatus.IDLE
+
+    def _begin(fairy: Any) -> None:
+        if not _PG_BEGIN_WITH_FIRST.get():
+            return  # psycopg begins by itself at the first statement
+        driver = fairy.driver_connection
+        if (driver.autocommit or driver.isolation_level is not None or driver.read_only is not None
+                or driver.deferrable is not None or driver.pgconn.transaction_status != idle):
+            return  # a transaction with settings of its own: psycopg's BEGIN carries them
+        driver.autocommit = True  # no BEGIN of psycopg's own: the first statement sends it (direct.run_first)
+        fairy.info[BEGIN_OWED] = driver
+
+    def _ended(fairy: Any) -> None:
+        try:
+            driver = fairy.info.pop(BEGIN_OWED, None)
+        except NotImplementedError:  # SQLAlchemy's first-connect probe lends a connection without pool info
+            return
+        if driver is not None and driver is fairy.driver_connection and driver.autocommit:
+            try:
+                driver.autocommit = False
+            except dialect.loaded_dbapi.Error:
+                pass  # still inside a transaction or lost: the pool's checkout listener fixes or replaces it
+
+    def _commit(fairy: Any) -> None:
+        try:
+            commit(fairy)
+        finally:
+            _ended(fairy)
+
+    def _rollback(fairy: Any) -> None:
+        try:
+            rollback(fairy)
+        finally:
+            _ended(fairy)
+
+    dialect.do_begin = _begin  # type: ignore[method-assign,assignment]
+    dialect.do_commit = _commit  # type: ignore[method-assign,assignment]
+    dialect.do_rollback = _rollback  # type: ignore[method-assign,assignment]
 
 
 def _with_partial_indexes(engine: Engine) -> Engine:
@@ -264,6 +339,62 @@ def _sqlite_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engin
 
     engine.dialect.do_begin = _begin  # type: ignore[method-assign,assignment]
     return engine
+
+
+class SqliteWriter:
+    """The one connection this process writes an SQLite database through, lent to one write transaction at a
+    time.
+
+    SQLite lets one writer at a time have the database (``BEGIN IMMEDIATE`` takes the write lock), so
+    the writers of one process lose nothing by queueing here for one connection, kept checked out of the
+    pool: a write transaction skips the pool's check-out and check-in (their bookkeeping, the reset's
+    rollback). A thread waits at most the lock timeout, as it waits for another process's lock, and
+    is told the database is busy. A write begun inside another on the same thread, or in a forked
+    child, takes a pooled connection as before.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._lock = threading.Lock()
+        self._owner: int | None = None
+        self._conn: Connection | None = None
+        self._pid = os.getpid()
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A write transaction on the writer connection: committed on success, rolled back on any error."""
+        if self._owner == threading.get_ident() or self._pid != os.getpid():
+            with self.engine.begin() as conn:  # nested in this thread's own write, or in a forked child
+                yield conn
+            return
+        if not self._lock.acquire(timeout=lock_timeout()):
+            raise UnavailableError("the database is busy: another write of this process held it for longer than "
+                                   "{seconds} s; nothing was changed, try again later", seconds=lock_timeout())
+        try:
+            self._owner = threading.get_ident()
+            held = self._conn
+            if held is None or held.closed or held.invalidated:
+                self._conn = None
+                if held is not None:
+                    held.close()
+                held = self._conn = self.engine.connect()
+            with held.begin():
+                yield held
+        finally:
+            self._owner = None
+            self._lock.release()
+
+    def close(self) -> None:
+        """Give the connection back to the pool (before the engine is disposed); a write still running past
+        the lock timeout keeps it (the engine's disposal then leaves it to that write)."""
+        if self._owner == threading.get_ident() or not self._lock.acquire(timeout=lock_timeout()):
+            return
+        try:
+            conn, self._conn = self._conn, None
+            if conn is not None and self._pid == os.getpid():
+                conn.close()
+        finally:
+            self._lock.release()
 
 
 def _private_database(file: Path) -> None:

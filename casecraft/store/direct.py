@@ -24,11 +24,14 @@ connection invalidates the pooled connection, as SQLAlchemy's own handling does.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
+
+from casecraft.store.db import BEGIN_OWED
 
 _Proc = Callable[[Any], Any] | None
 _NO_VALUE = object()
@@ -153,6 +156,11 @@ def run(conn: Connection, stmt: Any, params: Mapping[str, Any], *,
     except conn.dialect.loaded_dbapi.Error as exc:
         _raise(conn, exc, plan.sql, args, cursor)
         raise  # pragma: no cover - _raise always raises
+    return _converted(plan, rows)
+
+
+def _converted(plan: _Plan, rows: list[Any]) -> Sequence[Sequence[Any]]:
+    """The driver's rows with the result columns' processors applied."""
     procs = plan.converted
     if not procs:
         return rows
@@ -165,4 +173,95 @@ def run(conn: Connection, stmt: Any, params: Mapping[str, Any], *,
     return out
 
 
-__all__ = ["run"]
+def _dollar(plan: _Plan) -> tuple[str, list[str]]:
+    """The plan's SQL with PostgreSQL's numbered parameters ($1, $2, ...), for ``PREPARE``, and the names of
+    the parameters in their numbers' order (those the SQL uses)."""
+    number: dict[str, str] = {}
+
+    def place(m: re.Match[str]) -> str:
+        if not m[1]:
+            return "%"
+        got = number.get(m[1])
+        if got is None:
+            got = number[m[1]] = f"${len(number) + 1}"
+        return got
+
+    return _PYFORMAT.sub(place, plan.sql), list(number)
+
+
+_PYFORMAT = re.compile(r"%\((\w+)\)s|%%")
+_PREPARED_KEY = "casecraft.direct.prepared"
+
+
+def _literal(value: Any, driver: Any) -> str | None:
+    """``value`` as an SQL literal (whole numbers and text only; None for any other kind)."""
+    kind = type(value)
+    if kind is int:
+        return str(value)
+    if kind is str:
+        from psycopg.pq import Escaping  # only here: the PostgreSQL driver is imported only on PostgreSQL
+
+        return Escaping(driver.pgconn).escape_literal(value.encode()).decode()
+    return None
+
+
+def run_first(conn: Connection, stmt: Any, params: Mapping[str, Any]) -> Sequence[Sequence[Any]] | int:
+    """:func:`run` for the first statement of ``conn``'s transaction: on PostgreSQL, when the transaction's
+    ``BEGIN`` was held back for it (:func:`casecraft.store.db.begin_with_first`), both go in one round trip.
+
+    The statement is prepared once per connection (``PREPARE``, outside any transaction) and executed
+    with its parameters as literals (whole numbers and text: the case id, fixed names) after ``BEGIN``,
+    in one simple query. Anything else sends ``BEGIN`` first, as psycopg would have, then runs as
+    :func:`run` does.
+    """
+    fairy = conn.connection
+    driver: Any = fairy.info.get(BEGIN_OWED)
+    owed = driver is not None and driver is fairy.driver_connection
+    if not owed or driver.pgconn.transaction_status != 0:
+        return run(conn, stmt, params)  # no BEGIN owed: the usual path
+    plan = _plan_of(conn, stmt, None)
+    cursor = _cursor(conn)
+    kept = fairy.info.get(_PREPARED_KEY)
+    if kept is None or kept[0] is not driver:
+        kept = fairy.info[_PREPARED_KEY] = (driver, {})
+    prepared: dict[_Plan, tuple[str, list[str]]] = kept[1]
+    sql = ""
+    try:
+        if plan is None or not plan.named:
+            sql = "BEGIN"  # sent as psycopg would have sent it, then the statement as usual
+            cursor.execute(sql)
+            return run(conn, stmt, params)
+        for attempt in (1, 2):
+            got = prepared.get(plan)
+            if got is None:
+                text, order = _dollar(plan)
+                got = (f"casecraft_first_{id(plan):x}", order)
+                sql = f"PREPARE {got[0]} AS {text}"
+                cursor.execute(sql)  # in autocommit mode: prepared at once, whatever the transaction does
+                prepared[plan] = got
+            args = _args(plan, params)
+            literals = [_literal(args[k], driver) for k in got[1]]
+            if None in literals:
+                sql = "BEGIN"
+                cursor.execute(sql)
+                return run(conn, stmt, params)
+            sql = f"BEGIN; EXECUTE {got[0]}({', '.join(literals)})"  # type: ignore[arg-type]
+            try:
+                cursor.execute(sql)
+                break
+            except conn.dialect.loaded_dbapi.Error as exc:
+                # psycopg deallocates every prepared statement of the connection when it sees a rollback, a
+                # DROP or an ALTER (its own cache's rule): end the failed transaction, prepare it again, once
+                if getattr(exc, "sqlstate", None) != "26000" or attempt == 2:
+                    raise
+                driver.rollback()
+                prepared.clear()
+        cursor.nextset()
+        rows = cursor.fetchall()
+    except conn.dialect.loaded_dbapi.Error as exc:
+        _raise(conn, exc, sql, (), cursor)
+        raise  # pragma: no cover - _raise always raises
+    return _converted(plan, rows)
+
+
+__all__ = ["run", "run_first"]

@@ -22,7 +22,14 @@ from casecraft.store import direct
 from casecraft.store.alerts_repo import AlertQueries, DeadlineQueries, deadlines_t
 from casecraft.store.base import DuplicateKey
 from casecraft.store.calendar_repo import CalendarQueries
-from casecraft.store.db import ensure_schema, make_engine, sqlite_deferred, translate_db_error
+from casecraft.store.db import (
+    SqliteWriter,
+    begin_with_first,
+    ensure_schema,
+    make_engine,
+    sqlite_deferred,
+    translate_db_error,
+)
 from casecraft.store.intake_repo import IntakeQueries
 from casecraft.store.ledger_repo import ADMIN_REVISION, LedgerQueries
 from casecraft.store.logs_repo import LogQueries
@@ -151,10 +158,13 @@ class CaseQueries:
         rows = direct.run(self.conn, stmt, {"id": case_id})
         return _case_of(rows[0]) if rows else None  # type: ignore[index]
 
-    def case_at_revision(self, case_id: int, *, for_update: bool = False) -> tuple[CaseRow | None, int]:
-        """One case (as :meth:`case`) and the administrative revision, read together."""
+    def case_at_revision(self, case_id: int, *, for_update: bool = False,
+                         first: bool = False) -> tuple[CaseRow | None, int]:
+        """One case (as :meth:`case`) and the administrative revision, read together; ``first``: as the first
+        statement of the transaction (:func:`casecraft.store.direct.run_first`)."""
         pg = for_update and self.conn.dialect.name == "postgresql"
-        rows = direct.run(self.conn, _CASE_AT_REVISION_FOR_UPDATE if pg else _CASE_AT_REVISION, {"id": case_id})
+        rows = (direct.run_first if first else direct.run)(
+            self.conn, _CASE_AT_REVISION_FOR_UPDATE if pg else _CASE_AT_REVISION, {"id": case_id})
         if not rows:
             return None, self.admin_revision()  # type: ignore[attr-defined]
         row = rows[0]  # type: ignore[index]
@@ -298,14 +308,35 @@ class Store:
         self.engine: Engine = make_engine(url, read_only=read_only)
         self.dialect = self.engine.dialect.name
         self.read_only = read_only
+        # SQLite: this process's writes go through one connection (one writer at a time in any case)
+        self._writer = SqliteWriter(self.engine) if self.dialect == "sqlite" and not read_only else None
         if migrate and not read_only:
             ensure_schema(self.engine)
 
     @contextmanager
     def write(self) -> Iterator[Tx]:
         """One write transaction; committed on success, rolled back on any error."""
-        with translate_db_error(self.engine), self.engine.begin() as conn:
+        with translate_db_error(self.engine), (self._writer.begin() if self._writer else self.engine.begin()) as conn:
             yield Tx(conn)
+
+    @contextmanager
+    def write_case(self, case_id: int) -> Iterator[tuple[Tx, CaseRow | None, int]]:
+        """One write transaction that begins by reading case ``case_id`` (locked on PostgreSQL until the
+        transaction ends) and the administrative revision; yields the transaction, the case (None: no such
+        case) and the revision. On PostgreSQL the transaction's BEGIN goes with that read, in one round trip."""
+        if self._writer is not None:
+            with translate_db_error(self.engine), self._writer.begin() as conn:
+                queries = Tx(conn)
+                case, rev = queries.case_at_revision(case_id, for_update=True)
+                yield queries, case, rev
+            return
+        with translate_db_error(self.engine), self.engine.connect() as conn:
+            with begin_with_first():
+                tx = conn.begin()
+            with tx:
+                queries = Tx(conn)
+                case, rev = queries.case_at_revision(case_id, for_update=True, first=True)
+                yield queries, case, rev
 
     @contextmanager
     def read(self) -> Iterator[Tx]:
@@ -316,6 +347,8 @@ class Store:
                 yield Tx(conn)
 
     def dispose(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
         self.engine.dispose()
 
 
