@@ -226,11 +226,16 @@ def run_first(conn: Connection, stmt: Any, params: Mapping[str, Any]) -> Sequenc
         kept = fairy.info[_PREPARED_KEY] = (driver, {})
     prepared: dict[_Plan, tuple[str, list[str]]] = kept[1]
     sql = ""
+
+    def begin_then_run() -> Sequence[Sequence[Any]] | int:
+        nonlocal sql
+        sql = "BEGIN"  # sent as psycopg would have sent it, then the statement as usual
+        cursor.execute(sql)
+        return run(conn, stmt, params)
+
     try:
         if plan is None or not plan.named:
-            sql = "BEGIN"  # sent as psycopg would have sent it, then the statement as usual
-            cursor.execute(sql)
-            return run(conn, stmt, params)
+            return begin_then_run()
         for attempt in (1, 2):
             got = prepared.get(plan)
             if got is None:
@@ -242,9 +247,7 @@ def run_first(conn: Connection, stmt: Any, params: Mapping[str, Any]) -> Sequenc
             args = _args(plan, params)
             literals = [_literal(args[k], driver) for k in got[1]]
             if None in literals:
-                sql = "BEGIN"
-                cursor.execute(sql)
-                return run(conn, stmt, params)
+                return begin_then_run()
             sql = f"BEGIN; EXECUTE {got[0]}({', '.join(literals)})"  # type: ignore[arg-type]
             try:
                 cursor.execute(sql)

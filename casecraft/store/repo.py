@@ -10,7 +10,7 @@ the organisation, bulk intake, the ledger in their own modules).
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 from typing import Any, cast
 
@@ -314,9 +314,23 @@ class Store:
             ensure_schema(self.engine)
 
     @contextmanager
+    def _begin(self, *, first: bool = False) -> Iterator[Connection]:
+        """A write transaction's connection: SQLite's writer connection, else a pooled one; ``first``: on
+        PostgreSQL its BEGIN waits for the first statement (:func:`casecraft.store.direct.run_first`)."""
+        if self._writer is not None:
+            with self._writer.begin() as conn:
+                yield conn
+            return
+        with self.engine.connect() as conn:
+            with begin_with_first() if first else nullcontext():
+                tx = conn.begin()
+            with tx:
+                yield conn
+
+    @contextmanager
     def write(self) -> Iterator[Tx]:
         """One write transaction; committed on success, rolled back on any error."""
-        with translate_db_error(self.engine), (self._writer.begin() if self._writer else self.engine.begin()) as conn:
+        with translate_db_error(self.engine), self._begin() as conn:
             yield Tx(conn)
 
     @contextmanager
@@ -324,19 +338,10 @@ class Store:
         """One write transaction that begins by reading case ``case_id`` (locked on PostgreSQL until the
         transaction ends) and the administrative revision; yields the transaction, the case (None: no such
         case) and the revision. On PostgreSQL the transaction's BEGIN goes with that read, in one round trip."""
-        if self._writer is not None:
-            with translate_db_error(self.engine), self._writer.begin() as conn:
-                queries = Tx(conn)
-                case, rev = queries.case_at_revision(case_id, for_update=True)
-                yield queries, case, rev
-            return
-        with translate_db_error(self.engine), self.engine.connect() as conn:
-            with begin_with_first():
-                tx = conn.begin()
-            with tx:
-                queries = Tx(conn)
-                case, rev = queries.case_at_revision(case_id, for_update=True, first=True)
-                yield queries, case, rev
+        with translate_db_error(self.engine), self._begin(first=True) as conn:
+            queries = Tx(conn)
+            case, rev = queries.case_at_revision(case_id, for_update=True, first=True)
+            yield queries, case, rev
 
     @contextmanager
     def read(self) -> Iterator[Tx]:
