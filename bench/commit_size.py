@@ -47,9 +47,11 @@ def _truncate_wal(path: str) -> None:
         con.close()
 
 
-def _no_autocheckpoint(engine: Any) -> None:
+def _no_autocheckpoint(engine: Any, store: Any = None) -> None:
     from sqlalchemy import event
 
+    if store is not None and store._writer is not None:
+        store._writer.close()  # SQLite's kept writer connection goes back to the pool, to be made again below
     engine.dispose()  # pooled connections are made again, with the listener below
     event.listen(engine, "connect", lambda con, _record: con.execute("PRAGMA wal_autocheckpoint=0"))
 
@@ -63,7 +65,7 @@ def frames_per_step(path: str, n_cases: int = 100) -> tuple[float, float]:
     try:
         eng.init(sandbox=True)
         ids = report_cases(eng, n_cases + 1)
-        _no_autocheckpoint(eng.ctx.store.engine)
+        _no_autocheckpoint(eng.ctx.store.engine, eng.ctx.store)
         for trigger, actor, kw in PATH:  # warm: caches, the first pages of every table
             eng.fire(ids[0], trigger, actor=actor, **kw)
         _truncate_wal(path)
