@@ -5,7 +5,12 @@ for the sample organisation's grids. The raw peer reads the same file with
 ``csv`` and, per batch of 500 rows in one transaction, inserts the cases
 (``executemany`` with RETURNING), their first timeline entries and their
 step deadlines with prebuilt SQLAlchemy Core statements — the rows the engine
-writes, without its checks, routing and working-time arithmetic.
+wrote when the peer was made (issue 6), without its checks, routing and
+working-time arithmetic; ``driver_rate`` writes those rows through the DBAPI
+cursor. Since the trust model an import's timeline rows are wider (the chained
+entry keeps the note, the recorded time, the actor's name, the case facts and
+the deadline facts): ``same_rows_rate`` is the driver's speed for the rows the
+import writes today, byte for byte (SQLite).
 
 The RSS row imports a big file (1,000,000 rows in the full run, generated once
 under bench/.data) into a fresh SQLite database in a child process
@@ -27,6 +32,7 @@ import sys
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from bench.common import DATA, SEED, WORKFLOW, at, rss_mb
 from bench.gen import GRIDS
@@ -242,6 +248,81 @@ def driver_rate(url: str, path: Path) -> float:
         elapsed = time.perf_counter() - start
     finally:
         raw.close()
+        db.dispose()
+    return n / elapsed
+
+
+def same_rows_rate(url: str, scratch: str, path: Path) -> float:
+    """The raw limit for the very rows the import writes (SQLite): ``executemany`` of them, nothing built.
+
+    ``driver_rate``'s rows are narrower than the import's: its timeline rows carry no note, recorded time,
+    actor's name, case facts or deadline facts, which the chained entry of an import holds since the
+    trust model (hash version 2). Here the engine imports the file once, untimed, into the database at
+    ``scratch``; its cases, timeline and deadline rows are read back as the driver gives them (text,
+    numbers) and then, timed, the file is read and those rows are inserted into the fresh database at
+    ``url`` by one DBAPI ``executemany`` per table per 500 cases, one transaction each, as
+    ``driver_rate`` does: the driver's speed for the same bytes, with none of the import's work.
+    """
+    from casecraft import Engine, FixedClock
+    from casecraft.store.db import make_engine
+
+    eng = Engine(scratch, WORKFLOW, FixedClock(NOW))
+    try:
+        eng.init(sandbox=True)
+        eng.calendar()
+        first = eng.import_hotline(path, actor="wujing").case_ids
+    finally:
+        eng.close()
+    src = make_engine(scratch)
+    tables: list[tuple[str, list[str], dict[int, list[tuple[Any, ...]]]]] = []
+    try:
+        raw = src.raw_connection()
+        try:
+            cur = raw.cursor()
+            for table, key in (("cases", "id"), ("timeline", "case_id"), ("deadlines", "case_id")):
+                cur.execute(f"SELECT * FROM {table} WHERE {key} >= ? ORDER BY id", (min(first),))
+                cols = [d[0] for d in cur.description]
+                if table != "cases":
+                    cols = cols[1:]  # their own ids: assigned by the database, as the import's are
+                by_case: dict[int, list[tuple[Any, ...]]] = {}
+                at = cols.index(key)
+                for r in cur.fetchall():
+                    row = r if table == "cases" else r[1:]
+                    by_case.setdefault(row[at], []).append(tuple(row))
+                tables.append((table, cols, by_case))
+        finally:
+            raw.close()
+    finally:
+        src.dispose()
+    eng = Engine(url, WORKFLOW, FixedClock(NOW))
+    try:
+        eng.init(sandbox=True)
+    finally:
+        eng.close()
+    db = make_engine(url)
+    ids = sorted(tables[0][2])
+    n = 0
+    try:
+        raw = db.raw_connection()
+        try:
+            cur = raw.cursor()
+            sqls = [f"INSERT INTO {t} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+                    for t, cols, _ in tables]
+            start = time.perf_counter()
+            with path.open(encoding="utf-8", newline="") as f:
+                rows = list(csv.reader(f))[1:]
+            assert len(rows) == len(ids)
+            for k in range(0, len(ids), BATCH):
+                batch = ids[k:k + BATCH]
+                cur.execute("BEGIN IMMEDIATE")
+                for sql, (_t, _cols, by_case) in zip(sqls, tables, strict=True):
+                    cur.executemany(sql, [row for cid in batch for row in by_case.get(cid, ())])
+                cur.execute("COMMIT")
+                n += len(batch)
+            elapsed = time.perf_counter() - start
+        finally:
+            raw.close()
+    finally:
         db.dispose()
     return n / elapsed
 
