@@ -8,7 +8,10 @@ disk. This measures, on the same schema and the same database file:
   entry, the step deadlines closed and opened, with their indexes) and one transition of the Core
   floor of ``bench/throughput.py`` (a case row and a timeline row);
 - the time to append ``k`` frames to a file and fsync it, for the frame counts seen: the floor fsync
-  sets under each commit on this machine.
+  sets under each commit on this machine;
+- where a step's frames go when many cases are in flight (one step of the escalation path fired on each
+  of 300 cases in turn, as a platform's day interleaves them): each frame's page mapped to its table or
+  index with SQLite's ``dbstat`` table, per step.
 
     python -m bench.commit_size
 
@@ -17,10 +20,12 @@ disk. This measures, on the same schema and the same database file:
 
 from __future__ import annotations
 
+import collections
 import os
 import shutil
 import sqlite3
 import statistics
+import struct
 import tempfile
 import time
 from typing import Any
@@ -91,6 +96,44 @@ def frames_per_step(path: str, n_cases: int = 100) -> tuple[float, float]:
     return engine_frames, floor_frames
 
 
+def frames_by_tree(path: str, n_cases: int = 300, sample: int = 30) -> tuple[float, list[tuple[str, float]]]:
+    """(WAL frames per step, [(table or index, frames per step)]) for steps fired on ``n_cases`` cases in turn.
+
+    Each case is walked to the path's sixth step one step at a time across all cases; the sixth step of
+    ``sample`` of them is taken alone (the WAL emptied before it) and its frames' pages mapped to their trees.
+    """
+    from casecraft import Engine, FixedClock
+
+    eng = Engine(f"sqlite:///{path}", WORKFLOW, FixedClock(at(24, "10:30")))
+    counts: collections.Counter[str] = collections.Counter()
+    taken = 0
+    every = max(1, n_cases // sample)
+    try:
+        eng.init(sandbox=True)
+        ids = report_cases(eng, n_cases)
+        _no_autocheckpoint(eng.ctx.store.engine, eng.ctx.store)
+        for j, (trigger, actor, kw) in enumerate(PATH[:6]):
+            for k, cid in enumerate(ids):
+                last = j == 5 and k % every == 0
+                if last:
+                    _truncate_wal(path)
+                eng.fire(cid, trigger, actor=actor, **kw)
+                if last:
+                    with open(path + "-wal", "rb") as f:
+                        wal = f.read()
+                    pages = [struct.unpack(">I", wal[off:off + 4])[0] for off in range(32, len(wal) - 23, FRAME)]
+                    con = sqlite3.connect(path)
+                    try:
+                        tree = dict(con.execute("SELECT pageno, name FROM dbstat").fetchall())
+                    finally:
+                        con.close()
+                    counts.update(tree.get(p, "(free list or header)") for p in pages)
+                    taken += 1
+    finally:
+        eng.close()
+    return sum(counts.values()) / taken, [(name, n / taken) for name, n in counts.most_common()]
+
+
 def fsync_micros(folder: str, frames: int, times: int = 300) -> float:
     """Median µs to append ``frames`` WAL-sized frames to a file and fsync it."""
     path = os.path.join(folder, f"fsync-{frames}")
@@ -117,6 +160,10 @@ def main() -> None:
         print(f"WAL frames a commit writes: engine step {engine_frames:.1f}, Core floor transition {floor_frames:.1f}")
         for k in sorted({1, round(floor_frames), round(engine_frames)}):
             print(f"append {k:2d} frames and fsync: median {fsync_micros(folder, k):.0f} µs")
+        total, trees = frames_by_tree(os.path.join(folder, "t.db"))
+        print(f"one step with 300 cases in flight: {total:.1f} WAL frames, by table and index:")
+        for name, n in trees:
+            print(f"  {n:5.2f} {name}")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
