@@ -52,11 +52,9 @@ def _truncate_wal(path: str) -> None:
         con.close()
 
 
-def _no_autocheckpoint(engine: Any, store: Any = None) -> None:
+def _no_autocheckpoint(engine: Any) -> None:
     from sqlalchemy import event
 
-    if store is not None and store._writer is not None:
-        store._writer.close()  # SQLite's kept writer connection goes back to the pool, to be made again below
     engine.dispose()  # pooled connections are made again, with the listener below
     event.listen(engine, "connect", lambda con, _record: con.execute("PRAGMA wal_autocheckpoint=0"))
 
@@ -70,7 +68,8 @@ def frames_per_step(path: str, n_cases: int = 100) -> tuple[float, float]:
     try:
         eng.init(sandbox=True)
         ids = report_cases(eng, n_cases + 1)
-        _no_autocheckpoint(eng.ctx.store.engine, eng.ctx.store)
+        eng.ctx.store.dispose()  # its kept SQLite writer connection too: made again, with the listener
+        _no_autocheckpoint(eng.ctx.store.engine)
         for trigger, actor, kw in PATH:  # warm: caches, the first pages of every table
             eng.fire(ids[0], trigger, actor=actor, **kw)
         _truncate_wal(path)
@@ -111,7 +110,8 @@ def frames_by_tree(path: str, n_cases: int = 300, sample: int = 30) -> tuple[flo
     try:
         eng.init(sandbox=True)
         ids = report_cases(eng, n_cases)
-        _no_autocheckpoint(eng.ctx.store.engine, eng.ctx.store)
+        eng.ctx.store.dispose()  # its kept SQLite writer connection too: made again, with the listener
+        _no_autocheckpoint(eng.ctx.store.engine)
         for j, (trigger, actor, kw) in enumerate(PATH[:6]):
             for k, cid in enumerate(ids):
                 last = j == 5 and k % every == 0
