@@ -247,6 +247,53 @@ def test_a_lost_race_in_a_batch_written_in_one_statement(engine: Engine, tmp_pat
     assert verify(engine).ok
 
 
+def test_duplicates_across_batches_are_taken_out_under_skip_bad(engine: Engine, tmp_path: Path) -> None:
+    """A ticket repeated in the file, batches apart, is a bad row each time: under --skip-bad no copy is written,
+    the counts leave them out, and a ticket imported before stays as it was (its chain verifies)."""
+    from casecraft.audit.verify import verify
+
+    engine.import_hotline(write(tmp_path / "before.csv", HEADER,
+                                f"old,12345,2026-11-24T08:00,,{GRID5},0101,早先导入,"), actor="wujing")
+    lines = [f"d-{i},12345,2026-11-24T08:00,,{GRID5},0101,第{i}条," for i in range(8)]
+    lines[6] = f"d-1,12345,2026-11-24T08:00,,{GRID5},0101,又一次d-1,"    # row 9: d-1 again, three batches later
+    lines.insert(3, f"old,12345,2026-11-24T08:00,,{GRID5},0101,重复的旧单,")  # row 5: imported before
+    lines.append(f"old,12345,2026-11-24T08:00,,{GRID5},0101,又一次旧单,")     # row 11: and again
+    src = write(tmp_path / "orders.csv", HEADER, *lines)
+    seen: list[tuple[int, int]] = []
+    result = engine.import_hotline(src, actor="wujing", skip_bad=True, batch_size=2,
+                                   progress=lambda d, t: seen.append((d, t)))
+    assert {p.row: p.field for p in result.bad} == {3: "ticket", 5: "ticket", 9: "ticket", 11: "ticket"}
+    assert (result.rows, result.new, result.existing, result.bad_rows) == (10, 6, 0, 4)
+    refs = sorted(c.ref or "" for c in engine.list())
+    assert refs == ["d-0", "d-2", "d-3", "d-4", "d-5", "d-7", "old"]
+    assert sorted(result.case_ids) == sorted(c.id for c in engine.list() if c.ref != "old")
+    assert len(rows(engine, "timeline")) == len(rows(engine, "deadlines")) == len(rows(engine, "cases")) == 7
+    assert engine.get(next(c.id for c in engine.list() if c.ref == "old")).description == "早先导入"
+    assert verify(engine).ok
+    assert seen[0] == (0, 6) and seen[-1] == (6, 6) and seen == sorted(seen)
+    # without --skip-bad the same file is refused whole
+    before = engine.snapshot()
+    with pytest.raises(BadRowsError) as err:
+        engine.import_hotline(src, actor="wujing", batch_size=2)
+    assert {p.row for p in err.value.problems} == {3, 5, 9, 11}
+    assert engine.snapshot() == before
+
+
+def test_a_late_bad_row_refuses_the_file_and_every_problem_is_listed(engine: Engine, tmp_path: Path) -> None:
+    """Bad rows in later batches (a routing problem, a bad channel): the file is refused whole, every problem listed."""
+    lines = [f"g-{i},12345,2026-11-24T08:00,,{GRID5},0101,第{i}条," for i in range(9)]
+    lines[4] = "g-4,12345,2026-11-24T08:00,,110106004009009,0101,不存在的网格,"  # row 6: a routing problem
+    lines[8] = "g-8,110,2026-11-24T08:00,,110106004005005,0101,报警电话,"        # row 10: a bad channel
+    src = write(tmp_path / "orders.csv", HEADER, *lines)
+    before = engine.snapshot()
+    with pytest.raises(BadRowsError) as err:
+        engine.import_hotline(src, actor="wujing", batch_size=2)
+    assert [(p.row, p.field) for p in err.value.problems] == [(6, "grid"), (10, "channel")]
+    assert engine.snapshot() == before
+    result = engine.import_hotline(src, actor="wujing", batch_size=2, skip_bad=True)
+    assert (result.new, result.bad_rows) == (7, 2)
+
+
 def test_the_actor_must_be_the_streets_operator(engine: Engine, tmp_path: Path) -> None:
     src = write(tmp_path / "orders.csv", HEADER, CASE_B)
     with pytest.raises(PermissionDenied, match="operator"):
