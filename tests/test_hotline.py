@@ -247,7 +247,7 @@ def test_a_lost_race_in_a_batch_written_in_one_statement(engine: Engine, tmp_pat
     assert verify(engine).ok
 
 
-def test_duplicates_across_batches_are_taken_out_under_skip_bad(engine: Engine, tmp_path: Path) -> None:
+def test_duplicates_across_batches_are_left_out_under_skip_bad(engine: Engine, tmp_path: Path) -> None:
     """A ticket repeated in the file, batches apart, is a bad row each time: under --skip-bad no copy is written,
     the counts leave them out, and a ticket imported before stays as it was (its chain verifies)."""
     from casecraft.audit.verify import verify
