@@ -20,6 +20,7 @@ from typer.testing import CliRunner, Result
 from wcwidth import wcswidth
 
 from casecraft.cli.main import app
+from tests.conftest import sandbox_db
 
 ROOT = Path(__file__).resolve().parents[1]
 ZH = {"LANG": "zh_CN.UTF-8", "LC_ALL": "", "LC_MESSAGES": "", "CASECRAFT_LANG": "", "COLUMNS": "200"}
@@ -112,9 +113,9 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     for var in ("CASECRAFT_NOW", "CASECRAFT_DB", "CASECRAFT_WORKFLOW", "CASECRAFT_DATA", "CASECRAFT_SERVER"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("CASECRAFT_SQLITE_SYNC", "NORMAL")
-    runner = CliRunner()
-    assert run(runner, "init", "--sandbox").exit_code == 0
-    return runner
+    # what `casecraft init --sandbox` makes here, copied from the session's template (tests/test_templates.py)
+    sandbox_db(f"sqlite:///{tmp_path / 'casecraft.db'}", None, tmp_path / "workflows.yaml")
+    return CliRunner()
 
 
 def test_the_checker_finds_english_and_allows_ids() -> None:

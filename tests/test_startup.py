@@ -23,6 +23,7 @@ import pytest
 from typer.testing import CliRunner
 
 from casecraft.cli import main as cli_main
+from tests.conftest import snapshot
 
 ROOT = Path(__file__).resolve().parents[1]
 GRID5 = "110106004005005"
@@ -45,10 +46,15 @@ def db(tmp_path: Path) -> tuple[dict[str, str], Path, Path]:
            "CASECRAFT_NOW": NOW, "PYTHONPATH": str(ROOT)}
     env.pop("CASECRAFT_SERVER", None)
     env.pop("CASECRAFT_TOKEN", None)
-    assert _run(env, "init", "--sandbox").returncode == 0
-    r = _run(env, "case", "report", "--source", "patrol", "--grid", GRID5, "--category", "0101",
-             "--desc", "楼门张贴小广告", "--actor", "wangjg")
-    assert r.returncode == 0, r.stderr
+
+    def build() -> None:
+        assert _run(env, "init", "--sandbox").returncode == 0
+        r = _run(env, "case", "report", "--source", "patrol", "--grid", GRID5, "--category", "0101",
+                 "--desc", "楼门张贴小广告", "--actor", "wangjg")
+        assert r.returncode == 0, r.stderr
+
+    # made by those two commands once per session, then copied (conftest.snapshot)
+    snapshot(f"sqlite:///{path}", ("startup: a sandbox with case 1 reported at", NOW), build)
     return env, wf, path
 
 
