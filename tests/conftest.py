@@ -274,7 +274,8 @@ def _drop_templates() -> None:
     _TEMPLATE_DIR.clear()
 
 
-# The files that take longest, longest first (seconds in a clean-clone run on a 2-core machine, 2026-12-01):
+# The files that take longest, longest first (by their worker-seconds in the suite's runs of 2026-12-01 on a
+# 2-core machine: 30–75 s each):
 # pytest-xdist hands each worker a whole file at a time in collection order (`--dist loadfile`,
 # `--no-loadscope-reorder`), so starting with these lets the workers finish together instead of one waiting
 # out a long file alone at the end. A file missing here only starts later; the list decides no result.
