@@ -21,7 +21,7 @@ from casecraft.store.repo import Store
 from casecraft.timing import days
 from casecraft.timing.calendar import DayRow, parse_periods
 from casecraft.timing.notice import Notice, parse_notice
-from tests.conftest import WORKFLOW, sandbox_db
+from tests.conftest import WORKFLOW, migrated, sandbox_db
 
 SH = ZoneInfo("Asia/Shanghai")
 NOW = dt.datetime(2026, 9, 1, 8, 0, tzinfo=dt.UTC)
@@ -30,6 +30,7 @@ PERIODS = ["09:00-12:00", "13:30-17:30"]
 
 @pytest.fixture
 def store(db_url: str) -> Iterator[Store]:
+    migrated(db_url).close()  # the migrated, empty schema, copied from the session's template
     s = Store(db_url)
     try:
         yield s
