@@ -23,7 +23,7 @@ from typer.testing import CliRunner, Result
 from casecraft import Engine
 from casecraft.base.views import mask_contact
 from casecraft.cli.main import app
-from tests.conftest import ROOT, WORKFLOW
+from tests.conftest import ROOT, WORKFLOW, snapshot
 
 CLEAR = "13912345678 张女士"
 MASKED = "139****5678 张**"
@@ -52,10 +52,15 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for var in ("CASECRAFT_NOW", "CASECRAFT_DB", "CASECRAFT_WORKFLOW", "CASECRAFT_TOKEN"):
         monkeypatch.delenv(var, raising=False)
     db = tmp_path / "s.db"
-    assert run(db, "init", "--sandbox", at=None).exit_code == 0
     (tmp_path / "h.csv").write_text(HOTLINE, encoding="utf-8")
-    imported = run(db, "hotline", "import", "h.csv", "--actor", "wujing", at="2026-11-24T09:00")
-    assert imported.exit_code == 0, imported.output
+
+    def build() -> None:
+        assert run(db, "init", "--sandbox", at=None).exit_code == 0
+        imported = run(db, "hotline", "import", "h.csv", "--actor", "wujing", at="2026-11-24T09:00")
+        assert imported.exit_code == 0, imported.output
+
+    # made by those two commands once per session, then copied (conftest.snapshot)
+    snapshot(f"sqlite:///{db}", ("privacy: a sandbox with the hotline order imported",), build)
     return db
 
 
