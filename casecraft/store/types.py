@@ -9,10 +9,6 @@ from sqlalchemy import DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-_KEPT = 512
-_TEXTS: dict[datetime, str] = {}  # an aware datetime -> its SQLite text (naive UTC)
-_TIMES: dict[str, datetime] = {}  # an SQLite text -> its aware UTC datetime
-
 
 class UTCDateTime(TypeDecorator[datetime]):
     """A timezone-aware timestamp stored in UTC on every backend.
@@ -41,9 +37,6 @@ class UTCDateTime(TypeDecorator[datetime]):
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
 
-    # A step binds the same few instants several times (its time as the entry's, the case row's update and the
-    # deadline rows' start and close) and reads back the case row's unchanged times at every step: the texts and
-    # values made lately are kept (both immutable; equal instants give the same UTC text), a few hundred at most.
     # On SQLite the value is text: SQLAlchemy's DATETIME writes it with %-formatting of a dict of its
     # fields and reads it with a regular expression, then the methods above convert the zone. One C call
     # each way gives the same text and the same value (tests/test_direct_statements.py compares them).
@@ -51,21 +44,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
 
-        texts = _TEXTS
-
         def process(value: datetime | None) -> str | None:
             if value is None:
                 return None
-            got = texts.get(value)
-            if got is not None:
-                return got
             if value.tzinfo is None:
                 raise ValueError("naive datetime given to a UTC column; attach a timezone")
-            got = value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-            if len(texts) >= _KEPT:
-                texts.clear()
-            texts[value] = got
-            return got
+            return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
         return process
 
@@ -73,19 +57,10 @@ class UTCDateTime(TypeDecorator[datetime]):
         if dialect.name != "sqlite":
             return super().result_processor(dialect, coltype)
 
-        times = _TIMES
-
         def process(value: str | None) -> datetime | None:
             if value is None:
                 return None
-            got = times.get(value)
-            if got is not None:
-                return got
             got = datetime.fromisoformat(value)
-            got = got.replace(tzinfo=UTC) if got.tzinfo is None else got.astimezone(UTC)
-            if len(times) >= _KEPT:
-                times.clear()
-            times[value] = got
-            return got
+            return got.replace(tzinfo=UTC) if got.tzinfo is None else got.astimezone(UTC)
 
         return process
