@@ -214,6 +214,15 @@ def test_utc_timestamps_on_sqlite_read_and_write_as_sqlalchemys_datetime_does() 
     assert write(None) is None and read(None) is None
     with pytest.raises(ValueError, match="naive"):
         write(datetime(2026, 11, 30, 12, 0))
+    # the hour a clock goes back: equal as times of one zone, an hour apart as instants, stored apart
+    from zoneinfo import ZoneInfo
+
+    first = datetime(2026, 10, 25, 2, 30, tzinfo=ZoneInfo("Europe/Berlin"))
+    second = first.replace(fold=1)
+    assert first == second
+    assert (write(first), write(second)) == ("2026-10-25 00:30:00.000000", "2026-10-25 01:30:00.000000")
+    assert (write(second), write(first)) == ("2026-10-25 01:30:00.000000", "2026-10-25 00:30:00.000000")
+    assert read(write(second)) - read(write(first)) == timedelta(hours=1)
 
 
 @pytest.mark.postgres
