@@ -281,7 +281,7 @@ def run_month(sz: Sizes, use_pg: bool) -> list[Row]:
         else:
             rows.append(Row(label, b, mine, "s", peer, "raw GROUP BY + roll-up", mine / peer,
                             f"ratio <= 1.5; idle: <= {limit:g} s", mine / peer <= 1.5,
-                            f"{mine:.1f} s against {limit:g} s (that bar is for an idle machine); the peer reads on "
+                            f"{mine:.2f} s against {limit:g} s (that bar is for an idle machine); the peer reads on "
                             f"as many connections as casecraft ({min(os.cpu_count() or 1, 3)}); on one, "
                             f"{serial:.2f} s"))
     return rows
