@@ -223,6 +223,69 @@ def fsync_rate(n: int = 30) -> float:
         path.unlink(missing_ok=True)
 
 
+def _server_cpu() -> dict[int, float]:
+    """CPU seconds used so far by each process of the local PostgreSQL server (every ``postgres`` process this
+    user may read in /proc: backends, WAL writer, checkpointer), by pid; empty where there is none (SQLite, a
+    remote server)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue  # ended meanwhile
+        if stat[stat.index(b"(") + 1:stat.rindex(b")")] != b"postgres":
+            continue
+        fields = stat[stat.rindex(b")") + 2:].split()
+        out[int(pid)] = (int(fields[11]) + int(fields[12])) / tick  # utime, stime (fields 14 and 15 of stat)
+    return out
+
+
+@contextmanager
+def cpu_split(into: dict[str, float] | None) -> Iterator[None]:
+    """Measure the CPU seconds of this process (the client: the engine or the floor with its driver) and of
+    the local PostgreSQL server over the block, into ``into["client"]`` and ``into["server"]`` (nothing when
+    ``into`` is None). Wall time minus both is waiting: the disk's flush, wake-ups, the other core's work."""
+    if into is None:
+        yield
+        return
+    client, server = time.process_time(), _server_cpu()
+    yield
+    into["client"] = time.process_time() - client
+    # per process: a backend that ended meanwhile is left out, one that started counts whole
+    into["server"] = sum(used - server.get(pid, 0.0) for pid, used in _server_cpu().items())
+
+
+def pg_round_trips(n: int = 1000, work_us: float = 300.0) -> tuple[float, float]:
+    """Microseconds of one ``SELECT 1`` round trip to the PostgreSQL server: sent back to back, and sent after
+    ``work_us`` of the client's own CPU work (as an engine's Python runs between its statements). The second
+    is the first plus the time this machine takes to wake the idle server process and the client again: a
+    property of the machine (its scheduler, a VM's idle wake-ups), paid by every round trip that follows work."""
+    import psycopg
+
+    dsn = PG_URL.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        cur = conn.cursor()
+        for _ in range(50):
+            cur.execute("SELECT 1")  # warm: the connection, the server's plan of it
+        out = []
+        for gap in (0.0, work_us / 1e6):
+            spent = 0.0
+            for _ in range(n):
+                if gap:
+                    end = time.perf_counter() + gap
+                    while time.perf_counter() < end:
+                        pass
+                start = time.perf_counter()
+                cur.execute("SELECT 1")
+                spent += time.perf_counter() - start
+            out.append(spent / n * 1e6)
+    return out[0], out[1]
+
+
 def pg_commit_rate(n: int = 300) -> float:
     """Durable commits/s of the PostgreSQL server: each ``INSERT`` of one small row then ``COMMIT`` (with the
     driver's BEGIN three round trips; the WAL flushed at ``synchronous_commit=on``), straight on the driver in a

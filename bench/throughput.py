@@ -15,7 +15,7 @@ import hashlib
 import time
 from typing import Any
 
-from bench.common import WORKFLOW, at
+from bench.common import WORKFLOW, at, cpu_split
 
 GRID5 = "110106004005005"
 COMMUNITY_E = "110106004005"
@@ -41,8 +41,9 @@ def report_cases(eng: Any, n: int) -> list[int]:
             for i in range(n)]
 
 
-def engine_rate(url: str, n_cases: int) -> tuple[float, int]:
-    """Fire the escalation path on ``n_cases`` cases; (transitions/s, transitions)."""
+def engine_rate(url: str, n_cases: int, cpu: dict[str, float] | None = None) -> tuple[float, int]:
+    """Fire the escalation path on ``n_cases`` cases; (transitions/s, transitions). ``cpu``: filled with the
+    client's and the PostgreSQL server's CPU seconds per transition (:func:`bench.common.cpu_split`)."""
     from casecraft import Engine, FixedClock
 
     eng = Engine(url, WORKFLOW, FixedClock(at(24, "10:30")))
@@ -50,17 +51,21 @@ def engine_rate(url: str, n_cases: int) -> tuple[float, int]:
         eng.init(sandbox=True)
         ids = report_cases(eng, n_cases)
         eng.fire(ids[0], PATH[0][0], actor=PATH[0][1], **PATH[0][2])  # warm caches (machine, calendar, organisation)
-        start = time.perf_counter()
-        done = 1
-        for k, cid in enumerate(ids):
-            for j, (trigger, actor, kw) in enumerate(PATH):
-                if k == 0 and j == 0:
-                    continue
-                eng.fire(cid, trigger, actor=actor, **kw)
-                done += 1
-        elapsed = time.perf_counter() - start
+        spent: dict[str, float] = {}
+        with cpu_split(spent if cpu is not None else None):
+            start = time.perf_counter()
+            done = 1
+            for k, cid in enumerate(ids):
+                for j, (trigger, actor, kw) in enumerate(PATH):
+                    if k == 0 and j == 0:
+                        continue
+                    eng.fire(cid, trigger, actor=actor, **kw)
+                    done += 1
+            elapsed = time.perf_counter() - start
     finally:
         eng.close()
+    if cpu is not None:
+        cpu.update({k: v / (done - 1) for k, v in spent.items()})
     return (done - 1) / elapsed, done - 1
 
 
@@ -99,8 +104,9 @@ class FloorTransition:
                 note="上报社区", attachments=[], prev_hash=row["last_hash"], hash=h))
 
 
-def floor_rate(url: str, n: int) -> float:
-    """select + update + insert, one transaction each, SQLAlchemy Core on the same schema."""
+def floor_rate(url: str, n: int, cpu: dict[str, float] | None = None) -> float:
+    """select + update + insert, one transaction each, SQLAlchemy Core on the same schema. ``cpu``: as
+    :func:`engine_rate`'s."""
     from casecraft import Engine, FixedClock
     from casecraft.store.db import make_engine
 
@@ -112,13 +118,17 @@ def floor_rate(url: str, n: int) -> float:
         eng.close()
     db = make_engine(url)
     step = FloorTransition()
+    spent: dict[str, float] = {}
     try:
-        start = time.perf_counter()
-        for i in range(n):
-            step(db, ids[i % len(ids)], i)
-        elapsed = time.perf_counter() - start
+        with cpu_split(spent if cpu is not None else None):
+            start = time.perf_counter()
+            for i in range(n):
+                step(db, ids[i % len(ids)], i)
+            elapsed = time.perf_counter() - start
     finally:
         db.dispose()
+    if cpu is not None:
+        cpu.update({k: v / n for k, v in spent.items()})
     return n / elapsed
 
 
