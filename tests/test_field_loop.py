@@ -223,6 +223,32 @@ def test_parked_case_deadline_shift_is_exact(engine: Engine, clock: FixedClock) 
     assert view.deadline_at == bj(27, "16:30")
 
 
+def test_a_calendar_change_keeps_the_time_a_parked_case_was_stopped(engine: Engine, clock: FixedClock) -> None:
+    """A calendar correction plans an open limit again on the new calendar and moves it by the pauses its clock
+    had, as unparking moved it: it never forgets them (QA, 2026-12-01: a change 22 years back, or a holiday inside
+    the pause, used to put the limit back before the pause and raise false overdue alerts)."""
+    case_id = patrol(engine)  # step due Tue 24 15:30, case limit Fri 27 10:00
+    at(clock, 24, "11:00")
+    engine.park(case_id, actor="fengzr", note="挂账")
+    at(clock, 26, "10:00")
+    engine.unpark(case_id, actor="fengzr", note="恢复")
+    d = engine.deadline(case_id)
+    assert d is not None and d.due_at == bj(26, "14:30")  # 3 working hours were left at Tue 11:00
+    case_due = engine.get(case_id).deadline_at
+    import datetime as dt
+
+    at(clock, 26, "10:10")
+    engine.set_calendar_day(dt.date(2004, 1, 5), False, note="很早以前的一天")  # before everything: nothing moves
+    assert engine.deadline(case_id).due_at == bj(26, "14:30")
+    assert engine.get(case_id).deadline_at == case_due
+    engine.set_calendar_day(dt.date(2026, 11, 25), False, note="停课一天")  # inside the pause: nothing moves
+    assert engine.deadline(case_id).due_at == bj(26, "14:30")
+    engine.set_calendar_day(dt.date(2026, 11, 24), False, note="调休")  # the hour before the pause is no longer work
+    assert engine.deadline(case_id).due_at == bj(26, "15:30")  # 4 working hours left at the restart, not 3
+    at(clock, 26, "15:00")
+    assert engine.sweep()["overdue"] == 0
+
+
 # ----------------------------------------------------------------- waiting states that stop the clock
 
 

@@ -22,14 +22,16 @@ from zoneinfo import ZoneInfo
 from casecraft.admin import log as adminlog
 from casecraft.base.acting import Actor, When
 from casecraft.base.duration import Duration
-from casecraft.base.errors import InputError, Joined, render
+from casecraft.base.errors import N_, InputError, Joined, render
 from casecraft.base.records import DeadlineRow
+from casecraft.base.text import clean_text
 from casecraft.cases import deadlines as dl
 from casecraft.cases import timeline as tl
 from casecraft.cases.rules import acting_person, actor_of
 from casecraft.context import Context
 from casecraft.store.base import Tx
 from casecraft.timing.calendar import DayRow, parse_periods
+from casecraft.timing.days import NOTE_MAX
 
 RECOMPUTE = "recompute"
 
@@ -75,6 +77,7 @@ class CalendarAdmin:
     def set_day(self, day: date, workday: bool, *, note: str | None = None, actor: str | None = None
                 ) -> CalendarChange:
         """Make one date a workday or a holiday by hand (source ``admin``)."""
+        note = clean_text(note, N_("the note"), NOTE_MAX, single_line=True)  # the one policy for typed text
         return self._change("calendar.set", {"day": day.isoformat(), "workday": workday, "note": note}, actor,
                             lambda tx, now: (1, tx.calendar_write([(day, workday, note)], "admin", now), [], []))
 
@@ -159,18 +162,15 @@ class CalendarAdmin:
             case_wf = self.ctx.spec(case.workflow_version_id)
             ops: list[tl.DeadlineOp] = []
             changes: dict[str, Any] = {}
+            entries: list[Any] | None = None
             for d in by_case[case_id]:
-                limit = Duration.parse(d.limit_text)
-                if d.kind == "step":
-                    p = dl.plan(case_wf, cal, d.started_at, limit)
-                    values: dict[str, Any] = {"due_at": p.due_at, "warn_at": p.warn_at, "escalate_at": p.escalate_at,
-                                              "next_alert_at": p.warn_at or p.due_at,
-                                              "provisional": cal.crosses_provisional(d.started_at,
-                                                                                     p.escalate_at or p.due_at)}
-                else:
-                    due = cal.add(d.started_at, limit)
-                    values = {"due_at": due, "provisional": cal.crosses_provisional(d.started_at, due)}
-                    changes["deadline_at"] = due
+                if not Duration.parse(d.limit_text).working:
+                    continue  # a limit in natural time: no working calendar moves it
+                if entries is None:  # the clock's pauses (挂账, waiting states) are in the chain's deadline facts
+                    entries = tx.timeline(case_id)
+                values = dl.replanned(case_wf, cal, d, dl.pauses_of(entries, d.kind, d.seq))
+                if d.kind != "step":
+                    changes["deadline_at"] = values["due_at"]
                 if any(getattr(d, k) != v for k, v in values.items() if k != "next_alert_at"):
                     ops.append(tl.SetDeadline(d, values))
             if not ops:

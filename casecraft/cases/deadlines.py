@@ -98,6 +98,57 @@ def open_case(wf: Workflow, cal: WorkingCalendar, state: str, tier: str, unit: s
                         warn_at=None, due_at=due, escalate_at=None, provisional=_provisional(cal, now, due))
 
 
+def moved(cal: WorkingCalendar, limit: Duration, t: datetime | None, paused_at: datetime,
+          resumed_at: datetime) -> datetime | None:
+    """A deadline's moment ``t`` after its clock stopped at ``paused_at`` and restarted at ``resumed_at``: a
+    moment still ahead when it stopped moves on by the pause (in working time for a working limit)."""
+    if t is None or t < paused_at:
+        return t  # already past when the clock stopped: nothing to move
+    if limit.working:
+        left = cal.working_seconds_between(paused_at, t)
+        return cal.add(resumed_at, Duration(left / 3600.0, "hour", True))
+    return resumed_at + (t - paused_at)
+
+
+def replanned(wf: Workflow, cal: WorkingCalendar, row: DeadlineRow,
+              pauses: list[tuple[datetime, datetime]]) -> dict[str, Any]:
+    """An open working-time deadline's moments on a changed calendar: planned again from its start, then moved
+    by each pause its clock had (挂账, a waiting state), in order, as :func:`resumed` moved it then. Only
+    ``due_at``, ``warn_at``, ``escalate_at`` (step limits), ``next_alert_at`` and ``provisional``."""
+    limit = Duration.parse(row.limit_text)
+    if row.kind == "step":
+        p = plan(wf, cal, row.started_at, limit)
+        warn, due, again = p.warn_at, p.due_at, p.escalate_at
+    else:
+        warn, due, again = None, cal.add(row.started_at, limit), None
+    for paused_at, resumed_at in pauses:
+        warn, again = moved(cal, limit, warn, paused_at, resumed_at), moved(cal, limit, again, paused_at, resumed_at)
+        due = moved(cal, limit, due, paused_at, resumed_at) or due
+    if row.kind != "step":
+        return {"due_at": due, "provisional": _provisional(cal, row.started_at, due)}
+    return {"due_at": due, "warn_at": warn, "escalate_at": again, "next_alert_at": warn or due,
+            "provisional": _provisional(cal, row.started_at, again or due)}
+
+
+def pauses_of(entries: Any, kind: str, seq: int) -> list[tuple[datetime, datetime]]:
+    """When the clock of the deadline ``kind`` opened at entry ``seq`` stopped and restarted, from the timeline's
+    deadline facts (a pause: its ``outcome`` set to ``paused`` at ``closed_at``; the restart: ``closed_at``
+    set back to none by a later entry, at that entry's time). A pause still running is left out."""
+    key = f"{kind}:{seq}"
+    out: list[tuple[datetime, datetime]] = []
+    stopped: datetime | None = None
+    for e in entries:
+        facts = e.deadline_facts.get(key)
+        if not facts:
+            continue
+        if facts.get("outcome") == "paused" and facts.get("closed_at"):
+            stopped = datetime.fromisoformat(facts["closed_at"])
+        elif stopped is not None and "closed_at" in facts and facts["closed_at"] is None:
+            out.append((stopped, e.at))
+            stopped = None
+    return out
+
+
 def resumed(cal: WorkingCalendar, row: DeadlineRow, now: datetime) -> dict[str, Any]:
     """A paused deadline's fields when its clock restarts at ``now``: every time still ahead when it
     stopped moves on by the pause (in working time for a working limit)."""
@@ -105,19 +156,14 @@ def resumed(cal: WorkingCalendar, row: DeadlineRow, now: datetime) -> dict[str, 
     assert paused_at is not None
     limit = Duration.parse(row.limit_text)
 
-    def moved(t: datetime | None) -> datetime | None:
-        if t is None or t < paused_at:
-            return t  # already past when the clock stopped: nothing to move
-        if limit.working:
-            left = cal.working_seconds_between(paused_at, t)
-            return cal.add(now, Duration(left / 3600.0, "hour", True))
-        return now + (t - paused_at)
+    def moved_now(t: datetime | None) -> datetime | None:
+        return moved(cal, limit, t, paused_at, now)
 
-    due = moved(row.due_at)
+    due = moved_now(row.due_at)
     assert due is not None
-    values: dict[str, Any] = {"closed_at": None, "outcome": None, "due_at": due, "warn_at": moved(row.warn_at),
-                              "escalate_at": moved(row.escalate_at),
-                              "next_alert_at": moved(row.next_alert_at) if row.kind == "step" else None}
+    values: dict[str, Any] = {"closed_at": None, "outcome": None, "due_at": due, "warn_at": moved_now(row.warn_at),
+                              "escalate_at": moved_now(row.escalate_at),
+                              "next_alert_at": moved_now(row.next_alert_at) if row.kind == "step" else None}
     values["provisional"] = row.provisional or _provisional(cal, now, values["escalate_at"] or due)
     return values
 
