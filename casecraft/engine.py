@@ -421,10 +421,11 @@ class Engine:
         return cached[1], cached[2]
 
     def alerts(self, *, org: str | None = None, only_open: bool = False, case_id: int | None = None,
-               after_id: int | None = None, limit: int = 500) -> builtins.list[AlertView]:
-        """Alerts raised at a unit's platform, oldest first."""
+               after_id: int | None = None, limit: int = 500, watcher: str | None = None) -> builtins.list[AlertView]:
+        """Alerts raised at a unit's platform, oldest first (``watcher``: only those that person may watch: see
+        :meth:`casecraft.alerts.supervision.Supervision.alerts`)."""
         return self.supervision.alerts(org=org, only_open=only_open, case_id=case_id, after_id=after_id,
-                                       limit=limit)
+                                       limit=limit, watcher=watcher)
 
     def ack(self, alert_id: int, *, actor: str | None = None) -> AlertView:
         who, behalf = self._acting(actor)

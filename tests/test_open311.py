@@ -284,10 +284,13 @@ def test_two_posts_of_one_ticket_at_once_make_one_case(client: TestClient, engin
     assert r.status_code == 409 and "send it again (with the same ticket)" in r.json()[0]["description"]
 
 
-def _refusals(api_key: str, grid_key: str, revoked_key: str) -> list[tuple[dict[str, str], int, str]]:
+def _refusals(api_key: str, grid_key: str, revoked_key: str,
+              district_key: str) -> list[tuple[dict[str, str], int, str]]:
     good = {"api_key": api_key, "service_code": "0102", "address_string": ADDRESS5, "description": "占道经营",
             "phone": PHONE}
     return [
+        # an operator whose platform is not the street's: may not receive its cases (403, as docs/open311.md says)
+        ({**good, "api_key": district_key}, 403, "is not 钱浩's to receive"),
         ({k: v for k, v in good.items() if k != "api_key"}, 403, "an api_key is required"),
         ({**good, "api_key": "not-a-token"}, 403, "the api_key is not valid"),
         ({**good, "api_key": "cct_0123456789abcdef_" + "A" * 43}, 403, "the api_key is not valid"),
@@ -320,7 +323,8 @@ def test_refusals_are_georeport_errors_and_change_nothing(client: TestClient, en
     revoked_key, cred = issue_token(engine.ctx, "zhoumin", actor=None)
     revoke(engine.ctx, cred.id, actor=None)
     before = engine.snapshot()["cases"]
-    for fields, status, fragment in _refusals(api_key, grid_key, revoked_key):
+    district_key = issue_token(engine.ctx, "qianhao", actor=None)[0]  # the district platform's operator
+    for fields, status, fragment in _refusals(api_key, grid_key, revoked_key, district_key):
         r = post(client, fmt, **fields)
         assert r.status_code == status, (fields, r.text)
         if fmt == "json":
@@ -343,6 +347,19 @@ def test_a_body_that_is_not_a_form_or_too_large_is_refused(client: TestClient, a
     assert r.status_code == 413
     r = client.post(f"{BASE}/requests.json?service_code=0101", data={"service_code": "0102", "api_key": api_key})
     assert r.status_code == 400 and r.json()[0]["description"] == "service_code is given 2 times; give it once"
+
+
+def test_text_that_is_not_utf_8_is_refused_never_replaced(client: TestClient, engine: Engine, api_key: str) -> None:
+    before = hotline_cases(engine)
+    fields = f"api_key={api_key}&service_code=0102&address_string=E%E7%A4%BE%E5%8C%BA&description="
+    gbk = client.post(f"{BASE}/requests.json", content=(fields + "%D6%D0").encode(),
+                      headers={"content-type": "application/x-www-form-urlencoded; charset=gbk"})
+    assert gbk.status_code == 415, gbk.text
+    for body, query in (((fields + "%ff%fe").encode(), ""), (fields.encode() + b"x", "?note=%ff")):
+        r = client.post(f"{BASE}/requests.json{query}", content=body,
+                        headers={"content-type": "application/x-www-form-urlencoded"})
+        assert r.status_code == 400 and "not UTF-8" in r.json()[0]["description"], r.text
+    assert hotline_cases(engine) == before
 
 
 def test_a_deactivated_grid_takes_no_request(client: TestClient, engine: Engine, api_key: str) -> None:
@@ -455,6 +472,7 @@ def test_by_default_the_last_90_days_are_listed(client: TestClient, engine: Engi
     ({"page": "0"}, "page: "),
     ({"page_size": "5000"}, "page_size: "),
     ({"service_request_id": "1,abc"}, "service_request_id must be up to 1000 request ids"),
+    ({"end_date": "0001-01-01T00:00:00Z"}, "end_date is too early"),
 ])
 def test_bad_filters_are_400s(client: TestClient, params: dict[str, str], fragment: str) -> None:
     r = client.get(f"{BASE}/requests.json", params=params)

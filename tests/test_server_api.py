@@ -520,3 +520,79 @@ def test_the_committed_openapi_document_matches_the_app() -> None:
     assert committed == document(), ("the API changed: regenerate the committed document with "
                                      "`python -m casecraft.server.openapi_doc > tests/data/openapi.json` "
                                      "and review the diff")
+
+
+# --------------------------------------------------------------------------- hostile values (QA, 2026-12-01)
+
+BIG = "99999999999999999999"  # beyond the 64-bit integers both databases store
+
+
+@pytest.mark.parametrize("method,path,kw", [
+    ("GET", "/cases", {"params": {"offset": BIG}}),
+    ("GET", "/cases", {"params": {"page": "9223372036854775807"}}),
+    ("POST", "/cases/search", {"json": {"ids": [int(BIG)]}}),
+    ("POST", "/cases/search", {"json": {"offset": int(BIG)}}),
+    ("GET", "/deadlines", {"params": {"ids": BIG}}),
+    ("GET", "/alerts", {"params": {"after_id": BIG}}),
+    ("GET", f"/platforms/{GRID5}/alerts", {"params": {"after_id": BIG}}),
+])
+def test_numbers_beyond_the_database_are_bad_input_not_a_fault(api: Any, world: dict[str, Any], method: str,
+                                                                path: str, kw: dict[str, Any]) -> None:
+    before = world["engine"].snapshot()
+    problem(api("wangjg", method, path, **kw), 422, "bad_input")
+    assert world["engine"].snapshot() == before
+
+
+def test_a_stream_resumed_after_an_impossible_id_is_refused_before_it_starts(api: Any) -> None:
+    for headers, params in (({"Last-Event-ID": BIG}, {}), ({}, {"after_id": BIG}), ({"Last-Event-ID": "-3"}, {})):
+        r = api("wangjg", "GET", f"/platforms/{GRID5}/alerts/stream", headers=headers, params=params)
+        problem(r, 422, "bad_input")
+
+
+def test_text_with_a_lone_surrogate_and_json_nested_too_deep_are_refused(api: Any, world: dict[str, Any]) -> None:
+    before = world["engine"].snapshot()
+    body = '{"source":"patrol","grid":"' + GRID5 + '","category":"0101","desc":"a\\ud800b"}'
+    r = api("wangjg", "POST", "/cases", content=body, headers={"content-type": "application/json"})
+    assert "U+D800" in problem(r, 422, "bad_input")["detail"]
+    nested = "[" * 100_000 + "]" * 100_000
+    r = api("wangjg", "POST", "/cases", content=nested, headers={"content-type": "application/json"})
+    assert "nested too deeply" in problem(r, 400, "malformed")["detail"]
+    assert world["engine"].snapshot() == before
+
+
+def test_a_method_the_path_does_not_have_is_405_with_allow(api: Any) -> None:
+    r = api("wangjg", "DELETE", "/cases/1")
+    body = problem(r, 405, "method_not_allowed")
+    assert "GET" in r.headers["allow"] and "DELETE" in body["detail"]
+
+
+def test_alerts_are_listed_only_from_platforms_the_person_may_watch(api: Any) -> None:
+    cid = report(api)["id"]
+    assert api("duyan", "POST", f"/cases/{cid}/urge", json={"note": "请尽快处理"}).status_code == 200
+    urged = [a for a in api("zhoumin", "GET", "/alerts", params={"case": cid}).json()]
+    assert urged and all(a["unit"] == GRID5 for a in urged)  # the community sees its grids' alerts
+    # another grid's leader: the inbox asked for by name is refused, the unfiltered list leaves it out
+    problem(api("sunli", "GET", "/alerts", params={"org": GRID5}), 403, "permission_denied")
+    assert [a for a in api("sunli", "GET", "/alerts", params={"case": cid}).json()] == []
+    assert api("qianhao", "GET", "/alerts", params={"case": cid}).json() == urged  # the district sees below it
+
+
+def test_the_access_log_never_carries_a_query_string(caplog: pytest.LogCaptureFixture) -> None:
+    from casecraft.server.app import hide_query_strings
+
+    hide_query_strings()
+    access = logging.getLogger("uvicorn.access")
+    with caplog.at_level(logging.INFO, logger="uvicorn.access"):
+        # as uvicorn's HTTP protocols log a request
+        access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "POST",
+                    "/open311/v2/requests.json?api_key=cct_secret_token", "1.1", 201)
+    text = caplog.text
+    assert "/open311/v2/requests.json" in text and "cct_secret_token" not in text and "api_key" not in text
+
+
+def test_a_truth_value_is_not_a_case_version(api: Any, world: dict[str, Any]) -> None:
+    cid = report(api)["id"]
+    before = world["engine"].snapshot()
+    r = api("wangjg", "POST", f"/cases/{cid}/fire/resolve", json={"note": "已清除", "expected_version": True})
+    assert "not true or false" in problem(r, 422, "bad_input")["detail"]
+    assert world["engine"].snapshot() == before

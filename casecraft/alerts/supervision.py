@@ -146,8 +146,16 @@ class Supervision:
                          acked_at=a.acked_at, timezone=tz, key=a.key)
 
     def alerts(self, *, org: str | None = None, only_open: bool = False, case_id: int | None = None,
-               after_id: int | None = None, limit: int = 500) -> list[AlertView]:
-        """Alerts raised at a unit's platform (``org``: that unit only), oldest first."""
+               after_id: int | None = None, limit: int = 500, watcher: str | None = None) -> list[AlertView]:
+        """Alerts raised at a unit's platform (``org``: that unit only), oldest first.
+
+        Args:
+            watcher: a person whose view this is (the server's bearer): only alerts raised at their unit and the
+                units below it; an ``org`` outside those is refused. None: every alert (direct database mode).
+
+        Raises:
+            PermissionDenied: ``org`` is another platform's inbox for ``watcher``.
+        """
         if case_id is not None:
             check_id(case_id)
         tz = self.ctx.timezone
@@ -155,8 +163,16 @@ class Supervision:
             view_org = self.ctx.org_in(tx)
             if org is not None and view_org.unit(org) is None:
                 raise InputError("unknown unit '{unit}'", unit=org)
-            rows = tx.alerts(units=[org] if org else None, only_open=only_open, case_id=case_id,
-                             after_id=after_id, limit=limit)
+            units = [org] if org else None
+            if watcher is not None:
+                person = view_org.person(watcher)
+                if person is None or (org is not None and not view_org.within(org, person.unit)):
+                    raise PermissionDenied("the alerts of {unit} are for its own people and the platforms above it; "
+                                           "{person} works at {own}", unit=view_org.label(org or "-"),
+                                           person=watcher, own=view_org.label(person.unit) if person else "-")
+                if units is None and any(not view_org.within(r.code, person.unit) for r in view_org.roots()):
+                    units = [code for code in view_org.units if view_org.within(code, person.unit)]
+            rows = tx.alerts(units=units, only_open=only_open, case_id=case_id, after_id=after_id, limit=limit)
             return [self.alert_view(a, view_org, tz) for a in rows]
 
     def ack(self, alert_id: int, *, actor: str, on_behalf_of: str | None = None) -> AlertView:
@@ -173,7 +189,8 @@ class Supervision:
                 raise PermissionDenied("alert {alert} is at {unit}; {name} works at {own}", alert=alert_id,
                                        unit=org.label(a.unit_code), name=person.name, own=org.label(person.unit))
             if a.acked_at is not None:
-                raise ConflictError("alert {alert} was already acknowledged by {by}", alert=alert_id, by=a.acked_by)
+                raise ConflictError("alert {alert} was already acknowledged by {by}", alert=alert_id,
+                                    by=org.label(a.acked_by))
             if not tx.ack(alert_id, person.id, when.at):
                 raise ConflictError("alert {alert} was already acknowledged", alert=alert_id)
             ledger.append(tx, ledger.ALERTS, [("ack", person.id, {"alert": alert_id, "key": a.key, "by": person.id,

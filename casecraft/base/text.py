@@ -5,7 +5,7 @@ Refused everywhere, with the same message: C0 control characters other than
 newline and tab, DEL, C1 controls (U+0080–U+009F), bidirectional overrides
 and isolates (U+202A–U+202E, U+2066–U+2069), direction marks (U+200E, U+200F,
 U+061C) and zero-width or invisible formatting characters (U+200B–U+200D,
-U+2060–U+2064, U+FEFF, U+00AD). A text made only of spaces and such
+U+2060–U+2064, U+FEFF, U+00AD) and lone surrogates (U+D800–U+DFFF). A text made only of spaces and such
 characters is empty. Printing escapes them again (``casecraft.cli.render``),
 for rows written before these checks or by other tools.
 """
@@ -24,7 +24,9 @@ _INVISIBLE = "\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\ufeff\u00ad"
 _BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
 _CONTROL = "".join(chr(c) for c in range(32) if chr(c) not in "\n\t") + "\x7f" + "".join(
     chr(c) for c in range(0x80, 0xA0))
-_REFUSED = re.compile("[" + re.escape(_CONTROL + _BIDI + _INVISIBLE) + "]")
+# lone UTF-16 surrogates (U+D800–U+DFFF): no character at all, only what a JSON "\ud800" escape makes; no
+# database stores them
+_REFUSED = re.compile("[" + re.escape(_CONTROL + _BIDI + _INVISIBLE) + "\ud800-\udfff]")
 _BLANK = re.compile(r"^[\s" + re.escape(_INVISIBLE) + r"]*$")
 
 

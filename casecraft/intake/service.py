@@ -34,6 +34,9 @@ from casecraft.workflows.spec import Workflow
 BATCH = 500
 Progress = Callable[[int, int], None]
 
+# a work order for a street whose hotline cases the importing account may not receive
+NOT_THEIRS = N_("{name}({code}) is not {person}'s to receive: {why}")
+
 
 class BadRowsError(InputError):
     """A work-order file has bad rows and was refused whole; ``problems`` lists them (the first 1,000)."""
@@ -354,7 +357,7 @@ class _Router:
             if case_unit not in self._may:
                 self._may[case_unit] = may_act(self.wf, org, self.tr, self.person, case_at(case_unit))
             why = self._may[case_unit]
-            got = (None, None, N_("{name}({code}) is not {person}'s to receive: {why}"),
+            got = (None, None, NOT_THEIRS,
                    {"name": u.name, "code": u.code, "person": self.person.name, "why": why}) if why \
                 else (case_unit, None, "", {})
         self._grids[code] = got

@@ -100,6 +100,24 @@ class _Overflow(Exception):
     pass
 
 
+class _NoQueryString(logging.Filter):
+    """Drop the query string from uvicorn's access-log lines: it may carry an Open311 ``api_key`` (a person's
+    token) or a citizen's words; the method, path and status stay."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str) and "?" in args[2]:
+            record.args = (args[0], args[1], args[2].partition("?")[0], args[3], args[4])
+        return True
+
+
+def hide_query_strings() -> None:
+    """Install :class:`_NoQueryString` on uvicorn's access logger (once per process; however uvicorn is run)."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, _NoQueryString) for f in access.filters):
+        access.addFilter(_NoQueryString())
+
+
 def _handlers(app: FastAPI) -> None:
     async def casecraft_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, CasecraftError)
@@ -119,11 +137,13 @@ def _handlers(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         if exc.status_code == 404:
             err: CasecraftError = NotFound("no such resource: {path}", path=request.url.path)
+        elif exc.status_code == 405:
+            err = CasecraftError("{method} is not a method of {path}; it has {allowed}", method=request.method,
+                                 path=request.url.path, allowed=(exc.headers or {}).get("Allow", "-"),
+                                 error_code="method_not_allowed")
         else:
             err = CasecraftError("{detail}", detail=str(exc.detail), error_code="http_" + str(exc.status_code))
-        response = problem_response(err, request)
-        response.status_code = exc.status_code
-        return response
+        return problem_response(err, request, headers=dict(exc.headers or {}), status=exc.status_code)
 
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.error("internal error on %s %s: %s", request.method, request.url.path, type(exc).__name__,
@@ -188,6 +208,7 @@ def create_app(engine: Engine, *, rate_limit: RateLimit | None = DEFAULT_RATE_LI
     app.state.settings = settings or Settings()
     app.state.buckets = Buckets(rate_limit) if rate_limit is not None else None
     app.state.oidc = oidc
+    hide_query_strings()
     _handlers(app)
 
     @app.get("/health", tags=["service"], summary="Liveness and database reachability (no authentication)")

@@ -40,7 +40,7 @@ def rate_limit_from(text: str | None) -> RateLimit | None:
         burst = int(burst_s) if burst_s else max(1, int(2 * rate))
     except ValueError:
         raise InputError("rate limit {value!r}: give RATE/BURST, e.g. 50/100, or off", value=text) from None
-    if rate <= 0 or burst < 1:
+    if not 0 < rate < float("inf") or burst < 1:  # NaN fails the comparison too
         raise InputError("rate limit {value!r}: the rate and burst must be positive", value=text)
     return RateLimit(rate=rate, burst=burst)
 

@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
@@ -62,6 +62,13 @@ class FireIn(Body):
     to: list[str] = Field(default_factory=list, description="Target units or persons.")
     outcome: str | None = Field(None, description="solved | unsolved (for feedback).")
     expected_version: int | None = Field(None, description="Refuse (409) if the case is no longer at this version.")
+
+    @field_validator("expected_version", mode="before")
+    @classmethod
+    def _not_a_truth_value(cls, value: Any) -> Any:
+        if isinstance(value, bool):  # JSON true is not version 1
+            raise ValueError("give the case's version number, not true or false")
+        return value
 
 
 class NoteIn(Body):
@@ -192,6 +199,8 @@ async def read_body(request: Request, model: type[M]) -> AsyncIterator[tuple[M, 
                 data = json.loads(raw) if raw.strip() else {}
             except ValueError:
                 raise Malformed("the body is not valid JSON") from None
+            except RecursionError:  # arrays or objects nested thousands deep: no body of ours is
+                raise Malformed("the body's JSON is nested too deeply") from None
             if not isinstance(data, dict):
                 raise Malformed("the body must be a JSON object")
         else:

@@ -158,20 +158,25 @@ def get_service_definition(request: Request, service_code: str, fmt: Fmt,
 
 async def _fields(request: Request) -> dict[str, list[str]]:
     """The query string's and the form body's fields (application/x-www-form-urlencoded, UTF-8)."""
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    media, _, params = request.headers.get("content-type", "").partition(";")
+    media = media.strip().lower()
+    charset = next((v.strip().strip('"').lower() for k, _, v in (p.partition("=") for p in params.split(";"))
+                    if k.strip().lower() == "charset"), "utf-8")
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_BODY:
             raise InputError("the request body is larger than {limit} KiB", limit=MAX_BODY // 1024,
                              error_code="too_large")
-    if body and media != FORM:
+    if body and (media != FORM or charset not in ("utf-8", "utf8")):
         raise InputError("send the fields as {form} (UTF-8)", form=FORM, error_code="unsupported_media_type")
-    try:
-        pairs = list(request.query_params.multi_items()) + parse_qsl(
-            body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS)
+    try:  # strictly: bytes that are not UTF-8, percent-encoded or not, are refused, never replaced
+        query = request.scope.get("query_string", b"").decode("ascii")
+        pairs = (parse_qsl(query, keep_blank_values=True, max_num_fields=MAX_FIELDS, errors="strict")
+                 + parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS,
+                             errors="strict"))
     except UnicodeDecodeError:
-        raise InputError("the request body is not UTF-8") from None
+        raise InputError("the request is not UTF-8") from None
     except ValueError:
         raise InputError("the request has more than {max} fields", max=MAX_FIELDS) from None
     fields: dict[str, list[str]] = {}

@@ -20,9 +20,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from casecraft.base.errors import ConflictError, InputError
+from casecraft.base.errors import ConflictError, InputError, PermissionDenied
 from casecraft.base.views import CaseView
-from casecraft.intake.service import BadRowsError, ImportResult
+from casecraft.intake.service import NOT_THEIRS, BadRowsError, ImportResult
 from casecraft.server.open311_model import Order, Query
 
 if TYPE_CHECKING:
@@ -95,6 +95,9 @@ def submit(engine: Engine, person_id: str, order: Order) -> Submitted:
     try:
         result = _import(engine.bound(person_id), record)
     except BadRowsError as exc:
+        refused = [p for p in exc.problems if p.template == NOT_THEIRS]
+        if refused:  # the account may not receive this street's hotline cases: a permission, not the request
+            raise PermissionDenied("{reason}", reason=refused[0].reason) from None
         raise OrderRefused([(PARAMS.get(p.field, p.field), p.reason) for p in exc.problems]) from None
     except ConflictError:
         result = None  # the same ticket arrived twice at once: the other one created it

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from casecraft.base.clock import parse_time
 from casecraft.base.duration import Duration
-from casecraft.base.errors import InputError, NotFound
+from casecraft.base.errors import N_, InputError, NotFound
 from casecraft.base.text import MAX_ID, clean_text
 from casecraft.base.views import CaseView
 from casecraft.intake.hotline import CHANNELS, LIMITS
@@ -194,7 +194,8 @@ def _contact(fields: Fields) -> str | None:
     """The caller's name, phone and e-mail as the case's contact (stored, never shown by Open311)."""
     parts = [_name(one(fields, "first_name"), one(fields, "last_name")), one(fields, "phone"), one(fields, "email")]
     text = " ".join(p.strip() for p in parts if p and p.strip())
-    return clean_text(text, "the contact (first_name, last_name, phone, email)", LIMITS["contact"], single_line=True)
+    return clean_text(text, N_("the contact (first_name, last_name, phone, email)"), LIMITS["contact"],
+                      single_line=True)
 
 
 def read_order(fields: Fields, wf: Workflow) -> Order:
@@ -327,7 +328,11 @@ def read_query(wf: Workflow, now: datetime, *, service_request_id: str | None = 
     if start is not None and end is not None and start > end:
         raise InputError("start_date is after end_date", field="start_date")
     if start is None and after is None:
-        start = (end or now) - DEFAULT_WINDOW
+        base = end or now
+        try:
+            start = base - DEFAULT_WINDOW
+        except OverflowError:  # the 90 days before an end_date early in year 1: before any date there is
+            raise InputError("end_date is too early; give a date after 0001-04-01", field="end_date") from None
     return Query(codes=tuple(codes) if codes else None, is_open=is_open, start=start, end=end, updated_after=after,
                  page=page, page_size=page_size)
 

@@ -17,6 +17,7 @@ rule                   422     any other refusal by the rules
 bad_input, calendar,   422     the request is well-formed but its values are not
 workflow_invalid
 malformed              400     the body is not JSON / not a form at all
+method_not_allowed     405     the path has no such method (``Allow`` names those it has)
 rate_limited           429     too many requests for this token (``Retry-After``)
 unavailable, database  503     the database is busy or unreachable (``Retry-After``)
 error                  500     anything else
@@ -54,7 +55,7 @@ STATUS: dict[str, int] = {
     "unauthenticated": 401, "permission_denied": 403, "not_found": 404, "conflict": 409,
     "trigger_not_allowed": 409, "rule": 422, "bad_input": 422, "calendar": 422, "workflow_invalid": 422,
     "malformed": 400, "rate_limited": 429, "unavailable": 503, "database": 503, "error": 500,
-    "too_large": 413,
+    "too_large": 413, "method_not_allowed": 405,
 }
 TITLES: dict[str, str] = {
     "unauthenticated": N_("Authentication required"), "permission_denied": N_("Permission denied"),
@@ -63,7 +64,7 @@ TITLES: dict[str, str] = {
     "workflow_invalid": N_("Invalid workflow"), "malformed": N_("Malformed request"),
     "rate_limited": N_("Too many requests"),
     "unavailable": N_("Service unavailable"), "database": N_("Database unavailable"), "error": N_("Internal error"),
-    "too_large": N_("Request too large"),
+    "too_large": N_("Request too large"), "method_not_allowed": N_("Method not allowed"),
 }
 DEFAULT_TITLE = N_("Error")
 
@@ -101,10 +102,14 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, ensure_ascii=False, default=str))
 
 
-def problem_body(exc: CasecraftError, request: Request | None) -> dict[str, Any]:
-    """The RFC 9457 document of an error: type, title, status, detail, plus code, template and details."""
+def problem_body(exc: CasecraftError, request: Request | None, status: int | None = None) -> dict[str, Any]:
+    """The RFC 9457 document of an error: type, title, status, detail, plus code, template and details.
+
+    Args:
+        status: the HTTP status when the router, not the code, decides it (else :func:`status_for`).
+    """
     code = exc.code
-    status = status_for(code, exc)
+    status = status or status_for(code, exc)
     title = TITLES.get(code) or {422: TITLES["bad_input"], 503: TITLES["unavailable"]}.get(status, DEFAULT_TITLE)
     body = {"type": TYPE_PREFIX + code, "title": i18n.gettext(title, language(request)), "status": status,
             "detail": message_for(exc, request), "code": code, "template": exc.template,
@@ -130,10 +135,10 @@ def _shown(p: dict[str, Any]) -> str:
     return f"{p['file']}:{p['line']}:{p['column']}: {p['message']}" + (f" ({p['hint']})" if p["hint"] else "")
 
 
-def problem_response(exc: CasecraftError, request: Request | None, headers: dict[str, str] | None = None
-                     ) -> Response:
-    """The ``application/problem+json`` response of an error."""
-    body = problem_body(exc, request)
+def problem_response(exc: CasecraftError, request: Request | None, headers: dict[str, str] | None = None,
+                     status: int | None = None) -> Response:
+    """The ``application/problem+json`` response of an error (``status``: as :func:`problem_body` takes it)."""
+    body = problem_body(exc, request, status)
     extra = dict(headers or {})
     extra.setdefault("Content-Language", "zh-CN" if language(request) == i18n.CHINESE else "en")
     extra.setdefault("Vary", "Accept-Language")

@@ -24,6 +24,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from starlette.responses import StreamingResponse
 
 from casecraft.base.errors import CasecraftError, InputError, PermissionDenied
+from casecraft.base.text import MAX_ID
 from casecraft.engine import Engine
 from casecraft.server.common import JSON, call, with_tz
 from casecraft.server.problems import problem_responses
@@ -37,14 +38,18 @@ Acting = Annotated[Proxy, Depends(acting)]
 Unit = Annotated[str, Path(description="The platform unit's code.")]
 
 
-@router.get("/alerts", summary="Alerts, oldest first (as `casecraft alerts list`)")
+@router.get("/alerts", summary="Alerts at my platform and those below it, oldest first (as `casecraft alerts list`)")
 async def list_alerts(eng: Acting,
                       org: Annotated[str | None, Query(description="Only alerts raised at this unit.")] = None,
                       open: Annotated[bool, Query(description="Only unacknowledged alerts.")] = False,
                       case: Annotated[int | None, Query(description="Only alerts of this case.")] = None,
-                      after_id: Annotated[int | None, Query(ge=0)] = None,
+                      after_id: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
                       limit: Annotated[int, Query(ge=1, le=10_000)] = 500) -> JSON:
-    items: Any = await call(eng.alerts, org=org, only_open=open, case_id=case, after_id=after_id, limit=limit)
+    def look() -> Any:  # the bearer's own view: their unit's platform and those below it
+        return eng.engine.alerts(org=org, only_open=open, case_id=case, after_id=after_id, limit=limit,
+                                 watcher=eng.principal().person_id)
+
+    items: Any = await call(look)
     return JSON([with_tz(a) for a in items])
 
 
@@ -64,7 +69,7 @@ def may_watch(engine: Engine, person_id: str, unit: str) -> None:
 @router.get("/platforms/{unit}/alerts", summary="The alerts raised at a platform (its people and those above)")
 async def platform_alerts(unit: Unit, request: Request, eng: Acting,
                           open: Annotated[bool, Query(description="Only unacknowledged alerts.")] = False,
-                          after_id: Annotated[int | None, Query(ge=0)] = None,
+                          after_id: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
                           limit: Annotated[int, Query(ge=1, le=10_000)] = 500) -> JSON:
     def look() -> Any:
         may_watch(eng.engine, eng.principal().person_id, unit)
@@ -92,8 +97,8 @@ def _event(alert: Any) -> str:
                              "content": {"text/event-stream": {"schema": {"type": "string"}}}}})
 async def stream(unit: Unit, request: Request, principal: Annotated[Any, Depends(principal_of)],
                  last_event_id: Annotated[str | None, Header(description="Resume after this alert id.")] = None,
-                 after_id: Annotated[int | None, Query(ge=0, description="Resume after this alert id (for clients "
-                                                                          "that cannot set Last-Event-ID).")] = None,
+                 after_id: Annotated[int | None, Query(ge=0, le=MAX_ID, description=(
+                     "Resume after this alert id (for clients that cannot set Last-Event-ID)."))] = None,
                  ) -> StreamingResponse:
     engine: Engine = request.app.state.engine
     await call(may_watch, engine, principal.person_id, unit)
@@ -102,7 +107,9 @@ async def stream(unit: Unit, request: Request, principal: Annotated[Any, Depends
         try:
             start = int(last_event_id)
         except ValueError:
-            raise InputError("Last-Event-ID must be an alert id") from None
+            start = -1
+        if not 0 <= start <= MAX_ID:
+            raise InputError("Last-Event-ID must be an alert id")
     token = request.headers.get("authorization", "").partition(" ")[2].strip()
 
     async def recheck() -> None:

@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import (
     ArgumentError,
+    DataError,
     DBAPIError,
     DisconnectionError,
     IntegrityError,
@@ -31,7 +32,7 @@ from sqlalchemy.exc import (
     ProgrammingError,
 )
 
-from casecraft.base.errors import CasecraftError, DatabaseError, UnavailableError
+from casecraft.base.errors import CasecraftError, DatabaseError, InputError, UnavailableError
 
 ENV_DB = "CASECRAFT_DB"
 DEFAULT_URL = "sqlite:///casecraft.db"
@@ -118,6 +119,10 @@ def sqlite_deferred() -> Iterator[None]:
         _SQLITE_BEGIN.reset(token)
 
 
+# PostgreSQL's "numeric value out of range", "datetime field overflow", "interval field overflow"
+_OUT_OF_RANGE = frozenset({"22003", "22008", "22015"})
+
+
 @contextmanager
 def translate_db_error(engine: Engine) -> Iterator[None]:
     """Turn the driver's faults into casecraft errors: a clear message, never a traceback, no password.
@@ -147,6 +152,17 @@ def translate_db_error(engine: Engine) -> Iterator[None]:
                                 db=where) from None
         raise UnavailableError("lost the connection to the database {db}; nothing was changed, try again later",
                                db=where) from None
+    except (OverflowError, DataError) as exc:
+        # a number or time beyond what the database stores (SQLite's 64-bit integers, PostgreSQL's ranges):
+        # the request's value, not a fault of the database
+        if isinstance(exc, DataError) and getattr(exc.orig, "sqlstate", None) not in _OUT_OF_RANGE:
+            raise DatabaseError("the database reported an error ({reason}); nothing was changed",
+                                reason=type(exc.orig).__name__) from None
+        raise InputError("a number or time given is out of the range the database can store; nothing was "
+                         "changed") from None
+    except UnicodeEncodeError:
+        raise InputError("the text contains characters that cannot be stored (unpaired surrogates); nothing was "
+                         "changed") from None
     except IntegrityError as exc:
         first = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc.orig).__name__
         raise DatabaseError("the database refused the change ({reason}); nothing was changed",
@@ -474,4 +490,4 @@ def ensure_schema(engine: Engine) -> bool:
         return True
     except DBAPIError as exc:
         raise DatabaseError("cannot open the database {url}: {reason}", url=safe_url(str(engine.url)),
-                            reason=str(exc.orig)) from None
+                            reason=" ".join(str(exc.orig).split())) from None  # libpq's lines and tabs: one line
