@@ -295,7 +295,8 @@ ROW_FIELDS = {"ticket": N_("ticket"), "channel": N_("channel"), "received_at": N
 SOURCES = {"patrol": N_("patrol"), "informant": N_("informant"), "hotline": N_("hotline"),
            "order": N_("work order")}
 OUTCOMES = {"solved": N_("solved"), "unsolved": N_("unsolved")}
-ALERT_KINDS = {"warning": N_("warning"), "overdue": N_("overdue"), "reescalation": N_("re-escalation")}
+ALERT_KINDS = {"warning": N_("warning"), "overdue": N_("overdue"), "reescalation": N_("re-escalation"),
+               "urge": N_("urge"), "calendar": N_("calendar")}
 ALERT_LEVELS = {0: N_("own level"), 1: N_("one level up"), 2: N_("two levels up")}
 TIERS = {"grid": N_("grid"), "community": N_("community"), "street": N_("street"), "district": N_("district"),
          "joint": N_("joint meeting"), "city": N_("city")}

@@ -88,6 +88,13 @@ def test_an_english_browser_gets_english_pages_and_the_switch_keeps_chinese(site
         login(page, site, "wangjg")
         assert page.inner_text("h1").startswith("Inbox") and page.get_attribute("html", "lang") == "en"
         check_page(page, site, "inbox-en")
+        # at phone width each cell says its column; in English with ": ", not the full-width "："
+        site.engine.report(source="patrol", grid="110106004005005", category="0101", desc="英文页面", actor="wangjg")
+        page.set_viewport_size(PHONE)
+        page.reload()
+        label = page.evaluate("getComputedStyle(document.querySelector('td[data-label]'), '::before').content")
+        assert label.endswith(': "') and "：" not in label, label
+        page.set_viewport_size(DESKTOP)
         with page.expect_navigation():
             page.click("footer a[lang=zh-CN]")  # the language switch at the foot of every page
         assert page.inner_text("h1").startswith("待办案件") and page.get_attribute("html", "lang") == "zh-CN"

@@ -227,3 +227,88 @@ def test_logout_needs_the_form_token_and_forgets_the_session(world: dict[str, An
     assert c.get("/web/").headers["location"].startswith("/web/login")
     bare = TestClient(world["app"], base_url="http://testserver", follow_redirects=False)
     assert bare.post("/web/logout", data={}).headers["location"] == "/web/login"  # no session: nothing to end
+
+
+# ------------------------------------------------------------------- hostile forms and the board (QA, 2026-12-01)
+
+def test_a_forged_cookie_with_an_infinite_time_is_a_login_not_a_fault(world: dict[str, Any]) -> None:
+    import base64
+
+    body = base64.urlsafe_b64encode(b'{"p":"x","c":"y","i":Infinity}').decode().rstrip("=")
+    bare = TestClient(world["app"], base_url="http://testserver", follow_redirects=False)
+    for path in ("/web/", "/web/alerts/rows"):
+        r = bare.get(path, headers={"cookie": f"casecraft_session={body}.x"})
+        assert r.status_code == 303 and r.headers["location"].startswith("/web/login"), (path, r.status_code)
+
+
+def test_numbers_a_form_cannot_hold_are_refused_as_pages(world: dict[str, Any]) -> None:
+    eng = world["engine"]
+    case = eng.report(source="patrol", grid=GRID5, category="0101", desc="数字检查", actor="wangjg")
+    c = client(world, "wangjg")
+    token = csrf(c.get(f"/web/cases/{case.id}").text)
+    for version in ("²", "9" * 5000):
+        r = c.post(f"/web/cases/{case.id}/fire/resolve", data={"csrf": token, "note": "已清除",
+                                                               "expected_version": version})
+        assert r.status_code == 422 and r.headers["content-type"].startswith("text/html"), r.status_code
+        assert "不是数字" in r.text
+    assert eng.get(case.id).version == case.version  # nothing written
+    r = c.post("/web/bulk", data={"csrf": token, "action": "urge", "note": "x", "ids": ["²", "9" * 5000]})
+    assert r.status_code < 500
+    big = c.get("/web/alerts/rows", params={"after_id": "99999999999999999999"})
+    assert big.status_code == 422 and big.headers["content-type"].startswith("text/html")
+
+
+def test_a_refused_attachment_and_an_unreadable_form_are_422_pages(world: dict[str, Any]) -> None:
+    eng = world["engine"]
+    before = eng.page(limit=1).total
+    c = client(world, "wangjg")
+    token = csrf(c.get("/web/report").text)
+    form = {"csrf": token, "grid": GRID5, "category": "0101", "desc": "带附件"}
+    r = c.post("/web/report", data=form, files=[("photos", ("note.txt", b"just text", "text/plain"))])
+    assert r.status_code == 422 and r.headers["content-type"].startswith("text/html"), r.status_code
+    many = [("photos", (f"p{i}.png", b"x", "image/png")) for i in range(21)]
+    r = c.post("/web/report", data=form, files=many)
+    assert r.status_code == 422 and r.headers["content-type"].startswith("text/html") and "20" in r.text
+    assert eng.page(limit=1).total == before
+    assert 'accept="image/*,application/pdf"' not in c.get(f"/web/cases/{eng.page(limit=1).cases[0].id}").text
+
+
+def test_the_timeline_names_the_actors_own_unit_and_a_due_date_in_another_year_has_its_year(
+        world: dict[str, Any]) -> None:
+    eng = world["engine"]
+    case = eng.report(source="patrol", grid=GRID5, category="0101", desc="跨年的期限", actor="wangjg")
+    eng.fire(case.id, "escalate", actor="wangjg", note="上报社区")  # the case moves to the community
+    eng.extend(case.id, actor="fengzr", by="60 working days", note="跨年")
+    page = client(world, "wangjg").get(f"/web/cases/{case.id}").text
+    story = page[page.index('id="timeline"'):]
+    escalated = story[:story.index("上报社区")].rsplit("<li>", 1)[1]
+    # wangjg worked at the grid when he escalated; the case went on to the community (its unit after the step)
+    assert f"（网格长 · {eng.org.label(GRID5)}）" in escalated and eng.get(case.id).unit == "110106004005"
+    due = eng.deadline(case.id)
+    assert due is not None and due.due_at.year == 2027
+    assert "2027-" in page[page.index("<dl"):page.index("</dl>")]
+
+
+def test_a_log_entry_is_posted_then_redirected(world: dict[str, Any]) -> None:
+    c = client(world, "wangjg")
+    token = csrf(c.get("/web/logs").text)
+    r = c.post("/web/logs", data={"csrf": token, "grid": GRID5, "text": "走访2户，反映噪音"})
+    assert r.status_code == 303 and r.headers["location"] == "/web/logs?recorded=1"
+    assert "已记录" in c.get(r.headers["location"]).text or "recorded" in c.get(r.headers["location"]).text
+
+
+def test_an_urge_is_named_on_the_board_and_a_second_acknowledgement_says_why_in_the_row(
+        world: dict[str, Any]) -> None:
+    eng = world["engine"]
+    case = eng.report(source="patrol", grid=GRID5, category="0101", desc="督办的案件", actor="wangjg")
+    eng.urge(case.id, actor="duyan", note="请尽快处理")
+    alert = [a for a in eng.alerts(case_id=case.id) if a.kind == "urge"][0]
+    c = client(world, "wangjg")
+    board = c.get("/web/alerts").text
+    row = board[board.index(f'id="alert-{alert.id}"'):]
+    assert "督办" in row[:row.index("</tr>")] and f"#{alert.id} urge" not in board
+    token = csrf(board)
+    hx = {"HX-Request": "true"}
+    assert c.post(f"/web/alerts/{alert.id}/ack", data={"csrf": token}, headers=hx).status_code == 200
+    again = c.post(f"/web/alerts/{alert.id}/ack", data={"csrf": token}, headers=hx)
+    assert again.status_code == 200 and 'role="alert"' in again.text and "王建国" in again.text

@@ -40,22 +40,27 @@ def mount(app: Any) -> None:
 
 
 def _html_errors(app: Any) -> None:
-    """Under /web, malformed requests (a bad id, a wrong method) are answered with a page, not a problem document."""
+    """Under /web, malformed requests (a bad id, a wrong method, a form that cannot be read) are answered with a
+    page, not a problem document."""
     from fastapi.exceptions import RequestValidationError
     from starlette.exceptions import HTTPException
 
-    from casecraft.base.errors import InputError, NotFound
+    from casecraft.base.errors import CasecraftError, InputError, NotFound
     from casecraft.web.common import error_page
 
-    for kind in (RequestValidationError, HTTPException):
+    # CasecraftError: refusals raised before a page's own handling (a form that cannot be read: too many
+    # photos or fields) are pages too, in the viewer's language
+    for kind in (RequestValidationError, HTTPException, CasecraftError):
         api_handler = app.exception_handlers.get(kind)
 
         async def handler(request: Any, exc: Exception, _api: Any = api_handler) -> Any:
             path = request.url.path
             if not path.startswith(PREFIX + "/") or path.startswith(PREFIX + "/static/") or _api is None:
                 return await _api(request, exc)
-            if isinstance(exc, HTTPException) and exc.status_code == 404:
-                err: Any = NotFound("no such page: {path}", path=path)
+            if isinstance(exc, CasecraftError):
+                err: Any = exc
+            elif isinstance(exc, HTTPException) and exc.status_code == 404:
+                err = NotFound("no such page: {path}", path=path)
             elif isinstance(exc, HTTPException) and exc.status_code == 405:
                 err = InputError("this page does not take a {method} request: {path}", method=request.method,
                                  path=path)

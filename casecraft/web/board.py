@@ -16,10 +16,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
 from casecraft.base.errors import CasecraftError
+from casecraft.base.text import MAX_ID
 from casecraft.engine import Engine
 from casecraft.server.routes_alerts import alert_events, may_watch
 from casecraft.web import session
-from casecraft.web.common import PREFIX, Page, Redirect, error_page, handle, read_form, text
+from casecraft.web.common import PREFIX, Page, Redirect, error_page, handle, message_for, read_form, text
 from casecraft.web.session import Viewer
 
 router = APIRouter(include_in_schema=False)
@@ -46,7 +47,8 @@ async def board(request: Request, unit: str | None = None) -> Response:
 
 
 @router.get("/alerts/rows")
-async def rows(request: Request, unit: str | None = None, after_id: Annotated[int, Query(ge=0)] = 0) -> Response:
+async def rows(request: Request, unit: str | None = None,
+               after_id: Annotated[int, Query(ge=0, le=MAX_ID)] = 0) -> Response:
     """The rows of alerts after ``after_id`` (the live board asks for them on each event)."""
     def look(v: Viewer, eng: Engine) -> Page:
         where = _unit(v, unit)
@@ -59,7 +61,7 @@ async def rows(request: Request, unit: str | None = None, after_id: Annotated[in
 
 @router.get("/alerts/stream")
 async def stream(request: Request, unit: str | None = None,
-                 after_id: Annotated[int | None, Query(ge=0)] = None) -> Response:
+                 after_id: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None) -> Response:
     engine: Engine = request.app.state.engine
     cookie = request.cookies.get(session.COOKIE)
     oidc = request.app.state.oidc
@@ -88,7 +90,13 @@ async def ack(request: Request, alert_id: Annotated[int, Path(ge=1, le=2**62)]) 
         partial = request.headers.get("hx-request") == "true"
 
         def work(v: Viewer, eng: Engine) -> Any:
-            a = eng.ack(alert_id)
+            try:
+                a = eng.ack(alert_id)
+            except CasecraftError as exc:
+                if not partial:
+                    raise
+                # the board swaps what comes back into the row: say there why (someone acknowledged it first)
+                return Page("alert_refused_row.html", {"alert_id": alert_id, "message": message_for(exc, request)})
             if partial:
                 return Page("alert_rows.html", {"alerts": [a], "tz": eng.timezone})
             return Redirect(f"{PREFIX}/alerts")

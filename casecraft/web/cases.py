@@ -14,7 +14,19 @@ from starlette.responses import Response
 from casecraft import i18n
 from casecraft.base.errors import CasecraftError, InputError, NotFound
 from casecraft.engine import Engine
-from casecraft.web.common import PREFIX, Page, Raw, Redirect, handle, labelled, message_for, paren, read_form, text
+from casecraft.web.common import (
+    PREFIX,
+    Page,
+    Raw,
+    Redirect,
+    handle,
+    labelled,
+    message_for,
+    paren,
+    read_form,
+    text,
+    whole,
+)
 from casecraft.web.session import Viewer
 
 router = APIRouter(include_in_schema=False)
@@ -136,7 +148,7 @@ BULK = {"assign": i18n.N_("assign down"), "dispatch": i18n.N_("dispatch"), "veri
 async def bulk(request: Request) -> Response:
     """One action on several cases of the inbox: each case is its own step, judged by the rules on its own."""
     async with read_form(request) as (form, _photos):
-        ids = sorted({int(x) for x in form.getlist("ids") if isinstance(x, str) and x.isdigit()})
+        ids = sorted({n for x in form.getlist("ids") if isinstance(x, str) and (n := whole(x)) is not None})
         action, note = text(form, "action") or "", text(form, "note")
         to = [t.strip() for t in re.split(r"[,，\s]+", text(form, "to") or "") if t.strip()]
 
@@ -206,6 +218,8 @@ def _case(v: Viewer, eng: Engine, case_id: int, message: str | None = None) -> P
         and deadline is not None, "may_decide_extension": leader and bool(case.extension_request),
         "extensions": [(e, limit_label(e)) for e in EXTENSIONS], "tz": eng.timezone, "sources": labels(SOURCES),
         "parties": _parties(eng, v), "extension_by": limit_label(str((case.extension_request or {}).get("by", ""))),
+        # where each actor worked when they acted (an entry's own unit is the case's after the step)
+        "actor_units": {e.actor_unit: eng.org.label(e.actor_unit) for e in case.timeline if e.actor_unit},
     })
 
 
@@ -249,7 +263,10 @@ async def fire(request: Request, case_id: CaseId, trigger: Annotated[str, Path(p
         version = text(form, "expected_version")
 
         def work(v: Viewer, eng: Engine) -> Redirect:
-            expected = int(version) if version and version.isdigit() else None
+            expected = whole(version) if version else None
+            if version and expected is None:
+                raise InputError("the form's case version {version!r} is not a number; reload the page and try "
+                                 "again", version=version[:20])
             eng.fire(case_id, trigger, note=text(form, "note"), to=to, outcome=text(form, "outcome"), photos=photos,
                      expected_version=expected)
             return Redirect(f"{PREFIX}/cases/{case_id}")

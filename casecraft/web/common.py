@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
@@ -29,6 +29,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from casecraft import i18n
 from casecraft.attachments import MAX_PER_STEP
 from casecraft.base.errors import CasecraftError, InputError
+from casecraft.base.text import MAX_ID
 from casecraft.engine import Engine
 from casecraft.server.bodies import save_upload
 from casecraft.server.problems import status_for
@@ -47,6 +48,21 @@ def local(value: datetime | None, tz: str = "Asia/Shanghai", fmt: str = "%m-%d %
     if value is None:
         return ""
     return value.astimezone(ZoneInfo(tz)).strftime(fmt)
+
+
+@pass_context
+def _local_in_page(ctx: Any, value: datetime | None, tz: str = "Asia/Shanghai", fmt: str | None = None) -> str:
+    """The templates' ``local`` filter: without a format, month and day when the time falls in the page's
+    current year (the engine's clock, ``now`` in the page's context), with the year when it does not (a due date
+    after New Year, an old alert)."""
+    if value is None:
+        return ""
+    if fmt is None:
+        now = ctx.get("now")
+        shown = value.astimezone(ZoneInfo(tz))
+        same = isinstance(now, datetime) and now.astimezone(ZoneInfo(tz)).year == shown.year
+        fmt = "%m-%d %H:%M" if same else "%Y-%m-%d %H:%M"
+    return local(value, tz, fmt)
 
 
 def span(seconds: float | timedelta | None, lang: str = i18n.CHINESE) -> str:
@@ -92,7 +108,7 @@ def environment(lang: str) -> Environment:
     out = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=select_autoescape(["html"]),
                       extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
     out.install_gettext_translations(i18n.translations(lang), newstyle=True)  # type: ignore[attr-defined]
-    out.filters["local"] = local
+    out.filters["local"] = _local_in_page
     out.filters["span"] = partial(span, lang=lang)
     out.globals["PREFIX"] = PREFIX
     out.globals["LANG"] = lang
@@ -154,8 +170,10 @@ def render(request: Request, template: str, context: dict[str, Any], status: int
            headers: dict[str, str] | None = None) -> HTMLResponse:
     """A page in the request's language (:func:`web_language`); a ``?lang=`` choice is kept in a cookie."""
     lang = web_language(request)
+    engine = getattr(request.app.state, "engine", None)
+    page = {"now": engine.now() if engine is not None else None, **context}  # the clock the engine keeps
     html = environment(lang).get_template(template).render(request=request, switch=language_links(request, lang),
-                                                           **context)
+                                                           **page)
     out = HTMLResponse(html, status_code=status, headers=headers)
     out.headers["Cache-Control"] = "no-store"
     out.headers["X-Content-Type-Options"] = "nosniff"
@@ -212,7 +230,7 @@ def error_page(request: Request, exc: CasecraftError, viewer: Viewer | None = No
         chosen = i18n.normalise(request.query_params.get(LANG_PARAM))  # a language asked for survives the login
         keep = f"&{LANG_PARAM}={'zh' if chosen == i18n.CHINESE else 'en'}" if chosen else ""
         return RedirectResponse(f"{PREFIX}/login?next={quote(request.url.path)}{keep}", status_code=303)
-    status = 403 if code == "csrf" else status_for(code)
+    status = 403 if code == "csrf" else status_for(code, exc)
     return render(request, "error.html", {"viewer": viewer, "status": status, "message": message_for(exc, request),
                                           "code": code}, status=status)
 
@@ -277,6 +295,15 @@ async def read_form(request: Request) -> AsyncIterator[tuple[FormData, list[str]
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def whole(value: str | None) -> int | None:
+    """A form's whole number as the databases store it (ASCII digits, at most 2**63-1), else None: ``²``, ``٣``
+    and a 5,000-digit number are not ids."""
+    if value is None or not (value.isascii() and value.isdigit()) or len(value) > 19:
+        return None
+    number = int(value)
+    return number if number <= MAX_ID else None
+
+
 def text(form: FormData, key: str) -> str | None:
     """A form field's text, None when absent or blank."""
     value = form.get(key)
@@ -286,4 +313,4 @@ def text(form: FormData, key: str) -> str | None:
 
 
 __all__ = ["LANG_COOKIE", "PREFIX", "Page", "Raw", "Redirect", "environment", "error_page", "handle", "labelled",
-           "local", "message_for", "read_form", "render", "span", "text", "web_language"]
+           "local", "message_for", "read_form", "render", "span", "text", "web_language", "whole"]

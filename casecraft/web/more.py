@@ -18,7 +18,7 @@ from starlette.responses import Response
 from casecraft import i18n
 from casecraft.base.errors import CasecraftError, InputError, NotFound
 from casecraft.engine import Engine
-from casecraft.web.common import Page, Raw, handle, read_form, roles, text, tier, web_language
+from casecraft.web.common import PREFIX, Page, Raw, Redirect, handle, read_form, roles, text, tier, web_language
 from casecraft.web.session import Viewer
 
 router = APIRouter(include_in_schema=False)
@@ -101,21 +101,19 @@ def _logs(v: Viewer, eng: Engine, month: str | None, message: str | None = None)
 
 
 @router.get("/logs")
-async def logs(request: Request, month: str | None = None) -> Response:
-    return await handle(request, lambda v, eng: _logs(v, eng, month))
+async def logs(request: Request, month: str | None = None, recorded: str | None = None) -> Response:
+    return await handle(request, lambda v, eng: _logs(v, eng, month, i18n._("entry recorded") if recorded else None))
 
 
 @router.post("/logs")
 async def add_log(request: Request) -> Response:
     async with read_form(request) as (form, photos):
-        def work(v: Viewer, eng: Engine) -> Page:
+        def work(v: Viewer, eng: Engine) -> Redirect:
             grid, body = text(form, "grid"), text(form, "text")
             if not grid or not body:
                 raise InputError("choose the grid and write the entry")
             eng.add_log(grid=grid, text=body, photos=photos)
-            page = _logs(v, eng, None, i18n._("entry recorded"))
-            page.status = 201
-            return page
+            return Redirect(f"{PREFIX}/logs?recorded=1")  # post, redirect, get: a reload does not post it again
 
         return await handle(request, work, csrf=text(form, "csrf"), post=True)
 

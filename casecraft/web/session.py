@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from casecraft.base.errors import PermissionDenied
+from casecraft.base.errors import N_, PermissionDenied
 
 if TYPE_CHECKING:
     from casecraft.engine import Engine
@@ -69,14 +69,14 @@ def _person(engine: Engine, pid: str) -> Any:
     with engine.ctx.store.read() as tx:
         person = tx.person(pid)
     if person is None or not person.active:
-        raise _refused("the person is deactivated")
+        raise _refused(N_("the person is deactivated"))
     return person
 
 
 def _oidc_key(oidc: Any) -> bytes:
     secret = getattr(oidc, "client_secret", None) if oidc is not None else None
     if not secret:
-        raise _refused("the session is not valid; log in again")
+        raise _refused(N_("the session is not valid; log in again"))
     return _key("oidc:" + secret)
 
 
@@ -94,11 +94,11 @@ def _credential(engine: Engine, cred_id: str) -> tuple[dict[str, Any], Any]:
         row = tx.credential(cred_id)
         person = tx.person(row["person_id"]) if row else None
     if row is None or row["kind"] != "password":
-        raise _refused("the session is not valid; log in again")
+        raise _refused(N_("the session is not valid; log in again"))
     if row["revoked_at"] is not None:
-        raise _refused("the password was changed; log in again")
+        raise _refused(N_("the password was changed; log in again"))
     if person is None or not person.active:
-        raise _refused("the person is deactivated")
+        raise _refused(N_("the person is deactivated"))
     return row, person
 
 
@@ -122,7 +122,7 @@ def viewer(engine: Engine, cookie: str | None, now: float | None = None, oidc: A
         PermissionDenied (``unauthenticated``): no, malformed, forged, expired or revoked session.
     """
     if not cookie or cookie.count(".") != 1:
-        raise _refused("not logged in")
+        raise _refused(N_("not logged in"))
     body, sig = cookie.split(".")
     try:
         data = json.loads(_unb64(body))
@@ -130,8 +130,9 @@ def viewer(engine: Engine, cookie: str | None, now: float | None = None, oidc: A
         kind = data.get("k", "p")
         cred_id = str(data["c"]) if kind == "p" else "oidc:" + pid
         until = int(data["x"]) if kind == "o" else issued + MAX_AGE
-    except (ValueError, KeyError, TypeError, AttributeError):
-        raise _refused("the session cookie is malformed; log in again") from None
+    except (ValueError, KeyError, TypeError, AttributeError, OverflowError, RecursionError):
+        # OverflowError: a forged "i": Infinity; RecursionError: arrays nested a thousand deep
+        raise _refused(N_("the session cookie is malformed; log in again")) from None
     if kind == "o":  # an OpenID Connect login: signed under the client secret; the person read now
         key = _oidc_key(oidc)
         person = _person(engine, pid)
@@ -140,9 +141,9 @@ def viewer(engine: Engine, cookie: str | None, now: float | None = None, oidc: A
         key = _key(row["secret_hash"])
     expected = _b64(hmac.new(key, body.encode(), hashlib.sha256).digest())
     if not hmac.compare_digest(expected, sig) or person.id != pid:
-        raise _refused("the session cookie is not valid; log in again")
+        raise _refused(N_("the session cookie is not valid; log in again"))
     if (now if now is not None else time.time()) > min(until, issued + MAX_AGE):
-        raise _refused("the session has expired; log in again")
+        raise _refused(N_("the session has expired; log in again"))
     wf = engine.workflow
     with engine.ctx.read() as tx:
         org = engine.ctx.org_in(tx)
