@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from casecraft import ledger
-from casecraft.base.errors import InputError, PermissionDenied
+from casecraft.base.errors import N_, InputError, Joined, PermissionDenied
 from casecraft.base.text import clean_text
 from casecraft.cases.files import staged, store_staged
 from casecraft.cases.service import CaseService
@@ -80,7 +80,7 @@ class Logbook:
             PermissionDenied: the actor is not the grid's leader or assistant; a back-fill by a non-admin.
         """
         wf = self.ctx.workflow
-        body = clean_text(text, "the log text", MAX_TEXT, required=True)
+        body = clean_text(text, N_("the log text"), MAX_TEXT, required=True)
         with staged(photos) as staging, self.ctx.write() as tx:
             org = self.ctx.org_in(tx)
             unit = org.unit(grid)
@@ -91,7 +91,7 @@ class Logbook:
                 raise PermissionDenied("grid {grid} ({name}) is deactivated", grid=grid, name=unit.name)
             person, who, when = self.cases.acting(tx, actor, on_behalf_of)
             if person.unit != grid or not set(LOG_ROLES) & set(person.roles):
-                keepers = " or ".join(wf.roles[r].label if r in wf.roles else r for r in LOG_ROLES)
+                keepers = Joined((wf.roles[r].label if r in wf.roles else r for r in LOG_ROLES), ", ")  # 、 in Chinese
                 raise PermissionDenied("{name}({id}) may not keep the log of {grid_name}: it is kept by the grid's "
                                        "{keepers}", name=person.name, id=person.id, grid_name=unit.name,
                                        keepers=keepers, actor=actor, grid=grid)

@@ -139,6 +139,18 @@ def test_cases_in_flight_keep_their_version_then_migrate(engines: tuple[Engine, 
     assert migrate(v2, 1, 2, actor="wujing").moves == ()
 
 
+def test_publishing_an_older_version_again_is_refused_not_reported_as_in_force(
+        engines: tuple[Engine, Engine]) -> None:
+    """QA, 2026-12-01: publishing the v1 file after v2 printed "v1 is in force" and changed nothing."""
+    v1, v2 = engines
+    v2.publish()
+    before = [(v.number, v.current) for v in v1.versions()]
+    with pytest.raises(ConflictError, match="v1, which v2 replaced"):
+        v1.publish()
+    assert [(v.number, v.current) for v in v1.versions()] == before == [(1, False), (2, True)]
+    assert v2.publish().number == 2  # the version in force, published again: nothing changes
+
+
 def test_migration_refusals(engines: tuple[Engine, Engine]) -> None:
     v1, v2 = engines
     a = patrol(v1)

@@ -384,6 +384,13 @@ def test_worked_example_lists(ex: CLI, example: dict[str, int]) -> None:
     assert "3 case(s)" in human and "已结案" in human
 
 
+def test_a_page_past_the_last_says_how_many_there_are(ex: CLI, example: dict[str, int]) -> None:
+    assert "1-2 of 3; next: --page 2" in ex.ok("case", "list", "--limit", "2").stdout
+    assert "3-3 of 3" in ex.ok("case", "list", "--limit", "2", "--page", "2").stdout
+    past = ex.ok("case", "list", "--limit", "2", "--page", "100000000").stdout
+    assert "none on page 100000000; 3 in all" in past and "of 3" not in past  # was "199999999-199999998 of 3"
+
+
 def test_worked_example_human_show(ex: CLI, example: dict[str, int]) -> None:
     out = ex.ok("case", "show", str(example["C"])).stdout
     for text in ("已结案 (closed)", "E社区第5网格 (110106004005005)", "消防安全隐患", "王建国", "郑磊",
@@ -858,3 +865,32 @@ def test_at_out_of_datetime_range_exits_2(cc: CLI, handling: int, at: str) -> No
     result = expect(cc("case", "fire", str(handling), "resolve", "--actor", "wangjg", at=at), 2)
     assert "bad time" in result.stderr
     assert cc.snapshot(handling) == before
+
+
+@pytest.mark.parametrize("args", [
+    ["case", "list"],  # a typo in --db: no such database
+    ["import-backup", "/nonexistent/backup.jsonl"],
+    ["init", "--admin", "nobody"],
+    ["init", "--sandbox", "--admin", "liming"],
+])
+def test_a_failed_command_leaves_no_new_database_behind(tmp_path: Path, args: list[str]) -> None:
+    """QA, 2026-12-01: each of these used to leave an empty migrated database (and its -wal, -shm) behind."""
+    db = tmp_path / "typo.db"
+    result = CliRunner().invoke(app, ["--db", f"sqlite:///{db}", *args])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_failed_command_keeps_the_database_that_was_there(tmp_path: Path) -> None:
+    db = tmp_path / "work.db"
+    assert CliRunner().invoke(app, ["--db", f"sqlite:///{db}", "init", "--sandbox"]).exit_code == 0
+    result = CliRunner().invoke(app, ["--db", f"sqlite:///{db}", "case", "show", "999"])
+    assert result.exit_code == 1 and db.exists()
+
+
+def test_a_time_before_the_last_step_is_told_in_the_workflows_zone(cc: CLI) -> None:
+    case_id = cc.report_patrol(at=f"{DAY}T10:00")
+    result = cc("case", "fire", str(case_id), "resolve", "--actor", "wangjg", at=f"{DAY}T09:00")
+    assert result.exit_code == 2
+    assert f"{DAY}T09:00:00+08:00" in result.stderr and f"{DAY}T10:00:00+08:00" in result.stderr
+    assert "+00:00" not in result.stderr  # QA, 2026-12-01: it said 01:00:00+00:00 and 02:00:00+00:00

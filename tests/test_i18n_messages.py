@@ -306,3 +306,23 @@ def test_a_failed_delivery_is_told_in_the_operators_language(sandbox: CliRunner,
     else:
         assert "alert 1: delivery to sink hook failed (connection failed); attempt 1, next at" in result.stderr
         assert not _han(result.output)
+
+
+def test_a_failed_deliverys_next_attempt_is_iso_in_the_workflows_zone(sandbox: CliRunner) -> None:
+    """QA, 2026-12-01: ``alerts deliver --json`` gave ``"2026-12-01 17:39:37.427141+00:00"``."""
+    import json
+
+    text = (ROOT / "workflows.yaml").read_text(encoding="utf-8")
+    Path("hooked.yaml").write_text(text.replace(
+        "    - {type: log}\n", "    - {type: log}\n    - {type: webhook, name: hook, url_env: HOOK_URL}\n"),
+        encoding="utf-8")
+    wf = ("--workflow", "hooked.yaml")
+    assert run(sandbox, *wf, "workflow", "publish").exit_code == 0
+    assert run(sandbox, *wf, "case", "report", "--source", "patrol", "--grid", "110106004005005", "--category",
+               "0101", "--desc", "小广告", "--actor", "wangjg", env={"CASECRAFT_NOW": "2026-11-24T08:40"}
+               ).exit_code == 0
+    assert run(sandbox, *wf, "sweep", env={"CASECRAFT_NOW": "2026-11-27T08:40"}).exit_code == 0
+    result = run(sandbox, *wf, "alerts", "deliver", "--json", env={"HOOK_URL": "http://127.0.0.1:9/hook",
+                                                                   "CASECRAFT_NOW": "2026-11-27T08:41"})
+    retry = [f["retry_at"] for f in json.loads(result.stdout)["failures"]]
+    assert retry and all(r.endswith("+08:00") and "T" in r for r in retry), result.stdout

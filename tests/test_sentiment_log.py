@@ -46,8 +46,12 @@ def test_leader_and_assistant_keep_the_log_of_their_grid(engine: tuple[Engine, F
     assert eng.add_log(grid=G5, actor="lixia", text="代网格长记录").day.isoformat() == "2026-11-25"
 
     for actor, grid in (("zhaomin", G5), ("sunli", G5), ("zhoumin", G5)):  # informant, other grid, community
-        with pytest.raises(PermissionDenied, match="may not keep the log"):
+        with pytest.raises(PermissionDenied, match="may not keep the log") as refused:
             eng.add_log(grid=grid, actor=actor, text="x")
+    from casecraft import i18n  # the keepers listed the language's way (QA, 2026-12-01: "网格长 or 网格助理员")
+
+    shown = i18n.error_message(refused.value, "zh_CN")
+    assert " or " not in shown and "、" in shown, shown
     with pytest.raises(InputError, match="unknown grid"):
         eng.add_log(grid=COMM_E, actor="wangjg", text="x")
     with pytest.raises(InputError, match="unknown person"):

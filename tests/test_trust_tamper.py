@@ -209,6 +209,8 @@ def test_an_edited_seal_or_a_wrong_key_is_refused(demo: tuple[Engine, dict[str, 
     path.write_text(json.dumps(sealing.seal(eng, key)), encoding="utf-8")
     with pytest.raises(InputError, match="does not match its signature"):
         sealing.read_seal(path, bytes.fromhex(sealing.new_key()))
+    with pytest.raises(InputError, match="cannot use .*missing.json.*No such file"):  # not "is not a seal"
+        sealing.read_seal(tmp_path / "missing.json", key)
 
 
 def test_sealing_a_tampered_database_is_refused(demo: tuple[Engine, dict[str, int]]) -> None:
@@ -271,9 +273,12 @@ def test_signed_backups_need_their_key_and_refuse_a_recomputed_checksum(demo: tu
     end = json.loads(lines[-1])
     end["end"]["hmac_sha256"] = json.loads(signed.read_text(encoding="utf-8").splitlines()[-1])["end"]["hmac_sha256"]
     forged.write_text("".join(lines[:-1]) + json.dumps(end, sort_keys=True) + "\n", encoding="utf-8")
+    unsigned = tmp_path / "unsigned.jsonl"
+    backup.export(eng, unsigned)
     for name, path, with_key, phrase in [("wrong key", signed, bytes.fromhex(sealing.new_key()), "not signed with"),
                                          ("no key", signed, None, "is signed"),
-                                         ("forged", forged, key, "not signed with")]:
+                                         ("forged", forged, key, "not signed with"),
+                                         ("unsigned", unsigned, key, "is not signed, but a key was given")]:
         target = migrated(f"sqlite:///{tmp_path / (name.replace(' ', '_') + '.db')}")
         with pytest.raises(InputError, match=phrase):
             backup.import_backup(target, path, key=with_key)

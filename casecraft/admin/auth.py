@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from casecraft import ledger
 from casecraft.admin import log as adminlog
-from casecraft.base.errors import InputError, NotFound, PermissionDenied
+from casecraft.base.errors import N_, InputError, NotFound, PermissionDenied
 from casecraft.base.text import clean_text
 from casecraft.cases.rules import ADMIN_ROLE
 from casecraft.context import Context
@@ -109,7 +109,7 @@ def issue_token(ctx: Context, person: str, *, actor: str | None,
         PermissionDenied: the actor is not an admin.
         InputError: no such person, or a deactivated one.
     """
-    label = clean_text(label, "the label", 100, single_line=True)
+    label = clean_text(label, N_("the label"), 100, single_line=True)
     with ctx.write() as tx:
         admin = adminlog.require_admin(ctx, tx, actor)
         when = ctx.when()
@@ -170,7 +170,7 @@ def bootstrap_admin(ctx: Context, person: str, *, label: str | None = None) -> t
         InputError: a sandbox database (it needs no logins); an unknown, deactivated or non-admin person.
         PermissionDenied: an admin holds credentials already (they issue tokens from now on).
     """
-    label = clean_text(label, "the label", 100, single_line=True) or "first admin"
+    label = clean_text(label, N_("the label"), 100, single_line=True) or "first admin"
     with ctx.write() as tx:
         tx.ledger_head(ledger.ADMIN, lock=True)  # serialise with every administrative act until commit
         if tx.meta("sandbox"):

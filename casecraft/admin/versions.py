@@ -77,15 +77,23 @@ def list_versions(source: Any) -> list[VersionInfo]:
 def publish(ctx: Context, wf: Workflow, *, actor: str | None = None, note: str | None = None) -> VersionInfo:
     """Bring a validated workflow into force as the next version (an admin's act, recorded).
 
-    Publishing content identical to a published version changes nothing and returns that version.
+    Publishing content identical to the version in force changes nothing and returns that version.
 
     Raises:
         PermissionDenied: the actor is not an admin.
+        ConflictError: the content is an older version's, which a later one replaced (a version is published
+            once; publishing it again would not bring it back into force).
     """
     with ctx.write() as tx:
-        admin = adminlog.require_admin(ctx, tx, actor) if tx.latest_version() else (actor or "init")
+        latest = tx.latest_version()
+        admin = adminlog.require_admin(ctx, tx, actor) if latest else (actor or "init")
         when = ctx.when()
         found = tx.version_by_hash(wf.id, wf.content_hash)
+        if found is not None and latest is not None and latest["id"] != found[0]:
+            raise ConflictError("this file is {workflow} v{number}, which v{current} replaced; a version is "
+                                "published once, so publishing it again would not bring it back. To go back to "
+                                "its rules, change anything in the file (its name, say) and publish that as a new "
+                                "version", workflow=wf.id, number=found[1], current=latest["number"])
         if found is None:
             try:
                 vid, number = tx.insert_version(wf.id, wf.content_hash, wf.spec_json,

@@ -46,6 +46,8 @@ RESPONSE_TOO_LARGE = N_("response too large")
 NOTIFY_FAILED = N_("notification failed")
 HTTP_STATUS = N_("HTTP {status}")
 
+MAX_BUDGET = 86_400.0  # a day: a longer run is a scheduler's (`scheduler run`), not one delivery pass
+
 # Added to a run's budget and its slowest send to size a lease: a lease must outlive the run
 # that holds it, or a second worker would send the same delivery while the first still does.
 LEASE_MARGIN_SECONDS = 30.0
@@ -260,9 +262,9 @@ def deliver_pending(outbox: Outbox, sinks: Sequence[Sink], clock: Clock, *, budg
     Raises:
         InputError: two sinks share a name, or a bad budget or batch.
     """
-    if budget_seconds <= 0 or batch < 1:
-        raise InputError("the delivery budget must be positive and the batch at least 1 (got {budget}, {batch})",
-                         budget=budget_seconds, batch=batch)
+    if not 0 < budget_seconds <= MAX_BUDGET or batch < 1:  # NaN fails the comparison too
+        raise InputError("the delivery budget must be positive and at most a day (86400 s), and the batch at least "
+                         "1 (got {budget}, {batch})", budget=budget_seconds, batch=batch)
     by_name = {s.name: s for s in sinks}
     if len(by_name) != len(sinks):
         raise InputError("two sinks share a name; give each sink its own name")

@@ -215,6 +215,9 @@ class _Reader:
             import hmac
 
             want = hmac.new(self.key, digest.hexdigest().encode(), hashlib.sha256).hexdigest()
+            if signature is None:  # an export made without --key-file: refused as unsigned, not as a wrong key
+                raise self.fail(lineno, N_("the backup is not signed, but a key was given: a signed backup was "
+                                           "expected (restore it without --key-file only if you trust the file)"))
             if not isinstance(signature, str) or not hmac.compare_digest(want, signature):
                 raise self.fail(lineno, N_("the backup is not signed with this key (a wrong key, or a changed file)"))
         elif signature is not None:

@@ -101,7 +101,10 @@ def read_seal(path: str | os.PathLike[str], key: bytes) -> dict[str, Any]:
     """
     try:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
+    except OSError as exc:  # missing, a folder, unreadable: say so, not "not a seal"
+        raise InputError("cannot use {file!r}: {reason}", file=str(path),
+                         reason=exc.strerror or type(exc).__name__) from None
+    except (UnicodeDecodeError, ValueError):
         raise InputError("{path} is not a casecraft seal", path=str(path)) from None
     if not isinstance(doc, dict) or doc.get("casecraft_seal") != FORMAT or "hmac_sha256" not in doc:
         raise InputError("{path} is not a casecraft seal", path=str(path))

@@ -5,6 +5,7 @@ Field names here are the stable JSON field names documented in the README.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -29,9 +30,13 @@ def mask_contact(value: str | None) -> str | None:
     """
     if value is None:
         return None
-    import re
+    return _CONTACT_PARTS.sub(lambda m: _mask_token(m[0]), value)
 
-    return re.sub(r"[^\s,;，；、/]+", lambda m: _mask_token(m[0]), value)
+
+# the parts of a contact masked one by one: an e-mail address, a number (digits with dashes, or already masked
+# with stars), a run of anything else (a name) — so a name written against a number (13812345678张三) is a
+# part of its own, not shown in full behind the number's first three digits
+_CONTACT_PARTS = re.compile(r"[A-Za-z0-9._%+*\-]+@[^\s,;，；、/]+|\+?[0-9][0-9*\-]*[0-9]|[0-9]|[^\s,;，；、/0-9]+")
 
 
 def iso(value: datetime | None, tz: str) -> str | None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from casecraft.base.duration import Duration
-from casecraft.base.errors import ConflictError, InputError, PermissionDenied
+from casecraft.base.errors import N_, ConflictError, InputError, PermissionDenied
 from casecraft.base.records import CaseRow
 from casecraft.base.views import CaseView
 from casecraft.cases import deadlines as dl
@@ -64,7 +64,7 @@ class FieldLoop:
             raise InputError("parking needs a note (why the case cannot be solved for now)")
 
         def build(tx: Tx, wf: Workflow, case: CaseRow, person: OrgPerson, when: tl.When) -> Built:
-            leader_check(wf, self.ctx.org_in(tx), person, case, "park a case")
+            leader_check(wf, self.ctx.org_in(tx), person, case, N_("park a case"))
             if case.parked:
                 raise ConflictError("case {case} is already parked", case=case.id)
             stopped = len(tx.case_deadlines(case.id, open_only=True))
@@ -78,7 +78,7 @@ class FieldLoop:
         """解除挂账: take a case out of the problem register; its clock resumes with the time left."""
 
         def build(tx: Tx, wf: Workflow, case: CaseRow, person: OrgPerson, when: tl.When) -> Built:
-            leader_check(wf, self.ctx.org_in(tx), person, case, "unpark a case")
+            leader_check(wf, self.ctx.org_in(tx), person, case, N_("unpark a case"))
             if not case.parked:
                 raise ConflictError("case {case} is not parked", case=case.id)
             kinds = ("step",) if wf.states[case.state].paused else ("step", "case")
@@ -124,7 +124,7 @@ class FieldLoop:
             raise InputError("an extension needs a note (the reason)")
 
         def build(tx: Tx, wf: Workflow, case: CaseRow, person: OrgPerson, when: tl.When) -> Built:
-            leader_check(wf, self.ctx.org_in(tx), person, case, "approve an extension")
+            leader_check(wf, self.ctx.org_in(tx), person, case, N_("approve an extension"))
             return self.extension_ops(tx, wf, case, duration, when.at)
 
         return self.cases.side_step(case_id, "extend", actor=actor, note=note, build=build,
@@ -166,7 +166,7 @@ class FieldLoop:
                 raise InputError("denying an extension needs a note (the reason)")
 
         def build(tx: Tx, wf: Workflow, case: CaseRow, person: OrgPerson, when: tl.When) -> Built:
-            leader_check(wf, self.ctx.org_in(tx), person, case, "decide an extension")
+            leader_check(wf, self.ctx.org_in(tx), person, case, N_("decide an extension"))
             req = case.extension_request
             if not req:
                 raise ConflictError("case {case} has no pending extension request", case=case.id)

@@ -15,6 +15,7 @@ from datetime import UTC
 from typing import Any
 
 from casecraft.base.errors import (
+    N_,
     ConflictError,
     InputError,
     NotFound,
@@ -139,10 +140,10 @@ class CaseService:
         if source not in SOURCES:
             raise InputError("unknown source '{source}'; use one of: {allowed}", source=source,
                              allowed=", ".join(SOURCES))
-        desc_clean = clean_text(desc, "the description", MAX_TEXT, required=True)
-        note = clean_text(note, "the note", MAX_NOTE)
-        address = clean_text(address, "the address", 500)
-        ref = clean_text(ref, "the ticket number", 64, single_line=True)
+        desc_clean = clean_text(desc, N_("the description"), MAX_TEXT, required=True)
+        note = clean_text(note, N_("the note"), MAX_NOTE)
+        address = clean_text(address, N_("the address"), 500)
+        ref = clean_text(ref, N_("the ticket number"), 64, single_line=True)
         cat = wf.categories.get(category)
         if cat is None:
             hint = did_you_mean(category, wf.categories)
@@ -224,7 +225,7 @@ class CaseService:
             InputError: a missing note/target/outcome, bad text or an unknown target.
         """
         check_id(case_id)
-        note = clean_text(note, "the note", MAX_NOTE)
+        note = clean_text(note, N_("the note"), MAX_NOTE)
         if outcome is not None and outcome not in OUTCOMES:
             raise InputError("unknown outcome '{outcome}'; use {allowed}", outcome=outcome,
                              allowed=" or ".join(OUTCOMES))
@@ -242,7 +243,7 @@ class CaseService:
                 here = machine.triggers_from(case.state)
                 raise TriggerNotAllowed("'{trigger}' is not a trigger of this workflow{hint}. Allowed: {listed}",
                                         case=case_id, trigger=trigger, hint=f" ({hint})" if hint else "",
-                                        state=case.state, listed=", ".join(here) or "none (the case is finished)",
+                                        state=case.state, listed=", ".join(here) or N_("none (the case is finished)"),
                                         allowed=here)
             if case.parked:
                 raise TriggerNotAllowed("case {case} is parked (挂账) and its clock is stopped; a leader unparks it "
@@ -253,7 +254,7 @@ class CaseService:
             try:
                 picked = machine.next_state(case.state, trigger, **ctx)
             except MachineError:
-                listed = ", ".join(allowed) or "none (the case is finished)"
+                listed = ", ".join(allowed) or N_("none (the case is finished)")
                 raise TriggerNotAllowed("case {case} is {state_label}({state}); '{trigger}' is not allowed there. "
                                         "Allowed: {listed}", case=case_id, trigger=trigger, state=case.state,
                                         state_label=wf.state_label(case.state), listed=listed,
@@ -377,6 +378,13 @@ class CaseService:
                 expected_version: int | None = None) -> CaseView:
         """Append ``step`` to ``case`` and return the case as this transaction left it: its timeline is the one
         shown for ``case`` (when that is current) plus the entry just written, else read through ``tx``."""
+        if when.at < case.updated_at:  # append_step refuses it too; here the times are told in the workflow's zone
+            from zoneinfo import ZoneInfo
+
+            zone = ZoneInfo(self.ctx.timezone)
+            raise InputError("the time {at} lies before case {case}'s last step ({last}); a timeline only moves "
+                             "forward", at=when.at.astimezone(zone).isoformat(), case=case.id,
+                             last=case.updated_at.astimezone(zone).isoformat())
         left, entry = tl.append_step(tx, case, step, who, when, expected_version=expected_version)
         org = self.ctx.org_in(tx)
         prior = self.shown.get(case, org)
@@ -514,7 +522,7 @@ class CaseService:
         returns (text for the note, case fields to set, deadline operations).
         """
         check_id(case_id)
-        note = clean_text(note, "the note", MAX_NOTE)
+        note = clean_text(note, N_("the note"), MAX_NOTE)
         with self.ctx.write_case(case_id) as (tx, row):
             case = _found(row, case_id)
             if not case.is_open:

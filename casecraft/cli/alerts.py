@@ -50,6 +50,13 @@ def ack(
         render.line(_("alert {id} acknowledged by {person}", id=a.id, person=a.acked_by))
 
 
+def _iso(value: Any, tz: str) -> str | None:
+    """A time for JSON output: ISO 8601 in the workflow's zone, as every other time the CLI prints."""
+    from zoneinfo import ZoneInfo
+
+    return value.astimezone(ZoneInfo(tz)).isoformat() if value is not None else None
+
+
 @app.command()
 def deliver(
     ctx: typer.Context,
@@ -65,7 +72,7 @@ def deliver(
     if json_out:
         render.print_json({**result, "failures": [
             {"alert": f.alert_id, "sink": f.sink, "reason": f.reason, "reason_label": i18n.text(f.reason),
-             "attempt": f.attempt, "retry_at": f.retry_at} for f in failed]})
+             "attempt": f.attempt, "retry_at": _iso(f.retry_at, eng.timezone)} for f in failed]})
         return
     for f in failed:
         if f.retry_at is None:
@@ -106,10 +113,10 @@ def scheduler_run(
     from casecraft.cli import render
     from casecraft.scheduler import build_scheduler
 
-    if interval < 1:
+    if not 1 <= interval <= 86_400:  # NaN fails the comparison too
         from casecraft.base.errors import InputError
 
-        raise InputError("--interval must be at least 1 second")
+        raise InputError("--interval must be between 1 second and a day (86400)")
     eng = state(ctx).engine()
 
     ticks = [0]

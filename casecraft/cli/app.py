@@ -26,6 +26,7 @@ def _translate(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except CasecraftError as exc:
+            _discard_new_database(kwargs.get("ctx"))
             from casecraft import i18n
             from casecraft.base.errors import WorkflowError
             from casecraft.cli import render
@@ -42,6 +43,7 @@ def _translate(fn: Callable[..., Any]) -> Callable[..., Any]:
         except OSError as exc:
             if isinstance(exc, BrokenPipeError) or exc.filename is None:
                 raise  # a closed pipe is Typer's to handle; an OSError without a file is not a user's mistake
+            _discard_new_database(kwargs.get("ctx"))
             from casecraft import i18n
             from casecraft.base.errors import InputError
             from casecraft.cli import render
@@ -52,6 +54,15 @@ def _translate(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise typer.Exit(err.exit_code) from None
 
     return wrapper
+
+
+def _discard_new_database(ctx: Any) -> None:
+    """A failed command's new SQLite file removed (see :meth:`State.discard_new_database`); ``ctx``: the
+    command's Typer context (commands that open the database take one)."""
+    find = getattr(ctx, "find_object", None)  # Typer's context (its own Click's)
+    st = find(State) if find is not None else None
+    if st is not None:
+        st.discard_new_database()
 
 
 class App(typer.Typer):
@@ -109,6 +120,7 @@ class State:
     server: str | None = None
     _engine: Any = field(default=None, repr=False)
     _clock: Any = field(default=None, repr=False)
+    _new_file: Any = field(default=None, repr=False)  # the SQLite file this command is about to create, if any
 
     @property
     def clock(self) -> Any:
@@ -131,8 +143,11 @@ class State:
 
                 self._engine = connect(server, at=self.at or os.environ.get("CASECRAFT_NOW"))
             else:
+                from casecraft.cli import files
                 from casecraft.engine import Engine
 
+                file = files.database_file(self.db)
+                self._new_file = file if file is not None and not file.exists() else None
                 self._engine = Engine(self.db, self.workflow, self.clock)
             started()
             _say_if_sandbox(self._engine)
@@ -142,6 +157,19 @@ class State:
         if self._engine is not None:
             self._engine.close()
             self._engine = None
+
+    def discard_new_database(self) -> None:
+        """After a failed command: remove the SQLite file (and its journal files) it created, so that a typo in
+        ``--db`` or a refused ``init`` leaves no empty database behind. A file that was there before is kept."""
+        file, self._new_file = self._new_file, None
+        if file is None:
+            return
+        self.close()
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            try:
+                os.unlink(str(file) + suffix)
+            except OSError:
+                pass  # not made, or not ours to remove: nothing more to do
 
 
 def _say_if_sandbox(engine: Any) -> None:

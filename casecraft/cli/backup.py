@@ -22,9 +22,9 @@ def export(
 ) -> None:
     """Write every row of every table (units, people, cases, timelines, alerts, calendar...) to FILE.
 
-    One consistent snapshot; the file ends with a checksum line and is readable by
-    its owner only. Attachments (casecraft-data/) are files, not rows: copy that
-    folder as well. Refuses the database itself and an existing FILE (unless --force).
+    One consistent snapshot, attachments included (they are stored in the database); the file ends with
+    a checksum line and is readable by its owner only. Refuses the database itself and an existing FILE
+    (unless --force).
     """
     from dataclasses import replace
 

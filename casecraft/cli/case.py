@@ -15,7 +15,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only.")]
 ActorOpt = Annotated[str | None, typer.Option(
     "--actor", help="Who acts: a person id (see `casecraft org show`); default: the person logged in.")]
 CaseArg = Annotated[int, typer.Argument(metavar="CASE", help="Case id.")]
-PhotoOpt = Annotated[list[str] | None, typer.Option("--photo", help="Attach an image or PDF (repeatable).")]
+PhotoOpt = Annotated[list[str] | None, typer.Option("--photo", help="Attach a photo (repeatable).")]
 
 
 @app.command()
@@ -171,10 +171,12 @@ def list_cases(  # noqa: C901 - options map 1:1 to filters
              else None} for c in cases]})
     else:
         render.case_list(cases, deadlines)
-        shown_from = result.offset + 1 if cases else 0
         more = _("; next: --page {page}", page=page + 1) if result.offset + len(cases) < result.total else ""
-        render.line(_("{first}-{last} of {total}", first=shown_from, last=result.offset + len(cases),
-                      total=result.total) + more)
+        if cases:
+            render.line(_("{first}-{last} of {total}", first=result.offset + 1, last=result.offset + len(cases),
+                          total=result.total) + more)
+        elif result.total:  # past the last page: say how many there are, not "0-9 of 7"
+            render.line(_("none on page {page}; {total} in all", page=page, total=result.total))
 
 
 @app.command()

@@ -21,7 +21,7 @@ def add(
     text: Annotated[str, typer.Option("--text", help="Today's visits and residents' concerns.")],
     actor: Annotated[str | None, typer.Option(
         "--actor", help="The grid leader (or assistant) keeping the log; default: the person logged in.")] = None,
-    photo: Annotated[list[str] | None, typer.Option("--photo", help="Attach an image or PDF (repeatable).")] = None,
+    photo: Annotated[list[str] | None, typer.Option("--photo", help="Attach a photo (repeatable).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Record today's log entry for a grid (another day only as an admin's back-fill, recorded as such)."""

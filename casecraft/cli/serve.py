@@ -37,6 +37,9 @@ def serve(
         raise InputError("--workers must be 1 or more")
     if not 0 < port < 65536:
         raise InputError("--port must be between 1 and 65535")
+    log_level = log_level.strip().lower()
+    if log_level not in ("critical", "error", "warning", "info", "debug"):
+        raise InputError("--log-level must be one of critical, error, warning, info, debug")
     rate_limit_from(rate_limit)  # refuse a bad value before starting
     oidc_from_env()
     from casecraft.engine import Engine

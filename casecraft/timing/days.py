@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from casecraft.base.errors import N_, InputError, render
+from casecraft.base.text import refused_chars
 
 _STATUS = {
     "workday": True, "工作日": True,
@@ -161,6 +162,10 @@ def parse_calendar_csv(text: str) -> tuple[list[tuple[date, bool, str | None]], 
         if len(note) > NOTE_MAX:
             problems.append(RowProblem.of(i, "note", "{length} characters; at most {max} fit", length=len(note),
                                           max=NOTE_MAX))
+        bad = refused_chars(note)
+        if bad:  # the one policy for typed text (casecraft.base.text)
+            problems.append(RowProblem.of(i, "note", "invisible or control characters ({chars}); remove them",
+                                          chars=", ".join(bad[:5])))
         if day is not None and status is not None:
             out.append((day, status, note or None))
     if not out and not problems:
