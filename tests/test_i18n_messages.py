@@ -88,6 +88,23 @@ def _hotline() -> None:
         "T3,12345,2026-11-24T08:05,东高地南街,,0104,垃圾\n", encoding="utf-8")
 
 
+def test_bad_rows_whose_reasons_hold_values_are_chinese_line_by_line(sandbox: CliRunner) -> None:
+    """QA, 2026-12-01: "row 2, ticket: 'T 2' must not contain spaces" was matched back to the ticket message with
+    the row as its ticket ("row 2, ticket: 'T 2'" 不能含有空格), "必须填写row 4, description:"."""
+    Path("rows.csv").write_text(
+        "ticket,channel,received_at,address,grid,category,description\n"
+        "T 2,12345,2026-11-24T08:05,东高地南街,,0104,垃圾\n"
+        "T3,12345,2031-01-01T08:05,东高地南街,,0104,垃圾\n"
+        "T4,12345,2026-11-24T08:05,东高地南街,,0104,\n", encoding="utf-8")
+    refused = run(sandbox, "hotline", "import", "rows.csv", "--actor", "wujing", env=NOW)
+    assert refused.exit_code == 2, refused.output
+    shown = _shown(refused.output, "rows.csv")
+    for line in ("第 2 行，工单号：'T 2' 不能含有空格", "第 3 行，受理时间：2031-01-01T08:05 晚于导入时间",
+                 "第 4 行，问题描述：为必填项"):
+        assert line in shown, shown
+    assert not english(shown), shown
+
+
 def test_address_routing_reasons_are_chinese(sandbox: CliRunner) -> None:
     """A hotline file refused for rows whose address or grid routes nowhere: the whole list in Chinese."""
     _hotline()

@@ -90,6 +90,9 @@ class Limits:
     max_listed: int = 1000
 
 
+ROW_LINE = N_("row {row}, {field}: {reason}")  # one bad row, as files' refusals list them
+
+
 @dataclass(frozen=True)
 class RowProblem:
     """A bad row: its row number (the line in the file where it starts), the field and why.
@@ -110,7 +113,7 @@ class RowProblem:
         return cls(row, fld, render(template, details), ticket, template, tuple(details.items()))
 
     def __str__(self) -> str:
-        return render("row {row}, {field}: {reason}", {"row": self.row, "field": self.field, "reason": self.reason})
+        return render(ROW_LINE, {"row": self.row, "field": self.field, "reason": self.reason})
 
     def to_dict(self) -> dict[str, Any]:
         return {"row": self.row, "field": self.field, "reason": self.reason, "ticket": self.ticket}

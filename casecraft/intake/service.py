@@ -18,14 +18,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, overload
 
-from casecraft.base.errors import N_, ConflictError, InputError, PermissionDenied, Rendered, TriggerNotAllowed, render
+from casecraft.base.errors import (
+    N_,
+    ConflictError,
+    InputError,
+    Joined,
+    PermissionDenied,
+    Rendered,
+    TriggerNotAllowed,
+    render,
+)
 from casecraft.base.records import CaseRow
 from casecraft.cases import deadlines as dl
 from casecraft.cases import timeline as tl
 from casecraft.cases.rules import case_at, may_act
 from casecraft.cases.service import CaseService
 from casecraft.context import Context
-from casecraft.intake.hotline import RowProblem, Ticket
+from casecraft.intake.hotline import ROW_LINE, RowProblem, Ticket
 from casecraft.store.base import DuplicateKey
 from casecraft.workflows.org import Organisation, OrgPerson
 from casecraft.workflows.shape import Transition
@@ -46,11 +55,17 @@ class BadRowsError(InputError):
         self.problems = problems
         count = bad_rows if bad_rows is not None else len({p.row for p in problems})
         more = (total or len(problems)) - len(problems)
-        listed = "\n".join(f"  {p}" for p in problems) + (
-            "\n  " + render("... and {more} more", {"more": more}) if more > 0 else "")
+        # each line keeps what it was made of, so an edge translates it whole: matched back from its text, "row 2,
+        # ticket: 'T 2' must not contain spaces" was taken for the ticket message with the row as the ticket
+        lines = [Rendered(str(p), ROW_LINE, {"row": p.row, "field": p.field,
+                                             "reason": Rendered(p.reason, p.template, dict(p.details))})
+                 for p in problems]
+        if more > 0:
+            lines.append(Rendered(render("... and {more} more", {"more": more}), "... and {more} more", {"more": more}))
         super().__init__(N_("{file}: {count} bad row(s) of {rows}; nothing was imported. Fix them, or import the "
-                            "good rows with --skip-bad (the bad ones go to a reject file):\n{listed}"), file=path,
-                         count=count, rows=rows, listed=listed, problems=[p.to_dict() for p in problems])
+                            "good rows with --skip-bad (the bad ones go to a reject file):\n  {listed}"), file=path,
+                         count=count, rows=rows, listed=Joined(lines, "\n  "),
+                         problems=[p.to_dict() for p in problems])
 
 
 class CaseIds(Sequence[int]):
