@@ -343,3 +343,16 @@ def test_a_failed_deliverys_next_attempt_is_iso_in_the_workflows_zone(sandbox: C
                                                                    "CASECRAFT_NOW": "2026-11-27T08:41"})
     retry = [f["retry_at"] for f in json.loads(result.stdout)["failures"]]
     assert retry and all(r.endswith("+08:00") and "T" in r for r in retry), result.stdout
+
+
+def test_a_durations_unit_is_translated_in_its_limit() -> None:
+    """QA, 2026-12-01: "最多允许 3660 个day"."""
+    from casecraft import i18n
+    from casecraft.base.duration import Duration
+
+    for text, shown in (("99999999999 working days", "最多允许 3660 天（约十年）"),
+                        ("999999999 hours", "最多允许 87840 小时（约十年）")):
+        with pytest.raises(ValueError) as refused:
+            Duration.parse(text)
+        assert shown in i18n.text(refused.value.args[0], "zh_CN")
+        assert "at most" in str(refused.value)  # English as before

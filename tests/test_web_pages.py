@@ -306,7 +306,11 @@ def test_an_urge_is_named_on_the_board_and_a_second_acknowledgement_says_why_in_
     c = client(world, "wangjg")
     board = c.get("/web/alerts").text
     row = board[board.index(f'id="alert-{alert.id}"'):]
-    assert "督办" in row[:row.index("</tr>")] and f"#{alert.id} urge" not in board
+    row = row[:row.index("</tr>")]
+    assert "督办" in row and f"#{alert.id} urge" not in board
+    assert f"/cases/{case.id}/urge" not in row  # the case is at his own grid: 督办 is not his to give here
+    community = client(world, "zhoumin").get("/web/alerts", params={"unit": GRID5}).text
+    assert f"/cases/{case.id}/urge" in community  # the platform above may urge it
     token = csrf(board)
     hx = {"HX-Request": "true"}
     assert c.post(f"/web/alerts/{alert.id}/ack", data={"csrf": token}, headers=hx).status_code == 200

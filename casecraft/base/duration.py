@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from casecraft.base.errors import render
+from casecraft.base.errors import N_, render
 
 Unit = Literal["minute", "hour", "day"]
 
@@ -35,6 +35,8 @@ _ZH_UNITS: dict[str, tuple[Unit, bool]] = {
     "日": ("day", False),
 }
 # A limit longer than about ten years is a typo, and would overflow date arithmetic.
+# the unit's word in messages: an edge translates it (the message keeps what it was made of)
+_UNIT_WORDS: dict[str, str] = {"minute": N_("minute"), "hour": N_("hour"), "day": N_("day")}
 MAX_AMOUNT: dict[str, int] = {"minute": 10 * 366 * 24 * 60, "hour": 10 * 366 * 24, "day": 10 * 366}
 _EN_UNITS: dict[str, Unit] = {"minute": "minute", "min": "minute", "hour": "hour", "h": "hour", "day": "day",
                               "d": "day"}
@@ -81,7 +83,7 @@ class Duration:
             raise ValueError(render("bad duration {text!r}: it must be longer than zero", {"text": text}))
         if amount > MAX_AMOUNT[unit]:
             raise ValueError(render("bad duration {text!r}: at most {limit} {unit}s (about ten years) are allowed",
-                                    {"text": text, "limit": MAX_AMOUNT[unit], "unit": unit}))
+                                    {"text": text, "limit": MAX_AMOUNT[unit], "unit": render(_UNIT_WORDS[unit], {})}))
         if working and unit == "day" and amount != int(amount):
             raise ValueError(render("bad duration {text!r}: working days must be whole; use working hours",
                                     {"text": text}))

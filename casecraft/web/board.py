@@ -31,6 +31,14 @@ def _unit(v: Viewer, unit: str | None) -> str:
     return unit or v.unit
 
 
+def _urgeable(v: Viewer, eng: Engine, alerts: Any) -> dict[int, bool]:
+    """Whether the viewer may urge each alert's case (the board offers 督办 only where it would be taken)."""
+    from casecraft.web.cases import _may_urge
+
+    ids = sorted({a.case for a in alerts if a.case})
+    return {c.id: _may_urge(eng, v, c) for c in eng.list(ids=ids, limit=len(ids))} if ids else {}
+
+
 def _board(v: Viewer, eng: Engine, unit: str | None) -> Page:
     where = _unit(v, unit)
     may_watch(eng, v.person_id, where)
@@ -38,7 +46,7 @@ def _board(v: Viewer, eng: Engine, unit: str | None) -> Page:
     last = eng.alerts(org=where, after_id=items[-1].id if items else 0, limit=10_000)
     after = max([a.id for a in items] + [a.id for a in last] + [0])
     return Page("alerts.html", {"alerts": list(reversed(items)), "unit": where, "unit_name": eng.org.label(where),
-                                "after": after, "tz": eng.timezone})
+                                "after": after, "tz": eng.timezone, "urgeable": _urgeable(v, eng, items)})
 
 
 @router.get("/alerts")
@@ -54,7 +62,8 @@ async def rows(request: Request, unit: str | None = None,
         where = _unit(v, unit)
         may_watch(eng, v.person_id, where)
         items = eng.alerts(org=where, after_id=after_id, limit=100)
-        return Page("alert_rows.html", {"alerts": list(reversed(items)), "tz": eng.timezone})
+        return Page("alert_rows.html", {"alerts": list(reversed(items)), "tz": eng.timezone,
+                                        "urgeable": _urgeable(v, eng, items)})
 
     return await handle(request, look)
 
@@ -98,7 +107,7 @@ async def ack(request: Request, alert_id: Annotated[int, Path(ge=1, le=2**62)]) 
                 # the board swaps what comes back into the row: say there why (someone acknowledged it first)
                 return Page("alert_refused_row.html", {"alert_id": alert_id, "message": message_for(exc, request)})
             if partial:
-                return Page("alert_rows.html", {"alerts": [a], "tz": eng.timezone})
+                return Page("alert_rows.html", {"alerts": [a], "tz": eng.timezone, "urgeable": _urgeable(v, eng, [a])})
             return Redirect(f"{PREFIX}/alerts")
 
         return await handle(request, work, csrf=text(form, "csrf"), post=True)
