@@ -3,10 +3,12 @@
 The public API::
 
     from casecraft import Engine, FixedClock
-    engine = Engine("sqlite:///casecraft.db")
+    engine = Engine("sqlite:///casecraft-sandbox.db")
+    engine.init(sandbox=True)  # a sandbox: no logins (a real database: init(admin=...), then a person's token)
     case = engine.report(source="patrol", grid="110106004005005", category="0101",
                          desc="楼门张贴小广告", actor="wangjg")
     engine.fire(case.id, "resolve", actor="wangjg", note="已清除")
+    engine.close()
 
 Names are imported lazily so that the command line starts fast.
 """

@@ -98,8 +98,8 @@ class Engine:
         return self.ctx.now()
 
     def close(self) -> None:
-        """Release the database connections."""
-        self.store.dispose()
+        """Release the database connections; the engine refuses any further use (make a new one)."""
+        self.store.close()
 
     def __enter__(self) -> Engine:
         return self
@@ -408,6 +408,14 @@ class Engine:
         sinks, breakers = self._sinks()
         return deliver_once(self.ctx, sinks, breakers, budget_seconds=budget_seconds, batch=batch,
                             on_failure=on_failure)
+
+    def check_sinks(self) -> builtins.list[str]:
+        """Build the alert sinks of the current workflow now (their environment variables read); their names.
+
+        Raises:
+            InputError: a sink's environment variable is unset or holds a bad URL.
+        """
+        return [s.name for s in self._sinks()[0]]
 
     def _sinks(self) -> tuple[Any, Any]:
         from casecraft.alerts.delivery import CircuitBreakers

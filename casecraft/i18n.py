@@ -297,6 +297,7 @@ SOURCES = {"patrol": N_("patrol"), "informant": N_("informant"), "hotline": N_("
 OUTCOMES = {"solved": N_("solved"), "unsolved": N_("unsolved")}
 ALERT_KINDS = {"warning": N_("warning"), "overdue": N_("overdue"), "reescalation": N_("re-escalation"),
                "urge": N_("urge"), "calendar": N_("calendar")}
+ALERT_LINE_KINDS = frozenset({"warning", "overdue", "reescalation"})  # kinds whose text is made from the fields
 ALERT_LEVELS = {0: N_("own level"), 1: N_("one level up"), 2: N_("two levels up")}
 TIERS = {"grid": N_("grid"), "community": N_("community"), "street": N_("street"), "district": N_("district"),
          "joint": N_("joint meeting"), "city": N_("city")}
@@ -356,6 +357,8 @@ def alert_text(alert: Any, lang: str | None = None) -> str:
     # (no regex: compiling the class of the CJK ideographs costs a millisecond at import)
     if stored and not any("\u4e00" <= ch <= "\u9fff" for ch in stored):
         return stored
+    if stored and alert.kind not in ALERT_LINE_KINDS:  # an urge's note, the calendar notice: only the stored text
+        return stored                                   # holds them (a line made from the fields would lose them)
     due = "-"
     if alert.due_at is not None:
         from zoneinfo import ZoneInfo

@@ -17,6 +17,18 @@ from typing import Any
 log = logging.getLogger("casecraft.scheduler")
 
 
+def _failed(what: str, exc: Exception) -> None:
+    """A job's failure on the log: a casecraft error by its message (a refusal is no fault: no traceback); anything
+    else by its type, its traceback only at debug level (never its message: it may hold request data)."""
+    from casecraft.base.errors import CasecraftError
+
+    if isinstance(exc, CasecraftError):
+        log.error("%s: %s", what, exc)
+    else:
+        log.error("%s: %s", what, type(exc).__name__)
+        log.debug("%s", what, exc_info=(type(exc), exc, exc.__traceback__))
+
+
 def build_scheduler(sweep: Callable[[], dict[str, int]], *, interval_seconds: float = 60.0,
                     blocking: bool = True, on_result: Callable[[dict[str, int]], None] | None = None,
                     monthly: Callable[[], Any] | None = None, monthly_interval_seconds: float = 3600.0,
@@ -46,8 +58,8 @@ def build_scheduler(sweep: Callable[[], dict[str, int]], *, interval_seconds: fl
         try:
             with busy:
                 result = sweep()
-        except Exception:  # keep ticking; the next pass is level-triggered and catches up
-            log.exception("sweep failed")
+        except Exception as exc:  # keep ticking; the next pass is level-triggered and catches up
+            _failed("sweep failed", exc)
             return
         if on_result:
             on_result(result)
@@ -59,8 +71,8 @@ def build_scheduler(sweep: Callable[[], dict[str, int]], *, interval_seconds: fl
             try:
                 with busy:
                     result = monthly()
-            except Exception:  # keep ticking; the next pass tries again
-                log.exception("monthly evaluation failed")
+            except Exception as exc:  # keep ticking; the next pass tries again
+                _failed("monthly evaluation failed", exc)
                 return
             if on_monthly:
                 on_monthly(result)
@@ -71,8 +83,8 @@ def build_scheduler(sweep: Callable[[], dict[str, int]], *, interval_seconds: fl
         def send() -> None:
             try:
                 deliver()
-            except Exception:  # keep ticking; what was not sent stays queued
-                log.exception("alert delivery failed")
+            except Exception as exc:  # keep ticking; what was not sent stays queued
+                _failed("alert delivery failed", exc)
 
         sched.add_job(send, "interval", seconds=deliver_interval_seconds, id="deliver", replace_existing=True,
                       next_run_time=datetime.now(UTC))

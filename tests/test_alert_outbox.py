@@ -157,3 +157,17 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def test_a_sandbox_delivers_at_the_time_it_obeys(tmp_path: Path) -> None:
+    """QA, 2026-12-01: on a sandbox set to a date after today, the sweep queued deliveries at that date and the
+    delivery pass, reading the real clock, found none due until the real date caught up."""
+    from datetime import timedelta
+
+    clock = FixedClock(bj(24, "09:15") + timedelta(days=400))  # a year past the real date
+    with sandbox(f"sqlite:///{tmp_path / 'future.db'}", clock) as eng:
+        eng.report(source="patrol", grid="110106004005005", category="0101", desc="小广告", actor="wangjg")
+        clock.set(clock.now() + timedelta(days=4))
+        raised = eng.sweep()["raised"]
+        assert raised >= 1
+        assert eng.deliver()["delivered"] == raised  # the log sink: one delivery per alert

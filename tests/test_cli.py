@@ -894,3 +894,13 @@ def test_a_time_before_the_last_step_is_told_in_the_workflows_zone(cc: CLI) -> N
     assert result.exit_code == 2
     assert f"{DAY}T09:00:00+08:00" in result.stderr and f"{DAY}T10:00:00+08:00" in result.stderr
     assert "+00:00" not in result.stderr  # QA, 2026-12-01: it said 01:00:00+00:00 and 02:00:00+00:00
+
+
+def test_an_english_alert_list_keeps_an_urges_note_and_a_notice_has_no_case(cc: CLI) -> None:
+    """QA, 2026-12-01: in English the urge's text was made again from its fields (its note lost), and a calendar
+    notice's case column said None."""
+    case_id = cc.report_patrol(at=f"{DAY}T09:15")
+    cc.ok("case", "urge", str(case_id), "--note", "请尽快处理楼门小广告", "--actor", "duyan", at=f"{DAY}T10:00")
+    cc.ok("calendar", "check", at="2026-12-02T10:00")
+    shown = cc("--lang", "en", "alerts", "list", at="2026-12-02T10:00").stdout
+    assert "请尽快处理楼门小广告" in shown and "None" not in shown, shown

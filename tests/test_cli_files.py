@@ -209,6 +209,22 @@ def test_a_diagram_never_overwrites_the_workflow_file(place: Place, tmp_path: Pa
     assert wf.read_text(encoding="utf-8") == WORKFLOW.read_text(encoding="utf-8")
 
 
+def test_the_key_and_the_workflow_are_never_an_output_even_with_force(place: Place) -> None:
+    """QA, 2026-12-01: ``audit seal -o seal.key --key-file seal.key --force`` replaced the key with the seal,
+    ``export k.key --key-file k.key --force`` the key with the backup it signed, and ``report monthly --csv`` the
+    workflow file it ran on."""
+    assert place.run(["audit", "keygen", "-o", "seal.key"]).exit_code == 0
+    key = (place.root / "seal.key").read_text(encoding="utf-8")
+    refused(place.run(["audit", "seal", "-o", "seal.key", "--key-file", "seal.key", "--force"]),
+            "it is the command's input file")
+    refused(place.run(["export", "seal.key", "--key-file", "seal.key", "--force"]), "it is the command's input file")
+    refused(place.run(["export", "seal.key", "--force"], env={"CASECRAFT_SEAL_KEY_FILE": "seal.key"}),
+            "it is the command's input file")
+    assert (place.root / "seal.key").read_text(encoding="utf-8") == key
+    refused(place.run(["report", "monthly", "--month", "2026-11", "--csv", str(WORKFLOW), "--force"]),
+            "it is the command's input file")
+
+
 @pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root writes into any folder")
 def test_a_folder_that_is_not_writable_is_refused(place: Place) -> None:
     locked = place.root / "locked"

@@ -142,3 +142,24 @@ def test_the_layers_hold() -> None:
     result = subprocess.run([str(lint), "--config", str(ROOT / "pyproject.toml")], cwd=ROOT, capture_output=True,
                             text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_a_closed_engine_refuses_further_use_and_ids_must_be_numbers(tmp_path: Path) -> None:
+    """QA, 2026-12-01: a closed Engine kept writing through a pool it reopened and never released; a case id given
+    as a string was "no case 1"; a sweep with batch 0 silently raised nothing."""
+    from casecraft import InputError, UnavailableError
+    from tests.conftest import bj, sandbox
+
+    eng = sandbox(f"sqlite:///{tmp_path / 'closed.db'}", FixedClock(bj(24, "09:00")))
+    case = eng.report(source="patrol", grid="110106004005005", category="0101", desc="小广告", actor="wangjg")
+    with pytest.raises(InputError, match="whole number"):
+        eng.fire(str(case.id), "resolve", actor="wangjg")  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="at least 1"):
+        eng.sweep(batch=0)
+    eng.close()
+    for use in (lambda: eng.get(case.id), lambda: eng.list(), lambda: eng.sweep(),
+                lambda: eng.fire(case.id, "resolve", actor="wangjg")):
+        with pytest.raises(UnavailableError, match="closed"):
+            use()
+    with Engine(f"sqlite:///{tmp_path / 'closed.db'}", None, FixedClock(bj(24, "09:00"))) as again:
+        assert again.get(case.id).version == 1  # nothing was written after close

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -65,6 +65,16 @@ def test_bad_month(bad: str, says: str) -> None:
 def test_a_month_not_started_says_the_latest_month(future: str) -> None:
     with pytest.raises(InputError, match=r"has not started yet .*give a month up to 2026-11, as YYYY-MM"):
         month_period(future, TZ, bj(30, "23:59"))
+
+
+def test_at_midnight_on_the_first_the_month_has_begun_with_an_empty_window() -> None:
+    """QA, 2026-12-01: at 00:00 on the 1st the default month was "2026-12 has not started yet ... give a month up
+    to 2026-12"."""
+    start = datetime(2026, 11, 30, 16, 0, tzinfo=UTC)  # 2026-12-01 00:00 in Beijing
+    p = month_period("2026-12", TZ, start)
+    assert p.start == start and p.end == start
+    with pytest.raises(InputError, match="has not started yet"):
+        month_period("2026-12", TZ, start - timedelta(seconds=1))
 
 
 def test_the_last_months_a_date_can_hold() -> None:

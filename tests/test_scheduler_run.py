@@ -60,3 +60,25 @@ def test_scheduler_run_raises_due_alerts_once(tmp_path: Path) -> None:
     assert any("raised 0 alert(s)" in line for line in lines), lines
     with Engine(db, WORKFLOW, FixedClock(bj(25, "10:00"))) as eng:
         assert len(eng.alerts()) == 3
+
+
+def test_scheduler_run_refuses_a_sink_it_cannot_build_before_it_starts(tmp_path: Path) -> None:
+    """QA, 2026-12-01: with a webhook sink's environment variable unset, `scheduler run` raised alerts and sent
+    nothing, saying nothing (its jobs' errors went to a logger without a handler)."""
+    from typer.testing import CliRunner
+
+    from casecraft.cli.main import app
+
+    text = WORKFLOW.read_text(encoding="utf-8")
+    hooked = tmp_path / "workflows.yaml"
+    sink = "    - {type: log}\n    - {type: webhook, url_env: QA_HOOK}\n"
+    hooked.write_text(text.replace("    - {type: log}\n", sink), encoding="utf-8")
+    (tmp_path / "organisation.yaml").write_text((WORKFLOW.parent / "organisation.yaml").read_text(encoding="utf-8"),
+                                                encoding="utf-8")
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    sandbox(db, FixedClock(bj(24, "10:00"))).close()
+    runner = CliRunner()
+    assert runner.invoke(app, ["--db", db, "--workflow", str(hooked), "workflow", "publish"]).exit_code == 0
+    result = runner.invoke(app, ["--db", db, "scheduler", "run", "--interval", "1"], env={"QA_HOOK": ""})
+    assert result.exit_code == 2 and "QA_HOOK" in result.output and "Traceback" not in result.output
+    assert "sweeping every" not in result.output  # refused before it started

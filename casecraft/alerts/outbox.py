@@ -61,8 +61,13 @@ class SqlOutbox:
 
 def deliver_once(ctx: Context, sinks: list[Sink], breakers: CircuitBreakers, *, budget_seconds: float = 30.0,
                  batch: int = 50, on_failure: Callable[[FailedSend], None] | None = None) -> dict[str, int]:
-    """One worker pass: send what is due to the built sinks; counts by outcome (failed sends to ``on_failure``)."""
-    return deliver_pending(SqlOutbox(ctx), sinks, ctx.wall, budget_seconds=budget_seconds, batch=batch,
+    """One worker pass: send what is due to the built sinks; counts by outcome (failed sends to ``on_failure``).
+
+    The pass keeps the time deliveries were queued by: the wall clock, or on a sandbox the clock it obeys
+    (its sweeps queue them at that clock's time: a sandbox at a later ``--at`` had its alerts wait for the
+    real date to catch up)."""
+    clock = ctx.clock if ctx.sandbox else ctx.wall
+    return deliver_pending(SqlOutbox(ctx), sinks, clock, budget_seconds=budget_seconds, batch=batch,
                            breakers=breakers, on_failure=on_failure)
 
 

@@ -44,7 +44,14 @@ class Supervision:
 
         Deadline rows are claimed in batches; each batch's alerts, their ledger
         entries and their pending deliveries commit together.
+
+        Raises:
+            InputError: a batch (or a number of batches) below 1: a pass that could raise nothing.
         """
+        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1 or (
+                max_batches is not None and (isinstance(max_batches, bool) or max_batches < 1)):
+            raise InputError("the sweep's batch and number of batches must be at least 1 (got {batch}, {batches})",
+                             batch=batch, batches=max_batches)
         counts = {"claimed": 0, "raised": 0, "warning": 0, "overdue": 0, "reescalation": 0, "queued": 0}
         wf = self.ctx.workflow
         sinks = sink_names(wf)

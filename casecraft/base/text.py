@@ -83,9 +83,12 @@ def check_id(value: int, kind: str = "case") -> int:
         kind: ``case``, ``alert`` or ``log`` (names the detail and the message).
 
     Raises:
+        InputError: ``value`` is not a whole number (a string, a bool).
         NotFound: ``value`` is out of range.
     """
-    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_ID:
+    if not isinstance(value, int) or isinstance(value, bool):  # "1" is not case 1: a caller's mistake, said so
+        raise InputError("a {kind} id is a whole number, not {value!r}", kind=kind, value=value)
+    if not 1 <= value <= MAX_ID:
         details: dict[str, Any] = {kind: value}
         raise NotFound(_NOT_FOUND[kind], **details)
     return value

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -48,6 +50,21 @@ def ack(
         render.print_json(a.to_dict())
     else:
         render.line(_("alert {id} acknowledged by {person}", id=a.id, person=a.acked_by))
+
+
+class _StderrLog(logging.Handler):
+    """The ``casecraft`` logger's warnings and errors on the standard error stream of the moment."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+            sys.stderr.flush()
+        except Exception:  # a closed stream at shutdown: logging's own report, never a crash
+            self.handleError(record)
 
 
 def _iso(value: Any, tz: str) -> str | None:
@@ -118,6 +135,7 @@ def scheduler_run(
 
         raise InputError("--interval must be between 1 second and a day (86400)")
     eng = state(ctx).engine()
+    eng.check_sinks()  # a sink whose environment variable is unset: refused now, not silently on every pass
 
     ticks = [0]
     from zoneinfo import ZoneInfo
@@ -143,7 +161,12 @@ def scheduler_run(
                             monthly=lambda: (eng.check_calendar(), record_due(eng))[1], on_monthly=recorded,
                             deliver=lambda: eng.deliver(budget_seconds=max(interval / 2, 1.0)))
     render.line(_("sweeping every {interval} s; Ctrl-C to stop", interval=f"{interval:g}"))
+    handler = _StderrLog()  # a running service's log (the log sink's lines, failed passes) goes to stderr
+    logger = logging.getLogger("casecraft")
+    logger.addHandler(handler)
     try:
         sched.start()
     except (KeyboardInterrupt, SystemExit):
         pass
+    finally:
+        logger.removeHandler(handler)

@@ -50,7 +50,8 @@ def seal(
 
     key = sealing.load_key(key_file)
     doc = sealing.seal(state(ctx).engine(), key)
-    with files.output(output, db=state(ctx).db, force=force, what="the seal") as tmp:
+    with files.output(output, db=state(ctx).db, force=force, inputs=[key_file] if key_file else [],
+                      what="the seal") as tmp:
         tmp.write_text(json.dumps(doc, ensure_ascii=False, sort_keys=True), encoding="utf-8")
     render.line(_("sealed {cases} case(s) and {chains} chains to {path}", cases=len(doc["cases"]),
                   chains=len(doc["chains"]), path=output))

@@ -38,7 +38,8 @@ def export(
         from casecraft.audit.seal import load_key
 
         key = load_key(key_file)
-    with files.output(file, db=st.db, force=force, what="the backup") as tmp:
+    with files.output(file, db=st.db, force=force, inputs=[key_file] if key_file else [],
+                      what="the backup") as tmp:
         result = backup.export(st.engine(), tmp, key=key, redact=redact)
     result = replace(result, path=file)
     if json_out:

@@ -18,9 +18,7 @@ rename refuses to replace a file that appeared meanwhile.
 from __future__ import annotations
 
 import os
-import shutil
 import stat
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -102,6 +100,20 @@ def _inside(path: Path, folder: Path) -> bool:
     return False
 
 
+KEY_ENV = "CASECRAFT_SEAL_KEY_FILE"  # casecraft.audit.seal.KEY_ENV: not imported, every command starts here
+STANDING: list[str] = []
+"""This command's standing inputs, never written over even with ``--force``: the workflow file and the
+organisation file beside it, the seal key named by the environment (set by :func:`standing_inputs`)."""
+
+
+def standing_inputs(workflow: str | None) -> None:
+    """Remember the files every command of this run reads (see :data:`STANDING`)."""
+    wf = Path(workflow) if workflow else Path("workflows.yaml")
+    STANDING[:] = [str(wf), str(wf.with_name("organisation.yaml"))]
+    if os.environ.get(KEY_ENV):
+        STANDING.append(os.environ[KEY_ENV])
+
+
 def check_output(path: str | os.PathLike[str], *, db: str | None = None, force: bool = False,
                  inputs: Sequence[str | os.PathLike[str]] = (), what: str = "the file") -> Path:
     """Check that ``path`` may be written; returns it absolute. Writes nothing.
@@ -134,7 +146,7 @@ def check_output(path: str | os.PathLike[str], *, db: str | None = None, force: 
         if _inside(target, folder):
             raise InputError("refusing to write {path!r}: it is inside the attachment folder {folder!r}; "
                              "write it somewhere else", path=shown, folder=str(folder))
-    for given in inputs:
+    for given in (*inputs, *STANDING):
         if _same(target, Path(os.path.abspath(given))):
             raise InputError("refusing to write {path!r}: it is the command's input file; choose another "
                              "file name", path=shown)
@@ -182,6 +194,9 @@ def output(path: str | os.PathLike[str], *, db: str | None = None, force: bool =
     target = check_output(path, db=db, force=force, inputs=inputs, what=what)
     shown = os.fspath(path)
     try:
+        import shutil  # here: every command reads this module as it starts; only writing needs these
+        import tempfile
+
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name[:40]}.", suffix=".part", dir=target.parent))
     except OSError as exc:
         raise InputError("cannot write {what} {path!r}: {reason}", what=what, path=shown,

@@ -116,6 +116,9 @@ def _global(
         raise typer.BadParameter(i18n._("{value!r} is not a language: use zh or en", value=lang),
                                  param_hint="'--lang'")
     st = State(db=db, workflow=workflow, at=at, server=server)
+    from casecraft.cli import files
+
+    files.standing_inputs(workflow)  # the workflow and key files are never an output, --force or not
     ctx.obj = st
     ctx.call_on_close(st.close)
 

@@ -623,7 +623,8 @@ def alert_list(items: list[Any], names: dict[str, str] | None = None) -> None:
         acked = f"{_named(a.acked_by, names)} {_local(a.acked_at, a.timezone)[5:]}" if a.acked_at else "-"
         colour = {"warning": "yellow", "overdue": "red", "reescalation": "bold red"}.get(a.kind, "")
         kind = a.kind_label if i18n.is_chinese() else i18n.word(i18n.ALERT_KINDS, a.kind)
-        table.add_row(str(a.id), str(a.case), cell(kind, colour), cell(i18n.word(i18n.ALERT_LEVELS, a.level)),
+        case = str(a.case) if a.case is not None else "-"  # a calendar notice is about no case
+        table.add_row(str(a.id), case, cell(kind, colour), cell(i18n.word(i18n.ALERT_LEVELS, a.level)),
                       cell(a.unit_name), _local(a.due_at, a.timezone)[5:], _local(a.raised_at, a.timezone)[5:],
                       cell(acked), cell(i18n.alert_text(a)))
     print_table(table)

@@ -116,7 +116,7 @@ def month_period(month: str, tz: str, now: datetime) -> Period:
     """
     current = current_month(now, tz)
     y, m = month_parts(month, current)
-    if now <= datetime.combine(date(y, m, 1), time(0), ZoneInfo(tz)):
+    if now < datetime.combine(date(y, m, 1), time(0), ZoneInfo(tz)):  # at 00:00 on the 1st: begun, still empty
         local = now.astimezone(ZoneInfo(tz))
         raise InputError("month {month} has not started yet (now is {now} {tz}): give a month up to {current}, "
                          "as YYYY-MM", month=_fmt((y, m)), now=f"{local:%Y-%m-%d %H:%M}", tz=tz, current=current)

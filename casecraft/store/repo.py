@@ -17,6 +17,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Engine, Table, bindparam, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from casecraft.base.errors import UnavailableError
 from casecraft.base.records import CASE_FIELDS, CaseRow, Entry
 from casecraft.store import direct
 from casecraft.store.alerts_repo import AlertQueries, DeadlineQueries, deadlines_t
@@ -310,13 +311,19 @@ class Store:
         self.read_only = read_only
         # SQLite: this process's writes go through one connection (one writer at a time in any case)
         self._writer = SqliteWriter(self.engine) if self.dialect == "sqlite" and not read_only else None
+        self.closed = False
         if migrate and not read_only:
             ensure_schema(self.engine)
+
+    def _open(self) -> None:
+        if self.closed:  # SQLAlchemy would open a new pool, never released: say so instead
+            raise UnavailableError("this engine was closed; make a new one to use the database again")
 
     @contextmanager
     def _begin(self, *, first: bool = False) -> Iterator[Connection]:
         """A write transaction's connection: SQLite's writer connection, else a pooled one; ``first``: on
         PostgreSQL its BEGIN waits for the first statement (:func:`casecraft.store.direct.run_first`)."""
+        self._open()
         if self._writer is not None:
             with self._writer.begin() as conn:
                 yield conn
@@ -345,6 +352,7 @@ class Store:
 
     @contextmanager
     def read(self) -> Iterator[Tx]:
+        self._open()
         with translate_db_error(self.engine), self.engine.connect() as conn:
             with sqlite_deferred():
                 tx = conn.begin()
@@ -352,9 +360,15 @@ class Store:
                 yield Tx(conn)
 
     def dispose(self) -> None:
+        """Give back every connection (the store opens new ones when next used)."""
         if self._writer is not None:
             self._writer.close()
         self.engine.dispose()
+
+    def close(self) -> None:
+        """Give back every connection; the store refuses any further use."""
+        self.closed = True
+        self.dispose()
 
 
 __all__ = ["DBAPIError", "DuplicateKey", "Store", "Tx", "case_row", "entry_row", "entry_values"]
