@@ -213,6 +213,10 @@ def test_the_key_and_the_workflow_are_never_an_output_even_with_force(place: Pla
     """QA, 2026-12-01: ``audit seal -o seal.key --key-file seal.key --force`` replaced the key with the seal,
     ``export k.key --key-file k.key --force`` the key with the backup it signed, and ``report monthly --csv`` the
     workflow file it ran on."""
+    from casecraft.audit.seal import KEY_ENV
+    from casecraft.cli.files import KEY_ENV as PROTECTED_KEY_ENV
+
+    assert PROTECTED_KEY_ENV == KEY_ENV  # the same variable (kept twice: the command line does not import seal)
     assert place.run(["audit", "keygen", "-o", "seal.key"]).exit_code == 0
     key = (place.root / "seal.key").read_text(encoding="utf-8")
     refused(place.run(["audit", "seal", "-o", "seal.key", "--key-file", "seal.key", "--force"]),
