@@ -13,12 +13,12 @@ from zoneinfo import ZoneInfo
 
 
 def _mask_token(token: str) -> str:
+    local, at, domain = token.partition("@")
+    if at and not any(ch.isdigit() for ch in domain):  # an address: 13812345678@qq.com keeps one character
+        return f"{local[:1]}***@{domain}"
     if any(ch.isdigit() for ch in token):
         # a number keeps its first 3 and last 4 characters: 13812345678 -> 138****5678
         return f"{token[:3]}****{token[-4:]}" if len(token) >= 8 else "****"
-    if "@" in token:
-        local, _, domain = token.partition("@")
-        return f"{local[:1]}***@{domain}"
     return token[:1] + "*" * max(1, len(token) - 1)  # a name keeps its first character: 张女士 -> 张**
 
 
