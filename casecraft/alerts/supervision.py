@@ -31,6 +31,20 @@ from casecraft.workflows.org import Organisation, OrgPerson
 from casecraft.workflows.spec import Workflow
 
 
+def may_watch(org: Any, person_id: str, unit: str | None) -> Any:
+    """The person, if they may watch the alerts raised at ``unit`` (their unit or one below it; None: their own).
+
+    Raises:
+        PermissionDenied: no such person, or ``unit`` is another platform's inbox for them.
+    """
+    person = org.person(person_id)
+    if person is None or (unit is not None and not org.within(unit, person.unit)):
+        raise PermissionDenied("the alerts of {unit} are for its own people and the platforms above it; "
+                               "{person} works at {own}", unit=org.label(unit or "-"), person=person_id,
+                               own=org.label(person.unit) if person else "-")
+    return person
+
+
 class Supervision:
     """Deadlines, alerts, the sweep and urging, over the shared context."""
 
@@ -172,11 +186,7 @@ class Supervision:
                 raise InputError("unknown unit '{unit}'", unit=org)
             units = [org] if org else None
             if watcher is not None:
-                person = view_org.person(watcher)
-                if person is None or (org is not None and not view_org.within(org, person.unit)):
-                    raise PermissionDenied("the alerts of {unit} are for its own people and the platforms above it; "
-                                           "{person} works at {own}", unit=view_org.label(org or "-"),
-                                           person=watcher, own=view_org.label(person.unit) if person else "-")
+                person = may_watch(view_org, watcher, org)
                 if units is None and any(not view_org.within(r.code, person.unit) for r in view_org.roots()):
                     units = [code for code in view_org.units if view_org.within(code, person.unit)]
             rows = tx.alerts(units=units, only_open=only_open, case_id=case_id, after_id=after_id, limit=limit)

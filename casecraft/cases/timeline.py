@@ -471,8 +471,11 @@ def append(tx: Tx, case: CaseRow, step: Step, actor: Actor, when: When, *,
 
 
 def append_step(tx: Tx, case: CaseRow, step: Step, actor: Actor, when: When, *,
-                expected_version: int | None = None) -> tuple[CaseRow, Entry]:
+                expected_version: int | None = None, zone: str = "UTC") -> tuple[CaseRow, Entry]:
     """Append ``step`` to an existing case in ``tx``: deadline rows, the chained entry, the case row.
+
+    Args:
+        zone: the timezone a refusal tells its times in (the case's workflow's).
 
     Returns:
         the case row as this transaction left it, and the entry appended.
@@ -487,9 +490,13 @@ def append_step(tx: Tx, case: CaseRow, step: Step, actor: Actor, when: When, *,
         raise ConflictError("case {case} was changed by someone else (now at version {version}, you saw "
                             "{expected}); look at it again", case=case.id, version=case.version,
                             expected=expected_version)
-    if when.at < case.updated_at:
+    if when.at < case.updated_at:  # the times told in ``zone`` (the workflow's, from the case service)
+        from zoneinfo import ZoneInfo
+
+        shown = ZoneInfo(zone)
         raise InputError("the time {at} lies before case {case}'s last step ({last}); a timeline only moves "
-                         "forward", at=when.at.isoformat(), case=case.id, last=case.updated_at.isoformat())
+                         "forward", at=when.at.astimezone(shown).isoformat(), case=case.id,
+                         last=case.updated_at.astimezone(shown).isoformat())
     seq = case.version + 1
     changes = step.changes
     dfacts, opened = _apply_deadlines(tx, case, seq, step.deadlines, when.at)

@@ -23,7 +23,8 @@ import anyio
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from starlette.responses import StreamingResponse
 
-from casecraft.base.errors import CasecraftError, InputError, PermissionDenied
+from casecraft.alerts.supervision import may_watch as watchable
+from casecraft.base.errors import CasecraftError, InputError
 from casecraft.base.text import MAX_ID
 from casecraft.engine import Engine
 from casecraft.server.common import JSON, call, with_tz
@@ -59,11 +60,7 @@ def may_watch(engine: Engine, person_id: str, unit: str) -> None:
         org = engine.ctx.org_in(tx)
         if org.unit(unit) is None:
             raise InputError("unknown unit '{unit}'; see `casecraft org show`", unit=unit)
-        person = org.person(person_id)
-        if person is None or not org.within(unit, person.unit):
-            raise PermissionDenied("the alerts of {unit} are for its own people and the platforms above it; "
-                                   "{person} works at {own}", unit=org.label(unit), person=person_id,
-                                   own=org.label(person.unit) if person else "-")
+        watchable(org, person_id, unit)
 
 
 @router.get("/platforms/{unit}/alerts", summary="The alerts raised at a platform (its people and those above)")

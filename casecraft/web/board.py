@@ -33,10 +33,10 @@ def _unit(v: Viewer, unit: str | None) -> str:
 
 def _urgeable(v: Viewer, eng: Engine, alerts: Any) -> dict[int, bool]:
     """Whether the viewer may urge each alert's case (the board offers 督办 only where it would be taken)."""
-    from casecraft.web.cases import _may_urge
+    from casecraft.web.cases import may_urge
 
     ids = sorted({a.case for a in alerts if a.case})
-    return {c.id: _may_urge(eng, v, c) for c in eng.list(ids=ids, limit=len(ids))} if ids else {}
+    return {c.id: may_urge(eng, v, c) for c in eng.list(ids=ids, limit=len(ids))} if ids else {}
 
 
 def _board(v: Viewer, eng: Engine, unit: str | None) -> Page:

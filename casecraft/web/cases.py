@@ -193,7 +193,8 @@ def _story(eng: Engine, case: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _may_urge(eng: Engine, v: Viewer, case: Any) -> bool:
+def may_urge(eng: Engine, v: Viewer, case: Any) -> bool:
+    """Whether the viewer may urge (督办) ``case``: the workflow's urge roles, above its unit or a supervisor."""
     wf, org = eng.workflow, eng.org
     if not set(wf.file.workflow.urge_roles) & set(v.roles) or not case.open:
         return False
@@ -213,7 +214,7 @@ def _case(v: Viewer, eng: Engine, case_id: int, message: str | None = None) -> P
         "case": case, "deadline": deadline, "light": light(deadline, now), "light_labels": labels(LIGHT_LABELS),
         "story": _story(eng, case), "options": options, "outcomes": labels(OUTCOMES), "message": message,
         "current_limit": limit_label(state.limit) if state else "", "since": now - case.timeline[-1].at
-        if case.timeline else None, "may_urge": _may_urge(eng, v, case), "may_park": leader and not case.parked,
+        if case.timeline else None, "may_urge": may_urge(eng, v, case), "may_park": leader and not case.parked,
         "may_unpark": leader and case.parked, "may_ask_extension": handling and not case.extension_request
         and deadline is not None, "may_decide_extension": leader and bool(case.extension_request),
         "extensions": [(e, limit_label(e)) for e in EXTENSIONS], "tz": eng.timezone, "sources": labels(SOURCES),
