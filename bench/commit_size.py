@@ -4,8 +4,9 @@ A WAL commit appends one frame (a 4 KiB page and its header) per page the transa
 fsyncs the WAL: the more table and index pages a step touches, the longer its commit waits on the
 disk. This measures, on the same schema and the same database file:
 
-- the WAL frames one step of the escalation path writes (the engine: the case row, the chained
-  entry, the step deadlines closed and opened, with their indexes) and one transition of the Core
+- the WAL frames one step of the escalation path writes (the engine: the case row, which since
+  migration 0006 holds the running step limit in its ``stage_*`` columns, the chained entry, and the
+  ended stage's limit written as a deadlines row, with their indexes) and one transition of the Core
   floor of ``bench/throughput.py`` (a case row and a timeline row);
 - the time to append ``k`` frames to a file and fsync it, for the frame counts seen: the floor fsync
   sets under each commit on this machine;

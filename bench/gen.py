@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bench.common import SEED, WORKFLOW, at
+from casecraft.base.records import STAGE_COLUMNS
 
 GRIDS = ["110106004005005", "110106004005001", "110106004001001", "110106004001002"]
 
@@ -95,6 +96,8 @@ CASE_COLS = ("id", "workflow_version_id", "state", "tier", "unit_code", "grid_co
              "source", "ref", "description", "reporter_id", "assignees", "resolved_tier", "is_open", "created_at",
              "updated_at", "closed_at", "version", "last_hash", "deadline_at", "registered_at", "parked",
              "channel", "received_at", "contact")
+CASE_STAGE_COLS = CASE_COLS + STAGE_COLUMNS
+"""A case row with its running step limit (``stage_*``, schema 0006): where an open case's step limit lives."""
 DEADLINE_COLS = ("case_id", "kind", "seq", "state", "tier", "unit_code", "limit_text", "calendar", "started_at",
                  "warn_at", "due_at", "escalate_at", "next_alert_at", "extended", "closed_at", "outcome")
 TIMELINE_COLS = ("case_id", "seq", "at", "actor_id", "actor_role", "actor_unit", "trigger", "from_state", "to_state",
@@ -102,10 +105,16 @@ TIMELINE_COLS = ("case_id", "seq", "at", "actor_id", "actor_role", "actor_unit",
 
 SWEEP_NOW = at(24, "17:00").astimezone(UTC)  # generated times in UTC: no conversion per row
 
+SWEEP_GENERATOR = 4
+"""Bumped when the sweep's data or its schema changes (bench/run.py tags its cache with it): 2 = every step
+limit a deadlines row; 3 = the schema of migration 0006 (an open case's running step limit on its case row); 4 = its
+covering ix_cases_stage_due."""
+
 
 def build_sweep(url: str, n_cases: int, *, open_share: float = 0.3, due_share: float = 0.1) -> dict[str, int]:
-    """``n_cases`` cases, ``open_share`` of them open with an open step deadline; of those,
-    ``due_share`` have an alert due at SWEEP_NOW. Every closed case has a closed step deadline."""
+    """``n_cases`` cases, ``open_share`` of them open with a running step limit (on the case row, the
+    ``stage_*`` columns, as the engine keeps it since migration 0006); of those, ``due_share`` have an
+    alert due at SWEEP_NOW. Every closed case has a closed step deadline row (written when its stage ended)."""
     from casecraft.store.db import make_engine
 
     vid = init_db(url, SWEEP_NOW - timedelta(days=30))
@@ -116,30 +125,36 @@ def build_sweep(url: str, n_cases: int, *, open_share: float = 0.3, due_share: f
         due = is_open and rng.random() < due_share
         start = SWEEP_NOW - timedelta(minutes=rng.randrange(60, 30 * 24 * 60))
         plan.append((is_open, due, start, rng.choice(GRIDS)))
+    no_stage = (None,) * len(STAGE_COLUMNS)
+
+    def limit(start: datetime) -> tuple[datetime, datetime, datetime]:
+        return start + timedelta(hours=3), start + timedelta(hours=4), start + timedelta(days=1)
 
     def cases() -> Iterator[tuple[Any, ...]]:
-        for i, (is_open, _, start, grid) in enumerate(plan, 1):
+        for i, (is_open, due, start, grid) in enumerate(plan, 1):
             closed = None if is_open else start + timedelta(hours=2)
+            stage: tuple[Any, ...] = no_stage
+            if is_open:  # the running step limit (STAGE_FIELDS' order); the same draws as generator 2's rows
+                warn, due_at, esc = limit(start)
+                nxt = (SWEEP_NOW - timedelta(minutes=rng.randrange(1, 600)) if due
+                       else SWEEP_NOW + timedelta(minutes=rng.randrange(1, 3 * 24 * 60)))
+                stage = (1, "grid_handling", "grid", grid, "4 working hours", "calendar_days", start, warn, due_at,
+                         esc, nxt, 0, None, None, False, None)
             yield (i, vid, "grid_handling" if is_open else "closed", "grid", grid, grid, "0101", "normal", "patrol",
                    None, f"巡查发现小广告{i}", "wangjg", [], None if is_open else "grid", is_open, start,
                    closed or start, closed, 1 if is_open else 4, f"{i:064x}", start + timedelta(days=1), start,
-                   False, None, None, None)
+                   False, None, None, None, *stage)
 
     def deadlines() -> Iterator[tuple[Any, ...]]:
-        for i, (is_open, due, start, grid) in enumerate(plan, 1):
-            warn, due_at, esc = start + timedelta(hours=3), start + timedelta(hours=4), start + timedelta(days=1)
-            if is_open:
-                nxt = (SWEEP_NOW - timedelta(minutes=rng.randrange(1, 600)) if due
-                       else SWEEP_NOW + timedelta(minutes=rng.randrange(1, 3 * 24 * 60)))
-                yield (i, "step", 1, "grid_handling", "grid", grid, "4 working hours", "calendar_days", start, warn,
-                       due_at, esc, nxt, 0, None, None)
-            else:
+        for i, (is_open, _, start, grid) in enumerate(plan, 1):
+            if not is_open:  # an ended stage's row; an open case's running limit is on its case row
+                warn, due_at, esc = limit(start)
                 yield (i, "step", 1, "grid_handling", "grid", grid, "4 working hours", "calendar_days", start, warn,
                        due_at, esc, None, 0, start + timedelta(hours=2), "met")
 
     db = make_engine(url)
     try:
-        n = load(db, "cases", CASE_COLS, cases())
+        n = load(db, "cases", CASE_STAGE_COLS, cases())
         d = load(db, "deadlines", DEADLINE_COLS, deadlines())
         analyze(db)
     finally:

@@ -3,14 +3,16 @@
 The generator writes a work-order CSV (the columns of ``casecraft.intake.hotline``)
 for the sample organisation's grids. The raw peer reads the same file with
 ``csv`` and, per batch of 500 rows in one transaction, inserts the cases
-(``executemany`` with RETURNING), their first timeline entries and their
-step deadlines with prebuilt SQLAlchemy Core statements — the rows the engine
-wrote when the peer was made (issue 6), without its checks, routing and
-working-time arithmetic; ``driver_rate`` writes those rows through the DBAPI
-cursor. Since the trust model an import's timeline rows are wider (the chained
-entry keeps the note, the recorded time, the actor's name, the case facts and
-the deadline facts): ``same_rows_rate`` is the driver's speed for the rows the
-import writes today, byte for byte (SQLite).
+(``executemany`` with RETURNING) and their first timeline entries with prebuilt
+SQLAlchemy Core statements — the rows the engine wrote when the peer was made
+(issue 6), without its checks, routing and working-time arithmetic; the step
+deadline, a row of its own then, is since migration 0006 the case row's
+``stage_*`` columns, as the import writes it (an intake step opens no whole-case
+limit, so no deadlines row is written); ``driver_rate`` writes those rows
+through the DBAPI cursor. Since the trust model an import's timeline rows are
+wider (the chained entry keeps the note, the recorded time, the actor's name,
+the case facts and the deadline facts): ``same_rows_rate`` is the driver's speed
+for the rows the import writes today, byte for byte (SQLite).
 
 The RSS row imports a big file (1,000,000 rows in the full run, generated once
 under bench/.data) into a fresh SQLite database in a child process
@@ -30,7 +32,7 @@ import random
 import subprocess
 import sys
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,17 @@ from bench.gen import GRIDS
 
 NOW = at(24, "17:00")
 BATCH = 500
+
+
+def _stage(now: datetime) -> dict[str, Any]:
+    """The running step limit of a case entered at street intake at ``now`` (1 working hour, warned at 80 %),
+    as the case row's ``stage_*`` columns (schema 0006) by name; the rest of them (closed, outcome, the id of a
+    row from before 0006) stay NULL."""
+    return {"stage_seq": 1, "stage_state": "street_intake", "stage_tier": "street", "stage_unit_code": "110106004",
+            "stage_limit_text": "1 working hour", "stage_calendar": "calendar_days", "stage_started_at": now,
+            "stage_warn_at": now + timedelta(minutes=48), "stage_due_at": now + timedelta(hours=1),
+            "stage_escalate_at": now + timedelta(days=1), "stage_next_alert_at": now + timedelta(minutes=48),
+            "stage_extended": 0, "stage_provisional": False}
 
 
 def write_csv(path: Path, n: int) -> Path:
@@ -136,14 +149,15 @@ def raw_rate(url: str, path: Path) -> float:
 
     from casecraft import Engine, FixedClock
     from casecraft.store.db import make_engine
-    from casecraft.store.models import Case, Deadline, TimelineEntry
+    from casecraft.store.models import Case, TimelineEntry
 
     eng = Engine(url, WORKFLOW, FixedClock(NOW))
     vid = int(eng.init(sandbox=True)["workflow_version_id"])
     eng.close()
-    cases_t, timeline_t, deadlines_t = Case.__table__, TimelineEntry.__table__, Deadline.__table__
+    cases_t, timeline_t = Case.__table__, TimelineEntry.__table__
     ins_case = insert(cases_t).returning(cases_t.c.id, sort_by_parameter_order=True)
-    ins_tl, ins_dl = insert(timeline_t), insert(deadlines_t)
+    ins_tl = insert(timeline_t)
+    stage = _stage(NOW)  # the step limit on the case row, as the import writes it (no deadlines row)
     street = "110106004"
     db = make_engine(url)
     n = 0
@@ -159,9 +173,9 @@ def raw_rate(url: str, path: Path) -> float:
                           "source": "hotline", "ref": r["ticket"], "description": r["description"],
                           "reporter_id": "wujing", "assignees": [], "is_open": True, "created_at": NOW,
                           "updated_at": NOW, "version": 1, "channel": r["channel"], "contact": r["contact"],
-                          "received_at": NOW} for r in batch]
+                          "received_at": NOW, **stage} for r in batch]
                 ids = list(conn.execute(ins_case, cases).scalars())
-                entries, dls = [], []
+                entries = []
                 for cid in ids:
                     h = hashlib.sha256(f"{cid}:1".encode()).hexdigest()
                     entries.append({"case_id": cid, "seq": 1, "at": NOW, "actor_id": "wujing", "actor_role": "operator",
@@ -169,13 +183,7 @@ def raw_rate(url: str, path: Path) -> float:
                                     "to_state": "street_intake", "from_tier": None, "to_tier": "street",
                                     "unit_code": street, "targets": [], "outcome": None, "note": None,
                                     "attachments": [], "prev_hash": None, "hash": h})
-                    dls.append({"case_id": cid, "kind": "step", "seq": 1, "state": "street_intake", "tier": "street",
-                                "unit_code": street, "limit_text": "1 working hour", "calendar": "calendar_days",
-                                "started_at": NOW, "warn_at": NOW + timedelta(minutes=48),
-                                "due_at": NOW + timedelta(hours=1), "escalate_at": NOW + timedelta(days=1),
-                                "next_alert_at": NOW + timedelta(minutes=48), "extended": 0})
                 conn.execute(ins_tl, entries)
-                conn.execute(ins_dl, dls)
             n += len(batch)
         elapsed = time.perf_counter() - start
     finally:
@@ -184,8 +192,9 @@ def raw_rate(url: str, path: Path) -> float:
 
 
 def driver_rate(url: str, path: Path) -> float:
-    """The raw limit at the driver: the same rows as ``raw_rate``, ids assigned up front, values converted
-    as they are read, one DBAPI ``executemany`` per table per 500 rows (no SQLAlchemy per row)."""
+    """The raw limit at the driver: the same rows as ``raw_rate`` (the case row with its step limit's
+    ``stage_*`` columns, the timeline entry), ids assigned up front, values converted as they are read, one
+    DBAPI ``executemany`` per table per 500 rows (no SQLAlchemy per row)."""
     from bench.gen import _pg_value, _sqlite_value
     from casecraft import Engine, FixedClock
     from casecraft.store.db import make_engine
@@ -204,20 +213,18 @@ def driver_rate(url: str, path: Path) -> float:
 
     case_cols = ("id", "workflow_version_id", "state", "tier", "unit_code", "grid_code", "category_code", "urgency",
                  "source", "ref", "description", "reporter_id", "assignees", "is_open", "created_at", "updated_at",
-                 "version", "channel", "contact", "received_at", "parked")
+                 "version", "channel", "contact", "received_at", "parked", *_stage(NOW))
     tl_cols = ("case_id", "seq", "at", "actor_id", "actor_role", "actor_unit", "trigger", "to_state", "to_tier",
                "unit_code", "targets", "attachments", "hash")
-    dl_cols = ("case_id", "kind", "seq", "state", "tier", "unit_code", "limit_text", "calendar", "started_at",
-               "warn_at", "due_at", "escalate_at", "next_alert_at", "extended")
-    now, warn, due, esc = (conv(t) for t in (NOW, NOW + timedelta(minutes=48), NOW + timedelta(hours=1),
-                                             NOW + timedelta(days=1)))
+    now = conv(NOW)
+    stage = tuple(conv(v) for v in _stage(NOW).values())  # the step limit on the case row (no deadlines row)
     raw = db.raw_connection()
     n = 0
     try:
         cur = raw.cursor()
         start = time.perf_counter()
         cur.execute("SELECT coalesce(max(id), 0) FROM cases")
-        next_id = int(cur.fetchone()[0]) + 1
+        next_id = int((cur.fetchone() or (0,))[0]) + 1
         if sqlite:
             raw.commit()
         with path.open(encoding="utf-8", newline="") as f:
@@ -226,20 +233,17 @@ def driver_rate(url: str, path: Path) -> float:
             batch = rows[k:k + BATCH]
             if sqlite:
                 cur.execute("BEGIN IMMEDIATE")
-            cases, entries, dls = [], [], []
+            cases, entries = [], []
             for r in batch:
                 cid = next_id
                 next_id += 1
                 cases.append((cid, vid, "street_intake", "street", street, r["grid"], r["category"], "normal",
                               "hotline", r["ticket"], r["description"], "wujing", "[]", True if not sqlite else 1,
-                              now, now, 1, r["channel"], r["contact"], now, False if not sqlite else 0))
+                              now, now, 1, r["channel"], r["contact"], now, False if not sqlite else 0, *stage))
                 entries.append((cid, 1, now, "wujing", "operator", street, "report", "street_intake", "street",
                                 street, "[]", "[]", hashlib.sha256(f"{cid}:1".encode()).hexdigest()))
-                dls.append((cid, "step", 1, "street_intake", "street", street, "1 working hour", "calendar_days",
-                            now, warn, due, esc, warn, 0))
             cur.executemany(sql("cases", case_cols), cases)
             cur.executemany(sql("timeline", tl_cols), entries)
-            cur.executemany(sql("deadlines", dl_cols), dls)
             if sqlite:
                 cur.execute("COMMIT")
             else:
@@ -258,10 +262,12 @@ def same_rows_rate(url: str, scratch: str, path: Path) -> float:
     ``driver_rate``'s rows are narrower than the import's: its timeline rows carry no note, recorded time,
     actor's name, case facts or deadline facts, which the chained entry of an import holds since the
     trust model (hash version 2). Here the engine imports the file once, untimed, into the database at
-    ``scratch``; its cases, timeline and deadline rows are read back as the driver gives them (text,
-    numbers) and then, timed, the file is read and those rows are inserted into the fresh database at
-    ``url`` by one DBAPI ``executemany`` per table per 500 cases, one transaction each, as
-    ``driver_rate`` does: the driver's speed for the same bytes, with none of the import's work.
+    ``scratch``; its cases (with the step limit in their ``stage_*`` columns, schema 0006), timeline and
+    deadline rows (a whole case's limit, if the intake opened one: none for the sample workflow's) are read
+    back as the driver gives them (text, numbers) and then, timed, the file is read and those rows are
+    inserted into the fresh database at ``url`` by one DBAPI ``executemany`` per table with rows per 500
+    cases, one transaction each, as ``driver_rate`` does: the driver's speed for the same bytes, with none
+    of the import's work.
     """
     from casecraft import Engine, FixedClock
     from casecraft.store.db import make_engine
@@ -316,7 +322,9 @@ def same_rows_rate(url: str, scratch: str, path: Path) -> float:
                 batch = ids[k:k + BATCH]
                 cur.execute("BEGIN IMMEDIATE")
                 for sql, (_t, _cols, by_case) in zip(sqls, tables, strict=True):
-                    cur.executemany(sql, [row for cid in batch for row in by_case.get(cid, ())])
+                    got = [row for cid in batch for row in by_case.get(cid, ())]
+                    if got:  # the import wrote no deadlines row (its step limit is on the case row)
+                        cur.executemany(sql, got)
                 cur.execute("COMMIT")
                 n += len(batch)
             elapsed = time.perf_counter() - start

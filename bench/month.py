@@ -4,15 +4,20 @@ The generator (seeded) makes 16 districts × 21 streets × 20 communities × 5
 grids (33,600 grids), then November 2026's cases: grid cases found on patrol
 or reported by informants, and hotline work orders (12345 / 96005) routed down
 to a grid, each with its timeline (report … close) and its whole-case
-deadline row; most are closed, some late. Timeline hashes are placeholders
-(the data is bulk-loaded, not replayed through the engine).
+deadline row; most are closed, some late. A step limit that has ended (a
+hotline order's verification, a closed case's check) is a deadlines row; an
+open case's running step limit is on its case row (``cases.stage_*``, as the
+engine keeps it since migration 0006): an open work order waits for its
+verification (待核实), an open grid case is in hand at the grid. Timeline
+hashes are placeholders (the data is bulk-loaded, not replayed through the
+engine).
 
 The evaluation (``casecraft.evaluation.record_month``) reads cases, step
 deadlines of verification and check, 民情日志 entries and the calendar; the
 generator makes those too. The peer is the raw limit of the same work: plain
-GROUP BY scans of the same columns (cases per grid and source, step limits per
-unit, state and outcome, 民情日志 days per grid), rolled up to communities and
-streets (see ``raw_evaluation``).
+GROUP BY scans of the same columns (cases per grid and source, ended step limits
+per unit, state and outcome, the cases' running step limits likewise, 民情日志
+days per grid), rolled up to communities and streets (see ``raw_evaluation``).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bench.common import SEED
-from bench.gen import CASE_COLS, DEADLINE_COLS, TIMELINE_COLS, init_db, load
+from bench.gen import CASE_STAGE_COLS, DEADLINE_COLS, TIMELINE_COLS, init_db, load
 
 MONTH_START = datetime(2026, 10, 31, 16, 0, tzinfo=UTC)  # 1 November 00:00 Beijing
 MONTH_SECONDS = 30 * 24 * 3600
@@ -82,9 +87,11 @@ def _plan(n_grid: int, n_hotline: int, n_districts: int = 16
         yield i, hotline, rng.choice(grids), rng.choice(CATEGORIES), created, closed, created + limit
 
 
-GENERATOR = 4
+GENERATOR = 6
 """Bumped when the data or its schema changes (bench/run.py tags its cache with it): 3 = made in SQL from a
-plan table; 4 = the schema of migration 0005 (the evaluation's covering indexes)."""
+plan table; 4 = the schema of migration 0005 (the evaluation's covering indexes); 5 = the schema of migration
+0006 (an open case's running step limit on its case row, ``cases.stage_*``; an open work order's verification
+runs, where generator 4 had it ended); 6 = its covering ix_cases_stage_due."""
 
 _BASE = MONTH_START - timedelta(days=1)  # plan times are microseconds after this (a check may start before the month)
 _US = timedelta(microseconds=1)
@@ -145,8 +152,21 @@ class _Sql:
 def _fill_sql(q: _Sql, vid: int) -> list[str]:
     """INSERT … SELECT statements making cases, timeline and deadlines from the plan tables."""
     ts = q.ts
+    hour, minute = 3_600_000_000, 60_000_000
+    v = f"p.c + {40 * minute}"  # 核实: the grid verifies a routed work order within a working hour
+    k = f"p.x - {2 * hour}"  # 核查: the grid checks the result on site within a working day
+    # An open case's running step limit, on its case row (STAGE_FIELDS' order; NULL for a closed case): a work
+    # order's verification (its third step entered 待核实), a grid case's handling (its first step). No alert is
+    # pending (none is read here: the sweep has its own data set).
+    run = "CASE WHEN x IS NULL THEN {} END".format
+    stage = ", ".join((
+        run("CASE WHEN h = 1 THEN 3 ELSE 1 END"), run("CASE WHEN h = 1 THEN 'reported' ELSE 'grid_handling' END"),
+        run("'grid'"), run("grid"), run("CASE WHEN h = 1 THEN '1 working hour' ELSE '4 working hours' END"),
+        run("'calendar_days'"), ts(run(f"CASE WHEN h = 1 THEN {v} ELSE c END")), "NULL",
+        ts(run(f"CASE WHEN h = 1 THEN {v} + {hour} ELSE c + {4 * hour} END")), "NULL", "NULL", run("0"), "NULL",
+        "NULL", run(q.false), "NULL"))
     cases = f"""
-        INSERT INTO cases ({", ".join(CASE_COLS)})
+        INSERT INTO cases ({", ".join(CASE_STAGE_COLS)})
         SELECT id, {vid},
                CASE WHEN x IS NOT NULL THEN 'closed' WHEN h = 1 THEN 'reported' ELSE 'grid_handling' END,
                'grid', grid, grid, cat, 'normal', CASE WHEN h = 1 THEN 'hotline' ELSE 'patrol' END,
@@ -154,8 +174,8 @@ def _fill_sql(q: _Sql, vid: int) -> list[str]:
                CASE WHEN h = 1 THEN 'op' ELSE 'gl' END,
                {q.empty}, CASE WHEN x IS NOT NULL THEN 'grid' END, {q.flag("x IS NULL")}, {ts("c")},
                {ts("coalesce(x, c)")}, {ts("x")}, n, {q.hexpad("id", 64)}, {ts("c + l")}, {ts("c")}, {q.false},
-               CASE WHEN h = 1 THEN '12345' END, CASE WHEN h = 1 THEN {ts("c")} END, NULL
-        FROM bench_plan ORDER BY id"""
+               CASE WHEN h = 1 THEN '12345' END, CASE WHEN h = 1 THEN {ts("c")} END, NULL, {stage}
+        FROM bench_plan p ORDER BY id"""
     at = "p.c + CASE WHEN p.x IS NOT NULL AND p.n > 1 THEN (p.x - p.c) * s.k / (p.n - 1) ELSE 0 END"
     unit = "substr(p.grid, 1, s.ulen)"
     timeline = f"""
@@ -166,9 +186,8 @@ def _fill_sql(q: _Sql, vid: int) -> list[str]:
                {q.hexpad("p.id", 56)} || {q.hexpad("s.k", 8)}
         FROM bench_plan p CROSS JOIN bench_path s
         WHERE s.h = p.h AND s.k < p.n"""
-    hour, minute = 3_600_000_000, 60_000_000
-    v = f"p.c + {40 * minute}"  # 核实: the grid verifies a routed work order within a working hour
-    k = f"p.x - {2 * hour}"  # 核查: the grid checks the result on site within a working day
+    # the whole case's limit (j 1), and the step limits that have ended: a closed work order's verification (j 2),
+    # a closed case's check (j 3)
     deadlines = f"""
         INSERT INTO deadlines ({", ".join(DEADLINE_COLS)})
         SELECT p.id, CASE WHEN j.j = 1 THEN 'case' ELSE 'step' END,
@@ -183,7 +202,7 @@ def _fill_sql(q: _Sql, vid: int) -> list[str]:
                CASE j.j WHEN 1 THEN (CASE WHEN p.x IS NULL THEN NULL WHEN p.x <= p.c + p.l THEN 'met' ELSE 'late' END)
                         WHEN 2 THEN (CASE WHEN p.id % 9 <> 0 THEN 'met' ELSE 'late' END) ELSE 'met' END
         FROM bench_plan p CROSS JOIN bench_kinds j
-        WHERE j.j = 1 OR (j.j = 2 AND p.h = 1) OR (j.j = 3 AND p.x IS NOT NULL)"""
+        WHERE j.j = 1 OR (j.j = 2 AND p.h = 1 AND p.x IS NOT NULL) OR (j.j = 3 AND p.x IS NOT NULL)"""
     return [cases, timeline, deadlines]
 
 
@@ -318,16 +337,18 @@ def raw_evaluation(url: str, connections: int | None = None) -> tuple[float, dic
     """The raw limit: plain GROUP BY scans of the columns the evaluation reads, rolled up to communities
     and streets in Python.
 
-    The three scans run side by side on ``connections`` connections (default: as many as casecraft's
-    own run reads on here, one per core up to one per scan), as casecraft's run reads: cases on the
-    first, the step limits and the 民情日志 on the next (or each on its own). ``connections=1`` is the
-    same work on one connection, one scan after the other.
+    The scans run side by side on ``connections`` connections (default: as many as casecraft's own run
+    reads on here, one per core up to one per scan), as casecraft's run reads: cases on the first, the
+    step limits (the deadlines rows, then the cases' running stages: one job, as casecraft's) and the
+    民情日志 on the next (or each on its own). ``connections=1`` is the same work on one connection, one
+    scan after the other.
 
     Per grid and source over the month's cases (the same window as the evaluation's: made, registered,
     closed or due from the month's start): how many, registered, closed, closed within the limit, parked,
-    resolved at a tier; per unit, state and outcome over the step limits met or due from the month's
-    start; per grid, the distinct working days with a 民情日志 entry (not back-filled). Every column
-    ``casecraft.store.evaluation_repo`` reads is read here, through whatever index the database picks.
+    resolved at a tier; per unit, state and outcome over the ended step limits met or due from the month's
+    start, and likewise over the step limits still running on the case rows (``cases.stage_*``, due from
+    the month's start); per grid, the distinct working days with a 民情日志 entry (not back-filled). Every
+    column ``casecraft.store.evaluation_repo`` reads is read here, through whatever index the database picks.
 
     Returns (seconds, rows per level).
     """
@@ -350,14 +371,18 @@ def raw_evaluation(url: str, connections: int | None = None) -> tuple[float, dic
     steps = (select(d.unit_code, d.state, d.outcome, func.count())
              .where(d.kind == "step", or_(d.closed_at >= s, d.due_at >= s))
              .group_by(d.unit_code, d.state, d.outcome))
+    # since migration 0006 a running step limit is on its case row: the evaluation's second step scan
+    stages = (select(c.stage_unit_code, c.stage_state, c.stage_outcome, func.count())
+              .where(c.stage_due_at >= s)
+              .group_by(c.stage_unit_code, c.stage_state, c.stage_outcome))
     first_day, end_day = date(2026, 11, 1), date(2026, 12, 1)  # the month's local days
     logs = (select(lg.c.grid_code, func.count(distinct(lg.c.day)))
             .select_from(lg.join(cal, cal.c.day == lg.c.day))
             .where(cal.c.workday == true(), lg.c.day >= first_day, lg.c.day < end_day, lg.c.backfill.is_not(True))
             .group_by(lg.c.grid_code))
     n = connections or min(os.cpu_count() or 1, 3)
-    groups: list[list[Any]] = ([[q, steps, logs]] if n == 1 else [[q], [steps, logs]] if n == 2
-                               else [[q], [steps], [logs]])
+    groups: list[list[Any]] = ([[q, steps, stages, logs]] if n == 1 else [[q], [steps, stages, logs]] if n == 2
+                               else [[q], [steps, stages], [logs]])
     db = make_engine(url)
     try:
         conns = [db.connect() for _ in groups]

@@ -198,8 +198,9 @@ def run_hotline(sz: Sizes, use_pg: bool) -> list[Row]:
                 rows.append(Row("hotline import rows/s vs raw executemany", b, mine, "rows/s", same,
                                 "raw driver executemany of the import's own rows", mine / same, "reported", None,
                                 f"{sz.hotline_rows:,} rows; best of {sz.rounds} alternating; the rows the import "
-                                "wrote, read back and inserted bare (the chained entry's note, recorded time, "
-                                "name, case and deadline facts included); the verdict is the row above's"))
+                                "wrote, read back and inserted bare (the case row with its step limit's stage "
+                                "columns; the chained entry's note, recorded time, name, case and deadline facts "
+                                "included); the verdict is the row above's"))
     return rows
 
 
@@ -251,7 +252,7 @@ def run_sweep(sz: Sizes, use_pg: bool) -> list[Row]:
     from casecraft.store.repo import Store
 
     rows = []
-    tag = f"sweep-v2-{sz.sweep_cases}"
+    tag = f"sweep-v{gen.SWEEP_GENERATOR}-{sz.sweep_cases}"
     for b in backends(use_pg):
         url = _cached(b, f"sweep{sz.sweep_cases}", tag, lambda u: gen.build_sweep(u, sz.sweep_cases))
         store = Store(url)
@@ -269,7 +270,7 @@ def run_sweep(sz: Sizes, use_pg: bool) -> list[Row]:
                         "same statement bare on the DBAPI cursor", best / bare, "ratio <= 1.5, plan uses the index",
                         best / bare <= 1.5 and ok and n == 500,
                         f"best of 50 alternating; medians {med:.2f} / {bare_med:.2f} ms; without the index "
-                        f"{peer:.1f} ms; plan {'uses ix_deadlines_next_alert' if ok else 'NO INDEX'}"))
+                        f"{peer:.1f} ms; plan {f'uses {sweep.INDEX}' if ok else 'NO INDEX'}"))
     return rows
 
 

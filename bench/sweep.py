@@ -1,14 +1,16 @@
 """The overdue sweep on a large table: one 500-case claim, its plan, and the same query without the index.
 
 The figure is the store's ``claim_due`` itself — the sweep's claim of a batch
-of due deadline rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), fetched into
-the records the sweep reads — timed inside a write transaction that is rolled
-back, so the cached data set stays as generated. The peer is the very
-statement it sends (captured from the wire), executed bare on the DBAPI cursor
-(``cursor.execute`` + ``fetchall``: no SQLAlchemy, no type conversion, no
-records), alternating with the claim in the same loop. For reference, the same
-statement with the index out of the planner's reach (``NOT INDEXED`` on SQLite;
-index and bitmap scans off on PostgreSQL), and the plan read back with EXPLAIN.
+of due step limits, which since migration 0006 run on the case rows
+(``cases.stage_*``, through the partial index ``ix_cases_stage_next_alert``;
+``FOR NO KEY UPDATE SKIP LOCKED`` on PostgreSQL), fetched into the records the
+sweep reads — timed inside a write transaction that is rolled back, so the
+cached data set stays as generated. The peer is the very statement it sends
+(captured from the wire), executed bare on the DBAPI cursor (``cursor.execute``
++ ``fetchall``: no SQLAlchemy, no type conversion, no records), alternating with
+the claim in the same loop. For reference, the same statement with the index out
+of the planner's reach (``cases NOT INDEXED`` on SQLite; index and bitmap scans
+off on PostgreSQL), and the plan read back with EXPLAIN.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from typing import Any
 from bench.gen import SWEEP_NOW
 
 BATCH = 500
+TABLE = "cases"  # the claim's table since migration 0006 (the running step limits are the case rows' stage_*)
+INDEX = "ix_cases_stage_next_alert"
 
 
 def _statement(store: Any) -> tuple[str, Any]:
@@ -28,7 +32,7 @@ def _statement(store: Any) -> tuple[str, Any]:
     seen: list[tuple[str, Any]] = []
 
     def capture(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
-        if "FROM deadlines" in statement:
+        if f"FROM {TABLE}" in statement and "stage_next_alert_at" in statement:
             seen.append((statement, parameters))
 
     sa.event.listen(store.engine, "before_cursor_execute", capture)
@@ -38,6 +42,7 @@ def _statement(store: Any) -> tuple[str, Any]:
             tx.conn.rollback()
     finally:
         sa.event.remove(store.engine, "before_cursor_execute", capture)
+    assert len(seen) == 1, seen  # the claim is one statement
     return seen[0]
 
 
@@ -51,7 +56,7 @@ def plan(store: Any) -> str:
 
 
 def uses_index(text: str) -> bool:
-    return "ix_deadlines_next_alert" in text and "Seq Scan" not in text and "SCAN deadlines" not in text
+    return INDEX in text and "Seq Scan" not in text and f"SCAN {TABLE}" not in text
 
 
 def time_claims(store: Any, runs: int) -> tuple[float, float, float, float, int]:
@@ -91,7 +96,8 @@ def time_without_index(store: Any, runs: int) -> float:
     for _ in range(runs):
         with store.engine.connect() as conn:
             if store.dialect == "sqlite":
-                sql = statement.replace("FROM deadlines", "FROM deadlines NOT INDEXED", 1)
+                sql = statement.replace(f"FROM {TABLE}", f"FROM {TABLE} NOT INDEXED", 1)
+                assert sql != statement, statement
             else:
                 conn.exec_driver_sql("SET LOCAL enable_indexscan = off")
                 conn.exec_driver_sql("SET LOCAL enable_bitmapscan = off")

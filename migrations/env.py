@@ -43,13 +43,14 @@ def run_migrations_online() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    from casecraft.store.db import default_url, make_engine
+    from casecraft.store.db import check_foreign_keys, default_url, make_engine, migrating
 
     engine = make_engine(config.get_main_option("sqlalchemy.url") or default_url())
-    with engine.connect() as conn:
+    with engine.connect() as conn, migrating(conn):
         _configure(conn)
         with context.begin_transaction():
             context.run_migrations()
+            check_foreign_keys(conn)
     engine.dispose()
 
 

@@ -170,6 +170,50 @@ def test_a_backup_taken_before_an_index_only_migration_restores(source: Engine, 
     assert audit.verify(target_sqlite).ok
 
 
+def test_a_backup_taken_before_0006_restores_with_its_running_limits_on_the_cases(
+        source: Engine, target_sqlite: Engine, tmp_path: Path) -> None:
+    """A backup of schema 0005 holds a running step limit as an open deadlines row and no stage columns on the
+    cases: it restores with each running limit moved onto its case row, keeping the row's id (as migration
+    0006 moves them), and the chain verifies."""
+    source.report(source="patrol", grid=GRID5, category="0101", desc="小广告", actor="wangjg")  # still running
+    file = tmp_path / "b.jsonl"
+    backup.export(source, file)
+    lines = [json.loads(x) for x in file.read_text(encoding="utf-8").splitlines()]
+    rows = lines[1:-1]
+    next_id = 1 + max((r["row"]["id"] for r in rows if r["table"] == "deadlines"), default=0)
+    moved: dict[int, int] = {}  # case id -> the id its running limit's row gets
+    old_rows: list[dict[str, Any]] = []
+    for r in rows:
+        if r["table"] != "cases":
+            continue
+        stage = {k.removeprefix("stage_"): r["row"].pop(k) for k in list(r["row"]) if k.startswith("stage_")}
+        if stage["seq"] is not None:
+            del stage["row_id"]
+            moved[r["row"]["id"]] = next_id
+            old_rows.append({"table": "deadlines",
+                             "row": {"id": next_id, "case_id": r["row"]["id"], "kind": "step", **stage}})
+            next_id += 1
+    assert moved  # the example has running limits
+    last = max(i for i, r in enumerate(rows) if TABLES.index(r["table"]) <= TABLES.index("deadlines"))
+    rows[last + 1:last + 1] = old_rows
+    body = [json.dumps({**lines[0], "schema": "0005"}, ensure_ascii=False) + "\n",
+            *(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)]
+    end = lines[-1]
+    end["end"]["rows"]["deadlines"] = end["end"]["rows"].get("deadlines", 0) + len(old_rows)
+    end["end"]["sha256"] = hashlib.sha256("".join(body).encode("utf-8")).hexdigest()
+    old = tmp_path / "before-0006.jsonl"
+    old.write_text("".join(body) + json.dumps(end) + "\n", encoding="utf-8")
+
+    backup.import_backup(target_sqlite, old)
+    before, after = full_snapshot(source), full_snapshot(target_sqlite)
+    assert after["deadlines"] == before["deadlines"]  # the running limits' rows are gone again
+    row_id = [c.name for c in models.Case.__table__.columns].index("stage_row_id")
+    for was, now in zip(before["cases"], after["cases"], strict=True):
+        assert now[row_id] == moved.get(int(str(now[0])))
+        assert now[:row_id] + now[row_id + 1:] == was[:row_id] + was[row_id + 1:]
+    assert audit.verify(target_sqlite).ok
+
+
 def test_import_refuses_a_database_that_is_not_empty(source: Engine, tmp_path: Path) -> None:
     file = tmp_path / "b.jsonl"
     backup.export(source, file)

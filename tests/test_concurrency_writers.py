@@ -168,13 +168,17 @@ def _check(url: str, ids: list[int], logs: list[list[tuple[str, int, str, str]]]
             cases = {r.id: r for r in conn.execute(sa.select(cases_t))}
             timeline = [dict(r) for r in conn.execute(
                 sa.select(timeline_t).order_by(timeline_t.c.case_id, timeline_t.c.seq)).mappings()]
-            open_steps = Counter(conn.execute(sa.select(deadlines_t.c.case_id).where(
-                deadlines_t.c.kind == "step", deadlines_t.c.closed_at.is_(None))).scalars())
-            alerts = conn.execute(sa.select(alerts_t.c.deadline_id, alerts_t.c.kind, alerts_t.c.key)).all()
+            # a running step limit is on its case row (0006); never an open step row in deadlines
+            open_steps = Counter(r.id for r in cases.values() if r.stage_seq is not None and r.stage_closed_at is None)
+            stray = conn.execute(sa.select(sa.func.count()).select_from(deadlines_t).where(
+                deadlines_t.c.kind == "step", deadlines_t.c.closed_at.is_(None))).scalar_one()
+            # the stage an alert is about: its key without the kind (s{case}:{seq}:{kind}:{extended})
+            alerts = [(key.rsplit(":", 2)[0], kind, key) for kind, key in conn.execute(
+                sa.select(alerts_t.c.kind, alerts_t.c.key))]
             deliveries = Counter(conn.execute(sa.select(deliveries_t.c.alert_id)).scalars())
             n_alerts = conn.execute(sa.select(sa.func.count()).select_from(alerts_t)).scalar_one()
-            left_due = conn.execute(sa.select(sa.func.count()).select_from(deadlines_t).where(
-                deadlines_t.c.closed_at.is_(None), deadlines_t.c.next_alert_at <= SWEEP_AT)).scalar_one()
+            left_due = conn.execute(sa.select(sa.func.count()).select_from(cases_t).where(
+                cases_t.c.stage_closed_at.is_(None), cases_t.c.stage_next_alert_at <= SWEEP_AT)).scalar_one()
     finally:
         db.dispose()
 
@@ -202,8 +206,9 @@ def _check(url: str, ids: list[int], logs: list[list[tuple[str, int, str, str]]]
             prev = e["hash"]
         assert cases[cid].last_hash == prev
         assert cases[cid].state == chain[-1]["to_state"]
-        assert open_steps[cid] == 1  # the deadline rows followed every transition, none left behind
+        assert open_steps[cid] == 1  # the step limits followed every transition, none left behind
     assert len(timeline) == len(ids) + len(ok)
+    assert stray == 0
     # the hot case really was contended
     assert any(c == ids[0] for _, c, _, _ in conflicts)
 

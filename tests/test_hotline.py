@@ -18,6 +18,7 @@ from casecraft import Engine, FixedClock, InputError, PermissionDenied
 from casecraft.cases.timeline import entry_hash
 from casecraft.cli.main import app
 from casecraft.intake.service import BadRowsError
+from casecraft.store.models import Case
 from tests.conftest import ROOT, WORKFLOW, bj, sandbox_db
 
 GRID5 = "110106004005005"
@@ -37,6 +38,12 @@ def write(path: Path, *lines: str, encoding: str = "utf-8") -> Path:
 def rows(engine: Engine, table: str) -> list[tuple[object, ...]]:
     with engine.store.read() as tx:
         return tx.table_rows(table)
+
+
+def running(engine: Engine) -> int:
+    """How many cases have a running step limit (on the case row, since 0006); the import writes one each."""
+    with engine.store.read() as tx:
+        return len(tx.open_deadlines([int(str(r[0])) for r in tx.table_rows("cases")]))
 
 
 @pytest.fixture
@@ -96,8 +103,14 @@ def test_import_writes_what_report_writes(engine: Engine, tmp_path: Path) -> Non
     imported = engine.get(engine.import_hotline(src, actor="wujing").case_ids[0])
     for field in ("state", "tier", "unit", "grid", "urgency", "version", "open", "created_at"):
         assert getattr(imported, field) == getattr(by_hand, field), field
-    deadlines = {r[1]: r[2:] for r in rows(engine, "deadlines")}  # case_id -> the rest, minus the row id
-    assert deadlines[imported.id] == deadlines[by_hand.id]
+    deadlines: dict[object, list[tuple[object, ...]]] = {}
+    for r in rows(engine, "deadlines"):  # case_id -> the rest, minus the row id (a whole case's limit, if any)
+        deadlines.setdefault(r[1], []).append(r[2:])
+    assert deadlines.get(imported.id) == deadlines.get(by_hand.id)
+    # the running step limit, on the case row (0006): the same
+    stage = [c.name for c in Case.__table__.columns].index("stage_seq")
+    cases = {r[0]: r[stage:] for r in rows(engine, "cases")}
+    assert cases[imported.id][0] == 1 and cases[imported.id] == cases[by_hand.id]
     a, b = imported.timeline[0], by_hand.timeline[0]
     assert (a.trigger, a.actor, a.actor_role, a.actor_unit, a.unit, a.to_state) == (
         b.trigger, b.actor, b.actor_role, b.actor_unit, b.unit, b.to_state)
@@ -243,7 +256,7 @@ def test_a_lost_race_in_a_batch_written_in_one_statement(engine: Engine, tmp_pat
     assert (result.new, result.existing) == (8, 1)
     assert calls == [4, 4, 1, 4]  # batch 2 looked at again after batch 3 was
     assert sorted(c.ref or "" for c in engine.list()) == [f"c-{i}" for i in range(9)]
-    assert len(rows(engine, "timeline")) == len(rows(engine, "deadlines")) == len(rows(engine, "cases")) == 9
+    assert len(rows(engine, "timeline")) == running(engine) == len(rows(engine, "cases")) == 9
     assert verify(engine).ok
 
 
@@ -267,7 +280,7 @@ def test_duplicates_across_batches_are_left_out_under_skip_bad(engine: Engine, t
     refs = sorted(c.ref or "" for c in engine.list())
     assert refs == ["d-0", "d-2", "d-3", "d-4", "d-5", "d-7", "old"]
     assert sorted(result.case_ids) == sorted(c.id for c in engine.list() if c.ref != "old")
-    assert len(rows(engine, "timeline")) == len(rows(engine, "deadlines")) == len(rows(engine, "cases")) == 7
+    assert len(rows(engine, "timeline")) == running(engine) == len(rows(engine, "cases")) == 7
     assert engine.get(next(c.id for c in engine.list() if c.ref == "old")).description == "早先导入"
     assert verify(engine).ok
     assert seen[0] == (0, 6) and seen[-1] == (6, 6) and seen == sorted(seen)

@@ -45,6 +45,15 @@ def may_watch(org: Any, person_id: str, unit: str | None) -> Any:
     return person
 
 
+def alert_key(d: DueDeadline, kind: str) -> str:
+    """The unique key of an alert about a step limit: raised once per stage, kind and extension. A stage opened
+    since migration 0006 is named by its case and seq; one opened before by its deadlines row's id, as its
+    alerts so far were (they are chained, so keys never change)."""
+    if d.row_id is not None:
+        return f"d{d.row_id}:{kind}:{d.extended}"
+    return f"s{d.case_id}:{d.seq}:{kind}:{d.extended}"
+
+
 class Supervision:
     """Deadlines, alerts, the sweep and urging, over the shared context."""
 
@@ -89,7 +98,7 @@ class Supervision:
                         level = {"warning": 0, "overdue": 1, "reescalation": 2}[kind]
                         unit = self._superior(wf, org, d.unit_code, d.tier, level)
                         alerts.append({
-                            "key": f"d{d.id}:{kind}:{d.extended}", "case_id": d.case_id, "deadline_id": d.id,
+                            "key": alert_key(d, kind), "case_id": d.case_id, "deadline_id": d.row_id,
                             "kind": kind, "level": level, "unit_code": unit, "state": d.state, "due_at": d.due_at,
                             "raised_at": now, "message": self._message(wf, org, d, kind)})
                 self._raise(tx, alerts, sinks, when)

@@ -6,6 +6,7 @@ them to and from its tables. Field names are the column names.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -80,6 +81,15 @@ class DeadlineRow:
     closed_at: datetime | None = None
     outcome: str | None = None
     provisional: bool = False
+    # A step limit still running or paused lives on its case's row (``id`` is then ``-case_id``) and is written
+    # to the deadlines table when it ends; ``row_id`` is the id such a stage's row had before migration 0006
+    # (the alerts raised about it name that id; it keeps it when it is written again), else None.
+    row_id: int | None = None
+
+    @property
+    def on_case(self) -> bool:
+        """Whether this is the running (or paused) step limit kept on the case row."""
+        return self.id < 0
 
 
 class ClosedDeadline(NamedTuple):
@@ -93,10 +103,13 @@ class ClosedDeadline(NamedTuple):
 
 
 class DueDeadline(NamedTuple):
-    """What the sweep reads of a claimed deadline: no more (a batch of 500 is claimed per transaction)."""
+    """What the sweep reads of a claimed step limit (kept on its case row): no more (a batch of 500 is claimed
+    per transaction). ``id`` is ``-case_id``, as :class:`DeadlineRow` names a stage on the case row."""
 
     id: int
     case_id: int
+    seq: int
+    row_id: int | None
     state: str
     tier: str
     unit_code: str
@@ -112,6 +125,30 @@ DEADLINE_FACTS: tuple[str, ...] = (
     "kind", "seq", "state", "tier", "unit_code", "limit_text", "started_at", "warn_at", "due_at", "escalate_at",
     "extended", "closed_at", "outcome", "provisional")
 """The deadline fields a timeline entry commits to (``next_alert_at`` is the sweep's own bookkeeping)."""
+
+STAGE_FIELDS: tuple[str, ...] = (
+    "seq", "state", "tier", "unit_code", "limit_text", "calendar", "started_at", "warn_at", "due_at", "escalate_at",
+    "next_alert_at", "extended", "closed_at", "outcome", "provisional", "row_id")
+"""The fields of a step limit kept on its case's row, each in the column ``stage_<field>``."""
+STAGE_COLUMNS: tuple[str, ...] = tuple(f"stage_{f}" for f in STAGE_FIELDS)
+
+
+def stage_columns(values: Any) -> dict[str, Any]:
+    """A step limit's values (a deadline row's, by field name; ``row_id`` may be absent) as the case row's
+    ``stage_*`` columns."""
+    get = values.get
+    return {c: get(f) for c, f in zip(STAGE_COLUMNS, STAGE_FIELDS, strict=True)}
+
+
+def stage_of(case_id: int, values: Sequence[Any]) -> DeadlineRow | None:
+    """The step limit kept on case ``case_id``'s row, from its ``stage_*`` column values (in
+    :data:`STAGE_COLUMNS` order); None when no step limit runs."""
+    if values[0] is None:
+        return None
+    fields = dict(zip(STAGE_FIELDS, values, strict=True))
+    fields["extended"] = fields["extended"] or 0
+    fields["provisional"] = bool(fields["provisional"])
+    return DeadlineRow(id=-case_id, case_id=case_id, kind="step", **fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,4 +250,5 @@ class OrgPerson:
 
 
 __all__ = ["AlertRow", "CASE_FIELDS", "CaseRow", "ClosedDeadline", "DEADLINE_FACTS", "DeadlineRow", "Entry",
-           "FACT_FIELDS", "LedgerEntry", "OrgPerson", "OrgUnit"]
+           "FACT_FIELDS", "LedgerEntry", "OrgPerson", "OrgUnit", "STAGE_COLUMNS", "STAGE_FIELDS", "stage_columns",
+           "stage_of"]

@@ -28,7 +28,15 @@ from typing import Any
 
 from casecraft.base.acting import SYSTEM, Actor, When
 from casecraft.base.errors import ConflictError, InputError
-from casecraft.base.records import CASE_FIELDS, DEADLINE_FACTS, FACT_FIELDS, CaseRow, DeadlineRow, Entry
+from casecraft.base.records import (
+    CASE_FIELDS,
+    DEADLINE_FACTS,
+    FACT_FIELDS,
+    CaseRow,
+    DeadlineRow,
+    Entry,
+    stage_columns,
+)
 from casecraft.base.text import check_id
 from casecraft.store.base import Tx
 
@@ -435,10 +443,14 @@ def create(tx: Tx, values: dict[str, Any], step: Step, actor: Actor, when: When)
     row = {**values, "version": 1, "last_hash": None}
     case_id = tx.insert_case(row)
     entry, deadlines = first_entry(case_id, {**row, "id": case_id}, step, actor, when)
-    if not tx.update_case(case_id, 1, {"last_hash": entry.hash}):  # pragma: no cover - the row is ours
+    after = {"last_hash": entry.hash}
+    for d in deadlines:  # the step limit on the case row, the whole case's limit a deadlines row
+        if d["kind"] == "step":
+            after.update(stage_columns(d))
+        else:
+            tx.insert_deadline(d)
+    if not tx.update_case(case_id, 1, after):  # pragma: no cover - the row is ours
         raise ConflictError("case {case} changed while it was created", case=case_id)
-    for d in deadlines:
-        tx.insert_deadline(d)
     tx.insert_entry(entry)
     return case_id
 

@@ -28,7 +28,7 @@ from casecraft.base.errors import (
     TriggerNotAllowed,
     render,
 )
-from casecraft.base.records import CaseRow
+from casecraft.base.records import STAGE_COLUMNS, CaseRow, stage_columns
 from casecraft.cases import deadlines as dl
 from casecraft.cases import timeline as tl
 from casecraft.cases.rules import case_at, may_act
@@ -417,7 +417,7 @@ class _Router:
 CASE_COLUMNS = ("id", "workflow_version_id", "state", "tier", "unit_code", "grid_code", "category_code", "urgency",
                 "source", "ref", "description", "address", "reporter_id", "assignees", "resolved_tier", "is_open",
                 "created_at", "updated_at", "closed_at", "version", "last_hash", "registered_at", "deadline_at",
-                "parked", "channel", "received_at", "contact", "feedback", "extension_request")
+                "parked", "channel", "received_at", "contact", "feedback", "extension_request", *STAGE_COLUMNS)
 # the values that differ between the cases of one import, in the order FirstRows.make takes them
 VARYING = ("unit_code", "grid_code", "category_code", "urgency", "ref", "description", "address", "deadline_at",
            "channel", "received_at", "contact")
@@ -427,7 +427,8 @@ ENTRY_COLUMNS = ("case_id", "seq", "at", "actor_id", "actor_role", "actor_unit",
 DEADLINE_COLUMNS = ("case_id", "kind", "seq", "state", "tier", "unit_code", "limit_text", "calendar", "started_at",
                     "warn_at", "due_at", "escalate_at", "next_alert_at", "extended", "closed_at", "outcome",
                     "provisional")
-_Plan = tuple[str, tuple[tl.OpenDeadline, ...], Any, str, Any, Any, list[tuple[Any, ...]]]
+_Plan = tuple[str, tuple[tl.OpenDeadline, ...], Any, str, Any, Any, list[tuple[Any, ...]], tuple[Any, ...]]
+_NO_STAGE = (None,) * len(STAGE_COLUMNS)
 
 
 @dataclass
@@ -486,8 +487,8 @@ class _Batch:
 
     def plan(self, category: str, unit: str) -> _Plan:
         """The urgency, deadlines (step, then case), case deadline of a case of ``category`` at ``unit``;
-        its deadline facts as hashed, as stored, its case deadline as stored, and its deadline rows
-        (without the case id) as stored."""
+        its deadline facts as hashed, as stored, its case deadline as stored, its deadline rows (the whole
+        case's limit; without the case id) as stored, and its step limit as the case row's stage columns."""
         wf, now = self.wf, self.now
         urgency = wf.categories[category].urgency
         ops: list[tl.OpenDeadline] = []
@@ -502,10 +503,12 @@ class _Batch:
                 ops.append(opened)
         cw, ew, dw = self.writers
         dfacts, rows = self.first.plan(tuple(ops))
-        stored = [tuple(dw.value(k, row[k]) for k in DEADLINE_COLUMNS[1:]) for row in rows]
+        stored = [tuple(dw.value(k, row[k]) for k in DEADLINE_COLUMNS[1:]) for row in rows if row["kind"] != "step"]
+        stage = next((tuple(cw.value(c, v) for c, v in stage_columns(row).items()) for row in rows
+                      if row["kind"] == "step"), _NO_STAGE)
         got = self.plans[(category, unit)] = (urgency, tuple(ops), due, self.first.facts_text(dfacts),
                                               ew.value("deadline_facts", dfacts), cw.value("deadline_at", due),
-                                              stored)
+                                              stored, stage)
         return got
 
     def rows(self, tx: Any, todo: list[tuple[Ticket, str]], ids: list[int]) -> tuple[Any, Any, Any]:
@@ -529,7 +532,7 @@ class _Batch:
             plan = plans.get((t.category, unit))
             if plan is None:
                 plan = self.plan(t.category, unit)
-            urgency, _, deadline_at, dfacts_text, dfacts, deadline_stored, drows = plan
+            urgency, _, deadline_at, dfacts_text, dfacts, deadline_stored, drows, stage = plan
             received = t.received_at
             got = shown.get(received)
             if got is None:
@@ -539,7 +542,7 @@ class _Batch:
                                            deadline_at, t.channel, received, t.contact), dfacts_text, note)
             add_case((case_id, vid, state, tier, unit, t.grid, t.category, urgency, source, t.ticket, t.description,
                       t.address, reporter, assignees, None, is_open, created, updated, None, version, digest,
-                      registered, deadline_stored, parked, t.channel, got[1], t.contact, None, None))
+                      registered, deadline_stored, parked, t.channel, got[1], t.contact, None, None, *stage))
             add_entry((case_id, 1, at, actor_id, role, actor_unit, trigger, None, to_state, None, to_tier, unit,
                        targets, None, note, attachments, None, digest, recorded, name, facts, dfacts, behalf,
                        backfill, hv))

@@ -11,16 +11,39 @@ delivery workers claim under a lease.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Connection, DateTime, String, Table, bindparam, case, insert, or_, select, type_coerce, update
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    String,
+    Table,
+    and_,
+    bindparam,
+    case,
+    insert,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
 
 from casecraft.base.errors import ConflictError
-from casecraft.base.records import AlertRow, ClosedDeadline, DeadlineRow, DueDeadline
+from casecraft.base.records import (
+    STAGE_COLUMNS,
+    STAGE_FIELDS,
+    AlertRow,
+    ClosedDeadline,
+    DeadlineRow,
+    DueDeadline,
+    stage_columns,
+    stage_of,
+)
 from casecraft.store import direct
-from casecraft.store.models import Alert, Deadline, Delivery
+from casecraft.store.models import Alert, Case, Deadline, Delivery
 
 deadlines_t = cast(Table, Deadline.__table__)
 alerts_t = cast(Table, Alert.__table__)
@@ -29,29 +52,55 @@ deliveries_t = cast(Table, Delivery.__table__)
 _INSERT_DEADLINE = insert(deadlines_t).inline()  # no RETURNING of the new id (PostgreSQL would add one)
 _DEADLINE_COLUMNS = [c.name for c in deadlines_t.columns]
 
-# The sweep's claim, built once: only the columns the sweep reads (DueDeadline's), through the partial
-# index ix_deadlines_next_alert; PostgreSQL locks the rows it returns and skips those another sweeper holds.
-# A batch is 500 rows of four timestamps each, so the timestamps skip UTCDateTime's per-value processing:
-# PostgreSQL returns them aware already; SQLite's naive-UTC text is read by one C call per value.
+cases_t = cast(Table, Case.__table__)
+_STAGE = [cases_t.c[c] for c in STAGE_COLUMNS]
+_STAGE_OF_CASE = select(*_STAGE).where(cases_t.c.id == bindparam("b_case_id"))
+_RUNNING = and_(cases_t.c.stage_seq.is_not(None), cases_t.c.stage_closed_at.is_(None))
+
+# The sweep's claim, built once: only the columns the sweep reads (DueDeadline's), from the case rows' running
+# step limits through the partial index ix_cases_stage_next_alert; PostgreSQL locks the case rows it returns
+# (FOR NO KEY UPDATE, as an operator's step does) and skips those another sweeper or an operator holds: the
+# next pass takes them. A batch is 500 rows of four timestamps each, so the timestamps skip UTCDateTime's
+# per-value processing: PostgreSQL returns them aware already; SQLite's naive-UTC text is read by one C call
+# per value.
 _TIMES = ("warn_at", "due_at", "escalate_at", "next_alert_at")
 
 
 def _claim(time_type: Any) -> Any:
-    cols = [type_coerce(deadlines_t.c[n], time_type).label(n) if n in _TIMES else deadlines_t.c[n]
-            for n in DueDeadline._fields]
+    c = cases_t.c
+    cols = [(0 - c.id).label("id"), c.id.label("case_id")]
+    for n in DueDeadline._fields[2:]:
+        col = c[f"stage_{n}"]
+        cols.append(type_coerce(col, time_type).label(n) if n in _TIMES else col.label(n))
     return (select(*cols)
-            .where(deadlines_t.c.closed_at.is_(None), deadlines_t.c.next_alert_at.is_not(None),
-                   deadlines_t.c.next_alert_at <= bindparam("now", type_=deadlines_t.c.next_alert_at.type))
-            .order_by(deadlines_t.c.next_alert_at)
+            .where(c.stage_closed_at.is_(None), c.stage_next_alert_at.is_not(None),
+                   c.stage_next_alert_at <= bindparam("now", type_=c.stage_next_alert_at.type))
+            .order_by(c.stage_next_alert_at)
             .limit(bindparam("limit")))
 
 
 _CLAIM_SQLITE = _claim(String())
-_CLAIM_PG = _claim(DateTime(timezone=True)).with_for_update(skip_locked=True)
+_CLAIM_PG = _claim(DateTime(timezone=True)).with_for_update(skip_locked=True, key_share=True)
+_SET_NEXT_STAGE = (update(cases_t).where(cases_t.c.id == bindparam("_case"))
+                   .values(stage_next_alert_at=bindparam("_next")))
 
 
 def deadline_row(r: Any) -> DeadlineRow:
     return DeadlineRow(**{k: r[k] for k in _DEADLINE_COLUMNS})
+
+
+def stage_row(r: Any) -> DeadlineRow | None:
+    """The step limit kept on a cases row (a mapping with its ``id`` and ``stage_*`` columns), or None."""
+    return stage_of(r["id"], [r[c] for c in STAGE_COLUMNS])
+
+
+def stored_values(d: DeadlineRow) -> dict[str, Any]:
+    """A step limit kept on its case row, as the deadlines row written when it ends (with the id it had before
+    0006, if any)."""
+    values = {k: getattr(d, k) for k in _DEADLINE_COLUMNS if k != "id"}
+    if d.row_id is not None:
+        values["id"] = d.row_id
+    return values
 
 
 def alert_row(r: Any) -> AlertRow:
@@ -105,45 +154,116 @@ def _dialect_insert(conn: Connection) -> Any:
 
 
 class DeadlineQueries:
-    """Deadline rows: opened, closed, moved, paused and resumed by steps; claimed by the sweep."""
+    """Time limits: opened, closed, moved, paused and resumed by steps; claimed by the sweep.
+
+    A step's limit while it runs (or is paused by 挂账) is kept on its case's row (``cases.stage_*``), and is
+    written to ``deadlines`` as a complete row when its stage ends; the whole case's limit is a deadlines
+    row throughout. The readers below give both as :class:`DeadlineRow` (a stage on the case row has ``id``
+    ``-case_id``). Within a step, what :meth:`close_deadlines` and :meth:`update_deadline` do to a stage on the
+    case row is written by :meth:`write_step`, with the case row's own update (no statement of its own): the
+    step's case row was read by :meth:`case` or :meth:`case_at_revision` in this transaction, which keep its
+    stage columns.
+    """
 
     conn: Connection
+    # per transaction (set by Tx): each case's stage as read or changed here (a tuple of stage_* values as
+    # read, a DeadlineRow or None once looked at); which stages this step changed; the rows of the stages it ended
+    _stages: dict[int, Any]
+    _changed: set[int]
+    _ended: dict[int, list[dict[str, Any]]]
+
+    def _stage(self, case_id: int) -> DeadlineRow | None:
+        """Case ``case_id``'s stage as this transaction sees it."""
+        try:
+            got = self._stages[case_id]
+        except KeyError:
+            rows = cast(Sequence[Sequence[Any]], direct.run(self.conn, _STAGE_OF_CASE, {"b_case_id": case_id}))
+            got = rows[0] if rows else (None,) * len(STAGE_COLUMNS)
+        if isinstance(got, tuple) or isinstance(got, list):
+            got = stage_of(case_id, got)
+        self._stages[case_id] = got
+        return got
+
+    def _set_stage(self, case_id: int, stage: DeadlineRow | None) -> None:
+        self._stages[case_id] = stage
+        self._changed.add(case_id)
+
+    def _stage_writes(self, case_id: int, values: dict[str, Any], opened: Sequence[dict[str, Any]]
+                      ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The case row's values with its stage's columns (if this step changed the stage), and the deadlines
+        rows to insert: the stages it ended, and the limits it opened other than its step's."""
+        rows = self._ended.pop(case_id, [])
+        for d in opened:
+            if d["kind"] != "step":
+                rows.append(d)
+                continue
+            old = self._stage(case_id)
+            if old is not None:  # a paused stage replaced (never in the workflows' paths): kept as it stands
+                rows.append(stored_values(old))
+            self._set_stage(case_id, stage_of(case_id, [d.get(f) for f in STAGE_FIELDS]))
+        if case_id in self._changed:
+            self._changed.discard(case_id)
+            stage = self._stages[case_id]
+            values = {**values, **(stage_columns(_as_dict(stage)) if stage is not None else _NO_STAGE)}
+        return values, rows
 
     def insert_deadline(self, values: dict[str, Any]) -> None:
+        """Insert a deadlines row as given (a whole case's limit; an ended stage)."""
         direct.run(self.conn, _INSERT_DEADLINE, values, keys=tuple(values))
 
     def case_deadlines(self, case_id: int, *, open_only: bool = False,
                        kinds: Sequence[str] = ("step", "case")) -> list[DeadlineRow]:
+        """The case's time limits of ``kinds`` (``open_only``: running ones) in the order they were opened (by
+        the entry that opened them; a step's before a whole case's opened by the same entry)."""
         q = select(deadlines_t).where(deadlines_t.c.case_id == case_id, deadlines_t.c.kind.in_(list(kinds)))
         if open_only:
             q = q.where(deadlines_t.c.closed_at.is_(None))
-        return [deadline_row(r) for r in self.conn.execute(q.order_by(deadlines_t.c.id)).mappings()]
+        out = [deadline_row(r) for r in self.conn.execute(q.order_by(deadlines_t.c.id)).mappings()]
+        stage = self._stage(case_id) if "step" in kinds else None
+        if stage is not None and (not open_only or stage.closed_at is None):
+            out.append(stage)
+        out.sort(key=_opened)
+        return out
 
     def close_deadlines(self, case_id: int, now: datetime, kinds: Sequence[str] = ("step",),
                         outcome: str | None = None) -> list[ClosedDeadline]:
         """Close the case's open deadlines of ``kinds``: met if not yet due, else late (or ``outcome``).
 
-        A ``paused`` row keeps its next alert time (the clock resumes on the same row).
+        A ``paused`` limit keeps its next alert time (the clock resumes on the same limit); a step's limit
+        closed otherwise is written to ``deadlines`` by the step's :meth:`write_step`.
 
         Returns:
-            what the closing set on each closed row (with its id, kind and seq), in the order of their ids.
+            what the closing set on each closed limit (with its id, kind and seq): the stage first.
         """
-        if not kinds:
-            return []  # no kind: no row to close
+        closed: list[ClosedDeadline] = []
+        at = now.astimezone(UTC)  # as the column gives it back
+        if "step" in kinds:
+            stage = self._stage(case_id)
+            if stage is not None and stage.closed_at is None:
+                result = outcome if outcome is not None else "met" if stage.due_at >= at else "late"
+                if outcome == "paused":
+                    self._set_stage(case_id, replace(stage, closed_at=at, outcome=result))
+                else:
+                    ended = replace(stage, closed_at=at, outcome=result, next_alert_at=None)
+                    self._ended.setdefault(case_id, []).append(stored_values(ended))
+                    self._set_stage(case_id, None)
+                closed.append(ClosedDeadline(stage.id, "step", stage.seq, at, result))
+        rest = tuple(k for k in kinds if k != "step")
+        if not rest:
+            return closed  # the step's limit only: no statement
         if self.conn.dialect.name == "sqlite":  # the writer holds SQLite's write lock: no one changes them between
-            return self._close_one_by_one(case_id, now, kinds, outcome)
+            return closed + self._close_one_by_one(case_id, at, rest, outcome)
         params: dict[str, Any] = {"b_case_id": case_id, "b_now": now}
         if outcome is not None:
             params["b_outcome"] = outcome
-        stmt = _close_stmt(tuple(kinds), outcome is not None, outcome == "paused")
+        stmt = _close_stmt(rest, outcome is not None, outcome == "paused")
         new = tuple.__new__
-        return sorted(new(ClosedDeadline, r) for r in direct.run(self.conn, stmt, params))  # type: ignore[union-attr]
+        return closed + sorted(new(ClosedDeadline, r) for r in direct.run(self.conn, stmt, params))  # type: ignore[union-attr]
 
-    def _close_one_by_one(self, case_id: int, now: datetime, kinds: Sequence[str],
+    def _close_one_by_one(self, case_id: int, at: datetime, kinds: Sequence[str],
                           outcome: str | None) -> list[ClosedDeadline]:
         rows = cast(list[tuple[int, str, int, datetime]], direct.run(self.conn, _OPEN_OF_CASE, {"b_case_id": case_id}))
         closed = []
-        at = now.astimezone(UTC)  # as the column gives it back
         stmt = _close_by_id(outcome == "paused")
         for row_id, kind, seq, due_at in sorted(rows):
             if kind not in kinds:
@@ -156,32 +276,55 @@ class DeadlineQueries:
         return closed
 
     def open_deadlines(self, case_ids: Sequence[int]) -> dict[int, DeadlineRow]:
-        """The open step deadline of each case (by case id)."""
+        """The running step limit of each case (by case id)."""
         if not case_ids:
             return {}
-        rows = self.conn.execute(
-            select(deadlines_t).where(deadlines_t.c.case_id.in_(list(case_ids)), deadlines_t.c.closed_at.is_(None),
-                                      deadlines_t.c.kind == "step")
-        ).mappings()
-        return {r["case_id"]: deadline_row(r) for r in rows}
+        rows = self.conn.execute(select(cases_t.c.id, *_STAGE).where(cases_t.c.id.in_(list(case_ids)), _RUNNING))
+        out = {}
+        for r in rows:
+            stage = stage_of(r[0], r[1:])
+            if stage is not None:
+                out[r[0]] = stage
+        return out
 
     def open_deadlines_from(self, day_start: datetime) -> list[DeadlineRow]:
-        """Every open or paused deadline still to fall due at or after ``day_start`` (calendar corrections)."""
+        """Every open or paused time limit still to fall due at or after ``day_start`` (calendar corrections),
+        by case."""
         q = select(deadlines_t).where(
             or_(deadlines_t.c.closed_at.is_(None), deadlines_t.c.outcome == "paused"),
             deadlines_t.c.due_at >= day_start).order_by(deadlines_t.c.case_id, deadlines_t.c.id)
-        return [deadline_row(r) for r in self.conn.execute(q).mappings()]
+        out = [deadline_row(r) for r in self.conn.execute(q).mappings()]
+        c = cases_t.c
+        staged = self.conn.execute(
+            select(c.id, *_STAGE).where(c.stage_due_at >= day_start, c.stage_due_at.is_not(None),
+                                        or_(c.stage_closed_at.is_(None), c.stage_outcome == "paused")))
+        out.extend(s for s in (stage_of(r[0], r[1:]) for r in staged) if s is not None)
+        out.sort(key=lambda d: (d.case_id, d.id < 0, abs(d.id)))
+        return out
 
     def update_deadline(self, deadline_id: int, values: dict[str, Any]) -> None:
+        """Set fields of a time limit: a deadlines row at once; a stage on the case row (``deadline_id`` below
+        0) with the step's case row (:meth:`write_step`)."""
+        if deadline_id < 0:
+            stage = self._stage(-deadline_id)
+            if stage is None:
+                raise ConflictError("the time limits of case {case} changed meanwhile; try again", case=-deadline_id)
+            self._set_stage(-deadline_id, replace(stage, **values))
+            return
         self.conn.execute(update(deadlines_t).where(deadlines_t.c.id == deadline_id).values(**values))
 
     def paused_deadlines(self, case_id: int, kinds: Sequence[str]) -> list[DeadlineRow]:
         q = select(deadlines_t).where(deadlines_t.c.case_id == case_id, deadlines_t.c.outcome == "paused",
                                       deadlines_t.c.kind.in_(list(kinds))).order_by(deadlines_t.c.id)
-        return [deadline_row(r) for r in self.conn.execute(q).mappings()]
+        out = [deadline_row(r) for r in self.conn.execute(q).mappings()]
+        stage = self._stage(case_id) if "step" in kinds else None
+        if stage is not None and stage.outcome == "paused":
+            out.append(stage)
+        out.sort(key=_opened)
+        return out
 
     def claim_due(self, now: datetime, limit: int) -> list[DueDeadline]:
-        """Open deadlines whose next alert is due, oldest first, locked for this sweeper."""
+        """Running step limits whose next alert is due, oldest first, locked for this sweeper."""
         pg = self.conn.dialect.name == "postgresql"
         result = self.conn.execute(_CLAIM_PG if pg else _CLAIM_SQLITE, {"now": now, "limit": limit})
         try:
@@ -194,26 +337,42 @@ class DeadlineQueries:
         if pg:
             return [new(DueDeadline, r) for r in rows]
         at, utc = datetime.fromisoformat, "+00:00"  # one C call per value, no Python frame
-        return [new(DueDeadline, (i, case_id, state, tier, unit, limit_text, None if warn is None else at(warn + utc),
-                                  at(due + utc), None if esc is None else at(esc + utc),
-                                  None if nxt is None else at(nxt + utc), extended))
-                for i, case_id, state, tier, unit, limit_text, warn, due, esc, nxt, extended in rows]
+        return [new(DueDeadline, (i, case_id, seq, row_id, state, tier, unit, limit_text,
+                                  None if warn is None else at(warn + utc), at(due + utc),
+                                  None if esc is None else at(esc + utc), None if nxt is None else at(nxt + utc),
+                                  extended or 0))
+                for i, case_id, seq, row_id, state, tier, unit, limit_text, warn, due, esc, nxt, extended in rows]
 
     def set_next_alerts(self, updates: Sequence[tuple[int, datetime | None]]) -> None:
-        if not updates:
-            return
-        stmt = (update(deadlines_t).where(deadlines_t.c.id == bindparam("_id"))
-                .values(next_alert_at=bindparam("_next")))
-        self.conn.execute(stmt, [{"_id": i, "_next": n} for i, n in updates])
+        """The next alert time of claimed limits (by id: a stage on the case row below 0)."""
+        staged = [{"_case": -i, "_next": n} for i, n in updates if i < 0]
+        if staged:
+            self.conn.execute(_SET_NEXT_STAGE, staged)
+        rows = [{"_id": i, "_next": n} for i, n in updates if i >= 0]
+        if rows:
+            stmt = (update(deadlines_t).where(deadlines_t.c.id == bindparam("_id"))
+                    .values(next_alert_at=bindparam("_next")))
+            self.conn.execute(stmt, rows)
 
     def cases_due(self, *, before: datetime, after: datetime | None = None, limit: int = 500) -> list[int]:
-        """Open cases whose open step deadline is due before ``before`` (and not before ``after``)."""
-        q = select(deadlines_t.c.case_id).where(deadlines_t.c.closed_at.is_(None), deadlines_t.c.kind == "step",
-                                                deadlines_t.c.due_at <= before)
+        """Open cases whose running step limit is due before ``before`` (and not before ``after``)."""
+        c = cases_t.c
+        q = select(c.id).where(c.stage_due_at.is_not(None), c.stage_closed_at.is_(None), c.stage_due_at <= before)
         if after is not None:
-            q = q.where(deadlines_t.c.due_at > after)
-        q = q.order_by(deadlines_t.c.due_at).limit(limit)
+            q = q.where(c.stage_due_at > after)
+        q = q.order_by(c.stage_due_at).limit(limit)
         return [int(r[0]) for r in self.conn.execute(q)]
+
+
+_NO_STAGE = dict.fromkeys(STAGE_COLUMNS)
+
+
+def _opened(d: DeadlineRow) -> tuple[int, bool]:
+    return d.seq, d.kind != "step"
+
+
+def _as_dict(d: DeadlineRow) -> dict[str, Any]:
+    return {f: getattr(d, f) for f in STAGE_FIELDS}
 
 
 class AlertQueries:

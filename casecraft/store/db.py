@@ -36,10 +36,11 @@ from casecraft.base.errors import CasecraftError, DatabaseError, InputError, Una
 
 ENV_DB = "CASECRAFT_DB"
 DEFAULT_URL = "sqlite:///casecraft.db"
-HEAD = "0005"  # the newest migration; a test checks it against migrations/versions
-# schema revisions whose tables hold exactly the columns of HEAD (0005 added indexes only): a backup taken
-# at any of them restores here
-SAME_ROWS = ("0004", "0005")
+HEAD = "0006"  # the newest migration; a test checks it against migrations/versions
+# schema revisions a backup taken at restores here: 0005 added indexes only; 0006 added the case row's stage
+# columns (a backup without them restores with them empty, and its running step limits are moved onto the cases
+# as the migration moves them: casecraft.store.dump.adopt_running_stages)
+SAME_ROWS = ("0004", "0005", "0006")
 _LOCK_KEY = 0x6361736563  # pg_advisory_xact_lock key for migrations ("casec")
 
 
@@ -460,6 +461,33 @@ def current_revision(engine: Engine) -> str | None:
             return None
 
 
+@contextmanager
+def migrating(conn: Connection) -> Iterator[None]:
+    """Around a migration's transaction (begun inside): on SQLite foreign keys go unchecked meanwhile, as
+    Alembic's batch mode needs (it copies a table and drops the old one, which its dependants' keys would
+    refuse; the pragma has no effect inside a transaction). Check them before the commit with
+    :func:`check_foreign_keys`."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    raw = conn.connection.driver_connection
+    raw.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+    try:
+        yield
+    finally:
+        raw.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
+
+
+def check_foreign_keys(conn: Connection) -> None:
+    """SQLite: refuse (roll back) a migration that left a row whose foreign key names no row."""
+    if conn.dialect.name != "sqlite":
+        return
+    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise DatabaseError("the migration left {count} row(s) whose reference names no row (first: {table}); "
+                            "nothing was changed", count=len(broken), table=str(broken[0][0]))
+
+
 def ensure_schema(engine: Engine) -> bool:
     """Create or upgrade the schema if needed. Returns True if it migrated.
 
@@ -471,7 +499,7 @@ def ensure_schema(engine: Engine) -> bool:
             return False
         from alembic import command
 
-        with engine.connect() as conn:
+        with engine.connect() as conn, migrating(conn):
             # one migrator at a time: BEGIN IMMEDIATE on SQLite (our begin hook),
             # a transaction-scoped advisory lock on PostgreSQL
             with conn.begin():
@@ -487,6 +515,7 @@ def ensure_schema(engine: Engine) -> bool:
                 cfg = alembic_config()
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
+                check_foreign_keys(conn)
         return True
     except DBAPIError as exc:
         raise DatabaseError("cannot open the database {url}: {reason}", url=safe_url(str(engine.url)),

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, cast
 
-from sqlalchemy import JSON, Connection, Integer, Table, func, insert, null, select, text
+from sqlalchemy import JSON, Connection, Integer, Table, delete, func, insert, null, or_, select, text, update
 from sqlalchemy.exc import DBAPIError, StatementError
 
 from casecraft.base.errors import N_, Joined, render, reword, rewording
@@ -194,6 +194,7 @@ def _restore(store: Store, rows: Iterable[tuple[str, dict[str, Any], list[str]]]
             if len(pending) >= batch:
                 flush()
         flush()
+        adopt_running_stages(conn)
         if store.dialect == "postgresql":
             fix_sequences(conn)
         if check is not None:  # before the commit: a refusal rolls every row back
@@ -201,6 +202,24 @@ def _restore(store: Store, rows: Iterable[tuple[str, dict[str, Any], list[str]]]
 
             check(Tx(conn))
     return counts
+
+
+def adopt_running_stages(conn: Connection) -> int:
+    """Move step limits still running or paused from ``deadlines`` rows onto their cases' rows, as migration
+    0006 moved them (a backup taken before 0006 holds them as rows); the number moved. The row's id stays in
+    ``stage_row_id`` (its alerts name it) and the row is deleted."""
+    from casecraft.store.alerts_repo import stage_columns
+
+    d = deadlines_t.c
+    running = conn.execute(select(deadlines_t).where(d.kind == "step", or_(d.closed_at.is_(None),
+                                                                            d.outcome == "paused"))
+                           .order_by(d.case_id, d.id)).mappings().all()
+    newest = {r["case_id"]: r for r in running}  # one running step limit per case: the newest
+    for case_id, r in newest.items():
+        values = stage_columns({**r, "row_id": r["id"]})
+        conn.execute(update(cases_t).where(cases_t.c.id == case_id).values(**values))
+        conn.execute(delete(deadlines_t).where(d.id == r["id"]))
+    return len(newest)
 
 
 def fix_sequences(conn: Connection) -> None:
@@ -235,7 +254,7 @@ def chain_batches(tx: Any, case_id: int | None = None, batch: int = 1000
     row whose case id falls in that range, so an entry of a missing case is seen too.
     Memory stays bounded by ``batch`` cases however large the database is.
     """
-    from casecraft.store.alerts_repo import deadline_row
+    from casecraft.store.alerts_repo import deadline_row, stage_row
     from casecraft.store.repo import case_row, entry_row
 
     conn = tx.conn
@@ -250,22 +269,28 @@ def chain_batches(tx: Any, case_id: int | None = None, batch: int = 1000
             q = q.where(table.c.case_id <= high)
         return list(conn.execute(q.order_by(*order)).mappings())
 
+    def with_stages(rows: list[Any], deadlines: list[DeadlineRow]) -> list[DeadlineRow]:
+        """The deadlines rows, then the step limits running on the cases' rows."""
+        return deadlines + [s for s in (stage_row(r) for r in rows) if s is not None]
+
     if case_id is not None:
-        cases = [case_row(r) for r in conn.execute(select(cases_t).where(cases_t.c.id == case_id)).mappings()]
-        yield (cases, [entry_row(r) for r in rows_in(timeline_t, None, None, [timeline_t.c.seq, timeline_t.c.id])],
-               [deadline_row(r) for r in rows_in(deadlines_t, None, None, [deadlines_t.c.id])])
+        found = list(conn.execute(select(cases_t).where(cases_t.c.id == case_id)).mappings())
+        yield ([case_row(r) for r in found],
+               [entry_row(r) for r in rows_in(timeline_t, None, None, [timeline_t.c.seq, timeline_t.c.id])],
+               with_stages(found, [deadline_row(r) for r in rows_in(deadlines_t, None, None, [deadlines_t.c.id])]))
         return
     low: int | None = None
     while True:
         q = select(cases_t).order_by(cases_t.c.id).limit(batch)
         if low is not None:
             q = q.where(cases_t.c.id > low)
-        cases = [case_row(r) for r in conn.execute(q).mappings()]
+        found = list(conn.execute(q).mappings())
+        cases = [case_row(r) for r in found]
         last = len(cases) < batch
         high = None if last else cases[-1].id
         entries = [entry_row(r) for r in rows_in(timeline_t, low, high,
                                                    [timeline_t.c.case_id, timeline_t.c.seq, timeline_t.c.id])]
-        deadlines = [deadline_row(r) for r in rows_in(deadlines_t, low, high, [deadlines_t.c.id])]
+        deadlines = with_stages(found, [deadline_row(r) for r in rows_in(deadlines_t, low, high, [deadlines_t.c.id])])
         yield cases, entries, deadlines
         if last:
             return

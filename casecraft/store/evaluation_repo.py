@@ -271,7 +271,19 @@ def step_sums(tx: Tx, p: Period, *, verify_states: Sequence[str], check_states: 
          .where(d.kind == "step", d.state.in_([*verify_states, *check_states] or ["-"]), or_(met_in, missed_in))
          # over ix_deadlines_steps
          .group_by(d.unit_code))
-    return {r[0]: tuple(r[1:]) for r in tx.conn.execute(q).all()}
+    sums = {r[0]: tuple(r[1:]) for r in tx.conn.execute(q).all()}
+    # the step limits still running on the cases' rows (none is met yet): missed when due in the window
+    c = cases_t.c
+    s_verify = c.stage_state.in_(list(verify_states) or ["-"])
+    s_check = c.stage_state.in_(list(check_states) or ["-"])
+    running = (select(c.stage_unit_code, _n(s_verify), _n(s_check))
+               .where(c.stage_due_at >= p.start, c.stage_due_at < p.end, c.stage_outcome.is_(None),
+                      c.stage_state.in_([*verify_states, *check_states] or ["-"]))  # over ix_cases_stage_due
+               .group_by(c.stage_unit_code))
+    for unit, v, k in tx.conn.execute(running).all():
+        vd, vm, kd, km = sums.get(unit, (0, 0, 0, 0))
+        sums[unit] = (vd + int(v), vm, kd + int(k), km)
+    return sums
 
 
 def log_days(tx: Tx, p: Period) -> dict[str, int]:

@@ -8,6 +8,8 @@ operator action).
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -100,6 +102,16 @@ class Person(_Model):
     )
 
 
+def _stage_columns() -> list[Column[Any]]:
+    """The case row's columns of its running step limit (``stage_<field>``, all nullable)."""
+    kinds: dict[str, Any] = {"seq": Integer, "state": String(64), "tier": String(32), "unit_code": String(64),
+                             "limit_text": String(64), "calendar": String(64), "started_at": UTCDateTime(),
+                             "warn_at": UTCDateTime(), "due_at": UTCDateTime(), "escalate_at": UTCDateTime(),
+                             "next_alert_at": UTCDateTime(), "extended": Integer, "closed_at": UTCDateTime(),
+                             "outcome": String(16), "provisional": Boolean, "row_id": Integer}
+    return [Column(f"stage_{name}", kind, nullable=True) for name, kind in kinds.items()]
+
+
 class Case(_Model):
     """A case: its current state, tier, unit and assignees; ``version`` guards updates."""
 
@@ -137,12 +149,21 @@ class Case(_Model):
         Column("feedback", JSON(none_as_null=True), nullable=True),
         # a pending extension (延期) request awaiting the leader's approval
         Column("extension_request", JSON(none_as_null=True), nullable=True),
+        # since 0006: the step limit running (or paused by 挂账) in the case's current stage, kept on the case row
+        # (a step reads and writes the row anyway); written to ``deadlines`` as a whole row when the stage ends.
+        # All null when no step limit runs. The fields are DeadlineRow's (records.STAGE_FIELDS), and stage_row_id
+        # the id of the deadlines row such a stage had before 0006 (its alerts name it).
+        *_stage_columns(),
         Index("ix_cases_unit_open", "unit_code", "state"),
         # the monthly evaluation's case scan reads only these columns: it walks this index in grid order (no
         # sort, a third of the row's width); it also serves every lookup by grid (was ix_cases_grid)
         Index("ix_cases_evaluation", "grid_code", "source", "created_at", "registered_at", "closed_at",
               "deadline_at", "parked", "resolved_tier"),
         Index("ix_cases_created", "created_at"),
+        Index("ix_cases_stage_next_alert", "stage_next_alert_at"),  # partial: the sweep's claim
+        # partial: due cases, calendar corrections, and the evaluation's scan of running step limits (every
+        # column it reads, so a city's month reads no case row for it)
+        Index("ix_cases_stage_due", "stage_due_at", "stage_state", "stage_unit_code", "stage_outcome"),
         UniqueConstraint("source", "ref", name="uq_cases_source_ref"),
         CheckConstraint("closed_at IS NULL OR closed_at >= created_at", name="closed_after_created"),
     )
@@ -201,9 +222,9 @@ class CalendarDay(_Model):
 class Deadline(_Model):
     """The time limit of one step of a case (or of the whole case), computed once on entry.
 
-    ``next_alert_at`` is the earliest alert still to raise (warning, overdue,
-    re-escalation); the sweep claims rows by it through a partial index on
-    open deadlines.
+    Since 0006 a step's limit is written here when its stage ends (closed met, late or cancelled): while it
+    runs, or is paused, it lives on the case row (``cases.stage_*``), which the sweep claims by
+    ``stage_next_alert_at``. The whole case's limit (``kind`` case) is a row here from registration on.
     """
 
     __table__ = Table(
@@ -243,7 +264,10 @@ class Alert(_Model):
         Column("id", Integer, primary_key=True),
         Column("key", String(100), nullable=False),
         Column("case_id", Integer, ForeignKey("cases.id"), nullable=True),  # None: about the calendar, not a case
-        Column("deadline_id", Integer, ForeignKey("deadlines.id"), nullable=True),
+        # the deadlines row of the stage it is about: since 0006 set only for a stage opened before 0006 (whose
+        # row is written again, with this id, when the stage ends; no foreign key, as it is absent meanwhile);
+        # None for a stage opened since, named by the key's case and seq
+        Column("deadline_id", Integer, nullable=True),
         Column("kind", String(16), nullable=False),  # warning | overdue | reescalation | urge
         Column("level", Integer, nullable=False),  # 0 own platform, 1 superior, 2 one more tier up
         Column("unit_code", String(64), nullable=False),
@@ -430,6 +454,8 @@ PARTIAL_INDEXES = {
     "ix_deadlines_open_due": "closed_at IS NULL",
     "ix_deliveries_pending": "status = 'pending'",
     "ix_deadlines_steps": "kind = 'step'",
+    "ix_cases_stage_next_alert": "stage_closed_at IS NULL AND stage_next_alert_at IS NOT NULL",
+    "ix_cases_stage_due": "stage_due_at IS NOT NULL",
 }
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, Table, bindparam, func, insert, selec
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from casecraft.base.errors import UnavailableError
-from casecraft.base.records import CASE_FIELDS, CaseRow, Entry
+from casecraft.base.records import CASE_FIELDS, STAGE_COLUMNS, CaseRow, Entry
 from casecraft.store import direct
 from casecraft.store.alerts_repo import AlertQueries, DeadlineQueries, deadlines_t
 from casecraft.store.base import DuplicateKey
@@ -41,8 +41,12 @@ cases_t = cast(Table, Case.__table__)
 timeline_t = cast(Table, TimelineEntry.__table__)
 units_t = cast(Table, Unit.__table__)
 
-# the columns in CaseRow's field order, so a row (a tuple) makes a CaseRow by position
-_CASE_BY_ID = select(*(cases_t.c[f] for f in CASE_FIELDS)).where(cases_t.c.id == bindparam("id"))
+# the columns in CaseRow's field order, so a row (a tuple) makes a CaseRow by position, then the running step
+# limit's (stage_*: kept by the transaction for the step's deadline work, see DeadlineQueries)
+_CASE_BY_ID = select(*(cases_t.c[f] for f in CASE_FIELDS), *(cases_t.c[c] for c in STAGE_COLUMNS)
+                     ).where(cases_t.c.id == bindparam("id"))
+_N_CASE = len(CASE_FIELDS)
+_N_STAGE = _N_CASE + len(STAGE_COLUMNS)
 _ASSIGNEES = CASE_FIELDS.index("assignees")
 # FOR NO KEY UPDATE: a step changes the case's columns, never its id, so it must not block (nor be blocked
 # by) the FOR KEY SHARE lock PostgreSQL takes on the case row when a sweep inserts an alert that refers to it;
@@ -52,7 +56,8 @@ _CASE_FOR_UPDATE = _CASE_BY_ID.with_for_update(key_share=True)
 # a step's first statement: its case row and, in the same read, the administrative revision (whether the
 # process's organisation and versions are still current) — one statement where there were two
 _REVISION = ADMIN_REVISION.scalar_subquery().label("admin_revision")
-_CASE_AT_REVISION = select(*(cases_t.c[f] for f in CASE_FIELDS), _REVISION).where(cases_t.c.id == bindparam("id"))
+_CASE_AT_REVISION = select(*(cases_t.c[f] for f in CASE_FIELDS), *(cases_t.c[c] for c in STAGE_COLUMNS),
+                           _REVISION).where(cases_t.c.id == bindparam("id"))
 _CASE_AT_REVISION_FOR_UPDATE = _CASE_AT_REVISION.with_for_update(key_share=True)
 _INSERT_CASE = insert(cases_t).returning(cases_t.c.id)
 _INSERT_TIMELINE = insert(timeline_t).inline()  # no RETURNING of the new id (PostgreSQL would add one)
@@ -109,15 +114,15 @@ def _case_params(case_id: int, version: int, values: dict[str, Any]) -> dict[str
 
 
 def case_row(r: Any) -> CaseRow:
-    """A cases row (a mapping) as a :class:`CaseRow`."""
-    d = dict(r)
+    """A cases row (a mapping) as a :class:`CaseRow` (its stage_* columns left out)."""
+    d = {f: r[f] for f in CASE_FIELDS}
     d["assignees"] = tuple(d.get("assignees") or ())
     return CaseRow(**d)
 
 
 def _case_of(r: Any) -> CaseRow:
     """A row of :data:`_CASE_BY_ID` (its columns in CaseRow's order) as a :class:`CaseRow`."""
-    values = list(r)
+    values = list(r[:_N_CASE])
     values[_ASSIGNEES] = tuple(values[_ASSIGNEES] or ())
     return CaseRow(*values)
 
@@ -157,7 +162,11 @@ class CaseQueries:
         """One case; ``for_update`` locks its row on PostgreSQL until the transaction ends."""
         stmt = _CASE_FOR_UPDATE if for_update and self.conn.dialect.name == "postgresql" else _CASE_BY_ID
         rows = direct.run(self.conn, stmt, {"id": case_id})
-        return _case_of(rows[0]) if rows else None  # type: ignore[index]
+        if not rows:
+            return None
+        row = rows[0]  # type: ignore[index]
+        self._stages[case_id] = tuple(row[_N_CASE:_N_STAGE])  # type: ignore[attr-defined]
+        return _case_of(row)
 
     def case_at_revision(self, case_id: int, *, for_update: bool = False,
                          first: bool = False) -> tuple[CaseRow | None, int]:
@@ -169,7 +178,8 @@ class CaseQueries:
         if not rows:
             return None, self.admin_revision()  # type: ignore[attr-defined]
         row = rows[0]  # type: ignore[index]
-        return _case_of(row[:-1]), int(row[-1])
+        self._stages[case_id] = tuple(row[_N_CASE:_N_STAGE])  # type: ignore[attr-defined]
+        return _case_of(row), int(row[-1])
 
     def insert_case(self, values: dict[str, Any]) -> int:
         """Insert a case row; its id.
@@ -195,11 +205,15 @@ class CaseQueries:
 
     def write_step(self, case_id: int, version: int, values: dict[str, Any], entry: Entry,
                    deadlines: Sequence[dict[str, Any]] = ()) -> bool:
-        """A step's rows: the deadline rows it opens, the case row (if still at ``version``), the chained entry.
+        """A step's rows: the deadline rows it writes, the case row (if still at ``version``), the chained entry.
 
-        On PostgreSQL one statement (one round trip) writes them all. False, with no entry written, if the case
-        was not at ``version`` (the caller raises, which rolls the deadline rows back).
+        ``deadlines`` are the limits the step opens: its step limit goes into the case row's stage columns, a
+        whole case's limit is a deadlines row; the stage the step ended (:meth:`close_deadlines`) is written as
+        a deadlines row, and a stage it changed into the case row. On PostgreSQL one statement (one round trip)
+        writes them all. False, with no entry written, if the case was not at ``version`` (the caller raises,
+        which rolls the deadline rows back).
         """
+        values, deadlines = self._stage_writes(case_id, values, deadlines)  # type: ignore[attr-defined]
         if self.conn.dialect.name != "postgresql" or not STEP_IN_ONE_STATEMENT:
             for d in deadlines:
                 self.insert_deadline(d)  # type: ignore[attr-defined]
@@ -283,6 +297,9 @@ class Tx(CaseQueries, DeadlineQueries, AlertQueries, OrgQueries, IntakeQueries, 
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self._stages: dict[int, Any] = {}
+        self._changed: set[int] = set()
+        self._ended: dict[int, list[dict[str, Any]]] = {}
 
     @property
     def dialect(self) -> str:
