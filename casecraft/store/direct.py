@@ -8,7 +8,9 @@ machine, more than SQLite takes to run the statement. :func:`run` compiles a sta
 dialect and set of parameter names (the same compiler, so the same SQL text), keeps its bind
 parameters' order and their types' bind processors, and its result columns' processors, and
 then only converts the values and calls the DBAPI cursor inside the connection's own
-transaction.
+transaction. On PostgreSQL the SQL is sent in PostgreSQL's own numbered form through a psycopg
+``RawCursor``: psycopg would otherwise parse a ``%(name)s`` query at every execution once it has
+more than 50 parameters or 4 KB (its cache's limits), as a step's one statement does.
 
 What it leaves to ``Connection.execute`` (same results, the slower way):
 
@@ -41,7 +43,7 @@ _PRESERVE = {"preserve_rowcount": True}  # an INSERT's rowcount too (SQLAlchemy 
 class _Plan:
     """One statement compiled for one dialect and one set of parameter names."""
 
-    __slots__ = ("sql", "named", "binds", "converted", "returns")
+    __slots__ = ("sql", "named", "binds", "converted", "returns", "raw")
 
     def __init__(self, sql: str, named: bool, binds: list[tuple[str, str, Any, _Proc]],
                  results: list[_Proc] | None) -> None:
@@ -51,6 +53,8 @@ class _Plan:
         # the result columns that need converting, by position, with their processors
         self.converted = [(i, p) for i, p in enumerate(results or ()) if p is not None]
         self.returns = results is not None  # False: a statement that returns no rows
+        # PostgreSQL: the SQL with numbered parameters ($1, ...) and the names in their order (see _raw_args)
+        self.raw: tuple[str, list[str]] | None = None
 
 
 # keyed by (statement, dialect name, parameter names); the statement object is held, so its identity stays its own
@@ -101,6 +105,34 @@ def _plan_of(conn: Connection, stmt: Any, keys: tuple[str, ...] | None) -> _Plan
     return plan
 
 
+def _raw_args(plan: _Plan, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
+    """PostgreSQL: the plan's SQL with numbered parameters and their values in order, for a psycopg
+    ``RawCursor``. psycopg parses a ``%(name)s`` query into that form at every execution unless the query is
+    short and has at most 50 parameters (its own cache's limits): a step's one statement has more."""
+    raw = plan.raw
+    if raw is None:
+        raw = plan.raw = _dollar(plan)
+    args = _args(plan, params)
+    return raw[0], [args[name] for name in raw[1]]
+
+
+def _raw_cursor(conn: Connection) -> Any:
+    """:func:`_cursor`'s ``RawCursor`` (PostgreSQL): queries in PostgreSQL's own numbered form, never parsed."""
+    fairy = conn.connection
+    driver = fairy.driver_connection
+    kept = fairy.info.get(_RAW_CURSOR_KEY)
+    if kept is not None and kept[0] is driver:
+        return kept[1]
+    from psycopg import RawCursor  # only here: the PostgreSQL driver is imported only on PostgreSQL
+
+    cursor = RawCursor(driver)
+    fairy.info[_RAW_CURSOR_KEY] = (driver, cursor)
+    return cursor
+
+
+_RAW_CURSOR_KEY = "casecraft.direct.raw_cursor"
+
+
 def _cursor(conn: Connection) -> Any:
     """The DBAPI cursor this module keeps with the pooled connection (made once per driver connection:
     making a psycopg cursor costs about as much as sending a statement). It lives in the pool's own
@@ -146,15 +178,20 @@ def run(conn: Connection, stmt: Any, params: Mapping[str, Any], *,
         if res.returns_rows:
             return [tuple(r) for r in res]
         return int(res.rowcount)
-    args = _args(plan, params)
-    cursor = _cursor(conn)
+    sql = plan.sql
+    if plan.named and conn.dialect.name == "postgresql":
+        sql, args = _raw_args(plan, params)
+        cursor = _raw_cursor(conn)
+    else:
+        args = _args(plan, params)
+        cursor = _cursor(conn)
     try:
-        cursor.execute(plan.sql, args)
+        cursor.execute(sql, args)
         if not plan.returns:
             return int(cursor.rowcount)
         rows = cursor.fetchall()
     except conn.dialect.loaded_dbapi.Error as exc:
-        _raise(conn, exc, plan.sql, args, cursor)
+        _raise(conn, exc, sql, args, cursor)
         raise  # pragma: no cover - _raise always raises
     return _converted(plan, rows)
 
