@@ -112,13 +112,18 @@ def test_a_connection_keeps_one_cursor_and_a_replaced_connection_gets_a_new_one(
 
     sa_engine = engine.ctx.store.engine
     kept: list[tuple[Any, str, Any]] = []  # (driver connection, kind, cursor) as casecraft.store.direct gives them
-    for name in ("_cursor", "_raw_cursor"):
-        def watched(conn: Any, of: Any = getattr(direct, name), kind: str = name) -> Any:
+    def watching(kind: str) -> Any:
+        of = getattr(direct, kind)
+
+        def watched(conn: Any) -> Any:
             cursor = of(conn)
             kept.append((conn.connection.driver_connection, kind, cursor))
             return cursor
 
-        monkeypatch.setattr(direct, name, watched)
+        return watched
+
+    for name in ("_cursor", "_raw_cursor"):
+        monkeypatch.setattr(direct, name, watching(name))
     cid = engine.report(source="patrol", grid=GRID5, category="0201", desc="消防设施隐患", actor="wangjg").id
     for trigger, actor, kw in PATH[:3]:
         engine.fire(cid, trigger, actor=actor, **kw)

@@ -119,7 +119,7 @@ def _raw_args(plan: _Plan, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
 def _raw_cursor(conn: Connection) -> Any:
     """:func:`_cursor`'s ``RawCursor`` (PostgreSQL): queries in PostgreSQL's own numbered form, never parsed."""
     fairy = conn.connection
-    driver = fairy.driver_connection
+    driver: Any = fairy.driver_connection
     kept = fairy.info.get(_RAW_CURSOR_KEY)
     if kept is not None and kept[0] is driver:
         return kept[1]
