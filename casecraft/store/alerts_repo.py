@@ -179,7 +179,7 @@ class DeadlineQueries:
         except KeyError:
             rows = cast(Sequence[Sequence[Any]], direct.run(self.conn, _STAGE_OF_CASE, {"b_case_id": case_id}))
             got = rows[0] if rows else (None,) * len(STAGE_COLUMNS)
-        if isinstance(got, tuple) or isinstance(got, list):
+        if isinstance(got, (tuple, list)):  # the stage_* values as read: made a DeadlineRow once
             got = stage_of(case_id, got)
         self._stages[case_id] = got
         return got
