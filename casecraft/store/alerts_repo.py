@@ -39,7 +39,6 @@ from casecraft.base.records import (
     ClosedDeadline,
     DeadlineRow,
     DueDeadline,
-    stage_columns,
     stage_of,
 )
 from casecraft.store import direct
@@ -204,7 +203,7 @@ class DeadlineQueries:
         if case_id in self._changed:
             self._changed.discard(case_id)
             stage = self._stages[case_id]
-            values = {**values, **(stage_columns(_as_dict(stage)) if stage is not None else _NO_STAGE)}
+            values = {**values, **(_stage_values(stage) if stage is not None else _NO_STAGE)}
         return values, rows
 
     def insert_deadline(self, values: dict[str, Any]) -> None:
@@ -371,8 +370,9 @@ def _opened(d: DeadlineRow) -> tuple[int, bool]:
     return d.seq, d.kind != "step"
 
 
-def _as_dict(d: DeadlineRow) -> dict[str, Any]:
-    return {f: getattr(d, f) for f in STAGE_FIELDS}
+def _stage_values(d: DeadlineRow) -> dict[str, Any]:
+    """A stage as the case row's ``stage_*`` columns."""
+    return {c: getattr(d, f) for c, f in zip(STAGE_COLUMNS, STAGE_FIELDS, strict=True)}
 
 
 class AlertQueries:

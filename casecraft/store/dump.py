@@ -16,7 +16,7 @@ from sqlalchemy import JSON, Connection, Integer, Table, delete, func, insert, n
 from sqlalchemy.exc import DBAPIError, StatementError
 
 from casecraft.base.errors import N_, Joined, render, reword, rewording
-from casecraft.base.records import CaseRow, DeadlineRow, Entry
+from casecraft.base.records import CaseRow, DeadlineRow, Entry, stage_columns
 from casecraft.store.base import Store
 from casecraft.store.db import sqlite_deferred
 from casecraft.store.models import Case, Deadline, TimelineEntry, metadata
@@ -208,8 +208,6 @@ def adopt_running_stages(conn: Connection) -> int:
     """Move step limits still running or paused from ``deadlines`` rows onto their cases' rows, as migration
     0006 moved them (a backup taken before 0006 holds them as rows); the number moved. The row's id stays in
     ``stage_row_id`` (its alerts name it) and the row is deleted."""
-    from casecraft.store.alerts_repo import stage_columns
-
     d = deadlines_t.c
     running = conn.execute(select(deadlines_t).where(d.kind == "step", or_(d.closed_at.is_(None),
                                                                             d.outcome == "paused"))

@@ -155,6 +155,7 @@ class CaseQueries:
     """Cases and their timelines."""
 
     conn: Connection
+    _stages: dict[int, Any]  # the stage_* values of each case read here (see DeadlineQueries)
 
     # The hot path executes prepared statements with bound parameters: building a
     # statement with literal values costs more Python time than SQLite takes to run it.
@@ -165,7 +166,7 @@ class CaseQueries:
         if not rows:
             return None
         row = rows[0]  # type: ignore[index]
-        self._stages[case_id] = tuple(row[_N_CASE:_N_STAGE])  # type: ignore[attr-defined]
+        self._stages[case_id] = tuple(row[_N_CASE:_N_STAGE])
         return _case_of(row)
 
     def case_at_revision(self, case_id: int, *, for_update: bool = False,
@@ -178,7 +179,7 @@ class CaseQueries:
         if not rows:
             return None, self.admin_revision()  # type: ignore[attr-defined]
         row = rows[0]  # type: ignore[index]
-        self._stages[case_id] = tuple(row[_N_CASE:_N_STAGE])  # type: ignore[attr-defined]
+        self._stages[case_id] = tuple(row[_N_CASE:_N_STAGE])
         return _case_of(row), int(row[-1])
 
     def insert_case(self, values: dict[str, Any]) -> int:
