@@ -169,3 +169,20 @@ def test_the_migration_moves_running_limits_and_back_keeping_their_ids(db_url: s
         assert report.ok, report.to_dict()
     finally:
         eng.close()
+
+
+def test_the_audit_finds_a_running_limit_edited_on_the_case_row(db_url: str) -> None:
+    """The running limit's columns are checked against the facts the chain committed to, as a deadlines row is:
+    moving its due time behind casecraft's back is a finding of the case and step."""
+    clock = FixedClock(bj(24, "10:00"))
+    eng = sandbox(db_url, clock)
+    try:
+        cid = _patrol(eng)
+        assert audit.verify(eng).ok
+        with eng.store.engine.begin() as conn:
+            cases = Case.__table__
+            conn.execute(sa.update(cases).where(cases.c.id == cid).values(stage_due_at=bj(30, "17:00")))
+        found = [(f.case, f.seq, f.kind) for f in audit.verify(eng).findings]
+        assert (cid, 1, "deadline") in found, found
+    finally:
+        eng.close()
