@@ -279,12 +279,7 @@ class DeadlineQueries:
         if not case_ids:
             return {}
         rows = self.conn.execute(select(cases_t.c.id, *_STAGE).where(cases_t.c.id.in_(list(case_ids)), _RUNNING))
-        out = {}
-        for r in rows:
-            stage = stage_of(r[0], r[1:])
-            if stage is not None:
-                out[r[0]] = stage
-        return out
+        return {r[0]: cast(DeadlineRow, stage_of(r[0], r[1:])) for r in rows}  # _RUNNING: never None
 
     def open_deadlines_from(self, day_start: datetime) -> list[DeadlineRow]:
         """Every open or paused time limit still to fall due at or after ``day_start`` (calendar corrections),
@@ -343,15 +338,10 @@ class DeadlineQueries:
                 for i, case_id, seq, row_id, state, tier, unit, limit_text, warn, due, esc, nxt, extended in rows]
 
     def set_next_alerts(self, updates: Sequence[tuple[int, datetime | None]]) -> None:
-        """The next alert time of claimed limits (by id: a stage on the case row below 0)."""
-        staged = [{"_case": -i, "_next": n} for i, n in updates if i < 0]
-        if staged:
-            self.conn.execute(_SET_NEXT_STAGE, staged)
-        rows = [{"_id": i, "_next": n} for i, n in updates if i >= 0]
-        if rows:
-            stmt = (update(deadlines_t).where(deadlines_t.c.id == bindparam("_id"))
-                    .values(next_alert_at=bindparam("_next")))
-            self.conn.execute(stmt, rows)
+        """The next alert time of claimed limits, by their ids (:meth:`claim_due`'s: ``-case_id``, as every limit
+        the sweep claims is a stage on its case row)."""
+        if updates:
+            self.conn.execute(_SET_NEXT_STAGE, [{"_case": -i, "_next": n} for i, n in updates])
 
     def cases_due(self, *, before: datetime, after: datetime | None = None, limit: int = 500) -> list[int]:
         """Open cases whose running step limit is due before ``before`` (and not before ``after``)."""
