@@ -273,3 +273,19 @@ def test_working_seconds_match_working_hours(start: dt.datetime, h: float) -> No
     begin = CAL.next_working_moment(start)  # inside working time
     assert CAL.working_seconds_between(begin, CAL.add(begin, hours(h))) == pytest.approx(h * 3600, abs=1e-6)
     assert CAL.working_seconds_between(start, CAL.add(start, hours(h))) == pytest.approx(h * 3600, abs=1e-6)
+
+
+@settings(max_examples=200, deadline=None)
+@given(starts, hour_amounts)
+def test_a_working_hours_plan_warns_where_the_fraction_of_its_working_time_falls(start: dt.datetime, h: float) -> None:
+    """The plan counts a working-hours limit's warning from its hours (they all lie between start and due), the
+    general way counts the working seconds between: the same moment, to the microsecond."""
+    from pathlib import Path
+
+    from casecraft.cases import deadlines as dl
+    from casecraft.workflows.loader import load_workflow
+
+    wf = load_workflow(Path(__file__).parent.parent / "workflows.yaml")
+    p = dl.plan(wf, CAL, start, hours(h))
+    general = dl.fraction_point(CAL, start, p.due_at, hours(h), wf.file.workflow.warn_at)
+    assert p.warn_at is not None and abs(p.warn_at - general) <= dt.timedelta(microseconds=1)

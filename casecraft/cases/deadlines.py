@@ -57,9 +57,28 @@ def plan(wf: Workflow, cal: WorkingCalendar, start: datetime, limit: Duration) -
     """Warning, due and re-escalation times of a limit started at ``start``."""
     settings = wf.file.workflow
     due = cal.add(start, limit)
-    warn = fraction_point(cal, start, due, limit, settings.warn_at)
+    if limit.working and limit.unit == "hour":  # counted exactly: the limit's working hours lie from start to due
+        warn = cal.add(start, Duration(limit.amount * settings.warn_at, "hour", True))
+    else:
+        warn = fraction_point(cal, start, due, limit, settings.warn_at)
     again = Duration.parse(settings.reescalate_after)
     return Plan(warn_at=warn, due_at=due, escalate_at=cal.add(due, again))
+
+
+def _step_limit_text(wf: Workflow, state: str, category: str | None,
+                     urgency: str | None) -> tuple[Duration, str] | None:
+    """:func:`step_limit` and its text, worked out once per version, state, category and urgency."""
+    key = ("step_limit", state, category, urgency)
+    memo = wf._cache
+    try:
+        return memo[key]  # type: ignore[no-any-return]
+    except KeyError:
+        pass
+    limit = step_limit(wf, state, category, urgency)
+    got = (limit, str(limit)) if limit is not None else None
+    if len(memo) < 10_000:  # the workflow's states × categories × urgencies: a few hundred
+        memo[key] = got
+    return got
 
 
 def extend(wf: Workflow, cal: WorkingCalendar, due: datetime, by: Duration) -> Plan:
@@ -77,12 +96,13 @@ def _provisional(cal: WorkingCalendar, start: datetime, end: datetime) -> bool:
 def open_step(wf: Workflow, cal: WorkingCalendar, state: str, tier: str, unit: str, category: str | None,
               urgency: str | None, now: datetime) -> OpenDeadline | None:
     """The step deadline entering ``state`` opens (None when the state has no limit). Built here only."""
-    limit = step_limit(wf, state, category, urgency)
-    if limit is None:
+    found = _step_limit_text(wf, state, category, urgency)
+    if found is None:
         return None
+    limit, text = found
     p = plan(wf, cal, now, limit)
     last = p.escalate_at or p.due_at
-    return OpenDeadline(kind="step", state=state, tier=tier, unit_code=unit, limit_text=str(limit), started_at=now,
+    return OpenDeadline(kind="step", state=state, tier=tier, unit_code=unit, limit_text=text, started_at=now,
                         warn_at=p.warn_at, due_at=p.due_at, escalate_at=p.escalate_at,
                         provisional=_provisional(cal, now, last))
 

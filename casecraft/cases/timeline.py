@@ -26,6 +26,9 @@ from json.encoder import encode_basestring
 from operator import attrgetter, itemgetter
 from typing import Any
 
+from orjson import OPT_PASSTHROUGH_DATETIME, OPT_SORT_KEYS
+from orjson import dumps as _orjson_dumps
+
 from casecraft.base.acting import SYSTEM, Actor, When
 from casecraft.base.errors import ConflictError, InputError
 from casecraft.base.records import (
@@ -168,10 +171,52 @@ def entry_hash(e: Entry | Mapping[str, Any]) -> str:
 
 def _hash_of(fields_: dict[str, Any]) -> str:
     """The version-2 hash of an entry's members (as :func:`entry_hash` gathers them)."""
-    # the encoder turns tuples into lists itself and asks _iso only for times: the same text as
-    # json.dumps(_plain(fields_)) (tests/test_startup.py compares them), without a Python pass over the entry;
-    # it is made once (json.dumps with options builds a new encoder on every call)
-    return hashlib.sha256(_HASH_JSON.encode(fields_).encode()).hexdigest()
+    return hashlib.sha256(hash_text(fields_)).hexdigest()
+
+
+def hash_text(fields_: dict[str, Any]) -> bytes:
+    """An entry's members as the UTF-8 text its version-2 hash is taken of: ``json.dumps(_plain(fields_),
+    sort_keys=True, ensure_ascii=False, separators=(",", ":"))``, by definition.
+
+    orjson writes exactly that text ten times faster (keys sorted by code point, the same string escapes, times
+    through :func:`_iso` as here) for every value but a float (it writes ``1e-05`` as ``0.00001``), an integer
+    past 64 bits (it refuses) and types the standard encoder does not know; members made only of strings,
+    integers, booleans, None, times, lists, tuples and dicts of those take it, anything else the standard
+    encoder (tests/test_hash_text.py compares the two).
+    """
+    if _plain_members(fields_):
+        try:
+            return _orjson_dumps(fields_, default=_iso, option=_ORJSON_SORTED)
+        except TypeError:  # an integer past 64 bits
+            pass
+    # the encoder turns tuples into lists itself and asks _iso only for times; it is made once (json.dumps with
+    # options builds a new encoder on every call)
+    return _HASH_JSON.encode(fields_).encode()
+
+
+_ORJSON_SAFE = frozenset({str, int, bool, type(None), datetime})
+
+
+def _plain_members(d: dict[str, Any]) -> bool:
+    """Whether every value in ``d`` (and in the dicts, lists and tuples it holds) is a string, integer, boolean,
+    None or datetime: the values both encoders write alike."""
+    safe = _ORJSON_SAFE
+    for v in d.values():
+        kind = type(v)
+        if kind in safe:
+            continue
+        if kind is dict:
+            if not _plain_members(v):
+                return False
+        elif kind is list or kind is tuple:
+            for x in v:
+                if type(x) in safe:
+                    continue
+                if type(x) is not dict or not _plain_members(x):
+                    return False
+        else:
+            return False
+    return True
 
 
 def _iso(value: Any) -> Any:
@@ -244,6 +289,7 @@ def first_entry(case_id: int, values: dict[str, Any], step: Step, actor: Actor,
 _HASH_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_iso)
 # the text the engine's JSON serialiser stores (casecraft.store.db: keys as given); only for values _plain made
 _STORED_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_ORJSON_SORTED = OPT_SORT_KEYS | OPT_PASSTHROUGH_DATETIME  # times through _iso, as the standard encoder's
 _string = encode_basestring  # a str's JSON text without escaping non-ASCII, as both encoders write it
 
 

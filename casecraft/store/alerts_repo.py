@@ -102,6 +102,25 @@ def stored_values(d: DeadlineRow) -> dict[str, Any]:
     return values
 
 
+_CLOSED_AT = STAGE_FIELDS.index("closed_at")
+
+
+def _ended_values(case_id: int, raw: tuple[Any, ...], at: datetime, outcome: str | None) -> dict[str, Any]:
+    """A running stage's ``stage_*`` values as read (:data:`STAGE_COLUMNS` order), ended at ``at``: the deadlines
+    row it is written as (what :func:`stored_values` gives for it, met if not yet due, else late, or
+    ``outcome``)."""
+    values = dict(zip(STAGE_FIELDS, raw, strict=True))
+    row_id = values.pop("row_id")
+    values["case_id"], values["kind"] = case_id, "step"
+    values["extended"] = values["extended"] or 0
+    values["provisional"] = bool(values["provisional"])
+    values["next_alert_at"], values["closed_at"] = None, at
+    values["outcome"] = outcome if outcome is not None else "met" if values["due_at"] >= at else "late"
+    if row_id is not None:
+        values["id"] = row_id
+    return values
+
+
 def alert_row(r: Any) -> AlertRow:
     return AlertRow(**dict(r))
 
@@ -165,8 +184,9 @@ class DeadlineQueries:
     """
 
     conn: Connection
-    # per transaction (set by Tx): each case's stage as read or changed here (a tuple of stage_* values as
-    # read, a DeadlineRow or None once looked at); which stages this step changed; the rows of the stages it ended
+    # per transaction (set by Tx): each case's stage as read or changed here (a tuple of stage_* values as read
+    # or as a step opened it, a DeadlineRow or None once looked at); which stages this step changed; the rows of
+    # the stages it ended
     _stages: dict[int, Any]
     _changed: set[int]
     _ended: dict[int, list[dict[str, Any]]]
@@ -183,7 +203,7 @@ class DeadlineQueries:
         self._stages[case_id] = got
         return got
 
-    def _set_stage(self, case_id: int, stage: DeadlineRow | None) -> None:
+    def _set_stage(self, case_id: int, stage: DeadlineRow | tuple[Any, ...] | None) -> None:
         self._stages[case_id] = stage
         self._changed.add(case_id)
 
@@ -199,11 +219,17 @@ class DeadlineQueries:
             old = self._stage(case_id)
             if old is not None:  # a paused stage replaced (never in the workflows' paths): kept as it stands
                 rows.append(stored_values(old))
-            self._set_stage(case_id, stage_of(case_id, [d.get(f) for f in STAGE_FIELDS]))
+            self._set_stage(case_id, tuple([d.get(f) for f in STAGE_FIELDS]))  # as read; made a DeadlineRow if asked
         if case_id in self._changed:
             self._changed.discard(case_id)
             stage = self._stages[case_id]
-            values = {**values, **(_stage_values(stage) if stage is not None else _NO_STAGE)}
+            if stage is None:
+                columns = _NO_STAGE
+            elif type(stage) is tuple:
+                columns = dict(zip(STAGE_COLUMNS, stage, strict=True))
+            else:
+                columns = _stage_values(stage)
+            values = {**values, **columns}
         return values, rows
 
     def insert_deadline(self, values: dict[str, Any]) -> None:
@@ -236,15 +262,23 @@ class DeadlineQueries:
         """
         closed: list[ClosedDeadline] = []
         at = now.astimezone(UTC)  # as the column gives it back
-        if "step" in kinds:
+        raw = self._stages.get(case_id)
+        if "step" in kinds and outcome != "paused" and type(raw) is tuple and raw[_CLOSED_AT] is None:
+            # the running stage as read (the common step): its deadlines row made from the columns at once
+            if raw[0] is not None:
+                ended = _ended_values(case_id, raw, at, outcome)
+                self._ended.setdefault(case_id, []).append(ended)
+                self._set_stage(case_id, None)
+                closed.append(ClosedDeadline(-case_id, "step", ended["seq"], at, ended["outcome"]))
+        elif "step" in kinds:
             stage = self._stage(case_id)
             if stage is not None and stage.closed_at is None:
                 result = outcome if outcome is not None else "met" if stage.due_at >= at else "late"
                 if outcome == "paused":
                     self._set_stage(case_id, replace(stage, closed_at=at, outcome=result))
                 else:
-                    ended = replace(stage, closed_at=at, outcome=result, next_alert_at=None)
-                    self._ended.setdefault(case_id, []).append(stored_values(ended))
+                    self._ended.setdefault(case_id, []).append(
+                        stored_values(replace(stage, closed_at=at, outcome=result, next_alert_at=None)))
                     self._set_stage(case_id, None)
                 closed.append(ClosedDeadline(stage.id, "step", stage.seq, at, result))
         rest = tuple(k for k in kinds if k != "step")

@@ -44,7 +44,8 @@ class Workflow:
     path: Path | None = None
     org: Organisation | None = None
     org_path: Path | None = None
-    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+    # pure functions' results for this version, kept by their callers (the step limit of a state for a case kind)
+    _cache: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     @cached_property
     def spec_json(self) -> str:
