@@ -6,10 +6,13 @@ Field names here are the stable JSON field names documented in the README.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
+
+_V = TypeVar("_V")
 
 
 def _mask_token(token: str) -> str:
@@ -37,6 +40,24 @@ def mask_contact(value: str | None) -> str | None:
 # with stars), a run of anything else (a name) — so a name written against a number (13812345678张三) is a
 # part of its own, not shown in full behind the number's first three digits
 _CONTACT_PARTS = re.compile(r"[A-Za-z0-9._%+*\-]+@[^\s,;，；、/]+|\+?[0-9][0-9*\-]*[0-9]|[0-9]|[^\s,;，；、/0-9]+")
+
+
+def maker(cls: type[_V]) -> Callable[..., _V]:
+    """A maker of ``cls``'s instances (a frozen dataclass without slots) for the hot paths: the same object as
+    ``cls(**fields)``, made without the generated ``__init__`` (which sets each field through
+    ``object.__setattr__``: about 150 ns a field, 5 µs for a case's view). Every field must be given by name;
+    anything else is refused as the constructor refuses it."""
+    names = frozenset(f.name for f in fields(cls))  # type: ignore[arg-type]
+    new = object.__new__
+
+    def make(**values: Any) -> _V:
+        if values.keys() != names:
+            return cls(**values)  # the constructor's own defaults or error
+        obj = new(cls)
+        obj.__dict__.update(values)
+        return obj
+
+    return make
 
 
 def iso(value: datetime | None, tz: str) -> str | None:

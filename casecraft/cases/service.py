@@ -26,7 +26,7 @@ from casecraft.base.errors import (
 )
 from casecraft.base.records import CaseRow, Entry
 from casecraft.base.text import check_id, clean_text
-from casecraft.base.views import CaseView, Page, TimelineView, TriggerOption, mask_contact
+from casecraft.base.views import CaseView, Page, TimelineView, TriggerOption, maker, mask_contact
 from casecraft.cases import deadlines as dl
 from casecraft.cases import timeline as tl
 from casecraft.cases.files import staged, store_staged
@@ -40,6 +40,7 @@ from casecraft.workflows.spec import Workflow
 
 MAX_TEXT = 2000
 MAX_NOTE = 2000
+_TIMELINE_VIEW, _CASE_VIEW = maker(TimelineView), maker(CaseView)  # every read and step makes them
 LIST_LIMIT = 100_000
 
 
@@ -474,7 +475,7 @@ class CaseService:
     @staticmethod
     def _entry_view(wf: Workflow, org: Any, e: Entry) -> TimelineView:
         """One entry as an operator sees it (times in UTC, as the store gives them back)."""
-        return TimelineView(
+        return _TIMELINE_VIEW(
             seq=e.seq, at=e.at.astimezone(UTC), actor=e.actor_id, actor_name=e.actor_name or e.actor_id,
             actor_role=e.actor_role, actor_unit=e.actor_unit, trigger=e.trigger,
             trigger_label=wf.trigger_label(e.trigger), from_state=e.from_state, to_state=e.to_state,
@@ -492,7 +493,7 @@ class CaseService:
         cat = wf.categories.get(case.category_code)
         if timeline is None:
             timeline = tuple(self._entry_view(wf, org, e) for e in entries or ())
-        return CaseView(
+        return _CASE_VIEW(
             id=case.id, state=case.state, state_label=wf.state_label(case.state), tier=case.tier,
             tier_label=wf.tier_labels.get(case.tier, case.tier), unit=case.unit_code,
             unit_name=org.label(case.unit_code), grid=case.grid_code, category=case.category_code,

@@ -182,7 +182,7 @@ def hash_text(fields_: dict[str, Any]) -> bytes:
     through :func:`_iso` as here) for every value but a float (it writes ``1e-05`` as ``0.00001``), an integer
     past 64 bits (it refuses) and types the standard encoder does not know; members made only of strings,
     integers, booleans, None, times, lists, tuples and dicts of those take it, anything else the standard
-    encoder (tests/test_hash_text.py compares the two).
+    encoder (tests/test_fast_paths.py compares the two).
     """
     if _plain_members(fields_):
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from typing import Any
 
 from orjson import OPT_PASSTHROUGH_DATACLASS, OPT_PASSTHROUGH_DATETIME
 from orjson import dumps as _orjson_dumps
+from orjson import loads as _orjson_loads
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import (
@@ -64,7 +66,7 @@ _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 def _dumps(obj: Any) -> str:
     """A JSON column's text: ``json.dumps(obj, ensure_ascii=False, separators=(",", ":"))``, written by orjson
-    (several times faster; a float may be written in another form of the same number, which reads back the same).
+    (several times faster, the same text) when it holds no float (orjson writes some in another form, NaN as null).
     What orjson refuses (an integer past 64 bits, a key other than a string) the standard encoder writes; a time
     or a dataclass is refused, as by ``json.dumps``."""
     if not obj:  # most steps name no targets and attach nothing: no encoder run for an empty list
@@ -73,10 +75,48 @@ def _dumps(obj: Any) -> str:
             return "[]"
         if kind is dict:
             return "{}"
-    try:
-        return _orjson_dumps(obj, default=_not_json, option=_ORJSON_STRICT).decode()
-    except TypeError:
-        return _JSON.encode(obj)
+    if _floatless(obj):  # orjson writes an infinite or NaN float as null
+        try:
+            return _orjson_dumps(obj, default=_not_json, option=_ORJSON_STRICT).decode()
+        except TypeError:
+            pass
+    return _JSON.encode(obj)
+
+
+_NOT_FLOAT = frozenset({str, int, bool, type(None)})
+
+
+def _floatless(obj: Any) -> bool:
+    """Whether ``obj`` holds no float (in the dicts, lists and tuples it is made of)."""
+    kind = type(obj)
+    if kind is dict:
+        values = obj.values()
+    elif kind is list or kind is tuple:
+        values = obj
+    else:
+        return kind is not float
+    return all(type(v) in _NOT_FLOAT or _floatless(v) for v in values)
+
+
+# an integer orjson would read as a float (past 64 bits) has 19 digits or more
+_LONG_DIGITS, _LONG_DIGITS_BYTES = re.compile(r"[0-9]{19}"), re.compile(rb"[0-9]{19}")
+
+
+def _loads(text: str | bytes | memoryview) -> Any:
+    """A JSON column's value: ``json.loads(text)``, read by orjson (several times faster) unless the text holds
+    what orjson reads otherwise (19 digits in a row: an integer it would make a float) or refuses (NaN,
+    Infinity, a lone surrogate)."""
+    if isinstance(text, str):
+        plain = _LONG_DIGITS.search(text) is None
+    else:
+        text = bytes(text)
+        plain = _LONG_DIGITS_BYTES.search(text) is None
+    if plain:
+        try:
+            return _orjson_loads(text)
+        except ValueError:  # orjson.JSONDecodeError
+            pass
+    return json.loads(text)
 
 
 def _not_json(value: Any) -> Any:
@@ -217,7 +257,7 @@ def make_engine(url: str | None = None, *, read_only: bool = False, **kwargs: An
             return _with_partial_indexes(_sqlite_engine(url, read_only=read_only, **kwargs))
         if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        engine = create_engine(parsed, json_serializer=_dumps, **kwargs)
+        engine = create_engine(parsed, json_serializer=_dumps, json_deserializer=_loads, **kwargs)
         timeout_ms = lock_timeout() * 1000
 
         @event.listens_for(engine, "connect")
@@ -349,7 +389,8 @@ def _sqlite_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engin
                                 path=path, folder=str(parent))
         else:
             _private_database(file)
-    engine = create_engine(url, json_serializer=_dumps, connect_args={"timeout": seconds}, **kwargs)
+    engine = create_engine(url, json_serializer=_dumps, json_deserializer=_loads, connect_args={"timeout": seconds},
+                           **kwargs)
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_conn: Any, _record: Any) -> None:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection
@@ -43,18 +44,22 @@ _PRESERVE = {"preserve_rowcount": True}  # an INSERT's rowcount too (SQLAlchemy 
 class _Plan:
     """One statement compiled for one dialect and one set of parameter names."""
 
-    __slots__ = ("sql", "named", "binds", "converted", "returns", "raw")
+    __slots__ = ("sql", "named", "binds", "converted", "returns", "raw", "getter", "procs", "names")
 
     def __init__(self, sql: str, named: bool, binds: list[tuple[str, str, Any, _Proc]],
                  results: list[_Proc] | None) -> None:
         self.sql = sql
         self.named = named  # pyformat (a dict by name) rather than qmark (a tuple by position)
         self.binds = binds  # (name in the SQL, key in the caller's parameters, the fixed value, bind processor)
+        # the parameters' values in the binds' order in one C call, then the binds with a processor converted
+        self.getter = _picker([b[1] for b in binds])
+        self.procs = tuple((i, b[3]) for i, b in enumerate(binds) if b[3] is not None)
+        self.names = tuple(b[0] for b in binds)
         # the result columns that need converting, by position, with their processors
         self.converted = [(i, p) for i, p in enumerate(results or ()) if p is not None]
         self.returns = results is not None  # False: a statement that returns no rows
-        # PostgreSQL: the SQL with numbered parameters ($1, ...) and the names in their order (see _raw_args)
-        self.raw: tuple[str, list[str]] | None = None
+        # PostgreSQL: the SQL with numbered parameters ($1, ...) and a picker of the values in their order (_raw_args)
+        self.raw: tuple[str, Callable[[Any], tuple[Any, ...]]] | None = None
 
 
 # keyed by (statement, dialect name, parameter names); the statement object is held, so its identity stays its own
@@ -80,14 +85,32 @@ def _plan(stmt: Any, dialect: Any, keys: tuple[str, ...] | None) -> _Plan | None
     return _Plan(compiled.string, named, binds, results)
 
 
+def _picker(keys: Sequence[Any]) -> Callable[[Any], tuple[Any, ...]]:
+    """``lambda m: tuple(m[k] for k in keys)``, in C (``itemgetter``, which gives a lone value for one key)."""
+    if len(keys) == 1:
+        one = itemgetter(keys[0])
+        return lambda m: (one(m),)
+    return itemgetter(*keys) if keys else (lambda m: ())
+
+
+def _values(plan: _Plan, params: Mapping[str, Any]) -> Sequence[Any]:
+    """The plan's parameter values in its binds' order, converted by their processors."""
+    try:
+        got: Sequence[Any] = plan.getter(params)
+    except KeyError:  # a bind with a fixed value not given (or a missing one: KeyError below, as before)
+        got = [params[key] if fixed is _NO_VALUE or key in params else fixed for _n, key, fixed, _p in plan.binds]
+    if plan.procs:
+        got = list(got)
+        for i, proc in plan.procs:
+            got[i] = proc(got[i])
+    return got
+
+
 def _args(plan: _Plan, params: Mapping[str, Any]) -> Any:
-    values = []
-    for _name, key, fixed, proc in plan.binds:
-        v = params[key] if fixed is _NO_VALUE or key in params else fixed
-        values.append(proc(v) if proc is not None else v)
+    values = _values(plan, params)
     if plan.named:
-        return {b[0]: v for b, v in zip(plan.binds, values, strict=True)}
-    return tuple(values)
+        return dict(zip(plan.names, values, strict=True))
+    return values
 
 
 def _plan_of(conn: Connection, stmt: Any, keys: tuple[str, ...] | None) -> _Plan | None:
@@ -111,9 +134,9 @@ def _raw_args(plan: _Plan, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
     short and has at most 50 parameters (its own cache's limits): a step's one statement has more."""
     raw = plan.raw
     if raw is None:
-        raw = plan.raw = _dollar(plan)
-    args = _args(plan, params)
-    return raw[0], [args[name] for name in raw[1]]
+        sql, names = _dollar(plan)
+        raw = plan.raw = (sql, _picker([plan.names.index(name) for name in names]))
+    return raw[0], list(raw[1](_values(plan, params)))
 
 
 def _raw_cursor(conn: Connection) -> Any:

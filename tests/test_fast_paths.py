@@ -1,5 +1,8 @@
-"""An entry's hash text is, by definition, the standard library's canonical JSON of its members; orjson writes it
-faster for the values it writes alike, and every other value takes the standard encoder."""
+"""The step's fast paths give exactly what the standard ones give.
+
+An entry's hash text is, by definition, the standard library's canonical JSON of its members; orjson writes it
+faster for the values it writes alike, and every other value takes the standard encoder. The JSON columns are
+written and read the same way; the views' maker makes what their constructors make."""
 
 from __future__ import annotations
 
@@ -88,3 +91,40 @@ def test_the_hash_of_a_built_entry_is_the_standard_texts() -> None:
                            facts={"assignees": ["zhangwei"], "feedback": {"chengang": "solved"}}, prev_hash="00" * 32)
     members = {k: getattr(entry, k) for k in entry.__dataclass_fields__ if k != "hash"}
     assert entry.hash == hashlib.sha256(_standard(members)).hexdigest() == tl.entry_hash(entry)
+
+
+@pytest.mark.parametrize("text", [
+    '{"assignees":["zhangwei","chengang"],"feedback":{"chengang":"solved"}}', '[]', '{}', 'null', '"周敏\\n"',
+    '[12345678901234567890, -99999999999999999999]',  # past 64 bits: orjson would read floats
+    '[1e400, -1e400]', '{"x": NaN}', '["\\ud800"]',  # orjson refuses these
+    '[1.5, 1e-05, 0.1, -0.0, 100]', '{"a":1,"a":2}', '{"k": {"n": [true, false, null]}}',
+])
+def test_the_json_columns_read_back_as_json_loads_reads_them(text: str) -> None:
+    from casecraft.store.db import _dumps, _loads
+
+    for given in (text, text.encode(), memoryview(text.encode())):
+        got, want = _loads(given), json.loads(text)
+        assert repr(got) == repr(want) and type(got) is type(want)
+    value = json.loads(text)
+    assert _dumps(value) == json.dumps(value, ensure_ascii=False, separators=(",", ":"))  # floats, NaN included
+
+
+def test_the_views_maker_makes_what_the_constructor_makes() -> None:
+    """The hot paths' maker of frozen views gives an equal, equally frozen object; a missing or unknown field is
+    the constructor's own error."""
+    import dataclasses
+
+    from casecraft.base.views import TimelineView, maker
+
+    at = datetime(2026, 11, 24, 2, 30, tzinfo=UTC)
+    values = {f.name: None for f in dataclasses.fields(TimelineView)} | {"seq": 1, "at": at, "targets": ("a",)}
+    made, built = maker(TimelineView)(**values), TimelineView(**values)
+    assert made == built and repr(made) == repr(built) and hash(made) == hash(built)
+    assert dataclasses.replace(made, seq=2).seq == 2
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.seq = 3  # type: ignore[misc]
+    del values["note"]
+    with pytest.raises(TypeError, match="note"):
+        maker(TimelineView)(**values)
+    with pytest.raises(TypeError, match="nosuch"):
+        maker(TimelineView)(**values, note=None, nosuch=1)
