@@ -528,7 +528,13 @@ class _Batch:
         at, actor_id, role, actor_unit, trigger, to_state, to_tier, targets, attachments, recorded, name, behalf, \
             backfill, hv = self._entry_consts
         add_case, add_entry, add_deadline = cases.append, entries.append, deadlines.append
-        for (t, unit), case_id in zip(todo, ids, strict=True):
+        give_way = time.sleep
+        for k, ((t, unit), case_id) in enumerate(zip(todo, ids, strict=True)):
+            if not k & 127:
+                # let the writing thread have Python's lock back (it waits for it after each statement): without
+                # this it waits for the interpreter's switch interval (5 ms) each time, and the two threads take
+                # turns instead of working side by side (a batch's writing 46 -> 36 us a row, SQLite)
+                give_way(0)
             plan = plans.get((t.category, unit))
             if plan is None:
                 plan = self.plan(t.category, unit)
