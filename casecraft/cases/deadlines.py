@@ -69,7 +69,7 @@ def _step_limit_text(wf: Workflow, state: str, category: str | None,
                      urgency: str | None) -> tuple[Duration, str] | None:
     """:func:`step_limit` and its text, worked out once per version, state, category and urgency."""
     key = ("step_limit", state, category, urgency)
-    memo = wf._cache
+    memo = wf.memo
     try:
         return memo[key]  # type: ignore[no-any-return]
     except KeyError:

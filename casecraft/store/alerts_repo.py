@@ -105,6 +105,12 @@ def stored_values(d: DeadlineRow) -> dict[str, Any]:
 _CLOSED_AT = STAGE_FIELDS.index("closed_at")
 
 
+def _result(outcome: str | None, due_at: datetime, at: datetime) -> str:
+    """How a time limit closed at ``at`` ended: ``outcome`` if given (paused, ...), else met if not yet due, else
+    late."""
+    return outcome if outcome is not None else "met" if due_at >= at else "late"
+
+
 def _ended_values(case_id: int, raw: tuple[Any, ...], at: datetime, outcome: str | None) -> dict[str, Any]:
     """A running stage's ``stage_*`` values as read (:data:`STAGE_COLUMNS` order), ended at ``at``: the deadlines
     row it is written as (what :func:`stored_values` gives for it, met if not yet due, else late, or
@@ -115,7 +121,7 @@ def _ended_values(case_id: int, raw: tuple[Any, ...], at: datetime, outcome: str
     values["extended"] = values["extended"] or 0
     values["provisional"] = bool(values["provisional"])
     values["next_alert_at"], values["closed_at"] = None, at
-    values["outcome"] = outcome if outcome is not None else "met" if values["due_at"] >= at else "late"
+    values["outcome"] = _result(outcome, values["due_at"], at)
     if row_id is not None:
         values["id"] = row_id
     return values
@@ -273,7 +279,7 @@ class DeadlineQueries:
         elif "step" in kinds:
             stage = self._stage(case_id)
             if stage is not None and stage.closed_at is None:
-                result = outcome if outcome is not None else "met" if stage.due_at >= at else "late"
+                result = _result(outcome, stage.due_at, at)
                 if outcome == "paused":
                     self._set_stage(case_id, replace(stage, closed_at=at, outcome=result))
                 else:
@@ -301,7 +307,7 @@ class DeadlineQueries:
         for row_id, kind, seq, due_at in sorted(rows):
             if kind not in kinds:
                 continue
-            result = outcome if outcome is not None else "met" if due_at >= at else "late"
+            result = _result(outcome, due_at, at)
             if direct.run(self.conn, stmt, {"b_id": row_id, "b_now": at, "b_outcome": result}) != 1:
                 raise ConflictError("the time limits of case {case} changed while they were closed; try again",
                                     case=case_id)  # pragma: no cover - the write lock is held

@@ -20,7 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from orjson import OPT_PASSTHROUGH_DATACLASS, OPT_PASSTHROUGH_DATETIME
+from orjson import OPT_PASSTHROUGH_DATETIME
 from orjson import dumps as _orjson_dumps
 from orjson import loads as _orjson_loads
 from sqlalchemy import Connection, Engine, create_engine, event, text
@@ -37,6 +37,7 @@ from sqlalchemy.exc import (
 )
 
 from casecraft.base.errors import CasecraftError, DatabaseError, InputError, UnavailableError
+from casecraft.base.fastjson import plain
 
 ENV_DB = "CASECRAFT_DB"
 DEFAULT_URL = "sqlite:///casecraft.db"
@@ -66,36 +67,21 @@ _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 def _dumps(obj: Any) -> str:
     """A JSON column's text: ``json.dumps(obj, ensure_ascii=False, separators=(",", ":"))``, written by orjson
-    (several times faster, the same text) when it holds no float (orjson writes some in another form, NaN as null).
-    What orjson refuses (an integer past 64 bits, a key other than a string) the standard encoder writes; a time
-    or a dataclass is refused, as by ``json.dumps``."""
+    (several times faster, the same text) when it is :func:`casecraft.base.fastjson.plain`; anything else, and
+    what orjson refuses (an integer past 64 bits, a key other than text), by the standard encoder, which refuses a
+    time or an object as ``json.dumps`` does."""
     if not obj:  # most steps name no targets and attach nothing: no encoder run for an empty list
         kind = type(obj)
         if kind is list:
             return "[]"
         if kind is dict:
             return "{}"
-    if _floatless(obj):  # orjson writes an infinite or NaN float as null
+    if plain(obj):  # no float (orjson writes NaN as null), nothing orjson would write otherwise
         try:
             return _orjson_dumps(obj, default=_not_json, option=_ORJSON_STRICT).decode()
         except TypeError:
             pass
     return _JSON.encode(obj)
-
-
-_NOT_FLOAT = frozenset({str, int, bool, type(None)})
-
-
-def _floatless(obj: Any) -> bool:
-    """Whether ``obj`` holds no float (in the dicts, lists and tuples it is made of)."""
-    kind = type(obj)
-    if kind is dict:
-        values = obj.values()
-    elif kind is list or kind is tuple:
-        values = obj
-    else:
-        return kind is not float
-    return all(type(v) in _NOT_FLOAT or _floatless(v) for v in values)
 
 
 # an integer orjson would read as a float (past 64 bits) has 19 digits or more
@@ -123,7 +109,7 @@ def _not_json(value: Any) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
-_ORJSON_STRICT = OPT_PASSTHROUGH_DATETIME | OPT_PASSTHROUGH_DATACLASS  # to _not_json: refused
+_ORJSON_STRICT = OPT_PASSTHROUGH_DATETIME  # a time goes to _not_json: refused, as json.dumps refuses it
 
 
 def lock_timeout() -> int:

@@ -44,8 +44,9 @@ class Workflow:
     path: Path | None = None
     org: Organisation | None = None
     org_path: Path | None = None
-    # pure functions' results for this version, kept by their callers (the step limit of a state for a case kind)
-    _cache: dict[Any, Any] = field(default_factory=dict, repr=False)
+    # pure functions' results for this version, kept by their callers (the step limit of a state for a case kind);
+    # not an argument: a copy made by dataclasses.replace starts with its own
+    memo: dict[Any, Any] = field(default_factory=dict, repr=False, init=False)
 
     @cached_property
     def spec_json(self) -> str:
