@@ -216,6 +216,9 @@ def test_utc_timestamps_on_sqlite_read_and_write_as_sqlalchemys_datetime_does() 
         assert read(text) == value
         checked += 1
     assert checked == 5000
+    # text of the written length in another form (written by hand, by another tool) reads as before
+    for other in ("2026-11-24T02:30:00.12345Z", "2026-11-24 10:30:00.1+08:00"):
+        assert read(other) == ours.process_result_value(sa_read(other), dialect) == datetime.fromisoformat(other)
     assert write(None) is None and read(None) is None
     with pytest.raises(ValueError, match="naive"):
         write(datetime(2026, 11, 30, 12, 0))

@@ -63,7 +63,10 @@ class UTCDateTime(TypeDecorator[datetime]):
             if value is None:
                 return None
             if len(value) == 26 and value[19] == ".":  # as written above: parsed with its zone, not replaced after
-                return datetime.fromisoformat(value + "+00:00")
+                try:
+                    return datetime.fromisoformat(value + "+00:00")
+                except ValueError:  # not that form after all (a zone of its own): read as below
+                    pass
             got = datetime.fromisoformat(value)
             return got.replace(tzinfo=UTC) if got.tzinfo is None else got.astimezone(UTC)
 
